@@ -1,0 +1,61 @@
+import { Command, Option } from 'commander';
+import { defineCommand, commonFlags, requireOption } from '../options.js';
+import { readLabels } from '../../data/labels.js';
+import { readSubmission, writeSubmission } from '../../data/submission.js';
+import { scorePredictions, type Scores } from '../../predict/metrics.js';
+import { ensembleSubmissions, type WeightedSubmission } from '../../predict/ensemble.js';
+import { invalidParameterError, parseNumberOption } from '../../util/errors.js';
+import type { CliIo } from '../io.js';
+
+/**
+ * Scores a submission file against a truth file.
+ *
+ * @param submission - submission CSV path
+ * @param truth - `Image,Id` truth CSV path
+ * @returns MAP@5, top-1, top-5
+ * @throws {@link WhaleidError} when either file is bad or they cover different photos
+ * @example
+ * const s = await evaluateFiles('sub.csv', 'catalog/test_truth.csv');
+ */
+export async function evaluateFiles(submission: string, truth: string): Promise<Scores> {
+  const [preds, rows] = await Promise.all([readSubmission(submission), readLabels(truth)]);
+  return scorePredictions(new Map(rows.map((r) => [r.image, r.id])), new Map(preds.map((p) => [p.image, p.ids])));
+}
+
+/** Formats scores as the one line the CLI prints. */
+export function formatScores(s: Scores): string {
+  return `MAP@5 ${s.map5.toFixed(5)}  top-1 ${s.top1.toFixed(4)}  top-5 ${s.top5.toFixed(4)}  (${s.count} photos)`;
+}
+
+/** `whaleid evaluate` and `whaleid ensemble`. */
+export function registerScoreCommands(program: Command, io: CliIo): void {
+  defineCommand(program, 'evaluate', 'score a submission against the truth: MAP@5, top-1, top-5', 'whaleid evaluate --submission sub.csv --truth catalog/test_truth.csv')
+    .addOption(new Option('--submission <file>', 'submission CSV (Image,Id with up to 5 ids)'))
+    .addOption(new Option('--truth <file>', 'truth CSV (Image,Id)'))
+    .addOption(new Option('--json', 'print the scores as JSON'))
+    .action(async (opts: { submission?: string; truth?: string; json?: boolean }) => {
+      const s = await evaluateFiles(
+        requireOption(opts.submission, '--submission', 'the submission CSV to score'),
+        requireOption(opts.truth, '--truth', 'the truth CSV (Image,Id)'),
+      );
+      io.out(opts.json ? JSON.stringify(s) : formatScores(s));
+    });
+
+  defineCommand(program, 'ensemble', 'rank-vote several submissions (weight = score squared, rank r counts 1/(r+1))', 'whaleid ensemble a.csv:0.905 b.csv:0.912 --out ensemble.csv')
+    .argument('<file:score...>', 'submissions, each with its score (leaderboard or validation MAP@5)')
+    .addOption(commonFlags.out('ensemble submission CSV to write'))
+    .action(async (specs: string[], opts: { out?: string }) => {
+      const out = requireOption(opts.out, '--out', 'where to write the ensemble submission');
+      const subs: WeightedSubmission[] = [];
+      for (const spec of specs) {
+        const at = spec.lastIndexOf(':');
+        if (at <= 0) throw invalidParameterError(`argument ${spec}`, 'FILE:SCORE, e.g. a.csv:0.905', spec);
+        const name = spec.slice(0, at);
+        const score = parseNumberOption(`the score of ${name}`, spec.slice(at + 1), Number.MIN_VALUE, 1e9);
+        subs.push({ name, score, predictions: await readSubmission(name) });
+      }
+      const result = ensembleSubmissions(subs);
+      await writeSubmission(out, result);
+      io.out(`wrote the ensemble of ${subs.length} submissions (${result.length} photos) to ${out}`);
+    });
+}

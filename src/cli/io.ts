@@ -1,0 +1,11 @@
+/**
+ * Where a command writes. Commands never call `console`/`process.exit` directly so that tests can
+ * run the real CLI in-process and read what it printed and the exit code it chose.
+ */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+  setExitCode(code: number): void;
+  /** Progress displays on (false under `--quiet` and in tests). */
+  progress: boolean;
+}
