@@ -6,6 +6,7 @@ import { registerDataCommands } from './commands/data-commands.js';
 import { registerScoreCommands } from './commands/score-commands.js';
 import { registerSynthCommand } from './commands/synth-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
+import { registerImageCommands } from './commands/image-commands.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIo): Command {
   registerSynthCommand(program, io);
   registerDataCommands(program, io);
   registerScoreCommands(program, io);
+  registerImageCommands(program, io);
   registerDemoCommand(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
   return program;

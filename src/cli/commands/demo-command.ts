@@ -2,7 +2,6 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags } from '../options.js';
-import { generateSynthCatalog } from '../../data/synth/index.js';
 import { loadDataset } from '../../data/dataset.js';
 import { writeSubmission, type Prediction } from '../../data/submission.js';
 import { allNewWhale, mostFrequentIds } from '../../predict/baselines.js';
@@ -28,11 +27,11 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       } else {
         io.out(`step 1/3: drawing a synthetic catalog of ${opts.individuals} whales into ${catalog}`);
         let bar: ReturnType<typeof createProgress> | null = null;
-        const s = await generateSynthCatalog({
+        const s = await (await import('../../data/synth/index.js')).generateSynthCatalog({
           out: catalog,
           individuals: opts.individuals,
           seed: opts.seed,
-          onProgress: (done, total) => {
+          onProgress: (done: number, total: number) => {
             bar ??= createProgress('synth', total, { enabled: io.progress && !opts.quiet });
             bar.tick(1);
             if (done === total) bar.stop();

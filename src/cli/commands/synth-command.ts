@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
-import { generateSynthCatalog } from '../../data/synth/index.js';
 import { parseIntOption, parseNumberOption } from '../../util/errors.js';
 import { createProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
@@ -17,13 +16,13 @@ export function registerSynthCommand(program: Command, io: CliIo): void {
     .action(async (opts: { out?: string; individuals: number; photosPer: number; newShare: number; seed: number; quiet?: boolean }) => {
       const out = requireOption(opts.out, '--out', 'the folder to write the catalog to');
       let bar: ReturnType<typeof createProgress> | null = null;
-      const summary = await generateSynthCatalog({
+      const summary = await (await import('../../data/synth/index.js')).generateSynthCatalog({
         out,
         individuals: opts.individuals,
         photosPerIndividual: opts.photosPer,
         newShare: opts.newShare,
         seed: opts.seed,
-        onProgress: (done, total) => {
+        onProgress: (done: number, total: number) => {
           bar ??= createProgress('synth', total, { enabled: io.progress && !opts.quiet });
           bar.tick(1);
           if (done === total) bar.stop();

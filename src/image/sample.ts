@@ -1,0 +1,69 @@
+import type { GreyImage } from './decode.js';
+import type { Matrix3 } from './affine.js';
+
+/**
+ * Resamples a (possibly reduced) greyscale photo through an output -> original-photo matrix with
+ * bilinear interpolation, filling points outside the photo with the photo's mean (as the method),
+ * then normalises the result to mean 0 and standard deviation 1.
+ *
+ * @param img - decoded photo; its `scale` converts original coordinates to its pixels
+ * @param matrix - from {@link cropMatrix}: output (u, v) -> original (x, y)
+ * @param size - output side
+ * @param normalise - subtract the mean and divide by the std (default true)
+ * @returns size*size floats, row-major
+ * @example
+ * const pixels = sampleCrop(img, cropMatrix({ width: img.originalWidth, height: img.originalHeight, outputSize: 384 }), 384);
+ */
+export function sampleCrop(img: GreyImage, matrix: Matrix3, size: number, normalise = true): Float32Array {
+  const { width: w, height: h, data, scale } = img;
+  const fill = meanOf(data);
+  const out = new Float32Array(size * size);
+  // Fold the original -> reduced-copy mapping (x' = (x + 0.5) s - 0.5) into the matrix once.
+  const a = matrix[0] * scale;
+  const b = matrix[1] * scale;
+  const c = (matrix[2] + 0.5) * scale - 0.5;
+  const d = matrix[3] * scale;
+  const e = matrix[4] * scale;
+  const f = (matrix[5] + 0.5) * scale - 0.5;
+  let k = 0;
+  for (let v = 0; v < size; v++) {
+    let x = b * v + c;
+    let y = e * v + f;
+    for (let u = 0; u < size; u++, k++, x += a, y += d) {
+      if (x < 0 || y < 0 || x > w - 1 || y > h - 1) {
+        out[k] = fill;
+        continue;
+      }
+      const x0 = Math.floor(x);
+      const y0 = Math.floor(y);
+      const x1 = x0 + 1 < w ? x0 + 1 : x0;
+      const y1 = y0 + 1 < h ? y0 + 1 : y0;
+      const fx = x - x0;
+      const fy = y - y0;
+      const r0 = y0 * w;
+      const r1 = y1 * w;
+      const top = data[r0 + x0] + (data[r0 + x1] - data[r0 + x0]) * fx;
+      const bot = data[r1 + x0] + (data[r1 + x1] - data[r1 + x0]) * fx;
+      out[k] = top + (bot - top) * fy;
+    }
+  }
+  if (normalise) normaliseInPlace(out);
+  return out;
+}
+
+function meanOf(data: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i < data.length; i++) s += data[i];
+  return data.length ? s / data.length : 0;
+}
+
+/** Mean 0, std 1 in place (epsilon 1e-7 as Keras' K.epsilon(), so flat crops stay finite). */
+export function normaliseInPlace(x: Float32Array): void {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i];
+  const mean = s / x.length;
+  let q = 0;
+  for (let i = 0; i < x.length; i++) q += (x[i] - mean) * (x[i] - mean);
+  const std = Math.sqrt(q / x.length) + 1e-7;
+  for (let i = 0; i < x.length; i++) x[i] = (x[i] - mean) / std;
+}
