@@ -21,7 +21,7 @@ export interface DuplicateRule {
 
 export const METHOD_DUPLICATE_RULE: DuplicateRule = Object.freeze({ maxBits: 6, maxMse: 0.1 });
 
-/** A set of photos judged the same; `preferred` is the one to keep (highest resolution). */
+/** A set of photos judged the same; `preferred` is the one to keep (highest resolution, then first listed). */
 export interface DuplicateGroup {
   preferred: string;
   members: string[];
@@ -118,7 +118,8 @@ export async function findDuplicates(
   const groups: DuplicateGroup[] = [];
   for (const idx of members.values()) {
     if (idx.length < 2) continue;
-    const sorted = idx.map((i) => fingerprints[i]).sort((p, q) => q.width * q.height - p.width * p.height || (p.key < q.key ? -1 : 1));
+    // stable sort: among equal resolutions the photo listed first (training before test) is kept
+    const sorted = idx.map((i) => fingerprints[i]).sort((p, q) => q.width * q.height - p.width * p.height);
     groups.push({ preferred: sorted[0].key, members: sorted.map((f) => f.key) });
   }
   groups.sort((g, h) => (g.preferred < h.preferred ? -1 : 1));

@@ -16,7 +16,7 @@ import type { Matrix3 } from './affine.js';
  */
 export function sampleCrop(img: GreyImage, matrix: Matrix3, size: number, normalise = true): Float32Array {
   const { width: w, height: h, data, scale } = img;
-  const fill = meanOf(data);
+  const fill = meanOf(img);
   const out = new Float32Array(size * size);
   // Fold the original -> reduced-copy mapping (x' = (x + 0.5) s - 0.5) into the matrix once.
   const a = matrix[0] * scale;
@@ -34,8 +34,8 @@ export function sampleCrop(img: GreyImage, matrix: Matrix3, size: number, normal
         out[k] = fill;
         continue;
       }
-      const x0 = Math.floor(x);
-      const y0 = Math.floor(y);
+      const x0 = x | 0; // x, y >= 0 here, so truncation is floor
+      const y0 = y | 0;
       const x1 = x0 + 1 < w ? x0 + 1 : x0;
       const y1 = y0 + 1 < h ? y0 + 1 : y0;
       const fx = x - x0;
@@ -51,10 +51,17 @@ export function sampleCrop(img: GreyImage, matrix: Matrix3, size: number, normal
   return out;
 }
 
-function meanOf(data: Uint8Array): number {
+// The fill value is needed for every crop of a photo (TTA, augmentation): compute it once.
+const means = new WeakMap<Uint8Array, number>();
+function meanOf(img: GreyImage): number {
+  const cached = means.get(img.data);
+  if (cached !== undefined) return cached;
+  const data = img.data;
   let s = 0;
   for (let i = 0; i < data.length; i++) s += data[i];
-  return data.length ? s / data.length : 0;
+  const m = data.length ? s / data.length : 0;
+  means.set(data, m);
+  return m;
 }
 
 /** Mean 0, std 1 in place (epsilon 1e-7 as Keras' K.epsilon(), so flat crops stay finite). */

@@ -90,3 +90,40 @@ describe('whaleid CLI', () => {
     expect(r.out).toMatch(/0 fatal, 1 errors, 0 warnings/);
   });
 });
+
+describe('whaleid dedup and preview', () => {
+  const dir = tmpDir();
+  it('dedup writes the groups and test photos that duplicate training photos; preview draws a sheet', async () => {
+    const { scenePhoto } = await import('../helpers/photos.js');
+    const root = path.join(dir, 'ds');
+    mkdirSync(path.join(root, 'train'), { recursive: true });
+    mkdirSync(path.join(root, 'test'), { recursive: true });
+    const a = await scenePhoto(1, 300, 200);
+    writeFileSync(path.join(root, 'train', 'a.jpg'), a);
+    writeFileSync(path.join(root, 'train', 'b.jpg'), await scenePhoto(2, 300, 200));
+    writeFileSync(path.join(root, 'test', 'q.jpg'), a);
+    writeFileSync(path.join(root, 'test', 'bad.jpg'), 'garbage');
+    writeFileSync(path.join(root, 'train.csv'), 'Image,Id\na.jpg,w_1\nb.jpg,w_2\n');
+    const out = path.join(dir, 'dedup');
+    const r = await runCli('dedup', '--data', root, '--out', out, '--no-cache');
+    expect(r.code).toBe(1); // one unreadable photo, the rest processed
+    expect(r.err).toMatch(/bad\.jpg: not an image/);
+    expect(r.out).toContain('group 1: train/a.jpg (kept), test/q.jpg');
+    expect(readFileSync(path.join(out, 'test-train-duplicates.csv'), 'utf8')).toBe('Image,TrainImage,Id\nq.jpg,a.jpg,w_1\n');
+    const boxes = path.join(dir, 'boxes.csv');
+    writeFileSync(boxes, 'Image,x0,y0,x1,y1\na.jpg,10,20,250,150\n');
+    const sheet = path.join(dir, 'sheet.png');
+    const p = await runCli('preview', '--data', root, '--boxes', boxes, '--augment', '1', '--out', sheet, '--no-cache', '--size', '48');
+    expect(p.err).toMatch(/bad\.jpg/);
+    expect(p.out).toMatch(/wrote .*sheet\.png: 3 photos, 3 without a box/);
+    const { default: sharp } = await import('sharp');
+    const meta = await sharp(sheet).metadata();
+    expect(meta.width).toBeGreaterThan(300);
+  });
+  it('reports every bad box row at once', async () => {
+    const boxes = path.join(dir, 'bad-boxes.csv');
+    writeFileSync(boxes, 'Image,x0,y0,x1,y1\na.jpg,1,2,x,4\nb.jpg,5,5,5,9\n');
+    const { readBoxes } = await import('../../src/image/boxes.js');
+    await expect(readBoxes(boxes)).rejects.toThrow(/bad-boxes\.csv:2: x1: expected a number but found "x".*bad-boxes\.csv:3: empty box/);
+  });
+});
