@@ -7,6 +7,7 @@ import { registerScoreCommands } from './commands/score-commands.js';
 import { registerSynthCommand } from './commands/synth-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerImageCommands } from './commands/image-commands.js';
+import { registerTrainCommand } from './commands/train-command.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIo): Command {
   registerDataCommands(program, io);
   registerScoreCommands(program, io);
   registerImageCommands(program, io);
+  registerTrainCommand(program, io);
   registerDemoCommand(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
   return program;

@@ -1,0 +1,66 @@
+import { Command, Option } from 'commander';
+import { defineCommand, commonFlags, requireOption } from '../options.js';
+import { parseIntOption, parseNumberOption, WhaleidError } from '../../util/errors.js';
+import { createProgress, type Progress } from '../../util/progress.js';
+import { defaultCacheDir } from './image-commands.js';
+import type { CliIo } from '../io.js';
+
+/** `whaleid train`: the Siamese network with the method's pair mining and schedule. */
+export function registerTrainCommand(program: Command, io: CliIo): void {
+  defineCommand(program, 'train', 'train a Siamese network (LAP-mined pairs, schedule, checkpoints, validation MAP@5)', 'whaleid train --data ./catalog --out runs/a --preset cpu --schedule short')
+    .addOption(commonFlags.data())
+    .addOption(commonFlags.out('run folder (checkpoints, log.jsonl, report.html, model/)'))
+    .addOption(new Option('--resume <runDir>', 'continue an interrupted run from its last checkpoint'))
+    .addOption(new Option('--preset <name>', 'model: kernel (the method, 384 px), cpu (128 px), tiny (64 px)').choices(['kernel', 'cpu', 'tiny']))
+    .addOption(new Option('--input-size <px>', 'input side (default: the preset\'s)').argParser((v) => parseIntOption('--input-size', v, 16, 1024)))
+    .addOption(new Option('--schedule <name>', 'kernel (400 epochs), long (~60), short (~30), smoke (2)'))
+    .addOption(new Option('--batch-size <n>', 'pairs per step (the method: 32)').argParser((v) => parseIntOption('--batch-size', v, 2, 1024)))
+    .addOption(new Option('--val-share <x>', 'share of whales with 2+ photos held out').argParser((v) => parseNumberOption('--val-share', v, 0, 1)))
+    .addOption(new Option('--boxes <csv>', 'boxes CSV (default: <data>/bounding_boxes.csv if present)'))
+    .addOption(new Option('--rotate <list>', 'photos to turn 180 degrees (default: <data>/rotate.txt if present)'))
+    .addOption(new Option('--exclude <list>', 'photos to leave out'))
+    .addOption(new Option('--no-dedup', 'keep duplicate photos'))
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['wasm', 'cpu']).default('wasm'))
+    .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
+    .addOption(commonFlags.seed())
+    .addOption(commonFlags.quiet())
+    .action(async (opts: Record<string, unknown>) => {
+      const resume = opts.resume as string | undefined;
+      const runDir = resume ?? requireOption(opts.out as string | undefined, '--out', 'the run folder to write');
+      if (!resume) requireOption(opts.data as string | undefined, '--data', 'the dataset to train on');
+      if (resume && opts.out && opts.out !== resume) throw new WhaleidError('give either --resume RUN_DIR or --out RUN_DIR, not both');
+      const { initEngine } = await import('../../model/engine.js');
+      const engine = await initEngine({ backend: opts.backend as 'wasm' | 'cpu' });
+      io.out(`engine: tfjs ${engine.backend}, ${engine.threads} thread(s)`);
+      const { trainSiamese } = await import('../../train/trainer.js');
+      let bar: Progress | null = null;
+      const result = await trainSiamese(
+        runDir,
+        {
+          data: opts.data as string,
+          preset: opts.preset as never,
+          inputSize: opts.inputSize as number | undefined,
+          schedule: opts.schedule as string | undefined,
+          batchSize: opts.batchSize as number | undefined,
+          valShare: opts.valShare as number | undefined,
+          boxes: opts.boxes as string | undefined,
+          rotate: opts.rotate as string | undefined,
+          exclude: opts.exclude as string | undefined,
+          dedup: opts.dedup as boolean,
+          seed: opts.seed as number,
+          cacheDir: opts.cache as string,
+        } as never,
+        {
+          resume: Boolean(resume),
+          onMessage: (l) => io.err(l),
+          onStart: (total, done) => {
+            bar = createProgress('train', total, { enabled: io.progress && !opts.quiet, start: done });
+          },
+          onStep: (status) => bar?.tick(1, status),
+        },
+      );
+      (bar as Progress | null)?.stop();
+      const v = result.validation;
+      io.out(`trained ${result.epochs} epochs in ${(result.seconds / 60).toFixed(1)} min; ${v ? `validation MAP@5 ${v.map5.toFixed(4)} (threshold ${v.threshold}), top-1 ${v.top1.toFixed(3)}` : 'no validation queries'}; report: ${runDir}/report.html`);
+    });
+}

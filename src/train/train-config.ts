@@ -1,0 +1,64 @@
+import { invalidParameterError } from '../util/errors.js';
+import { MODEL_PRESETS, type ModelPresetName } from '../model/branch.js';
+import type { ScheduleGroup } from './schedule.js';
+
+/** Everything a training run is made of; stored as RUN_DIR/config.json so a resume uses the same. */
+export interface TrainConfig {
+  /** Dataset folder (Kaggle layout or folder per individual). */
+  data: string;
+  /** Architecture preset: `kernel` (the method's), `cpu`, `tiny`. */
+  preset: ModelPresetName;
+  /** Input side; default the preset's. */
+  inputSize?: number;
+  /** Schedule preset (`kernel`, `long`, `short`, `smoke`) or explicit groups. */
+  schedule: string | { name?: string; groups: ScheduleGroup[] };
+  /** Pairs per step (half matching, half not). The method: 32. */
+  batchSize: number;
+  valShare: number;
+  newShare: number;
+  seed: number;
+  /** Boxes CSV; default `<data>/bounding_boxes.csv` when it exists, else whole photos. */
+  boxes?: string;
+  /** Rotate-180 list; default `<data>/rotate.txt` when it exists. */
+  rotate?: string;
+  /** Exclude list. */
+  exclude?: string;
+  /** Collapse duplicate photos (pHash rule) before training, as the method. */
+  dedup: boolean;
+  margin: number;
+  aspect: number;
+  /** Decoded-photo cache folder. */
+  cacheDir?: string;
+}
+
+/** Defaults of {@link TrainConfig} (CPU-sized: the `cpu` model and `short` schedule). */
+export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
+  preset: 'cpu',
+  schedule: 'short',
+  batchSize: 32,
+  valShare: 0.15,
+  newShare: 0.3,
+  seed: 0,
+  dedup: true,
+  margin: 0.05,
+  aspect: 2.15,
+});
+
+/**
+ * Fills defaults and validates a training configuration.
+ *
+ * @param partial - given settings (CLI flags, config file)
+ * @returns the full configuration
+ * @throws {@link WhaleidError} naming the first bad field
+ * @example
+ * resolveTrainConfig({ data: 'catalog', preset: 'tiny', schedule: 'smoke' });
+ */
+export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: string }): TrainConfig {
+  const c = { ...TRAIN_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as TrainConfig;
+  if (!(c.preset in MODEL_PRESETS)) throw invalidParameterError('preset', `one of ${Object.keys(MODEL_PRESETS).join(', ')}`, c.preset);
+  if (!Number.isInteger(c.batchSize) || c.batchSize < 2 || c.batchSize % 2) throw invalidParameterError('batchSize', 'an even integer >= 2', c.batchSize);
+  if (c.inputSize !== undefined && (!Number.isInteger(c.inputSize) || c.inputSize < 16)) throw invalidParameterError('inputSize', 'an integer >= 16', c.inputSize);
+  for (const k of ['valShare', 'newShare', 'margin'] as const) if (!(c[k] >= 0 && c[k] <= 1)) throw invalidParameterError(k, 'a number between 0 and 1', c[k]);
+  if (!(c.aspect > 0)) throw invalidParameterError('aspect', 'a positive number', c.aspect);
+  return c;
+}

@@ -1,0 +1,224 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { loadDataset, type LabelledPhoto } from '../data/dataset.js';
+import { formatIssue, hasIssues } from '../data/issues.js';
+import { readBoxes } from '../image/boxes.js';
+import { readPhotoList } from '../image/photo-lists.js';
+import { createImageCache, type ImageCache } from '../image/image-cache.js';
+import { decodeSideFor, type CropRequest, type CropSettings } from '../image/crop.js';
+import { randomAugmentation, type Box } from '../image/affine.js';
+import { findDuplicates } from '../image/duplicates.js';
+import { createSiamese, rebuildSiamese, setLearningRate, MODEL_PRESETS, type Siamese } from '../model/siamese.js';
+import { readHeadWeights } from '../model/head.js';
+import { saveSiamese } from '../model/model-io.js';
+import { createRng, type Rng } from '../util/random.js';
+import { WhaleidError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { resolveSchedule, totalEpochs, type Schedule } from './schedule.js';
+import { splitByIndividuals, type TrainValidationSplit } from './split.js';
+import { computeFeatures, loadBatch } from './features.js';
+import { scoreAllPairs } from './score-matrix.js';
+import { createPairMiner } from './pairs.js';
+import { evaluateValidation, type ValidationResult } from './validation.js';
+import { saveCheckpoint, loadCheckpoint, writeLog, type TrainState } from './checkpoint.js';
+import { writeTrainingReport } from './report.js';
+import { resolveTrainConfig, type TrainConfig } from './train-config.js';
+
+/** Callbacks of a run: progress display and messages. */
+export interface TrainHooks {
+  /** Total steps known: called once at start (and after a resume with the steps already done). */
+  onStart?: (totalSteps: number, doneSteps: number) => void;
+  /** After each training step, with a short status (loss, last validation). */
+  onStep?: (status: string) => void;
+  /** A line for the user (stage changes, validation results). */
+  onMessage?: (line: string) => void;
+  /** Stop after this many schedule groups (tests of resume). */
+  stopAfterGroups?: number;
+}
+
+/** The outcome of a run. */
+export interface TrainResult {
+  runDir: string;
+  validation: ValidationResult | null;
+  epochs: number;
+  seconds: number;
+}
+
+interface Prepared {
+  photos: LabelledPhoto[];
+  ids: string[];
+  boxes: Map<string, Box>;
+  rotate: Set<string>;
+  split: TrainValidationSplit;
+}
+
+async function prepareData(config: TrainConfig, cache: ImageCache, say: (l: string) => void): Promise<Prepared> {
+  const ds = await loadDataset(config.data);
+  for (const i of ds.issues) say(formatIssue(i));
+  if (hasIssues(ds.issues, 'fatal')) throw new WhaleidError(`${config.data}: dataset unusable (see the fatal problems above)`);
+  const auto = (given: string | undefined, name: string): string | undefined => given ?? (existsSync(path.join(ds.root, name)) ? path.join(ds.root, name) : undefined);
+  const boxesFile = auto(config.boxes, 'bounding_boxes.csv');
+  const rotateFile = auto(config.rotate, 'rotate.txt');
+  const boxes = boxesFile ? await readBoxes(boxesFile) : new Map<string, Box>();
+  const rotate = rotateFile ? await readPhotoList(rotateFile) : new Set<string>();
+  const exclude = config.exclude ? await readPhotoList(config.exclude) : new Set<string>();
+  let photos = ds.train.filter((p) => !exclude.has(p.image));
+  if (config.dedup) {
+    const { groups, failures } = await findDuplicates(photos.map((p) => ({ key: p.image, file: p.file })), cache);
+    const drop = new Set(groups.flatMap((g) => g.members.filter((m) => m !== g.preferred)));
+    const bad = new Set(failures.map((f) => f.key));
+    for (const f of failures) say(`error: ${f.message} (left out)`);
+    photos = photos.filter((p) => !drop.has(p.image) && !bad.has(p.image));
+    say(`duplicates: ${groups.length} groups, ${drop.size} photos collapsed`);
+  }
+  const ids = photos.map((p) => p.id);
+  const split = splitByIndividuals(ids, { valShare: config.valShare, newShare: config.newShare, seed: config.seed });
+  if (split.train.length < 2) throw new WhaleidError(`${config.data}: fewer than 2 training photos of whales with 2+ photos; nothing to learn from`);
+  return { photos, ids, boxes, rotate, split };
+}
+
+/**
+ * Trains a Siamese network with the method's pair mining and schedule, writing RUN_DIR:
+ * `config.json`, `log.jsonl` (one record per epoch and per validation), `checkpoint/` (at every
+ * schedule group), `model/` (the final network) and `report.html`. With `resume`, training
+ * continues from the last checkpoint with the stored configuration and gives the same result as
+ * an uninterrupted run: all randomness of a group derives from (seed, group number), and the
+ * checkpoint holds the weights, BatchNorm statistics and Adam's moments.
+ *
+ * @param runDir - the run folder
+ * @param partial - configuration (ignored on resume: the stored one is used)
+ * @param options - resume flag and hooks
+ * @returns where the run is, its last validation and its duration
+ * @throws {@link WhaleidError} for a bad dataset or configuration, or a resume without a run
+ * @example
+ * await trainSiamese('runs/demo', { data: 'catalog', preset: 'tiny', schedule: 'short' });
+ */
+export async function trainSiamese(runDir: string, partial: Partial<TrainConfig> & { data: string }, options: { resume?: boolean } & TrainHooks = {}): Promise<TrainResult> {
+  const t0 = Date.now();
+  const say = options.onMessage ?? (() => {});
+  const configFile = path.join(runDir, 'config.json');
+  let config: TrainConfig;
+  if (options.resume) {
+    if (!existsSync(configFile)) throw new WhaleidError(`${runDir}: no training run to resume (config.json missing)`);
+    config = resolveTrainConfig(JSON.parse(await fs.readFile(configFile, 'utf8')));
+  } else {
+    config = resolveTrainConfig(partial);
+    if (existsSync(path.join(runDir, 'checkpoint'))) throw new WhaleidError(`${runDir}: a run is already there; use --resume to continue it or choose another --out`);
+    await fs.mkdir(runDir, { recursive: true });
+    await writeFileAtomic(configFile, JSON.stringify(config, null, 2));
+  }
+  const schedule: Schedule = resolveSchedule(config.schedule);
+  const presetSize = createSiameseSize(config);
+  const crop: CropSettings = { size: presetSize, margin: config.margin, aspect: config.aspect };
+  const cache = createImageCache({ dir: config.cacheDir, maxSide: decodeSideFor(presetSize) });
+  const data = await prepareData(config, cache, say);
+  const { photos, ids, split } = data;
+  say(`${split.train.length} training photos of ${new Set(split.train.map((i) => ids[i])).size} whales; ${split.queries.length} validation queries against ${split.gallery.length} known photos`);
+
+  let siamese: Siamese;
+  let state: TrainState;
+  const resumed = options.resume ? await loadCheckpoint(runDir) : null;
+  if (resumed) {
+    siamese = resumed.siamese;
+    state = resumed.state;
+    say(`resuming after ${state.epochsDone} epochs (${state.groupsDone} groups)`);
+  } else {
+    siamese = createSiamese({ preset: config.preset, inputSize: config.inputSize, seed: config.seed, lr: schedule.groups[0].lr });
+    state = { groupsDone: 0, epochsDone: 0, history: [] };
+  }
+  await writeLog(runDir, state.history);
+
+  const request = (i: number, aug?: ReturnType<typeof randomAugmentation>): CropRequest => {
+    const p = photos[i];
+    const key = path.basename(p.image);
+    return { file: p.file, box: data.boxes.get(p.image) ?? data.boxes.get(key), rotate180: data.rotate.has(p.image) || data.rotate.has(key), augmentation: aug };
+  };
+  const evalPhotos = [...new Set([...split.gallery, ...split.queries.map((q) => q.index)])].sort((a, b) => a - b);
+  const rowOf = new Map(evalPhotos.map((p, r) => [p, r]));
+  const trainWhale = new Map<string, number>();
+  const whaleOf = Int32Array.from(split.train, (i) => {
+    if (!trainWhale.has(ids[i])) trainWhale.set(ids[i], trainWhale.size);
+    return trainWhale.get(ids[i])!;
+  });
+  const stepsPerEpoch = Math.ceil((2 * split.train.length) / config.batchSize);
+  const doneSteps = state.epochsDone * stepsPerEpoch;
+  options.onStart?.(totalEpochs(schedule) * stepsPerEpoch, doneSteps);
+  let lastVal: ValidationResult | null = null;
+  let lastLoss = NaN;
+  const record = async (r: Record<string, unknown>): Promise<void> => {
+    state.history.push(r);
+    await fs.appendFile(path.join(runDir, 'log.jsonl'), JSON.stringify(r) + '\n');
+  };
+  const validate = async (): Promise<Float32Array> => {
+    const feats = await computeFeatures(siamese.branch, cache, evalPhotos.map((i) => request(i)), crop);
+    if (split.queries.length > 0) {
+      lastVal = evaluateValidation(feats, rowOf, ids, split, readHeadWeights(siamese.head));
+      await record({ kind: 'validation', epoch: state.epochsDone, map5: lastVal.map5, threshold: lastVal.threshold, top1: lastVal.top1, closedTop1: lastVal.closedTop1, queries: lastVal.queries });
+      say(`epoch ${state.epochsDone}: validation MAP@5 ${lastVal.map5.toFixed(4)} (threshold ${lastVal.threshold}), top-1 ${lastVal.top1.toFixed(3)}, closed-set top-1 ${lastVal.closedTop1.toFixed(3)}`);
+    }
+    return feats;
+  };
+
+  for (let g = state.groupsDone; g < schedule.groups.length; g++) {
+    if (options.stopAfterGroups !== undefined && g >= options.stopAfterGroups) break;
+    const group = schedule.groups[g];
+    const rng: Rng = createRng(config.seed).fork(`group-${g}`);
+    if (group.rebuildL2 !== undefined) {
+      const next = rebuildSiamese(siamese, { l2: group.rebuildL2, lr: group.lr });
+      siamese.model.dispose();
+      siamese = next;
+      say(`rebuilt the model with L2 ${group.rebuildL2}`);
+    }
+    setLearningRate(siamese.model, group.lr);
+    const feats = await validate();
+    const F = siamese.branch.outputs[0].shape[1] as number;
+    const trainFeats = new Float32Array(split.train.length * F);
+    split.train.forEach((p, k) => trainFeats.set(feats.subarray(rowOf.get(p)! * F, (rowOf.get(p)! + 1) * F), k * F));
+    const score = scoreAllPairs(trainFeats, split.train.length, readHeadWeights(siamese.head));
+    const nextEpoch = createPairMiner(score, whaleOf, group.K, rng.fork('mine'));
+    for (let e = 0; e < group.epochs; e++) {
+      const { matches, unmatches } = nextEpoch();
+      const augRng = rng.fork(`augment-${e}`);
+      const pairs: [number, number, number][] = [];
+      for (let k = 0; k < matches.length; k++) {
+        pairs.push([...matches[k], 1]);
+        if (unmatches.length) pairs.push([...unmatches[k % unmatches.length], 0]);
+      }
+      let lossSum = 0;
+      let steps = 0;
+      for (let s = 0; s < pairs.length; s += config.batchSize) {
+        const batch = pairs.slice(s, s + config.batchSize);
+        const reqA = batch.map(([a]) => request(split.train[a], randomAugmentation(augRng)));
+        const reqB = batch.map(([, b]) => request(split.train[b], randomAugmentation(augRng)));
+        const [A, B] = await Promise.all([loadBatch(cache, reqA, crop), loadBatch(cache, reqB, crop)]);
+        const y = tf.tensor2d(batch.map((p) => p[2]), [batch.length, 1]);
+        const out = await siamese.model.trainOnBatch([A, B], y);
+        tf.dispose([A, B, y]);
+        lastLoss = Array.isArray(out) ? out[0] : out;
+        lossSum += lastLoss;
+        steps++;
+        const v = lastVal as ValidationResult | null;
+        options.onStep?.(`epoch ${state.epochsDone + 1} loss ${lastLoss.toFixed(4)}${v ? ` val MAP@5 ${v.map5.toFixed(3)}` : ''}`);
+      }
+      state.epochsDone++;
+      await record({ kind: 'epoch', epoch: state.epochsDone, group: g, loss: lossSum / Math.max(1, steps), lr: group.lr, K: group.K, pairs: pairs.length, seconds: (Date.now() - t0) / 1000 });
+    }
+    state.groupsDone = g + 1;
+    await saveCheckpoint(runDir, siamese, state);
+  }
+  const finished = state.groupsDone >= schedule.groups.length;
+  if (finished) {
+    await validate();
+    await saveCheckpoint(runDir, siamese, state);
+    await saveSiamese(siamese, path.join(runDir, 'model'));
+  }
+  await writeTrainingReport(runDir, state.history, { title: `whaleid training: ${path.basename(runDir)}`, config });
+  siamese.model.dispose();
+  return { runDir, validation: lastVal, epochs: state.epochsDone, seconds: (Date.now() - t0) / 1000 };
+}
+
+function createSiameseSize(config: TrainConfig): number {
+  return config.inputSize ?? MODEL_PRESETS[config.preset].inputSize;
+}
