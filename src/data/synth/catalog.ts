@@ -12,12 +12,12 @@ import { invalidParameterError, WhaleidError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { drawIndividual, type Individual } from './individual.js';
 import { drawPhotoScene } from './photo-scene.js';
-import { renderPhoto } from './render.js';
+import { renderPhoto, type RenderedPhoto } from './render.js';
 import { planCatalog, type PlannedPhoto } from './plan.js';
 
 /** Options of {@link generateSynthCatalog}. */
 export interface SynthOptions {
-  /** Output folder (created; must be empty or absent). */
+  /** Output folder: created; an earlier synth output there is replaced; any other content is refused. */
   out: string;
   /** Number of distinct whales drawn. */
   individuals: number;
@@ -66,16 +66,33 @@ function validate(o: SynthOptions): Required<Omit<SynthOptions, 'onProgress'>> {
   };
 }
 
-async function ensureEmptyFolder(out: string): Promise<void> {
+/** Hidden file that marks a folder as written by this generator, so a rerun may replace it. */
+export const SYNTH_MARKER = '.whaleid-synth';
+const OUTPUT_FILES = ['train.csv', 'test_truth.csv', 'sample_submission.csv', 'bounding_boxes.csv', 'duplicates.csv', 'rotate.txt'];
+
+/**
+ * Prepares the output folder. An absent or empty folder is created; a folder this generator
+ * wrote before (it holds the marker file), finished or interrupted, is cleared of the catalog's
+ * files and reused; anything else is refused, so a real dataset is never overwritten.
+ */
+async function prepareFolder(out: string): Promise<void> {
   let entries: string[] = [];
   try {
     entries = await fs.readdir(out);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  if (entries.length > 0) throw new WhaleidError(`Output folder ${out} is not empty: choose a new or empty folder for the synthetic catalog`);
+  if (entries.length > 0) {
+    if (!entries.includes(SYNTH_MARKER)) {
+      throw new WhaleidError(`Output folder ${out} is not empty and was not written by whaleid synth: choose a new or empty folder`);
+    }
+    for (const e of entries) {
+      if (e === 'train' || e === 'test' || OUTPUT_FILES.includes(e) || e.endsWith('.tmp')) await fs.rm(path.join(out, e), { recursive: true, force: true });
+    }
+  }
   await fs.mkdir(path.join(out, 'train'), { recursive: true });
   await fs.mkdir(path.join(out, 'test'), { recursive: true });
+  await writeFileAtomic(path.join(out, SYNTH_MARKER), 'written by whaleid synth; a rerun may replace this folder\n');
 }
 
 /** Runs `work` on every index with at most `limit` in flight; results keep their index. */
@@ -104,11 +121,12 @@ function csv(rows: Array<Array<string | number>>): string {
  * `new_whale` + the 4 most frequent train ids, like Kaggle's), `test_truth.csv` (Image,Id),
  * `bounding_boxes.csv` (Image,x0,y0,x1,y1: inclusive pixel box of the fluke above the water, in
  * the saved photo), `duplicates.csv` (Image,DuplicateOf) and `rotate.txt` (photos saved upside
- * down). Rows are sorted by image name.
+ * down). Rows are sorted by image name. A hidden marker file lets a rerun replace the folder.
  *
  * @param options - see {@link SynthOptions}
  * @returns a {@link SynthSummary}
- * @throws {@link WhaleidError} for invalid options or a non-empty output folder
+ * @throws {@link WhaleidError} for invalid options, or an output folder that holds anything but an
+ * earlier synth catalog (marked by the hidden file {@link SYNTH_MARKER})
  * @example
  * const summary = await generateSynthCatalog({ out: 'synth', individuals: 300, seed: 1 });
  * console.log(`${summary.trainPhotos} train, ${summary.testPhotos} test in ${summary.seconds} s`);
@@ -116,7 +134,7 @@ function csv(rows: Array<Array<string | number>>): string {
 export async function generateSynthCatalog(options: SynthOptions): Promise<SynthSummary> {
   const began = Date.now();
   const o = validate(options);
-  await ensureEmptyFolder(o.out);
+  await prepareFolder(o.out);
   const plan = planCatalog(o.individuals, o.photosPerIndividual, o.newShare, o.seed);
   const root = createRng(o.seed);
   const whales = new Map<number, Individual>();
@@ -129,7 +147,7 @@ export async function generateSynthCatalog(options: SynthOptions): Promise<Synth
     return w;
   };
   const copied = new Set(plan.photos.filter((p) => p.duplicateOf).map((p) => p.duplicateOf as string));
-  const kept = new Map<string, { jpeg: Buffer; width: number; height: number; box: Box }>();
+  const kept = new Map<string, RenderedPhoto>();
   const boxes = new Map<string, Box>();
   const total = plan.photos.length;
   let done = 0;
@@ -162,7 +180,9 @@ export async function generateSynthCatalog(options: SynthOptions): Promise<Synth
       const w = Math.max(16, Math.round(src.width * f));
       const h = Math.max(16, Math.round(src.height * f));
       const quality = 70 + createRng(`${o.seed}:${p.name}`).int(26);
-      const jpeg = await sharp(src.jpeg).resize(w, h, { fit: 'fill' }).jpeg({ quality }).toBuffer();
+      let resized = sharp(src.jpeg).resize(w, h, { fit: 'fill' });
+      if (src.greyscale) resized = resized.toColourspace('b-w');
+      const jpeg = await resized.jpeg({ quality }).toBuffer();
       await writeFileAtomic(fileOf(p), jpeg);
       const sx = w / src.width;
       const sy = h / src.height;

@@ -30,13 +30,15 @@ export interface FlukeShape {
   outline: Float64Array;
 }
 
-/** Index of the span sample nearest to x (clamped to the span). */
-export function spanIndex(x: number): number {
-  const i = Math.round(((x + 1) / 2) * (SPAN_SAMPLES - 1));
-  return Math.min(SPAN_SAMPLES - 1, Math.max(0, i));
-}
-
-/** Linear interpolation of a per-sample curve at canonical x. */
+/**
+ * Linear interpolation of a per-sample curve (trailing, leading, ...) at canonical x.
+ *
+ * @param curve - {@link SPAN_SAMPLES} values, one per span sample
+ * @param x - canonical x (clamped to [-1, 1])
+ * @returns the interpolated value
+ * @example
+ * const lead = curveAt(shape.leading, 0.5); // leading-edge y half way to the right tip
+ */
 export function curveAt(curve: Float64Array, x: number): number {
   const u = Math.min(1, Math.max(0, (x + 1) / 2)) * (SPAN_SAMPLES - 1);
   const i = Math.min(SPAN_SAMPLES - 2, Math.floor(u));
@@ -44,7 +46,17 @@ export function curveAt(curve: Float64Array, x: number): number {
   return curve[i] * (1 - f) + curve[i + 1] * f;
 }
 
-/** A smooth random 1-D function of x: a few sinusoids with 1/k amplitudes. */
+/**
+ * A smooth random 1-D function: a few sinusoids over [-1, 1] with 1/k amplitudes.
+ *
+ * @param rng - generator (consumed once, here)
+ * @param amplitude - amplitude of the first harmonic
+ * @param harmonics - number of harmonics
+ * @returns the function of x
+ * @example
+ * const wobble = smoothNoise(rng, 0.03, 5);
+ * wobble(0.2); // a small offset, the same on every call
+ */
 export function smoothNoise(rng: Rng, amplitude: number, harmonics: number): (x: number) => number {
   const amp = new Float64Array(harmonics);
   const phase = new Float64Array(harmonics);

@@ -111,7 +111,7 @@ export function drawPhotoScene(individual: Individual, rng: Rng): PhotoScene {
     const x = rng.uniform(-0.9, 0.9);
     const y = curveAt(shape.trailingSmooth, x) + rng.uniform(0, 0.3);
     const r = rng.uniform(0.08, 0.3);
-    marks.push({ points: applyPose(pose, blob(rng, x, y, r * 1.6, r, rng.uniform(-0.5, 0.5), 0.5, 20)), color: mix(white, background.skyHorizon, 0.5), opacity: rng.uniform(0.04, 0.14), width: 0 });
+    marks.push({ points: applyPose(pose, blob(rng, x, y, r * 1.6, r, rng.uniform(-0.5, 0.5), 0.5, 20)), color: mix(white, background.skyHorizon, 0.5), opacity: rng.uniform(0.05, 0.18), width: 0, soft: true });
   }
   const angle = rng.uniform(0, 2 * Math.PI);
   const cx = (raw[0] + raw[2]) / 2;

@@ -108,10 +108,10 @@ function whiteField(rng: Rng, shape: FlukeShape, side: number, whiteness: number
   const outer = Math.min(0.98, rng.uniform(0.55, 0.8) + 0.22 * whiteness);
   const topBase = rng.uniform(0.03, 0.12) + 0.35 * (1 - whiteness) * rng.uniform(0.3, 1);
   const bottomBase = rng.uniform(0.04, 0.15) + 0.35 * (1 - whiteness) * rng.uniform(0.3, 1);
-  const topMargin = smoothNoise(rng, 0.3, 6);
-  const bottomMargin = smoothNoise(rng, 0.3, 6);
-  const topRough = roughNoise(rng, 0.05, 10, 30);
-  const bottomRough = roughNoise(rng, 0.05, 10, 30);
+  const topMargin = smoothNoise(rng, 0.5, 8);
+  const bottomMargin = smoothNoise(rng, 0.5, 8);
+  const topRough = roughNoise(rng, 0.07, 8, 30);
+  const bottomRough = roughNoise(rng, 0.07, 8, 30);
   const steps = 90;
   const top: number[] = [];
   const bottom: number[] = [];
@@ -229,7 +229,11 @@ export function drawPigmentation(rng: Rng, shape: FlukeShape): Pigmentation {
   // Mottled borders: black dots just inside and white dots just outside each white area.
   const edgeDots: Float64Array[] = [];
   for (const area of whiteAreas) mottle(rng, area, Math.round(rng.uniform(5, 40)), 0.012, edgeDots);
-  for (const dot of edgeDots) fill(rng.chance(0.6) ? 'black' : 'white', dot);
+  // Tones are drawn first and dots painted grouped by tone (one SVG path per tone when rendering).
+  const dotTones = edgeDots.map(() => rng.chance(0.6));
+  for (const tone of [true, false]) {
+    for (let k = 0; k < edgeDots.length; k++) if (dotTones[k] === tone) fill(tone ? 'black' : 'white', edgeDots[k]);
+  }
 
   fill('black', trailingBand(rng, shape));
   if (rng.chance(0.6)) fill('black', leadingBand(rng, shape));

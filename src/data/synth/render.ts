@@ -14,6 +14,8 @@ export interface RenderedPhoto {
   jpeg: Buffer;
   width: number;
   height: number;
+  /** Saved as a one-channel (L) JPEG. */
+  greyscale: boolean;
   /** Visible fluke box in the saved photo's pixels, inclusive [x0, y0, x1, y1]. */
   box: [number, number, number, number];
 }
@@ -24,13 +26,20 @@ export interface RenderOptions {
   upsideDown?: boolean;
 }
 
-/** Normal deviates for the noise, looked up at random: one generator call per sample. */
-const NOISE_TABLE = (() => {
-  const rng = createRng('synth-noise-table');
-  const t = new Float32Array(4096);
-  for (let i = 0; i < t.length; i++) t[i] = rng.normal();
-  return t;
-})();
+/**
+ * A fixed field of normal deviates; each photo reads it from its own random offset. Far cheaper
+ * than a generator call per pixel, and the noise is still independent of the whale in the photo.
+ */
+const NOISE_SIZE = 1 << 20;
+let noiseField: Float32Array | null = null;
+function noise(): Float32Array {
+  if (!noiseField) {
+    const rng = createRng('synth-noise-field');
+    noiseField = new Float32Array(NOISE_SIZE);
+    for (let i = 0; i < NOISE_SIZE; i++) noiseField[i] = rng.normal();
+  }
+  return noiseField;
+}
 
 function lookupTable(e: PhotoScene['effects'], gain: number): Uint8Array {
   const lut = new Uint8Array(256);
@@ -53,19 +62,22 @@ function lookupTable(e: PhotoScene['effects'], gain: number): Uint8Array {
  */
 export function applyEffects(rgbPixels: Uint8Array, effects: PhotoScene['effects']): Uint8Array {
   const rng = createRng(effects.noiseSeed);
+  const field = noise();
+  const mask = NOISE_SIZE - 1;
   const lr = lookupTable(effects, effects.gains[0]);
   const lg = lookupTable(effects, effects.gains[1]);
   const lb = lookupTable(effects, effects.gains[2]);
   const n = rgbPixels.length / 3;
   const sigma = effects.noise;
-  // Noise: one 32-bit draw per pixel gives two 12-bit table indices (luminance and chroma).
-  const table = new Float32Array(NOISE_TABLE.length);
-  for (let i = 0; i < table.length; i++) table[i] = sigma * NOISE_TABLE[i];
+  // Luminance and chroma noise read the field at two unrelated offsets (+0.5 rounds on truncation).
+  const o1 = rng.int(NOISE_SIZE);
+  const o2 = rng.int(NOISE_SIZE);
+  const chroma = 0.35 * sigma;
   if (effects.greyscale) {
     const out = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
-      const bits = (rng.next() * 4294967296) >>> 0;
-      const v = 0.299 * lr[rgbPixels[3 * i]] + 0.587 * lg[rgbPixels[3 * i + 1]] + 0.114 * lb[rgbPixels[3 * i + 2]] + table[bits & 4095] + 0.5;
+      const j = 3 * i;
+      const v = 0.299 * lr[rgbPixels[j]] + 0.587 * lg[rgbPixels[j + 1]] + 0.114 * lb[rgbPixels[j + 2]] + sigma * field[(o1 + i) & mask] + 0.5;
       out[i] = v < 0 ? 0 : v > 255 ? 255 : v | 0;
     }
     return out;
@@ -73,13 +85,12 @@ export function applyEffects(rgbPixels: Uint8Array, effects: PhotoScene['effects
   const out = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {
     // Mostly luminance noise, a little chroma noise, like a camera sensor after demosaicing.
-    const bits = (rng.next() * 4294967296) >>> 0;
-    const common = table[bits & 4095] + 0.5;
-    const chroma = 0.35 * table[(bits >>> 12) & 4095];
+    const common = sigma * field[(o1 + i) & mask] + 0.5;
+    const c = chroma * field[(o2 + i) & mask];
     const j = 3 * i;
-    const r = lr[rgbPixels[j]] + common + chroma;
+    const r = lr[rgbPixels[j]] + common + c;
     const g = lg[rgbPixels[j + 1]] + common;
-    const b = lb[rgbPixels[j + 2]] + common - chroma;
+    const b = lb[rgbPixels[j + 2]] + common - c;
     out[j] = r < 0 ? 0 : r > 255 ? 255 : r | 0;
     out[j + 1] = g < 0 ? 0 : g > 255 ? 255 : g | 0;
     out[j + 2] = b < 0 ? 0 : b > 255 ? 255 : b | 0;
@@ -112,6 +123,8 @@ export async function renderPhoto(scene: PhotoScene, options: RenderOptions = {}
     out = out.rotate(180);
     box = [width - 1 - box[2], height - 1 - box[3], width - 1 - box[0], height - 1 - box[1]];
   }
+  // sharp would widen one channel to sRGB on output; b-w keeps Kaggle-like single-channel JPEGs.
+  if (effects.greyscale) out = out.toColourspace('b-w');
   const jpeg = await out.jpeg({ quality: effects.quality }).toBuffer();
-  return { jpeg, width, height, box };
+  return { jpeg, width, height, greyscale: effects.greyscale, box };
 }

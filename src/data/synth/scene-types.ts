@@ -82,7 +82,14 @@ export interface PhotoScene {
   box: [number, number, number, number];
 }
 
-/** Rounds and clamps to 0-255. */
+/**
+ * Rounds and clamps to a byte.
+ *
+ * @param v - any number
+ * @returns an integer in 0-255
+ * @example
+ * clampByte(300.2); // 255
+ */
 export function clampByte(v: number): number {
   return Math.max(0, Math.min(255, Math.round(v)));
 }

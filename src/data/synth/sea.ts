@@ -60,7 +60,7 @@ export function drawBackground(rng: Rng, width: number, height: number, horizonM
   }
 
   const bands: Paint[] = [];
-  const bandCount = 3 + rng.int(6);
+  const bandCount = 2 + rng.int(4);
   for (let b = 0; b < bandCount; b++) {
     const d = rng.next();
     const yMid = top + span * Math.pow(d, 0.8);

@@ -65,7 +65,7 @@ export function clipAboveWater(poly: Float64Array, water: WaterSurface): Float64
 }
 
 /**
- * Foam, streams, veils and splashes for one photo.
+ * Foam, streams and splashes for one photo.
  *
  * @param rng - this photo's water generator (consumed)
  * @param shape - the individual's canonical outline
@@ -128,31 +128,22 @@ export function drawWaterEffects(rng: Rng, shape: FlukeShape, pose: Pose, water:
     }
   }
   if (rng.chance(0.25)) {
-    // A veil: a thin sheet of water falling from a stretch of the leading edge.
-    const x0 = rng.pick([-1, 1]) * rng.uniform(0.2, 0.7);
-    const x1 = x0 + Math.sign(x0) * rng.uniform(0.1, 0.3);
-    const top: number[] = [];
-    for (let k = 0; k <= 8; k++) {
-      const x = x0 + ((x1 - x0) * k) / 8;
-      const p = applyPose(pose, Float64Array.of(x, curveAt(shape.leading, x) - 0.01));
-      top.push(p[0], p[1]);
-    }
-    const drop = flukeWidth * rng.uniform(0.05, 0.2);
-    const pts = [...top];
-    for (let k = top.length - 2; k >= 0; k -= 2) pts.push(top[k] + rng.uniform(-2, 2), Math.min(water.y(top[k]), top[k + 1] + drop * rng.uniform(0.7, 1)));
-    out.push({ points: Float64Array.from(pts), color: wet, opacity: rng.uniform(0.15, 0.35), width: 0 });
-  }
-  if (rng.chance(0.25)) {
-    const blobs = 1 + rng.int(3);
-    for (let b = 0; b < blobs; b++) {
+    // Splashes: clusters of soft white puffs with spray around them, over the lower fluke.
+    const splashes = 1 + rng.int(2);
+    for (let b = 0; b < splashes; b++) {
       const x = rng.uniform(-0.6, 0.6);
       const at = applyPose(pose, Float64Array.of(x, curveAt(shape.leading, x) + rng.uniform(-0.05, 0.15)));
       const cy = Math.min(at[1], water.y(at[0]));
-      const r = flukeWidth * rng.uniform(0.04, 0.12);
-      out.push({ points: raggedBlob(rng, at[0], cy, r, r * rng.uniform(0.5, 1), 18), color: foam, opacity: rng.uniform(0.6, 0.95), width: 0, soft: true });
-      for (let d = 0; d < 8; d++) {
-        const dr = r * rng.uniform(0.03, 0.1);
-        out.push({ points: raggedBlob(rng, at[0] + rng.normal(0, r), cy - Math.abs(rng.normal(0, r)), dr, dr, 8), color: foam, opacity: rng.uniform(0.4, 0.9), width: 0 });
+      const r = flukeWidth * rng.uniform(0.04, 0.1);
+      const puffs = 4 + rng.int(6);
+      for (let k = 0; k < puffs; k++) {
+        const pr = r * rng.uniform(0.3, 0.7);
+        const px = at[0] + rng.normal(0, r * 0.6);
+        out.push({ points: raggedBlob(rng, px, cy - Math.abs(rng.normal(0, r * 0.5)), pr, pr * rng.uniform(0.6, 1), 14), color: foam, opacity: rng.uniform(0.5, 0.95), width: 0, soft: true });
+      }
+      for (let d = 0; d < 12; d++) {
+        const dr = r * rng.uniform(0.02, 0.07);
+        out.push({ points: raggedBlob(rng, at[0] + rng.normal(0, r), cy - Math.abs(rng.normal(0, r * 1.2)), dr, dr, 8), color: foam, opacity: rng.uniform(0.4, 0.9), width: 0 });
       }
     }
   }
