@@ -8,6 +8,7 @@ import { registerSynthCommand } from './commands/synth-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerImageCommands } from './commands/image-commands.js';
 import { registerTrainCommand } from './commands/train-command.js';
+import { registerPredictCommand } from './commands/predict-command.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIo): Command {
   registerScoreCommands(program, io);
   registerImageCommands(program, io);
   registerTrainCommand(program, io);
+  registerPredictCommand(program, io);
   registerDemoCommand(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
   return program;

@@ -12,8 +12,9 @@
  * - column minima are found with a row-major sweep (sequential memory instead of strided);
  * - augmenting row reduction only takes the "lower the price and re-bid" branch when the price
  *   really drops (a subtraction lost to rounding next to a huge cost would otherwise cycle), and
- *   stops after a bounded number of bids (a zero-epsilon auction can "price war" for very long);
- *   rows it leaves free are simply augmented by the exact shortest-path phase;
+ *   stops after a bounded number of bids (a zero-epsilon auction can "price war" for very long,
+ *   and ties can shuffle rows without progress); rows it leaves free are simply augmented by the
+ *   exact shortest-path phase, which is cheaper than a long price war on random matrices;
  * - the shortest-path phase relaxes and finds the next minimum in one sequential sweep over all
  *   columns, masking scanned columns (price -Infinity, distance +Infinity) instead of keeping an
  *   index list, and prefers a free column among equal minima so ties end the search early.
@@ -26,7 +27,7 @@ export type CostMatrix = Float32Array | Float64Array;
 export interface LapjvOptions {
   /** Augmenting row reduction passes before the exact phase (default 2, as in the original). */
   arrPasses?: number;
-  /** Bids allowed per augmenting row reduction pass, as a multiple of n (default 16). */
+  /** Bids allowed per augmenting row reduction pass, as a multiple of n (default 4). */
   arrBidFactor?: number;
 }
 
@@ -51,7 +52,7 @@ export function lapjvSolve(
   colsol: Int32Array,
   options: LapjvOptions = {},
 ): void {
-  const { arrPasses = 2, arrBidFactor = 16 } = options;
+  const { arrPasses = 2, arrBidFactor = 4 } = options;
   const rowOf = rowReader(c, n);
   const v = new Float64Array(n);
   const free = new Int32Array(n);
@@ -150,8 +151,11 @@ function augmentingRowReduction(
   let numfree = 0;
   let k = 0;
   let bids = 0;
+  let sinceProgress = 0;
   while (k < prvnumfree) {
-    if (++bids > maxBids) {
+    // Stop when over budget, or after n bids in a row that only moved rows around (ties can
+    // shuffle the same few columns forever, e.g. an all-equal matrix).
+    if (++bids > maxBids || ++sinceProgress > n) {
       // Hand the rest to the exact phase; numfree <= k always, so a forward copy is safe.
       while (k < prvnumfree) free[numfree++] = free[k++];
       break;
@@ -188,6 +192,7 @@ function augmentingRowReduction(
     }
     rowsol[i] = j1;
     colsol[j1] = i;
+    if (i0 < 0) sinceProgress = 0;
     if (i0 >= 0) {
       rowsol[i0] = -1;
       // After a real price drop the displaced row bids at once (the original's "k--").

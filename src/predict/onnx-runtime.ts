@@ -1,0 +1,171 @@
+/**
+ * Inference with ONNX Runtime (onnxruntime-node, CPU) on the branch and head files written by
+ * `src/model/onnx-export.ts`. On this project's 2-core machine ORT runs the branch several times
+ * faster than tfjs-wasm (see bench/infer.ts), so feature extraction and pair scoring use it.
+ *
+ * Sessions use every requested thread inside an operator (`intraOpNumThreads`, default 2), one
+ * operator at a time (the graphs are chains), and all graph optimisations (Conv+Relu fusion,
+ * layout transforms, constant folding).
+ */
+import * as ort from 'onnxruntime-node';
+import { invalidParameterError, WhaleidError } from '../util/errors.js';
+
+/** Options of {@link createOnnxBranch} and {@link createOnnxHead}. */
+export interface OnnxSessionOptions {
+  /** Threads inside one operator; default 2 (both cores of the reference machine). */
+  threads?: number;
+}
+
+/** A branch CNN session: photos in, feature vectors out. */
+export interface OnnxBranch {
+  /** Input side S in pixels (the model's fixed input size). */
+  readonly inputSize: number;
+  /** Input channels C (1: greyscale). */
+  readonly channels: number;
+  /** Features per photo F. */
+  readonly featureCount: number;
+  /**
+   * Features of `n` photos.
+   *
+   * @param batch - `n` photos, NHWC float32, `n * S * S * C` values (a longer array is read from the start)
+   * @param n - number of photos
+   * @returns `n * F` features, photo after photo
+   * @throws {@link WhaleidError} when `n` or the batch length is wrong
+   */
+  features(batch: Float32Array, n: number): Promise<Float32Array>;
+  /** Releases the session; the object must not be used afterwards. */
+  dispose(): Promise<void>;
+}
+
+/** A head session: pairs of feature vectors in, scores out. */
+export interface OnnxHead {
+  /** Features per photo F. */
+  readonly featureCount: number;
+  /**
+   * Scores of `n` pairs (a[i], b[i]).
+   *
+   * @param a - `n * F` features of the first photos
+   * @param b - `n * F` features of the second photos
+   * @param n - number of pairs
+   * @returns `n` scores (probabilities for the default sigmoid head)
+   * @throws {@link WhaleidError} when `n` or an array length is wrong
+   */
+  score(a: Float32Array, b: Float32Array, n: number): Promise<Float32Array>;
+  /** Releases the session; the object must not be used afterwards. */
+  dispose(): Promise<void>;
+}
+
+function sessionOptions(options: OnnxSessionOptions): ort.InferenceSession.SessionOptions {
+  const threads = options.threads ?? 2;
+  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 1024) throw invalidParameterError('threads', 'an integer between 1 and 1024', threads);
+  return {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
+}
+
+async function openSession(model: string | Uint8Array, options: OnnxSessionOptions): Promise<ort.InferenceSession> {
+  const opts = sessionOptions(options);
+  const label = typeof model === 'string' ? model : `(${model.byteLength} bytes)`;
+  try {
+    return typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
+  } catch (err) {
+    throw new WhaleidError(`Cannot load ONNX model ${label}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** The fixed dims of an input or output, or an error naming what does not fit. */
+function staticDims(session: ort.InferenceSession, which: 'input' | 'output', index: number, label: string): (number | string)[] {
+  const meta = (which === 'input' ? session.inputMetadata : session.outputMetadata)[index];
+  if (meta === undefined || !meta.isTensor || meta.type !== 'float32') {
+    throw new WhaleidError(`Cannot use ONNX model ${label}: ${which} ${index} is not a float32 tensor`);
+  }
+  return [...meta.shape];
+}
+
+function checkCount(name: string, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1) throw invalidParameterError(name, 'a positive integer', n);
+}
+
+/**
+ * Opens a branch exported by `exportBranchOnnx` (input `[N, S, S, C]`, output `[N, F]`).
+ *
+ * @param model - path of `branch.onnx`, or its bytes
+ * @param options - see {@link OnnxSessionOptions}
+ * @returns the session wrapper
+ * @throws {@link WhaleidError} when the file is missing or is not a branch model
+ * @example
+ * const branch = await createOnnxBranch('runs/a/onnx/branch.onnx');
+ * const feats = await branch.features(crops, 16); // 16 * 512 values
+ * await branch.dispose();
+ */
+export async function createOnnxBranch(model: string | Uint8Array, options: OnnxSessionOptions = {}): Promise<OnnxBranch> {
+  const session = await openSession(model, options);
+  const label = typeof model === 'string' ? model : 'branch';
+  const [input] = session.inputNames;
+  const [output] = session.outputNames;
+  const inDims = staticDims(session, 'input', 0, label);
+  const outDims = staticDims(session, 'output', 0, label);
+  const [, h, w, c] = inDims;
+  const f = outDims[1];
+  if (session.inputNames.length !== 1 || inDims.length !== 4 || h !== w || typeof h !== 'number' || typeof c !== 'number' || typeof f !== 'number') {
+    await session.release();
+    throw new WhaleidError(`Cannot use ONNX model ${label} as a branch: expected one [N, S, S, C] input and an [N, F] output`);
+  }
+  const per = h * h * c;
+  return {
+    inputSize: h,
+    channels: c,
+    featureCount: f,
+    async features(batch, n) {
+      checkCount('n', n);
+      if (batch.length < n * per) throw invalidParameterError('batch.length', `at least ${n} x ${h} x ${h} x ${c} = ${n * per}`, batch.length);
+      const x = new ort.Tensor('float32', batch.length === n * per ? batch : batch.subarray(0, n * per), [n, h, h, c]);
+      const result = await session.run({ [input]: x });
+      return result[output].data as Float32Array;
+    },
+    dispose: () => session.release(),
+  };
+}
+
+/**
+ * Opens a head exported by `exportHeadOnnx` (inputs `a`, `b` `[N, F]`, output `[N, 1]`).
+ *
+ * @param model - path of `head.onnx`, or its bytes
+ * @param options - see {@link OnnxSessionOptions}
+ * @returns the session wrapper
+ * @throws {@link WhaleidError} when the file is missing or is not a head model
+ * @example
+ * const head = await createOnnxHead('runs/a/onnx/head.onnx');
+ * const p = await head.score(featsA, featsB, 1024); // 1024 probabilities
+ * await head.dispose();
+ */
+export async function createOnnxHead(model: string | Uint8Array, options: OnnxSessionOptions = {}): Promise<OnnxHead> {
+  const session = await openSession(model, options);
+  const label = typeof model === 'string' ? model : 'head';
+  const dimsA = staticDims(session, 'input', 0, label);
+  const dimsB = staticDims(session, 'input', 1, label);
+  const f = dimsA[1];
+  if (session.inputNames.length !== 2 || dimsA.length !== 2 || typeof f !== 'number' || dimsB[1] !== f) {
+    await session.release();
+    throw new WhaleidError(`Cannot use ONNX model ${label} as a head: expected two [N, F] inputs`);
+  }
+  const [nameA, nameB] = session.inputNames;
+  const [output] = session.outputNames;
+  const slice = (name: string, v: Float32Array, n: number): ort.Tensor => {
+    if (v.length < n * f) throw invalidParameterError(`${name}.length`, `at least ${n} x ${f} = ${n * f}`, v.length);
+    return new ort.Tensor('float32', v.length === n * f ? v : v.subarray(0, n * f), [n, f]);
+  };
+  return {
+    featureCount: f,
+    async score(a, b, n) {
+      checkCount('n', n);
+      const result = await session.run({ [nameA]: slice('a', a, n), [nameB]: slice('b', b, n) });
+      return result[output].data as Float32Array;
+    },
+    dispose: () => session.release(),
+  };
+}

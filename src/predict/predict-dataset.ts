@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { loadDataset } from '../data/dataset.js';
+import { formatIssue, hasIssues } from '../data/issues.js';
+import { NEW_WHALE } from '../data/labels.js';
+import type { Prediction } from '../data/submission.js';
+import { readBoxes } from '../image/boxes.js';
+import { readPhotoList } from '../image/photo-lists.js';
+import { createImageCache } from '../image/image-cache.js';
+import { decodeSideFor } from '../image/crop.js';
+import { findDuplicates } from '../image/duplicates.js';
+import type { Box } from '../image/affine.js';
+import { readHeadWeights } from '../model/head.js';
+import { computeFeatures } from '../train/features.js';
+import { WhaleidError } from '../util/errors.js';
+import { loadRunModel } from './run-model.js';
+import { identify, thresholdForNewShare, type Candidate, type KnownPhoto, type QueryPhoto } from './identify.js';
+import { walkPredictions } from './walk.js';
+
+/** Options of {@link predictDataset}. */
+export interface PredictOptions {
+  runDir: string;
+  data: string;
+  /** Fixed threshold; default: the run's calibrated threshold, else 0.99. */
+  threshold?: number;
+  /** Or: the share of test photos that should get new_whale first. */
+  newShare?: number;
+  tta?: number;
+  seed?: number;
+  topK?: number;
+  boxes?: string;
+  rotate?: string;
+  cacheDir?: string;
+  onMessage?: (line: string) => void;
+  onFeatures?: (done: number, total: number) => void;
+}
+
+/** A submission and how it was made. */
+export interface PredictResult {
+  predictions: Prediction[];
+  top: { image: string; candidates: Candidate[] }[];
+  threshold: number;
+  newFirstShare: number;
+  duplicates: number;
+}
+
+/**
+ * Predicts the test photos of a dataset with a trained run: known photos are the labelled ones
+ * (new_whale photos excluded), test photos that duplicate a labelled photo are answered from it.
+ *
+ * @param o - see {@link PredictOptions}
+ * @returns the submission rows, top candidates and the threshold used
+ * @throws {@link WhaleidError} for an unusable dataset or run, or a dataset without test photos
+ * @example
+ * const res = await predictDataset({ runDir: 'runs/a', data: 'catalog', tta: 4 });
+ */
+export async function predictDataset(o: PredictOptions): Promise<PredictResult> {
+  const say = o.onMessage ?? (() => {});
+  const run = await loadRunModel(o.runDir);
+  const ds = await loadDataset(o.data);
+  for (const i of ds.issues) say(formatIssue(i));
+  if (hasIssues(ds.issues, 'fatal')) throw new WhaleidError(`${o.data}: dataset unusable (see the fatal problems above)`);
+  if (ds.test.length === 0) throw new WhaleidError(`${o.data}: no test photos to identify`);
+  const auto = (given: string | undefined, name: string): string | undefined => given ?? (existsSync(path.join(ds.root, name)) ? path.join(ds.root, name) : undefined);
+  const boxesFile = auto(o.boxes, 'bounding_boxes.csv');
+  const rotateFile = auto(o.rotate, 'rotate.txt');
+  const boxes = boxesFile ? await readBoxes(boxesFile) : new Map<string, Box>();
+  const rotate = rotateFile ? await readPhotoList(rotateFile) : new Set<string>();
+  const cache = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(run.crop.size) });
+  const extras = (image: string): { box?: Box; rotate180: boolean } => ({ box: boxes.get(image) ?? boxes.get(path.basename(image)), rotate180: rotate.has(image) || rotate.has(path.basename(image)) });
+  const known: KnownPhoto[] = ds.train.filter((p) => p.id !== NEW_WHALE).map((p) => ({ image: p.image, id: p.id, file: p.file, ...extras(p.image) }));
+  const { groups } = await findDuplicates(
+    [...ds.train.map((p) => ({ key: `train/${p.image}`, file: p.file })), ...ds.test.map((p) => ({ key: `test/${p.image}`, file: p.file }))],
+    cache,
+  );
+  const trainId = new Map(ds.train.map((p) => [`train/${p.image}`, p.id]));
+  const dupIds = new Map<string, string[]>();
+  for (const g of groups) {
+    const ids = [...new Set(g.members.map((m) => trainId.get(m)).filter((id): id is string => id !== undefined && id !== NEW_WHALE))];
+    if (ids.length) for (const m of g.members) if (m.startsWith('test/')) dupIds.set(m.slice(5), ids);
+  }
+  const queries: QueryPhoto[] = ds.test.map((p) => ({ image: p.image, file: p.file, duplicateOf: dupIds.get(p.image), ...extras(p.image) }));
+  say(`${known.length} known photos of ${new Set(known.map((k) => k.id)).size} individuals, ${queries.length} test photos (${dupIds.size} duplicate a known photo)`);
+  const featuresOf = (requests: readonly { file: string }[]): Promise<Float32Array> =>
+    computeFeatures(run.siamese.branch, cache, requests as never, run.crop, { onProgress: o.onFeatures });
+  const head = readHeadWeights(run.siamese.head);
+  let threshold = o.threshold ?? run.validation?.threshold ?? 0.99;
+  const res = await identify(known, queries, featuresOf, head, { threshold, tta: o.tta, seed: o.seed, topK: o.topK });
+  let predictions = res.predictions;
+  if (o.newShare !== undefined) {
+    threshold = thresholdForNewShare(res.scores, known.length, o.newShare);
+    const ids = known.map((k) => k.id);
+    predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(res.scores.subarray(qi * known.length, (qi + 1) * known.length), ids, threshold) }));
+  }
+  run.siamese.model.dispose();
+  const newFirst = predictions.filter((p) => p.ids[0] === NEW_WHALE).length / Math.max(1, predictions.length);
+  return { predictions, top: res.top, threshold, newFirstShare: newFirst, duplicates: dupIds.size };
+}
