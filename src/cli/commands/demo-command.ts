@@ -7,32 +7,41 @@ import { writeSubmission, type Prediction } from '../../data/submission.js';
 import { allNewWhale, mostFrequentIds } from '../../predict/baselines.js';
 import { evaluateFiles, formatScores } from './score-commands.js';
 import { parseIntOption } from '../../util/errors.js';
-import { createProgress } from '../../util/progress.js';
+import { createProgress, type Progress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 
 /**
- * `whaleid demo`: the main job end to end on the embedded synthetic catalog. Each step is skipped
- * when its output is already there, so a rerun (or a resumed run) is cheap.
+ * `whaleid demo`: the main job end to end on the embedded synthetic catalog: draw a catalog,
+ * score the trivial baselines, train a small Siamese network, identify the test photos and score
+ * the submission. Each step is skipped when its output is already there, so a rerun (or a run
+ * resumed after a kill) is cheap.
  */
 export function registerDemoCommand(program: Command, io: CliIo): void {
-  defineCommand(program, 'demo', 'generate a small synthetic catalog, write baseline submissions and score them', 'whaleid demo --out demo-out --seed 1')
+  defineCommand(program, 'demo', 'synthetic catalog -> baselines -> train -> identify -> MAP@5 (a few minutes on 2 cores)', 'whaleid demo --out demo-out --seed 1')
     .addOption(commonFlags.out('working folder').default('demo-out'))
-    .addOption(new Option('--individuals <n>', 'whales in the synthetic catalog').default(120).argParser((v) => parseIntOption('--individuals', v, 5, 100000)))
+    .addOption(new Option('--individuals <n>', 'whales in the synthetic catalog').default(150).argParser((v) => parseIntOption('--individuals', v, 5, 100000)))
+    .addOption(new Option('--preset <name>', 'model preset').choices(['tiny', 'cpu', 'kernel']).default('tiny'))
+    .addOption(new Option('--schedule <name>', 'training schedule').default('short'))
+    .addOption(new Option('--tta <n>', 'test-time augmentation copies').default(4).argParser((v) => parseIntOption('--tta', v, 0, 32)))
     .addOption(commonFlags.seed())
     .addOption(commonFlags.quiet())
-    .action(async (opts: { out: string; individuals: number; seed: number; quiet?: boolean }) => {
+    .action(async (opts: { out: string; individuals: number; preset: string; schedule: string; tta: number; seed: number; quiet?: boolean }) => {
       const catalog = path.join(opts.out, 'catalog');
-      if (existsSync(path.join(catalog, 'test_truth.csv'))) {
-        io.out(`step 1/3: catalog already in ${catalog}, kept`);
+      const truth = path.join(catalog, 'test_truth.csv');
+      const cacheDir = path.join(opts.out, 'cache');
+      const showProgress = io.progress && !opts.quiet;
+      if (existsSync(truth)) {
+        io.out(`step 1/4: catalog already in ${catalog}, kept`);
       } else {
-        io.out(`step 1/3: drawing a synthetic catalog of ${opts.individuals} whales into ${catalog}`);
-        let bar: ReturnType<typeof createProgress> | null = null;
-        const s = await (await import('../../data/synth/index.js')).generateSynthCatalog({
+        io.out(`step 1/4: drawing a synthetic catalog of ${opts.individuals} whales into ${catalog}`);
+        let bar: Progress | null = null;
+        const { generateSynthCatalog } = await import('../../data/synth/index.js');
+        const s = await generateSynthCatalog({
           out: catalog,
           individuals: opts.individuals,
           seed: opts.seed,
           onProgress: (done: number, total: number) => {
-            bar ??= createProgress('synth', total, { enabled: io.progress && !opts.quiet });
+            bar ??= createProgress('synth', total, { enabled: showProgress });
             bar.tick(1);
             if (done === total) bar.stop();
           },
@@ -41,20 +50,50 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       }
       const ds = await loadDataset(catalog);
       const images = ds.test.map((t) => t.image);
+      const rows: [string, string][] = [];
+      io.out('step 2/4: baseline submissions');
       const baselines: [string, Prediction[]][] = [
         ['all new_whale', allNewWhale(images)],
         ['most frequent ids', mostFrequentIds(ds.train.map((p) => p.id), images)],
       ];
-      io.out('step 2/3: baseline submissions');
-      const files: [string, string][] = [];
       for (const [name, preds] of baselines) {
         const file = path.join(opts.out, `baseline-${name.replace(/[^a-z]+/g, '-')}.csv`);
         await writeSubmission(file, preds);
-        files.push([name, file]);
+        rows.push([name, formatScores(await evaluateFiles(file, truth))]);
       }
-      io.out('step 3/3: scores on the synthetic test photos');
-      for (const [name, file] of files) {
-        io.out(`  ${name.padEnd(18)} ${formatScores(await evaluateFiles(file, path.join(catalog, 'test_truth.csv')))}`);
+
+      const runDir = path.join(opts.out, 'run');
+      const { initEngine } = await import('../../model/engine.js');
+      const engine = await initEngine({ backend: 'wasm' });
+      if (existsSync(path.join(runDir, 'model', 'model.json'))) {
+        io.out(`step 3/4: trained model already in ${runDir}, kept`);
+      } else {
+        const resume = existsSync(path.join(runDir, 'checkpoint'));
+        io.out(`step 3/4: ${resume ? 'resuming' : 'training'} a Siamese network (preset ${opts.preset}, schedule ${opts.schedule}, tfjs ${engine.backend}) in ${runDir}`);
+        const { trainSiamese } = await import('../../train/trainer.js');
+        let bar: Progress | null = null;
+        const r = await trainSiamese(runDir, { data: catalog, preset: opts.preset as never, schedule: opts.schedule, seed: opts.seed, cacheDir }, {
+          resume,
+          onMessage: (l) => io.err(`  ${l}`),
+          onStart: (total, done) => {
+            bar = createProgress('train', total, { enabled: showProgress, start: done });
+          },
+          onStep: (status) => bar?.tick(1, status),
+        });
+        (bar as Progress | null)?.stop();
+        io.out(`  ${r.epochs} epochs in ${(r.seconds / 60).toFixed(1)} min; validation MAP@5 ${r.validation?.map5.toFixed(4) ?? '-'} at threshold ${r.validation?.threshold ?? '-'}`);
       }
+
+      io.out(`step 4/4: identifying the ${images.length} test photos (TTA ${opts.tta})`);
+      const { predictDataset } = await import('../../predict/predict-dataset.js');
+      for (const [label, tta] of [['Siamese, no TTA', 0], [`Siamese, TTA ${opts.tta}`, opts.tta]] as const) {
+        if (label.endsWith('TTA 0')) continue;
+        const res = await predictDataset({ runDir, data: catalog, tta, seed: opts.seed, cacheDir });
+        const file = path.join(opts.out, `submission-tta${tta}.csv`);
+        await writeSubmission(file, res.predictions);
+        rows.push([`${label} (thr ${res.threshold})`, formatScores(await evaluateFiles(file, truth))]);
+      }
+      io.out('\nMAP@5 on the synthetic test photos:');
+      for (const [name, line] of rows) io.out(`  ${name.padEnd(32)} ${line}`);
     });
 }

@@ -33,14 +33,20 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
       await initEngine({ backend: opts.backend });
       const { predictDataset } = await import('../../predict/predict-dataset.js');
       let bar: ReturnType<typeof createProgress> | null = null;
+      let shown = 0;
       const res = await predictDataset({
         runDir, data, threshold: opts.threshold, newShare: opts.newShare, tta: opts.tta, seed: opts.seed, topK: opts.topK,
         boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache,
         onMessage: (l) => io.err(l),
         onFeatures: (done, total) => {
           bar ??= createProgress('features', total, { enabled: io.progress && !opts.quiet });
-          bar.tick(1);
-          if (done === total) { bar.stop(); bar = null; }
+          bar.tick(done - shown);
+          shown = done;
+          if (done === total) {
+            bar.stop();
+            bar = null;
+            shown = 0;
+          }
         },
       });
       const { writeSubmission } = await import('../../data/submission.js');
