@@ -9,6 +9,7 @@ import { registerDemoCommand } from './commands/demo-command.js';
 import { registerImageCommands } from './commands/image-commands.js';
 import { registerTrainCommand } from './commands/train-command.js';
 import { registerPredictCommand } from './commands/predict-command.js';
+import { registerPipelineCommands } from './commands/pipeline-commands.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIo): Command {
   registerImageCommands(program, io);
   registerTrainCommand(program, io);
   registerPredictCommand(program, io);
+  registerPipelineCommands(program, io);
   registerDemoCommand(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
   return program;

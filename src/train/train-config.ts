@@ -23,6 +23,11 @@ export interface TrainConfig {
   rotate?: string;
   /** Exclude list. */
   exclude?: string;
+  /**
+   * Pseudo-labels (bootstrapping): an `Image,Id` CSV of test photos to train on as labelled. A
+   * photo that already has a label of the user's keeps it: pseudo-labels never overwrite labels.
+   */
+  pseudoLabels?: string;
   /** Collapse duplicate photos (pHash rule) before training, as the method. */
   dedup: boolean;
   margin: number;

@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadDataset, type LabelledPhoto } from '../data/dataset.js';
 import { formatIssue, hasIssues } from '../data/issues.js';
+import { readLabels } from '../data/labels.js';
 import { readBoxes } from '../image/boxes.js';
 import { readPhotoList } from '../image/photo-lists.js';
 import { createImageCache, type ImageCache } from '../image/image-cache.js';
@@ -65,6 +66,18 @@ async function prepareData(config: TrainConfig, cache: ImageCache, say: (l: stri
   const rotate = rotateFile ? await readPhotoList(rotateFile) : new Set<string>();
   const exclude = config.exclude ? await readPhotoList(config.exclude) : new Set<string>();
   let photos = ds.train.filter((p) => !exclude.has(p.image));
+  if (config.pseudoLabels) {
+    const labelled = new Set(ds.train.map((p) => p.image));
+    const testFile = new Map(ds.test.map((p) => [p.image, p.file]));
+    let added = 0;
+    for (const row of await readLabels(config.pseudoLabels)) {
+      const file = testFile.get(row.image);
+      if (labelled.has(row.image) || !file || exclude.has(row.image)) continue; // the user's labels win
+      photos.push({ image: row.image, id: row.id, file });
+      added++;
+    }
+    say(`pseudo-labels: ${added} test photos added from ${config.pseudoLabels}`);
+  }
   if (config.dedup) {
     const { groups, failures } = await findDuplicates(photos.map((p) => ({ key: p.image, file: p.file })), cache);
     const drop = new Set(groups.flatMap((g) => g.members.filter((m) => m !== g.preferred)));
@@ -213,6 +226,8 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
     await validate();
     await saveCheckpoint(runDir, siamese, state);
     await saveSiamese(siamese, path.join(runDir, 'model'));
+    const v = lastVal as ValidationResult | null;
+    if (v) await writeFileAtomic(path.join(runDir, 'validation.json'), JSON.stringify(v, null, 2));
   }
   await writeTrainingReport(runDir, state.history, { title: `whaleid training: ${path.basename(runDir)}`, config });
   siamese.model.dispose();

@@ -1,0 +1,57 @@
+// Training throughput of the method's Siamese network (kernel preset) on our engine (tfjs wasm
+// with our Conv2D gradient kernels) and, when Debian's python3-torch is importable, of the same
+// network in PyTorch in the same run. Photos/s = 2 x pairs per step / median step time.
+// Usage: npm run bench:train [-- --sizes 192,384 --batch 16 --steps 3]
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initEngine } from '../src/model/engine.js';
+import { createSiamese } from '../src/model/siamese.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const sizes = opt('sizes', '192,384').split(',').map(Number);
+const batch = Number(opt('batch', '16'));
+const steps = Number(opt('steps', '3'));
+// wasm memory is capped at 4 GB: at 384 px a batch of 16 pairs does not fit (measured), 8 does.
+const batchFor = (s: number): number => (s >= 384 ? Math.min(batch, 8) : batch);
+
+const engine = await initEngine({ backend: 'wasm' });
+const ours: Record<number, number> = {};
+for (const s of sizes) {
+  const b = batchFor(s);
+  const { model } = createSiamese({ preset: 'kernel', inputSize: s, seed: 0 });
+  const xa = tf.randomNormal([b, s, s, 1], 0, 1, 'float32', 1);
+  const xb = tf.randomNormal([b, s, s, 1], 0, 1, 'float32', 2);
+  const y = tf.tensor2d(Array.from({ length: b }, (_, i) => i % 2), [b, 1]);
+  await model.trainOnBatch([xa, xb], y);
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t = performance.now();
+    await model.trainOnBatch([xa, xb], y);
+    times.push((performance.now() - t) / 1000);
+  }
+  times.sort((p, q) => p - q);
+  ours[s] = (2 * b) / times[Math.floor(times.length / 2)];
+  tf.dispose([xa, xb, y]);
+  model.dispose();
+}
+const pythons = ['/usr/bin/python3', 'python3'];
+let torch: Record<string, number> | null = null;
+for (const py of pythons) {
+  const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) continue;
+  const r = spawnSync(py, [path.join(import.meta.dirname, 'peers/torch_siamese.py'), '--sizes', sizes.join(','), '--batch', String(batch), '--steps', String(steps)], { encoding: 'utf8' });
+  if (r.status === 0) torch = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  else console.log(`PyTorch peer failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+  break;
+}
+console.log(`Siamese training, kernel preset, tfjs ${engine.backend} (${engine.threads} thread(s)); pairs per step ${batch} (${batchFor(384)} at 384 px: wasm memory)`);
+console.log('\n| input | whaleid photos/s | PyTorch photos/s | whaleid / PyTorch |\n|---|---|---|---|');
+for (const s of sizes) {
+  const t = torch?.[String(s)];
+  console.log(`| ${s} | ${ours[s].toFixed(2)} | ${t ? t.toFixed(2) : 'n/a'} | ${t ? (ours[s] / t).toFixed(3) : 'n/a (python3-torch not installed)'} |`);
+}
