@@ -4,8 +4,8 @@
  * faster than tfjs-wasm (see bench/infer.ts), so feature extraction and pair scoring use it.
  *
  * Sessions use every requested thread inside an operator (`intraOpNumThreads`, default 2), one
- * operator at a time (the graphs are chains), and all graph optimisations (Conv+Relu fusion,
- * layout transforms, constant folding).
+ * operator at a time (the graphs are chains), all graph optimisations (Conv+Relu fusion, layout
+ * transforms, constant folding), and by default no busy-waiting between operators (see `spin`).
  */
 import * as ort from 'onnxruntime-node';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
@@ -14,6 +14,12 @@ import { invalidParameterError, WhaleidError } from '../util/errors.js';
 export interface OnnxSessionOptions {
   /** Threads inside one operator; default 2 (both cores of the reference machine). */
   threads?: number;
+  /**
+   * Let idle pool threads busy-wait for the next operator (ORT's default); default false. On a
+   * shared 2-core machine spinning threads steal the cores the other threads need: measured 23
+   * photos/s spinning vs 45 not spinning with 2 threads under load (bench/infer.ts).
+   */
+  spin?: boolean;
 }
 
 /** A branch CNN session: photos in, feature vectors out. */
@@ -35,6 +41,16 @@ export interface OnnxBranch {
   features(batch: Float32Array, n: number): Promise<Float32Array>;
   /** Releases the session; the object must not be used afterwards. */
   dispose(): Promise<void>;
+}
+
+/** Options of {@link createOnnxHead}. */
+export interface OnnxHeadOptions extends OnnxSessionOptions {
+  /**
+   * Pairs per ORT run; default 64. The head's hidden layer is F x mid floats per pair (64 kB for
+   * the kernel head): 64 pairs stay in cache, 8192 pairs stream 0.5 GB through memory, and
+   * measured 3x slower per pair (37k vs 12k pairs/s, 1 thread).
+   */
+  chunk?: number;
 }
 
 /** A head session: pairs of feature vectors in, scores out. */
@@ -64,6 +80,8 @@ function sessionOptions(options: OnnxSessionOptions): ort.InferenceSession.Sessi
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Flattened by onnxruntime-node into the session config entry "session.intra_op.allow_spinning".
+    extra: { session: { intra_op: { allow_spinning: options.spin === true ? '1' : '0' } } },
   };
 }
 
@@ -135,7 +153,7 @@ export async function createOnnxBranch(model: string | Uint8Array, options: Onnx
  * Opens a head exported by `exportHeadOnnx` (inputs `a`, `b` `[N, F]`, output `[N, 1]`).
  *
  * @param model - path of `head.onnx`, or its bytes
- * @param options - see {@link OnnxSessionOptions}
+ * @param options - see {@link OnnxHeadOptions}
  * @returns the session wrapper
  * @throws {@link WhaleidError} when the file is missing or is not a head model
  * @example
@@ -143,7 +161,9 @@ export async function createOnnxBranch(model: string | Uint8Array, options: Onnx
  * const p = await head.score(featsA, featsB, 1024); // 1024 probabilities
  * await head.dispose();
  */
-export async function createOnnxHead(model: string | Uint8Array, options: OnnxSessionOptions = {}): Promise<OnnxHead> {
+export async function createOnnxHead(model: string | Uint8Array, options: OnnxHeadOptions = {}): Promise<OnnxHead> {
+  const chunk = options.chunk ?? 64;
+  if (!Number.isSafeInteger(chunk) || chunk < 1) throw invalidParameterError('chunk', 'a positive integer', chunk);
   const session = await openSession(model, options);
   const label = typeof model === 'string' ? model : 'head';
   const dimsA = staticDims(session, 'input', 0, label);
@@ -155,16 +175,20 @@ export async function createOnnxHead(model: string | Uint8Array, options: OnnxSe
   }
   const [nameA, nameB] = session.inputNames;
   const [output] = session.outputNames;
-  const slice = (name: string, v: Float32Array, n: number): ort.Tensor => {
-    if (v.length < n * f) throw invalidParameterError(`${name}.length`, `at least ${n} x ${f} = ${n * f}`, v.length);
-    return new ort.Tensor('float32', v.length === n * f ? v : v.subarray(0, n * f), [n, f]);
-  };
   return {
     featureCount: f,
     async score(a, b, n) {
       checkCount('n', n);
-      const result = await session.run({ [nameA]: slice('a', a, n), [nameB]: slice('b', b, n) });
-      return result[output].data as Float32Array;
+      if (a.length < n * f) throw invalidParameterError('a.length', `at least ${n} x ${f} = ${n * f}`, a.length);
+      if (b.length < n * f) throw invalidParameterError('b.length', `at least ${n} x ${f} = ${n * f}`, b.length);
+      const scores = new Float32Array(n);
+      for (let start = 0; start < n; start += chunk) {
+        const m = Math.min(chunk, n - start);
+        const part = (v: Float32Array) => new ort.Tensor('float32', v.subarray(start * f, (start + m) * f), [m, f]);
+        const result = await session.run({ [nameA]: part(a), [nameB]: part(b) });
+        scores.set(result[output].data as Float32Array, start);
+      }
+      return scores;
     },
     dispose: () => session.release(),
   };

@@ -34,6 +34,13 @@ export interface TrainConfig {
   aspect: number;
   /** Decoded-photo cache folder. */
   cacheDir?: string;
+  /**
+   * Time budget: at the first schedule-group boundary past it, training ends as if the schedule
+   * were done (final validation, model/ written). For CPU runs of a fixed length.
+   */
+  maxMinutes?: number;
+  /** Multiplies every learning rate of the schedule (small CPU runs learn faster with more). */
+  lrScale: number;
 }
 
 /** Defaults of {@link TrainConfig} (CPU-sized: the `cpu` model and `short` schedule). */
@@ -47,6 +54,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   dedup: true,
   margin: 0.05,
   aspect: 2.15,
+  lrScale: 1,
 });
 
 /**
@@ -65,5 +73,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (c.inputSize !== undefined && (!Number.isInteger(c.inputSize) || c.inputSize < 16)) throw invalidParameterError('inputSize', 'an integer >= 16', c.inputSize);
   for (const k of ['valShare', 'newShare', 'margin'] as const) if (!(c[k] >= 0 && c[k] <= 1)) throw invalidParameterError(k, 'a number between 0 and 1', c[k]);
   if (!(c.aspect > 0)) throw invalidParameterError('aspect', 'a positive number', c.aspect);
+  if (!(c.lrScale > 0)) throw invalidParameterError('lrScale', 'a positive number', c.lrScale);
+  if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);
   return c;
 }

@@ -138,7 +138,7 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
     state = resumed.state;
     say(`resuming after ${state.epochsDone} epochs (${state.groupsDone} groups)`);
   } else {
-    siamese = createSiamese({ preset: config.preset, inputSize: config.inputSize, seed: config.seed, lr: schedule.groups[0].lr });
+    siamese = createSiamese({ preset: config.preset, inputSize: config.inputSize, seed: config.seed, lr: schedule.groups[0].lr * config.lrScale });
     state = { groupsDone: 0, epochsDone: 0, history: [] };
   }
   await writeLog(runDir, state.history);
@@ -159,7 +159,6 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
   const doneSteps = state.epochsDone * stepsPerEpoch;
   options.onStart?.(totalEpochs(schedule) * stepsPerEpoch, doneSteps);
   let lastVal: ValidationResult | null = null;
-  let lastLoss = NaN;
   const record = async (r: Record<string, unknown>): Promise<void> => {
     state.history.push(r);
     await fs.appendFile(path.join(runDir, 'log.jsonl'), JSON.stringify(r) + '\n');
@@ -174,17 +173,23 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
     return feats;
   };
 
+  let outOfTime = false;
   for (let g = state.groupsDone; g < schedule.groups.length; g++) {
     if (options.stopAfterGroups !== undefined && g >= options.stopAfterGroups) break;
+    if (config.maxMinutes !== undefined && (Date.now() - t0) / 60000 >= config.maxMinutes) {
+      say(`time budget of ${config.maxMinutes} min reached after ${state.epochsDone} epochs: finishing here`);
+      outOfTime = true;
+      break;
+    }
     const group = schedule.groups[g];
     const rng: Rng = createRng(config.seed).fork(`group-${g}`);
     if (group.rebuildL2 !== undefined) {
-      const next = rebuildSiamese(siamese, { l2: group.rebuildL2, lr: group.lr });
+      const next = rebuildSiamese(siamese, { l2: group.rebuildL2, lr: group.lr * config.lrScale });
       siamese.model.dispose();
       siamese = next;
       say(`rebuilt the model with L2 ${group.rebuildL2}`);
     }
-    setLearningRate(siamese.model, group.lr);
+    setLearningRate(siamese.model, group.lr * config.lrScale);
     const feats = await validate();
     const F = siamese.branch.outputs[0].shape[1] as number;
     const trainFeats = new Float32Array(split.train.length * F);
@@ -209,19 +214,19 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
         const y = tf.tensor2d(batch.map((p) => p[2]), [batch.length, 1]);
         const out = await siamese.model.trainOnBatch([A, B], y);
         tf.dispose([A, B, y]);
-        lastLoss = Array.isArray(out) ? out[0] : out;
+        const lastLoss = Array.isArray(out) ? out[0] : out;
         lossSum += lastLoss;
         steps++;
         const v = lastVal as ValidationResult | null;
         options.onStep?.(`epoch ${state.epochsDone + 1} loss ${lastLoss.toFixed(4)}${v ? ` val MAP@5 ${v.map5.toFixed(3)}` : ''}`);
       }
       state.epochsDone++;
-      await record({ kind: 'epoch', epoch: state.epochsDone, group: g, loss: lossSum / Math.max(1, steps), lr: group.lr, K: group.K, pairs: pairs.length, seconds: (Date.now() - t0) / 1000 });
+      await record({ kind: 'epoch', epoch: state.epochsDone, group: g, loss: lossSum / Math.max(1, steps), lr: group.lr * config.lrScale, K: group.K, pairs: pairs.length, seconds: (Date.now() - t0) / 1000 });
     }
     state.groupsDone = g + 1;
     await saveCheckpoint(runDir, siamese, state);
   }
-  const finished = state.groupsDone >= schedule.groups.length;
+  const finished = state.groupsDone >= schedule.groups.length || outOfTime;
   if (finished) {
     await validate();
     await saveCheckpoint(runDir, siamese, state);

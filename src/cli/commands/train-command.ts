@@ -20,6 +20,10 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--rotate <list>', 'photos to turn 180 degrees (default: <data>/rotate.txt if present)'))
     .addOption(new Option('--exclude <list>', 'photos to leave out'))
     .addOption(new Option('--no-dedup', 'keep duplicate photos'))
+    .addOption(new Option('--margin <x>', 'share of the box added on each side').argParser((v) => parseNumberOption('--margin', v, 0, 1)))
+    .addOption(new Option('--aspect <x>', 'width/height of the cropped region (flukes: 2.15)').argParser((v) => parseNumberOption('--aspect', v, 0.1, 10)))
+    .addOption(new Option('--lr-scale <x>', 'multiply the schedule\'s learning rates').argParser((v) => parseNumberOption('--lr-scale', v, 1e-6, 1e3)))
+    .addOption(new Option('--max-minutes <m>', 'time budget: finish at the first group boundary past it').argParser((v) => parseNumberOption('--max-minutes', v, 0.01, 1e6)))
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['wasm', 'cpu']).default('wasm'))
     .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
     .addOption(commonFlags.seed())
@@ -46,6 +50,10 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
           boxes: opts.boxes as string | undefined,
           rotate: opts.rotate as string | undefined,
           exclude: opts.exclude as string | undefined,
+          margin: opts.margin as number | undefined,
+          aspect: opts.aspect as number | undefined,
+          lrScale: opts.lrScale as number | undefined,
+          maxMinutes: opts.maxMinutes as number | undefined,
           dedup: opts.dedup as boolean,
           seed: opts.seed as number,
           cacheDir: opts.cache as string,
