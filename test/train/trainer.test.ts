@@ -7,6 +7,9 @@ import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { trainSiamese } from '../../src/train/trainer.js';
 import { loadSiamese } from '../../src/model/model-io.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { predictDataset } from '../../src/predict/predict-dataset.js';
+import { readLabels } from '../../src/data/labels.js';
+import { readCsvFile } from '../../src/data/csv-file.js';
 
 // Two 1-epoch groups of a tiny model on a tiny synthetic catalog: seconds on the wasm backend.
 const schedule = { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }, { epochs: 1, lr: 64e-5, K: 1 }] };
@@ -30,6 +33,24 @@ describe('trainSiamese', () => {
     expect(log.filter((r) => r.kind === 'validation')).toHaveLength(3);
     expect(readFileSync(path.join(run, 'report.html'), 'utf8')).toContain('Validation MAP@5');
     await expect(trainSiamese(run, config)).rejects.toThrow(/already there; use --resume/);
+
+    // prediction with the trained run: one row per test photo, duplicates of training photos answered from them
+    const pred = await predictDataset({ runDir: run, data: catalog, tta: 1, seed: 2 });
+    const truth = new Map((await readLabels(path.join(catalog, 'test_truth.csv'))).map((r) => [r.image, r.id]));
+    expect(pred.predictions.map((p) => p.image).sort()).toEqual([...truth.keys()].sort());
+    for (const p of pred.predictions) {
+      expect(p.ids.length).toBeGreaterThan(0);
+      expect(new Set(p.ids).size).toBe(p.ids.length);
+    }
+    const dups = (await readCsvFile(path.join(catalog, 'duplicates.csv'))).rows.map((r) => r.fields);
+    const trainIds = new Map((await readLabels(path.join(catalog, 'train.csv'))).map((r) => [r.image, r.id]));
+    for (const [image, of] of dups) {
+      const id = trainIds.get(of);
+      const p = pred.predictions.find((x) => x.image === image);
+      if (p && id && id !== 'new_whale') expect(p.ids[0]).toBe(id);
+    }
+    const again = await predictDataset({ runDir: run, data: catalog, tta: 1, seed: 2 });
+    expect(again.predictions).toEqual(pred.predictions);
   });
 
   it('a run stopped after a group and resumed equals an uninterrupted run (same seed)', async () => {
