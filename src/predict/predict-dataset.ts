@@ -7,7 +7,10 @@ import type { Prediction } from '../data/submission.js';
 import { readBoxes } from '../image/boxes.js';
 import { readPhotoList } from '../image/photo-lists.js';
 import { createImageCache } from '../image/image-cache.js';
-import { decodeSideFor } from '../image/crop.js';
+import { decodeSideFor, loadCrop, type CropRequest, type CropSettings } from '../image/crop.js';
+import type { ImageCache } from '../image/image-cache.js';
+import { createOnnxBranch, type OnnxBranch } from './onnx-runtime.js';
+import { mapPool } from '../util/pool.js';
 import { findDuplicates } from '../image/duplicates.js';
 import type { Box } from '../image/affine.js';
 import { readHeadWeights } from '../model/head.js';
@@ -81,8 +84,11 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   }
   const queries: QueryPhoto[] = ds.test.map((p) => ({ image: p.image, file: p.file, duplicateOf: dupIds.get(p.image), ...extras(p.image) }));
   say(`${known.length} known photos of ${new Set(known.map((k) => k.id)).size} individuals, ${queries.length} test photos (${dupIds.size} duplicate a known photo)`);
-  const featuresOf = (requests: readonly { file: string }[]): Promise<Float32Array> =>
-    computeFeatures(run.siamese.branch, cache, requests as never, run.crop, { onProgress: o.onFeatures });
+  const onnxFile = path.join(o.runDir, 'onnx', 'branch.onnx');
+  const onnx = existsSync(onnxFile) ? await createOnnxBranch(onnxFile) : null;
+  say(`features with ${onnx ? 'ONNX Runtime' : 'tfjs'}`);
+  const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> =>
+    onnx ? onnxFeatures(onnx, cache, requests, run.crop, o.onFeatures) : computeFeatures(run.siamese.branch, cache, requests, run.crop, { onProgress: o.onFeatures });
   const head = readHeadWeights(run.siamese.head);
   let threshold = o.threshold ?? run.validation?.threshold ?? 0.99;
   const res = await identify(known, queries, featuresOf, head, { threshold, tta: o.tta, seed: o.seed, topK: o.topK });
@@ -93,6 +99,25 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
     predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(res.scores.subarray(qi * known.length, (qi + 1) * known.length), ids, threshold) }));
   }
   run.siamese.model.dispose();
+  await onnx?.dispose();
   const newFirst = predictions.filter((p) => p.ids[0] === NEW_WHALE).length / Math.max(1, predictions.length);
   return { predictions, top: res.top, threshold, newFirstShare: newFirst, duplicates: dupIds.size };
+}
+
+/** Branch features through ONNX Runtime, 16 photos a run (crops decoded concurrently). */
+async function onnxFeatures(branch: OnnxBranch, cache: ImageCache, requests: readonly CropRequest[], crop: CropSettings, onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
+  const S = crop.size;
+  const F = branch.featureCount;
+  const out = new Float32Array(requests.length * F);
+  const bs = 16;
+  for (let i = 0; i < requests.length; i += bs) {
+    const part = requests.slice(i, i + bs);
+    const buf = new Float32Array(part.length * S * S);
+    const loaded = await mapPool(part, 4, async (r, k) => buf.set(await loadCrop(cache, r, crop), k * S * S));
+    const bad = loaded.find((x) => !x.ok);
+    if (bad && !bad.ok) throw new WhaleidError(bad.error.message);
+    out.set(await branch.features(buf, part.length), i * F);
+    onProgress?.(Math.min(requests.length, i + bs), requests.length);
+  }
+  return out;
 }
