@@ -4,8 +4,7 @@ import { loadDataset } from '../data/dataset.js';
 import { formatIssue, hasIssues } from '../data/issues.js';
 import { NEW_WHALE } from '../data/labels.js';
 import type { Prediction } from '../data/submission.js';
-import { readBoxes } from '../image/boxes.js';
-import { readPhotoList } from '../image/photo-lists.js';
+import { loadPhotoExtras } from '../image/photo-extras.js';
 import { createImageCache } from '../image/image-cache.js';
 import { decodeSideFor, loadCrop, type CropRequest, type CropSettings } from '../image/crop.js';
 import type { ImageCache } from '../image/image-cache.js';
@@ -64,13 +63,9 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   for (const i of ds.issues) say(formatIssue(i));
   if (hasIssues(ds.issues, 'fatal')) throw new WhaleidError(`${o.data}: dataset unusable (see the fatal problems above)`);
   if (ds.test.length === 0) throw new WhaleidError(`${o.data}: no test photos to identify`);
-  const auto = (given: string | undefined, name: string): string | undefined => given ?? (existsSync(path.join(ds.root, name)) ? path.join(ds.root, name) : undefined);
-  const boxesFile = auto(o.boxes, 'bounding_boxes.csv');
-  const rotateFile = auto(o.rotate, 'rotate.txt');
-  const boxes = boxesFile ? await readBoxes(boxesFile) : new Map<string, Box>();
-  const rotate = rotateFile ? await readPhotoList(rotateFile) : new Set<string>();
+  const photoExtras = await loadPhotoExtras(ds.root, { boxes: o.boxes, rotate: o.rotate });
   const cache = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(run.crop.size) });
-  const extras = (image: string): { box?: Box; rotate180: boolean } => ({ box: boxes.get(image) ?? boxes.get(path.basename(image)), rotate180: rotate.has(image) || rotate.has(path.basename(image)) });
+  const extras = (image: string): { box?: Box; rotate180: boolean } => photoExtras.of(image);
   const known: KnownPhoto[] = ds.train.filter((p) => p.id !== NEW_WHALE).map((p) => ({ image: p.image, id: p.id, file: p.file, ...extras(p.image) }));
   const { groups } = await findDuplicates(
     [...ds.train.map((p) => ({ key: `train/${p.image}`, file: p.file })), ...ds.test.map((p) => ({ key: `test/${p.image}`, file: p.file }))],

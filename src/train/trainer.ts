@@ -5,11 +5,11 @@ import path from 'node:path';
 import { loadDataset, type LabelledPhoto } from '../data/dataset.js';
 import { formatIssue, hasIssues } from '../data/issues.js';
 import { readLabels } from '../data/labels.js';
-import { readBoxes } from '../image/boxes.js';
 import { readPhotoList } from '../image/photo-lists.js';
 import { createImageCache, type ImageCache } from '../image/image-cache.js';
 import { decodeSideFor, type CropRequest, type CropSettings } from '../image/crop.js';
-import { randomAugmentation, type Box } from '../image/affine.js';
+import { randomAugmentation } from '../image/affine.js';
+import { loadPhotoExtras, type PhotoExtras } from '../image/photo-extras.js';
 import { findDuplicates } from '../image/duplicates.js';
 import { createSiamese, rebuildSiamese, setLearningRate, MODEL_PRESETS, type Siamese } from '../model/siamese.js';
 import { readHeadWeights } from '../model/head.js';
@@ -51,8 +51,7 @@ export interface TrainResult {
 interface Prepared {
   photos: LabelledPhoto[];
   ids: string[];
-  boxes: Map<string, Box>;
-  rotate: Set<string>;
+  extras: PhotoExtras;
   split: TrainValidationSplit;
 }
 
@@ -60,11 +59,7 @@ async function prepareData(config: TrainConfig, cache: ImageCache, say: (l: stri
   const ds = await loadDataset(config.data);
   for (const i of ds.issues) say(formatIssue(i));
   if (hasIssues(ds.issues, 'fatal')) throw new WhaleidError(`${config.data}: dataset unusable (see the fatal problems above)`);
-  const auto = (given: string | undefined, name: string): string | undefined => given ?? (existsSync(path.join(ds.root, name)) ? path.join(ds.root, name) : undefined);
-  const boxesFile = auto(config.boxes, 'bounding_boxes.csv');
-  const rotateFile = auto(config.rotate, 'rotate.txt');
-  const boxes = boxesFile ? await readBoxes(boxesFile) : new Map<string, Box>();
-  const rotate = rotateFile ? await readPhotoList(rotateFile) : new Set<string>();
+  const extras = await loadPhotoExtras(ds.root, { boxes: config.boxes, rotate: config.rotate });
   const exclude = config.exclude ? await readPhotoList(config.exclude) : new Set<string>();
   let photos = ds.train.filter((p) => !exclude.has(p.image));
   if (config.pseudoLabels) {
@@ -90,7 +85,7 @@ async function prepareData(config: TrainConfig, cache: ImageCache, say: (l: stri
   const ids = photos.map((p) => p.id);
   const split = splitByIndividuals(ids, { valShare: config.valShare, newShare: config.newShare, seed: config.seed });
   if (split.train.length < 2) throw new WhaleidError(`${config.data}: fewer than 2 training photos of whales with 2+ photos; nothing to learn from`);
-  return { photos, ids, boxes, rotate, split };
+  return { photos, ids, extras, split };
 }
 
 /**
@@ -146,8 +141,7 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
 
   const request = (i: number, aug?: ReturnType<typeof randomAugmentation>): CropRequest => {
     const p = photos[i];
-    const key = path.basename(p.image);
-    return { file: p.file, box: data.boxes.get(p.image) ?? data.boxes.get(key), rotate180: data.rotate.has(p.image) || data.rotate.has(key), augmentation: aug };
+    return { file: p.file, ...data.extras.of(p.image), augmentation: aug };
   };
   const evalPhotos = [...new Set([...split.gallery, ...split.queries.map((q) => q.index)])].sort((a, b) => a - b);
   const rowOf = new Map(evalPhotos.map((p, r) => [p, r]));

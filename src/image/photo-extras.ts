@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { readBoxes } from './boxes.js';
+import { readPhotoList } from './photo-lists.js';
+import type { Box } from './affine.js';
+
+/** Where a photo's box and 180-degree turn come from. */
+export interface PhotoExtras {
+  /** The box and rotate flag of a photo (looked up by name, then by file name). */
+  of(image: string): { box?: Box; rotate180: boolean };
+  boxesFile?: string;
+  rotateFile?: string;
+}
+
+/**
+ * Loads the boxes CSV and rotate list of a dataset: the given files, or `<root>/bounding_boxes.csv`
+ * and `<root>/rotate.txt` when present (the synthetic catalog writes both), so training,
+ * prediction and the service crop photos the same way.
+ *
+ * @param root - dataset root
+ * @param given - explicit files (override the defaults)
+ * @returns the lookup
+ * @throws {@link WhaleidError} for an unreadable boxes CSV or list
+ * @example
+ * const extras = await loadPhotoExtras(ds.root, { boxes: 'boxes.csv' });
+ * extras.of('0000e88ab.jpg').box;
+ */
+export async function loadPhotoExtras(root: string, given: { boxes?: string; rotate?: string } = {}): Promise<PhotoExtras> {
+  const auto = (file: string | undefined, name: string): string | undefined => file ?? (existsSync(path.join(root, name)) ? path.join(root, name) : undefined);
+  const boxesFile = auto(given.boxes, 'bounding_boxes.csv');
+  const rotateFile = auto(given.rotate, 'rotate.txt');
+  const boxes = boxesFile ? await readBoxes(boxesFile) : new Map<string, Box>();
+  const rotate = rotateFile ? await readPhotoList(rotateFile) : new Set<string>();
+  return {
+    boxesFile,
+    rotateFile,
+    of(image) {
+      const key = path.basename(image);
+      return { box: boxes.get(image) ?? boxes.get(key), rotate180: rotate.has(image) || rotate.has(key) };
+    },
+  };
+}
