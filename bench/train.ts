@@ -16,8 +16,9 @@ const opt = (name: string, dflt: string): string => {
 const sizes = opt('sizes', '192,384').split(',').map(Number);
 const batch = Number(opt('batch', '16'));
 const steps = Number(opt('steps', '3'));
-// wasm memory is capped at 4 GB: at 384 px a batch of 16 pairs does not fit (measured), 8 does.
-const batchFor = (s: number): number => (s >= 384 ? Math.min(batch, 8) : batch);
+// wasm memory is capped at 4 GB: at 384 px a pair step of 8 pairs (16 photos' activations kept for
+// the backward pass) aborts (measured); 4 pairs fit. PyTorch gets the same batch in the same run.
+const batchFor = (s: number): number => (s >= 384 ? Math.min(batch, 4) : batch);
 
 const engine = await initEngine({ backend: 'wasm' });
 const ours: Record<number, number> = {};
@@ -44,12 +45,17 @@ let torch: Record<string, number> | null = null;
 for (const py of pythons) {
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) continue;
-  const r = spawnSync(py, [path.join(import.meta.dirname, 'peers/torch_siamese.py'), '--sizes', sizes.join(','), '--batch', String(batch), '--steps', String(steps)], { encoding: 'utf8' });
-  if (r.status === 0) torch = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-  else console.log(`PyTorch peer failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+  torch = {};
+  for (const s of sizes) {
+    // OMP's default busy-waiting makes 2-thread PyTorch several times slower on a shared 2-core machine.
+    const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+    const r = spawnSync(py, [path.join(import.meta.dirname, 'peers/torch_siamese.py'), '--sizes', String(s), '--batch', String(batchFor(s)), '--steps', String(steps)], { encoding: 'utf8', env });
+    if (r.status === 0) Object.assign(torch, JSON.parse(r.stdout.trim().split('\n').at(-1)!));
+    else console.log(`PyTorch peer failed at ${s} px: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+  }
   break;
 }
-console.log(`Siamese training, kernel preset, tfjs ${engine.backend} (${engine.threads} thread(s)); pairs per step ${batch} (${batchFor(384)} at 384 px: wasm memory)`);
+console.log(`Siamese training, kernel preset, tfjs ${engine.backend} (${engine.threads} thread(s)); pairs per step ${batch} (${batchFor(384)} at 384 px: wasm memory), same for PyTorch`);
 console.log('\n| input | whaleid photos/s | PyTorch photos/s | whaleid / PyTorch |\n|---|---|---|---|');
 for (const s of sizes) {
   const t = torch?.[String(s)];
