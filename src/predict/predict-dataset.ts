@@ -6,10 +6,9 @@ import { NEW_WHALE } from '../data/labels.js';
 import type { Prediction } from '../data/submission.js';
 import { loadPhotoExtras } from '../image/photo-extras.js';
 import { createImageCache } from '../image/image-cache.js';
-import { decodeSideFor, loadCrop, type CropRequest, type CropSettings } from '../image/crop.js';
-import type { ImageCache } from '../image/image-cache.js';
-import { createOnnxBranch, type OnnxBranch } from './onnx-runtime.js';
-import { mapPool } from '../util/pool.js';
+import { decodeSideFor, type CropRequest } from '../image/crop.js';
+import { createOnnxBranch } from './onnx-runtime.js';
+import { onnxFeatures } from './onnx-features.js';
 import { findDuplicates } from '../image/duplicates.js';
 import type { Box } from '../image/affine.js';
 import { readHeadWeights } from '../model/head.js';
@@ -97,22 +96,4 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   await onnx?.dispose();
   const newFirst = predictions.filter((p) => p.ids[0] === NEW_WHALE).length / Math.max(1, predictions.length);
   return { predictions, top: res.top, threshold, newFirstShare: newFirst, duplicates: dupIds.size };
-}
-
-/** Branch features through ONNX Runtime, 16 photos a run (crops decoded concurrently). */
-async function onnxFeatures(branch: OnnxBranch, cache: ImageCache, requests: readonly CropRequest[], crop: CropSettings, onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
-  const S = crop.size;
-  const F = branch.featureCount;
-  const out = new Float32Array(requests.length * F);
-  const bs = 16;
-  for (let i = 0; i < requests.length; i += bs) {
-    const part = requests.slice(i, i + bs);
-    const buf = new Float32Array(part.length * S * S);
-    const loaded = await mapPool(part, 4, async (r, k) => buf.set(await loadCrop(cache, r, crop), k * S * S));
-    const bad = loaded.find((x) => !x.ok);
-    if (bad && !bad.ok) throw new WhaleidError(bad.error.message);
-    out.set(await branch.features(buf, part.length), i * F);
-    onProgress?.(Math.min(requests.length, i + bs), requests.length);
-  }
-  return out;
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 /** A line chart as inline SVG (no plotting library: the report must open offline). */
-function svgChart(title: string, points: [number, number][], yLabel: string, color: string): string {
+function svgChart(title: string, points: [number, number][], yLabel: string, color: string, xLabel = 'epoch'): string {
   const W = 560;
   const H = 240;
   const m = { l: 56, r: 16, t: 28, b: 36 };
@@ -26,7 +26,7 @@ function svgChart(title: string, points: [number, number][], yLabel: string, col
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
 <text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${title}</text>${grid}
 <line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="#444"/>
-<text x="${W / 2}" y="${H - 6}" text-anchor="middle" font-size="12">epoch (${x0} to ${x1})</text>
+<text x="${W / 2}" y="${H - 6}" text-anchor="middle" font-size="12">${xLabel} (${x0} to ${x1})</text>
 <text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle" font-size="12">${yLabel}</text>
 <path d="${path}" fill="none" stroke="${color}" stroke-width="2"/>${dots}</svg>`;
 }
@@ -51,6 +51,7 @@ export async function writeTrainingReport(runDir: string, history: readonly Reco
 <p>${loss.length} epochs. ${last ? `Last validation: MAP@5 <b>${(last.map5 as number).toFixed(4)}</b> at threshold ${last.threshold}, top-1 ${(last.top1 as number).toFixed(3)}, closed-set top-1 ${(last.closedTop1 as number).toFixed(3)} (${last.queries} queries).` : 'No validation yet.'}</p>
 ${svgChart('Training loss (binary cross-entropy)', loss, 'loss', '#c0392b')}
 ${svgChart('Validation MAP@5 (best threshold)', val, 'MAP@5', '#2471a3')}
+${last?.curve ? svgChart('Last validation: MAP@5 against the new_whale threshold', last.curve as [number, number][], 'MAP@5', '#1e8449', 'threshold') : ''}
 <h2>Configuration</h2><pre>${esc(JSON.stringify(info.config, null, 2))}</pre>
 </body></html>`;
   await writeFileAtomic(path.join(runDir, 'report.html'), html);

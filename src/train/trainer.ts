@@ -162,7 +162,7 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
     const feats = await computeFeatures(siamese.branch, cache, evalPhotos.map((i) => request(i)), crop);
     if (split.queries.length > 0) {
       lastVal = evaluateValidation(feats, rowOf, ids, split, readHeadWeights(siamese.head));
-      await record({ kind: 'validation', epoch: state.epochsDone, map5: lastVal.map5, threshold: lastVal.threshold, top1: lastVal.top1, closedTop1: lastVal.closedTop1, queries: lastVal.queries });
+      await record({ kind: 'validation', epoch: state.epochsDone, map5: lastVal.map5, threshold: lastVal.threshold, top1: lastVal.top1, closedTop1: lastVal.closedTop1, queries: lastVal.queries, curve: lastVal.curve.map((c) => [c.threshold, c.map5]) });
       say(`epoch ${state.epochsDone}: validation MAP@5 ${lastVal.map5.toFixed(4)} (threshold ${lastVal.threshold}), top-1 ${lastVal.top1.toFixed(3)}, closed-set top-1 ${lastVal.closedTop1.toFixed(3)}`);
     }
     return feats;

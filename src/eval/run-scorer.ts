@@ -1,0 +1,106 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { CropRequest, CropSettings } from '../image/crop.js';
+import { decodeSideFor } from '../image/crop.js';
+import { createImageCache } from '../image/image-cache.js';
+import { readHeadWeights, scorePair, type HeadWeights } from '../model/head.js';
+import { createOnnxBranch } from '../predict/onnx-runtime.js';
+import { onnxFeatures } from '../predict/onnx-features.js';
+import { loadRunModel, type RunModel } from '../predict/run-model.js';
+import { computeFeatures } from '../train/features.js';
+import { scoreQueries } from '../train/score-matrix.js';
+
+/** A trained run, ready to score photos against photos. */
+export interface RunScorer {
+  run: RunModel;
+  crop: CropSettings;
+  head: HeadWeights;
+  /** 'onnx' when the run has `onnx/branch.onnx` (faster), else 'tfjs'. */
+  engine: 'onnx' | 'tfjs';
+  /** Branch features of photos, n*F floats. */
+  featuresOf(requests: readonly CropRequest[]): Promise<Float32Array>;
+  /** Head scores of every query against every gallery photo, nq*ng row-major. */
+  scoreMatrix(queries: readonly CropRequest[], gallery: readonly CropRequest[]): Promise<Float32Array>;
+  /** Head scores of photo pairs; each distinct photo's features are computed once. */
+  scorePairs(pairs: readonly (readonly [CropRequest, CropRequest])[]): Promise<Float32Array>;
+  /** Frees the model and the ONNX session. */
+  dispose(): Promise<void>;
+}
+
+/** Options of {@link openRunScorer}. */
+export interface RunScorerOptions {
+  /** Decoded-photo cache folder (none: decode in memory only). */
+  cacheDir?: string;
+  onFeatures?: (done: number, total: number) => void;
+}
+
+const keyOf = (r: CropRequest): string => `${r.file}|${r.rotate180 ? 1 : 0}|${r.box ? `${r.box.x0},${r.box.y0},${r.box.x1},${r.box.y1}` : ''}`;
+
+/**
+ * Opens a training run for evaluation: features with ONNX Runtime when the run exported its
+ * branch (as `whaleid predict` does), else with tfjs; pair scores with the head's weights.
+ * The tfjs engine must already be initialised (the run's model is loaded either way).
+ *
+ * @param runDir - the run folder written by `whaleid train`
+ * @param options - cache folder and feature progress
+ * @returns the scorer; call `dispose()` when done
+ * @throws {@link WhaleidError} when the run is unfinished or not a run
+ * @example
+ * const scorer = await openRunScorer('runs/a');
+ * const s = await scorer.scorePairs([[{ file: 'a.png' }, { file: 'b.png' }]]);
+ * await scorer.dispose();
+ */
+export async function openRunScorer(runDir: string, options: RunScorerOptions = {}): Promise<RunScorer> {
+  const run = await loadRunModel(runDir);
+  const onnxFile = path.join(runDir, 'onnx', 'branch.onnx');
+  const onnx = existsSync(onnxFile) ? await createOnnxBranch(onnxFile) : null;
+  const cache = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size) });
+  const head = readHeadWeights(run.siamese.head);
+  const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> =>
+    onnx ? onnxFeatures(onnx, cache, requests, run.crop, options.onFeatures) : computeFeatures(run.siamese.branch, cache, requests, run.crop, { onProgress: options.onFeatures });
+  const F = head.features;
+  return {
+    run,
+    crop: run.crop,
+    head,
+    engine: onnx ? 'onnx' : 'tfjs',
+    featuresOf,
+    async scoreMatrix(queries, gallery) {
+      // one feature pass over the distinct photos of both sides
+      const { unique, index } = distinct([...queries, ...gallery]);
+      const f = await featuresOf(unique);
+      const rows = (list: readonly CropRequest[]): Float32Array => {
+        const out = new Float32Array(list.length * F);
+        list.forEach((r, i) => out.set(f.subarray(index.get(keyOf(r))! * F, (index.get(keyOf(r))! + 1) * F), i * F));
+        return out;
+      };
+      return scoreQueries(rows(queries), rows(gallery), head);
+    },
+    async scorePairs(pairs) {
+      const { unique, index } = distinct(pairs.flat());
+      const f = await featuresOf(unique);
+      const at = (r: CropRequest): Float32Array => {
+        const i = index.get(keyOf(r))!;
+        return f.subarray(i * F, (i + 1) * F);
+      };
+      return Float32Array.from(pairs, ([a, b]) => scorePair(head, at(a), at(b)));
+    },
+    async dispose() {
+      run.siamese.model.dispose();
+      await onnx?.dispose();
+    },
+  };
+}
+
+function distinct(requests: readonly CropRequest[]): { unique: CropRequest[]; index: Map<string, number> } {
+  const index = new Map<string, number>();
+  const unique: CropRequest[] = [];
+  for (const r of requests) {
+    const k = keyOf(r);
+    if (!index.has(k)) {
+      index.set(k, unique.length);
+      unique.push({ file: r.file, box: r.box, rotate180: r.rotate180 });
+    }
+  }
+  return { unique, index };
+}
