@@ -2,7 +2,7 @@ import type { CropRequest } from '../image/crop.js';
 import type { HeadWeights } from '../model/head.js';
 import type { Augmentation } from '../image/affine.js';
 import { randomAugmentation } from '../image/affine.js';
-import { scoreQueries } from '../train/score-matrix.js';
+import { scoreQueriesParallel } from '../train/score-matrix.js';
 import { walkPredictions } from './walk.js';
 import type { Prediction } from '../data/submission.js';
 import { createRng } from '../util/random.js';
@@ -75,7 +75,7 @@ export async function identify(known: readonly KnownPhoto[], queries: readonly Q
     // copy 0 is the original; the augmentations of a copy are drawn in query order, so a seed fixes them
     const augs: (Augmentation | undefined)[] = queries.map(() => (copy === 0 ? undefined : randomAugmentation(rng)));
     const qf = await featuresOf(queries.map(({ file, box, rotate180 }, i) => ({ file, box, rotate180, augmentation: augs[i] })));
-    const s = scoreQueries(qf, knownFeatures, head);
+    const s = await scoreQueriesParallel(qf, knownFeatures, head);
     for (let i = 0; i < s.length; i++) scores[i] += s[i] / (tta + 1);
   }
   const knownIds = known.map((k) => k.id);

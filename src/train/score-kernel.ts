@@ -124,6 +124,14 @@ function assemble(F: number, groups: number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
+/** The part of the WebAssembly JS API used here (the project's `lib` has no DOM typings for it). */
+interface WasmApi {
+  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
 /** A head compiled for scoring: rows against a fixed set of column photos. */
 export interface ScoreKernel {
   /** Number of column photos loaded. */
@@ -165,8 +173,8 @@ export function createScoreKernel(w: HeadWeights, columns: Float32Array): ScoreK
   const outBytes = Math.max(4, ng * 4);
   const total = tabBytes + rowBytes + outBytes + colBytes;
   if (total > 2 ** 31) throw invalidParameterError('features.length', `at most ${Math.floor((2 ** 31 - tabBytes) / 4 / F / 2)} photos per kernel`, ng);
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(total / 65536) });
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(assemble(F, groups)), { env: { memory } });
+  const memory = new wasm.Memory({ initial: Math.ceil(total / 65536) });
+  const instance = new wasm.Instance(new wasm.Module(assemble(F, groups)), { env: { memory } });
   type RowFn = (tab: number, a: number, b: number, nb: number, out: number) => void;
   const row1 = instance.exports.row1 as RowFn;
   const row2 = instance.exports.row2 as RowFn;

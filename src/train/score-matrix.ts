@@ -1,38 +1,19 @@
 import type { HeadWeights } from '../model/head.js';
 import { invalidParameterError } from '../util/errors.js';
+import { createScoreKernel } from './score-kernel.js';
 
 /**
- * The head's probability for pairs of feature vectors, computed with typed arrays (no per-pair
- * tensors): the same arithmetic as the tfjs head (see `pairLogit`), in float64 sums.
+ * The head's probability for pairs of feature vectors: a WebAssembly SIMD kernel (see
+ * `score-kernel.ts`), the same arithmetic as the tfjs head regrouped, within 1e-6 of it.
+ * These are the single-thread, synchronous forms; `score-workers.ts` runs the same kernel on
+ * every core (`scoreAllPairsParallel`, `scoreQueriesParallel`, and `scoreQueriesTopK`, which never
+ * holds the nq*ng matrix).
  *
  * Why not the tfjs head: for n photos there are n(n-1)/2 pairs; building [pairs, 4, 512] tensors
  * for them costs far more memory and time than the 706-parameter head itself.
  */
-
-/** Sigmoid of the head's logit for rows `i` of `fa` and `j` of `fb` (feature length F = w.features). */
-function pairProbability(w: HeadWeights, fa: Float32Array, i: number, fb: Float32Array, j: number): number {
-  const F = w.features;
-  const M = w.mid;
-  const { w1, b1, w2, w3 } = w;
-  const oa = i * F;
-  const ob = j * F;
-  let logit = w.b3;
-  for (let f = 0; f < F; f++) {
-    const a = fa[oa + f];
-    const b = fb[ob + f];
-    const prod = a * b;
-    const sum = a + b;
-    const d = a > b ? a - b : b - a;
-    const d2 = d * d;
-    let y = w.b2;
-    for (let k = 0; k < M; k++) {
-      const h = b1[k] + prod * w1[k] + sum * w1[M + k] + d * w1[2 * M + k] + d2 * w1[3 * M + k];
-      if (h > 0) y += h * w2[k];
-    }
-    logit += y * w3[f];
-  }
-  return 1 / (1 + Math.exp(-logit));
-}
+export { scoreAllPairsParallel, scoreQueriesParallel, scoreQueriesTopK } from './score-workers.js';
+export type { ParallelScoreOptions, TopK } from './score-workers.js';
 
 /** Options of {@link scoreAllPairs}. */
 export interface ScoreMatrixOptions {
@@ -43,9 +24,9 @@ export interface ScoreMatrixOptions {
 }
 
 /**
- * The symmetric score matrix S[i][j] = head(feature_i, feature_j) of n photos: only the upper
- * triangle is computed, then mirrored; the diagonal is the photo against itself. Memory: the
- * n*n float32 result (15,000 photos: 900 MB) plus nothing per pair.
+ * The symmetric score matrix S[i][j] = head(feature_i, feature_j) of n photos, in this thread:
+ * only the upper triangle is computed, then mirrored; the diagonal is the photo against itself.
+ * Memory: the n*n float32 result (15,000 photos: 900 MB) plus one copy of the features.
  *
  * @param features - n*F floats, row-major
  * @param n - number of photos
@@ -57,17 +38,16 @@ export interface ScoreMatrixOptions {
  * const S = scoreAllPairs(features, n, readHeadWeights(head));
  */
 export function scoreAllPairs(features: Float32Array, n: number, w: HeadWeights, options: ScoreMatrixOptions = {}): Float32Array {
-  if (features.length !== n * w.features) throw invalidParameterError('features.length', `n * F = ${n * w.features}`, features.length);
+  const F = w.features;
+  if (features.length !== n * F) throw invalidParameterError('features.length', `n * F = ${n * F}`, features.length);
   const S = new Float32Array(n * n);
+  const kernel = createScoreKernel(w, features);
   const block = Math.max(1, options.blockRows ?? 64);
   for (let r0 = 0; r0 < n; r0 += block) {
     const r1 = Math.min(n, r0 + block);
     for (let i = r0; i < r1; i++) {
-      for (let j = i; j < n; j++) {
-        const p = pairProbability(w, features, i, features, j);
-        S[i * n + j] = p;
-        S[j * n + i] = p;
-      }
+      kernel.scoreRow(features.subarray(i * F, (i + 1) * F), i, n, S, i * n + i);
+      for (let j = i + 1; j < n; j++) S[j * n + i] = S[i * n + j];
     }
     options.onProgress?.(r1, n);
   }
@@ -75,12 +55,13 @@ export function scoreAllPairs(features: Float32Array, n: number, w: HeadWeights,
 }
 
 /**
- * Scores every query against every known photo: an nq*ng matrix, row per query.
+ * Scores every query against every known photo in this thread: an nq*ng matrix, row per query.
  *
  * @param queries - nq*F floats
  * @param known - ng*F floats
  * @param w - head weights
  * @returns nq*ng probabilities
+ * @throws {@link WhaleidError} when a length is not a multiple of F
  * @example
  * const scores = scoreQueries(testFeatures, trainFeatures, readHeadWeights(head));
  */
@@ -90,6 +71,7 @@ export function scoreQueries(queries: Float32Array, known: Float32Array, w: Head
   const nq = queries.length / F;
   const ng = known.length / F;
   const out = new Float32Array(nq * ng);
-  for (let i = 0; i < nq; i++) for (let j = 0; j < ng; j++) out[i * ng + j] = pairProbability(w, queries, i, known, j);
+  const kernel = createScoreKernel(w, known);
+  for (let i = 0; i < nq; i++) kernel.scoreRow(queries.subarray(i * F, (i + 1) * F), 0, ng, out, i * ng);
   return out;
 }

@@ -21,7 +21,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { resolveSchedule, totalEpochs, type Schedule } from './schedule.js';
 import { splitByIndividuals, type TrainValidationSplit } from './split.js';
 import { computeFeatures, loadBatch } from './features.js';
-import { scoreAllPairs } from './score-matrix.js';
+import { scoreAllPairsParallel } from './score-matrix.js';
 import { createPairMiner } from './pairs.js';
 import { evaluateValidation, type ValidationResult } from './validation.js';
 import { saveCheckpoint, loadCheckpoint, writeLog, type TrainState } from './checkpoint.js';
@@ -189,7 +189,7 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
     const F = siamese.branch.outputs[0].shape[1] as number;
     const trainFeats = new Float32Array(split.train.length * F);
     split.train.forEach((p, k) => trainFeats.set(feats.subarray(rowOf.get(p)! * F, (rowOf.get(p)! + 1) * F), k * F));
-    const score = scoreAllPairs(trainFeats, split.train.length, readHeadWeights(siamese.head));
+    const score = await scoreAllPairsParallel(trainFeats, split.train.length, readHeadWeights(siamese.head));
     const nextEpoch = createPairMiner(score, whaleOf, group.K, rng.fork('mine'));
     for (let e = 0; e < group.epochs; e++) {
       const { matches, unmatches } = nextEpoch();
