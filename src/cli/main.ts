@@ -10,6 +10,7 @@ import { registerImageCommands } from './commands/image-commands.js';
 import { registerTrainCommand } from './commands/train-command.js';
 import { registerPredictCommand } from './commands/predict-command.js';
 import { registerPipelineCommands } from './commands/pipeline-commands.js';
+import { registerEvalCommands } from './commands/eval-commands.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIo): Command {
   registerTrainCommand(program, io);
   registerPredictCommand(program, io);
   registerPipelineCommands(program, io);
+  registerEvalCommands(program, io);
   registerDemoCommand(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
   return program;

@@ -1,0 +1,109 @@
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { defineCommand, commonFlags, requireOption } from '../options.js';
+import { parseIntOption, parseNumberOption, WhaleidError } from '../../util/errors.js';
+import { createProgress } from '../../util/progress.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
+import { defaultCacheDir } from './image-commands.js';
+import type { CliIo } from '../io.js';
+
+const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
+
+/** A progress bar for feature extraction that restarts for each pass. */
+function featureProgress(io: CliIo, quiet: boolean | undefined): (done: number, total: number) => void {
+  let bar: ReturnType<typeof createProgress> | null = null;
+  let shown = 0;
+  return (done, total) => {
+    bar ??= createProgress('features', total, { enabled: io.progress && !quiet });
+    bar.tick(done - shown);
+    shown = done;
+    if (done === total) {
+      bar.stop();
+      bar = null;
+      shown = 0;
+    }
+  };
+}
+
+const backendOption = (): Option => new Option('--backend <name>', 'tfjs backend (the model is loaded with it; features use ONNX Runtime when the run has onnx/)').choices(['wasm', 'cpu']).default('wasm');
+const cacheOption = (): Option => new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir());
+
+/**
+ * Registers `whaleid evaluate-open` and `whaleid evaluate-oneshot`, the evaluation protocols of a
+ * trained run on labelled data it was not trained on.
+ *
+ * @param program - the whaleid program
+ * @param io - where output goes
+ * @example
+ * registerEvalCommands(program, io);
+ */
+export function registerEvalCommands(program: Command, io: CliIo): void {
+  defineCommand(program, 'evaluate-open', 'open-set identification on labelled data not used in training: MAP@5, top-1/5, calibrated threshold, new-whale precision/recall', 'whaleid evaluate-open --model runs/a --data ../shared/datasets/nyala-train --split-seed 1 --new-share 0.3')
+    .addOption(new Option('--model <runDir>', 'training run folder'))
+    .addOption(commonFlags.data())
+    .addOption(new Option('--split-seed <n>', 'seed of the gallery/query/calibration split').default(0).argParser((v) => parseIntOption('--split-seed', v)))
+    .addOption(new Option('--new-share <x>', 'share of individuals that keep no gallery photo (their queries are new_whale)').default(0.3).argParser((v) => parseNumberOption('--new-share', v, 0, 0.95)))
+    .addOption(new Option('--calibration-share <x>', 'share of individuals whose queries calibrate the threshold (never the scored queries)').default(0.3).argParser((v) => parseNumberOption('--calibration-share', v, 0.01, 0.99)))
+    .addOption(commonFlags.out('per-query results CSV (default <model>/evaluate-open.csv); a summary goes to <out>.json'))
+    .addOption(new Option('--boxes <csv>', 'boxes CSV (default: <data>/bounding_boxes.csv if present)'))
+    .addOption(new Option('--rotate <list>', 'photos to turn 180 degrees (default: <data>/rotate.txt if present)'))
+    .addOption(backendOption())
+    .addOption(cacheOption())
+    .addOption(commonFlags.quiet())
+    .action(async (opts: { model?: string; data?: string; splitSeed: number; newShare: number; calibrationShare: number; out?: string; boxes?: string; rotate?: string; backend: 'wasm' | 'cpu'; cache: string; quiet?: boolean }) => {
+      const runDir = requireOption(opts.model, '--model', 'the training run folder');
+      const data = requireOption(opts.data, '--data', 'a labelled dataset that was not used in training');
+      const out = opts.out ?? path.join(runDir, 'evaluate-open.csv');
+      const { initEngine } = await import('../../model/engine.js');
+      await initEngine({ backend: opts.backend });
+      const { evaluateOpenRun } = await import('../../eval/evaluate-run.js');
+      const res = await evaluateOpenRun({
+        runDir, data, seed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache,
+        onMessage: (l) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
+      });
+      const { plan, calibration: cal, test, newWhale: nw } = res;
+      io.out(`gallery ${plan.gallery.length} photos; calibration ${cal.queries} queries of ${plan.individuals.calibration.total} individuals (${plan.individuals.calibration.new} new); test ${test.count} queries of ${plan.individuals.test.total} individuals (${plan.individuals.test.new} new)`);
+      io.out(`threshold ${cal.threshold.toPrecision(6)} (calibrated on the calibration part: MAP@5 ${cal.map5.toFixed(4)})`);
+      io.out(`test: MAP@5 ${test.map5.toFixed(4)}  top-1 ${pct(test.top1)}  top-5 ${pct(test.top5)}`);
+      io.out(`new_whale: precision ${pct(nw.precision)} (${nw.correct}/${nw.predicted})  recall ${pct(nw.recall)} (${nw.correct}/${nw.actual})`);
+      const { writeCsvFile } = await import('../../data/csv-file.js');
+      await writeCsvFile(out, ['Image', 'Part', 'Truth', 'Predicted', 'AP', 'BestScore'], res.queries.map((q) => [q.image, q.part, q.truth, q.predicted.join(' '), q.ap, q.bestScore]));
+      const summary = { model: runDir, data, splitSeed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, gallery: plan.gallery.length, individuals: plan.individuals, calibration: cal, test, newWhale: nw };
+      await writeFileAtomic(`${out}.json`, JSON.stringify(summary, null, 1));
+      io.out(`wrote ${res.queries.length} per-query results to ${out}`);
+    });
+
+  defineCommand(program, 'evaluate-oneshot', "N-way one-shot accuracy (Lake et al.'s task): on runNN/ folders, or on trials drawn from a labelled dataset", 'whaleid evaluate-oneshot --model runs/omni --data images_background_small2 --only Tagalog,Sanskrit --ways 20 --trials 400 --same-group')
+    .addOption(new Option('--model <runDir>', 'training run folder'))
+    .addOption(new Option('--runs <dir>', 'folder of runNN/ folders (training/classMM.png, test/itemKK.png, class_labels.txt)'))
+    .addOption(commonFlags.data().conflicts('runs'))
+    .addOption(new Option('--ways <n>', 'with --data: classes per trial').default(20).argParser((v) => parseIntOption('--ways', v, 2, 10000)))
+    .addOption(new Option('--trials <n>', 'with --data: number of trials (one query each)').default(400).argParser((v) => parseIntOption('--trials', v, 1, 1_000_000)))
+    .addOption(new Option('--same-group', 'with --data: the classes of a trial share their top-level folder (Omniglot: one alphabet), as in Lake\'s runs'))
+    .addOption(new Option('--only <folders>', 'with --data: comma-separated top-level folders to draw from').argParser((v) => v.split(',').map((s) => s.trim()).filter(Boolean)))
+    .addOption(commonFlags.out('per-query results CSV (optional)'))
+    .addOption(commonFlags.seed())
+    .addOption(backendOption())
+    .addOption(cacheOption())
+    .addOption(commonFlags.quiet())
+    .action(async (opts: { model?: string; runs?: string; data?: string; ways: number; trials: number; sameGroup?: boolean; only?: string[]; out?: string; seed: number; backend: 'wasm' | 'cpu'; cache: string; quiet?: boolean }) => {
+      const runDir = requireOption(opts.model, '--model', 'the training run folder');
+      if (!opts.runs && !opts.data) throw new WhaleidError('missing --runs or --data: one-shot run folders, or a labelled dataset to draw trials from');
+      const { initEngine } = await import('../../model/engine.js');
+      await initEngine({ backend: opts.backend });
+      const { evaluateOneShotRun } = await import('../../eval/evaluate-run.js');
+      const res = await evaluateOneShotRun({
+        runDir, runs: opts.runs, data: opts.data, only: opts.only, ways: opts.ways, trials: opts.trials, sameGroup: opts.sameGroup === true, seed: opts.seed, cacheDir: opts.cache,
+        onMessage: (l) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
+      });
+      // Lake's runs are few and named: one line each; drawn trials have one query each, so only the total
+      if (opts.runs) for (const r of res.runs) io.out(`${r.name}: ${pct(r.accuracy)} (${r.correct}/${r.count})`);
+      const ways = opts.runs ? '' : `${opts.ways}-way `;
+      io.out(`${ways}one-shot accuracy: mean over ${res.runs.length} run(s) ${pct(res.meanAccuracy)}; ${res.items.length} queries ${pct(res.pooledAccuracy)} +- ${pct(1.96 * res.standardError)} (95%)`);
+      if (opts.out) {
+        const { writeCsvFile } = await import('../../data/csv-file.js');
+        await writeCsvFile(opts.out, ['Run', 'Query', 'Truth', 'Predicted', 'Correct', 'Rank'], res.items.map((i) => [i.trial, i.query, i.truth, i.predicted, i.correct, i.rank]));
+        io.out(`wrote ${res.items.length} per-query results to ${opts.out}`);
+      }
+    });
+}

@@ -1,0 +1,112 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { initEngine } from '../../src/model/engine.js';
+import { generateSynthCatalog } from '../../src/data/synth/index.js';
+import { trainSiamese } from '../../src/train/trainer.js';
+import { registerEvalCommands } from '../../src/cli/commands/eval-commands.js';
+import { readCsvFile } from '../../src/data/csv-file.js';
+import { readLabels } from '../../src/data/labels.js';
+import { averagePrecisionAt5 } from '../../src/predict/metrics.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+/** Runs the two evaluation commands in-process (main.ts wires them into the real program). */
+async function runEval(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const program = new Command('whaleid').exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
+  registerEvalCommands(program, { out: (l) => out.push(l), err: (l) => err.push(l), setExitCode: () => {}, progress: false });
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return { code: 0, out: out.join('\n'), err: err.join('\n') };
+  } catch (e) {
+    return { code: 2, out: out.join('\n'), err: `${err.join('\n')}\n${(e as Error).message}` };
+  }
+}
+
+const num = (text: string, re: RegExp): number => Number(re.exec(text)![1]);
+
+describe('evaluate-open and evaluate-oneshot on a tiny trained run', () => {
+  const dir = tmpDir();
+  const trainData = path.join(dir, 'train-catalog');
+  const evalData = path.join(dir, 'eval-catalog');
+  const run = path.join(dir, 'run');
+  const cache = path.join(dir, 'cache');
+  beforeAll(async () => {
+    await initEngine({ backend: 'wasm' });
+    await generateSynthCatalog({ out: trainData, individuals: 12, photosPerIndividual: 4, seed: 5 });
+    // other whales (another seed) for evaluation: never seen in training
+    await generateSynthCatalog({ out: evalData, individuals: 16, photosPerIndividual: 4, seed: 9 });
+    const schedule = { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }, { epochs: 1, lr: 64e-5, K: 1 }] };
+    await trainSiamese(run, { data: trainData, preset: 'tiny', inputSize: 64, schedule, batchSize: 16, valShare: 0.25, seed: 3 });
+  });
+
+  it('evaluate-open prints figures that the per-query CSV reproduces, and is deterministic', async () => {
+    const out = path.join(dir, 'open.csv');
+    const args = ['evaluate-open', '--model', run, '--data', evalData, '--split-seed', '2', '--new-share', '0.3', '--out', out, '--cache', cache];
+    const r = await runEval(...args);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/threshold [\d.e+-]+ \(calibrated on the calibration part/);
+    const rows = (await readCsvFile(out)).rows.map((x) => x.fields);
+    const labels = new Map((await readLabels(path.join(evalData, 'train.csv'))).map((l) => [l.image, l.id]));
+    const test = rows.filter((x) => x[1] === 'test');
+    expect(test.length).toBeGreaterThan(0);
+    expect(rows.filter((x) => x[1] === 'calibration').length).toBeGreaterThan(0);
+    for (const [image, , truth, predicted, ap] of rows) {
+      // the truth is the photo's own id, or new_whale for individuals without a gallery photo
+      expect([labels.get(image), 'new_whale']).toContain(truth);
+      expect(Number(ap)).toBeCloseTo(averagePrecisionAt5(truth, predicted.split(' ')), 12);
+    }
+    const map5 = test.reduce((s, x) => s + Number(x[4]), 0) / test.length;
+    expect(num(r.out, /test: MAP@5 ([\d.]+)/)).toBeCloseTo(map5, 4);
+    const newFirst = test.filter((x) => x[3].split(' ')[0] === 'new_whale');
+    const correct = newFirst.filter((x) => x[2] === 'new_whale').length;
+    expect(r.out).toContain(`(${correct}/${newFirst.length})`);
+    const summary = JSON.parse(readFileSync(`${out}.json`, 'utf8'));
+    expect(summary.test.count).toBe(test.length);
+    const again = await runEval(...args);
+    expect(again.out).toBe(r.out);
+  });
+
+  it('evaluate-oneshot reads runNN folders and draws trials from a dataset', async () => {
+    // 5-way runs from the eval catalog: the first photo of a whale is its class photo, the second the test item
+    const labels = await readLabels(path.join(evalData, 'train.csv'));
+    const byId = new Map<string, string[]>();
+    for (const l of labels) if (l.id !== 'new_whale') byId.set(l.id, [...(byId.get(l.id) ?? []), l.image]);
+    const whales = [...byId.keys()].filter((id) => byId.get(id)!.length >= 2).sort();
+    expect(whales.length).toBeGreaterThanOrEqual(10);
+    const runs = path.join(dir, 'runs');
+    for (const [r, group] of [whales.slice(0, 5), whales.slice(5, 10)].entries()) {
+      const rd = path.join(runs, `run0${r + 1}`);
+      mkdirSync(path.join(rd, 'training'), { recursive: true });
+      mkdirSync(path.join(rd, 'test'), { recursive: true });
+      const lines = group.map((id, k) => {
+        const [a, b] = byId.get(id)!;
+        copyFileSync(path.join(evalData, 'train', a), path.join(rd, 'training', `class0${k + 1}.jpg`));
+        copyFileSync(path.join(evalData, 'train', b), path.join(rd, 'test', `item0${k + 1}.jpg`));
+        return `test/item0${k + 1}.jpg training/class0${k + 1}.jpg`;
+      });
+      writeFileSync(path.join(rd, 'class_labels.txt'), lines.join('\n'));
+    }
+    const csv = path.join(dir, 'oneshot.csv');
+    const r = await runEval('evaluate-oneshot', '--model', run, '--runs', runs, '--out', csv, '--cache', cache);
+    expect(r.code, r.err).toBe(0);
+    const perRun = [...r.out.matchAll(/^(run0\d): ([\d.]+)% \((\d+)\/5\)$/gm)];
+    expect(perRun.map((m) => m[1])).toEqual(['run01', 'run02']);
+    const items = (await readCsvFile(csv)).rows.map((x) => x.fields);
+    expect(items).toHaveLength(10);
+    for (const m of perRun) expect(Number(m[3])).toBe(items.filter((x) => x[0] === m[1]).reduce((s, x) => s + Number(x[4]), 0));
+    const mean = (Number(perRun[0][2]) + Number(perRun[1][2])) / 2;
+    expect(num(r.out, /mean over 2 run\(s\) ([\d.]+)%/)).toBeCloseTo(mean, 1);
+
+    const drawn = await runEval('evaluate-oneshot', '--model', run, '--data', evalData, '--ways', '4', '--trials', '12', '--seed', '1', '--cache', cache);
+    expect(drawn.code, drawn.err).toBe(0);
+    expect(drawn.out).toMatch(/4-way one-shot accuracy: mean over 12 run\(s\) [\d.]+%; 12 queries/);
+
+    const both = await runEval('evaluate-oneshot', '--model', run, '--runs', runs, '--data', evalData);
+    expect(both.code).toBe(2);
+    expect(existsSync(path.join(run, 'evaluate-open.csv'))).toBe(false);
+  });
+});
