@@ -41,6 +41,10 @@ export interface TrainConfig {
   maxMinutes?: number;
   /** Multiplies every learning rate of the schedule (small CPU runs learn faster with more). */
   lrScale: number;
+  /** Head start: `keras` (random, as the method) or `distance` (see initHeadAsDistance). */
+  headInit: 'keras' | 'distance';
+  /** Epochs trained without augmentation first (shortens the early loss plateau). */
+  augmentFromEpoch: number;
 }
 
 /** Defaults of {@link TrainConfig} (CPU-sized: the `cpu` model and `short` schedule). */
@@ -55,6 +59,8 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   margin: 0.05,
   aspect: 2.15,
   lrScale: 1,
+  headInit: 'distance',
+  augmentFromEpoch: 2,
 });
 
 /**
@@ -73,6 +79,8 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (c.inputSize !== undefined && (!Number.isInteger(c.inputSize) || c.inputSize < 16)) throw invalidParameterError('inputSize', 'an integer >= 16', c.inputSize);
   for (const k of ['valShare', 'newShare', 'margin'] as const) if (!(c[k] >= 0 && c[k] <= 1)) throw invalidParameterError(k, 'a number between 0 and 1', c[k]);
   if (!(c.aspect > 0)) throw invalidParameterError('aspect', 'a positive number', c.aspect);
+  if (c.headInit !== 'keras' && c.headInit !== 'distance') throw invalidParameterError('headInit', "'keras' or 'distance'", c.headInit);
+  if (!Number.isInteger(c.augmentFromEpoch) || c.augmentFromEpoch < 0) throw invalidParameterError('augmentFromEpoch', 'a non-negative integer', c.augmentFromEpoch);
   if (!(c.lrScale > 0)) throw invalidParameterError('lrScale', 'a positive number', c.lrScale);
   if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);
   return c;

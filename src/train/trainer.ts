@@ -12,7 +12,7 @@ import { randomAugmentation } from '../image/affine.js';
 import { loadPhotoExtras, type PhotoExtras } from '../image/photo-extras.js';
 import { findDuplicates } from '../image/duplicates.js';
 import { createSiamese, rebuildSiamese, setLearningRate, MODEL_PRESETS, type Siamese } from '../model/siamese.js';
-import { readHeadWeights } from '../model/head.js';
+import { readHeadWeights, initHeadAsDistance } from '../model/head.js';
 import { saveSiamese } from '../model/model-io.js';
 import { exportSiameseOnnx } from '../model/onnx-export.js';
 import { createRng, type Rng } from '../util/random.js';
@@ -143,6 +143,18 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
     const p = photos[i];
     return { file: p.file, ...data.extras.of(p.image), augmentation: aug };
   };
+  if (!resumed && config.headInit === 'distance') {
+    // mean |a - b| of random pairs, with batch statistics as in training (the stored ones are still empty)
+    const sample = split.train.slice(0, Math.min(32, split.train.length - (split.train.length % 2)));
+    const x = await loadBatch(cache, sample.map((i) => request(i)), crop);
+    const d = tf.tidy(() => {
+      const f = siamese.branch.apply(x, { training: true }) as tf.Tensor;
+      const h = sample.length / 2;
+      return f.slice([0, 0], [h, -1]).sub(f.slice([h, 0], [h, -1])).abs().mean().dataSync()[0];
+    });
+    x.dispose();
+    initHeadAsDistance(siamese.head, d);
+  }
   const evalPhotos = [...new Set([...split.gallery, ...split.queries.map((q) => q.index)])].sort((a, b) => a - b);
   const rowOf = new Map(evalPhotos.map((p, r) => [p, r]));
   const trainWhale = new Map<string, number>();
@@ -203,8 +215,9 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
       let steps = 0;
       for (let s = 0; s < pairs.length; s += config.batchSize) {
         const batch = pairs.slice(s, s + config.batchSize);
-        const reqA = batch.map(([a]) => request(split.train[a], randomAugmentation(augRng)));
-        const reqB = batch.map(([, b]) => request(split.train[b], randomAugmentation(augRng)));
+        const augment = state.epochsDone >= config.augmentFromEpoch;
+        const reqA = batch.map(([a]) => request(split.train[a], augment ? randomAugmentation(augRng) : undefined));
+        const reqB = batch.map(([, b]) => request(split.train[b], augment ? randomAugmentation(augRng) : undefined));
         const [A, B] = await Promise.all([loadBatch(cache, reqA, crop), loadBatch(cache, reqB, crop)]);
         const y = tf.tensor2d(batch.map((p) => p[2]), [batch.length, 1]);
         const out = await siamese.model.trainOnBatch([A, B], y);

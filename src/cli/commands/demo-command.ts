@@ -6,7 +6,7 @@ import { loadDataset } from '../../data/dataset.js';
 import { writeSubmission, type Prediction } from '../../data/submission.js';
 import { allNewWhale, mostFrequentIds } from '../../predict/baselines.js';
 import { evaluateFiles, formatScores } from './score-commands.js';
-import { parseIntOption } from '../../util/errors.js';
+import { parseIntOption, parseNumberOption } from '../../util/errors.js';
 import { createProgress, type Progress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 
@@ -21,11 +21,12 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     .addOption(commonFlags.out('working folder').default('demo-out'))
     .addOption(new Option('--individuals <n>', 'whales in the synthetic catalog').default(150).argParser((v) => parseIntOption('--individuals', v, 5, 100000)))
     .addOption(new Option('--preset <name>', 'model preset').choices(['tiny', 'cpu', 'kernel']).default('tiny'))
-    .addOption(new Option('--schedule <name>', 'training schedule').default('short'))
+    .addOption(new Option('--schedule <name>', 'training schedule').default('long'))
+    .addOption(new Option('--minutes <m>', 'training time budget').default(6).argParser((v) => parseNumberOption('--minutes', v, 0.1, 10000)))
     .addOption(new Option('--tta <n>', 'test-time augmentation copies').default(4).argParser((v) => parseIntOption('--tta', v, 0, 32)))
     .addOption(commonFlags.seed())
     .addOption(commonFlags.quiet())
-    .action(async (opts: { out: string; individuals: number; preset: string; schedule: string; tta: number; seed: number; quiet?: boolean }) => {
+    .action(async (opts: { out: string; individuals: number; preset: string; schedule: string; minutes: number; tta: number; seed: number; quiet?: boolean }) => {
       const catalog = path.join(opts.out, 'catalog');
       const truth = path.join(catalog, 'test_truth.csv');
       const cacheDir = path.join(opts.out, 'cache');
@@ -72,7 +73,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         io.out(`step 3/4: ${resume ? 'resuming' : 'training'} a Siamese network (preset ${opts.preset}, schedule ${opts.schedule}, tfjs ${engine.backend}) in ${runDir}`);
         const { trainSiamese } = await import('../../train/trainer.js');
         let bar: Progress | null = null;
-        const r = await trainSiamese(runDir, { data: catalog, preset: opts.preset as never, schedule: opts.schedule, seed: opts.seed, cacheDir }, {
+        // CPU recipe: batch 16, 3x the method's learning rates, a time budget (see README)
+        const r = await trainSiamese(runDir, { data: catalog, preset: opts.preset as never, schedule: opts.schedule, seed: opts.seed, cacheDir, batchSize: 16, lrScale: 3, maxMinutes: opts.minutes }, {
           resume,
           onMessage: (l) => io.err(`  ${l}`),
           onStart: (total, done) => {

@@ -23,6 +23,8 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--margin <x>', 'share of the box added on each side').argParser((v) => parseNumberOption('--margin', v, 0, 1)))
     .addOption(new Option('--aspect <x>', 'width/height of the cropped region (flukes: 2.15)').argParser((v) => parseNumberOption('--aspect', v, 0.1, 10)))
     .addOption(new Option('--lr-scale <x>', 'multiply the schedule\'s learning rates').argParser((v) => parseNumberOption('--lr-scale', v, 1e-6, 1e3)))
+    .addOption(new Option('--head-init <how>', 'head start: distance (fast on CPU) or keras (the method\'s random init)').choices(['distance', 'keras']))
+    .addOption(new Option('--augment-from <epoch>', 'epochs without augmentation first').argParser((v) => parseIntOption('--augment-from', v, 0, 100000)))
     .addOption(new Option('--max-minutes <m>', 'time budget: finish at the first group boundary past it').argParser((v) => parseNumberOption('--max-minutes', v, 0.01, 1e6)))
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['wasm', 'cpu']).default('wasm'))
     .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
@@ -54,6 +56,8 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
           aspect: opts.aspect as number | undefined,
           lrScale: opts.lrScale as number | undefined,
           maxMinutes: opts.maxMinutes as number | undefined,
+          headInit: opts.headInit as 'distance' | 'keras' | undefined,
+          augmentFromEpoch: opts.augmentFrom as number | undefined,
           dedup: opts.dedup as boolean,
           seed: opts.seed as number,
           cacheDir: opts.cache as string,
