@@ -61,3 +61,28 @@ export function createProgress(label: string, total: number, options: ProgressOp
     },
   };
 }
+
+/**
+ * A progress callback `(done, total)` for work done in passes (features of known photos, then of
+ * each TTA copy): a bar per pass, restarted when a pass completes.
+ *
+ * @param label - what is being done
+ * @param enabled - display on or off
+ * @returns the callback
+ * @example
+ * computeFeatures(branch, cache, photos, crop, { onProgress: createPassProgress('features', true) });
+ */
+export function createPassProgress(label: string, enabled: boolean): (done: number, total: number) => void {
+  let bar: Progress | null = null;
+  let shown = 0;
+  return (done, total) => {
+    bar ??= createProgress(label, total, { enabled });
+    bar.tick(done - shown);
+    shown = done;
+    if (done === total) {
+      bar.stop();
+      bar = null;
+      shown = 0;
+    }
+  };
+}

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
 import { parseIntOption, parseNumberOption, WhaleidError } from '../../util/errors.js';
-import { createProgress } from '../../util/progress.js';
+import { createPassProgress } from '../../util/progress.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { defaultCacheDir } from './image-commands.js';
 import type { CliIo } from '../io.js';
@@ -11,18 +11,7 @@ const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)
 
 /** A progress bar for feature extraction that restarts for each pass. */
 function featureProgress(io: CliIo, quiet: boolean | undefined): (done: number, total: number) => void {
-  let bar: ReturnType<typeof createProgress> | null = null;
-  let shown = 0;
-  return (done, total) => {
-    bar ??= createProgress('features', total, { enabled: io.progress && !quiet });
-    bar.tick(done - shown);
-    shown = done;
-    if (done === total) {
-      bar.stop();
-      bar = null;
-      shown = 0;
-    }
-  };
+  return createPassProgress('features', io.progress && !quiet);
 }
 
 const backendOption = (): Option => new Option('--backend <name>', 'tfjs backend (the model is loaded with it; features use ONNX Runtime when the run has onnx/)').choices(['wasm', 'cpu']).default('wasm');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
 import { parseIntOption, parseNumberOption, WhaleidError } from '../../util/errors.js';
-import { createProgress } from '../../util/progress.js';
+import { createPassProgress } from '../../util/progress.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { defaultCacheDir } from './image-commands.js';
 import type { CliIo } from '../io.js';
@@ -32,22 +32,11 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
       const { initEngine } = await import('../../model/engine.js');
       await initEngine({ backend: opts.backend });
       const { predictDataset } = await import('../../predict/predict-dataset.js');
-      let bar: ReturnType<typeof createProgress> | null = null;
-      let shown = 0;
       const res = await predictDataset({
         runDir, data, threshold: opts.threshold, newShare: opts.newShare, tta: opts.tta, seed: opts.seed, topK: opts.topK,
         boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache,
         onMessage: (l) => io.err(l),
-        onFeatures: (done, total) => {
-          bar ??= createProgress('features', total, { enabled: io.progress && !opts.quiet });
-          bar.tick(done - shown);
-          shown = done;
-          if (done === total) {
-            bar.stop();
-            bar = null;
-            shown = 0;
-          }
-        },
+        onFeatures: createPassProgress('features', io.progress && !opts.quiet),
       });
       const { writeSubmission } = await import('../../data/submission.js');
       await writeSubmission(out, res.predictions);
