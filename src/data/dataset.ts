@@ -2,7 +2,7 @@ import { promises as fs, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readCsvFile, expectHeader } from './csv-file.js';
 import { checkLabelTable } from './labels.js';
-import type { DataIssue } from './issues.js';
+import { formatIssue, hasIssues, type DataIssue } from './issues.js';
 import { WhaleidError } from '../util/errors.js';
 
 /** File extensions treated as photos (decodable by sharp/libvips). */
@@ -89,6 +89,24 @@ export function detectLayout(root: string): DatasetLayout {
 export async function loadDataset(root: string): Promise<Dataset> {
   const abs = path.resolve(root);
   return detectLayout(abs) === 'kaggle' ? loadKaggle(abs) : loadFolders(abs);
+}
+
+/**
+ * Loads a dataset for a job that needs it whole: every problem is reported (one line each), and
+ * a fatal one stops the job; rows with errors are left out and the job goes on.
+ *
+ * @param root - dataset folder
+ * @param report - where the problem lines go
+ * @returns the dataset
+ * @throws {@link WhaleidError} when the folder is missing or a problem is fatal
+ * @example
+ * const ds = await loadUsableDataset('catalog', (line) => console.error(line));
+ */
+export async function loadUsableDataset(root: string, report: (line: string) => void): Promise<Dataset> {
+  const ds = await loadDataset(root);
+  for (const issue of ds.issues) report(formatIssue(issue));
+  if (hasIssues(ds.issues, 'fatal')) throw new WhaleidError(`${root}: dataset unusable (see the fatal problems above)`);
+  return ds;
 }
 
 async function loadKaggle(root: string): Promise<Dataset> {
@@ -201,4 +219,32 @@ async function loadFolders(root: string): Promise<Dataset> {
     issues.push({ severity: 'fatal', file: base, message: 'no photos found; expected <root>/<individual>/<photo>' });
   }
   return { root: base, layout: 'folders', train, test, issues };
+}
+
+/** A photo of a dataset with a key unique across its train and test parts. */
+export interface KeyedPhoto {
+  /** `train/<image>` or `test/<image>` (Kaggle: the two folders may share names), else the name. */
+  key: string;
+  image: string;
+  file: string;
+  set: 'train' | 'test';
+  /** The label, for training photos. */
+  id?: string;
+}
+
+/**
+ * Every photo of a dataset, training photos first, each with a unique key (for duplicate search
+ * over both parts).
+ *
+ * @param ds - a loaded dataset
+ * @returns the photos
+ * @example
+ * findDuplicates(datasetPhotos(ds), cache);
+ */
+export function datasetPhotos(ds: Dataset): KeyedPhoto[] {
+  const prefix = ds.layout === 'kaggle';
+  return [
+    ...ds.train.map((p) => ({ key: prefix ? `train/${p.image}` : p.image, image: p.image, file: p.file, set: 'train' as const, id: p.id })),
+    ...ds.test.map((p) => ({ key: prefix ? `test/${p.image}` : p.image, image: p.image, file: p.file, set: 'test' as const })),
+  ];
 }

@@ -3,8 +3,7 @@
  * `whaleid evaluate-open` and `whaleid evaluate-oneshot` do, without the printing.
  */
 import path from 'node:path';
-import { loadDataset, type LabelledPhoto } from '../data/dataset.js';
-import { formatIssue, hasIssues } from '../data/issues.js';
+import { loadUsableDataset, type LabelledPhoto } from '../data/dataset.js';
 import { loadPhotoExtras } from '../image/photo-extras.js';
 import type { CropRequest } from '../image/crop.js';
 import { WhaleidError } from '../util/errors.js';
@@ -32,9 +31,7 @@ export interface OpenRunOptions extends RunEvalOptions, OpenSetPlanOptions {
  * Kaggle test photos have no labels, so they take no part in an evaluation.
  */
 async function labelledPhotos(data: string, say: (l: string) => void): Promise<{ root: string; photos: LabelledPhoto[] }> {
-  const ds = await loadDataset(data);
-  for (const i of ds.issues) say(formatIssue(i));
-  if (hasIssues(ds.issues, 'fatal')) throw new WhaleidError(`${data}: dataset unusable (see the fatal problems above)`);
+  const ds = await loadUsableDataset(data, say);
   if (ds.train.length === 0) throw new WhaleidError(`${data}: no labelled photos (expected one folder per individual, or train/ with train.csv)`);
   return { root: ds.root, photos: ds.train };
 }

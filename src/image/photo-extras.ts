@@ -31,12 +31,30 @@ export async function loadPhotoExtras(root: string, given: { boxes?: string; rot
   const rotateFile = auto(given.rotate, 'rotate.txt');
   const boxes = boxesFile ? await readBoxes(boxesFile) : new Map<string, Box>();
   const rotate = rotateFile ? await readPhotoList(rotateFile) : new Set<string>();
-  return {
-    boxesFile,
-    rotateFile,
-    of(image) {
-      const key = path.basename(image);
-      return { box: boxes.get(image) ?? boxes.get(key), rotate180: rotate.has(image) || rotate.has(key) };
-    },
-  };
+  return { boxesFile, rotateFile, of: photoExtrasFrom(boxes, rotate) };
+}
+
+/**
+ * True when a photo list names the photo, by its dataset name or its file name (Kaggle box files
+ * and lists use file names; folder datasets name photos `individual/file`).
+ *
+ * @example
+ * listHas(new Set(['a.jpg']), 'w_1/a.jpg'); // true
+ */
+export function listHas(list: ReadonlySet<string>, image: string): boolean {
+  return list.has(image) || list.has(path.basename(image));
+}
+
+/**
+ * The box and rotate flag of a photo from already loaded boxes and rotate list, looked up as
+ * {@link listHas} does.
+ *
+ * @param boxes - image name -> box
+ * @param rotate - names of photos to turn 180 degrees
+ * @returns the lookup
+ * @example
+ * photoExtrasFrom(await readBoxes('boxes.csv'), new Set())('a.jpg').box;
+ */
+export function photoExtrasFrom(boxes: ReadonlyMap<string, Box>, rotate: ReadonlySet<string>): PhotoExtras['of'] {
+  return (image) => ({ box: boxes.get(image) ?? boxes.get(path.basename(image)), rotate180: listHas(rotate, image) });
 }

@@ -1,8 +1,5 @@
-import type { CropRequest, CropSettings } from '../image/crop.js';
-import { loadCrop } from '../image/crop.js';
+import { loadCropBuffer, type CropRequest, type CropSettings } from '../image/crop.js';
 import type { ImageCache } from '../image/image-cache.js';
-import { mapPool } from '../util/pool.js';
-import { WhaleidError } from '../util/errors.js';
 import type { OnnxBranch } from './onnx-runtime.js';
 
 /**
@@ -21,17 +18,12 @@ import type { OnnxBranch } from './onnx-runtime.js';
  * const f = await onnxFeatures(await createOnnxBranch('runs/a/onnx/branch.onnx'), cache, photos, run.crop);
  */
 export async function onnxFeatures(branch: OnnxBranch, cache: ImageCache, requests: readonly CropRequest[], crop: CropSettings, onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
-  const S = crop.size;
   const F = branch.featureCount;
   const out = new Float32Array(requests.length * F);
   const bs = 16;
   for (let i = 0; i < requests.length; i += bs) {
     const part = requests.slice(i, i + bs);
-    const buf = new Float32Array(part.length * S * S);
-    const loaded = await mapPool(part, 4, async (r, k) => buf.set(await loadCrop(cache, r, crop), k * S * S));
-    const bad = loaded.find((x) => !x.ok);
-    if (bad && !bad.ok) throw new WhaleidError(bad.error.message);
-    out.set(await branch.features(buf, part.length), i * F);
+    out.set(await branch.features(await loadCropBuffer(cache, part, crop), part.length), i * F);
     onProgress?.(Math.min(requests.length, i + bs), requests.length);
   }
   return out;

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadDataset } from '../data/dataset.js';
-import { formatIssue, hasIssues } from '../data/issues.js';
+import { loadUsableDataset, datasetPhotos } from '../data/dataset.js';
 import { NEW_WHALE } from '../data/labels.js';
 import type { Prediction } from '../data/submission.js';
 import { loadPhotoExtras } from '../image/photo-extras.js';
@@ -10,7 +9,6 @@ import { decodeSideFor, type CropRequest } from '../image/crop.js';
 import { createOnnxBranch } from './onnx-runtime.js';
 import { onnxFeatures } from './onnx-features.js';
 import { findDuplicates } from '../image/duplicates.js';
-import type { Box } from '../image/affine.js';
 import { readHeadWeights } from '../model/head.js';
 import { computeFeatures } from '../train/features.js';
 import { WhaleidError } from '../util/errors.js';
@@ -58,25 +56,21 @@ export interface PredictResult {
 export async function predictDataset(o: PredictOptions): Promise<PredictResult> {
   const say = o.onMessage ?? (() => {});
   const run = await loadRunModel(o.runDir);
-  const ds = await loadDataset(o.data);
-  for (const i of ds.issues) say(formatIssue(i));
-  if (hasIssues(ds.issues, 'fatal')) throw new WhaleidError(`${o.data}: dataset unusable (see the fatal problems above)`);
+  const ds = await loadUsableDataset(o.data, say);
   if (ds.test.length === 0) throw new WhaleidError(`${o.data}: no test photos to identify`);
   const photoExtras = await loadPhotoExtras(ds.root, { boxes: o.boxes, rotate: o.rotate });
   const cache = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(run.crop.size) });
-  const extras = (image: string): { box?: Box; rotate180: boolean } => photoExtras.of(image);
-  const known: KnownPhoto[] = ds.train.filter((p) => p.id !== NEW_WHALE).map((p) => ({ image: p.image, id: p.id, file: p.file, ...extras(p.image) }));
-  const { groups } = await findDuplicates(
-    [...ds.train.map((p) => ({ key: `train/${p.image}`, file: p.file })), ...ds.test.map((p) => ({ key: `test/${p.image}`, file: p.file }))],
-    cache,
-  );
-  const trainId = new Map(ds.train.map((p) => [`train/${p.image}`, p.id]));
+  const known: KnownPhoto[] = ds.train.filter((p) => p.id !== NEW_WHALE).map((p) => ({ image: p.image, id: p.id, file: p.file, ...photoExtras.of(p.image) }));
+  const photos = datasetPhotos(ds);
+  const byKey = new Map(photos.map((p) => [p.key, p]));
+  const { groups } = await findDuplicates(photos, cache);
   const dupIds = new Map<string, string[]>();
   for (const g of groups) {
-    const ids = [...new Set(g.members.map((m) => trainId.get(m)).filter((id): id is string => id !== undefined && id !== NEW_WHALE))];
-    if (ids.length) for (const m of g.members) if (m.startsWith('test/')) dupIds.set(m.slice(5), ids);
+    const members = g.members.map((m) => byKey.get(m)!);
+    const ids = [...new Set(members.map((p) => p.id).filter((id): id is string => id !== undefined && id !== NEW_WHALE))];
+    if (ids.length) for (const p of members) if (p.set === 'test') dupIds.set(p.image, ids);
   }
-  const queries: QueryPhoto[] = ds.test.map((p) => ({ image: p.image, file: p.file, duplicateOf: dupIds.get(p.image), ...extras(p.image) }));
+  const queries: QueryPhoto[] = ds.test.map((p) => ({ image: p.image, file: p.file, duplicateOf: dupIds.get(p.image), ...photoExtras.of(p.image) }));
   say(`${known.length} known photos of ${new Set(known.map((k) => k.id)).size} individuals, ${queries.length} test photos (${dupIds.size} duplicate a known photo)`);
   const onnxFile = path.join(o.runDir, 'onnx', 'branch.onnx');
   const onnx = existsSync(onnxFile) ? await createOnnxBranch(onnxFile) : null;

@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageCache } from '../image/image-cache.js';
-import { loadCrop, type CropRequest, type CropSettings } from '../image/crop.js';
-import { mapPool } from '../util/pool.js';
-import { WhaleidError } from '../util/errors.js';
+import { loadCropBuffer, type CropRequest, type CropSettings } from '../image/crop.js';
 
 /**
  * Loads a batch of crops into one [n, S, S, 1] tensor (photos decoded concurrently).
@@ -14,12 +12,7 @@ import { WhaleidError } from '../util/errors.js';
  * @throws {@link WhaleidError} naming the first photo that could not be read
  */
 export async function loadBatch(cache: ImageCache, requests: readonly CropRequest[], crop: CropSettings): Promise<tf.Tensor4D> {
-  const S = crop.size;
-  const buf = new Float32Array(requests.length * S * S);
-  const outcomes = await mapPool(requests, 4, async (r, i) => buf.set(await loadCrop(cache, r, crop), i * S * S));
-  const bad = outcomes.find((o) => !o.ok);
-  if (bad && !bad.ok) throw new WhaleidError(bad.error.message);
-  return tf.tensor4d(buf, [requests.length, S, S, 1]);
+  return tf.tensor4d(await loadCropBuffer(cache, requests, crop), [requests.length, crop.size, crop.size, 1]);
 }
 
 /**

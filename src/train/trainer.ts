@@ -2,8 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { loadDataset, type LabelledPhoto } from '../data/dataset.js';
-import { formatIssue, hasIssues } from '../data/issues.js';
+import { loadUsableDataset, type LabelledPhoto } from '../data/dataset.js';
 import { readLabels } from '../data/labels.js';
 import { readPhotoList } from '../image/photo-lists.js';
 import { createImageCache, type ImageCache } from '../image/image-cache.js';
@@ -56,9 +55,7 @@ interface Prepared {
 }
 
 async function prepareData(config: TrainConfig, cache: ImageCache, say: (l: string) => void): Promise<Prepared> {
-  const ds = await loadDataset(config.data);
-  for (const i of ds.issues) say(formatIssue(i));
-  if (hasIssues(ds.issues, 'fatal')) throw new WhaleidError(`${config.data}: dataset unusable (see the fatal problems above)`);
+  const ds = await loadUsableDataset(config.data, say);
   const extras = await loadPhotoExtras(ds.root, { boxes: config.boxes, rotate: config.rotate });
   const exclude = config.exclude ? await readPhotoList(config.exclude) : new Set<string>();
   let photos = ds.train.filter((p) => !exclude.has(p.image));

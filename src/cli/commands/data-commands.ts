@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
-import { loadDataset } from '../../data/dataset.js';
+import { loadDataset, loadUsableDataset } from '../../data/dataset.js';
 import { formatIssue, hasIssues } from '../../data/issues.js';
 import { NEW_WHALE } from '../../data/labels.js';
 import { writeSubmission } from '../../data/submission.js';
@@ -30,9 +30,7 @@ export function registerDataCommands(program: Command, io: CliIo): void {
     .addOption(commonFlags.out('submission CSV to write'))
     .action(async (opts: { data?: string; kind: string; out?: string }) => {
       const out = requireOption(opts.out, '--out', 'where to write the submission CSV');
-      const ds = await loadDataset(requireOption(opts.data, '--data', 'the dataset folder'));
-      for (const issue of ds.issues) io.err(formatIssue(issue));
-      if (hasIssues(ds.issues, 'fatal')) throw new WhaleidError(`${opts.data}: dataset unusable (see the fatal problems above)`);
+      const ds = await loadUsableDataset(requireOption(opts.data, '--data', 'the dataset folder'), io.err);
       if (ds.test.length === 0) throw new WhaleidError(`${opts.data}: no test photos; expected a test/ folder with photos`);
       const images = ds.test.map((t) => t.image);
       const preds = opts.kind === 'frequent' ? mostFrequentIds(ds.train.map((p) => p.id), images) : allNewWhale(images);

@@ -2,18 +2,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
-import { loadDataset, type Dataset } from '../../data/dataset.js';
-import { formatIssue, hasIssues } from '../../data/issues.js';
+import { loadUsableDataset, datasetPhotos, type Dataset } from '../../data/dataset.js';
 import { writeCsvFile } from '../../data/csv-file.js';
 import { createImageCache, type ImageCache } from '../../image/image-cache.js';
 import { findDuplicates } from '../../image/duplicates.js';
 import { readBoxes } from '../../image/boxes.js';
 import { readPhotoList } from '../../image/photo-lists.js';
+import { photoExtrasFrom, listHas } from '../../image/photo-extras.js';
 import { renderContactSheet, type PreviewItem } from '../../image/preview.js';
 import { decodeSideFor } from '../../image/crop.js';
 import { hashToHex } from '../../image/phash.js';
 import { DEFAULT_MAX_PIXELS } from '../../image/decode.js';
-import { WhaleidError, parseIntOption, parseNumberOption } from '../../util/errors.js';
+import { parseIntOption, parseNumberOption } from '../../util/errors.js';
 import { createProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 
@@ -31,20 +31,8 @@ function openCache(opts: { cache: string | false; maxPixels: number }, cropSize:
   return createImageCache({ dir: opts.cache === false ? undefined : opts.cache, maxSide: decodeSideFor(cropSize), maxPixels: opts.maxPixels });
 }
 
-async function loadUsable(dir: string | undefined, io: CliIo): Promise<Dataset> {
-  const ds = await loadDataset(requireOption(dir, '--data', 'the dataset folder'));
-  for (const issue of ds.issues) io.err(formatIssue(issue));
-  if (hasIssues(ds.issues, 'fatal')) throw new WhaleidError(`${dir}: dataset unusable (see the fatal problems above)`);
-  return ds;
-}
-
-/** Every photo of a dataset with a unique key: `train/x`, `test/x` (Kaggle) or the name (folders). */
-function allPhotos(ds: Dataset): { key: string; image: string; file: string; set: 'train' | 'test'; id?: string }[] {
-  const prefix = ds.layout === 'kaggle';
-  return [
-    ...ds.train.map((p) => ({ key: prefix ? `train/${p.image}` : p.image, image: p.image, file: p.file, set: 'train' as const, id: p.id })),
-    ...ds.test.map((p) => ({ key: prefix ? `test/${p.image}` : p.image, image: p.image, file: p.file, set: 'test' as const })),
-  ];
+function loadUsable(dir: string | undefined, io: CliIo): Promise<Dataset> {
+  return loadUsableDataset(requireOption(dir, '--data', 'the dataset folder'), io.err);
 }
 
 /** `whaleid dedup` and `whaleid preview`. */
@@ -59,7 +47,7 @@ export function registerImageCommands(program: Command, io: CliIo): void {
     .action(async (opts: { data?: string; out?: string; cache: string | false; maxPixels: number; quiet?: boolean }) => {
       const out = requireOption(opts.out, '--out', 'the folder to write the duplicate lists to');
       const ds = await loadUsable(opts.data, io);
-      const photos = allPhotos(ds);
+      const photos = datasetPhotos(ds);
       const bar = createProgress('hash', photos.length, { enabled: io.progress && !opts.quiet });
       const result = await findDuplicates(photos, openCache(opts, 128), { onProgress: () => bar.tick() });
       bar.stop();
@@ -104,15 +92,13 @@ export function registerImageCommands(program: Command, io: CliIo): void {
     .action(async (opts: { data?: string; boxes?: string; rotate?: string; exclude?: string; augment: number; limit: number; size: number; margin: number; aspect: number; out?: string; seed: number; cache: string | false; maxPixels: number }) => {
       const out = requireOption(opts.out, '--out', 'the PNG file to write');
       const ds = await loadUsable(opts.data, io);
-      const boxes = opts.boxes ? await readBoxes(opts.boxes) : new Map();
-      const rotate = opts.rotate ? await readPhotoList(opts.rotate) : new Set<string>();
+      // Only the files given: a preview shows exactly what was asked for (no dataset defaults).
+      const extras = photoExtrasFrom(opts.boxes ? await readBoxes(opts.boxes) : new Map(), opts.rotate ? await readPhotoList(opts.rotate) : new Set<string>());
       const exclude = opts.exclude ? await readPhotoList(opts.exclude) : new Set<string>();
-      const lookup = <T>(m: ReadonlyMap<string, T> | ReadonlySet<string>, image: string): boolean | T | undefined =>
-        m instanceof Set ? m.has(image) || m.has(path.basename(image)) : (m as ReadonlyMap<string, T>).get(image) ?? (m as ReadonlyMap<string, T>).get(path.basename(image));
-      const items: PreviewItem[] = allPhotos(ds)
-        .filter((p) => !lookup(exclude, p.image))
+      const items: PreviewItem[] = datasetPhotos(ds)
+        .filter((p) => !listHas(exclude, p.image))
         .slice(0, opts.limit)
-        .map((p) => ({ label: p.id ? `${p.key} (${p.id})` : p.key, file: p.file, box: lookup(boxes, p.image) as PreviewItem['box'], rotate180: lookup(rotate, p.image) === true }));
+        .map((p) => ({ label: p.id ? `${p.key} (${p.id})` : p.key, file: p.file, ...extras(p.image) }));
       const missingBoxes = opts.boxes ? items.filter((i) => !i.box).length : 0;
       const problems = await renderContactSheet(openCache(opts, opts.size), items, out, { augment: opts.augment, seed: opts.seed, size: opts.size, margin: opts.margin, aspect: opts.aspect });
       for (const p of problems) io.err(`error: ${p}`);
