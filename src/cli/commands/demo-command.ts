@@ -7,7 +7,8 @@ import { writeSubmission, type Prediction } from '../../data/submission.js';
 import { allNewWhale, mostFrequentIds } from '../../predict/baselines.js';
 import { evaluateFiles, formatScores } from './score-commands.js';
 import { parseIntOption, parseNumberOption } from '../../util/errors.js';
-import { createProgress, type Progress } from '../../util/progress.js';
+import { createPassProgress } from '../../util/progress.js';
+import { trainHooks } from '../train-hooks.js';
 import type { CliIo } from '../io.js';
 
 /**
@@ -35,17 +36,12 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         io.out(`step 1/4: catalog already in ${catalog}, kept`);
       } else {
         io.out(`step 1/4: drawing a synthetic catalog of ${opts.individuals} whales into ${catalog}`);
-        let bar: Progress | null = null;
         const { generateSynthCatalog } = await import('../../data/synth/index.js');
         const s = await generateSynthCatalog({
           out: catalog,
           individuals: opts.individuals,
           seed: opts.seed,
-          onProgress: (done: number, total: number) => {
-            bar ??= createProgress('synth', total, { enabled: showProgress });
-            bar.tick(1);
-            if (done === total) bar.stop();
-          },
+          onProgress: createPassProgress('synth', showProgress),
         });
         io.out(`  ${s.trainPhotos} train + ${s.testPhotos} test photos in ${s.seconds.toFixed(1)} s`);
       }
@@ -72,17 +68,10 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         const resume = existsSync(path.join(runDir, 'checkpoint'));
         io.out(`step 3/4: ${resume ? 'resuming' : 'training'} a Siamese network (preset ${opts.preset}, schedule ${opts.schedule}, tfjs ${engine.backend}) in ${runDir}`);
         const { trainSiamese } = await import('../../train/trainer.js');
-        let bar: Progress | null = null;
+        const hooks = trainHooks(io, showProgress, '  ');
         // CPU recipe: batch 16, 3x the method's learning rates, a time budget (see README)
-        const r = await trainSiamese(runDir, { data: catalog, preset: opts.preset as never, schedule: opts.schedule, seed: opts.seed, cacheDir, batchSize: 16, lrScale: 3, maxMinutes: opts.minutes }, {
-          resume,
-          onMessage: (l) => io.err(`  ${l}`),
-          onStart: (total, done) => {
-            bar = createProgress('train', total, { enabled: showProgress, start: done });
-          },
-          onStep: (status) => bar?.tick(1, status),
-        });
-        (bar as Progress | null)?.stop();
+        const r = await trainSiamese(runDir, { data: catalog, preset: opts.preset as never, schedule: opts.schedule, seed: opts.seed, cacheDir, batchSize: 16, lrScale: 3, maxMinutes: opts.minutes }, { ...hooks, resume });
+        hooks.done();
         io.out(`  ${r.epochs} epochs in ${(r.seconds / 60).toFixed(1)} min; validation MAP@5 ${r.validation?.map5.toFixed(4) ?? '-'} at threshold ${r.validation?.threshold ?? '-'}`);
       }
 

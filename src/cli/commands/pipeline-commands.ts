@@ -3,22 +3,9 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
 import { parseIntOption, parseNumberOption } from '../../util/errors.js';
-import { createProgress, type Progress } from '../../util/progress.js';
+import { trainHooks } from '../train-hooks.js';
 import { defaultCacheDir } from './image-commands.js';
 import type { CliIo } from '../io.js';
-import type { TrainHooks } from '../../train/trainer.js';
-
-function trainHooks(io: CliIo, quiet?: boolean): TrainHooks & { done(): void } {
-  let bar: Progress | null = null;
-  return {
-    onMessage: (l) => io.err(`  ${l}`),
-    onStart: (total, done) => {
-      bar = createProgress('train', total, { enabled: io.progress && !quiet, start: done });
-    },
-    onStep: (status) => bar?.tick(1, status),
-    done: () => (bar as Progress | null)?.stop(),
-  };
-}
 
 /** `whaleid bootstrap` and `whaleid kaggle`. */
 export function registerPipelineCommands(program: Command, io: CliIo): void {
@@ -35,7 +22,7 @@ export function registerPipelineCommands(program: Command, io: CliIo): void {
       const { initEngine } = await import('../../model/engine.js');
       await initEngine({ backend: 'wasm' });
       const { bootstrapRun } = await import('../../predict/bootstrap.js');
-      const hooks = trainHooks(io, opts.quiet);
+      const hooks = trainHooks(io, io.progress && !opts.quiet, '  ');
       const { labels, result } = await bootstrapRun({
         runDir: requireOption(opts.model, '--model', 'the trained run'),
         data: requireOption(opts.data, '--data', 'the dataset with test photos'),
@@ -65,7 +52,7 @@ export function registerPipelineCommands(program: Command, io: CliIo): void {
       const { initEngine } = await import('../../model/engine.js');
       await initEngine({ backend: 'wasm' });
       const { findDuplicatesStep, trainStep, predictStep, bootstrapStep, ensembleStep } = await import('../kaggle-steps.js');
-      const ctx = { io, data, work, opts, hooks: () => trainHooks(io, opts.quiet) };
+      const ctx = { io, data, work, opts, hooks: () => trainHooks(io, io.progress && !opts.quiet, '  ') };
       await findDuplicatesStep(ctx);
       await trainStep(ctx, 'run1');
       await predictStep(ctx, 'run1');

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
 import { parseIntOption, parseNumberOption } from '../../util/errors.js';
-import { createProgress } from '../../util/progress.js';
+import { createPassProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 
 /** `whaleid synth`: the embedded default dataset, a synthetic fluke catalog in the Kaggle layout. */
@@ -15,18 +15,13 @@ export function registerSynthCommand(program: Command, io: CliIo): void {
     .addOption(commonFlags.quiet())
     .action(async (opts: { out?: string; individuals: number; photosPer: number; newShare: number; seed: number; quiet?: boolean }) => {
       const out = requireOption(opts.out, '--out', 'the folder to write the catalog to');
-      let bar: ReturnType<typeof createProgress> | null = null;
       const summary = await (await import('../../data/synth/index.js')).generateSynthCatalog({
         out,
         individuals: opts.individuals,
         photosPerIndividual: opts.photosPer,
         newShare: opts.newShare,
         seed: opts.seed,
-        onProgress: (done: number, total: number) => {
-          bar ??= createProgress('synth', total, { enabled: io.progress && !opts.quiet });
-          bar.tick(1);
-          if (done === total) bar.stop();
-        },
+        onProgress: createPassProgress('synth', io.progress && !opts.quiet),
       });
       io.out(
         `wrote ${summary.trainPhotos} train and ${summary.testPhotos} test photos of ${summary.individuals} individuals ` +

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
 import { parseIntOption, parseNumberOption, WhaleidError } from '../../util/errors.js';
-import { createProgress, type Progress } from '../../util/progress.js';
+import { trainHooks } from '../train-hooks.js';
 import { defaultCacheDir } from './image-commands.js';
 import type { CliIo } from '../io.js';
 
@@ -39,7 +39,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
       const engine = await initEngine({ backend: opts.backend as 'wasm' | 'cpu' });
       io.out(`engine: tfjs ${engine.backend}, ${engine.threads} thread(s)`);
       const { trainSiamese } = await import('../../train/trainer.js');
-      let bar: Progress | null = null;
+      const hooks = trainHooks(io, io.progress && !opts.quiet);
       const result = await trainSiamese(
         runDir,
         {
@@ -62,16 +62,9 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
           seed: opts.seed as number,
           cacheDir: opts.cache as string,
         } as never,
-        {
-          resume: Boolean(resume),
-          onMessage: (l) => io.err(l),
-          onStart: (total, done) => {
-            bar = createProgress('train', total, { enabled: io.progress && !opts.quiet, start: done });
-          },
-          onStep: (status) => bar?.tick(1, status),
-        },
+        { ...hooks, resume: Boolean(resume) },
       );
-      (bar as Progress | null)?.stop();
+      hooks.done();
       const v = result.validation;
       io.out(`trained ${result.epochs} epochs in ${(result.seconds / 60).toFixed(1)} min; ${v ? `validation MAP@5 ${v.map5.toFixed(4)} (threshold ${v.threshold}), top-1 ${v.top1.toFixed(3)}` : 'no validation queries'}; report: ${runDir}/report.html`);
     });
