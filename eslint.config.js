@@ -14,4 +14,11 @@ export default tseslint.config(
       eqeqeq: ['error', 'smart'],
     },
   },
+  {
+    // the review page runs in the browser
+    files: ['web/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(['document', 'window', 'localStorage', 'fetch', 'FormData', 'Node', 'HTMLInputElement', 'HTMLTextAreaElement', 'setTimeout', 'clearTimeout', 'prompt'].map((g) => [g, 'readonly'])),
+    },
+  },
 );

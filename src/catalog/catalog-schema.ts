@@ -1,0 +1,77 @@
+import type { Database } from 'better-sqlite3';
+import { WhaleidError } from '../util/errors.js';
+
+/**
+ * The catalog's schema as numbered migrations. `PRAGMA user_version` holds the number applied;
+ * opening a catalog applies the missing ones in one transaction each, so an old catalog file is
+ * upgraded in place and a kill during an upgrade leaves the previous version intact.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: individuals, photos, features per model version, decisions
+  `CREATE TABLE individuals (
+     id INTEGER PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     notes TEXT NOT NULL DEFAULT '',
+     created_at TEXT NOT NULL,
+     created_by TEXT NOT NULL DEFAULT '',
+     merged_into INTEGER REFERENCES individuals(id)
+   );
+   CREATE TABLE photos (
+     id INTEGER PRIMARY KEY,
+     sha256 TEXT NOT NULL UNIQUE,
+     format TEXT NOT NULL,
+     bytes INTEGER NOT NULL,
+     width INTEGER NOT NULL,
+     height INTEGER NOT NULL,
+     original_name TEXT NOT NULL DEFAULT '',
+     box_x0 REAL, box_y0 REAL, box_x1 REAL, box_y1 REAL,
+     box_source TEXT NOT NULL DEFAULT 'none' CHECK (box_source IN ('none', 'csv', 'model', 'user')),
+     taken_on TEXT,
+     location TEXT,
+     uploaded_by TEXT NOT NULL DEFAULT '',
+     uploaded_at TEXT NOT NULL,
+     individual_id INTEGER REFERENCES individuals(id),
+     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'identified', 'skipped'))
+   );
+   CREATE INDEX photos_individual ON photos(individual_id);
+   CREATE INDEX photos_status ON photos(status);
+   CREATE TABLE features (
+     photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+     model_version TEXT NOT NULL,
+     vector BLOB NOT NULL,
+     PRIMARY KEY (photo_id, model_version)
+   );
+   CREATE TABLE decisions (
+     id INTEGER PRIMARY KEY,
+     photo_id INTEGER REFERENCES photos(id),
+     action TEXT NOT NULL CHECK (action IN ('import', 'confirm', 'new-individual', 'skip', 'merge')),
+     individual_id INTEGER REFERENCES individuals(id),
+     other_individual_id INTEGER REFERENCES individuals(id),
+     score REAL,
+     model_version TEXT,
+     decided_by TEXT NOT NULL,
+     decided_at TEXT NOT NULL
+   );
+   CREATE INDEX decisions_photo ON decisions(photo_id);`,
+];
+
+/**
+ * Brings a catalog database to the latest schema.
+ *
+ * @param db - an open database
+ * @returns the schema version now in force
+ * @throws {@link WhaleidError} when the file was written by a newer whaleid
+ * @example
+ * migrate(new Database('catalog.db'));
+ */
+export function migrate(db: Database): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) throw new WhaleidError(`${db.name}: catalog schema version ${current} is newer than this whaleid understands (${MIGRATIONS.length}); upgrade whaleid`);
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  return MIGRATIONS.length;
+}

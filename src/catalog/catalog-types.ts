@@ -1,0 +1,78 @@
+import type { Box } from '../image/affine.js';
+
+/** Where a photo's fluke box came from. */
+export type BoxSource = 'none' | 'csv' | 'model' | 'user';
+
+/** Review state of a photo: waiting for a person, assigned to an individual, or set aside. */
+export type PhotoStatus = 'pending' | 'identified' | 'skipped';
+
+/** An individual animal of the catalog. */
+export interface IndividualRecord {
+  id: number;
+  name: string;
+  notes: string;
+  createdAt: string;
+  createdBy: string;
+  /** Set when this individual was merged into another (its photos moved there). */
+  mergedInto: number | null;
+  /** Photos assigned to it (filled by list/get queries). */
+  photoCount?: number;
+}
+
+/** A photo of the catalog. */
+export interface PhotoRecord {
+  id: number;
+  sha256: string;
+  format: string;
+  bytes: number;
+  width: number;
+  height: number;
+  /** The name it was uploaded or imported under: shown, never used as a path. */
+  originalName: string;
+  box: Box | null;
+  boxSource: BoxSource;
+  takenOn: string | null;
+  location: string | null;
+  uploadedBy: string;
+  uploadedAt: string;
+  individualId: number | null;
+  status: PhotoStatus;
+}
+
+/** What a person decided (or an import recorded), with who, when and which model proposed it. */
+export interface DecisionRecord {
+  id: number;
+  photoId: number | null;
+  action: 'import' | 'confirm' | 'new-individual' | 'skip' | 'merge';
+  individualId: number | null;
+  otherIndividualId: number | null;
+  score: number | null;
+  modelVersion: string | null;
+  decidedBy: string;
+  decidedAt: string;
+}
+
+/** Details of a new photo besides its bytes. */
+export interface NewPhoto {
+  originalName: string;
+  box?: Box | null;
+  boxSource?: BoxSource;
+  takenOn?: string | null;
+  location?: string | null;
+  uploadedBy?: string;
+  /** Assign at once (imports); otherwise the photo waits for review. */
+  individualId?: number | null;
+}
+
+/** Who made a decision and with which model's proposal. */
+export interface DecisionContext {
+  by: string;
+  modelVersion?: string | null;
+  score?: number | null;
+}
+
+/** One page of a listing. */
+export interface Page<T> {
+  total: number;
+  items: T[];
+}

@@ -1,0 +1,61 @@
+/**
+ * JSON schemas of the API's objects. Fastify validates requests and serialises responses with
+ * them, and @fastify/swagger turns them into the OpenAPI document at /api/openapi.json, so the
+ * documentation cannot drift from what the service does.
+ */
+const nullable = (type: string): object => ({ type, nullable: true });
+
+const box = { type: 'object', nullable: true, properties: { x0: { type: 'number' }, y0: { type: 'number' }, x1: { type: 'number' }, y1: { type: 'number' } } };
+
+const photo = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, sha256: { type: 'string' }, format: { type: 'string' }, bytes: { type: 'integer' }, width: { type: 'integer' }, height: { type: 'integer' },
+    originalName: { type: 'string' }, box, boxSource: { type: 'string', enum: ['none', 'csv', 'model', 'user'] }, takenOn: nullable('string'), location: nullable('string'),
+    uploadedBy: { type: 'string' }, uploadedAt: { type: 'string' }, individualId: nullable('integer'), status: { type: 'string', enum: ['pending', 'identified', 'skipped'] },
+  },
+};
+
+const individual = {
+  type: 'object',
+  properties: { id: { type: 'integer' }, name: { type: 'string' }, notes: { type: 'string' }, createdAt: { type: 'string' }, createdBy: { type: 'string' }, mergedInto: nullable('integer'), photoCount: { type: 'integer' } },
+};
+
+const decision = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, photoId: nullable('integer'), action: { type: 'string', enum: ['import', 'confirm', 'new-individual', 'skip', 'merge'] }, individualId: nullable('integer'), otherIndividualId: nullable('integer'),
+    score: nullable('number'), modelVersion: nullable('string'), decidedBy: { type: 'string' }, decidedAt: { type: 'string' },
+  },
+};
+
+const identification = {
+  type: 'object',
+  nullable: true,
+  properties: {
+    photoId: { type: 'integer' }, modelVersion: { type: 'string' }, threshold: { type: 'number' }, suggestion: { type: 'string', enum: ['match', 'new'] }, compared: { type: 'integer' },
+    candidates: {
+      type: 'array',
+      items: { type: 'object', properties: { individualId: { type: 'integer' }, name: { type: 'string' }, score: { type: 'number' }, photos: { type: 'array', items: { type: 'object', properties: { photoId: { type: 'integer' }, score: { type: 'number' } } } } } },
+    },
+  },
+};
+
+const uploadResponse = {
+  type: 'object',
+  properties: {
+    results: {
+      type: 'array',
+      items: { type: 'object', properties: { ok: { type: 'boolean' }, name: { type: 'string' }, photo, duplicate: { type: 'boolean' }, identification, status: { type: 'integer' }, error: { type: 'string' } } },
+    },
+  },
+};
+
+/** The API's object schemas. */
+export const schemas = { photo, individual, decision, identification, uploadResponse };
+
+/** `:id` path parameter. */
+export const idParam = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] };
+
+/** Paging query fields. */
+export const pageQuery = { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, offset: { type: 'integer', minimum: 0, default: 0 } };

@@ -1,0 +1,174 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { stringify } from 'csv-stringify/sync';
+import type { NewPhoto, PhotoRecord, PhotoStatus } from '../catalog/catalog-types.js';
+import { WhaleidError } from '../util/errors.js';
+import { cropJpeg } from './crop-image.js';
+import { HttpError, type ServiceContext } from './server.js';
+import { schemas, idParam, pageQuery } from './api-schemas.js';
+
+const MIME: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', tiff: 'image/tiff' };
+
+/** Who decides: the body's `by`, else the X-Whaleid-User header, else "anonymous". */
+export function decidedBy(req: FastifyRequest): string {
+  const body = (req.body ?? {}) as { by?: unknown };
+  if (typeof body.by === 'string' && body.by.trim()) return body.by;
+  const h = req.headers['x-whaleid-user'];
+  return typeof h === 'string' && h.trim() ? h : 'anonymous';
+}
+
+/** A client's file name made safe to show and store: last path part, no control characters, bounded. */
+export function displayName(name: string | undefined): string {
+  // eslint-disable-next-line no-control-regex
+  const last = (name ?? '').split(/[\\/]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  return last.slice(0, 200);
+}
+
+/** One photo's outcome in an upload. */
+type UploadResult =
+  | { ok: true; name: string; photo: PhotoRecord; duplicate: boolean; identification: unknown }
+  | { ok: false; name: string; status: number; error: string };
+
+/**
+ * Registers the photo routes: upload (with identification), listing, the photo and its review
+ * crop, candidates, and the decisions a person takes on a photo (confirm, new individual, skip).
+ *
+ * @param app - the Fastify app
+ * @param ctx - the service context
+ * @example
+ * registerPhotoRoutes(app, ctx);
+ */
+export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const { catalog } = ctx;
+  const identify = async (photoId: number, k = 5): Promise<unknown> => (ctx.identifier ? ctx.identifier.identify(photoId, { k }) : null);
+
+  app.post('/api/photos', {
+    schema: {
+      summary: 'Upload photos (multipart/form-data: optional fields takenOn, location, by first, then one or more files); each is stored by content and identified',
+      consumes: ['multipart/form-data'],
+      security: [{ token: [] }],
+      response: { 200: schemas.uploadResponse, 400: schemas.uploadResponse },
+    },
+  }, async (req, reply) => {
+    ctx.requireWrite(req);
+    if (!req.isMultipart()) throw new HttpError(415, 'expected multipart/form-data with one or more photo files');
+    const fields: Record<string, string> = {};
+    const results: UploadResult[] = [];
+    for await (const part of req.parts()) {
+      if (part.type === 'field') {
+        if (typeof part.value === 'string') fields[part.fieldname] = part.value;
+        continue;
+      }
+      const name = displayName(part.filename);
+      let bytes: Buffer;
+      try {
+        bytes = await part.toBuffer();
+      } catch {
+        results.push({ ok: false, name, status: 413, error: `${name}: over the upload limit of ${ctx.maxUploadBytes} bytes` });
+        continue;
+      }
+      try {
+        const meta: NewPhoto = { originalName: name, takenOn: fields.takenOn || null, location: fields.location || null, uploadedBy: fields.by || decidedBy(req) };
+        const { photo, duplicate } = await catalog.addPhoto(bytes, meta);
+        results.push({ ok: true, name, photo, duplicate, identification: await identify(photo.id) });
+      } catch (e) {
+        if (!(e instanceof WhaleidError)) throw e;
+        const status = /not accepted|not an image/.test(e.message) ? 415 : 400;
+        results.push({ ok: false, name, status, error: e.message });
+      }
+    }
+    if (results.length === 0) throw new HttpError(400, 'no photo file in the upload (send one or more files in multipart/form-data)');
+    return reply.code(results.some((r) => r.ok) ? 200 : 400).send({ results });
+  });
+
+  app.get('/api/photos', {
+    schema: {
+      summary: 'List photos (filter by status, individual or text in name/location)',
+      querystring: { type: 'object', properties: { ...pageQuery, status: { type: 'string', enum: ['pending', 'identified', 'skipped'] }, individual: { type: 'integer', minimum: 1 }, q: { type: 'string', maxLength: 200 } }, additionalProperties: false },
+      response: { 200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: schemas.photo } } } },
+    },
+  }, async (req) => {
+    const q = req.query as { status?: PhotoStatus; individual?: number; q?: string; limit?: number; offset?: number };
+    return catalog.listPhotos({ status: q.status, individualId: q.individual, search: q.q, limit: q.limit, offset: q.offset });
+  });
+
+  app.get('/api/photos/:id', { schema: { summary: 'One photo', params: idParam, response: { 200: schemas.photo } } }, async (req) => catalog.photo((req.params as { id: number }).id));
+
+  app.get('/api/photos/:id/image', { schema: { summary: 'The photo as uploaded', params: idParam } }, async (req, reply) => {
+    const p = catalog.photo((req.params as { id: number }).id);
+    // content-addressed: the bytes behind this URL never change
+    return reply.type(MIME[p.format]).header('cache-control', 'public, max-age=31536000, immutable').send(await import('node:fs').then((fs) => fs.promises.readFile(catalog.photoFile(p))));
+  });
+
+  app.get('/api/photos/:id/crop.jpg', {
+    schema: { summary: "The review crop: the fluke box with the model's margin and aspect", params: idParam, querystring: { type: 'object', properties: { width: { type: 'integer', minimum: 16, maximum: 1024, default: 384 } }, additionalProperties: false } },
+  }, async (req, reply) => {
+    const p = catalog.photo((req.params as { id: number }).id);
+    const crop = ctx.identifier?.crop ?? { margin: 0.05, aspect: 2.15 };
+    const jpg = await cropJpeg(catalog.photoFile(p), p, (req.query as { width: number }).width, { margin: crop.margin ?? 0.05, aspect: crop.aspect ?? 2.15 });
+    return reply.type('image/jpeg').header('cache-control', 'no-cache').send(jpg);
+  });
+
+  app.get('/api/photos/:id/candidates', {
+    schema: { summary: 'The top individuals for a photo, with their best-matching photos', params: idParam, querystring: { type: 'object', properties: { k: { type: 'integer', minimum: 1, maximum: 50, default: 5 } }, additionalProperties: false }, response: { 200: schemas.identification } },
+  }, async (req) => {
+    if (!ctx.identifier) throw new HttpError(409, 'no model loaded: start whaleid serve with --model RUN_DIR');
+    return ctx.identifier.identify((req.params as { id: number }).id, { k: (req.query as { k: number }).k });
+  });
+
+  const decisionBody = (props: Record<string, unknown>, required: string[] = []): object => ({ type: 'object', properties: { by: { type: 'string', maxLength: 100 }, ...props }, required, additionalProperties: false });
+
+  app.post('/api/photos/:id/confirm', {
+    schema: { summary: 'Confirm that the photo shows an individual', security: [{ token: [] }], params: idParam, body: decisionBody({ individualId: { type: 'integer', minimum: 1 }, score: { type: 'number' } }, ['individualId']), response: { 200: schemas.decision } },
+  }, async (req) => {
+    ctx.requireWrite(req);
+    const b = req.body as { individualId: number; score?: number };
+    return catalog.confirm((req.params as { id: number }).id, b.individualId, { by: decidedBy(req), score: b.score ?? null, modelVersion: ctx.identifier?.modelVersion ?? null });
+  });
+
+  app.post('/api/photos/:id/new-individual', {
+    schema: { summary: 'Declare a new individual for the photo (named, or W00001-style when no name)', security: [{ token: [] }], params: idParam, body: decisionBody({ name: { type: 'string', maxLength: 200 }, notes: { type: 'string', maxLength: 10000 } }), response: { 200: { type: 'object', properties: { individual: schemas.individual, decision: schemas.decision } } } },
+  }, async (req) => {
+    ctx.requireWrite(req);
+    const b = (req.body ?? {}) as { name?: string; notes?: string };
+    return catalog.newIndividual((req.params as { id: number }).id, b.name?.trim() ? b.name : null, b.notes ?? '', { by: decidedBy(req), modelVersion: ctx.identifier?.modelVersion ?? null });
+  });
+
+  app.post('/api/photos/:id/skip', {
+    schema: { summary: 'Set the photo aside (recorded; it leaves the review queue)', security: [{ token: [] }], params: idParam, body: decisionBody({}), response: { 200: schemas.decision } },
+  }, async (req) => {
+    ctx.requireWrite(req);
+    return catalog.skip((req.params as { id: number }).id, { by: decidedBy(req), modelVersion: ctx.identifier?.modelVersion ?? null });
+  });
+
+  app.put('/api/photos/:id/box', {
+    schema: { summary: 'Set the fluke box by hand (pixels of the upright photo)', security: [{ token: [] }], params: idParam, body: { type: 'object', properties: { x0: { type: 'number' }, y0: { type: 'number' }, x1: { type: 'number' }, y1: { type: 'number' } }, required: ['x0', 'y0', 'x1', 'y1'], additionalProperties: false }, response: { 200: schemas.photo } },
+  }, async (req) => {
+    ctx.requireWrite(req);
+    return catalog.setBox((req.params as { id: number }).id, req.body as { x0: number; y0: number; x1: number; y1: number }, 'user');
+  });
+
+  app.get('/api/photos/:id/decisions', { schema: { summary: "The photo's decision history", params: idParam, response: { 200: { type: 'array', items: schemas.decision } } } }, async (req) => {
+    const id = (req.params as { id: number }).id;
+    catalog.photo(id);
+    return catalog.decisions({ photoId: id, limit: 1000 });
+  });
+
+  app.get('/api/export.csv', { schema: { summary: 'The catalog as CSV: Image,Id (Kaggle submission/train.csv style) plus photo details' } }, async (_req, reply) => {
+    const rows: (string | number | null)[][] = [];
+    const names = new Map<number, string>();
+    for (let offset = 0; ; offset += 1000) {
+      const page = catalog.listPhotos({ limit: 1000, offset });
+      for (const p of page.items) {
+        let name = '';
+        if (p.individualId !== null) {
+          if (!names.has(p.individualId)) names.set(p.individualId, catalog.individual(p.individualId).name);
+          name = names.get(p.individualId)!;
+        }
+        rows.push([`${p.sha256}.${p.format === 'jpeg' ? 'jpg' : p.format}`, name, p.id, p.originalName, p.status, p.box?.x0 ?? null, p.box?.y0 ?? null, p.box?.x1 ?? null, p.box?.y1 ?? null, p.boxSource, p.takenOn, p.location, p.uploadedBy, p.uploadedAt]);
+      }
+      if (page.items.length < 1000) break;
+    }
+    const csv = stringify(rows, { header: true, columns: ['Image', 'Id', 'PhotoId', 'OriginalName', 'Status', 'x0', 'y0', 'x1', 'y1', 'BoxSource', 'TakenOn', 'Location', 'UploadedBy', 'UploadedAt'] });
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="catalog.csv"').send(csv);
+  });
+}

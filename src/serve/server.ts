@@ -1,0 +1,117 @@
+import { timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import type { Catalog } from '../catalog/catalog.js';
+import { NotFoundError } from '../catalog/catalog.js';
+import { WhaleidError } from '../util/errors.js';
+import type { Identifier } from './identifier.js';
+import { registerPhotoRoutes } from './routes-photos.js';
+import { registerIndividualRoutes } from './routes-individuals.js';
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  catalog: Catalog;
+  /** Identification model; without it uploads are stored and listed but get no candidates. */
+  identifier?: Identifier | null;
+  /** Bearer token for changes; without one the service is read-only. */
+  token?: string | null;
+  /** Largest accepted upload per photo in bytes; default 30 MB. */
+  maxUploadBytes?: number;
+  /** Most photos per upload request; default 50. */
+  maxFilesPerUpload?: number;
+  /** Fastify's request log; default off. */
+  logger?: boolean;
+}
+
+/** Everything the route modules share. */
+export interface ServiceContext {
+  catalog: Catalog;
+  identifier: Identifier | null;
+  maxUploadBytes: number;
+  maxFilesPerUpload: number;
+  /** Rejects the request unless it carries the write token. */
+  requireWrite(req: FastifyRequest): void;
+}
+
+/** An error with the HTTP status the service answers. */
+export class HttpError extends Error {
+  constructor(readonly statusCode: number, message: string) {
+    super(message);
+  }
+}
+
+const WEB_DIR = path.resolve(import.meta.dirname, '../../web');
+const WEB_FILES: Record<string, string> = { '/': 'index.html', '/app.js': 'app.js', '/style.css': 'style.css' };
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+
+/**
+ * Builds the photo-ID service: JSON API under /api (documented at /api/openapi.json), the review
+ * web page at /. Writes need `Authorization: Bearer <token>`; reads are open, as the catalog is
+ * meant to be browsed by a team while few people decide.
+ *
+ * @param o - catalog, identifier, token and limits
+ * @returns the Fastify app (not listening yet)
+ * @example
+ * const app = await createServer({ catalog, identifier, token: 's3cret' });
+ * await app.listen({ port: 8080, host: '127.0.0.1' });
+ */
+export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
+  const maxUploadBytes = o.maxUploadBytes ?? 30 * 1024 * 1024;
+  const maxFilesPerUpload = o.maxFilesPerUpload ?? 50;
+  const app = Fastify({ logger: o.logger ?? false, bodyLimit: 1024 * 1024 });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'whaleid photo-ID service', version: '1', description: 'Upload photos, review the proposed individuals, record decisions. Changes need `Authorization: Bearer <token>`.' },
+      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: maxFilesPerUpload, fields: 20, fieldSize: 10_000, parts: maxFilesPerUpload + 20 } });
+
+  const token = o.token ? Buffer.from(o.token) : null;
+  const ctx: ServiceContext = {
+    catalog: o.catalog,
+    identifier: o.identifier ?? null,
+    maxUploadBytes,
+    maxFilesPerUpload,
+    requireWrite(req) {
+      if (!token) throw new HttpError(403, 'read-only service: start whaleid serve with --token to allow changes');
+      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+      const given = m ? Buffer.from(m[1]) : Buffer.alloc(0);
+      if (given.length !== token.length || !timingSafeEqual(given, token)) throw new HttpError(401, 'missing or wrong token (send Authorization: Bearer <token>)');
+    },
+  };
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply: FastifyReply) => {
+    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
+    if (err instanceof NotFoundError) return reply.code(404).send({ error: err.message });
+    if (err instanceof WhaleidError) return reply.code(400).send({ error: err.message });
+    if (err.validation) return reply.code(400).send({ error: err.message });
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
+    // a bug, not the client's mistake: keep the stack for the operator, tell the client nothing internal
+    if (o.logger) app.log.error(err);
+    else process.stderr.write(`whaleid serve: internal error: ${err.stack ?? err.message}\n`);
+    return reply.code(500).send({ error: 'internal error' });
+  });
+
+  app.get('/api/health', { schema: { summary: 'Service state', response: { 200: { type: 'object', additionalProperties: true } } } }, async () => ({
+    ok: true,
+    readOnly: token === null,
+    model: ctx.identifier ? { version: ctx.identifier.modelVersion, threshold: ctx.identifier.threshold } : null,
+  }));
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  registerPhotoRoutes(app, ctx);
+  registerIndividualRoutes(app, ctx);
+
+  for (const [route, file] of Object.entries(WEB_FILES)) {
+    app.get(route, { schema: { hide: true } }, async (_req, reply) => {
+      const full = path.join(WEB_DIR, file);
+      if (!existsSync(full)) throw new HttpError(404, `web page file ${file} missing from the installation`);
+      return reply.type(TYPES[path.extname(file)]).header('cache-control', 'no-cache').send(readFileSync(full));
+    });
+  }
+  return app;
+}
