@@ -55,7 +55,7 @@ export interface Catalog {
   merge(targetId: number, sourceId: number, ctx: DecisionContext): DecisionRecord;
   decisions(q: { photoId?: number; limit?: number }): DecisionRecord[];
   /** Identified photos of live individuals: the gallery queries are matched against. */
-  gallery(): { photoId: number; individualId: number }[];
+  gallery(): { photoId: number; individualId: number; boxKey: string }[];
   getFeatures(modelVersion: string, photoIds: readonly number[]): Map<number, Float32Array>;
   putFeatures(modelVersion: string, entries: readonly { photoId: number; vector: Float32Array }[]): void;
   /** Online copy of the database (consistent while the service runs) and of the photos. */
@@ -277,8 +277,9 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
         : db.prepare<[number, number], DecisionRow>('SELECT * FROM decisions WHERE photo_id = ? ORDER BY id DESC LIMIT ?').all(q.photoId, limitOf(q.limit));
       return rows.map(decisionOf);
     },
-    gallery: () => db.prepare<[], { photoId: number; individualId: number }>(
-      `SELECT p.id AS photoId, p.individual_id AS individualId FROM photos p JOIN individuals i ON i.id = p.individual_id
+    gallery: () => db.prepare<[], { photoId: number; individualId: number; boxKey: string }>(
+      `SELECT p.id AS photoId, p.individual_id AS individualId, COALESCE(p.box_x0 || ',' || p.box_y0 || ',' || p.box_x1 || ',' || p.box_y1, '') AS boxKey
+       FROM photos p JOIN individuals i ON i.id = p.individual_id
        WHERE p.status = 'identified' AND i.merged_into IS NULL ORDER BY p.id`).all(),
     getFeatures(modelVersion, photoIds) {
       const out = new Map<number, Float32Array>();

@@ -87,48 +87,55 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   const threshold = run.validation?.threshold ?? 0.99;
   const F = head.features;
 
-  const features = new Map<number, Float32Array>();
-  let gallery: { photoIds: Int32Array; individualIds: Int32Array; kernel: ScoreKernel | null; generation: number } | null = null;
-  // every change of assignment records a decision, so the newest decision id tells whether the gallery changed
-  const generation = (): number => (catalog.db.prepare('SELECT COALESCE(MAX(id), 0) AS g FROM decisions').get() as { g: number }).g;
+  // features in memory by photo and box: a photo whose box changed is computed again
+  const features = new Map<string, Float32Array>();
+  const keyOf = (photoId: number, boxKey: string): string => `${photoId}|${boxKey}`;
+  const boxKeyOf = (p: PhotoRecord): string => (p.box ? `${p.box.x0},${p.box.y0},${p.box.x1},${p.box.y1}` : '');
+  let gallery: { photoIds: Int32Array; individualIds: Int32Array; kernel: ScoreKernel | null; key: string } | null = null;
 
   const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<void> => {
     const requests = photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined }));
     const out = await onnxFeatures(branch, cache, requests, run.crop, onProgress);
     const entries = photos.map((p, i) => ({ photoId: p.id, vector: out.slice(i * F, (i + 1) * F) }));
     catalog.putFeatures(modelVersion, entries);
-    for (const e of entries) features.set(e.photoId, e.vector);
+    photos.forEach((p, i) => features.set(keyOf(p.id, boxKeyOf(p)), entries[i].vector));
   };
   const featuresOf = async (photo: PhotoRecord): Promise<Float32Array> => {
-    let f = features.get(photo.id) ?? catalog.getFeatures(modelVersion, [photo.id]).get(photo.id);
+    const key = keyOf(photo.id, boxKeyOf(photo));
+    let f = features.get(key) ?? catalog.getFeatures(modelVersion, [photo.id]).get(photo.id);
     if (!f) {
       await compute([photo]);
-      f = features.get(photo.id)!;
+      f = features.get(key)!;
     }
     return f;
   };
   const sync = async (onProgress?: (done: number, total: number) => void): Promise<number> => {
-    const rows = catalog.gallery();
-    const stored = catalog.getFeatures(modelVersion, rows.filter((r) => !features.has(r.photoId)).map((r) => r.photoId));
-    for (const [id, f] of stored) features.set(id, f);
-    const missing = rows.filter((r) => !features.has(r.photoId)).map((r) => catalog.photo(r.photoId));
+    const rows = catalog.gallery().filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
+    // the catalog drops a photo's stored features when its box changes, so stored ones are current
+    const stored = catalog.getFeatures(modelVersion, rows.map((r) => r.photoId));
+    for (const r of rows) if (stored.has(r.photoId)) features.set(keyOf(r.photoId, r.boxKey), stored.get(r.photoId)!);
+    const missing = rows.filter((r) => !stored.has(r.photoId)).map((r) => catalog.photo(r.photoId));
     for (let i = 0; i < missing.length; i += 256) {
       await compute(missing.slice(i, i + 256), onProgress && ((d) => onProgress(i + d, missing.length)));
     }
     return missing.length;
   };
   const currentGallery = async (): Promise<NonNullable<typeof gallery>> => {
-    const g = generation();
-    if (gallery && gallery.generation === g) return gallery;
-    await sync();
-    const rows = catalog.gallery();
+    let rows = catalog.gallery();
+    // the gallery changes with decisions (assignments, merges) and boxes: its rows are its identity
+    const key = `${rows.length}|${rows.map((r) => keyOf(r.photoId, r.boxKey) + r.individualId).join(';')}`;
+    if (gallery && gallery.key === key) return gallery;
+    if (rows.some((r) => !features.has(keyOf(r.photoId, r.boxKey)))) {
+      await sync();
+      rows = catalog.gallery();
+    }
     const cols = new Float32Array(rows.length * F);
-    rows.forEach((r, i) => cols.set(features.get(r.photoId)!, i * F));
+    rows.forEach((r, i) => cols.set(features.get(keyOf(r.photoId, r.boxKey))!, i * F));
     gallery = {
       photoIds: Int32Array.from(rows, (r) => r.photoId),
       individualIds: Int32Array.from(rows, (r) => r.individualId),
       kernel: rows.length ? createScoreKernel(head, cols) : null,
-      generation: g,
+      key,
     };
     return gallery;
   };

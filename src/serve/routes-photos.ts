@@ -59,10 +59,8 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
         continue;
       }
       const name = displayName(part.filename);
-      let bytes: Buffer;
-      try {
-        bytes = await part.toBuffer();
-      } catch {
+      const bytes = await part.toBuffer();
+      if (part.file.truncated) {
         results.push({ ok: false, name, status: 413, error: `${name}: over the upload limit of ${ctx.maxUploadBytes} bytes` });
         continue;
       }

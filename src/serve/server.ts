@@ -69,7 +69,8 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
       components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
     },
   });
-  await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: maxFilesPerUpload, fields: 20, fieldSize: 10_000, parts: maxFilesPerUpload + 20 } });
+  // an oversized photo is reported as that item's error, the rest of the upload still goes in
+  await app.register(multipart, { throwFileSizeLimit: false, limits: { fileSize: maxUploadBytes, files: maxFilesPerUpload, fields: 20, fieldSize: 10_000, parts: maxFilesPerUpload + 20 } });
 
   const token = o.token ? Buffer.from(o.token) : null;
   const ctx: ServiceContext = {

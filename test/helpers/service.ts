@@ -1,0 +1,62 @@
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { afterAll } from 'vitest';
+import { generateSynthCatalog } from '../../src/data/synth/index.js';
+import { readLabels } from '../../src/data/labels.js';
+import { initEngine } from '../../src/model/engine.js';
+import { trainSiamese } from '../../src/train/trainer.js';
+import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
+import { importDataset } from '../../src/catalog/catalog-import.js';
+import { createIdentifier, type Identifier } from '../../src/serve/identifier.js';
+import { createServer, type ServerOptions } from '../../src/serve/server.js';
+import { tmpDir } from './tmp.js';
+
+/** A running service over a small synthetic catalog and a tiny trained run, on loopback. */
+export interface TestService {
+  dir: string;
+  data: string;
+  catalog: Catalog;
+  identifier: Identifier;
+  app: FastifyInstance;
+  url: string;
+  token: string;
+  /** Labels of the synthetic catalog's training photos (image -> id). */
+  labels: Map<string, string>;
+  /** Starts another app over the same catalog (other token/limits), closed after the file. */
+  another(o: Partial<ServerOptions>): Promise<string>;
+}
+
+/**
+ * Builds the fixture: synthetic catalog (10 whales x 4 photos), a 1-epoch tiny run (its head
+ * starts as a distance, so a re-encoded copy of a catalog photo matches its own whale), the catalog
+ * imported, the service listening on 127.0.0.1 with a random port.
+ */
+export async function startTestService(o: Partial<ServerOptions> = {}): Promise<TestService> {
+  const dir = tmpDir('whaleid-serve-');
+  const data = path.join(dir, 'synth');
+  await initEngine({ backend: 'wasm' });
+  await generateSynthCatalog({ out: data, individuals: 10, photosPerIndividual: 4, seed: 21 });
+  const run = path.join(dir, 'run');
+  await trainSiamese(run, { data, preset: 'tiny', inputSize: 64, schedule: { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] }, batchSize: 16, valShare: 0.2, seed: 4, cacheDir: path.join(dir, 'cache') });
+  const catalog = openCatalog(path.join(dir, 'whales.db'));
+  await importDataset(catalog, data);
+  const identifier = await createIdentifier(catalog, run, { cacheDir: path.join(dir, 'cache'), threads: 1 });
+  await identifier.sync();
+  const token = 'test-token-123';
+  const apps: FastifyInstance[] = [];
+  const start = async (opts: Partial<ServerOptions>): Promise<{ app: FastifyInstance; url: string }> => {
+    const app = await createServer({ catalog, identifier, token, ...opts });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    apps.push(app);
+    return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
+  };
+  const { app, url } = await start(o);
+  afterAll(async () => {
+    for (const a of apps) await a.close();
+    await identifier.close();
+    catalog.close();
+  });
+  const labels = new Map((await readLabels(path.join(data, 'train.csv'))).map((l) => [l.image, l.id]));
+  return { dir, data, catalog, identifier, app, url, token, labels, another: async (opts) => (await start(opts)).url };
+}
