@@ -195,7 +195,7 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
     const info = db.prepare(`INSERT INTO photos (sha256, format, bytes, width, height, original_name, box_x0, box_y0, box_x1, box_y1, box_source, taken_on, location, uploaded_by, uploaded_at, individual_id, status)
       VALUES (${row.map(() => '?').join(', ')})`).run(...row);
     const id = Number(info.lastInsertRowid);
-    if (individualId !== null) record(id, 'import', individualId, null, { by });
+    if (individualId !== null) record(id, 'import', individualId, null, { by: by || 'anonymous' });
     return { photo: photo(id), duplicate: false };
   });
 

@@ -1,0 +1,113 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { openCatalog } from '../../src/catalog/catalog.js';
+import { importDataset } from '../../src/catalog/catalog-import.js';
+import { MIGRATIONS } from '../../src/catalog/catalog-schema.js';
+import { generateSynthCatalog } from '../../src/data/synth/index.js';
+import { scenePhoto } from '../helpers/photos.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+describe('catalog', () => {
+  const dir = tmpDir('whaleid-catalog-');
+  const data = path.join(dir, 'synth');
+  beforeAll(async () => {
+    await generateSynthCatalog({ out: data, individuals: 6, photosPerIndividual: 3, seed: 8 });
+  }, 120_000);
+
+  it('creates the schema by migrations and refuses a newer one', () => {
+    const file = path.join(dir, 'm.db');
+    openCatalog(file).close();
+    const db = new Database(file);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => (r as { name: string }).name)).toEqual(['decisions', 'features', 'individuals', 'photos']);
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    expect(() => openCatalog(file)).toThrow(/newer than this whaleid understands/);
+  });
+
+  it('imports a dataset once: a second import adds nothing, boxes come from the CSV', async () => {
+    const cat = openCatalog(path.join(dir, 'import.db'));
+    const lines: string[] = [];
+    const first = await importDataset(cat, data, { onMessage: (l) => lines.push(l) });
+    expect(first.added + first.duplicates).toBeGreaterThan(10);
+    expect(first.newIndividuals).toBe(cat.listIndividuals({}).total);
+    const withBox = cat.listPhotos({ limit: 1000 }).items.filter((p) => p.boxSource === 'csv');
+    expect(withBox.length).toBe(first.added);
+    const second = await importDataset(cat, data);
+    expect(second).toMatchObject({ added: 0, newIndividuals: 0, duplicates: first.added + first.duplicates, failed: 0 });
+    expect(cat.decisions({ limit: 1000 }).filter((d) => d.action === 'import')).toHaveLength(first.added);
+    cat.close();
+  });
+
+  it('reports unreadable photos and imports the rest', async () => {
+    const bad = path.join(dir, 'bad');
+    await generateSynthCatalog({ out: bad, individuals: 3, photosPerIndividual: 2, seed: 3 });
+    const victim = readdirSync(path.join(bad, 'train'))[0];
+    writeFileSync(path.join(bad, 'train', victim), 'garbage');
+    const cat = openCatalog(path.join(dir, 'bad.db'));
+    const lines: string[] = [];
+    const s = await importDataset(cat, bad, { onMessage: (l) => lines.push(l) });
+    expect(s.failed).toBe(1);
+    expect(lines.some((l) => l.includes(victim) && /not an image/.test(l))).toBe(true);
+    expect(s.added).toBeGreaterThan(0);
+    cat.close();
+  });
+
+  it('backs up database and photos, and never overwrites a backup', async () => {
+    const cat = openCatalog(path.join(dir, 'b.db'));
+    const ind = cat.createIndividual('Salt', '', 'ann');
+    const { photo } = await cat.addPhoto(await scenePhoto(1), { originalName: 'a.jpg', individualId: ind.id });
+    const dest = path.join(dir, 'backup.db');
+    expect(await cat.backup(dest)).toEqual({ photos: 1 });
+    await expect(cat.backup(dest)).rejects.toThrow(/exists already/);
+    cat.close();
+    const copy = openCatalog(dest, { readonly: true });
+    expect(copy.photo(photo.id).sha256).toBe(photo.sha256);
+    expect(existsSync(copy.photoFile(copy.photo(photo.id)))).toBe(true);
+    expect(copy.individual(ind.id).name).toBe('Salt');
+    expect(() => copy.createIndividual('X', '', 'ann')).toThrow(/readonly/);
+    copy.close();
+  });
+
+  it('stays consistent when the writing process is killed mid-import', async () => {
+    const file = path.join(dir, 'killed.db');
+    // a real import in another process, killed with SIGKILL while it writes
+    const script = `import { openCatalog } from ${JSON.stringify(path.resolve('src/catalog/catalog.ts'))};
+      import { importDataset } from ${JSON.stringify(path.resolve('src/catalog/catalog-import.ts'))};
+      const cat = openCatalog(${JSON.stringify(file)});
+      await importDataset(cat, ${JSON.stringify(data)}, { onProgress: (d) => { if (d === 4) process.stdout.write('started\\n'); } });`;
+    const scriptFile = path.join(dir, 'writer.mts');
+    writeFileSync(scriptFile, script);
+    const child = spawn(process.execPath, ['--import', 'tsx', scriptFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('started')) resolve(); }));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    const cat = openCatalog(file);
+    expect(cat.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    const photos = cat.listPhotos({ limit: 1000 }).items;
+    expect(photos.length).toBeGreaterThanOrEqual(4);
+    // every photo row has its individual and its file; every imported photo has its decision
+    for (const p of photos) {
+      expect(existsSync(cat.photoFile(p))).toBe(true);
+      expect(cat.individual(p.individualId!).id).toBe(p.individualId);
+    }
+    expect(cat.decisions({ limit: 1000 }).length).toBe(photos.length);
+    // and the interrupted import simply continues
+    const rest = await importDataset(cat, data);
+    expect(rest.duplicates).toBe(photos.length);
+    cat.close();
+  }, 60_000);
+
+  it('validates text fields with one-line messages naming the field', async () => {
+    const cat = openCatalog(path.join(dir, 'v.db'));
+    expect(() => cat.createIndividual('  ', '', 'ann')).toThrow(/Expected a non-empty text for name/);
+    expect(() => cat.createIndividual('x'.repeat(201), '', 'ann')).toThrow(/Expected at most 200 characters for name but received "201 characters"/);
+    await expect(cat.addPhoto(await scenePhoto(2), { originalName: 'a.jpg', takenOn: '2019-02-30' })).rejects.toThrow(/Expected a date YYYY-MM-DD .* for takenOn but received "2019-02-30"/);
+    await expect(cat.addPhoto(await scenePhoto(2), { originalName: 'a.jpg', box: { x0: 10, y0: 10, x1: 5, y1: 20 } })).rejects.toThrow(/box .*expected x0 < x1/);
+    expect(cat.listPhotos({}).total).toBe(0);
+    cat.close();
+  });
+});
