@@ -187,6 +187,9 @@ async function route() {
   } catch (e) {
     view.replaceChildren(h('p', { class: 'suggest-new' }, e.message));
   }
+  // keyboard review works at once after every navigation, wherever the focus was
+  if (document.activeElement instanceof HTMLInputElement) document.activeElement.blur();
+  view.focus({ preventScroll: true });
 }
 document.addEventListener('keydown', (e) => keyHandler?.(e));
 window.addEventListener('hashchange', route);
