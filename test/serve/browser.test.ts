@@ -49,7 +49,7 @@ describe.skipIf(!CHROMIUM)('review page in headless Chromium', () => {
     await page.screenshot({ path: path.join(svc.dir, 'review.png') });
     // keyboard review: the candidate's number confirms it
     await page.keyboard.press(String(rank + 1));
-    await page.waitForFunction((id) => !window.location.hash.endsWith(`/review/${id}`), photoId);
+    await page.waitForFunction((id) => !(globalThis as unknown as { location: { hash: string } }).location.hash.endsWith(`/review/${id}`), photoId);
     expect(svc.catalog.photo(photoId)).toMatchObject({ status: 'identified', individualId });
     expect(svc.catalog.decisions({ photoId })[0]).toMatchObject({ action: 'confirm', decidedBy: 'tester' });
 
@@ -71,7 +71,7 @@ describe.skipIf(!CHROMIUM)('review page in headless Chromium', () => {
     await page.waitForSelector('[data-testid=new-individual]');
     const first = Number(/#\/review\/(\d+)/.exec(page.url())![1]);
     await page.click('[data-testid=new-individual]');
-    await page.waitForFunction((id) => !window.location.hash.endsWith(`/review/${id}`), first);
+    await page.waitForFunction((id) => !(globalThis as unknown as { location: { hash: string } }).location.hash.endsWith(`/review/${id}`), first);
     expect(svc.catalog.individualByName('Nova')).toBeDefined();
     expect(svc.catalog.photo(first).individualId).toBe(svc.catalog.individualByName('Nova')!.id);
     const second = Number(/#\/review\/(\d+)/.exec(page.url())![1]);
