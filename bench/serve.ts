@@ -1,5 +1,5 @@
 // Load check of the photo-ID service: identifications per second and latency with a catalog of
-// 20,000 photos (the method's kernel network, 384 px, untrained weights: the cost is the same),
+// 20,000 photos (by default the cpu preset at 128 px; --preset kernel for the method's network),
 // driven over loopback HTTP by a bounded load generator (a fixed number of requests at a fixed
 // concurrency). Each request uploads a new photo (stored, features computed, scored against every
 // catalog photo, top 5 returned); a share of them is then confirmed, and at the end every
@@ -31,6 +31,10 @@ const nRequests = Number(opt('requests', '200'));
 const concurrencies = opt('concurrency', '1,4').split(',').map(Number);
 const work = path.resolve(opt('work', 'bench/out/serve'));
 const confirmShare = 0.25;
+// the model: `cpu` (128 px, what a CPU trains) by default; `--preset kernel --input-size 384` is the
+// method's network (its 20,000 gallery features take about an hour to compute on 2 busy cores)
+const preset = opt('preset', 'cpu') as 'cpu' | 'kernel' | 'tiny';
+const inputSize = Number(opt('input-size', preset === 'kernel' ? '384' : '128'));
 
 /** A distinct photo: seeded noise over a gradient, drawn small and scaled up (only its uniqueness and decoding matter). */
 async function photo(seed: number, w = 160, h = 80): Promise<Buffer> {
@@ -47,15 +51,16 @@ async function photo(seed: number, w = 160, h = 80): Promise<Buffer> {
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 await initEngine({ backend: 'wasm' });
 mkdirSync(work, { recursive: true });
-const runDir = path.join(work, 'run-kernel-384');
+const runDir = path.join(work, `run-${preset}-${inputSize}`);
 if (!existsSync(path.join(runDir, 'onnx', 'branch.onnx'))) {
-  const siamese = createSiamese({ preset: 'kernel', inputSize: 384, seed: 1 });
+  const siamese = createSiamese({ preset, inputSize, seed: 1 });
   await saveSiamese(siamese, path.join(runDir, 'model'));
   await exportSiameseOnnx(siamese, path.join(runDir, 'onnx'));
-  writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(resolveTrainConfig({ data: '(bench: untrained)', preset: 'kernel', inputSize: 384 }), null, 2));
+  writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(resolveTrainConfig({ data: '(bench: untrained)', preset, inputSize }), null, 2));
   siamese.model.dispose();
 }
 const catalog = openCatalog(path.join(work, `catalog-${nPhotos}.db`));
+say(`model: ${preset} preset at ${inputSize} px (untrained weights: the cost is that of a trained one)`);
 const have = catalog.listPhotos({ limit: 1 }).total;
 if (have < nPhotos) {
   say(`building a catalog of ${nPhotos} photos (${have} there; kept for later runs)`);
@@ -135,7 +140,7 @@ await app.close();
 await identifier.close();
 
 const peerP50 = pct(peerMs, 0.5);
-console.log(`Photo-ID service, catalog of ${gallerySize} identified photos, kernel network at 384 px (ONNX Runtime), loopback HTTP; ${nRequests} uploads per concurrency level, ${Math.round(confirmShare * 100)}% of them then confirmed`);
+console.log(`Photo-ID service, catalog of ${gallerySize} identified photos, ${preset} network at ${inputSize} px (ONNX Runtime), loopback HTTP; ${nRequests} uploads per concurrency level, ${Math.round(confirmShare * 100)}% of them then confirmed`);
 console.log('\n| concurrency | identifications/s | p50 ms | p95 ms | p95 / 1 s target | errors | confirmations |\n|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.concurrency} | ${r.rate.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${(r.p95 / 1000).toFixed(3)} | ${r.errors} | ${r.confirms} |`);
 console.log(`\n| measure | service (HTTP upload + identify) | peer: in-process identify of a catalog photo | service / peer |\n|---|---|---|---|`);

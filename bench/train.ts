@@ -7,6 +7,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/model/engine.js';
 import { createSiamese } from '../src/model/siamese.js';
+import { trainOnMicroBatches } from '../src/train/accumulate.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -16,6 +17,10 @@ const opt = (name: string, dflt: string): string => {
 const sizes = opt('sizes', '192,384').split(',').map(Number);
 const batch = Number(opt('batch', '16'));
 const steps = Number(opt('steps', '3'));
+// the method's full-size configuration, trained through micro-batches (0 skips it)
+const bigSize = Number(opt('big-size', '512'));
+const bigPairs = Number(opt('big-pairs', '8'));
+const microPairs = Number(opt('micro-pairs', '2'));
 // wasm memory is capped at 4 GB: at 384 px a pair step of 8 pairs (16 photos' activations kept for
 // the backward pass) aborts (measured); 4 pairs fit. PyTorch gets the same batch in the same run.
 const batchFor = (s: number): number => (s >= 384 ? Math.min(batch, 4) : batch);
@@ -60,4 +65,21 @@ console.log('\n| input | whaleid photos/s | PyTorch photos/s | whaleid / PyTorch
 for (const s of sizes) {
   const t = torch?.[String(s)];
   console.log(`| ${s} | ${ours[s].toFixed(2)} | ${t ? t.toFixed(2) : 'n/a'} | ${t ? (ours[s] / t).toFixed(3) : 'n/a (python3-torch not installed)'} |`);
+}
+
+if (bigSize > 0) {
+  // wasm's 4 GB cannot hold a 512 px step of 32 pairs (384 px aborts at 8): gradient accumulation
+  // over micro-batches of `microPairs` pairs keeps only one micro-batch's activations alive
+  const { model } = createSiamese({ preset: 'kernel', inputSize: bigSize, seed: 0 });
+  const count = Math.ceil(bigPairs / microPairs);
+  const load = async (i: number) => {
+    const n = Math.min(microPairs, bigPairs - i * microPairs);
+    return { inputs: [tf.randomNormal([n, bigSize, bigSize, 1], 0, 1, 'float32', 2 * i + 1), tf.randomNormal([n, bigSize, bigSize, 1], 0, 1, 'float32', 2 * i + 2)], y: tf.tensor2d(Array.from({ length: n }, (_, k) => k % 2), [n, 1]) };
+  };
+  const t = performance.now();
+  const loss = await trainOnMicroBatches(model, count, load);
+  const seconds = (performance.now() - t) / 1000;
+  const mem = (tf.memory() as { numBytes: number }).numBytes;
+  console.log(`\n${bigSize} px (the method's size), ${bigPairs} pairs per step as ${count} micro-batches of ${microPairs} pairs (gradient accumulation): 1 step in ${seconds.toFixed(1)} s = ${((2 * bigPairs) / seconds).toFixed(2)} photos/s, loss ${loss.toFixed(4)}, tensors held after the step ${(mem / 2 ** 20).toFixed(0)} MB; a 32-pair step (16 micro-batches) takes about ${((32 / bigPairs) * seconds / 60).toFixed(1)} min`);
+  model.dispose();
 }
