@@ -1,6 +1,7 @@
 """PyTorch peer of whaleid's Siamese network (the method's branch CNN + 706-parameter head),
 for bench/train.ts. Prints one JSON line: photos/s of training steps (forward + backward + Adam)
 for each requested input size. Usage: python3 torch_siamese.py --sizes 192,384 --batch 16 --steps 3
+[--warmup 1] [--device cpu|cuda] (on cuda each timed step ends with a synchronize).
 """
 import argparse, json, time
 import torch
@@ -47,25 +48,29 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument('--sizes', default='192,384'); p.add_argument('--batch', type=int, default=16)
     p.add_argument('--steps', type=int, default=3); p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--warmup', type=int, default=1); p.add_argument('--device', default='cpu')
     a = p.parse_args()
     torch.set_num_threads(a.threads); torch.manual_seed(0)
-    branch, head = Branch(), Head()
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    branch, head = Branch().to(dev), Head().to(dev)
     params = sum(x.numel() for x in branch.parameters()) + sum(x.numel() for x in branch.buffers() if x.dtype == torch.float32)
     opt = torch.optim.Adam(list(branch.parameters()) + list(head.parameters()), lr=64e-5)
-    out = {'branch_params': params, 'torch': torch.__version__, 'threads': a.threads}
+    out = {'branch_params': params, 'torch': torch.__version__, 'threads': a.threads, 'device': a.device}
     for s in [int(v) for v in a.sizes.split(',')]:
-        xa = torch.randn(a.batch, 1, s, s).to(memory_format=torch.channels_last)
-        xb = torch.randn(a.batch, 1, s, s).to(memory_format=torch.channels_last)
-        y = (torch.arange(a.batch) % 2).float().unsqueeze(1)
+        xa = torch.randn(a.batch, 1, s, s).to(dev, memory_format=torch.channels_last)
+        xb = torch.randn(a.batch, 1, s, s).to(dev, memory_format=torch.channels_last)
+        y = (torch.arange(a.batch) % 2).float().unsqueeze(1).to(dev)
         branch.to(memory_format=torch.channels_last)
         def step():
             opt.zero_grad()
             loss = nn.functional.binary_cross_entropy(head(branch(xa), branch(xb)), y)
             loss.backward(); opt.step()
-        step()
+        for _ in range(a.warmup): step()
+        sync()
         times = []
         for _ in range(a.steps):
-            t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
+            t = time.perf_counter(); step(); sync(); times.append(time.perf_counter() - t)
         times.sort()
         out[str(s)] = 2 * a.batch / times[len(times) // 2]
     print(json.dumps(out))
