@@ -54,6 +54,12 @@ export interface Catalog {
   /** Moves every photo of `sourceId` to `targetId` and marks the source merged. */
   merge(targetId: number, sourceId: number, ctx: DecisionContext): DecisionRecord;
   decisions(q: { photoId?: number; limit?: number }): DecisionRecord[];
+  /**
+   * Changes whenever the catalog changed: through this connection (a counter) or any other one
+   * (SQLite's data_version). Lets a reader keep derived state (the identifier's gallery) until
+   * then, without querying the tables.
+   */
+  revision(): string;
   /** Identified photos of live individuals: the gallery queries are matched against. */
   gallery(): { photoId: number; individualId: number; boxKey: string }[];
   getFeatures(modelVersion: string, photoIds: readonly number[]): Map<number, Float32Array>;
@@ -120,6 +126,13 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
     migrate(db);
   }
   const store = openPhotoStore(options.photoDir ?? `${file}.photos`);
+  let writes = 0;
+  // every write of this connection goes through db.prepare(...).run or a transaction: count them
+  const countWrites = <A extends unknown[], R>(fn: (...a: A) => R) => (...a: A): R => {
+    const r = fn(...a);
+    writes++;
+    return r;
+  };
   const maxPixels = options.maxPixels ?? 100_000_000;
 
   const getPhoto = db.prepare<[number], PhotoRow>('SELECT * FROM photos WHERE id = ?');
@@ -167,28 +180,28 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
   };
   const assign = db.prepare('UPDATE photos SET individual_id = ?, status = ? WHERE id = ?');
 
-  const confirmTx = db.transaction((photoId: number, individualId: number, ctx: DecisionContext) => {
+  const confirmTx = countWrites(db.transaction((photoId: number, individualId: number, ctx: DecisionContext) => {
     photo(photoId);
     live(individualId);
     assign.run(individualId, 'identified', photoId);
     return record(photoId, 'confirm', individualId, null, ctx);
-  });
-  const newIndividualTx = db.transaction((photoId: number, name: string | null, notes: string, ctx: DecisionContext) => {
+  }));
+  const newIndividualTx = countWrites(db.transaction((photoId: number, name: string | null, notes: string, ctx: DecisionContext) => {
     photo(photoId);
     const ind = insertIndividual(name, notes, ctx.by);
     assign.run(ind.id, 'identified', photoId);
     const decision = record(photoId, 'new-individual', ind.id, null, ctx);
     return { individual: individual(ind.id), decision };
-  });
-  const mergeTx = db.transaction((targetId: number, sourceId: number, ctx: DecisionContext) => {
+  }));
+  const mergeTx = countWrites(db.transaction((targetId: number, sourceId: number, ctx: DecisionContext) => {
     if (targetId === sourceId) throw new WhaleidError('cannot merge an individual into itself');
     live(targetId);
     live(sourceId);
     db.prepare('UPDATE photos SET individual_id = ? WHERE individual_id = ?').run(targetId, sourceId);
     db.prepare('UPDATE individuals SET merged_into = ? WHERE id = ?').run(targetId, sourceId);
     return record(null, 'merge', targetId, sourceId, ctx);
-  });
-  const insertPhotoTx = db.transaction((sha: string, row: unknown[], individualId: number | null, by: string) => {
+  }));
+  const insertPhotoTx = countWrites(db.transaction((sha: string, row: unknown[], individualId: number | null, by: string) => {
     const existing = getPhotoBySha.get(sha);
     if (existing) return { photo: photoOf(existing), duplicate: true };
     if (individualId !== null) live(individualId);
@@ -197,7 +210,7 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
     const id = Number(info.lastInsertRowid);
     if (individualId !== null) record(id, 'import', individualId, null, { by: by || 'anonymous' });
     return { photo: photo(id), duplicate: false };
-  });
+  }));
 
   return {
     file,
@@ -234,6 +247,7 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
       return { total, items };
     },
     setBox(photoId, box, source) {
+      writes++;
       const p = photo(photoId);
       const b = checkBox(box, p.width, p.height);
       db.prepare('UPDATE photos SET box_x0 = ?, box_y0 = ?, box_x1 = ?, box_y1 = ?, box_source = ? WHERE id = ?').run(b.x0, b.y0, b.x1, b.y1, source, photoId);
@@ -265,11 +279,11 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
     },
     confirm: (photoId, individualId, ctx) => confirmTx(photoId, individualId, ctx),
     newIndividual: (photoId, name, notes, ctx) => newIndividualTx(photoId, name, notes, ctx),
-    skip: (photoId, ctx) => db.transaction(() => {
+    skip: (photoId, ctx) => countWrites(db.transaction(() => {
       const p = photo(photoId);
       if (p.status === 'pending') assign.run(null, 'skipped', photoId);
       return record(photoId, 'skip', null, null, ctx);
-    })(),
+    }))(),
     merge: (targetId, sourceId, ctx) => mergeTx(targetId, sourceId, ctx),
     decisions(q) {
       const rows = q.photoId === undefined
@@ -277,6 +291,7 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
         : db.prepare<[number, number], DecisionRow>('SELECT * FROM decisions WHERE photo_id = ? ORDER BY id DESC LIMIT ?').all(q.photoId, limitOf(q.limit));
       return rows.map(decisionOf);
     },
+    revision: () => `${writes}:${db.pragma('data_version', { simple: true }) as number}`,
     gallery: () => db.prepare<[], { photoId: number; individualId: number; boxKey: string }>(
       `SELECT p.id AS photoId, p.individual_id AS individualId, COALESCE(p.box_x0 || ',' || p.box_y0 || ',' || p.box_x1 || ',' || p.box_y1, '') AS boxKey
        FROM photos p JOIN individuals i ON i.id = p.individual_id

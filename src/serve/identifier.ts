@@ -91,7 +91,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   const features = new Map<string, Float32Array>();
   const keyOf = (photoId: number, boxKey: string): string => `${photoId}|${boxKey}`;
   const boxKeyOf = (p: PhotoRecord): string => (p.box ? `${p.box.x0},${p.box.y0},${p.box.x1},${p.box.y1}` : '');
-  let gallery: { photoIds: Int32Array; individualIds: Int32Array; kernel: ScoreKernel | null; key: string } | null = null;
+  let gallery: { photoIds: Int32Array; individualIds: Int32Array; kernel: ScoreKernel | null; key: string; revision: string } | null = null;
 
   const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<void> => {
     const requests = photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined }));
@@ -121,10 +121,15 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     return missing.length;
   };
   const currentGallery = async (): Promise<NonNullable<typeof gallery>> => {
+    const revision = catalog.revision();
+    if (gallery && gallery.revision === revision) return gallery; // nothing written since: no query at all
     let rows = catalog.gallery();
     // the gallery changes with decisions (assignments, merges) and boxes: its rows are its identity
     const key = `${rows.length}|${rows.map((r) => keyOf(r.photoId, r.boxKey) + r.individualId).join(';')}`;
-    if (gallery && gallery.key === key) return gallery;
+    if (gallery && gallery.key === key) {
+      gallery.revision = revision;
+      return gallery;
+    }
     if (rows.some((r) => !features.has(keyOf(r.photoId, r.boxKey)))) {
       await sync();
       rows = catalog.gallery();
@@ -136,6 +141,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       individualIds: Int32Array.from(rows, (r) => r.individualId),
       kernel: rows.length ? createScoreKernel(head, cols) : null,
       key,
+      revision: catalog.revision(),
     };
     return gallery;
   };
