@@ -19,7 +19,7 @@ import { WhaleidError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { resolveSchedule, totalEpochs, type Schedule } from './schedule.js';
 import { splitByIndividuals, type TrainValidationSplit } from './split.js';
-import { computeFeatures, loadBatch } from './features.js';
+import { computeFeaturesOnnx, loadBatch } from './features.js';
 import { scoreAllPairsParallel } from './score-matrix.js';
 import { createPairMiner } from './pairs.js';
 import { evaluateValidation, type ValidationResult } from './validation.js';
@@ -168,7 +168,8 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
     await fs.appendFile(path.join(runDir, 'log.jsonl'), JSON.stringify(r) + '\n');
   };
   const validate = async (): Promise<Float32Array> => {
-    const feats = await computeFeatures(siamese.branch, cache, evalPhotos.map((i) => request(i)), crop);
+    // features for the score matrix and validation through ONNX Runtime: 3-7x faster than tfjs-wasm
+    const feats = await computeFeaturesOnnx(siamese.branch, cache, evalPhotos.map((i) => request(i)), crop);
     if (split.queries.length > 0) {
       lastVal = evaluateValidation(feats, rowOf, ids, split, readHeadWeights(siamese.head));
       await record({ kind: 'validation', epoch: state.epochsDone, map5: lastVal.map5, threshold: lastVal.threshold, top1: lastVal.top1, closedTop1: lastVal.closedTop1, queries: lastVal.queries, curve: lastVal.curve.map((c) => [c.threshold, c.map5]) });

@@ -1,0 +1,36 @@
+import { describe, it, expect } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { initEngine } from '../../src/model/engine.js';
+import { createSiamese } from '../../src/model/siamese.js';
+import { computeFeatures, computeFeaturesOnnx } from '../../src/train/features.js';
+import { createImageCache } from '../../src/image/image-cache.js';
+import { scenePhoto } from '../helpers/photos.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+describe('branch features through ONNX Runtime during training', () => {
+  it('equal the tfjs features of the same branch within float32 rounding', async () => {
+    await initEngine({ backend: 'wasm' });
+    const dir = tmpDir();
+    const requests = [];
+    for (let i = 0; i < 5; i++) {
+      const file = path.join(dir, `p${i}.jpg`);
+      writeFileSync(file, await scenePhoto(i, 200, 120));
+      requests.push({ file, box: i % 2 ? { x0: 20, y0: 10, x1: 180, y1: 100 } : undefined });
+    }
+    const s = createSiamese({ preset: 'tiny', seed: 2 });
+    const cache = createImageCache({ dir: path.join(dir, 'cache'), maxSide: 192 });
+    const crop = { size: s.config.inputSize, margin: 0.05, aspect: 2.15 };
+    const a = await computeFeatures(s.branch, cache, requests, crop);
+    const b = await computeFeaturesOnnx(s.branch, cache, requests, crop);
+    expect(b.length).toBe(a.length);
+    let gap = 0;
+    let scale = 0;
+    for (let i = 0; i < a.length; i++) {
+      gap = Math.max(gap, Math.abs(a[i] - b[i]));
+      scale = Math.max(scale, Math.abs(a[i]));
+    }
+    expect(scale).toBeGreaterThan(0.01);
+    expect(gap / scale).toBeLessThan(1e-4);
+  });
+});
