@@ -26,8 +26,12 @@ const QUICK: Record<string, string[]> = {
   infer: ['--size', '192', '--iters', '2'],
   lap: ['--sizes', '500,1000,2000'],
   score: ['--sizes', '500,1000,2000', '--torch-seconds', '4', '--topk-known', '4000'],
-  train: ['--sizes', '96,192', '--steps', '2'],
+  train: ['--sizes', '96,192', '--steps', '2', '--big-pairs', '2'],
+  serve: ['--photos', '2000', '--requests', '50', '--work', 'bench/out/serve-quick'],
 };
+
+/** Scripts that need a machine this one is not (run by hand there; see their headers). */
+const NOT_HERE = new Set(['train-webgpu']);
 
 /** Plot axis labels per script (x is the size the script varies). */
 const X_LABEL: Record<string, string> = { lap: 'matrix side n', score: 'photos n', train: 'input size (px)' };
@@ -107,7 +111,7 @@ function notes(stdout: string): string[] {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const dir = import.meta.dirname;
-  const scripts = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run-all.ts').map((f) => f.slice(0, -3)).sort();
+  const scripts = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run-all.ts').map((f) => f.slice(0, -3)).filter((s) => !NOT_HERE.has(s)).sort();
   const chosen = args.only ?? scripts;
   const unknown = chosen.filter((s) => !scripts.includes(s));
   if (unknown.length) throw invalidParameterError('--only', `names among ${scripts.join(', ')}`, unknown.join(','));
