@@ -40,7 +40,7 @@ export interface ModelPreset {
 }
 
 /** Names of the built-in presets. */
-export type ModelPresetName = 'kernel' | 'cpu' | 'tiny';
+export type ModelPresetName = 'kernel' | 'cpu' | 'small' | 'tiny';
 
 /**
  * Built-in presets.
@@ -48,6 +48,10 @@ export type ModelPresetName = 'kernel' | 'cpu' | 'tiny';
  *   384 px by default; pass `inputSize: 512` for the seed's resolution (same parameter count).
  * - `cpu`: the same shape at half width and two subblocks per stage, 128 px, 256 features; for
  *   training runs on a few CPU cores.
+ * - `small`: the shape of `tiny` at 4x its width (16 5x5 stem filters, 128 features, 62,304
+ *   branch parameters), 64 px: the CPU training recipes' model. Measured on Omniglot (400 steps of
+ *   32 random pairs): `tiny`'s 4-filter stem is a bottleneck (held-out 1-NN 0.21, loss 0.56), this
+ *   one learns several times faster (1-NN 0.46, loss 0.42) at ~1.3x the time per step.
  * - `tiny`: a toy copy (64 px, 3x3 stem, one subblock per stage, 64 features) for tests and smoke
  *   runs; cheap enough to train on the tfjs cpu backend, whose conv filter gradient is slow.
  */
@@ -79,6 +83,20 @@ export const MODEL_PRESETS: Readonly<Record<ModelPresetName, ModelPreset>> = Obj
       { channels: 256, width: 64, subblocks: 2 },
     ],
     headMid: 32,
+  },
+  small: {
+    name: 'small',
+    inputSize: 64,
+    stemFilters: 16,
+    stemKernel: 5,
+    stemConvs: 1,
+    stages: [
+      { channels: 32, width: 16, subblocks: 1 },
+      { channels: 64, width: 16, subblocks: 1 },
+      { channels: 96, width: 24, subblocks: 1 },
+      { channels: 128, width: 32, subblocks: 1 },
+    ],
+    headMid: 16,
   },
   tiny: {
     name: 'tiny',

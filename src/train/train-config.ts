@@ -6,7 +6,9 @@ import type { ScheduleGroup } from './schedule.js';
 export interface TrainConfig {
   /** Dataset folder (Kaggle layout or folder per individual). */
   data: string;
-  /** Architecture preset: `kernel` (the method's), `cpu`, `tiny`. */
+  /** The named recipe the settings came from (see recipes.ts), recorded for the reader. */
+  recipe?: string;
+  /** Architecture preset: `kernel` (the method's), `cpu`, `small`, `tiny`. */
   preset: ModelPresetName;
   /** Input side; default the preset's. */
   inputSize?: number;

@@ -4,6 +4,7 @@ import { parseIntOption, parseNumberOption, WhaleidError } from '../../util/erro
 import { trainHooks } from '../train-hooks.js';
 import { defaultCacheDir } from './image-commands.js';
 import type { CliIo } from '../io.js';
+import { TRAIN_RECIPES, applyRecipe } from '../../train/recipes.js';
 
 /** `whaleid train`: the Siamese network with the method's pair mining and schedule. */
 export function registerTrainCommand(program: Command, io: CliIo): void {
@@ -11,7 +12,8 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
     .addOption(commonFlags.data())
     .addOption(commonFlags.out('run folder (checkpoints, log.jsonl, report.html, model/)'))
     .addOption(new Option('--resume <runDir>', 'continue an interrupted run from its last checkpoint'))
-    .addOption(new Option('--preset <name>', 'model: kernel (the method, 384 px), cpu (128 px), tiny (64 px)').choices(['kernel', 'cpu', 'tiny']))
+    .addOption(new Option('--recipe <name>', `a measured CPU training recipe; flags given override it: ${Object.values(TRAIN_RECIPES).map((r) => `${r.name} (${r.summary})`).join('; ')}`).choices(Object.keys(TRAIN_RECIPES)))
+    .addOption(new Option('--preset <name>', 'model: kernel (the method, 384 px), cpu (128 px), small (64 px), tiny (64 px)').choices(['kernel', 'cpu', 'small', 'tiny']))
     .addOption(new Option('--input-size <px>', 'input side (default: the preset\'s)').argParser((v) => parseIntOption('--input-size', v, 16, 1024)))
     .addOption(new Option('--schedule <name>', 'kernel (400 epochs), long (~60), short (~30), smoke (2)'))
     .addOption(new Option('--batch-size <n>', 'pairs per step (the method: 32)').argParser((v) => parseIntOption('--batch-size', v, 2, 1024)))
@@ -30,7 +32,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
     .addOption(commonFlags.seed())
     .addOption(commonFlags.quiet())
-    .action(async (opts: Record<string, unknown>) => {
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const resume = opts.resume as string | undefined;
       const runDir = resume ?? requireOption(opts.out as string | undefined, '--out', 'the run folder to write');
       if (!resume) requireOption(opts.data as string | undefined, '--data', 'the dataset to train on');
@@ -40,30 +42,31 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
       io.out(`engine: tfjs ${engine.backend}, ${engine.threads} thread(s)`);
       const { trainSiamese } = await import('../../train/trainer.js');
       const hooks = trainHooks(io, io.progress && !opts.quiet);
-      const result = await trainSiamese(
-        runDir,
-        {
-          data: opts.data as string,
-          preset: opts.preset as never,
-          inputSize: opts.inputSize as number | undefined,
-          schedule: opts.schedule as string | undefined,
-          batchSize: opts.batchSize as number | undefined,
-          valShare: opts.valShare as number | undefined,
-          boxes: opts.boxes as string | undefined,
-          rotate: opts.rotate as string | undefined,
-          exclude: opts.exclude as string | undefined,
-          margin: opts.margin as number | undefined,
-          aspect: opts.aspect as number | undefined,
-          lrScale: opts.lrScale as number | undefined,
-          maxMinutes: opts.maxMinutes as number | undefined,
-          headInit: opts.headInit as 'distance' | 'keras' | undefined,
-          augmentFromEpoch: opts.augmentFrom as number | undefined,
-          dedup: opts.dedup as boolean,
-          seed: opts.seed as number,
-          cacheDir: opts.cache as string,
-        } as never,
-        { ...hooks, resume: Boolean(resume) },
-      );
+      const given = {
+        data: opts.data as string,
+        preset: opts.preset as never,
+        inputSize: opts.inputSize as number | undefined,
+        schedule: opts.schedule as string | undefined,
+        batchSize: opts.batchSize as number | undefined,
+        valShare: opts.valShare as number | undefined,
+        boxes: opts.boxes as string | undefined,
+        rotate: opts.rotate as string | undefined,
+        exclude: opts.exclude as string | undefined,
+        margin: opts.margin as number | undefined,
+        aspect: opts.aspect as number | undefined,
+        lrScale: opts.lrScale as number | undefined,
+        maxMinutes: opts.maxMinutes as number | undefined,
+        headInit: opts.headInit as 'distance' | 'keras' | undefined,
+        augmentFromEpoch: opts.augmentFrom as number | undefined,
+        // commander always sets the negatable flag: only a --no-dedup actually given may override a recipe
+        dedup: cmd.getOptionValueSource('dedup') === 'cli' ? (opts.dedup as boolean) : undefined,
+        seed: opts.seed as number,
+        cacheDir: opts.cache as string,
+      };
+      if (resume && opts.recipe) throw new WhaleidError('--recipe starts a new run; a resumed run keeps its stored configuration');
+      const settings = opts.recipe ? applyRecipe(opts.recipe as string, given) : given;
+      if (opts.recipe) io.out(`recipe ${opts.recipe as string}: ${JSON.stringify({ ...settings, data: undefined, cacheDir: undefined, schedule: undefined })}`);
+      const result = await trainSiamese(runDir, settings as never, { ...hooks, resume: Boolean(resume) });
       hooks.done();
       const v = result.validation;
       io.out(`trained ${result.epochs} epochs in ${(result.seconds / 60).toFixed(1)} min; ${v ? `validation MAP@5 ${v.map5.toFixed(4)} (threshold ${v.threshold}), top-1 ${v.top1.toFixed(3)}` : 'no validation queries'}; report: ${runDir}/report.html`);

@@ -1,0 +1,103 @@
+import { invalidParameterError } from '../util/errors.js';
+import type { TrainConfig } from './train-config.js';
+import type { ScheduleGroup } from './schedule.js';
+
+/**
+ * Named training recipes: whole training configurations (model, input, crop, schedule, batch,
+ * learning rate, time budget) that were measured to learn within a CPU budget on one kind of data.
+ * They are data, like the schedules: `whaleid train --recipe NAME` starts from one, and any flag
+ * given explicitly overrides the recipe's value.
+ */
+export interface TrainRecipe {
+  /** Recipe name (`--recipe`). */
+  readonly name: string;
+  /** What data it is for and what it reached (one line, shown by `--help`). */
+  readonly summary: string;
+  /** The settings it fixes; everything else keeps {@link TRAIN_DEFAULTS}. */
+  readonly settings: Readonly<Partial<Omit<TrainConfig, 'data'>>>;
+}
+
+/**
+ * Groups of `epochs` epochs: `random` groups of random negatives (K 1000: the score matrix is
+ * drowned by noise), then the given K values (smaller = harder, score-ranked negatives), then
+ * `tail` groups at a quarter of the learning rate.
+ */
+function cpuSchedule(name: string, o: { epochs: number; lr: number; random: number; harder: number[]; tail: number }): { name: string; groups: ScheduleGroup[] } {
+  return {
+    name,
+    groups: [
+      ...Array.from({ length: o.random }, () => ({ epochs: o.epochs, lr: o.lr, K: 1000 })),
+      ...o.harder.map((K) => ({ epochs: o.epochs, lr: o.lr, K })),
+      ...Array.from({ length: o.tail }, () => ({ epochs: o.epochs, lr: o.lr / 4, K: o.harder.length ? o.harder[o.harder.length - 1] : 1000 })),
+    ],
+  };
+}
+
+/** The built-in recipes. */
+export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freeze({
+  omniglot: {
+    name: 'omniglot',
+    summary: "small greyscale drawings (Omniglot's 105x105 characters): small model, 64 px, whole image; 25 min: 20-way one-shot 40%",
+    settings: {
+      preset: 'small',
+      inputSize: 64,
+      aspect: 1,
+      margin: 0,
+      dedup: false,
+      batchSize: 32,
+      lrScale: 1,
+      augmentFromEpoch: 0,
+      headInit: 'distance',
+      maxMinutes: 60,
+      schedule: cpuSchedule('omniglot', { epochs: 1, lr: 2e-3, random: 5, harder: [10, 10, 10, 3, 3, 3], tail: 2 }),
+    },
+  },
+  nyala: {
+    name: 'nyala',
+    summary: 'photos of animals (nyala, whole photos of ~1.3:1): small model, 64 px; 18 min: not yet above chance',
+    settings: {
+      preset: 'small',
+      inputSize: 64,
+      aspect: 1.25,
+      margin: 0,
+      batchSize: 32,
+      lrScale: 1,
+      augmentFromEpoch: 0,
+      headInit: 'distance',
+      maxMinutes: 60,
+      schedule: cpuSchedule('nyala', { epochs: 2, lr: 2e-3, random: 5, harder: [10, 10, 3, 3], tail: 2 }),
+    },
+  },
+  synthetic: {
+    name: 'synthetic',
+    summary: "`whaleid synth` catalogs (fluke boxes, aspect 2.15): small model, 64 px; 14 min: MAP@5 0.369 vs 0.301 baseline",
+    settings: {
+      preset: 'small',
+      inputSize: 64,
+      batchSize: 32,
+      lrScale: 1,
+      augmentFromEpoch: 0,
+      headInit: 'distance',
+      maxMinutes: 30,
+      schedule: cpuSchedule('synthetic', { epochs: 2, lr: 2e-3, random: 4, harder: [10, 10, 3, 3], tail: 1 }),
+    },
+  },
+});
+
+/**
+ * Applies a named recipe under the given settings: a setting given (not undefined) wins over the
+ * recipe's, so `--recipe omniglot --max-minutes 20` is the recipe with a shorter budget.
+ *
+ * @param name - a key of {@link TRAIN_RECIPES}
+ * @param given - the caller's settings (undefined = not given)
+ * @returns the merged settings, with `recipe` set to the name
+ * @throws {@link WhaleidError} for an unknown recipe
+ * @example
+ * applyRecipe('omniglot', { data: 'omniglot/images_background', maxMinutes: 20 });
+ */
+export function applyRecipe<T extends Partial<TrainConfig>>(name: string, given: T): T & Partial<TrainConfig> {
+  const recipe = Object.hasOwn(TRAIN_RECIPES, name) ? TRAIN_RECIPES[name] : undefined;
+  if (!recipe) throw invalidParameterError('recipe', `one of ${Object.keys(TRAIN_RECIPES).join(', ')}`, name);
+  const explicit = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  return { ...structuredClone(recipe.settings), ...explicit, recipe: name } as T & Partial<TrainConfig>;
+}

@@ -1,0 +1,48 @@
+import { describe, it, expect } from 'vitest';
+import { TRAIN_RECIPES, applyRecipe } from '../../src/train/recipes.js';
+import { resolveTrainConfig } from '../../src/train/train-config.js';
+import { resolveSchedule, totalEpochs } from '../../src/train/schedule.js';
+import { MODEL_PRESETS, createBranch } from '../../src/model/branch.js';
+
+describe('training recipes', () => {
+  it('every recipe is a valid configuration with a valid schedule that starts on random negatives', () => {
+    expect(Object.keys(TRAIN_RECIPES).sort()).toEqual(['nyala', 'omniglot', 'synthetic']);
+    for (const [name, r] of Object.entries(TRAIN_RECIPES)) {
+      expect(r.name).toBe(name);
+      const c = resolveTrainConfig(applyRecipe(name, { data: 'x' }));
+      expect(c.recipe).toBe(name);
+      const s = resolveSchedule(c.schedule);
+      expect(totalEpochs(s)).toBeGreaterThan(4);
+      expect(s.groups[0].K).toBeGreaterThanOrEqual(100); // easy pairs first: hard ones stall a fresh model
+      expect(c.maxMinutes).toBeLessThanOrEqual(60);
+      // the input size is one the preset accepts
+      expect(() => createBranch({ preset: c.preset, inputSize: c.inputSize })).not.toThrow();
+    }
+  });
+
+  it('explicit settings win over the recipe, undefined ones do not', () => {
+    const c = applyRecipe('omniglot', { data: 'd', maxMinutes: 20, inputSize: undefined, seed: 4 });
+    expect(c.maxMinutes).toBe(20);
+    expect(c.seed).toBe(4);
+    expect(c.inputSize).toBe(TRAIN_RECIPES.omniglot.settings.inputSize);
+    expect(c.data).toBe('d');
+    expect(c.aspect).toBe(1);
+    expect(c.dedup).toBe(false);
+  });
+
+  it('applying a recipe never changes the recipe itself', () => {
+    const before = JSON.stringify(TRAIN_RECIPES.nyala);
+    const c = applyRecipe('nyala', { data: 'd' });
+    (c.schedule as { groups: { lr: number }[] }).groups[0].lr = 99;
+    expect(JSON.stringify(TRAIN_RECIPES.nyala)).toBe(before);
+  });
+
+  it('an unknown recipe is an error naming the known ones', () => {
+    expect(() => applyRecipe('whales', { data: 'd' })).toThrow(/omniglot, nyala, synthetic for recipe.*whales/);
+  });
+
+  it('the small preset is 4x tiny in width with the same shape', () => {
+    expect(MODEL_PRESETS.small.stages.map((s) => s.subblocks)).toEqual(MODEL_PRESETS.tiny.stages.map((s) => s.subblocks));
+    expect(createBranch({ preset: 'small' }).countParams()).toBe(62304);
+  });
+});
