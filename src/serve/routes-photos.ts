@@ -3,6 +3,8 @@ import { stringify } from 'csv-stringify/sync';
 import type { NewPhoto, PhotoRecord, PhotoStatus } from '../catalog/catalog-types.js';
 import { WhaleidError } from '../util/errors.js';
 import { cropJpeg } from './crop-image.js';
+import { boxImageCache } from '../boxes/box-predict.js';
+import { clipBox, orderedBox } from '../boxes/box-transform.js';
 import { HttpError, type ServiceContext } from './server.js';
 import { schemas, idParam, pageQuery } from './api-schemas.js';
 
@@ -40,6 +42,13 @@ type UploadResult =
 export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const { catalog } = ctx;
   const identify = async (photoId: number, k = 5): Promise<unknown> => (ctx.identifier ? ctx.identifier.identify(photoId, { k }) : null);
+  // a photo without a box gets the fluke detector's (a person can still draw one: PUT .../box)
+  const boxCache = ctx.boxDetector ? boxImageCache(ctx.boxDetector) : null;
+  const detectBox = async (photo: PhotoRecord): Promise<PhotoRecord> => {
+    const [found] = await ctx.boxDetector!.detect([await boxCache!.load(catalog.photoFile(photo))]);
+    const box = clipBox(orderedBox(found), 0, 0, photo.width, photo.height);
+    return box.x1 - box.x0 >= 2 && box.y1 - box.y0 >= 2 ? catalog.setBox(photo.id, box, 'model') : photo;
+  };
 
   app.post('/api/photos', {
     schema: {
@@ -66,7 +75,9 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
       }
       try {
         const meta: NewPhoto = { originalName: name, takenOn: fields.takenOn || null, location: fields.location || null, uploadedBy: fields.by || decidedBy(req) };
-        const { photo, duplicate } = await catalog.addPhoto(bytes, meta);
+        const added = await catalog.addPhoto(bytes, meta);
+        const { duplicate } = added;
+        const photo = !added.photo.box && ctx.boxDetector ? await detectBox(added.photo) : added.photo;
         results.push({ ok: true, name, photo, duplicate, identification: await identify(photo.id) });
       } catch (e) {
         if (!(e instanceof WhaleidError)) throw e;

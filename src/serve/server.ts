@@ -8,6 +8,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { NotFoundError } from '../catalog/catalog.js';
 import { WhaleidError } from '../util/errors.js';
 import type { Identifier } from './identifier.js';
+import type { BoxDetector } from '../boxes/box-predict.js';
 import { registerPhotoRoutes } from './routes-photos.js';
 import { registerIndividualRoutes } from './routes-individuals.js';
 
@@ -16,6 +17,8 @@ export interface ServerOptions {
   catalog: Catalog;
   /** Identification model; without it uploads are stored and listed but get no candidates. */
   identifier?: Identifier | null;
+  /** Fluke detector for photos uploaded without a box; without it they are matched whole. */
+  boxDetector?: BoxDetector | null;
   /** Bearer token for changes; without one the service is read-only. */
   token?: string | null;
   /** Largest accepted upload per photo in bytes; default 30 MB. */
@@ -30,6 +33,7 @@ export interface ServerOptions {
 export interface ServiceContext {
   catalog: Catalog;
   identifier: Identifier | null;
+  boxDetector: BoxDetector | null;
   maxUploadBytes: number;
   maxFilesPerUpload: number;
   /** Rejects the request unless it carries the write token. */
@@ -76,6 +80,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   const ctx: ServiceContext = {
     catalog: o.catalog,
     identifier: o.identifier ?? null,
+    boxDetector: o.boxDetector ?? null,
     maxUploadBytes,
     maxFilesPerUpload,
     requireWrite(req) {

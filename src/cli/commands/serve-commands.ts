@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
@@ -78,6 +79,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
   defineCommand(program, 'serve', 'the photo-ID service: JSON API (/api, OpenAPI at /api/openapi.json) and the review web page', 'WHALEID_TOKEN=s3cret whaleid serve --catalog whales.db --model runs/a --port 8080')
     .addOption(catalogOption())
     .addOption(new Option('--model <runDir>', 'training run folder used to propose matches (without it uploads get no candidates)'))
+    .addOption(new Option('--box-model <dir>', "fluke detector for photos uploaded without a box: a `whaleid boxes train` folder, or 'none' (default: the one shipped with whaleid)"))
     .addOption(new Option('--port <n>', 'TCP port').default(8080).argParser((v) => parseIntOption('--port', v, 0, 65535)))
     .addOption(new Option('--host <addr>', 'address to listen on').default('127.0.0.1'))
     .addOption(new Option('--token <token>', 'bearer token that allows changes (default: $WHALEID_TOKEN); without one the service is read-only').env('WHALEID_TOKEN'))
@@ -85,7 +87,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     .addOption(new Option('--max-pixels <n>', 'largest photo accepted, in pixels').default(100_000_000).argParser((v) => parseIntOption('--max-pixels', v, 1)))
     .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
     .addOption(commonFlags.quiet())
-    .action(async (opts: { catalog?: string; model?: string; port: number; host: string; token?: string; maxUploadMb: number; maxPixels: number; cache: string; quiet?: boolean }) => {
+    .action(async (opts: { catalog?: string; model?: string; boxModel?: string; port: number; host: string; token?: string; maxUploadMb: number; maxPixels: number; cache: string; quiet?: boolean }) => {
       const file = requireOption(opts.catalog, '--catalog', 'the catalog database file (created when missing)');
       if (opts.token !== undefined && opts.token.length < 8) throw new WhaleidError('--token: expected at least 8 characters');
       const { openCatalog } = await import('../../catalog/catalog.js');
@@ -96,13 +98,19 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
         io.err(`model ${identifier.modelVersion}: ${n} catalog photos' features computed`);
       }
+      const { openBoxDetector } = await import('../../boxes/box-predict.js');
+      const { shippedBoxModelDir } = await import('../../boxes/box-spec.js');
+      const boxModel = opts.boxModel ?? shippedBoxModelDir();
+      const boxDetector = boxModel === 'none' || (opts.boxModel === undefined && !existsSync(path.join(boxModel, 'model.onnx'))) ? null : await openBoxDetector(boxModel);
+      io.err(boxDetector ? `fluke boxes of unboxed uploads: ${boxDetector.file}` : 'no box model: photos without a box are matched whole');
       const { createServer } = await import('../../serve/server.js');
-      const app = await createServer({ catalog: cat, identifier, token: opts.token ?? null, maxUploadBytes: opts.maxUploadMb * 1024 * 1024 });
+      const app = await createServer({ catalog: cat, identifier, boxDetector, token: opts.token ?? null, maxUploadBytes: opts.maxUploadMb * 1024 * 1024 });
       const address = await app.listen({ port: opts.port, host: opts.host });
       io.out(`whaleid serving ${path.resolve(file)} at ${address} (${opts.token ? 'changes need the token' : 'read-only: no --token'})`);
       const stop = async (): Promise<void> => {
         await app.close();
         await identifier?.close();
+        await boxDetector?.dispose();
         cat.close();
       };
       await new Promise<void>((resolve) => {
