@@ -16,6 +16,12 @@ export interface TrainConfig {
   schedule: string | { name?: string; groups: ScheduleGroup[] };
   /** Pairs per step (half matching, half not). The method: 32. */
   batchSize: number;
+  /**
+   * Pairs per micro-batch: a step's gradients are accumulated over micro-batches of this size and
+   * applied once (memory of one micro-batch: how the 512 px model fits wasm's 4 GB). Unset: the
+   * whole step at once.
+   */
+  microBatch?: number;
   valShare: number;
   newShare: number;
   seed: number;
@@ -78,6 +84,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   const c = { ...TRAIN_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as TrainConfig;
   if (!(c.preset in MODEL_PRESETS)) throw invalidParameterError('preset', `one of ${Object.keys(MODEL_PRESETS).join(', ')}`, c.preset);
   if (!Number.isInteger(c.batchSize) || c.batchSize < 2 || c.batchSize % 2) throw invalidParameterError('batchSize', 'an even integer >= 2', c.batchSize);
+  if (c.microBatch !== undefined && (!Number.isInteger(c.microBatch) || c.microBatch < 1 || c.microBatch > c.batchSize)) throw invalidParameterError('microBatch', `an integer between 1 and the batch size ${c.batchSize}`, c.microBatch);
   if (c.inputSize !== undefined && (!Number.isInteger(c.inputSize) || c.inputSize < 16)) throw invalidParameterError('inputSize', 'an integer >= 16', c.inputSize);
   for (const k of ['valShare', 'newShare', 'margin'] as const) if (!(c[k] >= 0 && c[k] <= 1)) throw invalidParameterError(k, 'a number between 0 and 1', c[k]);
   if (!(c.aspect > 0)) throw invalidParameterError('aspect', 'a positive number', c.aspect);

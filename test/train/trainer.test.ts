@@ -73,4 +73,21 @@ describe('trainSiamese', () => {
     ma.model.dispose();
     mb.model.dispose();
   });
+
+  it('trains through micro-batches (gradient accumulation), deterministically, to a different model than whole steps', async () => {
+    const one = { ...config, schedule: { name: 'one', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] } };
+    const runs = ['m1', 'm2', 'whole'].map((n) => path.join(dir, n));
+    await trainSiamese(runs[0], { ...one, microBatch: 4 });
+    await trainSiamese(runs[1], { ...one, microBatch: 4 });
+    await trainSiamese(runs[2], one);
+    const epochLoss = (run: string): number => readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((r) => r.kind === 'epoch').loss;
+    expect(Number.isFinite(epochLoss(runs[0]))).toBe(true);
+    const [m1, m2, whole] = await Promise.all(runs.map((r) => loadSiamese(path.join(r, 'model'))));
+    const gap = (x: typeof m1, y: typeof m1): number => Math.max(...x.model.getWeights().map((w, i) => tf.max(tf.abs(tf.sub(w, y.model.getWeights()[i]))).dataSync()[0]));
+    expect(gap(m1, m2)).toBe(0);
+    // BatchNorm sees micro-batches of 4 pairs instead of 16: close to, but not, the whole-step model
+    expect(gap(m1, whole)).toBeGreaterThan(0);
+    await expect(trainSiamese(path.join(dir, 'bad'), { ...one, microBatch: 32 })).rejects.toThrow(/Expected an integer between 1 and the batch size 16 for microBatch/);
+    for (const m of [m1, m2, whole]) m.model.dispose();
+  });
 });

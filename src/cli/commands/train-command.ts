@@ -17,6 +17,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--input-size <px>', 'input side (default: the preset\'s)').argParser((v) => parseIntOption('--input-size', v, 16, 1024)))
     .addOption(new Option('--schedule <name>', 'kernel (400 epochs), long (~60), short (~30), smoke (2)'))
     .addOption(new Option('--batch-size <n>', 'pairs per step (the method: 32)').argParser((v) => parseIntOption('--batch-size', v, 2, 1024)))
+    .addOption(new Option('--micro-batch <n>', 'pairs per micro-batch: gradients accumulated, applied once per step (less memory: 512 px, batch 32 fits with 2)').argParser((v) => parseIntOption('--micro-batch', v, 1, 1024)))
     .addOption(new Option('--val-share <x>', 'share of whales with 2+ photos held out').argParser((v) => parseNumberOption('--val-share', v, 0, 1)))
     .addOption(new Option('--boxes <csv>', 'boxes CSV (default: <data>/bounding_boxes.csv if present)'))
     .addOption(new Option('--rotate <list>', 'photos to turn 180 degrees (default: <data>/rotate.txt if present)'))
@@ -48,6 +49,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
         inputSize: opts.inputSize as number | undefined,
         schedule: opts.schedule as string | undefined,
         batchSize: opts.batchSize as number | undefined,
+        microBatch: opts.microBatch as number | undefined,
         valShare: opts.valShare as number | undefined,
         boxes: opts.boxes as string | undefined,
         rotate: opts.rotate as string | undefined,
