@@ -11,6 +11,7 @@ import { registerTrainCommand } from './commands/train-command.js';
 import { registerPredictCommand } from './commands/predict-command.js';
 import { registerPipelineCommands } from './commands/pipeline-commands.js';
 import { registerEvalCommands } from './commands/eval-commands.js';
+import { registerBoxesCommand } from './commands/boxes-command.js';
 import { registerServeCommands } from './commands/serve-commands.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -40,6 +41,7 @@ export function buildProgram(io: CliIo): Command {
   registerPredictCommand(program, io);
   registerPipelineCommands(program, io);
   registerEvalCommands(program, io);
+  registerBoxesCommand(program, io);
   registerServeCommands(program, io);
   registerDemoCommand(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });

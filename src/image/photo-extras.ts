@@ -58,3 +58,20 @@ export function listHas(list: ReadonlySet<string>, image: string): boolean {
 export function photoExtrasFrom(boxes: ReadonlyMap<string, Box>, rotate: ReadonlySet<string>): PhotoExtras['of'] {
   return (image) => ({ box: boxes.get(image) ?? boxes.get(path.basename(image)), rotate180: listHas(rotate, image) });
 }
+
+/**
+ * A lookup that falls back to other boxes (e.g. the fluke detector's predictions) for photos that
+ * the boxes CSV does not cover; a CSV box always wins.
+ *
+ * @param of - the lookup of the dataset's CSV boxes and rotate list
+ * @param fallback - image name -> box, for photos without a CSV box
+ * @returns the combined lookup
+ * @example
+ * const of = withFallbackBoxes(extras.of, predictedBoxes);
+ */
+export function withFallbackBoxes(of: PhotoExtras['of'], fallback: ReadonlyMap<string, Box>): PhotoExtras['of'] {
+  return (image) => {
+    const e = of(image);
+    return e.box ? e : { ...e, box: fallback.get(image) ?? fallback.get(path.basename(image)) };
+  };
+}

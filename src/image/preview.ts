@@ -12,6 +12,10 @@ export interface PreviewItem {
   file: string;
   box?: Box;
   rotate180?: boolean;
+  /** More boxes drawn on the photo (e.g. a predicted box beside the true one), not cropped. */
+  others?: readonly { box: Box; colour: string }[];
+  /** Extra caption text (e.g. the IoU of two boxes). */
+  note?: string;
 }
 
 /** Options of {@link renderContactSheet}. */
@@ -26,10 +30,10 @@ export interface PreviewOptions extends Partial<CropSettings> {
 const esc = (s: string): string => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
- * Renders a contact sheet to look at the pipeline: per photo, the photo with its box (green) and
- * padded crop region (yellow, dashed), the crop the model sees, then N augmented crops. Crops are
- * shown stretched back to the crop aspect (2.15:1) so a person sees the fluke's true shape; the
- * model's input is the square.
+ * Renders a contact sheet to look at the pipeline: per photo, the photo with its box (green),
+ * padded crop region (yellow, dashed) and any other boxes in their colours, the crop the model
+ * sees, then N augmented crops. Crops are shown stretched back to the crop aspect (2.15:1) so a
+ * person sees the fluke's true shape; the model's input is the square.
  *
  * @param cache - where photos come from
  * @param items - photos, with optional boxes
@@ -75,7 +79,9 @@ export async function renderContactSheet(cache: ImageCache, items: readonly Prev
     const pad = paddedBox(shown, W, H, margin, aspect);
     const rect = (b: Box, style: string): string =>
       `<rect x="${b.x0 * k}" y="${b.y0 * k}" width="${(b.x1 - b.x0) * k}" height="${(b.y1 - b.y0) * k}" fill="none" ${style}/>`;
-    const overlay = `<svg xmlns="http://www.w3.org/2000/svg" width="${tw}" height="${th}">${rect(pad, 'stroke="#ffd000" stroke-width="2" stroke-dasharray="6 4"')}${rect(shown, 'stroke="#00e000" stroke-width="2"')}</svg>`;
+    const turned = (b: Box): Box => (item.rotate180 ? { x0: W - b.x1, y0: H - b.y1, x1: W - b.x0, y1: H - b.y0 } : b);
+    const others = (item.others ?? []).map((o) => rect(turned(o.box), `stroke="${esc(o.colour)}" stroke-width="2"`)).join('');
+    const overlay = `<svg xmlns="http://www.w3.org/2000/svg" width="${tw}" height="${th}">${rect(pad, 'stroke="#ffd000" stroke-width="2" stroke-dasharray="6 4"')}${rect(shown, 'stroke="#00e000" stroke-width="2"')}${others}</svg>`;
     layers.push({ input: thumbPng, left: gap, top: y + labelH });
     layers.push({ input: Buffer.from(overlay), left: gap, top: y + labelH });
     const augs = [undefined, ...Array.from({ length: nAug }, () => randomAugmentation(rng))];
@@ -86,7 +92,7 @@ export async function renderContactSheet(cache: ImageCache, items: readonly Prev
       const crop = await sharp(bytes, { raw: { width: size, height: size, channels: 1 } }).resize(cropW, rowH, { fit: 'fill' }).toColourspace('srgb').png().toBuffer();
       layers.push({ input: crop, left: gap + photoW + gap + i * (cropW + gap), top: y + labelH });
     }
-    const caption = `${item.label}  ${W}x${H}${item.box ? '' : '  (no box: whole photo)'}${item.rotate180 ? '  (rotated 180)' : ''}   | crop | ${nAug} augmented`;
+    const caption = `${item.label}  ${W}x${H}${item.box ? '' : '  (no box: whole photo)'}${item.rotate180 ? '  (rotated 180)' : ''}${item.note ? `  ${item.note}` : ''}   | crop | ${nAug} augmented`;
     layers.push({ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${sheetW - gap}" height="${labelH}"><text x="0" y="13" font-family="sans-serif" font-size="12" fill="#222">${esc(caption)}</text></svg>`), left: gap, top: y });
     y += labelH + rowH + gap;
   }

@@ -134,6 +134,12 @@ function weightsOf(layer: tf.layers.Layer): Map<string, { data: Float32Array; sh
 function activation(ctx: LayerContext, layer: tf.layers.Layer, v: Value, name: string): Value {
   const op = ({ relu: 'Relu', sigmoid: 'Sigmoid', tanh: 'Tanh', softplus: 'Softplus' } as Record<string, string>)[name];
   if (name === 'linear' || name == null) return v;
+  if (name === 'softmax') {
+    // tfjs normalises over the last (channel) axis; ONNX's Softmax over the axis given, so the
+    // value must be in tfjs's layout (the Activation converter asks for NHWC).
+    if (v.layout === 'nchw' && v.shape.length !== 2) throw unsupported(layer, 'softmax of an NCHW value (as a conv activation)');
+    return { ...v, name: ctx.g.node('Softmax', [v.name], [attr.int('axis', -1)], `${layer.name}_softmax`) };
+  }
   if (op === undefined) throw unsupported(layer, `activation ${name}`);
   return { ...v, name: ctx.g.node(op, [v.name], [], `${layer.name}_${name}`) };
 }
@@ -350,7 +356,10 @@ export const CONVERTERS: Record<string, Converter> = {
   Add: merge('Add'),
   Multiply: merge('Mul'),
   Dropout: (ctx, node) => ctx.get(node.inputs[0]),
-  Activation: (ctx, node) => activation(ctx, node.layer, ctx.get(node.inputs[0]), (node.layer.getConfig() as Config).activation as string),
+  Activation: (ctx, node) => {
+    const name = (node.layer.getConfig() as Config).activation as string;
+    return activation(ctx, node.layer, ctx.get(node.inputs[0], name === 'softmax' ? 'nhwc' : 'any'), name);
+  },
   Concatenate: (ctx, node) => {
     const xs = node.inputs.map((t) => ctx.get(t));
     const layout = xs[0].layout;

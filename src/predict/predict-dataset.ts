@@ -12,9 +12,11 @@ import { findDuplicates } from '../image/duplicates.js';
 import { readHeadWeights } from '../model/head.js';
 import { computeFeatures } from '../train/features.js';
 import { WhaleidError } from '../util/errors.js';
-import { loadRunModel } from './run-model.js';
+import { loadRunModel, trainedWithBoxes } from './run-model.js';
 import { identify, thresholdForNewShare, type Candidate, type KnownPhoto, type QueryPhoto } from './identify.js';
 import { walkPredictions } from './walk.js';
+import { fillMissingBoxes } from '../boxes/box-fallback.js';
+import type { Box } from '../image/affine.js';
 
 /** Options of {@link predictDataset}. */
 export interface PredictOptions {
@@ -30,8 +32,16 @@ export interface PredictOptions {
   boxes?: string;
   rotate?: string;
   cacheDir?: string;
+  /**
+   * Box model for photos the boxes CSV does not cover: a folder or `.onnx` file, or `none` to use
+   * them whole; default the model shipped with whaleid.
+   */
+  boxModel?: string;
+  /** Cache of predicted boxes by photo content; default `<runDir>/predicted-boxes.json`. */
+  boxCacheFile?: string;
   onMessage?: (line: string) => void;
   onFeatures?: (done: number, total: number) => void;
+  onBoxes?: (done: number, total: number) => void;
 }
 
 /** A submission and how it was made. */
@@ -41,6 +51,8 @@ export interface PredictResult {
   threshold: number;
   newFirstShare: number;
   duplicates: number;
+  /** Boxes the fluke detector gave photos without a CSV box, by image name. */
+  predictedBoxes: Map<string, Box>;
 }
 
 /**
@@ -60,7 +72,17 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   if (ds.test.length === 0) throw new WhaleidError(`${o.data}: no test photos to identify`);
   const photoExtras = await loadPhotoExtras(ds.root, { boxes: o.boxes, rotate: o.rotate });
   const cache = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(run.crop.size) });
-  const known: KnownPhoto[] = ds.train.filter((p) => p.id !== NEW_WHALE).map((p) => ({ image: p.image, id: p.id, file: p.file, ...photoExtras.of(p.image) }));
+  const knownPhotos = ds.train.filter((p) => p.id !== NEW_WHALE);
+  const filled = await fillMissingBoxes([...knownPhotos, ...ds.test], photoExtras.of, {
+    // default: the shipped detector, but only for runs that learnt boxed crops
+    boxModel: o.boxModel ?? (trainedWithBoxes(run.config) ? undefined : 'none'),
+    cacheFile: o.boxCacheFile ?? path.join(o.runDir, 'predicted-boxes.json'),
+    cacheDir: o.cacheDir,
+    onProgress: o.onBoxes,
+    onMessage: say,
+  });
+  const extrasOf = filled.of;
+  const known: KnownPhoto[] = knownPhotos.map((p) => ({ image: p.image, id: p.id, file: p.file, ...extrasOf(p.image) }));
   const photos = datasetPhotos(ds);
   const byKey = new Map(photos.map((p) => [p.key, p]));
   const { groups } = await findDuplicates(photos, cache);
@@ -70,7 +92,7 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
     const ids = [...new Set(members.map((p) => p.id).filter((id): id is string => id !== undefined && id !== NEW_WHALE))];
     if (ids.length) for (const p of members) if (p.set === 'test') dupIds.set(p.image, ids);
   }
-  const queries: QueryPhoto[] = ds.test.map((p) => ({ image: p.image, file: p.file, duplicateOf: dupIds.get(p.image), ...photoExtras.of(p.image) }));
+  const queries: QueryPhoto[] = ds.test.map((p) => ({ image: p.image, file: p.file, duplicateOf: dupIds.get(p.image), ...extrasOf(p.image) }));
   say(`${known.length} known photos of ${new Set(known.map((k) => k.id)).size} individuals, ${queries.length} test photos (${dupIds.size} duplicate a known photo)`);
   const onnxFile = path.join(o.runDir, 'onnx', 'branch.onnx');
   const onnx = existsSync(onnxFile) ? await createOnnxBranch(onnxFile) : null;
@@ -89,5 +111,5 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   run.siamese.model.dispose();
   await onnx?.dispose();
   const newFirst = predictions.filter((p) => p.ids[0] === NEW_WHALE).length / Math.max(1, predictions.length);
-  return { predictions, top: res.top, threshold, newFirstShare: newFirst, duplicates: dupIds.size };
+  return { predictions, top: res.top, threshold, newFirstShare: newFirst, duplicates: dupIds.size, predictedBoxes: filled.predicted };
 }

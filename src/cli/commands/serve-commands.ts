@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
@@ -79,7 +79,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
   defineCommand(program, 'serve', 'the photo-ID service: JSON API (/api, OpenAPI at /api/openapi.json) and the review web page', 'WHALEID_TOKEN=s3cret whaleid serve --catalog whales.db --model runs/a --port 8080')
     .addOption(catalogOption())
     .addOption(new Option('--model <runDir>', 'training run folder used to propose matches (without it uploads get no candidates)'))
-    .addOption(new Option('--box-model <dir>', "fluke detector for photos uploaded without a box: a `whaleid boxes train` folder, or 'none' (default: the one shipped with whaleid)"))
+    .addOption(new Option('--box-model <dir>', "fluke detector for photos uploaded without a box: a `whaleid boxes train` folder, or 'none' (default: the shipped one when --model was trained with boxes)"))
     .addOption(new Option('--port <n>', 'TCP port').default(8080).argParser((v) => parseIntOption('--port', v, 0, 65535)))
     .addOption(new Option('--host <addr>', 'address to listen on').default('127.0.0.1'))
     .addOption(new Option('--token <token>', 'bearer token that allows changes (default: $WHALEID_TOKEN); without one the service is read-only').env('WHALEID_TOKEN'))
@@ -100,7 +100,11 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       }
       const { openBoxDetector } = await import('../../boxes/box-predict.js');
       const { shippedBoxModelDir } = await import('../../boxes/box-spec.js');
-      const boxModel = opts.boxModel ?? shippedBoxModelDir();
+      // default: the shipped detector when the model learnt boxed crops (see trainedWithBoxes)
+      const { trainedWithBoxes } = await import('../../predict/run-model.js');
+      const { resolveTrainConfig } = await import('../../train/train-config.js');
+      const boxedRun = opts.model ? trainedWithBoxes(resolveTrainConfig(JSON.parse(readFileSync(path.join(opts.model, 'config.json'), 'utf8')))) : true;
+      const boxModel = opts.boxModel ?? (boxedRun ? shippedBoxModelDir() : 'none');
       const boxDetector = boxModel === 'none' || (opts.boxModel === undefined && !existsSync(path.join(boxModel, 'model.onnx'))) ? null : await openBoxDetector(boxModel);
       io.err(boxDetector ? `fluke boxes of unboxed uploads: ${boxDetector.file}` : 'no box model: photos without a box are matched whole');
       const { createServer } = await import('../../serve/server.js');
