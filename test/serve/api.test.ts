@@ -6,6 +6,9 @@ import { startTestService, type TestService } from '../helpers/service.js';
 import { scenePhoto } from '../helpers/photos.js';
 import { readBoxes } from '../../src/image/boxes.js';
 import type { Box } from '../../src/image/affine.js';
+import { openBoxDetector } from '../../src/boxes/box-predict.js';
+import { shippedBoxModelDir } from '../../src/boxes/box-spec.js';
+import { iou } from '../../src/boxes/iou.js';
 
 let svc: TestService;
 const auth = (): Record<string, string> => ({ authorization: `Bearer ${svc.token}` });
@@ -192,6 +195,22 @@ describe('photo-ID service over HTTP on loopback', () => {
     expect(sameIds.size).toBe(1);
     expect(svc.catalog.listPhotos({}).total).toBe(before + distinct.length + 1);
     expect(svc.catalog.db.pragma('integrity_check', { simple: true })).toBe('ok');
+  });
+
+  it('gives a photo uploaded without a box the fluke detector\'s box, and matches its whale with it', async () => {
+    const detector = await openBoxDetector(shippedBoxModelDir());
+    try {
+      const url = await svc.another({ boxDetector: detector });
+      const { whale, bytes, box } = await reencodedPhotoOf(7);
+      const item = (await upload([{ name: 'unboxed.jpg', bytes }], { url })).body.results![0];
+      expect(item.ok).toBe(true);
+      const photo = item.photo as unknown as { box: Box; boxSource: string };
+      expect(photo.boxSource).toBe('model');
+      expect(iou(photo.box, box)).toBeGreaterThan(0.5);
+      expect(item.identification!.candidates.map((c) => c.name)).toContain(whale);
+    } finally {
+      await detector.dispose();
+    }
   });
 
   it('exports the catalog as CSV and serves the photo and its review crop', async () => {
