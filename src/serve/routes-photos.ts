@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { stringify } from 'csv-stringify/sync';
 import type { NewPhoto, PhotoRecord, PhotoStatus } from '../catalog/catalog-types.js';
 import { WhaleidError } from '../util/errors.js';
 import { cropJpeg } from './crop-image.js';
+import { catalogCsv } from '../catalog/catalog-export.js';
 import { boxImageCache } from '../boxes/box-predict.js';
 import { clipBox, orderedBox } from '../boxes/box-transform.js';
 import { HttpError, type ServiceContext } from './server.js';
@@ -163,21 +163,7 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
   });
 
   app.get('/api/export.csv', { schema: { summary: 'The catalog as CSV: Image,Id (Kaggle submission/train.csv style) plus photo details' } }, async (_req, reply) => {
-    const rows: (string | number | null)[][] = [];
-    const names = new Map<number, string>();
-    for (let offset = 0; ; offset += 1000) {
-      const page = catalog.listPhotos({ limit: 1000, offset });
-      for (const p of page.items) {
-        let name = '';
-        if (p.individualId !== null) {
-          if (!names.has(p.individualId)) names.set(p.individualId, catalog.individual(p.individualId).name);
-          name = names.get(p.individualId)!;
-        }
-        rows.push([`${p.sha256}.${p.format === 'jpeg' ? 'jpg' : p.format}`, name, p.id, p.originalName, p.status, p.box?.x0 ?? null, p.box?.y0 ?? null, p.box?.x1 ?? null, p.box?.y1 ?? null, p.boxSource, p.takenOn, p.location, p.uploadedBy, p.uploadedAt]);
-      }
-      if (page.items.length < 1000) break;
-    }
-    const csv = stringify(rows, { header: true, columns: ['Image', 'Id', 'PhotoId', 'OriginalName', 'Status', 'x0', 'y0', 'x1', 'y1', 'BoxSource', 'TakenOn', 'Location', 'UploadedBy', 'UploadedAt'] });
+    const csv = catalogCsv(catalog);
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="catalog.csv"').send(csv);
   });
 }

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openCatalog } from '../../src/catalog/catalog.js';
@@ -9,6 +9,7 @@ import { MIGRATIONS } from '../../src/catalog/catalog-schema.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { scenePhoto } from '../helpers/photos.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { runCli } from '../helpers/cli.js';
 
 describe('catalog', () => {
   const dir = tmpDir('whaleid-catalog-');
@@ -109,5 +110,25 @@ describe('catalog', () => {
     await expect(cat.addPhoto(await scenePhoto(2), { originalName: 'a.jpg', box: { x0: 10, y0: 10, x1: 5, y1: 20 } })).rejects.toThrow(/box .*expected x0 < x1/);
     expect(cat.listPhotos({}).total).toBe(0);
     cat.close();
+  });
+
+  it('imports, exports and backs up through the CLI', async () => {
+    const db = path.join(dir, 'cli.db');
+    const imp = await runCli('catalog', 'import', '--catalog', db, '--data', data, '--quiet');
+    expect(imp.code, imp.err).toBe(0);
+    const added = Number(/: (\d+) photos added/.exec(imp.out)![1]);
+    const out = path.join(dir, 'cli.csv');
+    const exp = await runCli('catalog', 'export', '--catalog', db, '--out', out);
+    expect(exp.code, exp.err).toBe(0);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toMatch(/^Image,Id,PhotoId,/);
+    expect(lines).toHaveLength(added + 1);
+    const labels = new Map(readFileSync(path.join(data, 'train.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',') as [string, string]));
+    const row = lines[1].split(',');
+    expect(labels.get(row[3])).toBe(row[1]); // OriginalName -> the individual's id
+    expect((await runCli('catalog', 'backup', '--catalog', db, '--out', path.join(dir, 'cli-backup.db'))).code).toBe(0);
+    const missing = await runCli('catalog', 'export', '--catalog', path.join(dir, 'nope.db'), '--out', out);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/nope\.db: no such catalog/);
   });
 });

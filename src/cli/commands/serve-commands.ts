@@ -76,6 +76,25 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       }
     });
 
+  defineCommand(catalog, 'export', 'the catalog as CSV: Image,Id (like train.csv) plus each photo\'s status, box, date, location, uploader', 'whaleid catalog export --catalog whales.db --out catalog.csv')
+    .addOption(catalogOption())
+    .addOption(commonFlags.out('CSV file to write (atomically)'))
+    .action(async (opts: { catalog?: string; out?: string }) => {
+      const file = requireOption(opts.catalog, '--catalog', 'the catalog database file');
+      const out = requireOption(opts.out, '--out', 'the CSV file to write');
+      const { openCatalog } = await import('../../catalog/catalog.js');
+      const { catalogCsv } = await import('../../catalog/catalog-export.js');
+      const { writeFileAtomic } = await import('../../util/atomic-file.js');
+      const cat = openCatalog(file, { readonly: true });
+      try {
+        const csv = catalogCsv(cat);
+        await writeFileAtomic(out, csv);
+        io.out(`wrote ${csv.trim().split('\n').length - 1} photos of ${file} to ${out}`);
+      } finally {
+        cat.close();
+      }
+    });
+
   defineCommand(program, 'serve', 'the photo-ID service: JSON API (/api, OpenAPI at /api/openapi.json) and the review web page', 'WHALEID_TOKEN=s3cret whaleid serve --catalog whales.db --model runs/a --port 8080')
     .addOption(catalogOption())
     .addOption(new Option('--model <runDir>', 'training run folder used to propose matches (without it uploads get no candidates)'))

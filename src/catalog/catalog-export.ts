@@ -1,0 +1,33 @@
+import { stringify } from 'csv-stringify/sync';
+import type { Catalog } from './catalog.js';
+
+/** Columns of {@link catalogCsv}: Kaggle's `Image,Id` first, then the photo's details. */
+export const EXPORT_COLUMNS = ['Image', 'Id', 'PhotoId', 'OriginalName', 'Status', 'x0', 'y0', 'x1', 'y1', 'BoxSource', 'TakenOn', 'Location', 'UploadedBy', 'UploadedAt'] as const;
+
+/**
+ * The catalog as CSV, one row per photo: `Image` is the stored file name (`<sha256>.<ext>`, as in
+ * the photo folder), `Id` the individual's name (empty while unidentified), so the first two
+ * columns read like Kaggle's train.csv; the others give status, box, date, location and uploader.
+ *
+ * @param catalog - an open catalog
+ * @returns the CSV text with a header line
+ * @example
+ * await writeFileAtomic('catalog.csv', catalogCsv(openCatalog('whales.db', { readonly: true })));
+ */
+export function catalogCsv(catalog: Catalog): string {
+  const rows: (string | number | null)[][] = [];
+  const names = new Map<number, string>();
+  for (let offset = 0; ; offset += 1000) {
+    const page = catalog.listPhotos({ limit: 1000, offset });
+    for (const p of page.items) {
+      let name = '';
+      if (p.individualId !== null) {
+        if (!names.has(p.individualId)) names.set(p.individualId, catalog.individual(p.individualId).name);
+        name = names.get(p.individualId)!;
+      }
+      rows.push([`${p.sha256}.${p.format === 'jpeg' ? 'jpg' : p.format === 'tiff' ? 'tif' : p.format}`, name, p.id, p.originalName, p.status, p.box?.x0 ?? null, p.box?.y0 ?? null, p.box?.x1 ?? null, p.box?.y1 ?? null, p.boxSource, p.takenOn, p.location, p.uploadedBy, p.uploadedAt]);
+    }
+    if (page.items.length < 1000) break;
+  }
+  return stringify(rows, { header: true, columns: [...EXPORT_COLUMNS] });
+}
