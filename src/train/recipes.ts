@@ -37,7 +37,7 @@ function cpuSchedule(name: string, o: { epochs: number; lr: number; random: numb
 export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freeze({
   omniglot: {
     name: 'omniglot',
-    summary: "small greyscale drawings (Omniglot's 105x105 characters): small model, 64 px, whole image; 25 min: 20-way one-shot 40%",
+    summary: "small greyscale drawings (Omniglot's 105x105 characters): small model, 64 px, whole image; its 13 epochs (21 min here): 20-way one-shot 45.8%",
     settings: {
       preset: 'small',
       inputSize: 64,
@@ -54,7 +54,7 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
   },
   nyala: {
     name: 'nyala',
-    summary: 'photos of animals (nyala, whole photos of ~1.3:1): small model, 64 px; 18 min: not yet above chance',
+    summary: 'photos of animals (nyala, whole photos of ~1.3:1): small model, 64 px; 24 min: loss 0.56 on random pairs but identification not yet above chance',
     settings: {
       preset: 'small',
       inputSize: 64,
