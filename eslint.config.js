@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'demo-out/**', 'bench/out/**', 'coverage/**', '.scratch/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'demo-out/**', 'bench/out/**', 'coverage/**', '.scratch/**', '.gpu/**', '.gl/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
