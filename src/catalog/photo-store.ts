@@ -1,9 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { promises as fs, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import { WhaleidError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 /** Image formats a catalog accepts, by sharp's name, with the file extension they are stored under. */
 export const ACCEPTED_FORMATS: Readonly<Record<string, string>> = Object.freeze({ jpeg: 'jpg', png: 'png', webp: 'webp', tiff: 'tif' });
@@ -66,8 +67,8 @@ export interface PhotoStore {
 /**
  * Opens (creating) a content-addressed photo folder. Names come from the SHA-256 of the bytes,
  * so a client's file name never becomes a path, the same bytes uploaded twice are stored once,
- * and concurrent writers of the same photo write identical bytes under a unique temporary name
- * before an atomic rename.
+ * and concurrent writers of the same photo write identical bytes, each through its own temporary
+ * file and an atomic rename.
  *
  * @param dir - the folder
  * @returns the store
@@ -87,15 +88,7 @@ export function openPhotoStore(dir: string): PhotoStore {
     async put(bytes, facts) {
       const file = pathOf(facts.sha256, facts.format);
       if (existsSync(file)) return file;
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${randomUUID()}.tmp`;
-      try {
-        await fs.writeFile(tmp, bytes);
-        await fs.rename(tmp, file);
-      } catch (e) {
-        await fs.rm(tmp, { force: true });
-        throw e;
-      }
+      await writeFileAtomic(file, bytes);
       return file;
     },
   };

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { decodeGrey, type DecodeOptions, type GreyImage } from './decode.js';
 import { WhaleidError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 /** A disk cache of reduced greyscale copies of photos. */
 export interface ImageCache {
@@ -104,8 +105,5 @@ async function writeEntry(file: string, img: GreyImage): Promise<void> {
   buf.writeUInt32LE(img.originalHeight, 20);
   buf.writeUInt32LE(img.sourceChannels, 24);
   buf.set(img.data, HEADER);
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await fs.writeFile(tmp, buf);
-  await fs.rename(tmp, file);
+  await writeFileAtomic(file, buf);
 }
