@@ -70,6 +70,8 @@ export interface Catalog {
 }
 
 const now = (): string => new Date().toISOString();
+/** `%text%` for `LIKE ? ESCAPE` with a backslash: the user's %, _ and backslashes match themselves. */
+const likePattern = (text: string): string => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const MAX_LIMIT = 1000;
 const limitOf = (n: number | undefined): number => Math.max(1, Math.min(MAX_LIMIT, Math.floor(n ?? 100)));
 
@@ -240,7 +242,7 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
       const args: (string | number)[] = [];
       if (q.individualId !== undefined) { where.push('individual_id = ?'); args.push(q.individualId); }
       if (q.status !== undefined) { where.push('status = ?'); args.push(q.status); }
-      if (q.search) { where.push("(original_name LIKE ? ESCAPE '\\' OR location LIKE ? ESCAPE '\\')"); const like = `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`; args.push(like, like); }
+      if (q.search) { where.push("(original_name LIKE ? ESCAPE '\\' OR location LIKE ? ESCAPE '\\')"); const like = likePattern(q.search); args.push(like, like); }
       const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
       const total = (db.prepare(`SELECT COUNT(*) AS n FROM photos ${w}`).get(...args) as { n: number }).n;
       const items = db.prepare<unknown[], PhotoRow>(`SELECT * FROM photos ${w} ORDER BY id LIMIT ? OFFSET ?`).all(...args, limitOf(q.limit), Math.max(0, q.offset ?? 0)).map(photoOf);
@@ -260,7 +262,7 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
     listIndividuals(q) {
       const args: string[] = [];
       let w = 'WHERE merged_into IS NULL';
-      if (q.search) { w += " AND (name LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\')"; const like = `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`; args.push(like, like); }
+      if (q.search) { w += " AND (name LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\')"; const like = likePattern(q.search); args.push(like, like); }
       const total = (db.prepare(`SELECT COUNT(*) AS n FROM individuals ${w}`).get(...args) as { n: number }).n;
       const items = db.prepare<unknown[], IndividualRow>(`SELECT i.*, (SELECT COUNT(*) FROM photos p WHERE p.individual_id = i.id) AS photo_count FROM individuals i ${w} ORDER BY i.name LIMIT ? OFFSET ?`)
         .all(...args, limitOf(q.limit), Math.max(0, q.offset ?? 0)).map(individualOf);

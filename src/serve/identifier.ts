@@ -8,7 +8,7 @@ import { createImageCache, type ImageCache } from '../image/image-cache.js';
 import { readHeadWeights, type HeadWeights } from '../model/head.js';
 import { onnxFeatures } from '../predict/onnx-features.js';
 import { createOnnxBranch, type OnnxBranch } from '../predict/onnx-runtime.js';
-import { loadRunModel } from '../predict/run-model.js';
+import { loadRunModel, trainedWithBoxes } from '../predict/run-model.js';
 import { createScoreKernel, type ScoreKernel } from '../train/score-kernel.js';
 import { WhaleidError } from '../util/errors.js';
 
@@ -40,6 +40,8 @@ export interface Identifier {
   readonly modelVersion: string;
   readonly threshold: number;
   readonly crop: CropSettings;
+  /** Whether the run learnt boxed crops (then unboxed photos should get the detector's box). */
+  readonly trainedWithBoxes: boolean;
   /**
    * Computes and stores the features of every gallery photo that has none for this model.
    * @returns how many were computed
@@ -150,6 +152,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     modelVersion,
     threshold,
     crop: run.crop,
+    trainedWithBoxes: trainedWithBoxes(run.config),
     sync,
     async identify(photoId, o = {}) {
       const k = o.k ?? 5;

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { NewPhoto, PhotoRecord, PhotoStatus } from '../catalog/catalog-types.js';
 import { WhaleidError } from '../util/errors.js';
@@ -105,7 +106,7 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
   app.get('/api/photos/:id/image', { schema: { summary: 'The photo as uploaded', params: idParam } }, async (req, reply) => {
     const p = catalog.photo((req.params as { id: number }).id);
     // content-addressed: the bytes behind this URL never change
-    return reply.type(MIME[p.format]).header('cache-control', 'public, max-age=31536000, immutable').send(await import('node:fs').then((fs) => fs.promises.readFile(catalog.photoFile(p))));
+    return reply.type(MIME[p.format]).header('cache-control', 'public, max-age=31536000, immutable').send(await readFile(catalog.photoFile(p)));
   });
 
   app.get('/api/photos/:id/crop.jpg', {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
@@ -120,9 +120,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const { openBoxDetector } = await import('../../boxes/box-predict.js');
       const { shippedBoxModelDir } = await import('../../boxes/box-spec.js');
       // default: the shipped detector when the model learnt boxed crops (see trainedWithBoxes)
-      const { trainedWithBoxes } = await import('../../predict/run-model.js');
-      const { resolveTrainConfig } = await import('../../train/train-config.js');
-      const boxedRun = opts.model ? trainedWithBoxes(resolveTrainConfig(JSON.parse(readFileSync(path.join(opts.model, 'config.json'), 'utf8')))) : true;
+      const boxedRun = identifier ? identifier.trainedWithBoxes : true;
       const boxModel = opts.boxModel ?? (boxedRun ? shippedBoxModelDir() : 'none');
       const boxDetector = boxModel === 'none' || (opts.boxModel === undefined && !existsSync(path.join(boxModel, 'model.onnx'))) ? null : await openBoxDetector(boxModel);
       io.err(boxDetector ? `fluke boxes of unboxed uploads: ${boxDetector.file}` : 'no box model: photos without a box are matched whole');
