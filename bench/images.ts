@@ -8,12 +8,9 @@ import path from 'node:path';
 import { createImageCache } from '../src/image/image-cache.js';
 import { loadCrop, decodeSideFor } from '../src/image/crop.js';
 import { mapPool } from '../src/util/pool.js';
+import { flagValue } from './lib/args.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const opt = (name: string, dflt: number): number => Number(flagValue(name, String(dflt)));
 const root = path.resolve(import.meta.dirname, '../../shared/datasets/humpback-kaggle');
 const dirs = [path.join(root, 'kaggle2019/sample_flukes'), path.join(root, 'flukebook-examples/images')];
 if (!dirs.every((d) => existsSync(d))) {

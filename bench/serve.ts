@@ -20,12 +20,9 @@ import { createIdentifier } from '../src/serve/identifier.js';
 import { createServer } from '../src/serve/server.js';
 import { createPassProgress } from '../src/util/progress.js';
 import { createRng } from '../src/util/random.js';
+import { flagValue } from './lib/args.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = flagValue;
 const nPhotos = Number(opt('photos', '20000'));
 const nRequests = Number(opt('requests', '200'));
 const concurrencies = opt('concurrency', '1,4').split(',').map(Number);
@@ -79,7 +76,7 @@ if (computed) say(`gallery features: ${computed} computed in ${((performance.now
 const gallerySize = catalog.gallery().length;
 
 // peer: in-process identification of photos already in the catalog (features cached after the first)
-const peerIds = catalog.listPhotos({ limit: 50, offset: 100 }).items.map((p) => p.id);
+const peerIds = catalog.listPhotos({ limit: 50, offset: Math.min(100, Math.max(0, gallerySize - 50)) }).items.map((p) => p.id);
 await identifier.identify(peerIds[0]);
 const peerMs: number[] = [];
 for (const id of peerIds) {

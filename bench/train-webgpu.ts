@@ -15,12 +15,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/model/engine.js';
 import { createSiamese } from '../src/model/siamese.js';
+import { flagValue } from './lib/args.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = flagValue;
 const list = (s: string): number[] => s.split(',').filter(Boolean).map(Number);
 const sizes = list(opt('sizes', '192,384'));
 const batches = list(opt('batches', '16,32'));

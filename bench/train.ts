@@ -8,12 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/model/engine.js';
 import { createSiamese } from '../src/model/siamese.js';
 import { trainOnMicroBatches } from '../src/train/accumulate.js';
+import { flagValue } from './lib/args.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = flagValue;
 const sizes = opt('sizes', '192,384').split(',').map(Number);
 const batch = Number(opt('batch', '16'));
 const steps = Number(opt('steps', '3'));
