@@ -20,7 +20,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { resolveSchedule, totalEpochs, type Schedule } from './schedule.js';
 import { splitByIndividuals, type TrainValidationSplit } from './split.js';
 import { computeFeaturesOnnx, loadBatch } from './features.js';
-import { trainOnMicroBatches } from './accumulate.js';
+import { trainOnMicroBatches, type MicroBatch } from './accumulate.js';
 import { scoreAllPairsParallel } from './score-matrix.js';
 import { createPairMiner } from './pairs.js';
 import { evaluateValidation, type ValidationResult } from './validation.js';
@@ -217,22 +217,22 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
         const augment = state.epochsDone >= config.augmentFromEpoch;
         const reqA = batch.map(([a]) => request(split.train[a], augment ? randomAugmentation(augRng) : undefined));
         const reqB = batch.map(([, b]) => request(split.train[b], augment ? randomAugmentation(augRng) : undefined));
+        // pairs [lo, hi) of the step as model inputs and labels
+        const load = async (lo: number, hi: number): Promise<MicroBatch> => {
+          const [A, B] = await Promise.all([loadBatch(cache, reqA.slice(lo, hi), crop), loadBatch(cache, reqB.slice(lo, hi), crop)]);
+          const labels = batch.slice(lo, hi).map((p) => p[2]);
+          return { inputs: [A, B], y: tf.tensor2d(labels, [labels.length, 1]) };
+        };
         let lastLoss: number;
         const micro = config.microBatch ?? batch.length;
         if (micro >= batch.length) {
-          const [A, B] = await Promise.all([loadBatch(cache, reqA, crop), loadBatch(cache, reqB, crop)]);
-          const y = tf.tensor2d(batch.map((p) => p[2]), [batch.length, 1]);
-          const out = await siamese.model.trainOnBatch([A, B], y);
-          tf.dispose([A, B, y]);
+          const { inputs, y } = await load(0, batch.length);
+          const out = await siamese.model.trainOnBatch(inputs, y);
+          tf.dispose([...inputs, y]);
           lastLoss = Array.isArray(out) ? out[0] : out;
         } else {
           // the same step, gradients accumulated over micro-batches loaded one at a time
-          lastLoss = await trainOnMicroBatches(siamese.model, Math.ceil(batch.length / micro), async (i) => {
-            const part = (xs: typeof reqA) => xs.slice(i * micro, (i + 1) * micro);
-            const [A, B] = await Promise.all([loadBatch(cache, part(reqA), crop), loadBatch(cache, part(reqB), crop)]);
-            const labels = batch.slice(i * micro, (i + 1) * micro).map((p) => p[2]);
-            return { inputs: [A, B], y: tf.tensor2d(labels, [labels.length, 1]) };
-          });
+          lastLoss = await trainOnMicroBatches(siamese.model, Math.ceil(batch.length / micro), (i) => load(i * micro, (i + 1) * micro));
         }
         lossSum += lastLoss;
         steps++;
