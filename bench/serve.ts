@@ -110,16 +110,17 @@ for (const c of concurrencies) {
   await Promise.all(Array.from({ length: c }, async () => {
     while (next < nRequests) {
       next++;
-      const bytes = queries[q++];
+      // this request's own index: the shared counter moves on while it waits for the answer
+      const mine = q++;
       const form = new FormData();
-      form.append('photo', new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), `q${q}.jpg`);
+      form.append('photo', new Blob([new Uint8Array(queries[mine])], { type: 'image/jpeg' }), `q${mine}.jpg`);
       const t1 = performance.now();
       const res = await fetch(`${url}/api/photos`, { method: 'POST', body: form, headers });
       const body = (await res.json()) as { results?: { ok: boolean; photo?: { id: number }; identification?: { candidates: { individualId: number; score: number }[] } }[] };
       lat.push(performance.now() - t1);
       const item = body.results?.[0];
       if (res.status !== 200 || !item?.ok || item.identification?.candidates.length !== 5) { errors++; continue; }
-      if (q % Math.round(1 / confirmShare) === 0) {
+      if (mine % Math.round(1 / confirmShare) === 0) {
         const top = item.identification.candidates[0];
         const r = await fetch(`${url}/api/photos/${item.photo!.id}/confirm`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ individualId: top.individualId, score: top.score, by: 'bench' }) });
         if (r.status === 200) confirms++;
