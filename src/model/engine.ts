@@ -14,7 +14,9 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { invalidParameterError } from '../util/errors.js';
+import { registerBatchNormGradient } from './batch-norm-grad.js';
 import { convGradKernelsRegistered, registerConvGradKernels } from './conv-grad-kernels.js';
+import { registerReduceKernels } from './reduce-kernels.js';
 
 /** Which tfjs backend to run on. */
 export type EngineBackend = 'wasm' | 'cpu';
@@ -90,6 +92,8 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
   if (!Number.isInteger(threads) || threads < 1) {
     throw invalidParameterError('threads', 'a positive integer', options.threads);
   }
+  // Same formulas on every backend, so cpu stays the reference for wasm.
+  registerBatchNormGradient();
   if (backend === 'cpu') {
     if (!(await tf.setBackend('cpu'))) throw new Error('tfjs cpu backend failed to start');
     await tf.ready();
@@ -103,6 +107,7 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
     wasmPathsSet = true;
   }
   if (!convGradKernelsRegistered('wasm')) registerConvGradKernels('wasm');
+  registerReduceKernels('wasm');
   const before = new Set<unknown>([...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')]);
   const ok = await tf.setBackend('wasm');
   removeEmscriptenProcessHandlers(before);
