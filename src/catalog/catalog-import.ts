@@ -49,17 +49,14 @@ export async function importDataset(catalog: Catalog, data: string, options: Imp
   const s: ImportSummary = { added: 0, duplicates: 0, newIndividuals: 0, skipped: ds.train.length - labelled.length + ds.test.length, failed: 0 };
   for (const [i, p] of labelled.entries()) {
     try {
-      let ind = catalog.individualByName(p.id);
       const bytes = await fs.readFile(p.file);
-      if (!ind) {
-        ind = catalog.createIndividual(p.id, '', by);
-        s.newIndividuals++;
-      }
-      while (ind.mergedInto !== null) ind = catalog.individual(ind.mergedInto);
       const box = extras.of(p.image).box;
-      const r = await catalog.addPhoto(bytes, { originalName: p.image, box, boxSource: box ? 'csv' : 'none', uploadedBy: by, individualId: ind.id });
+      // the individual is created with its first photo, in one transaction: an unreadable first
+      // photo leaves no individual without photos
+      const r = await catalog.addPhoto(bytes, { originalName: p.image, box, boxSource: box ? 'csv' : 'none', uploadedBy: by, individualName: p.id });
       if (r.duplicate) s.duplicates++;
       else s.added++;
+      if (r.newIndividual) s.newIndividuals++;
     } catch (e) {
       s.failed++;
       say(`${p.file}: ${(e as Error).message}`);

@@ -62,6 +62,13 @@ export interface NewPhoto {
   uploadedBy?: string;
   /** Assign at once (imports); otherwise the photo waits for review. */
   individualId?: number | null;
+  /**
+   * Assign at once to the individual of this name (or the one it was merged into), created by
+   * `uploadedBy` in the same transaction when there is none: imports use it so that a photo that
+   * turns out unreadable never leaves a new individual without photos. Ignored when `individualId`
+   * is given.
+   */
+  individualName?: string;
 }
 
 /** Who made a decision and with which model's proposal. */

@@ -34,9 +34,9 @@ export interface Catalog {
   readonly maxPixels: number;
   /**
    * Adds a photo (or finds the same bytes already stored).
-   * @returns the record, and whether those bytes were in the catalog already
+   * @returns the record, whether those bytes were in the catalog already, and whether an individual was created for `individualName`
    */
-  addPhoto(bytes: Buffer, meta: NewPhoto): Promise<{ photo: PhotoRecord; duplicate: boolean }>;
+  addPhoto(bytes: Buffer, meta: NewPhoto): Promise<{ photo: PhotoRecord; duplicate: boolean; newIndividual: boolean }>;
   photo(id: number): PhotoRecord;
   photoFile(photo: PhotoRecord): string;
   listPhotos(q: { individualId?: number; status?: PhotoStatus; search?: string; limit?: number; offset?: number }): Page<PhotoRecord>;
@@ -203,15 +203,27 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
     db.prepare('UPDATE individuals SET merged_into = ? WHERE id = ?').run(targetId, sourceId);
     return record(null, 'merge', targetId, sourceId, ctx);
   }));
-  const insertPhotoTx = countWrites(db.transaction((sha: string, row: unknown[], individualId: number | null, by: string) => {
+  const insertPhotoTx = countWrites(db.transaction((sha: string, row: unknown[], target: number | string | null, by: string) => {
     const existing = getPhotoBySha.get(sha);
-    if (existing) return { photo: photoOf(existing), duplicate: true };
-    if (individualId !== null) live(individualId);
+    if (existing) return { photo: photoOf(existing), duplicate: true, newIndividual: false };
+    let individualId: number | null = null;
+    let newIndividual = false;
+    if (typeof target === 'string') {
+      const known = getIndividualByName.get(target);
+      let ind = known ? individualOf(known) : insertIndividual(target, '', by);
+      newIndividual = !known;
+      while (ind.mergedInto !== null) ind = individual(ind.mergedInto);
+      individualId = ind.id;
+    } else if (target !== null) {
+      individualId = live(target).id;
+    }
+    row[row.length - 2] = individualId;
+    row[row.length - 1] = individualId === null ? 'pending' : 'identified';
     const info = db.prepare(`INSERT INTO photos (sha256, format, bytes, width, height, original_name, box_x0, box_y0, box_x1, box_y1, box_source, taken_on, location, uploaded_by, uploaded_at, individual_id, status)
       VALUES (${row.map(() => '?').join(', ')})`).run(...row);
     const id = Number(info.lastInsertRowid);
     if (individualId !== null) record(id, 'import', individualId, null, { by: by || 'anonymous' });
-    return { photo: photo(id), duplicate: false };
+    return { photo: photo(id), duplicate: false, newIndividual };
   }));
 
   return {
@@ -223,7 +235,7 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
       const name = textField('originalName', meta.originalName, 500, true);
       const facts = await inspectPhoto(bytes, name || 'photo', maxPixels);
       const known = getPhotoBySha.get(facts.sha256);
-      if (known) return { photo: photoOf(known), duplicate: true };
+      if (known) return { photo: photoOf(known), duplicate: true, newIndividual: false };
       const box = meta.box ? checkBox(meta.box, facts.width, facts.height) : null;
       const takenOn = meta.takenOn ? dateField('takenOn', meta.takenOn) : null;
       const location = meta.location ? textField('location', meta.location, 500) : null;
@@ -231,9 +243,10 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
       // bytes first, row second: a kill between them leaves an unreferenced file (harmless, reused
       // by the next upload of those bytes), never a row without its photo
       await store.put(bytes, facts);
-      const individualId = meta.individualId ?? null;
+      const target = meta.individualId ?? meta.individualName ?? null;
+      // the last two values (individual, status) are filled in inside the transaction
       return insertPhotoTx(facts.sha256, [facts.sha256, facts.format, facts.bytes, facts.width, facts.height, name, box?.x0 ?? null, box?.y0 ?? null, box?.x1 ?? null, box?.y1 ?? null,
-        box ? (meta.boxSource ?? 'user') : 'none', takenOn, location, by, now(), individualId, individualId === null ? 'pending' : 'identified'], individualId, by);
+        box ? (meta.boxSource ?? 'user') : 'none', takenOn, location, by, now(), null, 'pending'], target, by);
     },
     photo,
     photoFile: (p) => store.pathOf(p.sha256, p.format),

@@ -57,6 +57,24 @@ describe('catalog', () => {
     cat.close();
   });
 
+  it('creates an individual only with a readable photo, and files photos of a merged name under the merge', async () => {
+    const cat = openCatalog(path.join(dir, 'names.db'));
+    await expect(cat.addPhoto(Buffer.from('garbage'), { originalName: 'x.jpg', individualName: 'Ghost' })).rejects.toThrow(/not an image/);
+    expect(cat.individualByName('Ghost')).toBeUndefined();
+    const first = await cat.addPhoto(await scenePhoto(11), { originalName: 'a.jpg', individualName: 'Salt', uploadedBy: 'ann' });
+    expect(first.newIndividual).toBe(true);
+    const salt = cat.individualByName('Salt')!;
+    expect(first.photo.individualId).toBe(salt.id);
+    expect(first.photo.status).toBe('identified');
+    const pepper = cat.createIndividual('Pepper', '', 'ann');
+    cat.merge(pepper.id, salt.id, { by: 'ann' });
+    const second = await cat.addPhoto(await scenePhoto(12), { originalName: 'b.jpg', individualName: 'Salt' });
+    expect(second.newIndividual).toBe(false);
+    expect(second.photo.individualId).toBe(pepper.id);
+    expect(cat.decisions({ photoId: second.photo.id }).map((d) => d.action)).toEqual(['import']);
+    cat.close();
+  });
+
   it('backs up database and photos, and never overwrites a backup', async () => {
     const cat = openCatalog(path.join(dir, 'b.db'));
     const ind = cat.createIndividual('Salt', '', 'ann');
