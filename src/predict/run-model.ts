@@ -37,16 +37,4 @@ export async function loadRunModel(runDir: string): Promise<RunModel> {
   return { runDir, config, siamese, crop: { size: siamese.config.inputSize, margin: config.margin, aspect: config.aspect }, validation };
 }
 
-/**
- * Whether a run was trained on boxed crops: a boxes CSV was given, or its dataset had
- * `bounding_boxes.csv`. Prediction then gives photos without a CSV box the fluke detector's box;
- * a run trained on whole photos (Omniglot, nyala) is fed whole photos, as it learnt them.
- *
- * @param config - the run's configuration
- * @returns true when training used boxes
- * @example
- * trainedWithBoxes(run.config); // false for a nyala run
- */
-export function trainedWithBoxes(config: TrainConfig): boolean {
-  return Boolean(config.boxes) || existsSync(path.join(config.data, 'bounding_boxes.csv'));
-}
+export { trainedWithBoxes } from '../train/train-config.js';

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { invalidParameterError } from '../util/errors.js';
 import { MODEL_PRESETS, type ModelPresetName } from '../model/branch.js';
 import type { ScheduleGroup } from './schedule.js';
@@ -27,6 +29,12 @@ export interface TrainConfig {
   seed: number;
   /** Boxes CSV; default `<data>/bounding_boxes.csv` when it exists, else whole photos. */
   boxes?: string;
+  /**
+   * Box model for photos the boxes CSV does not cover, when the run learns boxed crops (see
+   * {@link trainedWithBoxes}): a folder or `.onnx` file, `none` to crop them whole. Default: the
+   * fluke detector shipped with whaleid, as prediction does, so training and prediction crop alike.
+   */
+  boxModel?: string;
   /** Rotate-180 list; default `<data>/rotate.txt` when it exists. */
   rotate?: string;
   /** Exclude list. */
@@ -93,4 +101,17 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (!(c.lrScale > 0)) throw invalidParameterError('lrScale', 'a positive number', c.lrScale);
   if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);
   return c;
+}
+
+/**
+ * Whether a run learns boxed crops: it was given a boxes CSV or its data has `bounding_boxes.csv`.
+ * Such runs crop photos without a CSV box with the box model, in training and in prediction.
+ *
+ * @param config - the run's configuration
+ * @returns true for boxed runs
+ * @example
+ * trainedWithBoxes({ ...config, boxes: 'boxes.csv' }); // true
+ */
+export function trainedWithBoxes(config: Pick<TrainConfig, 'boxes' | 'data'>): boolean {
+  return Boolean(config.boxes) || existsSync(path.join(config.data, 'bounding_boxes.csv'));
 }

@@ -26,7 +26,8 @@ import { createPairMiner } from './pairs.js';
 import { evaluateValidation, type ValidationResult } from './validation.js';
 import { saveCheckpoint, loadCheckpoint, writeLog, type TrainState } from './checkpoint.js';
 import { writeTrainingReport } from './report.js';
-import { resolveTrainConfig, type TrainConfig } from './train-config.js';
+import { resolveTrainConfig, trainedWithBoxes, type TrainConfig } from './train-config.js';
+import { fillMissingBoxes } from '../boxes/box-fallback.js';
 
 /** Callbacks of a run: progress display and messages. */
 export interface TrainHooks {
@@ -55,9 +56,9 @@ interface Prepared {
   split: TrainValidationSplit;
 }
 
-async function prepareData(config: TrainConfig, cache: ImageCache, say: (l: string) => void): Promise<Prepared> {
+async function prepareData(config: TrainConfig, cache: ImageCache, runDir: string, say: (l: string) => void): Promise<Prepared> {
   const ds = await loadUsableDataset(config.data, say);
-  const extras = await loadPhotoExtras(ds.root, { boxes: config.boxes, rotate: config.rotate });
+  let extras = await loadPhotoExtras(ds.root, { boxes: config.boxes, rotate: config.rotate });
   const exclude = config.exclude ? await readPhotoList(config.exclude) : new Set<string>();
   let photos = ds.train.filter((p) => !exclude.has(p.image));
   if (config.pseudoLabels) {
@@ -79,6 +80,11 @@ async function prepareData(config: TrainConfig, cache: ImageCache, say: (l: stri
     for (const f of failures) say(`error: ${f.message} (left out)`);
     photos = photos.filter((p) => !drop.has(p.image) && !bad.has(p.image));
     say(`duplicates: ${groups.length} groups, ${drop.size} photos collapsed`);
+  }
+  if (trainedWithBoxes(config)) {
+    // photos without a CSV box get the box model's, as prediction gives them: same crops in both
+    const filled = await fillMissingBoxes(photos, extras.of, { boxModel: config.boxModel, cacheFile: path.join(runDir, 'predicted-boxes.json'), cacheDir: config.cacheDir, onMessage: say });
+    extras = { ...extras, of: filled.of };
   }
   const ids = photos.map((p) => p.id);
   const split = splitByIndividuals(ids, { valShare: config.valShare, newShare: config.newShare, seed: config.seed });
@@ -120,7 +126,7 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
   const presetSize = createSiameseSize(config);
   const crop: CropSettings = { size: presetSize, margin: config.margin, aspect: config.aspect };
   const cache = createImageCache({ dir: config.cacheDir, maxSide: decodeSideFor(presetSize) });
-  const data = await prepareData(config, cache, say);
+  const data = await prepareData(config, cache, runDir, say);
   const { photos, ids, split } = data;
   say(`${split.train.length} training photos of ${new Set(split.train.map((i) => ids[i])).size} whales; ${split.queries.length} validation queries against ${split.gallery.length} known photos`);
 

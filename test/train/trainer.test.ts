@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/model/engine.js';
@@ -72,6 +72,24 @@ describe('trainSiamese', () => {
     expect(maxDiff).toBe(0);
     ma.model.dispose();
     mb.model.dispose();
+  });
+
+  it('gives photos the boxes CSV lacks the fluke detector\'s box in boxed runs (or none with boxModel none)', async () => {
+    const partial = path.join(dir, 'partial');
+    cpSync(catalog, partial, { recursive: true });
+    const csv = readFileSync(path.join(partial, 'bounding_boxes.csv'), 'utf8').trim().split('\n');
+    writeFileSync(path.join(partial, 'bounding_boxes.csv'), [csv[0], ...csv.slice(4)].join('\n') + '\n'); // 3 rows gone
+    const one = { ...config, data: partial, schedule: { name: 'one', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] } };
+    const said: string[][] = [[], []];
+    await trainSiamese(path.join(dir, 'detected'), one, { onMessage: (l) => said[0].push(l) });
+    await trainSiamese(path.join(dir, 'whole'), { ...one, boxModel: 'none' }, { onMessage: (l) => said[1].push(l) });
+    const dropped = csv.slice(1, 4).map((l) => l.split(',')[0]);
+    const trained = new Set((await readLabels(path.join(partial, 'train.csv'))).filter((r) => r.id !== 'new_whale').map((r) => r.image));
+    const n = dropped.filter((d) => trained.has(d)).length;
+    expect(n).toBeGreaterThan(0);
+    expect(said[0].join('\n')).toMatch(new RegExp(`${n} photos have no box in the boxes CSV: boxes from the fluke detector`));
+    expect(existsSync(path.join(dir, 'detected', 'predicted-boxes.json'))).toBe(true);
+    expect(said[1].join('\n')).toMatch(new RegExp(`${n} photos have no box in the boxes CSV: used whole`));
   });
 
   it('trains through micro-batches (gradient accumulation), deterministically, to a different model than whole steps', async () => {

@@ -20,6 +20,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--micro-batch <n>', 'pairs per micro-batch: gradients accumulated, applied once per step (less memory: 512 px, batch 32 fits with 2)').argParser((v) => parseIntOption('--micro-batch', v, 1, 1024)))
     .addOption(new Option('--val-share <x>', 'share of whales with 2+ photos held out').argParser((v) => parseNumberOption('--val-share', v, 0, 1)))
     .addOption(new Option('--boxes <csv>', 'boxes CSV (default: <data>/bounding_boxes.csv if present)'))
+    .addOption(new Option('--box-model <dir>', 'box model for photos the boxes CSV lacks, in boxed runs (default: the shipped fluke detector; none: crop them whole)'))
     .addOption(new Option('--rotate <list>', 'photos to turn 180 degrees (default: <data>/rotate.txt if present)'))
     .addOption(new Option('--exclude <list>', 'photos to leave out'))
     .addOption(new Option('--no-dedup', 'keep duplicate photos'))
@@ -52,6 +53,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
         microBatch: opts.microBatch as number | undefined,
         valShare: opts.valShare as number | undefined,
         boxes: opts.boxes as string | undefined,
+        boxModel: opts.boxModel as string | undefined,
         rotate: opts.rotate as string | undefined,
         exclude: opts.exclude as string | undefined,
         margin: opts.margin as number | undefined,
