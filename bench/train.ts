@@ -1,13 +1,15 @@
 // Training throughput of the method's Siamese network (kernel preset) on our engine (tfjs wasm
 // with our Conv2D gradient kernels) and, when Debian's python3-torch is importable, of the same
 // network in PyTorch in the same run. Photos/s = 2 x pairs per step / median step time.
-// Usage: npm run bench:train [-- --sizes 192,384 --batch 16 --steps 3]
+// Usage: npm run bench:train [-- --sizes 192,384 --batch 16 --steps 3 --compare-stock]
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/model/engine.js';
 import { createSiamese } from '../src/model/siamese.js';
 import { trainOnMicroBatches } from '../src/train/accumulate.js';
+import { registerBatchNormGradient, unregisterBatchNormGradient } from '../src/model/batch-norm-grad.js';
+import { registerReduceKernels, unregisterReduceKernels } from '../src/model/reduce-kernels.js';
 import { flagValue } from './lib/args.js';
 
 const opt = flagValue;
@@ -22,9 +24,14 @@ const microPairs = Number(opt('micro-pairs', '2'));
 // the backward pass) aborts (measured); 4 pairs fit. PyTorch gets the same batch in the same run.
 const batchFor = (s: number): number => (s >= 384 ? Math.min(batch, 4) : batch);
 
+// --compare-stock: also time our engine without the BatchNorm-gradient and Sum/Mean kernels
+// (tfjs's own), to show what they bring in the same run
+const compareStock = process.argv.includes('--compare-stock');
+
 const engine = await initEngine({ backend: 'wasm' });
-const ours: Record<number, number> = {};
-for (const s of sizes) {
+
+/** Training photos/s of the kernel preset at `s` px, median of `steps` steps after a warm-up. */
+async function photosPerSecond(s: number): Promise<number> {
   const b = batchFor(s);
   const { model } = createSiamese({ preset: 'kernel', inputSize: s, seed: 0 });
   const xa = tf.randomNormal([b, s, s, 1], 0, 1, 'float32', 1);
@@ -38,9 +45,20 @@ for (const s of sizes) {
     times.push((performance.now() - t) / 1000);
   }
   times.sort((p, q) => p - q);
-  ours[s] = (2 * b) / times[Math.floor(times.length / 2)];
   tf.dispose([xa, xb, y]);
   model.dispose();
+  return (2 * b) / times[Math.floor(times.length / 2)];
+}
+
+const ours: Record<number, number> = {};
+const stock: Record<number, number> = {};
+for (const s of sizes) ours[s] = await photosPerSecond(s);
+if (compareStock) {
+  unregisterBatchNormGradient();
+  unregisterReduceKernels('wasm');
+  for (const s of sizes) stock[s] = await photosPerSecond(s);
+  registerBatchNormGradient();
+  registerReduceKernels('wasm');
 }
 const pythons = ['/usr/bin/python3', 'python3'];
 let torch: Record<string, number> | null = null;
@@ -62,6 +80,10 @@ console.log('\n| input | whaleid photos/s | PyTorch photos/s | whaleid / PyTorch
 for (const s of sizes) {
   const t = torch?.[String(s)];
   console.log(`| ${s} | ${ours[s].toFixed(2)} | ${t ? t.toFixed(2) : 'n/a'} | ${t ? (ours[s] / t).toFixed(3) : 'n/a (python3-torch not installed)'} |`);
+}
+if (compareStock) {
+  console.log('\n| input | whaleid photos/s | with tfjs\'s own BatchNorm gradient and Sum/Mean | gain |\n|---|---|---|---|');
+  for (const s of sizes) console.log(`| ${s} | ${ours[s].toFixed(2)} | ${stock[s].toFixed(2)} | ${(ours[s] / stock[s]).toFixed(2)}x |`);
 }
 
 if (bigSize > 0) {

@@ -65,8 +65,9 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
       augmentFromEpoch: 0,
       headInit: 'distance',
       maxMinutes: 60,
-      // random pairs for longer: hard pairs only help once the loss is well below chance (~0.45)
-      schedule: cpuSchedule('nyala', { epochs: 2, lr: 2e-3, random: 12, harder: [10, 10, 3], tail: 2 }),
+      // random pairs for long: hard pairs only help once the loss is well below chance (~0.45);
+      // then K falls gradually (a jump from 1000 to 10 put the loss back to 0.72)
+      schedule: cpuSchedule('nyala', { epochs: 2, lr: 2e-3, random: 24, harder: [300, 300, 100, 100, 30, 30, 10, 10], tail: 2 }),
     },
   },
   synthetic: {
@@ -79,9 +80,10 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
       lrScale: 1,
       augmentFromEpoch: 0,
       headInit: 'distance',
-      maxMinutes: 30,
-      // random pairs until the loss is well below chance (it only starts falling after ~8 epochs), then harder
-      schedule: cpuSchedule('synthetic', { epochs: 2, lr: 2e-3, random: 8, harder: [10, 10, 3, 3], tail: 1 }),
+      maxMinutes: 60,
+      // random pairs until the loss is well below chance (it only starts falling after ~8 epochs),
+      // then K falls gradually (a jump from 1000 to 10 put the loss from 0.51 back to 0.73)
+      schedule: cpuSchedule('synthetic', { epochs: 2, lr: 2e-3, random: 30, harder: [300, 300, 300, 300, 100, 100, 100, 100, 30, 30, 30, 30, 10, 10, 10, 10], tail: 4 }),
     },
   },
 });
