@@ -24,7 +24,7 @@ function gradients(weights: Float32Array[]): { loss: number; grads: Float32Array
       return tf.metrics.binaryCrossentropy(y, p).mean() as tf.Scalar;
     });
     const byName = new Map(Object.entries(grads).map(([k, g]) => [k, g.dataSync() as Float32Array]));
-    return { loss: value.dataSync()[0], grads: s.model.trainableWeights.map((w) => byName.get(w.read().name) ?? byName.get(w.name)!) };
+    return { loss: value.dataSync()[0], grads: s.model.trainableWeights.map((w) => byName.get((w.read() as tf.Variable).name) ?? byName.get(w.name)!) };
   });
   s.model.dispose();
   return out;
