@@ -1,22 +1,19 @@
 /**
- * tfjs engine setup: the wasm backend (default) or the pure-JS cpu backend, with our fast Conv2D
- * gradient kernels registered for wasm so that tfjs-layers models can train on it.
+ * tfjs engine setup: the wasm backend (default) or the pure-JS cpu backend, with our kernels
+ * registered for wasm (Conv2D gradients, Sum/Mean, BatchNorm gradient) so that tfjs-layers
+ * models train on it, and fast.
  *
  * The wasm binaries are loaded from the installed `@tensorflow/tfjs-backend-wasm/dist/` folder,
- * never downloaded. Only the single-threaded SIMD build is used: the multi-threaded build does not
- * start in Node 20 as shipped (its feature flag is hard-coded off in Node, its worker scripts
- * are Blob URLs that Node's Worker rejects, the worker code expects the bundle's CommonJS
- * locals, and the native side caps threads at logical cores / 2, i.e. 1 on a 2-core machine).
+ * never downloaded. One thread: the single-threaded SIMD build. More: the multi-threaded SIMD
+ * build, which does not start in Node 20 as shipped; `wasm-threads.ts` starts it. The first start
+ * in a process decides which build runs.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { invalidParameterError } from '../util/errors.js';
 import { registerBatchNormGradient } from './batch-norm-grad.js';
-import { convGradKernelsRegistered, registerConvGradKernels } from './conv-grad-kernels.js';
-import { registerReduceKernels } from './reduce-kernels.js';
+import { MAX_WASM_THREADS, startThreadedWasm } from './wasm-threads.js';
+import { processErrorListeners, registerWasmTrainingKernels, removeEmscriptenProcessHandlers, wasmDistFolder } from './wasm-setup.js';
 
 /** Which tfjs backend to run on. */
 export type EngineBackend = 'wasm' | 'cpu';
@@ -26,8 +23,8 @@ export interface EngineOptions {
   /** Backend; default 'wasm'. 'cpu' is the pure-JavaScript reference backend (slow). */
   backend?: EngineBackend;
   /**
-   * Threads wanted. Only 1 is available today (see the module comment); a larger request is
-   * accepted and the result reports the 1 thread actually used.
+   * Threads for wasm, 1 (default) to 8. Only the first wasm start of a process decides: later
+   * calls report the threads actually in use.
    */
   threads?: number;
 }
@@ -42,42 +39,14 @@ export interface EngineInfo {
 
 let wasmPathsSet = false;
 
-/** Folder of the installed wasm binaries, resolved from this module (works from src and dist). */
-function wasmDistFolder(): string {
-  const require = createRequire(import.meta.url);
-  // The package's main entry lives in dist/, next to the .wasm files.
-  const folder = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
-  if (!existsSync(path.join(folder, 'tfjs-backend-wasm-simd.wasm'))) {
-    throw new Error(`tfjs wasm binaries not found in ${folder}; reinstall @tensorflow/tfjs-backend-wasm`);
-  }
-  return folder + path.sep;
-}
-
-/**
- * Emscripten's Node glue installs process handlers that re-throw every uncaught exception and
- * unhandled rejection from inside its minified bundle, so any crash prints a 30 kB source line.
- * They add nothing else; remove those (recognised by their source) that appeared during start-up.
- */
-function removeEmscriptenProcessHandlers(before: Set<unknown>): void {
-  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
-    // Typed loosely: the two events' listener types differ and removeListener has no union overload.
-    const emitter = process as unknown as { listeners(e: string): ((...args: unknown[]) => void)[]; removeListener(e: string, l: (...args: unknown[]) => void): void };
-    for (const listener of emitter.listeners(event)) {
-      const source = String(listener);
-      if (!before.has(listener) && (source.includes('ExitStatus') || /throw reason/.test(source))) {
-        emitter.removeListener(event, listener);
-      }
-    }
-  }
-}
-
 /**
  * Makes `backend` the active tfjs backend, once per process: wasm binaries from the local
- * package, our Conv2D gradient kernels registered for wasm. Later calls only switch backends.
+ * package (the threaded build for `threads` > 1), our kernels registered for wasm. Later calls
+ * only switch backends.
  *
  * @param options - backend ('wasm' by default or 'cpu') and threads wanted
  * @returns the active backend and the number of threads it actually uses
- * @throws {@link WhaleidError} for an unknown backend or a non-positive thread count
+ * @throws {@link WhaleidError} for an unknown backend or a thread count out of 1-8
  * @throws Error when the wasm binaries are missing or the backend fails to start
  * @example
  * const { backend, threads } = await initEngine();
@@ -89,8 +58,8 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
     throw invalidParameterError('backend', "'wasm' or 'cpu'", backend);
   }
   const threads = options.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1) {
-    throw invalidParameterError('threads', 'a positive integer', options.threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
+    throw invalidParameterError('threads', `an integer from 1 to ${MAX_WASM_THREADS}`, options.threads);
   }
   // Same formulas on every backend, so cpu stays the reference for wasm.
   registerBatchNormGradient();
@@ -102,13 +71,17 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
     if (cpu.firstUse === true) cpu.firstUse = false;
     return { backend: tf.getBackend(), threads: 1 };
   }
+  if (threads > 1 && tf.findBackend('wasm') == null) {
+    // the first start decides: threaded build for more than one thread (see wasm-threads.ts)
+    const started = await startThreadedWasm(threads);
+    return { backend: tf.getBackend(), threads: started.threads };
+  }
   if (!wasmPathsSet) {
     setWasmPaths(wasmDistFolder());
     wasmPathsSet = true;
   }
-  if (!convGradKernelsRegistered('wasm')) registerConvGradKernels('wasm');
-  registerReduceKernels('wasm');
-  const before = new Set<unknown>([...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')]);
+  registerWasmTrainingKernels();
+  const before = processErrorListeners();
   const ok = await tf.setBackend('wasm');
   removeEmscriptenProcessHandlers(before);
   if (!ok) throw new Error('tfjs wasm backend failed to start');

@@ -103,12 +103,12 @@ describe('composed Conv2D gradient kernels (wasm vs cpu stock)', () => {
     await initEngine();
   });
 
-  it('initEngine uses the local single-threaded wasm build and registers our kernels', async () => {
+  it('initEngine uses the local single-threaded wasm build (the first start decides) and registers our kernels', async () => {
     const info = await initEngine({ threads: 2 });
     expect(info).toEqual({ backend: 'wasm', threads: 1 });
     expect(convGradKernelsRegistered('wasm')).toBe(true);
     await expect(initEngine({ backend: 'gpu' as never })).rejects.toThrow(/Expected 'wasm' or 'cpu' for backend/);
-    await expect(initEngine({ threads: 0 })).rejects.toThrow(/positive integer for threads/);
+    await expect(initEngine({ threads: 0 })).rejects.toThrow(/integer from 1 to 8 for threads/);
   });
 
   it('matches the cpu backend on kernels 1/3/9, strides 1/2, odd/even sizes and paddings', async () => {

@@ -31,6 +31,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--augment-from <epoch>', 'epochs without augmentation first').argParser((v) => parseIntOption('--augment-from', v, 0, 100000)))
     .addOption(new Option('--max-minutes <m>', 'time budget: finish at the first group boundary past it').argParser((v) => parseNumberOption('--max-minutes', v, 0.01, 1e6)))
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['wasm', 'cpu']).default('wasm'))
+    .addOption(new Option('--threads <n>', 'wasm threads (2+: the multi-threaded build; one run per machine)').default(1).argParser((v) => parseIntOption('--threads', v, 1, 8)))
     .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
     .addOption(commonFlags.seed())
     .addOption(commonFlags.quiet())
@@ -40,7 +41,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
       if (!resume) requireOption(opts.data as string | undefined, '--data', 'the dataset to train on');
       if (resume && opts.out && opts.out !== resume) throw new WhaleidError('give either --resume RUN_DIR or --out RUN_DIR, not both');
       const { initEngine } = await import('../../model/engine.js');
-      const engine = await initEngine({ backend: opts.backend as 'wasm' | 'cpu' });
+      const engine = await initEngine({ backend: opts.backend as 'wasm' | 'cpu', threads: opts.threads as number });
       io.out(`engine: tfjs ${engine.backend}, ${engine.threads} thread(s)`);
       const { trainSiamese } = await import('../../train/trainer.js');
       const hooks = trainHooks(io, io.progress && !opts.quiet);
