@@ -10,7 +10,7 @@ import {
   unregisterConvGradKernels,
   type ConvPad,
 } from '../../src/model/conv-grad-kernels.js';
-import { createRng } from '../../src/util/random.js';
+import { randomArray, relError } from '../helpers/numeric.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -24,24 +24,6 @@ interface Case {
   pad: ConvPad;
   n?: number;
   format?: 'NHWC' | 'NCHW';
-}
-
-function randomArray(size: number, seed: string): Float32Array {
-  const rng = createRng(seed);
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = rng.uniform(-1, 1);
-  return out;
-}
-
-function relError(ours: Float32Array, ref: Float32Array): number {
-  expect(ours.length).toBe(ref.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / scale;
 }
 
 function attrs(c: Case, shape: { filterShape: Shape4 } | { inputShape: Shape4 }): tf.NamedAttrMap {

@@ -11,6 +11,7 @@ import { createOnnxBranch, createOnnxHead } from '../../src/predict/onnx-runtime
 import { createRng } from '../../src/util/random.js';
 import { WhaleidError } from '../../src/util/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { relError } from '../helpers/numeric.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -44,18 +45,6 @@ function randomizeStats(model: tf.LayersModel, seed: number): void {
       if (bias) layer.setWeights([kernel, tf.tensor1d(randomData(bias.shape[0] as number, rng.int(2 ** 31), 0.2))]);
     }
   }
-}
-
-/** max|a - b| / (max|b| + 1e-6): the relative error the brief defines. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale + 1e-6);
 }
 
 /** Branch features from tfjs (the reference) and from ONNX Runtime on the exported bytes. */
