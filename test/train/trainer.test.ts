@@ -82,7 +82,7 @@ describe('trainSiamese', () => {
     const one = { ...config, data: partial, schedule: { name: 'one', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] } };
     const said: string[][] = [[], []];
     await trainSiamese(path.join(dir, 'detected'), one, { onMessage: (l) => said[0].push(l) });
-    await trainSiamese(path.join(dir, 'whole'), { ...one, boxModel: 'none' }, { onMessage: (l) => said[1].push(l) });
+    await trainSiamese(path.join(dir, 'undetected'), { ...one, boxModel: 'none' }, { onMessage: (l) => said[1].push(l) });
     const dropped = csv.slice(1, 4).map((l) => l.split(',')[0]);
     const trained = new Set((await readLabels(path.join(partial, 'train.csv'))).filter((r) => r.id !== 'new_whale').map((r) => r.image));
     const n = dropped.filter((d) => trained.has(d)).length;
