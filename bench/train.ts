@@ -1,7 +1,7 @@
 // Training throughput of the method's Siamese network (kernel preset) on our engine (tfjs wasm
 // with our Conv2D gradient kernels) and, when Debian's python3-torch is importable, of the same
 // network in PyTorch in the same run. Photos/s = 2 x pairs per step / median step time.
-// Usage: npm run bench:train [-- --sizes 192,384 --batch 16 --steps 3 --compare-stock --threads 2]
+// Usage: npm run bench:train [-- --sizes 192,384 --batch 16 --steps 3 --compare-stock --threads 1]
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -28,8 +28,8 @@ const batchFor = (s: number): number => (s >= 384 ? Math.min(batch, 4) : batch);
 // (tfjs's own), to show what they bring in the same run
 const compareStock = process.argv.includes('--compare-stock');
 
-// --threads N: the multi-threaded wasm build with N threads (default 1)
-const engine = await initEngine({ backend: 'wasm', threads: Number(opt('threads', '1')) });
+// --threads N: wasm threads (default 2, as many as PyTorch gets; 1 = the single-threaded build)
+const engine = await initEngine({ backend: 'wasm', threads: Number(opt('threads', '2')) });
 
 /** Training photos/s of the kernel preset at `s` px, median of `steps` steps after a warm-up. */
 async function photosPerSecond(s: number): Promise<number> {

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { invalidParameterError } from '../util/errors.js';
+import { invalidParameterError, WhaleidError } from '../util/errors.js';
 import { registerBatchNormGradient } from './batch-norm-grad.js';
 import { MAX_WASM_THREADS, startThreadedWasm } from './wasm-threads.js';
 import { processErrorListeners, registerWasmTrainingKernels, removeEmscriptenProcessHandlers, wasmDistFolder } from './wasm-setup.js';
@@ -73,8 +73,13 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
   }
   if (threads > 1 && tf.findBackend('wasm') == null) {
     // the first start decides: threaded build for more than one thread (see wasm-threads.ts)
-    const started = await startThreadedWasm(threads);
-    return { backend: tf.getBackend(), threads: started.threads };
+    try {
+      const started = await startThreadedWasm(threads);
+      return { backend: tf.getBackend(), threads: started.threads };
+    } catch (e) {
+      if (e instanceof WhaleidError) throw e;
+      throw new WhaleidError(`the multi-threaded wasm build did not start (${(e as Error).message}); use 1 thread (--threads 1)`);
+    }
   }
   if (!wasmPathsSet) {
     setWasmPaths(wasmDistFolder());
