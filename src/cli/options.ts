@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { Command, Option } from 'commander';
 import { WhaleidError, parseIntOption } from '../util/errors.js';
 
@@ -12,6 +13,11 @@ export const commonFlags = {
   seed: () => new Option('--seed <n>', 'random seed; the same seed gives the same result').default(0).argParser((v) => parseIntOption('--seed', v)),
   config: () => new Option('--config <file>', 'JSON file of option defaults (keys as camelCase option names); flags override it'),
   quiet: () => new Option('--quiet', 'no progress display'),
+  /** tfjs wasm threads for commands that train: every core by default (the threaded build caps at 8). */
+  threads: () =>
+    new Option('--threads <n>', 'wasm threads for training (default: the cores, up to 8; 1 = the single-threaded build, e.g. for two runs side by side)')
+      .default(Math.min(8, os.availableParallelism()))
+      .argParser((v) => parseIntOption('--threads', v, 1, 8)),
 };
 
 /**

@@ -40,15 +40,16 @@ export function registerBoxesCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--filters <n>', 'filters of every conv (the method: 64)').default(64).argParser((v) => parseIntOption('--filters', v, 1, 1024)))
     .addOption(new Option('--cut-chance <x>', 'chance of cutting a photo down around its fluke (real photos are often tight)').default(0.5).argParser((v) => parseNumberOption('--cut-chance', v, 0, 1)))
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['wasm', 'cpu']).default('wasm'))
+    .addOption(commonFlags.threads())
     .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
     .addOption(new Option('--no-cache', 'decode every photo afresh'))
     .addOption(commonFlags.seed())
     .addOption(commonFlags.quiet())
-    .action(async (opts: { data?: string[]; boxes?: string[]; out?: string; epochs: number; batchSize: number; lr: number; valShare: number; inputSize: number; filters: number; cutChance: number; backend: 'wasm' | 'cpu'; cache: string | false; seed: number; quiet?: boolean }) => {
+    .action(async (opts: { data?: string[]; boxes?: string[]; out?: string; epochs: number; batchSize: number; lr: number; valShare: number; inputSize: number; filters: number; cutChance: number; backend: 'wasm' | 'cpu'; threads: number; cache: string | false; seed: number; quiet?: boolean }) => {
       const out = requireOption(opts.out, '--out', 'the model folder to write');
       const sources = pairSources(requireOption(opts.data, '--data', 'a dataset with boxes'), opts.boxes ?? []);
       const { initEngine } = await import('../../model/engine.js');
-      const engine = await initEngine({ backend: opts.backend });
+      const engine = await initEngine({ backend: opts.backend, threads: opts.threads });
       io.err(`engine: tfjs ${engine.backend}, ${engine.threads} thread(s)`);
       const { trainBoxModel } = await import('../../boxes/box-train.js');
       const show = io.progress && !opts.quiet;

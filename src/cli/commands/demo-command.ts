@@ -21,13 +21,14 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
   defineCommand(program, 'demo', 'synthetic catalog -> baselines -> train -> identify -> MAP@5 (a few minutes on 2 cores)', 'whaleid demo --out demo-out --seed 1')
     .addOption(commonFlags.out('working folder').default('demo-out'))
     .addOption(new Option('--individuals <n>', 'whales in the synthetic catalog').default(150).argParser((v) => parseIntOption('--individuals', v, 5, 100000)))
-    .addOption(new Option('--preset <name>', 'model preset').choices(['tiny', 'cpu', 'kernel']).default('tiny'))
-    .addOption(new Option('--schedule <name>', 'training schedule').default('long'))
+    .addOption(new Option('--preset <name>', 'model preset (default: the synthetic recipe\'s)').choices(['tiny', 'small', 'cpu', 'kernel']))
+    .addOption(new Option('--schedule <name>', 'training schedule (default: the synthetic recipe\'s)'))
     .addOption(new Option('--minutes <m>', 'training time budget').default(6).argParser((v) => parseNumberOption('--minutes', v, 0.1, 10000)))
     .addOption(new Option('--tta <n>', 'test-time augmentation copies').default(4).argParser((v) => parseIntOption('--tta', v, 0, 32)))
     .addOption(commonFlags.seed())
+    .addOption(commonFlags.threads())
     .addOption(commonFlags.quiet())
-    .action(async (opts: { out: string; individuals: number; preset: string; schedule: string; minutes: number; tta: number; seed: number; quiet?: boolean }) => {
+    .action(async (opts: { out: string; individuals: number; preset?: string; schedule?: string; minutes: number; tta: number; seed: number; threads: number; quiet?: boolean }) => {
       const catalog = path.join(opts.out, 'catalog');
       const truth = path.join(catalog, 'test_truth.csv');
       const cacheDir = path.join(opts.out, 'cache');
@@ -61,16 +62,18 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
 
       const runDir = path.join(opts.out, 'run');
       const { initEngine } = await import('../../model/engine.js');
-      const engine = await initEngine({ backend: 'wasm' });
+      const engine = await initEngine({ backend: 'wasm', threads: opts.threads });
       if (existsSync(path.join(runDir, 'model', 'model.json'))) {
         io.out(`step 3/4: trained model already in ${runDir}, kept`);
       } else {
         const resume = existsSync(path.join(runDir, 'checkpoint'));
-        io.out(`step 3/4: ${resume ? 'resuming' : 'training'} a Siamese network (preset ${opts.preset}, schedule ${opts.schedule}, tfjs ${engine.backend}) in ${runDir}`);
+        // the synthetic recipe (see README: measured to learn on this kind of catalog), with the demo's time budget
+        const { applyRecipe } = await import('../../train/recipes.js');
+        const settings = applyRecipe('synthetic', { data: catalog, preset: opts.preset as never, schedule: opts.schedule, seed: opts.seed, cacheDir, maxMinutes: opts.minutes });
+        io.out(`step 3/4: ${resume ? 'resuming' : 'training'} a Siamese network (recipe synthetic, preset ${settings.preset}, tfjs ${engine.backend}, ${engine.threads} thread(s)) in ${runDir}`);
         const { trainSiamese } = await import('../../train/trainer.js');
         const hooks = trainHooks(io, showProgress, '  ');
-        // CPU recipe: batch 16, 3x the method's learning rates, a time budget (see README)
-        const r = await trainSiamese(runDir, { data: catalog, preset: opts.preset as never, schedule: opts.schedule, seed: opts.seed, cacheDir, batchSize: 16, lrScale: 3, maxMinutes: opts.minutes }, { ...hooks, resume });
+        const r = await trainSiamese(runDir, settings, { ...hooks, resume });
         hooks.done();
         io.out(`  ${r.epochs} epochs in ${(r.seconds / 60).toFixed(1)} min; validation MAP@5 ${r.validation?.map5.toFixed(4) ?? '-'} at threshold ${r.validation?.threshold ?? '-'}`);
       }

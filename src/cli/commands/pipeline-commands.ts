@@ -45,12 +45,13 @@ export function registerPipelineCommands(program: Command, io: CliIo): void {
     .addOption(new Option('--min-score <x>', 'bootstrapping: best score needed for a pseudo-label').default(0.999999).argParser((v) => parseNumberOption('--min-score', v, 0, 1)))
     .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
     .addOption(commonFlags.seed())
+    .addOption(commonFlags.threads())
     .addOption(commonFlags.quiet())
-    .action(async (opts: { data?: string; out?: string; boxes?: string; rotate?: string; exclude?: string; preset: string; schedule: string; tta: number; minScore: number; cache: string; seed: number; quiet?: boolean }) => {
+    .action(async (opts: { data?: string; out?: string; boxes?: string; rotate?: string; exclude?: string; preset: string; schedule: string; tta: number; minScore: number; cache: string; seed: number; threads: number; quiet?: boolean }) => {
       const data = requireOption(opts.data, '--data', 'the Kaggle dataset folder');
       const work = requireOption(opts.out, '--out', 'the working folder');
       const { initEngine } = await import('../../model/engine.js');
-      await initEngine({ backend: 'wasm' });
+      await initEngine({ backend: 'wasm', threads: opts.threads });
       const { findDuplicatesStep, trainStep, predictStep, bootstrapStep, ensembleStep } = await import('../kaggle-steps.js');
       const ctx = { io, data, work, opts, hooks: () => trainHooks(io, io.progress && !opts.quiet, '  ') };
       await findDuplicatesStep(ctx);

@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
 import { parseIntOption, parseNumberOption, WhaleidError } from '../../util/errors.js';
@@ -32,7 +31,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--augment-from <epoch>', 'epochs without augmentation first').argParser((v) => parseIntOption('--augment-from', v, 0, 100000)))
     .addOption(new Option('--max-minutes <m>', 'time budget: finish at the first group boundary past it').argParser((v) => parseNumberOption('--max-minutes', v, 0.01, 1e6)))
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['wasm', 'cpu']).default('wasm'))
-    .addOption(new Option('--threads <n>', 'wasm threads (default: the cores, up to 8; 1 = the single-threaded build, e.g. for two runs side by side)').default(Math.min(8, os.availableParallelism())).argParser((v) => parseIntOption('--threads', v, 1, 8)))
+    .addOption(commonFlags.threads())
     .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
     .addOption(commonFlags.seed())
     .addOption(commonFlags.quiet())
