@@ -35,25 +35,36 @@ export interface EpochPairs {
  *   forbidden; after each epoch the chosen cells (and their mirrors) are forbidden too, so later
  *   epochs of the group pick other hard pairs.
  *
+ * With `viewOf`, matching pairs are drawn within each (whale, view) group only: animals whose
+ * two sides carry different marks (left and right flanks) are never shown as "same" from photos
+ * of different sides; non-matching pairs still never pair two photos of one whale.
+ *
  * @param score - n*n score matrix of the training photos (not modified)
  * @param whaleOf - whale index of each training photo
  * @param K - noise amplitude
  * @param rng - seeded generator (noise, derangements, shuffles)
+ * @param viewOf - optional view index of each training photo (e.g. 0 left flank, 1 right)
  * @returns a function giving the next epoch's pairs (both lists shuffled, n pairs each)
  * @example
  * const next = createPairMiner(S, whaleOf, 1.0, rng);
  * const { matches, unmatches } = next();
  */
-export function createPairMiner(score: Float32Array, whaleOf: Int32Array, K: number, rng: Rng): () => EpochPairs {
+export function createPairMiner(score: Float32Array, whaleOf: Int32Array, K: number, rng: Rng, viewOf?: Int32Array): () => EpochPairs {
   const n = whaleOf.length;
   const cost = new Float32Array(n * n);
   for (let i = 0; i < n * n; i++) cost[i] = -(score[i] + K * rng.next());
   const members = new Map<number, number[]>();
   for (let i = 0; i < n; i++) members.set(whaleOf[i], [...(members.get(whaleOf[i]) ?? []), i]);
   for (const idx of members.values()) for (const i of idx) for (const j of idx) cost[i * n + j] = FORBIDDEN_COST;
+  // groups that matching pairs are drawn from: whales, or (whale, view) when views are given
+  const matchGroups = new Map<string, number[]>();
+  for (let i = 0; i < n; i++) {
+    const key = viewOf ? `${whaleOf[i]}/${viewOf[i]}` : String(whaleOf[i]);
+    matchGroups.set(key, [...(matchGroups.get(key) ?? []), i]);
+  }
   return () => {
     const matches: [number, number][] = [];
-    for (const idx of members.values()) {
+    for (const idx of matchGroups.values()) {
       if (idx.length < 2) continue;
       const d = derangement(idx, rng);
       idx.forEach((i, k) => matches.push([i, d[k]]));

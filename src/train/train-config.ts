@@ -37,6 +37,12 @@ export interface TrainConfig {
   boxModel?: string;
   /** Rotate-180 list; default `<data>/rotate.txt` when it exists. */
   rotate?: string;
+  /**
+   * Views of an animal that carry different marks, told by a regular expression on the photo's
+   * name (e.g. `left|right` for flanks): its first match is the photo's view, and matching pairs
+   * are only drawn between photos of the same view. Unset: any two photos of a whale match.
+   */
+  viewPattern?: string;
   /** Exclude list. */
   exclude?: string;
   /**
@@ -100,6 +106,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (!Number.isInteger(c.augmentFromEpoch) || c.augmentFromEpoch < 0) throw invalidParameterError('augmentFromEpoch', 'a non-negative integer', c.augmentFromEpoch);
   if (!(c.lrScale > 0)) throw invalidParameterError('lrScale', 'a positive number', c.lrScale);
   if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);
+  if (c.viewPattern !== undefined) viewRegExp(c.viewPattern);
   return c;
 }
 
@@ -114,4 +121,22 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
  */
 export function trainedWithBoxes(config: Pick<TrainConfig, 'boxes' | 'data'>): boolean {
   return Boolean(config.boxes) || existsSync(path.join(config.data, 'bounding_boxes.csv'));
+}
+
+/**
+ * The regular expression of a {@link TrainConfig.viewPattern}.
+ *
+ * @param pattern - the pattern's source
+ * @returns the expression (case-insensitive)
+ * @throws {@link WhaleidError} when it is empty or not a valid regular expression
+ * @example
+ * viewRegExp('left|right').exec('124_leftphoto.jpg')?.[0]; // 'left'
+ */
+export function viewRegExp(pattern: string): RegExp {
+  if (typeof pattern !== 'string' || pattern === '') throw invalidParameterError('viewPattern', 'a non-empty regular expression', pattern);
+  try {
+    return new RegExp(pattern, 'i');
+  } catch {
+    throw invalidParameterError('viewPattern', 'a valid regular expression', pattern);
+  }
 }

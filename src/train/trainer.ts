@@ -26,7 +26,7 @@ import { createPairMiner } from './pairs.js';
 import { evaluateValidation, type ValidationResult } from './validation.js';
 import { saveCheckpoint, loadCheckpoint, writeLog, type TrainState } from './checkpoint.js';
 import { writeTrainingReport } from './report.js';
-import { resolveTrainConfig, trainedWithBoxes, type TrainConfig } from './train-config.js';
+import { resolveTrainConfig, trainedWithBoxes, viewRegExp, type TrainConfig } from './train-config.js';
 import { fillMissingBoxes } from '../boxes/box-fallback.js';
 
 /** Callbacks of a run: progress display and messages. */
@@ -166,6 +166,17 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
     if (!trainWhale.has(ids[i])) trainWhale.set(ids[i], trainWhale.size);
     return trainWhale.get(ids[i])!;
   });
+  // views (e.g. flanks): matching pairs only within a whale's view; names without a match share one view
+  const viewExp = config.viewPattern !== undefined ? viewRegExp(config.viewPattern) : null;
+  const viewIndex = new Map<string, number>();
+  const viewOf = viewExp
+    ? Int32Array.from(split.train, (i) => {
+        const v = (viewExp.exec(photos[i].image)?.[0] ?? '').toLowerCase();
+        if (!viewIndex.has(v)) viewIndex.set(v, viewIndex.size);
+        return viewIndex.get(v)!;
+      })
+    : undefined;
+  if (viewExp) say(`views by /${config.viewPattern}/: ${[...viewIndex.keys()].map((v) => v || '(none)').join(', ')}`);
   const stepsPerEpoch = Math.ceil((2 * split.train.length) / config.batchSize);
   const doneSteps = state.epochsDone * stepsPerEpoch;
   options.onStart?.(totalEpochs(schedule) * stepsPerEpoch, doneSteps);
@@ -207,7 +218,7 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
     const trainFeats = new Float32Array(split.train.length * F);
     split.train.forEach((p, k) => trainFeats.set(feats.subarray(rowOf.get(p)! * F, (rowOf.get(p)! + 1) * F), k * F));
     const score = await scoreAllPairsParallel(trainFeats, split.train.length, readHeadWeights(siamese.head));
-    const nextEpoch = createPairMiner(score, whaleOf, group.K, rng.fork('mine'));
+    const nextEpoch = createPairMiner(score, whaleOf, group.K, rng.fork('mine'), viewOf);
     for (let e = 0; e < group.epochs; e++) {
       const { matches, unmatches } = nextEpoch();
       const augRng = rng.fork(`augment-${e}`);

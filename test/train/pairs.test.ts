@@ -58,6 +58,21 @@ describe('createPairMiner', () => {
   it('is deterministic for a seed', () => {
     expect(createPairMiner(S, whaleOf, 1, createRng(5))()).toEqual(createPairMiner(S, whaleOf, 1, createRng(5))());
   });
+  it('with views, matches only photos of the same view, and negatives still never pair one whale', () => {
+    // 6 whales x 4 photos: views left, left, right, right
+    const w = Int32Array.from({ length: 24 }, (_, i) => Math.floor(i / 4));
+    const view = Int32Array.from({ length: 24 }, (_, i) => (i % 4 < 2 ? 0 : 1));
+    const S4 = new Float32Array(24 * 24).fill(0.5);
+    const { matches, unmatches } = createPairMiner(S4, w, 1, createRng(6), view)();
+    expect(matches).toHaveLength(24);
+    for (const [a, b] of matches) {
+      expect(w[a]).toBe(w[b]);
+      expect(view[a]).toBe(view[b]);
+    }
+    for (const [a, b] of unmatches) expect(w[a]).not.toBe(w[b]);
+    // without views some matches cross views
+    expect(createPairMiner(S4, w, 1, createRng(6))().matches.some(([a, b]) => view[a] !== view[b])).toBe(true);
+  });
 });
 
 describe('schedules', () => {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { TRAIN_RECIPES, applyRecipe } from '../../src/train/recipes.js';
-import { resolveTrainConfig } from '../../src/train/train-config.js';
+import { resolveTrainConfig, viewRegExp } from '../../src/train/train-config.js';
 import { resolveSchedule, totalEpochs } from '../../src/train/schedule.js';
 import { MODEL_PRESETS, createBranch } from '../../src/model/branch.js';
 
@@ -44,5 +44,11 @@ describe('training recipes', () => {
   it('the small preset is 4x tiny in width with the same shape', () => {
     expect(MODEL_PRESETS.small.stages.map((s) => s.subblocks)).toEqual(MODEL_PRESETS.tiny.stages.map((s) => s.subblocks));
     expect(createBranch({ preset: 'small' }).countParams()).toBe(62304);
+  });
+
+  it('a view pattern must be a valid regular expression; its first match is the view', () => {
+    expect(() => resolveTrainConfig({ data: 'x', viewPattern: '(left' })).toThrow(/Expected a valid regular expression for viewPattern but received "\(left"/);
+    expect(() => resolveTrainConfig({ data: 'x', viewPattern: '' })).toThrow(/non-empty regular expression for viewPattern/);
+    expect(viewRegExp('left|right').exec('100/124_RightPhoto.jpg')?.[0]).toBe('Right');
   });
 });

@@ -23,6 +23,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--box-model <dir>', 'box model for photos the boxes CSV lacks, in boxed runs (default: the shipped fluke detector; none: crop them whole)'))
     .addOption(new Option('--rotate <list>', 'photos to turn 180 degrees (default: <data>/rotate.txt if present)'))
     .addOption(new Option('--exclude <list>', 'photos to leave out'))
+    .addOption(new Option('--view-pattern <regex>', 'views with different marks, from the photo name (e.g. left|right for flanks): matching pairs only within a view'))
     .addOption(new Option('--no-dedup', 'keep duplicate photos'))
     .addOption(new Option('--margin <x>', 'share of the box added on each side').argParser((v) => parseNumberOption('--margin', v, 0, 1)))
     .addOption(new Option('--aspect <x>', 'width/height of the cropped region (flukes: 2.15)').argParser((v) => parseNumberOption('--aspect', v, 0.1, 10)))
@@ -57,6 +58,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
         boxModel: opts.boxModel as string | undefined,
         rotate: opts.rotate as string | undefined,
         exclude: opts.exclude as string | undefined,
+        viewPattern: opts.viewPattern as string | undefined,
         margin: opts.margin as number | undefined,
         aspect: opts.aspect as number | undefined,
         lrScale: opts.lrScale as number | undefined,
