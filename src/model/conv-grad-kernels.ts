@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 // Side effect: registers the wasm backend and its stock kernels, which we then override.
 import '@tensorflow/tfjs-backend-wasm';
-import { invalidParameterError } from '../util/errors.js';
+import { asTensor, checkBackendName } from './kernel-utils.js';
 import {
   conv2dBackpropFilterComposed,
   conv2dBackpropInputComposed,
@@ -34,15 +34,6 @@ export {
 } from './conv-grad-ops.js';
 
 type Pair = [number, number];
-
-/** Wraps a kernel input as a Tensor without taking ownership of its data. */
-function asTensor(info: tf.TensorInfo, backend: tf.KernelBackend): tf.Tensor {
-  if (info instanceof tf.Tensor) return info;
-  // A bare TensorInfo (a kernel called from another kernel): the wrapper's dispose must not free
-  // the caller's data, so take a reference for it first.
-  backend.incRef(info.dataId);
-  return tf.engine().makeTensorFromTensorInfo(info, backend);
-}
 
 type Attrs = tf.NamedAttrMap & {
   strides: number | Pair;
@@ -98,12 +89,6 @@ const OURS: Record<KernelName, tf.KernelFunc> = { Conv2DBackpropFilter: filterKe
 
 /** Per backend, the kernels that were registered before ours (undefined: none), to restore. */
 const stockKernels = new Map<string, (tf.KernelConfig | undefined)[]>();
-
-function checkBackendName(backendName: unknown): asserts backendName is string {
-  if (typeof backendName !== 'string' || backendName === '') {
-    throw invalidParameterError('backendName', 'a tfjs backend name', backendName);
-  }
-}
 
 /**
  * Registers the composed Conv2D gradient kernels for a backend (wasm by default), replacing the

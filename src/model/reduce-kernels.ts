@@ -10,19 +10,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { invalidParameterError } from '../util/errors.js';
+import { asTensor, checkBackendName } from './kernel-utils.js';
 
 /** Names of the kernels this module replaces. */
 export const REDUCE_KERNEL_NAMES = ['Sum', 'Mean'] as const;
 
 type KernelName = (typeof REDUCE_KERNEL_NAMES)[number];
-
-/** Wraps a kernel input as a Tensor without taking ownership of its data. */
-function asTensor(info: tf.TensorInfo, backend: tf.KernelBackend): tf.Tensor {
-  if (info instanceof tf.Tensor) return info;
-  backend.incRef(info.dataId);
-  return tf.engine().makeTensorFromTensorInfo(info, backend);
-}
 
 /**
  * The number of leading axes that `axis` reduces when they are exactly the first k axes of a
@@ -65,12 +58,6 @@ function makeKernel(name: KernelName, stock: tf.KernelConfig): tf.KernelFunc {
 }
 
 const ours = new Map<string, Map<KernelName, tf.KernelFunc>>();
-
-function checkBackendName(backendName: unknown): asserts backendName is string {
-  if (typeof backendName !== 'string' || backendName === '') {
-    throw invalidParameterError('backendName', 'a tfjs backend name', backendName);
-  }
-}
 
 /**
  * Registers the matMul-based Sum and Mean kernels for a backend (wasm by default), keeping the
