@@ -1,13 +1,16 @@
 // Training throughput of the method's Siamese network (kernel preset) on our engine (tfjs wasm
 // with our Conv2D gradient kernels) and, when Debian's python3-torch is importable, of the same
 // network in PyTorch in the same run. Photos/s = 2 x pairs per step / median step time.
-// Usage: npm run bench:train [-- --sizes 192,384 --batch 16 --steps 3 --compare-stock --threads 1]
+// Usage: npm run bench:train [-- --sizes 192,384 --batch 16 --steps 3 --compare-stock --threads 1
+// --replicas 2 --ceiling-size 192 (0 skips the convolution ceiling) --big-size 512 (0 skips it)]
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/model/engine.js';
 import { createSiamese } from '../src/model/siamese.js';
+import { createBranch } from '../src/model/branch.js';
 import { trainOnMicroBatches } from '../src/train/accumulate.js';
+import { createReplicaPool } from '../src/train/replicas.js';
 import { registerBatchNormGradient, unregisterBatchNormGradient } from '../src/model/batch-norm-grad.js';
 import { registerReduceKernels, unregisterReduceKernels } from '../src/model/reduce-kernels.js';
 import { flagValue } from './lib/args.js';
@@ -28,25 +31,31 @@ const batchFor = (s: number): number => (s >= 384 ? Math.min(batch, 4) : batch);
 // (tfjs's own), to show what they bring in the same run
 const compareStock = process.argv.includes('--compare-stock');
 
-// --threads N: wasm threads (default 2, as many as PyTorch gets; 1 = the single-threaded build)
-const engine = await initEngine({ backend: 'wasm', threads: Number(opt('threads', '2')) });
+// --threads N: wasm threads (default 2, as many as PyTorch gets; 1 = the single-threaded build).
+// --replicas R: data-parallel copies instead (src/train/replicas.ts), each single-threaded; PyTorch gets R threads.
+const replicas = Number(opt('replicas', '1'));
+const engine = await initEngine({ backend: 'wasm', threads: replicas > 1 ? 1 : Number(opt('threads', '2')) });
+const peerThreads = replicas > 1 ? replicas : engine.threads;
 
 /** Training photos/s of the kernel preset at `s` px, median of `steps` steps after a warm-up. */
 async function photosPerSecond(s: number): Promise<number> {
   const b = batchFor(s);
-  const { model } = createSiamese({ preset: 'kernel', inputSize: s, seed: 0 });
+  const { model, config } = createSiamese({ preset: 'kernel', inputSize: s, seed: 0 });
+  const pool = replicas > 1 ? await createReplicaPool(replicas, config) : null;
   const xa = tf.randomNormal([b, s, s, 1], 0, 1, 'float32', 1);
   const xb = tf.randomNormal([b, s, s, 1], 0, 1, 'float32', 2);
   const y = tf.tensor2d(Array.from({ length: b }, (_, i) => i % 2), [b, 1]);
-  await model.trainOnBatch([xa, xb], y);
+  const step = async (): Promise<unknown> => (pool ? pool.step(model, { inputs: [xa, xb], y }) : model.trainOnBatch([xa, xb], y));
+  await step();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t = performance.now();
-    await model.trainOnBatch([xa, xb], y);
+    await step();
     times.push((performance.now() - t) / 1000);
   }
   times.sort((p, q) => p - q);
   tf.dispose([xa, xb, y]);
+  await pool?.close();
   model.dispose();
   return (2 * b) / times[Math.floor(times.length / 2)];
 }
@@ -61,22 +70,19 @@ if (compareStock) {
   registerBatchNormGradient();
   registerReduceKernels('wasm');
 }
-const pythons = ['/usr/bin/python3', 'python3'];
+const python = ['/usr/bin/python3', 'python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+// OMP's default busy-waiting makes 2-thread PyTorch several times slower on a shared 2-core machine.
+const torchEnv = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
 let torch: Record<string, number> | null = null;
-for (const py of pythons) {
-  const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) continue;
+if (python) {
   torch = {};
   for (const s of sizes) {
-    // OMP's default busy-waiting makes 2-thread PyTorch several times slower on a shared 2-core machine.
-    const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
-    const r = spawnSync(py, [path.join(import.meta.dirname, 'peers/torch_siamese.py'), '--sizes', String(s), '--batch', String(batchFor(s)), '--steps', String(steps)], { encoding: 'utf8', env });
+    const r = spawnSync(python, [path.join(import.meta.dirname, 'peers/torch_siamese.py'), '--sizes', String(s), '--batch', String(batchFor(s)), '--steps', String(steps), '--threads', String(peerThreads)], { encoding: 'utf8', env: torchEnv });
     if (r.status === 0) Object.assign(torch, JSON.parse(r.stdout.trim().split('\n').at(-1)!));
     else console.log(`PyTorch peer failed at ${s} px: ${r.stderr.split('\n').slice(-3).join(' ')}`);
   }
-  break;
 }
-console.log(`Siamese training, kernel preset, tfjs ${engine.backend} (${engine.threads} thread(s)); pairs per step ${batch} (${batchFor(384)} at 384 px: wasm memory), same for PyTorch`);
+console.log(`Siamese training, kernel preset, tfjs ${engine.backend} (${replicas > 1 ? `${replicas} data-parallel replicas of 1 thread` : `${engine.threads} thread(s)`}; PyTorch ${peerThreads} thread(s)); pairs per step ${batch} (${batchFor(384)} at 384 px: wasm memory), same for PyTorch`);
 console.log('\n| input | whaleid photos/s | PyTorch photos/s | whaleid / PyTorch |\n|---|---|---|---|');
 for (const s of sizes) {
   const t = torch?.[String(s)];
@@ -85,6 +91,47 @@ for (const s of sizes) {
 if (compareStock) {
   console.log('\n| input | whaleid photos/s | with tfjs\'s own BatchNorm gradient and Sum/Mean | gain |\n|---|---|---|---|');
   for (const s of sizes) console.log(`| ${s} | ${ours[s].toFixed(2)} | ${stock[s].toFixed(2)} | ${(ours[s] / stock[s]).toFixed(2)}x |`);
+}
+
+// The ceiling: the forward pass of every Conv2D of the branch alone, in tfjs's stock XNNPACK
+// kernel (no project code) and in PyTorch's oneDNN, same shapes and threads. A training step is
+// mostly convolutions (forward, input gradient = a convolution, filter gradient = a matrix product
+// of the same size), so this ratio bounds what kernel work around them can reach.
+const ceilingSize = Number(opt('ceiling-size', String(sizes[0])));
+if (ceilingSize > 0) {
+  const branch = createBranch({ preset: 'kernel', inputSize: ceilingSize, seed: 0 });
+  const n = 2 * batchFor(ceilingSize);
+  const shapes = branch.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => {
+    const c = l.getConfig() as { filters: number; kernelSize: number[]; strides: number[]; padding: string };
+    const [, h, w, cin] = (l.input as tf.SymbolicTensor).shape as number[];
+    return { n, h, w, cin, cout: c.filters, k: c.kernelSize[0], stride: c.strides[0], pad: c.padding };
+  });
+  branch.dispose();
+  const work = shapes.map((c) => ({ c, x: tf.randomNormal([c.n, c.h, c.w, c.cin], 0, 1, 'float32', 3), f: tf.randomNormal([c.k, c.k, c.cin, c.cout], 0, 0.1, 'float32', 4) }));
+  const once = async (): Promise<number> => {
+    const t = performance.now();
+    for (const { c, x, f } of work) {
+      const y = tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.stride, c.pad as 'same' | 'valid');
+      await y.data();
+      y.dispose();
+    }
+    return (performance.now() - t) / 1000;
+  };
+  await once();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) times.push(await once());
+  times.sort((p, q) => p - q);
+  const ourConv = times[Math.floor(times.length / 2)];
+  for (const { x, f } of work) tf.dispose([x, f]);
+  let torchConv: number | null = null;
+  if (python) {
+    const r = spawnSync(python, [path.join(import.meta.dirname, 'peers/torch_convs.py'), '--threads', String(engine.threads), '--steps', String(steps)], { encoding: 'utf8', env: torchEnv, input: shapes.map((c) => JSON.stringify(c)).join('\n') });
+    if (r.status === 0) torchConv = (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { seconds: number }).seconds;
+    else console.log(`PyTorch convolution peer failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+  }
+  console.log(`\nCeiling: the forward pass of the branch's ${shapes.length} convolutions alone at ${ceilingSize} px, ${n} photos (tfjs's stock wasm kernel, no project code, vs PyTorch; same threads)`);
+  console.log('\n| convolutions | whaleid s | PyTorch s | whaleid / PyTorch (photos/s) |\n|---|---|---|---|');
+  console.log(`| forward, ${ceilingSize} px | ${ourConv.toFixed(3)} | ${torchConv ? torchConv.toFixed(3) : 'n/a'} | ${torchConv ? (torchConv / ourConv).toFixed(3) : 'n/a'} |`);
 }
 
 if (bigSize > 0) {

@@ -28,9 +28,42 @@ export interface MicroBatch {
  * const loss = await trainOnMicroBatches(siamese.model, 16, async (i) => loadPairs(i));
  */
 export async function trainOnMicroBatches(model: tf.LayersModel, count: number, load: (i: number) => Promise<MicroBatch>): Promise<number> {
+  const sums = await accumulateGradients(model, count, load);
+  try {
+    applyGradientSums(model, [sums]);
+    return sums.lossSum / sums.total;
+  } finally {
+    tf.dispose(Object.values(sums.grads));
+  }
+}
+
+/** Gradients summed over micro-batches, each weighted by its pair count. */
+export interface GradientSums {
+  /** Per trainable variable (by name): the sum over micro-batches of n_i * gradient_i. */
+  grads: tf.NamedTensorMap;
+  /** Sum over micro-batches of n_i * loss_i. */
+  lossSum: number;
+  /** Pairs in all micro-batches. */
+  total: number;
+}
+
+/**
+ * The gradient work of {@link trainOnMicroBatches} without the optimiser step: micro-batches
+ * loaded one at a time, their gradients weighted by size and summed (BatchNorm's moving averages
+ * are updated as the forward passes run). Data-parallel replicas each run this on their share.
+ *
+ * @param model - a pair model (its loss binary cross-entropy, plus the layers' penalties)
+ * @param count - number of micro-batches
+ * @param load - loads micro-batch i (its tensors are disposed here after use)
+ * @returns the summed gradients (the caller disposes them), loss sum and pair count
+ * @throws {@link WhaleidError} when count is not a positive integer
+ * @example
+ * const { grads, total } = await accumulateGradients(model, 2, load);
+ */
+export async function accumulateGradients(model: tf.LayersModel, count: number, load: (i: number) => Promise<MicroBatch>): Promise<GradientSums> {
   if (!Number.isSafeInteger(count) || count < 1) throw invalidParameterError('count', 'a positive integer', count);
   const vars = model.trainableWeights.map((w) => (w as unknown as { read(): tf.Variable }).read());
-  let acc: tf.NamedTensorMap | null = null; // sum over micro-batches of n_i * gradient_i
+  let acc: tf.NamedTensorMap | null = null;
   let lossSum = 0;
   let total = 0;
   try {
@@ -53,13 +86,26 @@ export async function trainOnMicroBatches(model: tf.LayersModel, count: number, 
         tf.dispose([...mb.inputs, mb.y]);
       }
     }
-    // the full batch's gradient: the n-weighted mean of the micro-batches' gradients
-    const sum = acc!;
-    const mean = tf.tidy(() => Object.fromEntries(Object.entries(sum).map(([k, g]) => [k, tf.div(g, total)])));
-    model.optimizer.applyGradients(mean);
-    tf.dispose(Object.values(mean));
-    return lossSum / total;
+    const grads = acc!;
+    acc = null;
+    return { grads, lossSum, total };
   } finally {
     if (acc) tf.dispose(Object.values(acc));
   }
+}
+
+/**
+ * One optimiser step with the full batch's gradient: the pair-weighted mean of several
+ * {@link GradientSums} (micro-batches, or replicas' shares).
+ *
+ * @param model - the compiled model whose optimiser takes the step
+ * @param parts - gradient sums over disjoint parts of the batch (same variable names)
+ * @example
+ * applyGradientSums(model, [mine, fromWorker]);
+ */
+export function applyGradientSums(model: tf.LayersModel, parts: readonly GradientSums[]): void {
+  const total = parts.reduce((s, p) => s + p.total, 0);
+  const mean = tf.tidy(() => Object.fromEntries(Object.keys(parts[0].grads).map((k) => [k, tf.div(parts.length === 1 ? parts[0].grads[k] : tf.addN(parts.map((p) => p.grads[k])), total)])));
+  model.optimizer.applyGradients(mean);
+  tf.dispose(Object.values(mean));
 }

@@ -6,12 +6,11 @@
  * job. Why not a separate file or an eval'd string: the same file then works from compiled `dist/`
  * (.js) and from sources under tsx/vitest (.ts, started with `--import tsx`).
  */
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import type { HeadWeights } from '../model/head.js';
 import { invalidParameterError } from '../util/errors.js';
+import { startModuleWorker } from '../util/module-worker.js';
 import { createScoreKernel } from './score-kernel.js';
 
 /** A job for one worker (every field structured-cloneable; buffers shared). */
@@ -98,10 +97,6 @@ export interface ParallelScoreOptions {
   onProgress?: (rowsDone: number, rows: number) => void;
 }
 
-/** Worker script for TypeScript sources: imports this module through tsx (which then runs the job). */
-const TS_BOOT = `const { workerData } = require('node:worker_threads');
-import(workerData.boot.tsx).then((api) => api.tsImport(workerData.boot.url, workerData.boot.url)).catch((err) => { setImmediate(() => { throw err; }); });`;
-
 /** Float32Array copy of `src` on shared memory (workers read it without copying). */
 function sharedCopy(src: Float32Array): Float32Array {
   const out = new Float32Array(new SharedArrayBuffer(Math.max(4, src.length * 4)), 0, src.length);
@@ -124,13 +119,7 @@ async function runParallel(job: ScoreJob, pairs: number, options: ParallelScoreO
     runJob(job, onRows);
     return;
   }
-  const url = new URL(import.meta.url);
-  // Compiled (.js): the worker loads this file. Under tsx or vitest it is TypeScript, and Node 20
-  // workers do not inherit tsx's loader hooks: a small script loads it through tsx's tsImport.
-  const tsx = url.pathname.endsWith('.ts') ? pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs') : null;
-  // --input-type (node -e) is refused for a file entry
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-  const start = (): Worker => (tsx ? new Worker(TS_BOOT, { eval: true, workerData: { ...job, boot: { url: url.href, tsx } } }) : new Worker(url, { workerData: job, execArgv }));
+  const start = (): Worker => startModuleWorker(import.meta.url, { ...job });
   const workers = Array.from({ length: Math.min(threads, nr) }, start);
   try {
     await Promise.all(

@@ -24,6 +24,12 @@ export interface TrainConfig {
    * whole step at once.
    */
   microBatch?: number;
+  /**
+   * Data-parallel replicas: copies of the network (this thread's and worker threads', each on
+   * single-threaded wasm) that compute the gradients of equal shares of every step, averaged
+   * into one optimiser step. BatchNorm normalises each share with its own statistics. 1: none.
+   */
+  replicas: number;
   valShare: number;
   newShare: number;
   seed: number;
@@ -74,6 +80,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   preset: 'cpu',
   schedule: 'short',
   batchSize: 32,
+  replicas: 1,
   valShare: 0.15,
   newShare: 0.3,
   seed: 0,
@@ -99,6 +106,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (!(c.preset in MODEL_PRESETS)) throw invalidParameterError('preset', `one of ${Object.keys(MODEL_PRESETS).join(', ')}`, c.preset);
   if (!Number.isInteger(c.batchSize) || c.batchSize < 2 || c.batchSize % 2) throw invalidParameterError('batchSize', 'an even integer >= 2', c.batchSize);
   if (c.microBatch !== undefined && (!Number.isInteger(c.microBatch) || c.microBatch < 1 || c.microBatch > c.batchSize)) throw invalidParameterError('microBatch', `an integer between 1 and the batch size ${c.batchSize}`, c.microBatch);
+  if (!Number.isInteger(c.replicas) || c.replicas < 1 || c.replicas > 64) throw invalidParameterError('replicas', 'an integer between 1 and 64', c.replicas);
   if (c.inputSize !== undefined && (!Number.isInteger(c.inputSize) || c.inputSize < 16)) throw invalidParameterError('inputSize', 'an integer >= 16', c.inputSize);
   for (const k of ['valShare', 'newShare', 'margin'] as const) if (!(c[k] >= 0 && c[k] <= 1)) throw invalidParameterError(k, 'a number between 0 and 1', c[k]);
   if (!(c.aspect > 0)) throw invalidParameterError('aspect', 'a positive number', c.aspect);

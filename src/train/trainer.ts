@@ -10,7 +10,7 @@ import { decodeSideFor, type CropRequest, type CropSettings } from '../image/cro
 import { randomAugmentation } from '../image/affine.js';
 import { loadPhotoExtras, type PhotoExtras } from '../image/photo-extras.js';
 import { findDuplicates } from '../image/duplicates.js';
-import { createSiamese, rebuildSiamese, setLearningRate, MODEL_PRESETS, type Siamese } from '../model/siamese.js';
+import { createSiamese, rebuildSiamese, setLearningRate, MODEL_PRESETS, type Siamese, type SiameseConfig } from '../model/siamese.js';
 import { readHeadWeights, initHeadAsDistance } from '../model/head.js';
 import { saveSiamese } from '../model/model-io.js';
 import { exportSiameseOnnx } from '../model/onnx-export.js';
@@ -21,6 +21,7 @@ import { resolveSchedule, totalEpochs, type Schedule } from './schedule.js';
 import { splitByIndividuals, type TrainValidationSplit } from './split.js';
 import { computeFeaturesOnnx, loadBatch } from './features.js';
 import { trainOnMicroBatches, type MicroBatch } from './accumulate.js';
+import { createReplicaPool, type ReplicaPool } from './replicas.js';
 import { scoreAllPairsParallel } from './score-matrix.js';
 import { createPairMiner } from './pairs.js';
 import { evaluateValidation, type ValidationResult } from './validation.js';
@@ -197,70 +198,89 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
   };
 
   let outOfTime = false;
-  for (let g = state.groupsDone; g < schedule.groups.length; g++) {
-    if (options.stopAfterGroups !== undefined && g >= options.stopAfterGroups) break;
-    if (config.maxMinutes !== undefined && (Date.now() - t0) / 60000 >= config.maxMinutes) {
-      say(`time budget of ${config.maxMinutes} min reached after ${state.epochsDone} epochs: finishing here`);
-      outOfTime = true;
-      break;
-    }
-    const group = schedule.groups[g];
-    const rng: Rng = createRng(config.seed).fork(`group-${g}`);
-    if (group.rebuildL2 !== undefined) {
-      const next = rebuildSiamese(siamese, { l2: group.rebuildL2, lr: group.lr * config.lrScale });
-      siamese.model.dispose();
-      siamese = next;
-      say(`rebuilt the model with L2 ${group.rebuildL2}`);
-    }
-    setLearningRate(siamese.model, group.lr * config.lrScale);
-    const feats = await validate();
-    const F = siamese.branch.outputs[0].shape[1] as number;
-    const trainFeats = new Float32Array(split.train.length * F);
-    split.train.forEach((p, k) => trainFeats.set(feats.subarray(rowOf.get(p)! * F, (rowOf.get(p)! + 1) * F), k * F));
-    const score = await scoreAllPairsParallel(trainFeats, split.train.length, readHeadWeights(siamese.head));
-    const nextEpoch = createPairMiner(score, whaleOf, group.K, rng.fork('mine'), viewOf);
-    for (let e = 0; e < group.epochs; e++) {
-      const { matches, unmatches } = nextEpoch();
-      const augRng = rng.fork(`augment-${e}`);
-      const pairs: [number, number, number][] = [];
-      for (let k = 0; k < matches.length; k++) {
-        pairs.push([...matches[k], 1]);
-        if (unmatches.length) pairs.push([...unmatches[k % unmatches.length], 0]);
+  // data-parallel replicas (workers) for the current network; rebuilt with it
+  let pool: ReplicaPool | null = null;
+  let poolConfig: SiameseConfig | null = null;
+  try {
+    for (let g = state.groupsDone; g < schedule.groups.length; g++) {
+      if (options.stopAfterGroups !== undefined && g >= options.stopAfterGroups) break;
+      if (config.maxMinutes !== undefined && (Date.now() - t0) / 60000 >= config.maxMinutes) {
+        say(`time budget of ${config.maxMinutes} min reached after ${state.epochsDone} epochs: finishing here`);
+        outOfTime = true;
+        break;
       }
-      let lossSum = 0;
-      let steps = 0;
-      for (let s = 0; s < pairs.length; s += config.batchSize) {
-        const batch = pairs.slice(s, s + config.batchSize);
-        const augment = state.epochsDone >= config.augmentFromEpoch;
-        const reqA = batch.map(([a]) => request(split.train[a], augment ? randomAugmentation(augRng) : undefined));
-        const reqB = batch.map(([, b]) => request(split.train[b], augment ? randomAugmentation(augRng) : undefined));
-        // pairs [lo, hi) of the step as model inputs and labels
-        const load = async (lo: number, hi: number): Promise<MicroBatch> => {
-          const [A, B] = await Promise.all([loadBatch(cache, reqA.slice(lo, hi), crop), loadBatch(cache, reqB.slice(lo, hi), crop)]);
-          const labels = batch.slice(lo, hi).map((p) => p[2]);
-          return { inputs: [A, B], y: tf.tensor2d(labels, [labels.length, 1]) };
-        };
-        let lastLoss: number;
-        const micro = config.microBatch ?? batch.length;
-        if (micro >= batch.length) {
-          const { inputs, y } = await load(0, batch.length);
-          const out = await siamese.model.trainOnBatch(inputs, y);
-          tf.dispose([...inputs, y]);
-          lastLoss = Array.isArray(out) ? out[0] : out;
-        } else {
-          // the same step, gradients accumulated over micro-batches loaded one at a time
-          lastLoss = await trainOnMicroBatches(siamese.model, Math.ceil(batch.length / micro), (i) => load(i * micro, (i + 1) * micro));
+      const group = schedule.groups[g];
+      const rng: Rng = createRng(config.seed).fork(`group-${g}`);
+      if (group.rebuildL2 !== undefined) {
+        const next = rebuildSiamese(siamese, { l2: group.rebuildL2, lr: group.lr * config.lrScale });
+        siamese.model.dispose();
+        siamese = next;
+        say(`rebuilt the model with L2 ${group.rebuildL2}`);
+      }
+      setLearningRate(siamese.model, group.lr * config.lrScale);
+      const feats = await validate();
+      const F = siamese.branch.outputs[0].shape[1] as number;
+      const trainFeats = new Float32Array(split.train.length * F);
+      split.train.forEach((p, k) => trainFeats.set(feats.subarray(rowOf.get(p)! * F, (rowOf.get(p)! + 1) * F), k * F));
+      const score = await scoreAllPairsParallel(trainFeats, split.train.length, readHeadWeights(siamese.head));
+      const nextEpoch = createPairMiner(score, whaleOf, group.K, rng.fork('mine'), viewOf);
+      for (let e = 0; e < group.epochs; e++) {
+        const { matches, unmatches } = nextEpoch();
+        const augRng = rng.fork(`augment-${e}`);
+        const pairs: [number, number, number][] = [];
+        for (let k = 0; k < matches.length; k++) {
+          pairs.push([...matches[k], 1]);
+          if (unmatches.length) pairs.push([...unmatches[k % unmatches.length], 0]);
         }
-        lossSum += lastLoss;
-        steps++;
-        const v = lastVal as ValidationResult | null;
-        options.onStep?.(`epoch ${state.epochsDone + 1} loss ${lastLoss.toFixed(4)}${v ? ` val MAP@5 ${v.map5.toFixed(3)}` : ''}`);
+        let lossSum = 0;
+        let steps = 0;
+        for (let s = 0; s < pairs.length; s += config.batchSize) {
+          const batch = pairs.slice(s, s + config.batchSize);
+          const augment = state.epochsDone >= config.augmentFromEpoch;
+          const reqA = batch.map(([a]) => request(split.train[a], augment ? randomAugmentation(augRng) : undefined));
+          const reqB = batch.map(([, b]) => request(split.train[b], augment ? randomAugmentation(augRng) : undefined));
+          // pairs [lo, hi) of the step as model inputs and labels
+          const load = async (lo: number, hi: number): Promise<MicroBatch> => {
+            const [A, B] = await Promise.all([loadBatch(cache, reqA.slice(lo, hi), crop), loadBatch(cache, reqB.slice(lo, hi), crop)]);
+            const labels = batch.slice(lo, hi).map((p) => p[2]);
+            return { inputs: [A, B], y: tf.tensor2d(labels, [labels.length, 1]) };
+          };
+          let lastLoss: number;
+          const micro = config.microBatch ?? batch.length;
+          if (config.replicas > 1) {
+            if (poolConfig !== siamese.config) {
+              await pool?.close();
+              pool = await createReplicaPool(config.replicas, siamese.config);
+              poolConfig = siamese.config;
+            }
+            const mb = await load(0, batch.length);
+            try {
+              lastLoss = await pool!.step(siamese.model, mb, micro);
+            } finally {
+              tf.dispose([...mb.inputs, mb.y]);
+            }
+          } else if (micro >= batch.length) {
+            const { inputs, y } = await load(0, batch.length);
+            const out = await siamese.model.trainOnBatch(inputs, y);
+            tf.dispose([...inputs, y]);
+            lastLoss = Array.isArray(out) ? out[0] : out;
+          } else {
+            // the same step, gradients accumulated over micro-batches loaded one at a time
+            lastLoss = await trainOnMicroBatches(siamese.model, Math.ceil(batch.length / micro), (i) => load(i * micro, (i + 1) * micro));
+          }
+          lossSum += lastLoss;
+          steps++;
+          const v = lastVal as ValidationResult | null;
+          options.onStep?.(`epoch ${state.epochsDone + 1} loss ${lastLoss.toFixed(4)}${v ? ` val MAP@5 ${v.map5.toFixed(3)}` : ''}`);
+        }
+        state.epochsDone++;
+        await record({ kind: 'epoch', epoch: state.epochsDone, group: g, loss: lossSum / Math.max(1, steps), lr: group.lr * config.lrScale, K: group.K, pairs: pairs.length, seconds: (Date.now() - t0) / 1000 });
       }
-      state.epochsDone++;
-      await record({ kind: 'epoch', epoch: state.epochsDone, group: g, loss: lossSum / Math.max(1, steps), lr: group.lr * config.lrScale, K: group.K, pairs: pairs.length, seconds: (Date.now() - t0) / 1000 });
+      state.groupsDone = g + 1;
+      await saveCheckpoint(runDir, siamese, state);
     }
-    state.groupsDone = g + 1;
-    await saveCheckpoint(runDir, siamese, state);
+  } finally {
+    await pool?.close();
   }
   const finished = state.groupsDone >= schedule.groups.length || outOfTime;
   if (finished) {

@@ -108,4 +108,25 @@ describe('trainSiamese', () => {
     await expect(trainSiamese(path.join(dir, 'bad'), { ...one, microBatch: 32 })).rejects.toThrow(/Expected an integer between 1 and the batch size 16 for microBatch/);
     for (const m of [m1, m2, whole]) m.model.dispose();
   });
+
+  it('trains with data-parallel replicas (a worker thread) deterministically, as micro-batches of the same shares would up to BatchNorm averaging', async () => {
+    const one = { ...config, schedule: { name: 'one', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] } };
+    const runs = ['r1', 'r2', 'halves'].map((n) => path.join(dir, n));
+    await trainSiamese(runs[0], { ...one, replicas: 2 });
+    await trainSiamese(runs[1], { ...one, replicas: 2 });
+    await trainSiamese(runs[2], { ...one, microBatch: 8 });
+    const [r1, r2, halves] = await Promise.all(runs.map((r) => loadSiamese(path.join(r, 'model'))));
+    const gap = (x: typeof r1, y: typeof r1, trainable: boolean): number => {
+      const wx = trainable ? x.model.trainableWeights : x.model.weights;
+      const wy = trainable ? y.model.trainableWeights : y.model.weights;
+      return Math.max(...wx.map((w, i) => tf.max(tf.abs(tf.sub(w.read(), wy[i].read()))).dataSync()[0]));
+    };
+    expect(gap(r1, r2, false)).toBe(0);
+    // the same gradients as two micro-batches of 8 pairs; only the moving averages (which feed
+    // later steps' validation, not their gradients) are averaged instead of updated twice
+    expect(gap(r1, halves, true)).toBeLessThan(1e-4);
+    expect(JSON.parse(readFileSync(path.join(runs[0], 'config.json'), 'utf8')).replicas).toBe(2);
+    await expect(trainSiamese(path.join(dir, 'bad-replicas'), { ...one, replicas: 0 })).rejects.toThrow(/Expected an integer between 1 and 64 for replicas but received 0/);
+    for (const m of [r1, r2, halves]) m.model.dispose();
+  });
 });

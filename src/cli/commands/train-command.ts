@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
 import { parseIntOption, parseNumberOption, WhaleidError } from '../../util/errors.js';
@@ -5,6 +7,12 @@ import { trainHooks } from '../train-hooks.js';
 import { defaultCacheDir } from './image-commands.js';
 import type { CliIo } from '../io.js';
 import { TRAIN_RECIPES, applyRecipe } from '../../train/recipes.js';
+
+/** The stored configuration of the run in `runDir` ({} when there is none: the trainer says so). */
+function readRunConfig(runDir: string): { replicas?: number } {
+  const file = path.join(runDir, 'config.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { replicas?: number }) : {};
+}
 
 /** `whaleid train`: the Siamese network with the method's pair mining and schedule. */
 export function registerTrainCommand(program: Command, io: CliIo): void {
@@ -18,6 +26,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--schedule <name>', 'kernel (400 epochs), long (~60), short (~30), smoke (2)'))
     .addOption(new Option('--batch-size <n>', 'pairs per step (the method: 32)').argParser((v) => parseIntOption('--batch-size', v, 2, 1024)))
     .addOption(new Option('--micro-batch <n>', 'pairs per micro-batch: gradients accumulated, applied once per step (less memory: 512 px, batch 32 fits with 2)').argParser((v) => parseIntOption('--micro-batch', v, 1, 1024)))
+    .addOption(new Option('--replicas <n>', 'data-parallel copies of the network, one per core, each on single-threaded wasm: every kernel of a step runs in parallel, not only the threaded build\'s convolutions (BatchNorm per share of the batch)').argParser((v) => parseIntOption('--replicas', v, 1, 64)))
     .addOption(new Option('--val-share <x>', 'share of whales with 2+ photos held out').argParser((v) => parseNumberOption('--val-share', v, 0, 1)))
     .addOption(new Option('--boxes <csv>', 'boxes CSV (default: <data>/bounding_boxes.csv if present)'))
     .addOption(new Option('--box-model <dir>', 'box model for photos the boxes CSV lacks, in boxed runs (default: the shipped fluke detector; none: crop them whole)'))
@@ -42,8 +51,10 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
       if (!resume) requireOption(opts.data as string | undefined, '--data', 'the dataset to train on');
       if (resume && opts.out && opts.out !== resume) throw new WhaleidError('give either --resume RUN_DIR or --out RUN_DIR, not both');
       const { initEngine } = await import('../../model/engine.js');
-      const engine = await initEngine({ backend: opts.backend as 'wasm' | 'cpu', threads: opts.threads as number });
-      io.out(`engine: tfjs ${engine.backend}, ${engine.threads} thread(s)`);
+      // replicas run single-threaded each (a resumed run keeps its own count)
+      const replicas = (opts.replicas as number | undefined) ?? (resume ? (readRunConfig(resume).replicas ?? 1) : 1);
+      const engine = await initEngine({ backend: opts.backend as 'wasm' | 'cpu', threads: replicas > 1 ? 1 : (opts.threads as number) });
+      io.out(`engine: tfjs ${engine.backend}, ${engine.threads} thread(s)${replicas > 1 ? ` x ${replicas} replicas` : ''}`);
       const { trainSiamese } = await import('../../train/trainer.js');
       const hooks = trainHooks(io, io.progress && !opts.quiet);
       const given = {
@@ -53,6 +64,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
         schedule: opts.schedule as string | undefined,
         batchSize: opts.batchSize as number | undefined,
         microBatch: opts.microBatch as number | undefined,
+        replicas: opts.replicas as number | undefined,
         valShare: opts.valShare as number | undefined,
         boxes: opts.boxes as string | undefined,
         boxModel: opts.boxModel as string | undefined,
