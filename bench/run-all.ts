@@ -26,7 +26,7 @@ const QUICK: Record<string, string[]> = {
   infer: ['--size', '192', '--iters', '2'],
   lap: ['--sizes', '500,1000,2000'],
   score: ['--sizes', '500,1000,2000', '--torch-seconds', '4', '--topk-known', '4000'],
-  train: ['--sizes', '96,192', '--steps', '2', '--big-pairs', '2'],
+  train: ['--sizes', '96,192', '--steps', '2', '--big-pairs', '2', '--replicas', '2'],
   serve: ['--photos', '2000', '--requests', '50', '--work', 'bench/out/serve-quick'],
 };
 

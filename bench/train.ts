@@ -137,16 +137,23 @@ if (ceilingSize > 0) {
 if (bigSize > 0) {
   // wasm's 4 GB cannot hold a 512 px step of 32 pairs (384 px aborts at 8): gradient accumulation
   // over micro-batches of `microPairs` pairs keeps only one micro-batch's activations alive
-  const { model } = createSiamese({ preset: 'kernel', inputSize: bigSize, seed: 0 });
+  const { model, config } = createSiamese({ preset: 'kernel', inputSize: bigSize, seed: 0 });
   const count = Math.ceil(bigPairs / microPairs);
   const load = async (i: number) => {
     const n = Math.min(microPairs, bigPairs - i * microPairs);
     return { inputs: [tf.randomNormal([n, bigSize, bigSize, 1], 0, 1, 'float32', 2 * i + 1), tf.randomNormal([n, bigSize, bigSize, 1], 0, 1, 'float32', 2 * i + 2)], y: tf.tensor2d(Array.from({ length: n }, (_, k) => k % 2), [n, 1]) };
   };
+  // with replicas each takes its share of the pairs, in micro-batches of `microPairs`
+  const pool = replicas > 1 ? await createReplicaPool(replicas, config) : null;
+  const whole = pool
+    ? { inputs: [tf.randomNormal([bigPairs, bigSize, bigSize, 1], 0, 1, 'float32', 1), tf.randomNormal([bigPairs, bigSize, bigSize, 1], 0, 1, 'float32', 2)], y: tf.tensor2d(Array.from({ length: bigPairs }, (_, k) => k % 2), [bigPairs, 1]) }
+    : null;
   const t = performance.now();
-  const loss = await trainOnMicroBatches(model, count, load);
+  const loss = pool && whole ? await pool.step(model, whole, microPairs) : await trainOnMicroBatches(model, count, load);
   const seconds = (performance.now() - t) / 1000;
+  if (whole) tf.dispose([...whole.inputs, whole.y]);
+  await pool?.close();
   const mem = (tf.memory() as { numBytes: number }).numBytes;
-  console.log(`\n${bigSize} px (the method's size), ${bigPairs} pairs per step as ${count} micro-batches of ${microPairs} pairs (gradient accumulation): 1 step in ${seconds.toFixed(1)} s = ${((2 * bigPairs) / seconds).toFixed(2)} photos/s, loss ${loss.toFixed(4)}, tensors held after the step ${(mem / 2 ** 20).toFixed(0)} MB; a 32-pair step (16 micro-batches) takes about ${((32 / bigPairs) * seconds / 60).toFixed(1)} min`);
+  console.log(`\n${bigSize} px (the method's size), ${bigPairs} pairs per step as ${pool ? `${replicas} replicas' shares in ` : ''}micro-batches of ${microPairs} pairs (gradient accumulation): 1 step in ${seconds.toFixed(1)} s = ${((2 * bigPairs) / seconds).toFixed(2)} photos/s, loss ${loss.toFixed(4)}, tensors held after the step ${(mem / 2 ** 20).toFixed(0)} MB; a 32-pair step (16 micro-batches) takes about ${((32 / bigPairs) * seconds / 60).toFixed(1)} min`);
   model.dispose();
 }
