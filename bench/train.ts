@@ -27,6 +27,14 @@ const microPairs = Number(opt('micro-pairs', '2'));
 // the backward pass) aborts (measured); 4 pairs fit. PyTorch gets the same batch in the same run.
 const batchFor = (s: number): number => (s >= 384 ? Math.min(batch, 4) : batch);
 
+/** `n` random pairs of `s` px photos with alternating labels (seeds `seed`, `seed + 1`). */
+function randomPairs(n: number, s: number, seed = 1): { inputs: tf.Tensor[]; y: tf.Tensor } {
+  return {
+    inputs: [tf.randomNormal([n, s, s, 1], 0, 1, 'float32', seed), tf.randomNormal([n, s, s, 1], 0, 1, 'float32', seed + 1)],
+    y: tf.tensor2d(Array.from({ length: n }, (_, i) => i % 2), [n, 1]),
+  };
+}
+
 // --compare-stock: also time our engine without the BatchNorm-gradient and Sum/Mean kernels
 // (tfjs's own), to show what they bring in the same run
 const compareStock = process.argv.includes('--compare-stock');
@@ -42,10 +50,8 @@ async function photosPerSecond(s: number): Promise<number> {
   const b = batchFor(s);
   const { model, config } = createSiamese({ preset: 'kernel', inputSize: s, seed: 0 });
   const pool = replicas > 1 ? await createReplicaPool(replicas, config) : null;
-  const xa = tf.randomNormal([b, s, s, 1], 0, 1, 'float32', 1);
-  const xb = tf.randomNormal([b, s, s, 1], 0, 1, 'float32', 2);
-  const y = tf.tensor2d(Array.from({ length: b }, (_, i) => i % 2), [b, 1]);
-  const step = async (): Promise<unknown> => (pool ? pool.step(model, { inputs: [xa, xb], y }) : model.trainOnBatch([xa, xb], y));
+  const pairs = randomPairs(b, s);
+  const step = async (): Promise<unknown> => (pool ? pool.step(model, pairs) : model.trainOnBatch(pairs.inputs, pairs.y));
   await step();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
@@ -54,7 +60,7 @@ async function photosPerSecond(s: number): Promise<number> {
     times.push((performance.now() - t) / 1000);
   }
   times.sort((p, q) => p - q);
-  tf.dispose([xa, xb, y]);
+  tf.dispose([...pairs.inputs, pairs.y]);
   await pool?.close();
   model.dispose();
   return (2 * b) / times[Math.floor(times.length / 2)];
@@ -139,15 +145,10 @@ if (bigSize > 0) {
   // over micro-batches of `microPairs` pairs keeps only one micro-batch's activations alive
   const { model, config } = createSiamese({ preset: 'kernel', inputSize: bigSize, seed: 0 });
   const count = Math.ceil(bigPairs / microPairs);
-  const load = async (i: number) => {
-    const n = Math.min(microPairs, bigPairs - i * microPairs);
-    return { inputs: [tf.randomNormal([n, bigSize, bigSize, 1], 0, 1, 'float32', 2 * i + 1), tf.randomNormal([n, bigSize, bigSize, 1], 0, 1, 'float32', 2 * i + 2)], y: tf.tensor2d(Array.from({ length: n }, (_, k) => k % 2), [n, 1]) };
-  };
-  // with replicas each takes its share of the pairs, in micro-batches of `microPairs`
+  const load = async (i: number) => randomPairs(Math.min(microPairs, bigPairs - i * microPairs), bigSize, 2 * i + 1);
+  // with replicas each takes its share of the pairs (all loaded), in micro-batches of `microPairs`
   const pool = replicas > 1 ? await createReplicaPool(replicas, config) : null;
-  const whole = pool
-    ? { inputs: [tf.randomNormal([bigPairs, bigSize, bigSize, 1], 0, 1, 'float32', 1), tf.randomNormal([bigPairs, bigSize, bigSize, 1], 0, 1, 'float32', 2)], y: tf.tensor2d(Array.from({ length: bigPairs }, (_, k) => k % 2), [bigPairs, 1]) }
-    : null;
+  const whole = pool ? randomPairs(bigPairs, bigSize) : null;
   const t = performance.now();
   const loss = pool && whole ? await pool.step(model, whole, microPairs) : await trainOnMicroBatches(model, count, load);
   const seconds = (performance.now() - t) / 1000;

@@ -83,6 +83,7 @@ async function serveReplica(config: SiameseConfig): Promise<void> {
   const { initEngine } = await import('../model/engine.js');
   await initEngine({ backend: 'wasm' });
   const { model } = createSiamese(config);
+  const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
   const port = parentPort!;
   port.on('message', (req: ReplicaRequest) => {
     void (async () => {
@@ -92,7 +93,6 @@ async function serveReplica(config: SiameseConfig): Promise<void> {
         model.setWeights(start);
         tf.dispose(start);
         const sums = await shareGradients(model, share, req.microBatch);
-        const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
         const grads = names.map((k) => sums.grads[k].dataSync() as Float32Array);
         tf.dispose(Object.values(sums.grads));
         const reply: ReplicaReply = { grads, lossSum: sums.lossSum, total: sums.total, stats: readAll(model.nonTrainableWeights) };

@@ -4,7 +4,7 @@
  *
  * This module is also the workers' entry: loaded as a worker with a `whaleidScore` job it runs the
  * job. Why not a separate file or an eval'd string: the same file then works from compiled `dist/`
- * (.js) and from sources under tsx/vitest (.ts, started with `--import tsx`).
+ * (.js) and from sources under tsx/vitest (.ts; see `startModuleWorker`).
  */
 import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';

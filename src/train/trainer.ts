@@ -10,7 +10,7 @@ import { decodeSideFor, type CropRequest, type CropSettings } from '../image/cro
 import { randomAugmentation } from '../image/affine.js';
 import { loadPhotoExtras, type PhotoExtras } from '../image/photo-extras.js';
 import { findDuplicates } from '../image/duplicates.js';
-import { createSiamese, rebuildSiamese, setLearningRate, MODEL_PRESETS, type Siamese, type SiameseConfig } from '../model/siamese.js';
+import { createSiamese, rebuildSiamese, setLearningRate, MODEL_PRESETS, type Siamese } from '../model/siamese.js';
 import { readHeadWeights, initHeadAsDistance } from '../model/head.js';
 import { saveSiamese } from '../model/model-io.js';
 import { exportSiameseOnnx } from '../model/onnx-export.js';
@@ -198,9 +198,8 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
   };
 
   let outOfTime = false;
-  // data-parallel replicas (workers) for the current network; rebuilt with it
+  // data-parallel replicas (workers) of the current network; restarted when it is rebuilt
   let pool: ReplicaPool | null = null;
-  let poolConfig: SiameseConfig | null = null;
   try {
     for (let g = state.groupsDone; g < schedule.groups.length; g++) {
       if (options.stopAfterGroups !== undefined && g >= options.stopAfterGroups) break;
@@ -216,6 +215,10 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
         siamese.model.dispose();
         siamese = next;
         say(`rebuilt the model with L2 ${group.rebuildL2}`);
+      }
+      if (config.replicas > 1 && (pool === null || group.rebuildL2 !== undefined)) {
+        await pool?.close();
+        pool = await createReplicaPool(config.replicas, siamese.config);
       }
       setLearningRate(siamese.model, group.lr * config.lrScale);
       const feats = await validate();
@@ -247,15 +250,10 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
           };
           let lastLoss: number;
           const micro = config.microBatch ?? batch.length;
-          if (config.replicas > 1) {
-            if (poolConfig !== siamese.config) {
-              await pool?.close();
-              pool = await createReplicaPool(config.replicas, siamese.config);
-              poolConfig = siamese.config;
-            }
+          if (pool) {
             const mb = await load(0, batch.length);
             try {
-              lastLoss = await pool!.step(siamese.model, mb, micro);
+              lastLoss = await pool.step(siamese.model, mb, micro);
             } finally {
               tf.dispose([...mb.inputs, mb.y]);
             }
