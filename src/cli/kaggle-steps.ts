@@ -2,12 +2,13 @@
  * The steps of `whaleid kaggle`. Each writes its output last (atomically) and is skipped when that
  * output exists, so the pipeline resumes where it stopped; training resumes from its checkpoint.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CliIo } from './io.js';
 import type { TrainHooks } from '../train/trainer.js';
 import { writeSubmission, readSubmission } from '../data/submission.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { hasCheckpoint, readRunValidation, runPaths } from '../model/run-folder.js';
 
 /** What the steps share. */
 export interface StepContext {
@@ -35,10 +36,10 @@ export async function findDuplicatesStep(ctx: StepContext): Promise<void> {
 /** Step 2: train (or resume) a run. */
 export async function trainStep(ctx: StepContext, name: string): Promise<void> {
   const runDir = path.join(ctx.work, name);
-  if (skip(ctx, `train ${name}`, path.join(runDir, 'model', 'model.json'))) return;
+  if (skip(ctx, `train ${name}`, runPaths(runDir).modelJson)) return;
   const { trainSiamese } = await import('../train/trainer.js');
   const hooks = ctx.hooks();
-  const resume = existsSync(path.join(runDir, 'checkpoint'));
+  const resume = hasCheckpoint(runDir);
   ctx.io.out(`train ${name}: ${resume ? 'resuming' : 'starting'} (${ctx.opts.preset}, ${ctx.opts.schedule})`);
   const o = ctx.opts;
   const r = await trainSiamese(runDir, { data: ctx.data, preset: o.preset as never, schedule: o.schedule, boxes: o.boxes, rotate: o.rotate, exclude: o.exclude, seed: o.seed, cacheDir: o.cache }, { ...hooks, resume });
@@ -60,7 +61,7 @@ export async function predictStep(ctx: StepContext, name: string): Promise<void>
 /** Step 4: bootstrap a second run from the first's confident answers. */
 export async function bootstrapStep(ctx: StepContext, from: string, to: string): Promise<void> {
   const runDir = path.join(ctx.work, to);
-  if (skip(ctx, `bootstrap ${to}`, path.join(runDir, 'model', 'model.json'))) return;
+  if (skip(ctx, `bootstrap ${to}`, runPaths(runDir).modelJson)) return;
   const { bootstrapRun } = await import('../predict/bootstrap.js');
   const hooks = ctx.hooks();
   const { labels, result } = await bootstrapRun({ runDir: path.join(ctx.work, from), data: ctx.data, out: runDir, minScore: ctx.opts.minScore, boxes: ctx.opts.boxes, rotate: ctx.opts.rotate, cacheDir: ctx.opts.cache, seed: ctx.opts.seed, hooks });
@@ -75,8 +76,8 @@ export async function ensembleStep(ctx: StepContext, names: string[]): Promise<v
   const { ensembleSubmissions } = await import('../predict/ensemble.js');
   const subs = [];
   for (const n of names) {
-    const valFile = path.join(ctx.work, n, 'validation.json');
-    const score = existsSync(valFile) ? Math.max(1e-3, (JSON.parse(readFileSync(valFile, 'utf8')) as { map5: number }).map5) : 1;
+    const validation = readRunValidation(path.join(ctx.work, n));
+    const score = validation ? Math.max(1e-3, validation.map5) : 1;
     subs.push({ name: n, score, predictions: await readSubmission(path.join(ctx.work, `${n}-tta${ctx.opts.tta}.csv`)) });
   }
   await writeSubmission(out, ensembleSubmissions(subs));

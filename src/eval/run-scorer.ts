@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { CropRequest, CropSettings } from '../image/crop.js';
 import { decodeSideFor } from '../image/crop.js';
 import { createImageCache } from '../image/image-cache.js';
@@ -9,6 +7,7 @@ import { onnxFeatures } from '../predict/onnx-features.js';
 import { loadRunModel, type RunModel } from '../predict/run-model.js';
 import { computeFeatures } from '../train/features.js';
 import { scoreQueries } from '../train/score-matrix.js';
+import { hasOnnxExport, runPaths } from '../model/run-folder.js';
 
 /** A trained run, ready to score photos against photos. */
 export interface RunScorer {
@@ -52,8 +51,7 @@ const keyOf = (r: CropRequest): string => `${r.file}|${r.rotate180 ? 1 : 0}|${r.
  */
 export async function openRunScorer(runDir: string, options: RunScorerOptions = {}): Promise<RunScorer> {
   const run = await loadRunModel(runDir);
-  const onnxFile = path.join(runDir, 'onnx', 'branch.onnx');
-  const onnx = existsSync(onnxFile) ? await createOnnxBranch(onnxFile) : null;
+  const onnx = hasOnnxExport(runDir) ? await createOnnxBranch(runPaths(runDir).branchOnnx) : null;
   const cache = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size) });
   const head = readHeadWeights(run.siamese.head);
   const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> =>

@@ -14,10 +14,10 @@ import { WhaleidError } from '../util/errors.js';
 import { featureCount, resolvePreset, type ModelPreset } from './branch.js';
 import './head.js'; // registers the head's custom layers before any model.json is parsed
 import { countSharedLossesOnce, getLearningRate, type Siamese, type SiameseConfig } from './siamese.js';
+import { MODEL_JSON, WEIGHTS_BIN } from './run-folder.js';
 
 /** File names inside a model folder. */
-export const MODEL_JSON = 'model.json';
-export const WEIGHTS_BIN = 'weights.bin';
+export { MODEL_JSON, WEIGHTS_BIN };
 
 const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = {
   float32: 4,

@@ -15,10 +15,10 @@ import { WhaleidError } from '../util/errors.js';
 import { createGraphBuilder } from './onnx-graph.js';
 import { convertLayersModel } from './onnx-layers.js';
 import { decodeOnnxModel, encodeOnnxModel, OnnxDataType } from './onnx-proto.js';
+import { BRANCH_ONNX, HEAD_ONNX } from './run-folder.js';
 
 /** File names written by {@link exportSiameseOnnx}. */
-export const BRANCH_ONNX = 'branch.onnx';
-export const HEAD_ONNX = 'head.onnx';
+export { BRANCH_ONNX, HEAD_ONNX };
 
 /** ONNX input/output names of the exported branch and head. */
 export const ONNX_NAMES = Object.freeze({ image: 'image', features: 'features', a: 'a', b: 'b', score: 'score' });

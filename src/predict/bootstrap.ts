@@ -1,11 +1,12 @@
 import path from 'node:path';
-import { promises as fs, existsSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { writeCsvFile, readCsvFile } from '../data/csv-file.js';
 import { NEW_WHALE } from '../data/labels.js';
 import { predictDataset, type PredictOptions } from './predict-dataset.js';
 import { trainSiamese, type TrainHooks, type TrainResult } from '../train/trainer.js';
-import { resolveTrainConfig } from '../train/train-config.js';
-import { invalidParameterError } from '../util/errors.js';
+import { resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
+import { invalidParameterError, WhaleidError } from '../util/errors.js';
+import { hasCheckpoint, readRunConfig } from '../model/run-folder.js';
 
 /** Options of {@link bootstrapRun}. */
 export interface BootstrapOptions extends Omit<PredictOptions, 'runDir' | 'threshold' | 'newShare'> {
@@ -40,7 +41,7 @@ export interface PseudoLabel {
 export async function bootstrapRun(o: BootstrapOptions): Promise<{ labels: PseudoLabel[]; result: TrainResult }> {
   if (!(o.minScore >= 0 && o.minScore <= 1)) throw invalidParameterError('--min-score', 'a number between 0 and 1', o.minScore);
   const labelsFile = path.join(o.out, 'pseudo-labels.csv');
-  if (existsSync(path.join(o.out, 'checkpoint'))) {
+  if (hasCheckpoint(o.out)) {
     // interrupted earlier: the labels are fixed, only the training goes on
     const table = await readCsvFile(labelsFile);
     const labels = table.rows.map((r) => ({ image: r.fields[0], id: r.fields[1], score: Number(r.fields[2]) }));
@@ -56,7 +57,9 @@ export async function bootstrapRun(o: BootstrapOptions): Promise<{ labels: Pseud
   await writeCsvFile(labelsFile, ['Image', 'Id', 'Score'], labels.map((l) => [l.image, l.id, l.score.toPrecision(9)]));
   // readLabels wants exactly Image,Id: the trainer reads this second file
   await writeCsvFile(path.join(o.out, 'pseudo-train.csv'), ['Image', 'Id'], labels.map((l) => [l.image, l.id]));
-  const base = resolveTrainConfig(JSON.parse(await fs.readFile(path.join(o.runDir, 'config.json'), 'utf8')));
+  const stored = readRunConfig(o.runDir);
+  if (!stored) throw new WhaleidError(`${o.runDir}: not a training run (config.json missing)`);
+  const base = resolveTrainConfig(stored as Partial<TrainConfig> & { data: string });
   const result = await trainSiamese(o.out, { ...base, data: o.data, pseudoLabels: path.join(o.out, 'pseudo-train.csv') }, o.hooks);
   return { labels, result };
 }

@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { loadUsableDataset, datasetPhotos } from '../data/dataset.js';
 import { NEW_WHALE } from '../data/labels.js';
 import type { Prediction } from '../data/submission.js';
@@ -12,6 +10,7 @@ import { findDuplicates } from '../image/duplicates.js';
 import { readHeadWeights } from '../model/head.js';
 import { computeFeatures } from '../train/features.js';
 import { WhaleidError } from '../util/errors.js';
+import { hasOnnxExport, runPaths } from '../model/run-folder.js';
 import { loadRunModel, trainedWithBoxes } from './run-model.js';
 import { identify, thresholdForNewShare, type Candidate, type KnownPhoto, type QueryPhoto } from './identify.js';
 import { walkPredictions } from './walk.js';
@@ -76,7 +75,7 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   const filled = await fillMissingBoxes([...knownPhotos, ...ds.test], photoExtras.of, {
     // default: the shipped detector, but only for runs that learnt boxed crops
     boxModel: o.boxModel ?? (trainedWithBoxes(run.config) ? undefined : 'none'),
-    cacheFile: o.boxCacheFile ?? path.join(o.runDir, 'predicted-boxes.json'),
+    cacheFile: o.boxCacheFile ?? runPaths(o.runDir).predictedBoxes,
     cacheDir: o.cacheDir,
     onProgress: o.onBoxes,
     onMessage: say,
@@ -94,8 +93,7 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   }
   const queries: QueryPhoto[] = ds.test.map((p) => ({ image: p.image, file: p.file, duplicateOf: dupIds.get(p.image), ...extrasOf(p.image) }));
   say(`${known.length} known photos of ${new Set(known.map((k) => k.id)).size} individuals, ${queries.length} test photos (${dupIds.size} duplicate a known photo)`);
-  const onnxFile = path.join(o.runDir, 'onnx', 'branch.onnx');
-  const onnx = existsSync(onnxFile) ? await createOnnxBranch(onnxFile) : null;
+  const onnx = hasOnnxExport(o.runDir) ? await createOnnxBranch(runPaths(o.runDir).branchOnnx) : null;
   say(`features with ${onnx ? 'ONNX Runtime' : 'tfjs'}`);
   const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> =>
     onnx ? onnxFeatures(onnx, cache, requests, run.crop, o.onFeatures) : computeFeatures(run.siamese.branch, cache, requests, run.crop, { onProgress: o.onFeatures });

@@ -1,11 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { loadSiamese } from '../model/model-io.js';
 import type { Siamese } from '../model/siamese.js';
 import { resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
 import type { CropSettings } from '../image/crop.js';
 import type { ValidationResult } from '../train/validation.js';
 import { WhaleidError } from '../util/errors.js';
+import { hasFinalModel, readRunConfig, readRunValidation, runPaths } from '../model/run-folder.js';
 
 /** A trained run, ready for prediction. */
 export interface RunModel {
@@ -27,13 +26,12 @@ export interface RunModel {
  * const run = await loadRunModel('runs/a');
  */
 export async function loadRunModel(runDir: string): Promise<RunModel> {
-  const cfgFile = path.join(runDir, 'config.json');
-  if (!existsSync(cfgFile)) throw new WhaleidError(`${runDir}: not a training run (config.json missing)`);
-  if (!existsSync(path.join(runDir, 'model', 'model.json'))) throw new WhaleidError(`${runDir}: training has not finished (no model/); resume it with whaleid train --resume ${runDir}`);
-  const config = resolveTrainConfig(JSON.parse(readFileSync(cfgFile, 'utf8')));
-  const siamese = await loadSiamese(path.join(runDir, 'model'));
-  const valFile = path.join(runDir, 'validation.json');
-  const validation = existsSync(valFile) ? (JSON.parse(readFileSync(valFile, 'utf8')) as ValidationResult) : null;
+  const stored = readRunConfig(runDir);
+  if (!stored) throw new WhaleidError(`${runDir}: not a training run (config.json missing)`);
+  if (!hasFinalModel(runDir)) throw new WhaleidError(`${runDir}: training has not finished (no model/); resume it with whaleid train --resume ${runDir}`);
+  const config = resolveTrainConfig(stored as Partial<TrainConfig> & { data: string });
+  const siamese = await loadSiamese(runPaths(runDir).model);
+  const validation = readRunValidation(runDir) as ValidationResult | null;
   return { runDir, config, siamese, crop: { size: siamese.config.inputSize, margin: config.margin, aspect: config.aspect }, validation };
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { PhotoRecord } from '../catalog/catalog-types.js';
@@ -11,6 +11,7 @@ import { createOnnxBranch, type OnnxBranch } from '../predict/onnx-runtime.js';
 import { loadRunModel, trainedWithBoxes } from '../predict/run-model.js';
 import { createScoreKernel, type ScoreKernel } from '../train/score-kernel.js';
 import { WhaleidError } from '../util/errors.js';
+import { hasOnnxExport, runPaths } from '../model/run-folder.js';
 
 /** One proposed individual for a query photo. */
 export interface Candidate {
@@ -58,7 +59,8 @@ export interface Identifier {
  */
 function modelVersionOf(runDir: string): string {
   const h = createHash('sha256');
-  for (const f of ['branch.onnx', 'head.onnx']) h.update(readFileSync(path.join(runDir, 'onnx', f)));
+  const { branchOnnx, headOnnx } = runPaths(runDir);
+  for (const f of [branchOnnx, headOnnx]) h.update(readFileSync(f));
   return `${path.basename(path.resolve(runDir))}@${h.digest('hex').slice(0, 12)}`;
 }
 
@@ -79,11 +81,11 @@ function modelVersionOf(runDir: string): string {
  * const { candidates } = await id.identify(42);
  */
 export async function createIdentifier(catalog: Catalog, runDir: string, options: { cacheDir?: string; threads?: number } = {}): Promise<Identifier> {
-  if (!existsSync(path.join(runDir, 'onnx', 'branch.onnx'))) throw new WhaleidError(`${runDir}: no onnx/branch.onnx (train the run to its end, or it predates the ONNX export)`);
+  if (!hasOnnxExport(runDir)) throw new WhaleidError(`${runDir}: no onnx/branch.onnx (train the run to its end, or it predates the ONNX export)`);
   const run = await loadRunModel(runDir);
   const head: HeadWeights = readHeadWeights(run.siamese.head);
   run.siamese.model.dispose();
-  const branch: OnnxBranch = await createOnnxBranch(path.join(runDir, 'onnx', 'branch.onnx'), { threads: options.threads });
+  const branch: OnnxBranch = await createOnnxBranch(runPaths(runDir).branchOnnx, { threads: options.threads });
   const cache: ImageCache = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
   const modelVersion = modelVersionOf(runDir);
   const threshold = run.validation?.threshold ?? 0.99;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { saveSiamese, loadSiamese } from '../model/model-io.js';
 import type { Siamese } from '../model/siamese.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { runPaths } from '../model/run-folder.js';
 
 /** Where training stands at a checkpoint (always a schedule-group boundary). */
 export interface TrainState {
@@ -12,8 +13,6 @@ export interface TrainState {
   /** Every log record so far (epochs and validations), so the log and report can be rebuilt. */
   history: Record<string, unknown>[];
 }
-
-const DIR = 'checkpoint';
 
 /**
  * Writes a checkpoint atomically: model, Adam's moments and the training state go to a fresh
@@ -28,7 +27,8 @@ const DIR = 'checkpoint';
  * @param state - position and history
  */
 export async function saveCheckpoint(runDir: string, siamese: Siamese, state: TrainState): Promise<void> {
-  const tmp = path.join(runDir, `${DIR}.tmp-${process.pid}`);
+  const { checkpoint: final, checkpointOld: old } = runPaths(runDir);
+  const tmp = `${final}.tmp-${process.pid}`;
   await fs.rm(tmp, { recursive: true, force: true });
   await fs.mkdir(tmp, { recursive: true });
   await saveSiamese(siamese, tmp);
@@ -37,8 +37,6 @@ export async function saveCheckpoint(runDir: string, siamese: Siamese, state: Tr
   await fs.writeFile(path.join(tmp, 'optimizer.bin'), Buffer.from(data));
   await fs.writeFile(path.join(tmp, 'optimizer.json'), JSON.stringify(specs));
   await fs.writeFile(path.join(tmp, 'state.json'), JSON.stringify(state));
-  const final = path.join(runDir, DIR);
-  const old = path.join(runDir, `${DIR}.old`);
   await fs.rm(old, { recursive: true, force: true });
   if (existsSync(final)) await fs.rename(final, old);
   await fs.rename(tmp, final);
@@ -52,7 +50,8 @@ export async function saveCheckpoint(runDir: string, siamese: Siamese, state: Tr
  * @returns the network (with Adam's moments restored) and the state
  */
 export async function loadCheckpoint(runDir: string): Promise<{ siamese: Siamese; state: TrainState } | null> {
-  const dir = [path.join(runDir, DIR), path.join(runDir, `${DIR}.old`)].find((d) => existsSync(path.join(d, 'state.json')));
+  const { checkpoint, checkpointOld } = runPaths(runDir);
+  const dir = [checkpoint, checkpointOld].find((d) => existsSync(path.join(d, 'state.json')));
   if (!dir) return null;
   const siamese = await loadSiamese(dir);
   const specs = JSON.parse(await fs.readFile(path.join(dir, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
@@ -65,5 +64,5 @@ export async function loadCheckpoint(runDir: string): Promise<{ siamese: Siamese
 
 /** Rewrites the JSON-lines log from the history (after a resume, lines past the checkpoint go). */
 export async function writeLog(runDir: string, history: readonly Record<string, unknown>[]): Promise<void> {
-  await writeFileAtomic(path.join(runDir, 'log.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + (history.length ? '\n' : ''));
+  await writeFileAtomic(runPaths(runDir).log, history.map((h) => JSON.stringify(h)).join('\n') + (history.length ? '\n' : ''));
 }

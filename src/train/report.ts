@@ -1,5 +1,5 @@
-import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { runPaths } from '../model/run-folder.js';
 
 /** A line chart as inline SVG (no plotting library: the report must open offline). */
 function svgChart(title: string, points: [number, number][], yLabel: string, color: string, xLabel = 'epoch'): string {
@@ -54,5 +54,5 @@ ${svgChart('Validation MAP@5 (best threshold)', val, 'MAP@5', '#2471a3')}
 ${last?.curve ? svgChart('Last validation: MAP@5 against the new_whale threshold', last.curve as [number, number][], 'MAP@5', '#1e8449', 'threshold') : ''}
 <h2>Configuration</h2><pre>${esc(JSON.stringify(info.config, null, 2))}</pre>
 </body></html>`;
-  await writeFileAtomic(path.join(runDir, 'report.html'), html);
+  await writeFileAtomic(runPaths(runDir).report, html);
 }

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadUsableDataset, type LabelledPhoto } from '../data/dataset.js';
@@ -16,7 +15,7 @@ import { saveSiamese } from '../model/model-io.js';
 import { exportSiameseOnnx } from '../model/onnx-export.js';
 import { createRng, type Rng } from '../util/random.js';
 import { WhaleidError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { hasCheckpoint, readRunConfig, runPaths, writeRunConfig, writeRunValidation } from '../model/run-folder.js';
 import { resolveSchedule, totalEpochs, type Schedule } from './schedule.js';
 import { splitByIndividuals, type TrainValidationSplit } from './split.js';
 import { computeFeaturesOnnx, loadBatch } from './features.js';
@@ -84,7 +83,7 @@ async function prepareData(config: TrainConfig, cache: ImageCache, runDir: strin
   }
   if (trainedWithBoxes(config)) {
     // photos without a CSV box get the box model's, as prediction gives them: same crops in both
-    const filled = await fillMissingBoxes(photos, extras.of, { boxModel: config.boxModel, cacheFile: path.join(runDir, 'predicted-boxes.json'), cacheDir: config.cacheDir, onMessage: say });
+    const filled = await fillMissingBoxes(photos, extras.of, { boxModel: config.boxModel, cacheFile: runPaths(runDir).predictedBoxes, cacheDir: config.cacheDir, onMessage: say });
     extras = { ...extras, of: filled.of };
   }
   const ids = photos.map((p) => p.id);
@@ -112,16 +111,17 @@ async function prepareData(config: TrainConfig, cache: ImageCache, runDir: strin
 export async function trainSiamese(runDir: string, partial: Partial<TrainConfig> & { data: string }, options: { resume?: boolean } & TrainHooks = {}): Promise<TrainResult> {
   const t0 = Date.now();
   const say = options.onMessage ?? (() => {});
-  const configFile = path.join(runDir, 'config.json');
+  const paths = runPaths(runDir);
   let config: TrainConfig;
   if (options.resume) {
-    if (!existsSync(configFile)) throw new WhaleidError(`${runDir}: no training run to resume (config.json missing)`);
-    config = resolveTrainConfig(JSON.parse(await fs.readFile(configFile, 'utf8')));
+    const stored = readRunConfig(runDir);
+    if (!stored) throw new WhaleidError(`${runDir}: no training run to resume (config.json missing)`);
+    config = resolveTrainConfig(stored as Partial<TrainConfig> & { data: string });
   } else {
     config = resolveTrainConfig(partial);
-    if (existsSync(path.join(runDir, 'checkpoint'))) throw new WhaleidError(`${runDir}: a run is already there; use --resume to continue it or choose another --out`);
+    if (hasCheckpoint(runDir)) throw new WhaleidError(`${runDir}: a run is already there; use --resume to continue it or choose another --out`);
     await fs.mkdir(runDir, { recursive: true });
-    await writeFileAtomic(configFile, JSON.stringify(config, null, 2));
+    await writeRunConfig(runDir, config);
   }
   const schedule: Schedule = resolveSchedule(config.schedule);
   const presetSize = createSiameseSize(config);
@@ -184,7 +184,7 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
   let lastVal: ValidationResult | null = null;
   const record = async (r: Record<string, unknown>): Promise<void> => {
     state.history.push(r);
-    await fs.appendFile(path.join(runDir, 'log.jsonl'), JSON.stringify(r) + '\n');
+    await fs.appendFile(paths.log, JSON.stringify(r) + '\n');
   };
   const validate = async (): Promise<Float32Array> => {
     // features for the score matrix and validation through ONNX Runtime: 3-7x faster than tfjs-wasm
@@ -284,11 +284,11 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
   if (finished) {
     await validate();
     await saveCheckpoint(runDir, siamese, state);
-    await saveSiamese(siamese, path.join(runDir, 'model'));
+    await saveSiamese(siamese, paths.model);
     // Prediction runs on ONNX Runtime (several times faster than tfjs-wasm on this CPU).
-    await exportSiameseOnnx(siamese, path.join(runDir, 'onnx'));
+    await exportSiameseOnnx(siamese, paths.onnx);
     const v = lastVal as ValidationResult | null;
-    if (v) await writeFileAtomic(path.join(runDir, 'validation.json'), JSON.stringify(v, null, 2));
+    if (v) await writeRunValidation(runDir, v);
   }
   await writeTrainingReport(runDir, state.history, { title: `whaleid training: ${path.basename(runDir)}`, config });
   siamese.model.dispose();

@@ -10,6 +10,7 @@ import { parseIntOption, parseNumberOption } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
 import { trainHooks } from '../train-hooks.js';
 import type { CliIo } from '../io.js';
+import { hasCheckpoint, hasFinalModel } from '../../model/run-folder.js';
 
 /**
  * `whaleid demo`: the main job end to end on the embedded synthetic catalog: draw a catalog,
@@ -63,10 +64,10 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       const runDir = path.join(opts.out, 'run');
       const { initEngine } = await import('../../model/engine.js');
       const engine = await initEngine({ backend: 'wasm', threads: opts.threads });
-      if (existsSync(path.join(runDir, 'model', 'model.json'))) {
+      if (hasFinalModel(runDir)) {
         io.out(`step 3/4: trained model already in ${runDir}, kept`);
       } else {
-        const resume = existsSync(path.join(runDir, 'checkpoint'));
+        const resume = hasCheckpoint(runDir);
         // the synthetic recipe (see README: measured to learn on this kind of catalog), with the demo's time budget
         const { applyRecipe } = await import('../../train/recipes.js');
         const settings = applyRecipe('synthetic', { data: catalog, preset: opts.preset as never, schedule: opts.schedule, seed: opts.seed, cacheDir, maxMinutes: opts.minutes });

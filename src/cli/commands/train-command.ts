@@ -1,5 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defineCommand, commonFlags, requireOption } from '../options.js';
 import { parseIntOption, parseNumberOption, WhaleidError } from '../../util/errors.js';
@@ -7,11 +5,12 @@ import { trainHooks } from '../train-hooks.js';
 import { defaultCacheDir } from './image-commands.js';
 import type { CliIo } from '../io.js';
 import { TRAIN_RECIPES, applyRecipe } from '../../train/recipes.js';
+import { readRunConfig } from '../../model/run-folder.js';
 
-/** The stored configuration of the run in `runDir` ({} when there is none: the trainer says so). */
-function readRunConfig(runDir: string): { replicas?: number } {
-  const file = path.join(runDir, 'config.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { replicas?: number }) : {};
+/** The stored replica count of the run in `runDir` (none when there is no run: the trainer says so). */
+function storedReplicas(runDir: string): number | undefined {
+  const replicas = readRunConfig(runDir)?.replicas;
+  return typeof replicas === 'number' ? replicas : undefined;
 }
 
 /** `whaleid train`: the Siamese network with the method's pair mining and schedule. */
@@ -52,7 +51,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
       if (resume && opts.out && opts.out !== resume) throw new WhaleidError('give either --resume RUN_DIR or --out RUN_DIR, not both');
       const { initEngine } = await import('../../model/engine.js');
       // replicas run single-threaded each (a resumed run keeps its own count)
-      const replicas = (opts.replicas as number | undefined) ?? (resume ? (readRunConfig(resume).replicas ?? 1) : 1);
+      const replicas = (opts.replicas as number | undefined) ?? (resume ? (storedReplicas(resume) ?? 1) : 1);
       const engine = await initEngine({ backend: opts.backend as 'wasm' | 'cpu', threads: replicas > 1 ? 1 : (opts.threads as number) });
       io.out(`engine: tfjs ${engine.backend}, ${engine.threads} thread(s)${replicas > 1 ? ` x ${replicas} replicas` : ''}`);
       const { trainSiamese } = await import('../../train/trainer.js');

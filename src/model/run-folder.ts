@@ -1,0 +1,185 @@
+/**
+ * The layout of a training run's folder, in one place. Every reader and writer of a run (training,
+ * resume, prediction, evaluation, bootstrap, the Kaggle pipeline, the demo, the service) takes its
+ * paths from here, so a file is named once:
+ *
+ * ```
+ * RUN/config.json            the training configuration (read back by a resume)
+ * RUN/log.jsonl              one record per epoch and per validation
+ * RUN/report.html            loss and validation curves
+ * RUN/checkpoint/            the last schedule-group checkpoint (checkpoint.old while replaced)
+ * RUN/model/                 the final network: model.json + weights.bin (tfjs layers format)
+ * RUN/onnx/branch.onnx       the final branch, for ONNX Runtime
+ * RUN/onnx/head.onnx         the final head
+ * RUN/validation.json        the final validation (threshold, MAP@5, curve)
+ * RUN/manifest.json          SHA-256 of the final model's files, preset, input size, features
+ * RUN/predicted-boxes.json   the box model's boxes of photos a boxes CSV lacks (a cache)
+ * ```
+ *
+ * It sits in the model layer so that every layer above can use it. Its configuration reader is
+ * generic (a JSON object): the training layer validates it as a TrainConfig.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { WhaleidError } from '../util/errors.js';
+
+/** The tfjs layers-format files of a saved network (model-io writes them; run folders hold them). */
+export const MODEL_JSON = 'model.json';
+export const WEIGHTS_BIN = 'weights.bin';
+/** The ONNX files of an exported Siamese network (onnx-export writes them). */
+export const BRANCH_ONNX = 'branch.onnx';
+export const HEAD_ONNX = 'head.onnx';
+
+/** The paths of a run folder's files. */
+export interface RunPaths {
+  readonly dir: string;
+  readonly config: string;
+  readonly log: string;
+  readonly report: string;
+  readonly checkpoint: string;
+  /** The previous checkpoint, kept while a new one replaces it. */
+  readonly checkpointOld: string;
+  /** The final network's folder (model.json + weights.bin). */
+  readonly model: string;
+  readonly modelJson: string;
+  readonly weightsBin: string;
+  readonly onnx: string;
+  readonly branchOnnx: string;
+  readonly headOnnx: string;
+  readonly validation: string;
+  readonly manifest: string;
+  readonly predictedBoxes: string;
+}
+
+/**
+ * The paths of a run folder's files (nothing is read).
+ *
+ * @param dir - the run folder
+ * @returns its paths
+ * @example
+ * runPaths('runs/a').branchOnnx; // 'runs/a/onnx/branch.onnx'
+ */
+export function runPaths(dir: string): RunPaths {
+  const model = path.join(dir, 'model');
+  const onnx = path.join(dir, 'onnx');
+  const checkpoint = path.join(dir, 'checkpoint');
+  return Object.freeze({
+    dir,
+    config: path.join(dir, 'config.json'),
+    log: path.join(dir, 'log.jsonl'),
+    report: path.join(dir, 'report.html'),
+    checkpoint,
+    checkpointOld: `${checkpoint}.old`,
+    model,
+    modelJson: path.join(model, MODEL_JSON),
+    weightsBin: path.join(model, WEIGHTS_BIN),
+    onnx,
+    branchOnnx: path.join(onnx, BRANCH_ONNX),
+    headOnnx: path.join(onnx, HEAD_ONNX),
+    validation: path.join(dir, 'validation.json'),
+    manifest: path.join(dir, 'manifest.json'),
+    predictedBoxes: path.join(dir, 'predicted-boxes.json'),
+  });
+}
+
+/**
+ * Whether a run has finished: its final network (model/model.json) is written.
+ *
+ * @param dir - the run folder
+ * @returns true when model/model.json exists
+ */
+export function hasFinalModel(dir: string): boolean {
+  return existsSync(runPaths(dir).modelJson);
+}
+
+/**
+ * Whether a run has a checkpoint to resume from (an interrupted or finished run is there).
+ *
+ * @param dir - the run folder
+ * @returns true when checkpoint/ exists
+ */
+export function hasCheckpoint(dir: string): boolean {
+  return existsSync(runPaths(dir).checkpoint);
+}
+
+/**
+ * Whether a run exported its network for ONNX Runtime (onnx/branch.onnx).
+ *
+ * @param dir - the run folder
+ * @returns true when onnx/branch.onnx exists
+ */
+export function hasOnnxExport(dir: string): boolean {
+  return existsSync(runPaths(dir).branchOnnx);
+}
+
+function readJsonObject(file: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new WhaleidError(`${file}: not readable JSON (${(err as Error).message.split('\n')[0]})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new WhaleidError(`${file}: expected a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Reads a run's stored configuration as a plain JSON object; the training layer validates it
+ * (the TrainConfig type lives above this layer).
+ *
+ * @param dir - the run folder
+ * @returns the configuration's fields, or null when the run has no config.json
+ * @throws {@link WhaleidError} when config.json is not a JSON object
+ * @example
+ * const stored = readRunConfig('runs/a'); // { data: 'catalog', preset: 'tiny', ... }
+ */
+export function readRunConfig(dir: string): Record<string, unknown> | null {
+  const file = runPaths(dir).config;
+  return existsSync(file) ? readJsonObject(file) : null;
+}
+
+/**
+ * Writes a run's configuration (atomically, creating the folder).
+ *
+ * @param dir - the run folder
+ * @param config - the full configuration
+ */
+export async function writeRunConfig(dir: string, config: object): Promise<void> {
+  await writeFileAtomic(runPaths(dir).config, JSON.stringify(config, null, 2));
+}
+
+/** What every reader of validation.json may rely on (the training layer stores more). */
+export interface StoredValidation {
+  /** Validation MAP@5 at the calibrated threshold. */
+  map5: number;
+  /** The calibrated new-individual threshold. */
+  threshold: number;
+}
+
+/**
+ * Reads a run's final validation.
+ *
+ * @param dir - the run folder
+ * @returns the stored validation (all its fields), or null when the run has none
+ * @throws {@link WhaleidError} when validation.json lacks a numeric map5 or threshold
+ * @example
+ * const v = readRunValidation('runs/a'); // { map5: 0.42, threshold: 0.99, ... }
+ */
+export function readRunValidation(dir: string): (StoredValidation & Record<string, unknown>) | null {
+  const file = runPaths(dir).validation;
+  if (!existsSync(file)) return null;
+  const v = readJsonObject(file);
+  for (const k of ['map5', 'threshold']) if (typeof v[k] !== 'number') throw new WhaleidError(`${file}: expected a number for ${k}`);
+  return v as StoredValidation & Record<string, unknown>;
+}
+
+/**
+ * Writes a run's final validation (atomically).
+ *
+ * @param dir - the run folder
+ * @param validation - the validation result
+ */
+export async function writeRunValidation(dir: string, validation: StoredValidation): Promise<void> {
+  await writeFileAtomic(runPaths(dir).validation, JSON.stringify(validation, null, 2));
+}
