@@ -26,6 +26,7 @@ import { createPairMiner } from './pairs.js';
 import { evaluateValidation, type ValidationResult } from './validation.js';
 import { saveCheckpoint, loadCheckpoint, writeLog, type TrainState } from './checkpoint.js';
 import { writeTrainingReport } from './report.js';
+import { buildReportGallery } from './report-gallery.js';
 import { resolveTrainConfig, trainedWithBoxes, viewRegExp, type TrainConfig } from './train-config.js';
 import { fillMissingBoxes } from '../boxes/box-fallback.js';
 
@@ -191,7 +192,7 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
     const feats = await computeFeaturesOnnx(siamese.branch, cache, evalPhotos.map((i) => request(i)), crop);
     if (split.queries.length > 0) {
       lastVal = evaluateValidation(feats, rowOf, ids, split, readHeadWeights(siamese.head));
-      await record({ kind: 'validation', epoch: state.epochsDone, map5: lastVal.map5, threshold: lastVal.threshold, top1: lastVal.top1, closedTop1: lastVal.closedTop1, queries: lastVal.queries, curve: lastVal.curve.map((c) => [c.threshold, c.map5]) });
+      await record({ kind: 'validation', epoch: state.epochsDone, map5: lastVal.map5, threshold: lastVal.threshold, top1: lastVal.top1, closedTop1: lastVal.closedTop1, queries: lastVal.queries, newWhaleBaseline: lastVal.newWhaleBaseline, chance: lastVal.chance, curve: lastVal.curve.map((c) => [c.threshold, c.map5]) });
       say(`epoch ${state.epochsDone}: validation MAP@5 ${lastVal.map5.toFixed(4)} (threshold ${lastVal.threshold}), top-1 ${lastVal.top1.toFixed(3)}, closed-set top-1 ${lastVal.closedTop1.toFixed(3)}`);
     }
     return feats;
@@ -290,7 +291,10 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
     const v = lastVal as ValidationResult | null;
     if (v) await writeRunValidation(runDir, v);
   }
-  await writeTrainingReport(runDir, state.history, { title: `whaleid training: ${path.basename(runDir)}`, config });
+  const finalVal = lastVal as ValidationResult | null;
+  // the gallery shows the final model's answers: only once the run is finished
+  const gallery = finished && finalVal ? await buildReportGallery(finalVal.examples, (i) => request(i), (i) => photos[i].image, cache, crop) : undefined;
+  await writeTrainingReport(runDir, state.history, { title: `whaleid training: ${path.basename(runDir)}`, config, gallery });
   siamese.model.dispose();
   return { runDir, validation: lastVal, epochs: state.epochsDone, seconds: (Date.now() - t0) / 1000 };
 }

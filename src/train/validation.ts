@@ -17,6 +17,37 @@ export interface ValidationResult {
   /** MAP@5 at each threshold of the grid. */
   curve: { threshold: number; map5: number }[];
   queries: number;
+  /** MAP@5 of answering new_whale to every query (the share of queries of new individuals). */
+  newWhaleBaseline: number;
+  /** Expected MAP@5 of a random ranking of the known individuals and new_whale. */
+  chance: number;
+  /** The first queries' closed-set top-5 (for the report's gallery). */
+  examples: ValidationExample[];
+}
+
+/** One validation query with its best candidates, closed set (new_whale left out). */
+export interface ValidationExample {
+  /** Dataset photo index of the query. */
+  query: number;
+  /** Its true id (`new_whale` for an individual not in the gallery). */
+  truth: string;
+  /** Up to 5 individuals, best first: their best-scoring gallery photo and its score. */
+  candidates: { id: string; photo: number; score: number }[];
+}
+
+/** Queries shown in the report's gallery. */
+const EXAMPLES = 12;
+
+/**
+ * Expected AP@5 of a ranking drawn at random over `known` individuals plus new_whale: the truth
+ * is at rank k (1..5) with probability 1/(known+1) and then scores 1/k. Why a formula and not a
+ * simulation: the report shows it as the chance line, and it must not depend on a seed.
+ */
+export function chanceMap5(known: number): number {
+  const n = known + 1;
+  let s = 0;
+  for (let k = 1; k <= Math.min(5, n); k++) s += 1 / k;
+  return s / n;
 }
 
 /** Thresholds tried: fine near 1, where a trained head's scores crowd. */
@@ -63,5 +94,23 @@ export function evaluateValidation(features: Float32Array, rowOf: Map<number, nu
     }
   });
   const n = split.queries.length || 1;
-  return { map5: best.map5, threshold: best.threshold, top1: top1 / n, closedTop1: closedN ? closed / closedN : 0, curve, queries: split.queries.length };
+  const known = new Set(galleryIds.filter((id) => id !== NEW_WHALE)).size;
+  const newQueries = split.queries.filter((q) => q.truth === NEW_WHALE).length;
+  const examples = split.queries.slice(0, EXAMPLES).map((q, k) => ({ query: q.index, truth: q.truth, candidates: bestCandidates(scores.subarray(k * ng, (k + 1) * ng), gallery, galleryIds) }));
+  return { map5: best.map5, threshold: best.threshold, top1: top1 / n, closedTop1: closedN ? closed / closedN : 0, curve, queries: split.queries.length, newWhaleBaseline: newQueries / n, chance: chanceMap5(known), examples };
+}
+
+/** The 5 best individuals of one query's scores, each with its best gallery photo. */
+function bestCandidates(row: Float32Array, gallery: readonly number[], galleryIds: readonly string[]): ValidationExample['candidates'] {
+  const best = new Map<string, number>();
+  for (let j = 0; j < row.length; j++) {
+    const id = galleryIds[j];
+    if (id === NEW_WHALE) continue;
+    const prev = best.get(id);
+    if (prev === undefined || row[j] > row[prev]) best.set(id, j);
+  }
+  return [...best.entries()]
+    .sort((a, b) => row[b[1]] - row[a[1]] || a[1] - b[1])
+    .slice(0, 5)
+    .map(([id, j]) => ({ id, photo: gallery[j], score: row[j] }));
 }

@@ -31,7 +31,10 @@ describe('trainSiamese', () => {
     const log = readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log.filter((r) => r.kind === 'epoch').map((r) => r.epoch)).toEqual([1, 2]);
     expect(log.filter((r) => r.kind === 'validation')).toHaveLength(3);
-    expect(readFileSync(path.join(run, 'report.html'), 'utf8')).toContain('Validation MAP@5');
+    const report = readFileSync(path.join(run, 'report.html'), 'utf8');
+    expect(report).toContain('Validation MAP@5');
+    expect(report).toMatch(/chance 0\.\d{3}/);
+    expect(report).toMatch(/<img src="data:image\/png;base64,/); // the gallery of validation queries
     await expect(trainSiamese(run, config)).rejects.toThrow(/already there; use --resume/);
 
     // prediction with the trained run: one row per test photo, duplicates of training photos answered from them
