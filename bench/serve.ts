@@ -98,7 +98,7 @@ interface Row { concurrency: number; rate: number; p50: number; p95: number; err
 const rows: Row[] = [];
 let q = 0;
 let confirmsSent = 0;
-const confirmCount = (): number => (catalog.db.prepare("SELECT COUNT(*) AS n FROM decisions WHERE action = 'confirm'").get() as { n: number }).n;
+const confirmCount = (): number => catalog.countDecisions('confirm');
 const decisionsBefore = confirmCount();
 say('queries ready');
 for (const c of concurrencies) {
@@ -143,6 +143,6 @@ console.log('\n| concurrency | identifications/s | p50 ms | p95 ms | p95 / 1 s t
 for (const r of rows) console.log(`| ${r.concurrency} | ${r.rate.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${(r.p95 / 1000).toFixed(3)} | ${r.errors} | ${r.confirms} |`);
 console.log(`\n| measure | service (HTTP upload + identify) | peer: in-process identify of a catalog photo | service / peer |\n|---|---|---|---|`);
 console.log(`| p50 latency ms, concurrency 1 | ${rows[0].p50.toFixed(1)} | ${peerP50.toFixed(1)} | ${(rows[0].p50 / peerP50).toFixed(2)} |`);
-console.log(`\nconfirmations sent ${confirmsSent}, recorded ${decisionsAfter - decisionsBefore}, lost ${lost}; integrity ${catalog.db.pragma('integrity_check', { simple: true })}`);
+console.log(`\nconfirmations sent ${confirmsSent}, recorded ${decisionsAfter - decisionsBefore}, lost ${lost}; integrity ${catalog.integrityCheck()}`);
 catalog.close();
 if (lost !== 0 || rows.some((r) => r.errors)) process.exitCode = 1;

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { schemas, idParam, pageQuery } from './api-schemas.js';
-import { decidedBy } from './routes-photos.js';
-import type { ServiceContext } from './server.js';
+import type { ServiceContext } from './service-context.js';
 
 /**
  * Registers the individual routes: list/search, create, read with photos, rename/annotate, merge,
@@ -28,7 +27,7 @@ export function registerIndividualRoutes(app: FastifyInstance, ctx: ServiceConte
   }, async (req) => {
     ctx.requireWrite(req);
     const b = req.body as { name: string; notes?: string };
-    return catalog.createIndividual(b.name, b.notes ?? '', decidedBy(req));
+    return catalog.createIndividual(b.name, b.notes ?? '', ctx.decidedBy(req));
   });
 
   app.get('/api/individuals/:id', { schema: { summary: 'An individual with its photos', params: idParam, response: { 200: individualWithPhotos } } }, async (req) => {
@@ -47,7 +46,7 @@ export function registerIndividualRoutes(app: FastifyInstance, ctx: ServiceConte
     schema: { summary: 'Merge individual `from` into this one (its photos move here; it is kept, marked merged)', security: [{ token: [] }], params: idParam, body: { type: 'object', properties: { from: { type: 'integer', minimum: 1 }, by: { type: 'string', maxLength: 100 } }, required: ['from'], additionalProperties: false }, response: { 200: schemas.decision } },
   }, async (req) => {
     ctx.requireWrite(req);
-    return catalog.merge((req.params as { id: number }).id, (req.body as { from: number }).from, { by: decidedBy(req), modelVersion: ctx.identifier?.modelVersion ?? null });
+    return catalog.merge((req.params as { id: number }).id, (req.body as { from: number }).from, { by: ctx.decidedBy(req), modelVersion: ctx.identifier?.modelVersion ?? null });
   });
 
   app.get('/api/decisions', { schema: { summary: 'The newest decisions, newest first', querystring: { type: 'object', properties: { limit: pageQuery.limit }, additionalProperties: false }, response: { 200: { type: 'array', items: schemas.decision } } } }, async (req) => catalog.decisions({ limit: (req.query as { limit?: number }).limit }));

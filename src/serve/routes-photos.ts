@@ -1,23 +1,16 @@
 import { readFile } from 'node:fs/promises';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { NewPhoto, PhotoRecord, PhotoStatus } from '../catalog/catalog-types.js';
 import { WhaleidError } from '../util/errors.js';
 import { cropJpeg } from './crop-image.js';
 import { catalogCsv } from '../catalog/catalog-export.js';
 import { boxImageCache } from '../boxes/box-predict.js';
 import { clipBox, orderedBox } from '../boxes/box-transform.js';
-import { HttpError, type ServiceContext } from './server.js';
+import { HttpError } from './http-error.js';
+import type { ServiceContext } from './service-context.js';
 import { schemas, idParam, pageQuery } from './api-schemas.js';
 
 const MIME: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', tiff: 'image/tiff' };
-
-/** Who decides: the body's `by`, else the X-Whaleid-User header, else "anonymous". */
-export function decidedBy(req: FastifyRequest): string {
-  const body = (req.body ?? {}) as { by?: unknown };
-  if (typeof body.by === 'string' && body.by.trim()) return body.by;
-  const h = req.headers['x-whaleid-user'];
-  return typeof h === 'string' && h.trim() ? h : 'anonymous';
-}
 
 /** A client's file name made safe to show and store: last path part, no control characters, bounded. */
 export function displayName(name: string | undefined): string {
@@ -75,7 +68,7 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
         continue;
       }
       try {
-        const meta: NewPhoto = { originalName: name, takenOn: fields.takenOn || null, location: fields.location || null, uploadedBy: fields.by || decidedBy(req) };
+        const meta: NewPhoto = { originalName: name, takenOn: fields.takenOn || null, location: fields.location || null, uploadedBy: fields.by || ctx.decidedBy(req) };
         const added = await catalog.addPhoto(bytes, meta);
         const { duplicate } = added;
         const photo = !added.photo.box && ctx.boxDetector ? await detectBox(added.photo) : added.photo;
@@ -132,7 +125,7 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
   }, async (req) => {
     ctx.requireWrite(req);
     const b = req.body as { individualId: number; score?: number };
-    return catalog.confirm((req.params as { id: number }).id, b.individualId, { by: decidedBy(req), score: b.score ?? null, modelVersion: ctx.identifier?.modelVersion ?? null });
+    return catalog.confirm((req.params as { id: number }).id, b.individualId, { by: ctx.decidedBy(req), score: b.score ?? null, modelVersion: ctx.identifier?.modelVersion ?? null });
   });
 
   app.post('/api/photos/:id/new-individual', {
@@ -140,14 +133,14 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
   }, async (req) => {
     ctx.requireWrite(req);
     const b = (req.body ?? {}) as { name?: string; notes?: string };
-    return catalog.newIndividual((req.params as { id: number }).id, b.name?.trim() ? b.name : null, b.notes ?? '', { by: decidedBy(req), modelVersion: ctx.identifier?.modelVersion ?? null });
+    return catalog.newIndividual((req.params as { id: number }).id, b.name?.trim() ? b.name : null, b.notes ?? '', { by: ctx.decidedBy(req), modelVersion: ctx.identifier?.modelVersion ?? null });
   });
 
   app.post('/api/photos/:id/skip', {
     schema: { summary: 'Set the photo aside (recorded; it leaves the review queue)', security: [{ token: [] }], params: idParam, body: decisionBody({}), response: { 200: schemas.decision } },
   }, async (req) => {
     ctx.requireWrite(req);
-    return catalog.skip((req.params as { id: number }).id, { by: decidedBy(req), modelVersion: ctx.identifier?.modelVersion ?? null });
+    return catalog.skip((req.params as { id: number }).id, { by: ctx.decidedBy(req), modelVersion: ctx.identifier?.modelVersion ?? null });
   });
 
   app.put('/api/photos/:id/box', {

@@ -1,16 +1,15 @@
-import { timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import type { Catalog } from '../catalog/catalog.js';
-import { NotFoundError } from '../catalog/catalog.js';
-import { WhaleidError } from '../util/errors.js';
 import type { Identifier } from './identifier.js';
 import type { BoxDetector } from '../boxes/box-predict.js';
 import { registerPhotoRoutes } from './routes-photos.js';
 import { registerIndividualRoutes } from './routes-individuals.js';
+import { handleErrors, HttpError } from './http-error.js';
+import { createServiceContext } from './service-context.js';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -27,24 +26,6 @@ export interface ServerOptions {
   maxFilesPerUpload?: number;
   /** Fastify's request log; default off. */
   logger?: boolean;
-}
-
-/** Everything the route modules share. */
-export interface ServiceContext {
-  catalog: Catalog;
-  identifier: Identifier | null;
-  boxDetector: BoxDetector | null;
-  maxUploadBytes: number;
-  maxFilesPerUpload: number;
-  /** Rejects the request unless it carries the write token. */
-  requireWrite(req: FastifyRequest): void;
-}
-
-/** An error with the HTTP status the service answers. */
-export class HttpError extends Error {
-  constructor(readonly statusCode: number, message: string) {
-    super(message);
-  }
 }
 
 const WEB_DIR = path.resolve(import.meta.dirname, '../../web');
@@ -76,36 +57,12 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   // an oversized photo is reported as that item's error, the rest of the upload still goes in
   await app.register(multipart, { throwFileSizeLimit: false, limits: { fileSize: maxUploadBytes, files: maxFilesPerUpload, fields: 20, fieldSize: 10_000, parts: maxFilesPerUpload + 20 } });
 
-  const token = o.token ? Buffer.from(o.token) : null;
-  const ctx: ServiceContext = {
-    catalog: o.catalog,
-    identifier: o.identifier ?? null,
-    boxDetector: o.boxDetector ?? null,
-    maxUploadBytes,
-    maxFilesPerUpload,
-    requireWrite(req) {
-      if (!token) throw new HttpError(403, 'read-only service: start whaleid serve with --token to allow changes');
-      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-      const given = m ? Buffer.from(m[1]) : Buffer.alloc(0);
-      if (given.length !== token.length || !timingSafeEqual(given, token)) throw new HttpError(401, 'missing or wrong token (send Authorization: Bearer <token>)');
-    },
-  };
-
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply: FastifyReply) => {
-    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
-    if (err instanceof NotFoundError) return reply.code(404).send({ error: err.message });
-    if (err instanceof WhaleidError) return reply.code(400).send({ error: err.message });
-    if (err.validation) return reply.code(400).send({ error: err.message });
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
-    // a bug, not the client's mistake: keep the stack for the operator, tell the client nothing internal
-    if (o.logger) app.log.error(err);
-    else process.stderr.write(`whaleid serve: internal error: ${err.stack ?? err.message}\n`);
-    return reply.code(500).send({ error: 'internal error' });
-  });
+  const ctx = createServiceContext({ catalog: o.catalog, identifier: o.identifier ?? null, boxDetector: o.boxDetector ?? null, token: o.token ?? null, maxUploadBytes, maxFilesPerUpload });
+  handleErrors(app, o.logger ?? false);
 
   app.get('/api/health', { schema: { summary: 'Service state', response: { 200: { type: 'object', additionalProperties: true } } } }, async () => ({
     ok: true,
-    readOnly: token === null,
+    readOnly: !o.token,
     model: ctx.identifier ? { version: ctx.identifier.modelVersion, threshold: ctx.identifier.threshold } : null,
   }));
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -105,7 +105,7 @@ describe('catalog', () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     const cat = openCatalog(file);
-    expect(cat.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(cat.integrityCheck()).toBe('ok');
     const photos = cat.listPhotos({ limit: 1000 }).items;
     expect(photos.length).toBeGreaterThanOrEqual(4);
     // every photo row has its individual and its file; every imported photo has its decision

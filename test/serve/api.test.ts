@@ -168,8 +168,8 @@ describe('photo-ID service over HTTP on loopback', () => {
     const r = (await upload([{ name: '../../../../tmp/evil.jpg', bytes }], { fields: { location: "x'); DROP TABLE photos; --" } })).body.results![0];
     expect(r.ok).toBe(true);
     expect(r.photo!.originalName).toBe('evil.jpg');
-    expect(existsSync(path.join(svc.catalog.photos.dir, r.photo!.sha256.slice(0, 2), `${r.photo!.sha256}.jpg`))).toBe(true);
-    const stored = readdirSync(svc.catalog.photos.dir, { recursive: true }).map(String).filter((f) => f.endsWith('.jpg'));
+    expect(existsSync(path.join(svc.catalog.photoFiles.dir, r.photo!.sha256.slice(0, 2), `${r.photo!.sha256}.jpg`))).toBe(true);
+    const stored = readdirSync(svc.catalog.photoFiles.dir, { recursive: true }).map(String).filter((f) => f.endsWith('.jpg'));
     expect(stored.every((f) => /^[0-9a-f]{2}\/[0-9a-f]{64}\.jpg$/.test(f))).toBe(true);
     const name = "Robert'); DROP TABLE individuals; --";
     const created = await json('POST', '/api/individuals', { name, notes: '%_\\ 100% sure' });
@@ -194,7 +194,7 @@ describe('photo-ID service over HTTP on loopback', () => {
     const sameIds = new Set(results.slice(distinct.length).map((r) => r.body.results![0].photo!.id));
     expect(sameIds.size).toBe(1);
     expect(svc.catalog.listPhotos({}).total).toBe(before + distinct.length + 1);
-    expect(svc.catalog.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(svc.catalog.integrityCheck()).toBe('ok');
   });
 
   it('gives a photo uploaded without a box the fluke detector\'s box, and matches its whale with it', async () => {

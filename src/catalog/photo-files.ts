@@ -56,7 +56,7 @@ export async function inspectPhoto(bytes: Buffer, name: string, maxPixels = DEFA
 }
 
 /** Photos on disk by content: `<dir>/<first 2 hex>/<sha256>.<ext>`. */
-export interface PhotoStore {
+export interface PhotoFiles {
   readonly dir: string;
   /** Path of a stored photo. */
   pathOf(sha256: string, format: string): string;
@@ -73,9 +73,9 @@ export interface PhotoStore {
  * @param dir - the folder
  * @returns the store
  * @example
- * const store = openPhotoStore('catalog.db.photos');
+ * const files = openPhotoFiles('catalog.db.photos');
  */
-export function openPhotoStore(dir: string): PhotoStore {
+export function openPhotoFiles(dir: string): PhotoFiles {
   const pathOf = (sha256: string, format: string): string => {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new WhaleidError(`not a SHA-256: ${sha256}`);
     const ext = ACCEPTED_FORMATS[format];

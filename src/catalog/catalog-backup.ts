@@ -1,0 +1,46 @@
+import { existsSync, promises as fs } from 'node:fs';
+import { WhaleidError } from '../util/errors.js';
+import type { CatalogDb } from './catalog-db.js';
+import type { PhotoRow } from './catalog-rows.js';
+import { openPhotoFiles, type PhotoFiles } from './photo-files.js';
+
+/** Copies of a catalog. */
+export interface BackupStore {
+  /**
+   * Online copy of the database (consistent while the service runs) and of the photos.
+   * @returns how many photo files were copied
+   */
+  backup(dest: string): Promise<{ photos: number }>;
+}
+
+/**
+ * The backup store: SQLite's online backup to `<dest>.partial`, renamed to `dest` once complete,
+ * then the photos the copy lacks into `<dest>.photos`. A backup never overwrites a file.
+ *
+ * @param db - the catalog's connection
+ * @param files - the catalog's photo folder
+ * @returns the store
+ * @example
+ * await createBackup(db, files).backup('backups/whales-2026-11-28.db');
+ */
+export function createBackup(db: CatalogDb, files: PhotoFiles): BackupStore {
+  return {
+    async backup(dest) {
+      if (existsSync(dest)) throw new WhaleidError(`${dest} exists already: a backup never overwrites a file`);
+      const tmp = `${dest}.partial`;
+      await fs.rm(tmp, { force: true });
+      await db.sql.backup(tmp);
+      await fs.rename(tmp, dest);
+      // photos: content-addressed, so copying the missing ones is enough (and safe to repeat)
+      let copied = 0;
+      const destFiles = openPhotoFiles(`${dest}.photos`);
+      for (const p of db.sql.prepare<[], PhotoRow>('SELECT * FROM photos').all()) {
+        const target = destFiles.pathOf(p.sha256, p.format);
+        if (existsSync(target)) continue;
+        await destFiles.put(await fs.readFile(files.pathOf(p.sha256, p.format)), { sha256: p.sha256, format: p.format, width: p.width, height: p.height, bytes: p.bytes });
+        copied++;
+      }
+      return { photos: copied };
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { WhaleidError } from '../util/errors.js';
+import type { CatalogDb } from './catalog-db.js';
+import type { DecisionContext, DecisionRecord, IndividualRecord } from './catalog-types.js';
+import type { DecisionLog } from './decision-log.js';
+import type { Individuals } from './individuals-store.js';
+import type { Photos } from './photos-store.js';
+
+/** What people decide about photos and individuals, each recorded with who, when and which model. */
+export interface DecisionsStore extends Pick<DecisionLog, 'decisions' | 'countDecisions'> {
+  /** Assigns a photo to an individual (a person confirmed the match). */
+  confirm(photoId: number, individualId: number, ctx: DecisionContext): DecisionRecord;
+  /** Creates an individual for the photo and assigns it, in one transaction. */
+  newIndividual(photoId: number, name: string | null, notes: string, ctx: DecisionContext): { individual: IndividualRecord; decision: DecisionRecord };
+  skip(photoId: number, ctx: DecisionContext): DecisionRecord;
+  /** Moves every photo of `sourceId` to `targetId` and marks the source merged. */
+  merge(targetId: number, sourceId: number, ctx: DecisionContext): DecisionRecord;
+}
+
+/**
+ * The decisions store: each decision changes photos and individuals and appends to the log in
+ * one transaction, so the log always explains the catalog's state.
+ *
+ * @param db - the catalog's connection
+ * @param deps - the photos and individuals it changes, the log it appends to
+ * @returns the store
+ * @example
+ * const decisions = createDecisions(db, { photos, individuals, log });
+ * decisions.confirm(12, 3, { by: 'ann', score: 0.97 });
+ */
+export function createDecisions(db: CatalogDb, deps: { photos: Photos; individuals: Individuals; log: DecisionLog }): DecisionsStore {
+  const { photos, individuals, log } = deps;
+  return {
+    confirm: (photoId, individualId, ctx) => db.write(() => {
+      photos.api.photo(photoId);
+      individuals.live(individualId);
+      photos.assign(photoId, individualId, 'identified');
+      return log.record(photoId, 'confirm', individualId, null, ctx);
+    }),
+    newIndividual: (photoId, name, notes, ctx) => db.write(() => {
+      photos.api.photo(photoId);
+      const ind = individuals.insert(name, notes, ctx.by);
+      photos.assign(photoId, ind.id, 'identified');
+      const decision = log.record(photoId, 'new-individual', ind.id, null, ctx);
+      return { individual: individuals.api.individual(ind.id), decision };
+    }),
+    skip: (photoId, ctx) => db.write(() => {
+      const p = photos.api.photo(photoId);
+      if (p.status === 'pending') photos.assign(photoId, null, 'skipped');
+      return log.record(photoId, 'skip', null, null, ctx);
+    }),
+    merge: (targetId, sourceId, ctx) => db.write(() => {
+      if (targetId === sourceId) throw new WhaleidError('cannot merge an individual into itself');
+      individuals.live(targetId);
+      individuals.live(sourceId);
+      photos.moveAll(targetId, sourceId);
+      individuals.markMerged(targetId, sourceId);
+      return log.record(null, 'merge', targetId, sourceId, ctx);
+    }),
+    decisions: (q) => log.decisions(q),
+    countDecisions: (action) => log.countDecisions(action),
+  };
+}

@@ -1,0 +1,36 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { NotFoundError } from '../catalog/not-found-error.js';
+import { WhaleidError } from '../util/errors.js';
+
+/** An error with the HTTP status the service answers. */
+export class HttpError extends Error {
+  constructor(readonly statusCode: number, message: string) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/**
+ * Answers every error as `{ error }` with its status: an {@link HttpError} with its own, a
+ * catalog lookup that found nothing 404, a user's mistake ({@link WhaleidError}, a schema
+ * violation, Fastify's 4xx) 400 or its 4xx; anything else is a bug: 500 with no detail for the
+ * client, the stack for the operator (the log, else stderr).
+ *
+ * @param app - the Fastify app
+ * @param logged - whether the app has a logger (else stacks go to stderr)
+ * @example
+ * handleErrors(app, false);
+ */
+export function handleErrors(app: FastifyInstance, logged: boolean): void {
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply: FastifyReply) => {
+    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
+    if (err instanceof NotFoundError) return reply.code(404).send({ error: err.message });
+    if (err instanceof WhaleidError) return reply.code(400).send({ error: err.message });
+    if (err.validation) return reply.code(400).send({ error: err.message });
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
+    // a bug, not the client's mistake: keep the stack for the operator, tell the client nothing internal
+    if (logged) app.log.error(err);
+    else process.stderr.write(`whaleid serve: internal error: ${err.stack ?? err.message}\n`);
+    return reply.code(500).send({ error: 'internal error' });
+  });
+}

@@ -1,0 +1,47 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { BoxDetector } from '../boxes/box-predict.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { decisionAuthor } from '../catalog/decision-log.js';
+import { HttpError } from './http-error.js';
+import type { Identifier } from './identifier.js';
+
+/** Everything the route modules share. */
+export interface ServiceContext {
+  catalog: Catalog;
+  identifier: Identifier | null;
+  boxDetector: BoxDetector | null;
+  maxUploadBytes: number;
+  maxFilesPerUpload: number;
+  /** Rejects the request unless it carries the write token. */
+  requireWrite(req: FastifyRequest): void;
+  /** Who a decision of this request is recorded under (see {@link decisionAuthor}). */
+  decidedBy(req: FastifyRequest): string;
+}
+
+/**
+ * Builds the context the routes share: the catalog and models, the limits, and the write check
+ * (the token compared in constant time).
+ *
+ * @param o - catalog, models, token (null: read-only) and limits
+ * @returns the context
+ * @example
+ * const ctx = createServiceContext({ catalog, identifier: null, boxDetector: null, token: 's3cret-token', maxUploadBytes: 30e6, maxFilesPerUpload: 50 });
+ */
+export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'decidedBy'> & { token: string | null }): ServiceContext {
+  const token = o.token ? Buffer.from(o.token) : null;
+  return {
+    catalog: o.catalog,
+    identifier: o.identifier,
+    boxDetector: o.boxDetector,
+    maxUploadBytes: o.maxUploadBytes,
+    maxFilesPerUpload: o.maxFilesPerUpload,
+    requireWrite(req) {
+      if (!token) throw new HttpError(403, 'read-only service: start whaleid serve with --token to allow changes');
+      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+      const given = m ? Buffer.from(m[1]) : Buffer.alloc(0);
+      if (given.length !== token.length || !timingSafeEqual(given, token)) throw new HttpError(401, 'missing or wrong token (send Authorization: Bearer <token>)');
+    },
+    decidedBy: (req) => decisionAuthor((req.body as { by?: unknown } | undefined)?.by, req.headers['x-whaleid-user']),
+  };
+}
