@@ -1,5 +1,6 @@
 import type { Box } from '../image/affine.js';
 import { WhaleidError } from '../util/errors.js';
+import { boxKey } from './box-key.js';
 import { likePattern, now, pageArgs, type CatalogDb } from './catalog-db.js';
 import { insertSql, photoOf, type PhotoRow } from './catalog-rows.js';
 import type { NewPhoto, Page, PhotoRecord, PhotoStatus } from './catalog-types.js';
@@ -23,7 +24,7 @@ export interface PhotosStore {
   listPhotos(q: { individualId?: number; status?: PhotoStatus; search?: string; limit?: number; offset?: number }): Page<PhotoRecord>;
   /** Sets a photo's box (its stored features are dropped: the crop changed). */
   setBox(photoId: number, box: Box, source: 'model' | 'user'): PhotoRecord;
-  /** Identified photos of live individuals: the gallery queries are matched against. */
+  /** Identified photos of live individuals: the gallery queries are matched against (`boxKey`: see {@link boxKey}). */
   gallery(): { photoId: number; individualId: number; boxKey: string }[];
 }
 
@@ -133,10 +134,9 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
       features.dropPhoto(photoId); // the crop changed
       return photo(photoId);
     }),
-    gallery: () => sql.prepare<[], { photoId: number; individualId: number; boxKey: string }>(
-      `SELECT p.id AS photoId, p.individual_id AS individualId, COALESCE(p.box_x0 || ',' || p.box_y0 || ',' || p.box_x1 || ',' || p.box_y1, '') AS boxKey
-       FROM photos p JOIN individuals i ON i.id = p.individual_id
-       WHERE p.status = 'identified' AND i.merged_into IS NULL ORDER BY p.id`).all(),
+    gallery: () => sql.prepare<[], PhotoRow>(
+      `SELECT p.* FROM photos p JOIN individuals i ON i.id = p.individual_id
+       WHERE p.status = 'identified' AND i.merged_into IS NULL ORDER BY p.id`).all().map((r) => ({ photoId: r.id, individualId: r.individual_id!, boxKey: boxKey(photoOf(r).box) })),
   };
 
   return {

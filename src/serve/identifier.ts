@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { PhotoRecord } from '../catalog/catalog-types.js';
+import { boxKey } from '../catalog/box-key.js';
 import { decodeSideFor, type CropSettings } from '../image/crop.js';
 import { createImageCache, type ImageCache } from '../image/image-cache.js';
 import { readHeadWeights, type HeadWeights } from '../model/head.js';
@@ -94,7 +95,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   // features in memory by photo and box: a photo whose box changed is computed again
   const features = new Map<string, Float32Array>();
   const keyOf = (photoId: number, boxKey: string): string => `${photoId}|${boxKey}`;
-  const boxKeyOf = (p: PhotoRecord): string => (p.box ? `${p.box.x0},${p.box.y0},${p.box.x1},${p.box.y1}` : '');
+  const boxKeyOf = (p: PhotoRecord): string => boxKey(p.box);
   let gallery: { photoIds: Int32Array; individualIds: Int32Array; kernel: ScoreKernel | null; key: string; revision: string } | null = null;
 
   const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<void> => {
