@@ -10,6 +10,7 @@ import { registerPhotoRoutes } from './routes-photos.js';
 import { registerIndividualRoutes } from './routes-individuals.js';
 import { handleErrors, HttpError } from './http-error.js';
 import { createServiceContext } from './service-context.js';
+import { STRICT_AJV, strictRequestValidation } from './request-validation.js';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -46,7 +47,8 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
 export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   const maxUploadBytes = o.maxUploadBytes ?? 30 * 1024 * 1024;
   const maxFilesPerUpload = o.maxFilesPerUpload ?? 50;
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ logger: o.logger ?? false, bodyLimit: 1024 * 1024, ajv: STRICT_AJV });
+  strictRequestValidation(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
