@@ -1,6 +1,8 @@
-import { promises as fs } from 'node:fs';
 import sharp from 'sharp';
 import { WhaleidError, invalidParameterError } from '../util/errors.js';
+import { checkPhotoHeader, readPhotoBytes, DEFAULT_MAX_PIXELS } from './photo-policy.js';
+
+export { DEFAULT_MAX_PIXELS };
 
 /**
  * A greyscale photo as 8-bit pixels, possibly reduced in size. `scale` maps original pixel-index
@@ -31,11 +33,8 @@ export interface DecodeOptions {
   maxSide?: number;
 }
 
-/** Default pixel limit of {@link DecodeOptions.maxPixels}. */
-export const DEFAULT_MAX_PIXELS = 100_000_000;
-
 /**
- * Decodes a JPEG/PNG/WebP/TIFF/GIF photo to greyscale: EXIF orientation applied, alpha dropped,
+ * Decodes a JPEG/PNG/WebP/TIFF photo to greyscale: EXIF orientation applied, alpha dropped,
  * 8 or 16 bits per sample read, optionally reduced (with libvips' shrink-on-load, which is what
  * makes large JPEGs fast).
  *
@@ -43,7 +42,8 @@ export const DEFAULT_MAX_PIXELS = 100_000_000;
  * @param options - see {@link DecodeOptions}
  * @param name - how to name the photo in errors (default: the path)
  * @returns the greyscale image
- * @throws {@link WhaleidError} naming the photo: missing, empty, not an image, truncated or
+ * @throws {@link WhaleidError} naming the photo: missing, empty, not an accepted format (the input
+ *   policy of photo-policy.ts: an SVG named .jpg is refused here as in the catalog), truncated or
  *   corrupt, or over the pixel limit
  * @example
  * const img = await decodeGrey('train/0000e88ab.jpg', { maxSide: 1024 });
@@ -52,18 +52,8 @@ export async function decodeGrey(file: string | Buffer, options: DecodeOptions =
   const label = name ?? (typeof file === 'string' ? file : 'photo');
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(maxPixels >= 1)) throw invalidParameterError('maxPixels', 'a positive number', maxPixels);
-  let bytes: Buffer;
-  if (typeof file === 'string') {
-    try {
-      bytes = await fs.readFile(file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new WhaleidError(`${label}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code})`}`);
-    }
-  } else {
-    bytes = file;
-  }
-  if (bytes.length === 0) throw new WhaleidError(`${label}: empty file (0 bytes); expected a JPEG, PNG, WebP or TIFF photo`);
+  const bytes = typeof file === 'string' ? await readPhotoBytes(file) : file;
+  await checkPhotoHeader(bytes, label, maxPixels);
   try {
     const img = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', sequentialRead: true });
     const meta = await img.metadata();
