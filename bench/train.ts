@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/model/engine.js';
 import { createSiamese } from '../src/model/siamese.js';
 import { createBranch } from '../src/model/branch.js';
-import { trainOnMicroBatches } from '../src/train/accumulate.js';
-import { createReplicaPool } from '../src/train/replicas.js';
+import { trainOnMicroBatches } from '../src/model/accumulate.js';
+import { createReplicaPool } from '../src/model/replicas.js';
 import { registerBatchNormGradient, unregisterBatchNormGradient } from '../src/model/batch-norm-grad.js';
 import { registerReduceKernels, unregisterReduceKernels } from '../src/model/reduce-kernels.js';
 import { flagValue } from './lib/args.js';
@@ -40,7 +40,7 @@ function randomPairs(n: number, s: number, seed = 1): { inputs: tf.Tensor[]; y: 
 const compareStock = process.argv.includes('--compare-stock');
 
 // --threads N: wasm threads (default 2, as many as PyTorch gets; 1 = the single-threaded build).
-// --replicas R: data-parallel copies instead (src/train/replicas.ts), each single-threaded; PyTorch gets R threads.
+// --replicas R: data-parallel copies instead (src/model/replicas.ts), each single-threaded; PyTorch gets R threads.
 const replicas = Number(opt('replicas', '1'));
 const engine = await initEngine({ backend: 'wasm', threads: replicas > 1 ? 1 : Number(opt('threads', '2')) });
 const peerThreads = replicas > 1 ? replicas : engine.threads;

@@ -7,7 +7,7 @@
  * RUN/config.json            the training configuration (read back by a resume)
  * RUN/log.jsonl              one record per epoch and per validation
  * RUN/report.html            loss and validation curves
- * RUN/checkpoint/            the last schedule-group checkpoint (checkpoint.old while replaced)
+ * RUN/checkpoint/            the last schedule-group checkpoint (checkpoint.old: the one before)
  * RUN/model/                 the final network: model.json + weights.bin (tfjs layers format)
  * RUN/onnx/branch.onnx       the final branch, for ONNX Runtime
  * RUN/onnx/head.onnx         the final head
@@ -38,7 +38,7 @@ export interface RunPaths {
   readonly log: string;
   readonly report: string;
   readonly checkpoint: string;
-  /** The previous checkpoint, kept while a new one replaces it. */
+  /** The previous checkpoint: kept, so that a damaged latest one falls back to it. */
   readonly checkpointOld: string;
   /** The final network's folder (model.json + weights.bin). */
   readonly model: string;

@@ -3,7 +3,10 @@ import { promises as fs, existsSync } from 'node:fs';
 import path from 'node:path';
 import { saveSiamese, loadSiamese } from '../model/model-io.js';
 import type { Siamese } from '../model/siamese.js';
+import { readAdamState, restoreAdamState } from '../model/siamese-state.js';
+import type { NamedArrays, OptimizerState } from '../model/training-engine.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { WhaleidError } from '../util/errors.js';
 import { runPaths } from '../model/run-folder.js';
 
 /** Where training stands at a checkpoint (always a schedule-group boundary). */
@@ -14,17 +17,23 @@ export interface TrainState {
   history: Record<string, unknown>[];
 }
 
+/** The step count's entry in optimizer.bin (tfjs's own name for it). */
+const ITERATIONS = 'iter';
+
 /**
- * Writes a checkpoint atomically: model, Adam's moments and the training state go to a fresh
- * folder, which then replaces the previous checkpoint by rename. A kill at any moment leaves
- * either the old or the new checkpoint whole.
+ * Writes a checkpoint atomically: model, Adam's state and the training state go to a fresh
+ * folder, which then replaces the previous checkpoint by rename; the previous one stays as
+ * `checkpoint.old`. A kill at any moment leaves a whole checkpoint, and a damaged one (a disk
+ * error, an edited state.json) falls back to the one before.
  *
- * Why save Adam's moments: resuming must give the same result as not stopping, and restarting
- * Adam from zero would not.
+ * Why save Adam's state: resuming must give the same result as not stopping, and restarting
+ * Adam from zero would not. It is stored by weight name (see siamese-state.ts).
  *
  * @param runDir - the run folder
- * @param siamese - the network
+ * @param siamese - the network (an engine's state written into it first)
  * @param state - position and history
+ * @example
+ * await saveCheckpoint('runs/a', siamese, { groupsDone: 3, epochsDone: 6, history });
  */
 export async function saveCheckpoint(runDir: string, siamese: Siamese, state: TrainState): Promise<void> {
   const { checkpoint: final, checkpointOld: old } = runPaths(runDir);
@@ -32,34 +41,127 @@ export async function saveCheckpoint(runDir: string, siamese: Siamese, state: Tr
   await fs.rm(tmp, { recursive: true, force: true });
   await fs.mkdir(tmp, { recursive: true });
   await saveSiamese(siamese, tmp);
-  const weights = await siamese.model.optimizer.getWeights();
-  const { data, specs } = await tf.io.encodeWeights(weights);
-  await fs.writeFile(path.join(tmp, 'optimizer.bin'), Buffer.from(data));
-  await fs.writeFile(path.join(tmp, 'optimizer.json'), JSON.stringify(specs));
+  const adam = await readAdamState(siamese.model);
+  const iter = tf.scalar(adam.iterations, 'int32');
+  const moments = [...adam.moments].map(([name, m]) => ({ name, tensor: tf.tensor(m.values, m.shape as number[]) }));
+  try {
+    const { data, specs } = await tf.io.encodeWeights([{ name: ITERATIONS, tensor: iter }, ...moments]);
+    await fs.writeFile(path.join(tmp, 'optimizer.bin'), Buffer.from(data));
+    await fs.writeFile(path.join(tmp, 'optimizer.json'), JSON.stringify(specs));
+  } finally {
+    tf.dispose([iter, ...moments.map((m) => m.tensor)]);
+  }
   await fs.writeFile(path.join(tmp, 'state.json'), JSON.stringify(state));
   await fs.rm(old, { recursive: true, force: true });
   if (existsSync(final)) await fs.rename(final, old);
   await fs.rename(tmp, final);
-  await fs.rm(old, { recursive: true, force: true });
 }
 
 /**
- * Loads the latest whole checkpoint of a run, or null when there is none.
+ * Loads the latest whole checkpoint of a run: `checkpoint/`, or `checkpoint.old/` when the
+ * latest cannot be read (each fallback is reported through `say`).
  *
  * @param runDir - the run folder
- * @returns the network (with Adam's moments restored) and the state
+ * @param say - a line for the user when a checkpoint is skipped
+ * @returns the network (with Adam's state restored exactly) and the state; null when the run has
+ *   no checkpoint
+ * @throws {@link WhaleidError} naming each checkpoint's problem when none can be read
+ * @example
+ * const resumed = await loadCheckpoint('runs/a', console.error);
  */
-export async function loadCheckpoint(runDir: string): Promise<{ siamese: Siamese; state: TrainState } | null> {
+export async function loadCheckpoint(runDir: string, say: (line: string) => void = () => {}): Promise<{ siamese: Siamese; state: TrainState } | null> {
   const { checkpoint, checkpointOld } = runPaths(runDir);
-  const dir = [checkpoint, checkpointOld].find((d) => existsSync(path.join(d, 'state.json')));
-  if (!dir) return null;
+  const dirs = [checkpoint, checkpointOld].filter((d) => existsSync(d));
+  if (dirs.length === 0) return null;
+  const problems: string[] = [];
+  for (const dir of dirs) {
+    try {
+      return await readCheckpoint(dir);
+    } catch (err) {
+      const problem = err instanceof Error ? err.message : String(err);
+      problems.push(problem);
+      if (dir !== dirs[dirs.length - 1]) say(`${problem}: resuming from the previous checkpoint, ${dirs[dirs.length - 1]}`);
+    }
+  }
+  throw new WhaleidError(`no readable checkpoint in ${runDir}: ${problems.join('; ')}`);
+}
+
+/** One checkpoint folder, checked: state.json first (cheap), then the model and Adam's state. */
+async function readCheckpoint(dir: string): Promise<{ siamese: Siamese; state: TrainState }> {
+  const state = parseTrainState(path.join(dir, 'state.json'), await readText(path.join(dir, 'state.json')));
   const siamese = await loadSiamese(dir);
-  const specs = JSON.parse(await fs.readFile(path.join(dir, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
-  const bin = await fs.readFile(path.join(dir, 'optimizer.bin'));
+  try {
+    await restoreAdamState(siamese.model, await readOptimizerFile(dir, siamese));
+    return { siamese, state };
+  } catch (err) {
+    siamese.model.dispose();
+    throw err;
+  }
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new WhaleidError(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/**
+ * A checked {@link TrainState}.
+ *
+ * @throws {@link WhaleidError} naming the file and the field that is wrong
+ */
+function parseTrainState(file: string, text: string): TrainState {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new WhaleidError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const s = value as Partial<TrainState> | null;
+  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new WhaleidError(`${file}: expected an object with groupsDone, epochsDone and history`);
+  for (const key of ['groupsDone', 'epochsDone'] as const) {
+    if (!Number.isSafeInteger(s[key]) || (s[key] as number) < 0) throw new WhaleidError(`${file}: expected ${key} to be a non-negative integer, got ${JSON.stringify(s[key])}`);
+  }
+  if (!Array.isArray(s.history) || s.history.some((h) => h === null || typeof h !== 'object')) throw new WhaleidError(`${file}: expected history to be an array of records`);
+  return { groupsDone: s.groupsDone!, epochsDone: s.epochsDone!, history: s.history };
+}
+
+/**
+ * Adam's state from optimizer.json/.bin. Moments are stored by weight name; checkpoints written
+ * before names were stable hold tfjs's registered names (`stem_conv/kernel_1/m`) in tfjs's order
+ * (first moments of the trainable weights in order, then second moments) and are read by position.
+ */
+async function readOptimizerFile(dir: string, siamese: Siamese): Promise<OptimizerState> {
+  const specsFile = path.join(dir, 'optimizer.json');
+  let specs: tf.io.WeightsManifestEntry[];
+  try {
+    specs = JSON.parse(await readText(specsFile)) as tf.io.WeightsManifestEntry[];
+  } catch (err) {
+    throw err instanceof WhaleidError ? err : new WhaleidError(`${specsFile}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(specs) || specs[0]?.name !== ITERATIONS) throw new WhaleidError(`${specsFile}: expected a weights manifest starting with ${ITERATIONS}`);
+  const binFile = path.join(dir, 'optimizer.bin');
+  const bin = await fs.readFile(binFile);
+  const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  if (bin.length !== expected) throw new WhaleidError(`${binFile}: ${bin.length} bytes, ${specsFile} needs ${expected}`);
   const map = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length), specs);
-  await siamese.model.optimizer.setWeights(specs.map((s) => ({ name: s.name, tensor: map[s.name] })));
-  const state = JSON.parse(await fs.readFile(path.join(dir, 'state.json'), 'utf8')) as TrainState;
-  return { siamese, state };
+  try {
+    const iterations = (map[ITERATIONS].dataSync() as Int32Array)[0];
+    const entries = specs.slice(1).map((s) => ({ name: s.name, shape: s.shape, values: map[s.name].dataSync() as Float32Array }));
+    return { iterations, moments: momentsByName(siamese, entries) };
+  } finally {
+    tf.dispose(Object.values(map));
+  }
+}
+
+function momentsByName(siamese: Siamese, entries: { name: string; shape: number[]; values: Float32Array }[]): NamedArrays {
+  const trainable = siamese.model.trainableWeights.map((w) => w.originalName);
+  const known = new Set(trainable.flatMap((n) => [`${n}/m`, `${n}/v`]));
+  const byPosition = !entries.every((e) => known.has(e.name)) && entries.length === 2 * trainable.length;
+  const name = (i: number): string => (byPosition ? `${trainable[i % trainable.length]}/${i < trainable.length ? 'm' : 'v'}` : entries[i].name);
+  return new Map(entries.map((e, i) => [name(i), { shape: e.shape, values: e.values }]));
 }
 
 /** Rewrites the JSON-lines log from the history (after a resume, lines past the checkpoint go). */

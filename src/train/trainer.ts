@@ -9,7 +9,7 @@ import { decodeSideFor, type CropRequest, type CropSettings } from '../image/cro
 import { randomAugmentation } from '../image/affine.js';
 import { loadPhotoExtras, type PhotoExtras } from '../image/photo-extras.js';
 import { findDuplicates } from '../image/duplicates.js';
-import { createSiamese, rebuildSiamese, setLearningRate, MODEL_PRESETS, type Siamese } from '../model/siamese.js';
+import { createSiamese, rebuildSiamese, MODEL_PRESETS, type Siamese } from '../model/siamese.js';
 import { readHeadWeights, initHeadAsDistance } from '../model/head.js';
 import { saveSiamese } from '../model/model-io.js';
 import { exportSiameseOnnx } from '../model/onnx-export.js';
@@ -19,8 +19,9 @@ import { hasCheckpoint, readRunConfig, runPaths, writeRunConfig, writeRunValidat
 import { resolveSchedule, totalEpochs, type Schedule } from './schedule.js';
 import { splitByIndividuals, type TrainValidationSplit } from './split.js';
 import { computeFeaturesOnnx, loadBatch } from './features.js';
-import { trainOnMicroBatches, type MicroBatch } from './accumulate.js';
-import { createReplicaPool, type ReplicaPool } from './replicas.js';
+import { createTrainingEngine } from '../model/training-engines.js';
+import type { PairBatch, TrainingEngine } from '../model/training-engine.js';
+import { loadCropBuffer } from '../image/crop.js';
 import { scoreAllPairsParallel } from './score-matrix.js';
 import { createPairMiner } from './pairs.js';
 import { evaluateValidation, type ValidationResult } from './validation.js';
@@ -134,7 +135,7 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
 
   let siamese: Siamese;
   let state: TrainState;
-  const resumed = options.resume ? await loadCheckpoint(runDir) : null;
+  const resumed = options.resume ? await loadCheckpoint(runDir, say) : null;
   if (resumed) {
     siamese = resumed.siamese;
     state = resumed.state;
@@ -199,8 +200,8 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
   };
 
   let outOfTime = false;
-  // data-parallel replicas (workers) of the current network; restarted when it is rebuilt
-  let pool: ReplicaPool | null = null;
+  // the engine trains the current network; made anew when it is rebuilt
+  let engine: TrainingEngine | null = null;
   try {
     for (let g = state.groupsDone; g < schedule.groups.length; g++) {
       if (options.stopAfterGroups !== undefined && g >= options.stopAfterGroups) break;
@@ -212,16 +213,17 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
       const group = schedule.groups[g];
       const rng: Rng = createRng(config.seed).fork(`group-${g}`);
       if (group.rebuildL2 !== undefined) {
+        await engine?.writeTo(siamese);
+        await engine?.dispose();
+        engine = null;
         const next = rebuildSiamese(siamese, { l2: group.rebuildL2, lr: group.lr * config.lrScale });
         siamese.model.dispose();
         siamese = next;
         say(`rebuilt the model with L2 ${group.rebuildL2}`);
       }
-      if (config.replicas > 1 && (pool === null || group.rebuildL2 !== undefined)) {
-        await pool?.close();
-        pool = await createReplicaPool(config.replicas, siamese.config);
-      }
-      setLearningRate(siamese.model, group.lr * config.lrScale);
+      engine ??= await createTrainingEngine(siamese, { engine: 'wasm', replicas: config.replicas, microBatch: config.microBatch });
+      engine.setLearningRate(group.lr * config.lrScale);
+      await engine.writeTo(siamese);
       const feats = await validate();
       const F = siamese.branch.outputs[0].shape[1] as number;
       const trainFeats = new Float32Array(split.train.length * F);
@@ -243,30 +245,12 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
           const augment = state.epochsDone >= config.augmentFromEpoch;
           const reqA = batch.map(([a]) => request(split.train[a], augment ? randomAugmentation(augRng) : undefined));
           const reqB = batch.map(([, b]) => request(split.train[b], augment ? randomAugmentation(augRng) : undefined));
-          // pairs [lo, hi) of the step as model inputs and labels
-          const load = async (lo: number, hi: number): Promise<MicroBatch> => {
-            const [A, B] = await Promise.all([loadBatch(cache, reqA.slice(lo, hi), crop), loadBatch(cache, reqB.slice(lo, hi), crop)]);
-            const labels = batch.slice(lo, hi).map((p) => p[2]);
-            return { inputs: [A, B], y: tf.tensor2d(labels, [labels.length, 1]) };
+          // pairs [lo, hi) of the step as arrays
+          const load = async (lo: number, hi: number): Promise<PairBatch> => {
+            const [a, b] = await Promise.all([loadCropBuffer(cache, reqA.slice(lo, hi), crop), loadCropBuffer(cache, reqB.slice(lo, hi), crop)]);
+            return { a, b, labels: Float32Array.from(batch.slice(lo, hi), (p) => p[2]), count: hi - lo, size: crop.size };
           };
-          let lastLoss: number;
-          const micro = config.microBatch ?? batch.length;
-          if (pool) {
-            const mb = await load(0, batch.length);
-            try {
-              lastLoss = await pool.step(siamese.model, mb, micro);
-            } finally {
-              tf.dispose([...mb.inputs, mb.y]);
-            }
-          } else if (micro >= batch.length) {
-            const { inputs, y } = await load(0, batch.length);
-            const out = await siamese.model.trainOnBatch(inputs, y);
-            tf.dispose([...inputs, y]);
-            lastLoss = Array.isArray(out) ? out[0] : out;
-          } else {
-            // the same step, gradients accumulated over micro-batches loaded one at a time
-            lastLoss = await trainOnMicroBatches(siamese.model, Math.ceil(batch.length / micro), (i) => load(i * micro, (i + 1) * micro));
-          }
+          const lastLoss = await engine.step(load, batch.length);
           lossSum += lastLoss;
           steps++;
           const v = lastVal as ValidationResult | null;
@@ -276,10 +260,11 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
         await record({ kind: 'epoch', epoch: state.epochsDone, group: g, loss: lossSum / Math.max(1, steps), lr: group.lr * config.lrScale, K: group.K, pairs: pairs.length, seconds: (Date.now() - t0) / 1000 });
       }
       state.groupsDone = g + 1;
+      await engine.writeTo(siamese);
       await saveCheckpoint(runDir, siamese, state);
     }
   } finally {
-    await pool?.close();
+    await engine?.dispose();
   }
   const finished = state.groupsDone >= schedule.groups.length || outOfTime;
   if (finished) {

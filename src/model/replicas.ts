@@ -17,7 +17,7 @@
  */
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { createSiamese, type SiameseConfig } from '../model/siamese.js';
+import { createSiamese, type SiameseConfig } from './siamese.js';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
 import { startModuleWorker } from '../util/module-worker.js';
 import { accumulateGradients, applyGradientSums, type GradientSums, type MicroBatch } from './accumulate.js';
@@ -80,7 +80,7 @@ function shareGradients(model: tf.LayersModel, share: MicroBatch, microBatch: nu
 
 /** Worker side: builds the network, then answers requests one at a time. */
 async function serveReplica(config: SiameseConfig): Promise<void> {
-  const { initEngine } = await import('../model/engine.js');
+  const { initEngine } = await import('./engine.js');
   await initEngine({ backend: 'wasm' });
   const { model } = createSiamese(config);
   const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/model/engine.js';
 import { createSiamese } from '../../src/model/siamese.js';
-import { trainOnMicroBatches } from '../../src/train/accumulate.js';
-import { createReplicaPool, type ReplicaPool } from '../../src/train/replicas.js';
+import { trainOnMicroBatches } from '../../src/model/accumulate.js';
+import { createReplicaPool, type ReplicaPool } from '../../src/model/replicas.js';
 import { relError } from '../helpers/numeric.js';
 
 const config = { preset: 'tiny' as const, inputSize: 64, seed: 9, lr: 1e-3 };

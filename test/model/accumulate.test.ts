@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { createHead } from '../../src/model/head.js';
 import { createSiamese } from '../../src/model/siamese.js';
-import { trainOnMicroBatches } from '../../src/train/accumulate.js';
+import { trainOnMicroBatches } from '../../src/model/accumulate.js';
 import { createRng } from '../../src/util/random.js';
 
 beforeAll(async () => {

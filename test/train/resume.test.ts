@@ -1,0 +1,80 @@
+// Issue 18, item 4: `whaleid train --resume` must finish with the model an uninterrupted run
+// gives. The run is killed (SIGKILL, as a crash, an OOM kill or a closed terminal would) in the
+// middle of its schedule, resumed in a new process, and every byte of its weights, its Adam state
+// and its ONNX export is compared with a run that was never stopped. Batches of 2 pairs give ~27
+// Adam steps per epoch: step counts at which tfjs's own optimiser restore (pow(beta, t + 1)) and
+// live training (a chain of float32 products) disagree in the last bit of the bias correction.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { generateSynthCatalog } from '../../src/data/synth/index.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+const catalog = path.join(dir, 'catalog');
+const cli = path.join(dir, 'whaleid.mts');
+const cache = path.join(dir, 'cache');
+const runArgs = ['--preset', 'tiny', '--schedule', 'smoke', '--batch-size', '2', '--threads', '1', '--cache', cache, '--seed', '3', '--quiet'];
+
+/** The real CLI in a child process; resolves with its exit code and stderr. */
+function whaleid(args: string[], onStart?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; signal: string | null; err: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  onStart?.(child);
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, err })));
+}
+
+/** Kills `child` as soon as the run in `runDir` has written its first checkpoint (group 1 of 2). */
+function killAfterFirstCheckpoint(runDir: string): (child: ReturnType<typeof spawn>) => void {
+  return (child) => {
+    const timer = setInterval(() => {
+      if (existsSync(path.join(runDir, 'checkpoint', 'state.json'))) {
+        clearInterval(timer);
+        child.kill('SIGKILL');
+      }
+    }, 20);
+    child.on('exit', () => clearInterval(timer));
+  };
+}
+
+/** Indices of the float32 values that differ between two weight files of the same layout. */
+function differingFloats(a: Buffer, b: Buffer): number {
+  expect(b.length).toBe(a.length);
+  let n = 0;
+  for (let i = 0; i < a.length; i += 4) if (a.readUInt32LE(i) !== b.readUInt32LE(i)) n++;
+  return n;
+}
+
+describe('whaleid train --resume after a kill', () => {
+  beforeAll(async () => {
+    await generateSynthCatalog({ out: catalog, individuals: 12, photosPerIndividual: 4, seed: 5 });
+    writeFileSync(cli, `import { main } from ${JSON.stringify(path.resolve('src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
+  });
+
+  it('ends with the weights, BatchNorm statistics, Adam state and ONNX export of an uninterrupted run, bit for bit', async () => {
+    const whole = path.join(dir, 'whole');
+    const killed = path.join(dir, 'killed');
+    const full = await whaleid(['train', '--data', catalog, '--out', whole, ...runArgs]);
+    expect(full.code, full.err).toBe(0);
+
+    const cut = await whaleid(['train', '--data', catalog, '--out', killed, ...runArgs], killAfterFirstCheckpoint(killed));
+    expect(cut.signal).toBe('SIGKILL');
+    expect(existsSync(path.join(killed, 'model')), 'killed before the end of the schedule').toBe(false);
+    expect(JSON.parse(readFileSync(path.join(killed, 'checkpoint', 'state.json'), 'utf8')).groupsDone).toBe(1);
+
+    const resumed = await whaleid(['train', '--resume', killed, '--threads', '1', '--quiet']);
+    expect(resumed.code, resumed.err).toBe(0);
+
+    const log = (run: string): string[] => readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => l.replace(/"seconds":[\d.]+/, ''));
+    expect(log(killed)).toEqual(log(whole));
+    const bytes = (run: string, file: string): Buffer => readFileSync(path.join(run, file));
+    // every weight and moving average of the final model, and Adam's moments and step count
+    for (const file of ['model/weights.bin', 'checkpoint/optimizer.bin']) {
+      expect(differingFloats(bytes(whole, file), bytes(killed, file)), `${file}: values that differ`).toBe(0);
+    }
+    expect(bytes(killed, 'model/model.json').equals(bytes(whole, 'model/model.json'))).toBe(true);
+    expect(bytes(killed, 'onnx/branch.onnx').equals(bytes(whole, 'onnx/branch.onnx'))).toBe(true);
+  }, 240_000);
+});
