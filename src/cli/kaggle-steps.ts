@@ -6,16 +6,21 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CliIo } from './io.js';
 import type { TrainHooks } from '../train/trainer.js';
+import type { TrainConfig } from '../train/train-config.js';
 import { writeSubmission, readSubmission } from '../data/submission.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { hasCheckpoint, readRunValidation, runPaths } from '../model/run-folder.js';
+import { resolveTrainConfig } from '../train/train-config.js';
+import { resolveSchedule } from '../train/schedule.js';
 
 /** What the steps share. */
 export interface StepContext {
   io: CliIo;
   data: string;
   work: string;
-  opts: { boxes?: string; rotate?: string; exclude?: string; preset: string; schedule: string; tta: number; minScore: number; cache: string; seed: number };
+  /** Training settings of run1 (run2 is trained with run1's stored configuration). */
+  train: Partial<TrainConfig>;
+  opts: { boxes?: string; rotate?: string; tta: number; minScore: number; cache?: string; seed: number };
   hooks: () => TrainHooks & { done(): void };
 }
 
@@ -25,12 +30,20 @@ function skip(ctx: StepContext, name: string, output: string): boolean {
   return true;
 }
 
+/**
+ * Step 0: the training settings checked as a whole (batch and micro-batch, schedule, ...), so a
+ * mistake is reported before hours of work rather than after the dedup step.
+ */
+export function checkSettings(ctx: StepContext): void {
+  resolveSchedule(resolveTrainConfig({ ...ctx.train, data: ctx.data }).schedule);
+}
+
 /** Step 1: duplicate groups (written for inspection; prediction answers duplicates by itself). */
 export async function findDuplicatesStep(ctx: StepContext): Promise<void> {
   const out = path.join(ctx.work, 'dedup', 'duplicates.csv');
   if (skip(ctx, 'dedup', out)) return;
   const { main } = await import('./main.js');
-  await main(['node', 'whaleid', 'dedup', '--data', ctx.data, '--out', path.dirname(out), '--cache', ctx.opts.cache, '--quiet'], ctx.io);
+  await main(['node', 'whaleid', 'dedup', '--data', ctx.data, '--out', path.dirname(out), ...(ctx.opts.cache ? ['--cache', ctx.opts.cache] : ['--no-cache']), '--quiet'], ctx.io);
 }
 
 /** Step 2: train (or resume) a run. */
@@ -40,9 +53,9 @@ export async function trainStep(ctx: StepContext, name: string): Promise<void> {
   const { trainSiamese } = await import('../train/trainer.js');
   const hooks = ctx.hooks();
   const resume = hasCheckpoint(runDir);
-  ctx.io.out(`train ${name}: ${resume ? 'resuming' : 'starting'} (${ctx.opts.preset}, ${ctx.opts.schedule})`);
-  const o = ctx.opts;
-  const r = await trainSiamese(runDir, { data: ctx.data, preset: o.preset as never, schedule: o.schedule, boxes: o.boxes, rotate: o.rotate, exclude: o.exclude, seed: o.seed, cacheDir: o.cache }, { ...hooks, resume });
+  const t = resolveTrainConfig({ ...ctx.train, data: ctx.data });
+  ctx.io.out(`train ${name}: ${resume ? 'resuming' : 'starting'} (${t.preset}, ${typeof t.schedule === 'string' ? t.schedule : (t.schedule.name ?? 'custom')})`);
+  const r = await trainSiamese(runDir, { ...ctx.train, data: ctx.data }, { ...hooks, resume });
   hooks.done();
   ctx.io.out(`train ${name}: validation MAP@5 ${r.validation?.map5.toFixed(4) ?? '-'}`);
 }

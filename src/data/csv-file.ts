@@ -81,7 +81,8 @@ function firstInvalidUtf8(b: Uint8Array): number {
 export function parseCsvText(text: string, file: string): CsvTable {
   let records: { record: string[]; info: { lines: number } }[];
   try {
-    records = parse(text, { info: true, skip_empty_lines: true, relax_column_count: true, trim: true }) as never;
+    // csv-parse's types have no overload for `info: true`, which wraps each record with its info
+    records = parse(text, { info: true, skip_empty_lines: true, relax_column_count: true, trim: true }) as unknown as typeof records;
   } catch (err) {
     const e = err as { message?: string; lines?: number };
     const line = typeof e.lines === 'number' ? e.lines : '?';

@@ -2,7 +2,7 @@ import type { GreyImage } from './decode.js';
 import type { ImageCache } from './image-cache.js';
 import { perceptualHash, hammingDistance, hashToHex, type PerceptualHash } from './phash.js';
 import { sampleCrop, normaliseInPlace } from './sample.js';
-import { scaling } from './affine.js';
+import { scaling, type Matrix3 } from './affine.js';
 import { mapPool } from '../util/pool.js';
 
 /** A photo to deduplicate; `key` must be unique (e.g. `train/a.jpg`). */
@@ -146,7 +146,7 @@ export function pixelMse(a: GreyImage, b: GreyImage): number {
     const sy = large.height / small.height;
     const asOriginal: GreyImage = { ...large, scale: 1 };
     const m = scaling(sx, sy);
-    const shifted = [m[0], m[1], 0.5 * sx - 0.5, m[3], m[4], 0.5 * sy - 0.5, 0, 0, 1] as const;
+    const shifted: Matrix3 = [m[0], m[1], 0.5 * sx - 0.5, m[3], m[4], 0.5 * sy - 0.5, 0, 0, 1];
     pb = resampleRect(asOriginal, shifted, small.width, small.height);
   }
   normaliseInPlace(pa);
@@ -156,10 +156,10 @@ export function pixelMse(a: GreyImage, b: GreyImage): number {
   return s / pa.length;
 }
 
-function resampleRect(img: GreyImage, m: readonly number[], w: number, h: number): Float32Array {
+function resampleRect(img: GreyImage, m: Matrix3, w: number, h: number): Float32Array {
   // sampleCrop works on squares; sample a square covering the rectangle and cut it.
   const side = Math.max(w, h);
-  const sq = sampleCrop(img, m as never, side, false);
+  const sq = sampleCrop(img, m, side, false);
   const out = new Float32Array(w * h);
   for (let y = 0; y < h; y++) out.set(sq.subarray(y * side, y * side + w), y * w);
   return out;

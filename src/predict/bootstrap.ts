@@ -16,6 +16,8 @@ export interface BootstrapOptions extends Omit<PredictOptions, 'runDir' | 'thres
   out: string;
   /** A test photo is pseudo-labelled when its best score exceeds this (the method: 0.999999). */
   minScore: number;
+  /** Training settings that replace the run's own (undefined ones are not given). */
+  train?: Partial<TrainConfig>;
   hooks?: TrainHooks;
 }
 
@@ -29,7 +31,8 @@ export interface PseudoLabel {
 /**
  * Bootstrapping, as the method: test photos whose best score exceeds `minScore` take the id of
  * their best match as a label (listed in OUT/pseudo-labels.csv with scores), and a model is trained
- * again FROM SCRATCH with the run's own configuration plus those labels. Pseudo-labels only ever
+ * again FROM SCRATCH with the run's own configuration (settings given in `train` replace its own)
+ * plus those labels. Pseudo-labels only ever
  * add test photos; the user's labels are never changed.
  *
  * @param o - see {@link BootstrapOptions}
@@ -45,7 +48,7 @@ export async function bootstrapRun(o: BootstrapOptions): Promise<{ labels: Pseud
     // interrupted earlier: the labels are fixed, only the training goes on
     const table = await readCsvFile(labelsFile);
     const labels = table.rows.map((r) => ({ image: r.fields[0], id: r.fields[1], score: Number(r.fields[2]) }));
-    return { labels, result: await trainSiamese(o.out, {} as never, { ...o.hooks, resume: true }) };
+    return { labels, result: await trainSiamese(o.out, { data: o.data }, { ...o.hooks, resume: true }) };
   }
   const pred = await predictDataset({ ...o, threshold: o.minScore });
   const labels: PseudoLabel[] = [];
@@ -60,6 +63,7 @@ export async function bootstrapRun(o: BootstrapOptions): Promise<{ labels: Pseud
   const stored = readRunConfig(o.runDir);
   if (!stored) throw new WhaleidError(`${o.runDir}: not a training run (config.json missing)`);
   const base = resolveTrainConfig(stored as Partial<TrainConfig> & { data: string });
-  const result = await trainSiamese(o.out, { ...base, data: o.data, pseudoLabels: path.join(o.out, 'pseudo-train.csv') }, o.hooks);
+  const given = Object.fromEntries(Object.entries(o.train ?? {}).filter(([, v]) => v !== undefined));
+  const result = await trainSiamese(o.out, { ...base, ...given, data: o.data, pseudoLabels: path.join(o.out, 'pseudo-train.csv') }, o.hooks);
   return { labels, result };
 }

@@ -17,11 +17,14 @@ export interface TrainValidationSplit {
   queries: ValidationQuery[];
 }
 
+/** Defaults of {@link SplitOptions} (also the training defaults, see TRAIN_DEFAULTS). */
+export const SPLIT_DEFAULTS = Object.freeze({ valShare: 0.15, newShare: 0.3 });
+
 /** Options of {@link splitByIndividuals}. */
 export interface SplitOptions {
-  /** Share of whales with 2+ photos held out for validation. Default 0.15. */
+  /** Share of whales with 2+ photos held out for validation. Default {@link SPLIT_DEFAULTS}. */
   valShare?: number;
-  /** Share of held-out whales that keep no gallery photo, so their query's answer is new_whale. Default 0.3. */
+  /** Share of held-out whales that keep no gallery photo, so their query's answer is new_whale. Default {@link SPLIT_DEFAULTS}. */
   newShare?: number;
   seed?: number;
 }
@@ -41,8 +44,8 @@ export interface SplitOptions {
  * const split = splitByIndividuals(photos.map((p) => p.id), { valShare: 0.2, seed: 1 });
  */
 export function splitByIndividuals(ids: readonly string[], options: SplitOptions = {}): TrainValidationSplit {
-  const valShare = options.valShare ?? 0.15;
-  const newShare = options.newShare ?? 0.3;
+  const valShare = options.valShare ?? SPLIT_DEFAULTS.valShare;
+  const newShare = options.newShare ?? SPLIT_DEFAULTS.newShare;
   if (!(valShare >= 0 && valShare <= 1)) throw invalidParameterError('valShare', 'a number between 0 and 1', valShare);
   if (!(newShare >= 0 && newShare <= 1)) throw invalidParameterError('newShare', 'a number between 0 and 1', newShare);
   const rng = createRng(options.seed ?? 0).fork('split');

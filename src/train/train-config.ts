@@ -3,6 +3,7 @@ import path from 'node:path';
 import { invalidParameterError } from '../util/errors.js';
 import { MODEL_PRESETS, type ModelPresetName } from '../model/branch.js';
 import type { ScheduleGroup } from './schedule.js';
+import { SPLIT_DEFAULTS } from './split.js';
 
 /** Everything a training run is made of; stored as RUN_DIR/config.json so a resume uses the same. */
 export interface TrainConfig {
@@ -81,8 +82,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   schedule: 'short',
   batchSize: 32,
   replicas: 1,
-  valShare: 0.15,
-  newShare: 0.3,
+  ...SPLIT_DEFAULTS,
   seed: 0,
   dedup: true,
   margin: 0.05,

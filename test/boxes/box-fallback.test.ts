@@ -62,7 +62,7 @@ describe('photos without a CSV box get the fluke detector\'s box', () => {
     expect(boxes.size).toBe(ds.train.filter((p) => p.id !== 'new_whale').length + ds.test.length);
     expect(existsSync(path.join(run, 'predicted-boxes.json'))).toBe(true);
     rmSync(`${sub}.boxes.csv`);
-    const whole = await runCli('predict', '--model', run, '--data', bare, '--out', sub, '--box-model', 'none', '--cache', cache, '--quiet');
+    const whole = await runCli('predict', '--model', run, '--data', bare, '--out', sub, '--box-model', 'none', '--cache', cache, '--quiet', '--force');
     expect(whole.code, whole.err).toBe(0);
     expect(whole.err).toMatch(/used whole \(--box-model none\)/);
     expect(existsSync(`${sub}.boxes.csv`)).toBe(false);

@@ -145,7 +145,7 @@ describe('catalog', () => {
     const row = lines[1].split(',');
     expect(labels.get(row[3])).toBe(row[1]); // OriginalName -> the individual's id
     expect((await runCli('catalog', 'backup', '--catalog', db, '--out', path.join(dir, 'cli-backup.db'))).code).toBe(0);
-    const missing = await runCli('catalog', 'export', '--catalog', path.join(dir, 'nope.db'), '--out', out);
+    const missing = await runCli('catalog', 'export', '--catalog', path.join(dir, 'nope.db'), '--out', path.join(dir, 'cli-missing.csv'));
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/nope\.db: no such catalog/);
   });

@@ -1,11 +1,43 @@
-import { Command, Option } from 'commander';
-import { defineCommand, commonFlags, requireOption } from '../options.js';
-import { parseIntOption, parseNumberOption, WhaleidError } from '../../util/errors.js';
+import { Command } from 'commander';
+import { defineCommand } from '../option-table.js';
+import { int, list, num, text } from '../option-field.js';
+import { common } from '../common-options.js';
+import { WhaleidError } from '../../util/errors.js';
 import { createProgress, createPassProgress, type Progress } from '../../util/progress.js';
-import { defaultCacheDir } from './image-commands.js';
 import type { CliIo } from '../io.js';
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+/** What `whaleid boxes train` writes into its --out folder. */
+const BOX_MODEL_FILES = ['model.onnx', 'model.json', 'weights.bin', 'training.json', 'log.jsonl'];
+
+const BOXES_TRAIN_OPTIONS = {
+  data: list('--data <dir>', 'dataset with boxes; repeat to add datasets').asInput('dataset').required('a dataset with boxes'),
+  boxes: list('--boxes <csv>', 'boxes CSV (Image,x0,y0,x1,y1) of the --data in the same position (default <data>/bounding_boxes.csv); repeat').asInput('file'),
+  out: text('--out <path>', `model folder (${BOX_MODEL_FILES.join(', ')})`).asOutput({ kind: 'folder', files: BOX_MODEL_FILES }).required('the model folder to write'),
+  epochs: int('--epochs <n>', 'passes over the photos', 1, 100000).withDefault(16),
+  batchSize: int('--batch-size <n>', 'photos per step', 1, 1024).withDefault(16),
+  lr: num('--lr <x>', 'Adam learning rate (then /4 from 60% and /16 from 85% of the epochs)', 1e-7, 1).withDefault(2e-3),
+  valShare: num('--val-share <x>', 'share of photos held out to report IoU', 0, 0.9).withDefault(0.1),
+  inputSize: int('--input-size <px>', 'input side (the method: 128)', 16, 1024).withDefault(128),
+  filters: int('--filters <n>', 'filters of every conv (the method: 64)', 1, 1024).withDefault(64),
+  cutChance: num('--cut-chance <x>', 'chance of cutting a photo down around its fluke (real photos are often tight)', 0, 1).withDefault(0.5),
+  backend: common.backend,
+  threads: common.threads,
+  cache: common.cache,
+  seed: common.seed,
+  quiet: common.quiet,
+};
+
+const BOXES_PREDICT_OPTIONS = {
+  model: text('--model <dir>', 'box model folder or .onnx file (default: the one shipped with whaleid)').asInput('folder'),
+  data: common.data.describedAs('dataset or folder of photos').required('the dataset or folder of photos'),
+  out: common.outFile('boxes CSV to write (Image,x0,y0,x1,y1)').required('the boxes CSV to write'),
+  truth: text('--truth <csv>', 'true boxes: print the mean IoU of the predictions against them').asInput('file'),
+  sheet: text('--sheet <png>', 'contact sheet: each photo with its predicted box (green, its crop beside it) and true box (magenta)').asOutput({ kind: 'file' }),
+  limit: int('--limit <n>', 'photos on the sheet', 1, 10000).withDefault(40),
+  threads: int('--threads <n>', 'ONNX Runtime threads', 1, 256).withDefault(2),
+  cache: common.cache,
+  quiet: common.quiet,
+};
 
 /** Pairs `--data` folders with `--boxes` CSVs: none (defaults), one per folder, or one for a single folder. */
 function pairSources(data: string[], boxes: string[]): { data: string; boxes?: string }[] {
@@ -28,26 +60,14 @@ export function registerBoxesCommand(program: Command, io: CliIo): void {
   const boxes = program.command('boxes').description('fluke detector: train the bounding-box model, or predict boxes for photos without one');
   boxes.addHelpText('after', '\nExample:\n  $ whaleid boxes predict --data ./my-photos --out boxes.csv --sheet boxes.png\n');
 
-  defineCommand(boxes, 'train', 'train the bounding-box model on photos with known boxes (deterministic for a seed)', 'whaleid boxes train --data ./catalog --out models/fluke-boxes --epochs 16 --seed 1')
-    .addOption(new Option('--data <dir>', 'dataset with boxes; repeat to add datasets').argParser(collect))
-    .addOption(new Option('--boxes <csv>', 'boxes CSV (Image,x0,y0,x1,y1) of the --data in the same position (default <data>/bounding_boxes.csv); repeat').argParser(collect))
-    .addOption(commonFlags.out('model folder (model.onnx, model.json + weights.bin, training.json, log.jsonl)'))
-    .addOption(new Option('--epochs <n>', 'passes over the photos').default(16).argParser((v) => parseIntOption('--epochs', v, 1, 100000)))
-    .addOption(new Option('--batch-size <n>', 'photos per step').default(16).argParser((v) => parseIntOption('--batch-size', v, 1, 1024)))
-    .addOption(new Option('--lr <x>', 'Adam learning rate (then /4 from 60% and /16 from 85% of the epochs)').default(2e-3).argParser((v) => parseNumberOption('--lr', v, 1e-7, 1)))
-    .addOption(new Option('--val-share <x>', 'share of photos held out to report IoU').default(0.1).argParser((v) => parseNumberOption('--val-share', v, 0, 0.9)))
-    .addOption(new Option('--input-size <px>', 'input side (the method: 128)').default(128).argParser((v) => parseIntOption('--input-size', v, 16, 1024)))
-    .addOption(new Option('--filters <n>', 'filters of every conv (the method: 64)').default(64).argParser((v) => parseIntOption('--filters', v, 1, 1024)))
-    .addOption(new Option('--cut-chance <x>', 'chance of cutting a photo down around its fluke (real photos are often tight)').default(0.5).argParser((v) => parseNumberOption('--cut-chance', v, 0, 1)))
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['wasm', 'cpu']).default('wasm'))
-    .addOption(commonFlags.threads())
-    .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
-    .addOption(new Option('--no-cache', 'decode every photo afresh'))
-    .addOption(commonFlags.seed())
-    .addOption(commonFlags.quiet())
-    .action(async (opts: { data?: string[]; boxes?: string[]; out?: string; epochs: number; batchSize: number; lr: number; valShare: number; inputSize: number; filters: number; cutChance: number; backend: 'wasm' | 'cpu'; threads: number; cache: string | false; seed: number; quiet?: boolean }) => {
-      const out = requireOption(opts.out, '--out', 'the model folder to write');
-      const sources = pairSources(requireOption(opts.data, '--data', 'a dataset with boxes'), opts.boxes ?? []);
+  defineCommand(boxes, {
+    name: 'train',
+    description: 'train the bounding-box model on photos with known boxes (deterministic for a seed)',
+    example: 'whaleid boxes train --data ./catalog --out models/fluke-boxes --epochs 16 --seed 1',
+    options: BOXES_TRAIN_OPTIONS,
+    run: async (opts) => {
+      const out = opts.out;
+      const sources = pairSources(opts.data, opts.boxes ?? []);
       const { initEngine } = await import('../../model/engine.js');
       const engine = await initEngine({ backend: opts.backend, threads: opts.threads });
       io.err(`engine: tfjs ${engine.backend}, ${engine.threads} thread(s)`);
@@ -59,7 +79,7 @@ export function registerBoxesCommand(program: Command, io: CliIo): void {
         sources, out, epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, valShare: opts.valShare, seed: opts.seed, command,
         spec: { inputSize: opts.inputSize, filters: opts.filters },
         augment: { cutChance: opts.cutChance },
-        cacheDir: opts.cache === false ? undefined : opts.cache,
+        cacheDir: opts.cache,
         onDecode: createPassProgress('decode', show),
         onStart: (total) => { bar = createProgress('train', total, { enabled: show }); },
         onStep: (s) => bar?.tick(1, s),
@@ -68,22 +88,16 @@ export function registerBoxesCommand(program: Command, io: CliIo): void {
       (bar as Progress | null)?.stop();
       const held = Number.isNaN(res.valIou) ? 'no held-out photos' : `held-out mean IoU ${res.valIou.toFixed(3)} (${res.valPhotos} photos)`;
       io.out(`trained on ${res.trainPhotos} photos in ${(res.seconds / 60).toFixed(1)} min; ${held}; model in ${out}`);
-    });
+    },
+  });
 
-  defineCommand(boxes, 'predict', 'predict the fluke box of every photo of a dataset or folder (ONNX Runtime)', 'whaleid boxes predict --data ./photos --out boxes.csv --truth true-boxes.csv --sheet boxes.png')
-    .addOption(new Option('--model <dir>', 'box model folder or .onnx file (default: the one shipped with whaleid)'))
-    .addOption(commonFlags.data())
-    .addOption(commonFlags.out('boxes CSV to write (Image,x0,y0,x1,y1)'))
-    .addOption(new Option('--truth <csv>', 'true boxes: print the mean IoU of the predictions against them'))
-    .addOption(new Option('--sheet <png>', 'contact sheet: each photo with its predicted box (green, its crop beside it) and true box (magenta)'))
-    .addOption(new Option('--limit <n>', 'photos on the sheet').default(40).argParser((v) => parseIntOption('--limit', v, 1, 10000)))
-    .addOption(new Option('--threads <n>', 'ONNX Runtime threads').default(2).argParser((v) => parseIntOption('--threads', v, 1, 256)))
-    .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
-    .addOption(new Option('--no-cache', 'decode every photo afresh'))
-    .addOption(commonFlags.quiet())
-    .action(async (opts: { model?: string; data?: string; out?: string; truth?: string; sheet?: string; limit: number; threads: number; cache: string | false; quiet?: boolean }) => {
-      const data = requireOption(opts.data, '--data', 'the dataset or folder of photos');
-      const out = requireOption(opts.out, '--out', 'the boxes CSV to write');
+  defineCommand(boxes, {
+    name: 'predict',
+    description: 'predict the fluke box of every photo of a dataset or folder (ONNX Runtime)',
+    example: 'whaleid boxes predict --data ./photos --out boxes.csv --truth true-boxes.csv --sheet boxes.png',
+    options: BOXES_PREDICT_OPTIONS,
+    run: async (opts) => {
+      const { data, out } = opts;
       const { loadUsableDataset, datasetPhotos } = await import('../../data/dataset.js');
       const { openBoxDetector, predictBoxes, boxImageCache } = await import('../../boxes/box-predict.js');
       const { shippedBoxModelDir } = await import('../../boxes/box-spec.js');
@@ -92,7 +106,7 @@ export function registerBoxesCommand(program: Command, io: CliIo): void {
       const photos = datasetPhotos(ds);
       const truth = opts.truth ? await readBoxes(opts.truth) : null;
       const detector = await openBoxDetector(opts.model ?? shippedBoxModelDir(), { threads: opts.threads });
-      const cache = boxImageCache(detector, opts.cache === false ? undefined : opts.cache);
+      const cache = boxImageCache(detector, opts.cache);
       const t0 = Date.now();
       const res = await predictBoxes(detector, photos, { cache, onProgress: createPassProgress('boxes', io.progress && !opts.quiet) });
       await detector.dispose();
@@ -125,5 +139,6 @@ export function registerBoxesCommand(program: Command, io: CliIo): void {
         io.out(`wrote ${opts.sheet}: ${items.length - problems.length} photos (green: predicted box, yellow: its crop region${truth ? ', magenta: true box' : ''})`);
       }
       if (res.failures.length > 0) io.setExitCode(1);
-    });
+    },
+  });
 }

@@ -1,5 +1,7 @@
-import { Command, Option } from 'commander';
-import { defineCommand, commonFlags, requireOption } from '../options.js';
+import { Command } from 'commander';
+import { defineCommand } from '../option-table.js';
+import { choice } from '../option-field.js';
+import { common } from '../common-options.js';
 import { loadDataset, loadUsableDataset } from '../../data/dataset.js';
 import { formatIssue, hasIssues } from '../../data/issues.js';
 import { NEW_WHALE } from '../../data/labels.js';
@@ -8,12 +10,25 @@ import { allNewWhale, mostFrequentIds } from '../../predict/baselines.js';
 import { WhaleidError } from '../../util/errors.js';
 import type { CliIo } from '../io.js';
 
+const VALIDATE_OPTIONS = {
+  data: common.data.required('the dataset folder to check'),
+};
+
+const BASELINE_OPTIONS = {
+  data: common.data.required('the dataset folder'),
+  kind: choice('--kind <kind>', 'which baseline', () => ['new-whale', 'frequent'] as const).withDefault('new-whale'),
+  out: common.outFile('submission CSV to write').required('where to write the submission CSV'),
+};
+
 /** `whaleid validate` and `whaleid baseline`: look at a dataset, write trivial submissions. */
 export function registerDataCommands(program: Command, io: CliIo): void {
-  defineCommand(program, 'validate', 'check a dataset and report every problem (file, line, field)', 'whaleid validate --data ./whales')
-    .addOption(commonFlags.data())
-    .action(async (opts: { data?: string }) => {
-      const ds = await loadDataset(requireOption(opts.data, '--data', 'the dataset folder to check'));
+  defineCommand(program, {
+    name: 'validate',
+    description: 'check a dataset and report every problem (file, line, field)',
+    example: 'whaleid validate --data ./whales',
+    options: VALIDATE_OPTIONS,
+    run: async (opts) => {
+      const ds = await loadDataset(opts.data);
       for (const issue of ds.issues) io.err(formatIssue(issue));
       const ids = new Set(ds.train.map((p) => p.id).filter((id) => id !== NEW_WHALE));
       const newWhale = ds.train.filter((p) => p.id === NEW_WHALE).length;
@@ -22,19 +37,21 @@ export function registerDataCommands(program: Command, io: CliIo): void {
       for (const i of ds.issues) counts[i.severity]++;
       io.out(`${counts.fatal} fatal, ${counts.error} errors, ${counts.warning} warnings`);
       if (hasIssues(ds.issues, 'error')) io.setExitCode(1);
-    });
+    },
+  });
 
-  defineCommand(program, 'baseline', 'write a trivial submission for the test photos (all new_whale, or the most frequent ids)', 'whaleid baseline --data ./catalog --kind frequent --out frequent.csv')
-    .addOption(commonFlags.data())
-    .addOption(new Option('--kind <kind>', 'which baseline').choices(['new-whale', 'frequent']).default('new-whale'))
-    .addOption(commonFlags.out('submission CSV to write'))
-    .action(async (opts: { data?: string; kind: string; out?: string }) => {
-      const out = requireOption(opts.out, '--out', 'where to write the submission CSV');
-      const ds = await loadUsableDataset(requireOption(opts.data, '--data', 'the dataset folder'), io.err);
+  defineCommand(program, {
+    name: 'baseline',
+    description: 'write a trivial submission for the test photos (all new_whale, or the most frequent ids)',
+    example: 'whaleid baseline --data ./catalog --kind frequent --out frequent.csv',
+    options: BASELINE_OPTIONS,
+    run: async (opts) => {
+      const ds = await loadUsableDataset(opts.data, io.err);
       if (ds.test.length === 0) throw new WhaleidError(`${opts.data}: no test photos; expected a test/ folder with photos`);
       const images = ds.test.map((t) => t.image);
       const preds = opts.kind === 'frequent' ? mostFrequentIds(ds.train.map((p) => p.id), images) : allNewWhale(images);
-      await writeSubmission(out, preds);
-      io.out(`wrote ${preds.length} predictions to ${out}`);
-    });
+      await writeSubmission(opts.out, preds);
+      io.out(`wrote ${preds.length} predictions to ${opts.out}`);
+    },
+  });
 }

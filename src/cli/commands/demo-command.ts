@@ -1,16 +1,31 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { Command, Option } from 'commander';
-import { defineCommand, commonFlags } from '../options.js';
+import { Command } from 'commander';
+import { defineCommand } from '../option-table.js';
+import { int, text } from '../option-field.js';
+import { cacheOption, common } from '../common-options.js';
+import { ALL_TRAIN_OPTIONS, TRAIN_OPTIONS, RECIPE_OPTION, trainSettings, trainingEngine } from '../train-options.js';
 import { loadDataset } from '../../data/dataset.js';
 import { writeSubmission, type Prediction } from '../../data/submission.js';
 import { allNewWhale, mostFrequentIds } from '../../predict/baselines.js';
 import { evaluateFiles, formatScores } from './score-commands.js';
-import { parseIntOption, parseNumberOption } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
 import { trainHooks } from '../train-hooks.js';
+import { TRAIN_DEFAULTS } from '../../train/train-config.js';
 import type { CliIo } from '../io.js';
 import { hasCheckpoint, hasFinalModel } from '../../model/run-folder.js';
+
+const DEMO_OPTIONS = {
+  out: text('--out <path>', 'working folder (each step is skipped when its output is there)').asOutput({ kind: 'work' }).withDefault('demo-out'),
+  individuals: int('--individuals <n>', 'whales in the synthetic catalog', 5, 100000).withDefault(150),
+  tta: common.tta.describedAs('test-time augmentation copies').withDefault(4),
+  ...ALL_TRAIN_OPTIONS,
+  // the synthetic recipe (see README: measured to learn on this kind of catalog), with the demo's time budget
+  recipe: RECIPE_OPTION.recipe.withDefault('synthetic'),
+  maxMinutes: TRAIN_OPTIONS.maxMinutes.withDefault(6),
+  cacheDir: cacheOption({ from: (v) => path.join(String(v.out), 'cache'), text: '<out>/cache' }),
+  quiet: common.quiet,
+};
 
 /**
  * `whaleid demo`: the main job end to end on the embedded synthetic catalog: draw a catalog,
@@ -19,20 +34,16 @@ import { hasCheckpoint, hasFinalModel } from '../../model/run-folder.js';
  * resumed after a kill) is cheap.
  */
 export function registerDemoCommand(program: Command, io: CliIo): void {
-  defineCommand(program, 'demo', 'synthetic catalog -> baselines -> train -> identify -> MAP@5 (a few minutes on 2 cores)', 'whaleid demo --out demo-out --seed 1')
-    .addOption(commonFlags.out('working folder').default('demo-out'))
-    .addOption(new Option('--individuals <n>', 'whales in the synthetic catalog').default(150).argParser((v) => parseIntOption('--individuals', v, 5, 100000)))
-    .addOption(new Option('--preset <name>', 'model preset (default: the synthetic recipe\'s)').choices(['tiny', 'small', 'cpu', 'kernel']))
-    .addOption(new Option('--schedule <name>', 'training schedule (default: the synthetic recipe\'s)'))
-    .addOption(new Option('--minutes <m>', 'training time budget').default(6).argParser((v) => parseNumberOption('--minutes', v, 0.1, 10000)))
-    .addOption(new Option('--tta <n>', 'test-time augmentation copies').default(4).argParser((v) => parseIntOption('--tta', v, 0, 32)))
-    .addOption(commonFlags.seed())
-    .addOption(commonFlags.threads())
-    .addOption(commonFlags.quiet())
-    .action(async (opts: { out: string; individuals: number; preset?: string; schedule?: string; minutes: number; tta: number; seed: number; threads: number; quiet?: boolean }) => {
+  defineCommand(program, {
+    name: 'demo',
+    description: 'synthetic catalog -> baselines -> train -> identify -> MAP@5 (a few minutes on 2 cores)',
+    example: 'whaleid demo --out demo-out --seed 1',
+    options: DEMO_OPTIONS,
+    run: async (opts) => {
+      const seed = opts.seed ?? TRAIN_DEFAULTS.seed;
       const catalog = path.join(opts.out, 'catalog');
       const truth = path.join(catalog, 'test_truth.csv');
-      const cacheDir = path.join(opts.out, 'cache');
+      const cacheDir = opts.cacheDir;
       const showProgress = io.progress && !opts.quiet;
       if (existsSync(truth)) {
         io.out(`step 1/4: catalog already in ${catalog}, kept`);
@@ -42,7 +53,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         const s = await generateSynthCatalog({
           out: catalog,
           individuals: opts.individuals,
-          seed: opts.seed,
+          seed,
           onProgress: createPassProgress('synth', showProgress),
         });
         io.out(`  ${s.trainPhotos} train + ${s.testPhotos} test photos in ${s.seconds.toFixed(1)} s`);
@@ -63,15 +74,13 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
 
       const runDir = path.join(opts.out, 'run');
       const { initEngine } = await import('../../model/engine.js');
-      const engine = await initEngine({ backend: 'wasm', threads: opts.threads });
+      const settings = { ...trainSettings(opts), data: catalog, seed };
+      const engine = await initEngine(trainingEngine(opts, settings.replicas));
       if (hasFinalModel(runDir)) {
         io.out(`step 3/4: trained model already in ${runDir}, kept`);
       } else {
         const resume = hasCheckpoint(runDir);
-        // the synthetic recipe (see README: measured to learn on this kind of catalog), with the demo's time budget
-        const { applyRecipe } = await import('../../train/recipes.js');
-        const settings = applyRecipe('synthetic', { data: catalog, preset: opts.preset as never, schedule: opts.schedule, seed: opts.seed, cacheDir, maxMinutes: opts.minutes });
-        io.out(`step 3/4: ${resume ? 'resuming' : 'training'} a Siamese network (recipe synthetic, preset ${settings.preset}, tfjs ${engine.backend}, ${engine.threads} thread(s)) in ${runDir}`);
+        io.out(`step 3/4: ${resume ? 'resuming' : 'training'} a Siamese network (recipe ${opts.recipe}, preset ${settings.preset}, tfjs ${engine.backend}, ${engine.threads} thread(s)) in ${runDir}`);
         const { trainSiamese } = await import('../../train/trainer.js');
         const hooks = trainHooks(io, showProgress, '  ');
         const r = await trainSiamese(runDir, settings, { ...hooks, resume });
@@ -83,12 +92,13 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       const { predictDataset } = await import('../../predict/predict-dataset.js');
       for (const [label, tta] of [['Siamese, no TTA', 0], [`Siamese, TTA ${opts.tta}`, opts.tta]] as const) {
         if (label.endsWith('TTA 0')) continue;
-        const res = await predictDataset({ runDir, data: catalog, tta, seed: opts.seed, cacheDir });
+        const res = await predictDataset({ runDir, data: catalog, tta, seed, cacheDir });
         const file = path.join(opts.out, `submission-tta${tta}.csv`);
         await writeSubmission(file, res.predictions);
         rows.push([`${label} (thr ${res.threshold})`, formatScores(await evaluateFiles(file, truth))]);
       }
       io.out('\nMAP@5 on the synthetic test photos:');
       for (const [name, line] of rows) io.out(`  ${name.padEnd(32)} ${line}`);
-    });
+    },
+  });
 }

@@ -1,10 +1,11 @@
 import path from 'node:path';
-import { Command, Option } from 'commander';
-import { defineCommand, commonFlags, requireOption } from '../options.js';
-import { parseIntOption, parseNumberOption, WhaleidError } from '../../util/errors.js';
+import { Command } from 'commander';
+import { defineCommand } from '../option-table.js';
+import { commaList, int, num, switchOn, text } from '../option-field.js';
+import { common } from '../common-options.js';
+import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
-import { defaultCacheDir } from './image-commands.js';
 import type { CliIo } from '../io.js';
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
@@ -14,8 +15,36 @@ function featureProgress(io: CliIo, quiet: boolean | undefined): (done: number, 
   return createPassProgress('features', io.progress && !quiet);
 }
 
-const backendOption = (): Option => new Option('--backend <name>', 'tfjs backend (the model is loaded with it; features use ONNX Runtime when the run has onnx/)').choices(['wasm', 'cpu']).default('wasm');
-const cacheOption = (): Option => new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir());
+const backend = common.backend.describedAs('tfjs backend (the model is loaded with it; features use ONNX Runtime when the run has onnx/)');
+
+const OPEN_OPTIONS = {
+  model: common.model.required('the training run folder'),
+  data: common.data.describedAs('labelled dataset not used in training').required('a labelled dataset that was not used in training'),
+  splitSeed: int('--split-seed <n>', 'seed of the gallery/query/calibration split').withDefault(0),
+  newShare: num('--new-share <x>', 'share of individuals that keep no gallery photo (their queries are new_whale)', 0, 0.95).withDefault(0.3),
+  calibrationShare: num('--calibration-share <x>', 'share of individuals whose queries calibrate the threshold (never the scored queries)', 0.01, 0.99).withDefault(0.3),
+  out: common.outFile('per-query results CSV; a summary goes to <out>.json', ['.json']).withDefaultFrom((v) => path.join(String(v.model), 'evaluate-open.csv'), '<model>/evaluate-open.csv'),
+  boxes: common.boxes,
+  rotate: common.rotate,
+  backend,
+  cache: common.cache,
+  quiet: common.quiet,
+};
+
+const ONESHOT_OPTIONS = {
+  model: common.model.required('the training run folder'),
+  runs: text('--runs <dir>', 'folder of runNN/ folders (training/classMM.png, test/itemKK.png, class_labels.txt)').asInput('folder'),
+  data: common.data.describedAs('labelled dataset to draw trials from (instead of --runs)'),
+  ways: int('--ways <n>', 'with --data: classes per trial', 2, 10000).withDefault(20),
+  trials: int('--trials <n>', 'with --data: number of trials (one query each)', 1, 1_000_000).withDefault(400),
+  sameGroup: switchOn('--same-group', "with --data: the classes of a trial share their top-level folder (Omniglot: one alphabet), as in Lake's runs"),
+  only: commaList('--only <folders>', 'with --data: comma-separated top-level folders to draw from'),
+  out: common.outFile('per-query results CSV (optional)'),
+  seed: common.seed,
+  backend,
+  cache: common.cache,
+  quiet: common.quiet,
+};
 
 /**
  * Registers `whaleid evaluate-open` and `whaleid evaluate-oneshot`, the evaluation protocols of a
@@ -27,22 +56,13 @@ const cacheOption = (): Option => new Option('--cache <dir>', 'decoded-photo cac
  * registerEvalCommands(program, io);
  */
 export function registerEvalCommands(program: Command, io: CliIo): void {
-  defineCommand(program, 'evaluate-open', 'open-set identification on labelled data not used in training: MAP@5, top-1/5, calibrated threshold, new-whale precision/recall', 'whaleid evaluate-open --model runs/a --data ../shared/datasets/nyala-train --split-seed 1 --new-share 0.3')
-    .addOption(new Option('--model <runDir>', 'training run folder'))
-    .addOption(commonFlags.data())
-    .addOption(new Option('--split-seed <n>', 'seed of the gallery/query/calibration split').default(0).argParser((v) => parseIntOption('--split-seed', v)))
-    .addOption(new Option('--new-share <x>', 'share of individuals that keep no gallery photo (their queries are new_whale)').default(0.3).argParser((v) => parseNumberOption('--new-share', v, 0, 0.95)))
-    .addOption(new Option('--calibration-share <x>', 'share of individuals whose queries calibrate the threshold (never the scored queries)').default(0.3).argParser((v) => parseNumberOption('--calibration-share', v, 0.01, 0.99)))
-    .addOption(commonFlags.out('per-query results CSV (default <model>/evaluate-open.csv); a summary goes to <out>.json'))
-    .addOption(new Option('--boxes <csv>', 'boxes CSV (default: <data>/bounding_boxes.csv if present)'))
-    .addOption(new Option('--rotate <list>', 'photos to turn 180 degrees (default: <data>/rotate.txt if present)'))
-    .addOption(backendOption())
-    .addOption(cacheOption())
-    .addOption(commonFlags.quiet())
-    .action(async (opts: { model?: string; data?: string; splitSeed: number; newShare: number; calibrationShare: number; out?: string; boxes?: string; rotate?: string; backend: 'wasm' | 'cpu'; cache: string; quiet?: boolean }) => {
-      const runDir = requireOption(opts.model, '--model', 'the training run folder');
-      const data = requireOption(opts.data, '--data', 'a labelled dataset that was not used in training');
-      const out = opts.out ?? path.join(runDir, 'evaluate-open.csv');
+  defineCommand(program, {
+    name: 'evaluate-open',
+    description: 'open-set identification on labelled data not used in training: MAP@5, top-1/5, calibrated threshold, new-whale precision/recall',
+    example: 'whaleid evaluate-open --model runs/a --data ../shared/datasets/nyala-train --split-seed 1 --new-share 0.3',
+    options: OPEN_OPTIONS,
+    run: async (opts) => {
+      const { model: runDir, data, out } = opts;
       const { initEngine } = await import('../../model/engine.js');
       await initEngine({ backend: opts.backend });
       const { evaluateOpenRun } = await import('../../eval/evaluate-run.js');
@@ -60,29 +80,23 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       const summary = { model: runDir, data, splitSeed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, gallery: plan.gallery.length, individuals: plan.individuals, calibration: cal, test, newWhale: nw };
       await writeFileAtomic(`${out}.json`, JSON.stringify(summary, null, 1));
       io.out(`wrote ${res.queries.length} per-query results to ${out}`);
-    });
+    },
+  });
 
-  defineCommand(program, 'evaluate-oneshot', "N-way one-shot accuracy (Lake et al.'s task): on runNN/ folders, or on trials drawn from a labelled dataset", 'whaleid evaluate-oneshot --model runs/omni --data images_background_small2 --only Tagalog,Sanskrit --ways 20 --trials 400 --same-group')
-    .addOption(new Option('--model <runDir>', 'training run folder'))
-    .addOption(new Option('--runs <dir>', 'folder of runNN/ folders (training/classMM.png, test/itemKK.png, class_labels.txt)'))
-    .addOption(commonFlags.data().conflicts('runs'))
-    .addOption(new Option('--ways <n>', 'with --data: classes per trial').default(20).argParser((v) => parseIntOption('--ways', v, 2, 10000)))
-    .addOption(new Option('--trials <n>', 'with --data: number of trials (one query each)').default(400).argParser((v) => parseIntOption('--trials', v, 1, 1_000_000)))
-    .addOption(new Option('--same-group', 'with --data: the classes of a trial share their top-level folder (Omniglot: one alphabet), as in Lake\'s runs'))
-    .addOption(new Option('--only <folders>', 'with --data: comma-separated top-level folders to draw from').argParser((v) => v.split(',').map((s) => s.trim()).filter(Boolean)))
-    .addOption(commonFlags.out('per-query results CSV (optional)'))
-    .addOption(commonFlags.seed())
-    .addOption(backendOption())
-    .addOption(cacheOption())
-    .addOption(commonFlags.quiet())
-    .action(async (opts: { model?: string; runs?: string; data?: string; ways: number; trials: number; sameGroup?: boolean; only?: string[]; out?: string; seed: number; backend: 'wasm' | 'cpu'; cache: string; quiet?: boolean }) => {
-      const runDir = requireOption(opts.model, '--model', 'the training run folder');
+  defineCommand(program, {
+    name: 'evaluate-oneshot',
+    description: "N-way one-shot accuracy (Lake et al.'s task): on runNN/ folders, or on trials drawn from a labelled dataset",
+    example: 'whaleid evaluate-oneshot --model runs/omni --data images_background_small2 --only Tagalog,Sanskrit --ways 20 --trials 400 --same-group',
+    options: ONESHOT_OPTIONS,
+    run: async (opts) => {
+      const runDir = opts.model;
+      if (opts.runs && opts.data) throw new WhaleidError('give --runs or --data, not both');
       if (!opts.runs && !opts.data) throw new WhaleidError('missing --runs or --data: one-shot run folders, or a labelled dataset to draw trials from');
       const { initEngine } = await import('../../model/engine.js');
       await initEngine({ backend: opts.backend });
       const { evaluateOneShotRun } = await import('../../eval/evaluate-run.js');
       const res = await evaluateOneShotRun({
-        runDir, runs: opts.runs, data: opts.data, only: opts.only, ways: opts.ways, trials: opts.trials, sameGroup: opts.sameGroup === true, seed: opts.seed, cacheDir: opts.cache,
+        runDir, runs: opts.runs, data: opts.data, only: opts.only, ways: opts.ways, trials: opts.trials, sameGroup: opts.sameGroup, seed: opts.seed, cacheDir: opts.cache,
         onMessage: (l) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
       });
       // Lake's runs are few and named: one line each; drawn trials have one query each, so only the total
@@ -94,5 +108,6 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
         await writeCsvFile(opts.out, ['Run', 'Query', 'Truth', 'Predicted', 'Correct', 'Rank'], res.items.map((i) => [i.trial, i.query, i.truth, i.predicted, i.correct, i.rank]));
         io.out(`wrote ${res.items.length} per-query results to ${opts.out}`);
       }
-    });
+    },
+  });
 }

@@ -1,7 +1,8 @@
-import os from 'node:os';
 import path from 'node:path';
-import { Command, Option } from 'commander';
-import { defineCommand, commonFlags, requireOption } from '../options.js';
+import { Command } from 'commander';
+import { defineCommand } from '../option-table.js';
+import { int, num, text } from '../option-field.js';
+import { common } from '../common-options.js';
 import { loadUsableDataset, datasetPhotos, type Dataset } from '../../data/dataset.js';
 import { writeCsvFile } from '../../data/csv-file.js';
 import { createImageCache, type ImageCache } from '../../image/image-cache.js';
@@ -12,40 +13,53 @@ import { photoExtrasFrom, listHas } from '../../image/photo-extras.js';
 import { renderContactSheet, type PreviewItem } from '../../image/preview.js';
 import { decodeSideFor } from '../../image/crop.js';
 import { hashToHex } from '../../image/phash.js';
-import { DEFAULT_MAX_PIXELS } from '../../image/decode.js';
-import { parseIntOption, parseNumberOption } from '../../util/errors.js';
 import { createProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 
-/** Default folder of the decoded-photo cache ($XDG_CACHE_HOME/whaleid or ~/.cache/whaleid). */
-export function defaultCacheDir(): string {
-  return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'whaleid', 'grey');
+function openCache(opts: { cache: string | undefined; maxPixels: number }, cropSize: number): ImageCache {
+  return createImageCache({ dir: opts.cache, maxSide: decodeSideFor(cropSize), maxPixels: opts.maxPixels });
 }
 
-const cacheFlag = (): Option => new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir());
-const noCacheFlag = (): Option => new Option('--no-cache', 'decode every photo afresh');
-const maxPixelsFlag = (): Option =>
-  new Option('--max-pixels <n>', 'refuse photos with more pixels (decompression bombs)').default(DEFAULT_MAX_PIXELS).argParser((v) => parseIntOption('--max-pixels', v, 1));
-
-function openCache(opts: { cache: string | false; maxPixels: number }, cropSize: number): ImageCache {
-  return createImageCache({ dir: opts.cache === false ? undefined : opts.cache, maxSide: decodeSideFor(cropSize), maxPixels: opts.maxPixels });
+function loadUsable(dir: string, io: CliIo): Promise<Dataset> {
+  return loadUsableDataset(dir, io.err);
 }
 
-function loadUsable(dir: string | undefined, io: CliIo): Promise<Dataset> {
-  return loadUsableDataset(requireOption(dir, '--data', 'the dataset folder'), io.err);
-}
+/** What `whaleid dedup` writes into its --out folder. */
+export const DEDUP_FILES = ['duplicates.csv', 'test-train-duplicates.csv', 'phash.csv'] as const;
+
+const DEDUP_OPTIONS = {
+  data: common.data.required('the dataset folder'),
+  out: text('--out <path>', `folder for ${DEDUP_FILES.join(', ')}`).asOutput({ kind: 'folder', files: DEDUP_FILES }).required('the folder to write the duplicate lists to'),
+  cache: common.cache,
+  maxPixels: common.maxPixels,
+  quiet: common.quiet,
+};
+
+const PREVIEW_OPTIONS = {
+  data: common.data.required('the dataset folder'),
+  boxes: common.boxes.describedAs('boxes CSV (Image,x0,y0,x1,y1); whole photos when absent'),
+  rotate: common.rotate.describedAs('names of photos to turn 180 degrees, one a line'),
+  exclude: common.exclude,
+  augment: int('--augment <n>', 'augmented crops per photo', 0, 20).withDefault(3),
+  limit: int('--limit <n>', 'at most this many photos', 1, 10000).withDefault(40),
+  size: int('--size <px>', 'crop side', 8, 2048).withDefault(192),
+  margin: num('--margin <x>', 'share of the box added on each side', 0, 1).withDefault(0.05),
+  aspect: num('--aspect <x>', 'width/height of the cropped region', 0.1, 10).withDefault(2.15),
+  out: common.outFile('PNG file to write').required('the PNG file to write'),
+  seed: common.seed,
+  cache: common.cache,
+  maxPixels: common.maxPixels,
+};
 
 /** `whaleid dedup` and `whaleid preview`. */
 export function registerImageCommands(program: Command, io: CliIo): void {
-  defineCommand(program, 'dedup', 'find duplicate photos (perceptual hash + pixel check) and test photos that duplicate training photos', 'whaleid dedup --data ./catalog --out ./catalog-dedup')
-    .addOption(commonFlags.data())
-    .addOption(commonFlags.out('folder for duplicates.csv, test-train-duplicates.csv and phash.csv'))
-    .addOption(cacheFlag())
-    .addOption(noCacheFlag())
-    .addOption(maxPixelsFlag())
-    .addOption(commonFlags.quiet())
-    .action(async (opts: { data?: string; out?: string; cache: string | false; maxPixels: number; quiet?: boolean }) => {
-      const out = requireOption(opts.out, '--out', 'the folder to write the duplicate lists to');
+  defineCommand(program, {
+    name: 'dedup',
+    description: 'find duplicate photos (perceptual hash + pixel check) and test photos that duplicate training photos',
+    example: 'whaleid dedup --data ./catalog --out ./catalog-dedup',
+    options: DEDUP_OPTIONS,
+    run: async (opts) => {
+      const out = opts.out;
       const ds = await loadUsable(opts.data, io);
       const photos = datasetPhotos(ds);
       const bar = createProgress('hash', photos.length, { enabled: io.progress && !opts.quiet });
@@ -72,25 +86,16 @@ export function registerImageCommands(program: Command, io: CliIo): void {
       await writeCsvFile(path.join(out, 'phash.csv'), ['Image', 'Hash', 'Width', 'Height', 'Channels'], result.fingerprints.map((f) => [f.key, hashToHex(f.hash), f.width, f.height, f.channels]));
       io.out(`${result.groups.length} duplicate groups (${rows.length} photos), ${testTrain.length} test-train pairs, ${result.failures.length} unreadable photos; lists in ${out}`);
       if (result.failures.length > 0) io.setExitCode(1);
-    });
+    },
+  });
 
-  defineCommand(program, 'preview', 'contact sheet: each photo with its box, its crop and N augmented crops', 'whaleid preview --data ./catalog --boxes ./catalog/bounding_boxes.csv --augment 3 --out sheet.png')
-    .addOption(commonFlags.data())
-    .addOption(new Option('--boxes <csv>', 'boxes CSV (Image,x0,y0,x1,y1); whole photos when absent'))
-    .addOption(new Option('--rotate <list>', 'names of photos to turn 180 degrees, one a line'))
-    .addOption(new Option('--exclude <list>', 'names of photos to leave out, one a line'))
-    .addOption(new Option('--augment <n>', 'augmented crops per photo').default(3).argParser((v) => parseIntOption('--augment', v, 0, 20)))
-    .addOption(new Option('--limit <n>', 'at most this many photos').default(40).argParser((v) => parseIntOption('--limit', v, 1, 10000)))
-    .addOption(new Option('--size <px>', 'crop side').default(192).argParser((v) => parseIntOption('--size', v, 8, 2048)))
-    .addOption(new Option('--margin <x>', 'share of the box added on each side').default(0.05).argParser((v) => parseNumberOption('--margin', v, 0, 1)))
-    .addOption(new Option('--aspect <x>', 'width/height of the cropped region').default(2.15).argParser((v) => parseNumberOption('--aspect', v, 0.1, 10)))
-    .addOption(commonFlags.out('PNG file to write'))
-    .addOption(commonFlags.seed())
-    .addOption(cacheFlag())
-    .addOption(noCacheFlag())
-    .addOption(maxPixelsFlag())
-    .action(async (opts: { data?: string; boxes?: string; rotate?: string; exclude?: string; augment: number; limit: number; size: number; margin: number; aspect: number; out?: string; seed: number; cache: string | false; maxPixels: number }) => {
-      const out = requireOption(opts.out, '--out', 'the PNG file to write');
+  defineCommand(program, {
+    name: 'preview',
+    description: 'contact sheet: each photo with its box, its crop and N augmented crops',
+    example: 'whaleid preview --data ./catalog --boxes ./catalog/bounding_boxes.csv --augment 3 --out sheet.png',
+    options: PREVIEW_OPTIONS,
+    run: async (opts) => {
+      const out = opts.out;
       const ds = await loadUsable(opts.data, io);
       // Only the files given: a preview shows exactly what was asked for (no dataset defaults).
       const extras = photoExtrasFrom(opts.boxes ? await readBoxes(opts.boxes) : new Map(), opts.rotate ? await readPhotoList(opts.rotate) : new Set<string>());
@@ -104,5 +109,6 @@ export function registerImageCommands(program: Command, io: CliIo): void {
       for (const p of problems) io.err(`error: ${p}`);
       io.out(`wrote ${out}: ${items.length - problems.length} photos${missingBoxes ? `, ${missingBoxes} without a box in ${opts.boxes}` : ''}`);
       if (problems.length > 0) io.setExitCode(1);
-    });
+    },
+  });
 }

@@ -1,5 +1,7 @@
-import { Command, Option } from 'commander';
-import { defineCommand, commonFlags, requireOption } from '../options.js';
+import { Command } from 'commander';
+import { defineCommand } from '../option-table.js';
+import { switchOn, text } from '../option-field.js';
+import { common } from '../common-options.js';
 import { readLabels } from '../../data/labels.js';
 import { readSubmission, writeSubmission } from '../../data/submission.js';
 import { scorePredictions, type Scores } from '../../predict/metrics.js';
@@ -27,25 +29,43 @@ export function formatScores(s: Scores): string {
   return `MAP@5 ${s.map5.toFixed(5)}  top-1 ${s.top1.toFixed(4)}  top-5 ${s.top5.toFixed(4)}  (${s.count} photos)`;
 }
 
+const EVALUATE_OPTIONS = {
+  submission: text('--submission <file>', 'submission CSV (Image,Id with up to 5 ids)').asInput('file').required('the submission CSV to score'),
+  truth: text('--truth <file>', 'truth CSV (Image,Id)').asInput('file').required('the truth CSV (Image,Id)'),
+  json: switchOn('--json', 'print the scores as JSON'),
+};
+
+const ENSEMBLE_OPTIONS = {
+  out: common.outFile('ensemble submission CSV to write').required('where to write the ensemble submission'),
+};
+
+/** The file of a `FILE:SCORE` argument. */
+function specFile(spec: string): string {
+  const at = spec.lastIndexOf(':');
+  return at <= 0 ? spec : spec.slice(0, at);
+}
+
 /** `whaleid evaluate` and `whaleid ensemble`. */
 export function registerScoreCommands(program: Command, io: CliIo): void {
-  defineCommand(program, 'evaluate', 'score a submission against the truth: MAP@5, top-1, top-5', 'whaleid evaluate --submission sub.csv --truth catalog/test_truth.csv')
-    .addOption(new Option('--submission <file>', 'submission CSV (Image,Id with up to 5 ids)'))
-    .addOption(new Option('--truth <file>', 'truth CSV (Image,Id)'))
-    .addOption(new Option('--json', 'print the scores as JSON'))
-    .action(async (opts: { submission?: string; truth?: string; json?: boolean }) => {
-      const s = await evaluateFiles(
-        requireOption(opts.submission, '--submission', 'the submission CSV to score'),
-        requireOption(opts.truth, '--truth', 'the truth CSV (Image,Id)'),
-      );
+  defineCommand(program, {
+    name: 'evaluate',
+    description: 'score a submission against the truth: MAP@5, top-1, top-5',
+    example: 'whaleid evaluate --submission sub.csv --truth catalog/test_truth.csv',
+    options: EVALUATE_OPTIONS,
+    run: async (opts) => {
+      const s = await evaluateFiles(opts.submission, opts.truth);
       io.out(opts.json ? JSON.stringify(s) : formatScores(s));
-    });
+    },
+  });
 
-  defineCommand(program, 'ensemble', 'rank-vote several submissions (weight = score squared, rank r counts 1/(r+1))', 'whaleid ensemble a.csv:0.905 b.csv:0.912 --out ensemble.csv')
-    .argument('<file:score...>', 'submissions, each with its score (leaderboard or validation MAP@5)')
-    .addOption(commonFlags.out('ensemble submission CSV to write'))
-    .action(async (specs: string[], opts: { out?: string }) => {
-      const out = requireOption(opts.out, '--out', 'where to write the ensemble submission');
+  defineCommand(program, {
+    name: 'ensemble',
+    description: 'rank-vote several submissions (weight = score squared, rank r counts 1/(r+1))',
+    example: 'whaleid ensemble a.csv:0.905 b.csv:0.912 --out ensemble.csv',
+    argument: { name: '<file:score...>', help: 'submissions, each with its score (leaderboard or validation MAP@5)', input: specFile },
+    options: ENSEMBLE_OPTIONS,
+    run: async (opts, specs) => {
+      const out = opts.out;
       const subs: WeightedSubmission[] = [];
       for (const spec of specs) {
         const at = spec.lastIndexOf(':');
@@ -57,5 +77,6 @@ export function registerScoreCommands(program: Command, io: CliIo): void {
       const result = ensembleSubmissions(subs);
       await writeSubmission(out, result);
       io.out(`wrote the ensemble of ${subs.length} submissions (${result.length} photos) to ${out}`);
-    });
+    },
+  });
 }

@@ -1,13 +1,52 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Command, Option } from 'commander';
-import { defineCommand, commonFlags, requireOption } from '../options.js';
-import { parseIntOption, WhaleidError } from '../../util/errors.js';
+import { Command } from 'commander';
+import { defineCommand } from '../option-table.js';
+import { int, text } from '../option-field.js';
+import { common } from '../common-options.js';
+import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
-import { defaultCacheDir } from './image-commands.js';
 import type { CliIo } from '../io.js';
 
-const catalogOption = (): Option => new Option('--catalog <file>', 'catalog database (SQLite; photos are kept in <file>.photos)');
+const catalog = common.catalog.required('the catalog database file');
+
+const IMPORT_OPTIONS = {
+  catalog: common.catalog.required('the catalog database file'),
+  data: common.data.describedAs('dataset to import').required('the dataset folder to import'),
+  boxes: common.boxes,
+  by: text('--by <name>', 'who is recorded as the importer').withDefault('import'),
+  quiet: common.quiet,
+};
+
+const FEATURES_OPTIONS = {
+  catalog,
+  model: common.model.required('the training run folder'),
+  cache: common.cache,
+  quiet: common.quiet,
+};
+
+const BACKUP_OPTIONS = {
+  catalog,
+  out: common.outFile('backup database file (its photos go to <out>.photos)', ['.photos']).required('the backup file to write'),
+};
+
+const EXPORT_OPTIONS = {
+  catalog,
+  out: common.outFile('CSV file to write (atomically)').required('the CSV file to write'),
+};
+
+const SERVE_OPTIONS = {
+  catalog: common.catalog.required('the catalog database file (created when missing)'),
+  model: common.model.describedAs('training run folder used to propose matches (without it uploads get no candidates)'),
+  boxModel: text('--box-model <dir>', "fluke detector for photos uploaded without a box: a `whaleid boxes train` folder, or 'none' (default: the shipped one when --model was trained with boxes)").asInput('folder'),
+  port: int('--port <n>', 'TCP port', 0, 65535).withDefault(8080),
+  host: text('--host <addr>', 'address to listen on').withDefault('127.0.0.1'),
+  token: text('--token <token>', 'bearer token that allows changes (default: $WHALEID_TOKEN); without one the service is read-only').fromEnv('WHALEID_TOKEN'),
+  maxUploadMb: int('--max-upload-mb <n>', 'largest photo accepted, in MB', 1, 1000).withDefault(30),
+  maxPixels: int('--max-pixels <n>', 'largest photo accepted, in pixels', 1).withDefault(100_000_000),
+  cache: common.cache,
+  quiet: common.quiet,
+};
 
 /**
  * Registers `whaleid catalog import|features|backup|export` and `whaleid serve`: the photo-ID
@@ -21,17 +60,15 @@ const catalogOption = (): Option => new Option('--catalog <file>', 'catalog data
 export function registerServeCommands(program: Command, io: CliIo): void {
   const catalog = program.command('catalog').description('the photo-ID catalog: import a dataset, compute features, back up, export');
 
-  defineCommand(catalog, 'import', 'load a Kaggle-layout or folder-per-individual dataset into a catalog (creating it); photos already there are recognised by content', 'whaleid catalog import --catalog whales.db --data ../shared/datasets/nyala-train')
-    .addOption(catalogOption())
-    .addOption(commonFlags.data())
-    .addOption(new Option('--boxes <csv>', 'boxes CSV (default: <data>/bounding_boxes.csv if present)'))
-    .addOption(new Option('--by <name>', 'who is recorded as the importer').default('import'))
-    .addOption(commonFlags.quiet())
-    .action(async (opts: { catalog?: string; data?: string; boxes?: string; by: string; quiet?: boolean }) => {
-      const file = requireOption(opts.catalog, '--catalog', 'the catalog database file');
-      const data = requireOption(opts.data, '--data', 'the dataset folder to import');
+  defineCommand(catalog, {
+    name: 'import',
+    description: 'load a Kaggle-layout or folder-per-individual dataset into a catalog (creating it); photos already there are recognised by content',
+    example: 'whaleid catalog import --catalog whales.db --data ../shared/datasets/nyala-train',
+    options: IMPORT_OPTIONS,
+    run: async (opts) => {
       const { openCatalog } = await import('../../catalog/catalog.js');
       const { importDataset } = await import('../../catalog/catalog-import.js');
+      const { catalog: file, data } = opts;
       const cat = openCatalog(file);
       try {
         const s = await importDataset(cat, data, { boxes: opts.boxes, by: opts.by, onMessage: (l) => io.err(l), onProgress: createPassProgress('import', io.progress && !opts.quiet) });
@@ -40,16 +77,16 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       } finally {
         cat.close();
       }
-    });
+    },
+  });
 
-  defineCommand(catalog, 'features', "compute and store a model's features of every identified photo (the service does it at start too)", 'whaleid catalog features --catalog whales.db --model runs/a')
-    .addOption(catalogOption())
-    .addOption(new Option('--model <runDir>', 'training run folder'))
-    .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
-    .addOption(commonFlags.quiet())
-    .action(async (opts: { catalog?: string; model?: string; cache: string; quiet?: boolean }) => {
-      const file = requireOption(opts.catalog, '--catalog', 'the catalog database file');
-      const runDir = requireOption(opts.model, '--model', 'the training run folder');
+  defineCommand(catalog, {
+    name: 'features',
+    description: "compute and store a model's features of every identified photo (the service does it at start too)",
+    example: 'whaleid catalog features --catalog whales.db --model runs/a',
+    options: FEATURES_OPTIONS,
+    run: async (opts) => {
+      const { catalog: file, model: runDir } = opts;
       const { identifier, cat } = await openService(file, runDir, opts.cache);
       try {
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
@@ -58,15 +95,17 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         await identifier.close();
         cat.close();
       }
-    });
+    },
+  });
 
-  defineCommand(catalog, 'backup', 'copy the catalog (consistent even while the service runs) and its photos; never overwrites', 'whaleid catalog backup --catalog whales.db --out backups/whales-2026-11-28.db')
-    .addOption(catalogOption())
-    .addOption(commonFlags.out('backup database file (its photos go to <out>.photos)'))
-    .action(async (opts: { catalog?: string; out?: string }) => {
-      const file = requireOption(opts.catalog, '--catalog', 'the catalog database file');
-      const out = requireOption(opts.out, '--out', 'the backup file to write');
+  defineCommand(catalog, {
+    name: 'backup',
+    description: 'copy the catalog (consistent even while the service runs) and its photos; never overwrites',
+    example: 'whaleid catalog backup --catalog whales.db --out backups/whales-2026-11-28.db',
+    options: BACKUP_OPTIONS,
+    run: async (opts) => {
       const { openCatalog } = await import('../../catalog/catalog.js');
+      const { catalog: file, out } = opts;
       const cat = openCatalog(file, { readonly: true });
       try {
         const { photos } = await cat.backup(out);
@@ -74,17 +113,19 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       } finally {
         cat.close();
       }
-    });
+    },
+  });
 
-  defineCommand(catalog, 'export', 'the catalog as CSV: Image,Id (like train.csv) plus each photo\'s status, box, date, location, uploader', 'whaleid catalog export --catalog whales.db --out catalog.csv')
-    .addOption(catalogOption())
-    .addOption(commonFlags.out('CSV file to write (atomically)'))
-    .action(async (opts: { catalog?: string; out?: string }) => {
-      const file = requireOption(opts.catalog, '--catalog', 'the catalog database file');
-      const out = requireOption(opts.out, '--out', 'the CSV file to write');
+  defineCommand(catalog, {
+    name: 'export',
+    description: 'the catalog as CSV: Image,Id (like train.csv) plus each photo\'s status, box, date, location, uploader',
+    example: 'whaleid catalog export --catalog whales.db --out catalog.csv',
+    options: EXPORT_OPTIONS,
+    run: async (opts) => {
       const { openCatalog } = await import('../../catalog/catalog.js');
       const { catalogCsv } = await import('../../catalog/catalog-export.js');
       const { writeFileAtomic } = await import('../../util/atomic-file.js');
+      const { catalog: file, out } = opts;
       const cat = openCatalog(file, { readonly: true });
       try {
         const csv = catalogCsv(cat);
@@ -93,21 +134,16 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       } finally {
         cat.close();
       }
-    });
+    },
+  });
 
-  defineCommand(program, 'serve', 'the photo-ID service: JSON API (/api, OpenAPI at /api/openapi.json) and the review web page', 'WHALEID_TOKEN=s3cret whaleid serve --catalog whales.db --model runs/a --port 8080')
-    .addOption(catalogOption())
-    .addOption(new Option('--model <runDir>', 'training run folder used to propose matches (without it uploads get no candidates)'))
-    .addOption(new Option('--box-model <dir>', "fluke detector for photos uploaded without a box: a `whaleid boxes train` folder, or 'none' (default: the shipped one when --model was trained with boxes)"))
-    .addOption(new Option('--port <n>', 'TCP port').default(8080).argParser((v) => parseIntOption('--port', v, 0, 65535)))
-    .addOption(new Option('--host <addr>', 'address to listen on').default('127.0.0.1'))
-    .addOption(new Option('--token <token>', 'bearer token that allows changes (default: $WHALEID_TOKEN); without one the service is read-only').env('WHALEID_TOKEN'))
-    .addOption(new Option('--max-upload-mb <n>', 'largest photo accepted, in MB').default(30).argParser((v) => parseIntOption('--max-upload-mb', v, 1, 1000)))
-    .addOption(new Option('--max-pixels <n>', 'largest photo accepted, in pixels').default(100_000_000).argParser((v) => parseIntOption('--max-pixels', v, 1)))
-    .addOption(new Option('--cache <dir>', 'decoded-photo cache folder').default(defaultCacheDir()))
-    .addOption(commonFlags.quiet())
-    .action(async (opts: { catalog?: string; model?: string; boxModel?: string; port: number; host: string; token?: string; maxUploadMb: number; maxPixels: number; cache: string; quiet?: boolean }) => {
-      const file = requireOption(opts.catalog, '--catalog', 'the catalog database file (created when missing)');
+  defineCommand(program, {
+    name: 'serve',
+    description: 'the photo-ID service: JSON API (/api, OpenAPI at /api/openapi.json) and the review web page',
+    example: 'WHALEID_TOKEN=s3cret whaleid serve --catalog whales.db --model runs/a --port 8080',
+    options: SERVE_OPTIONS,
+    run: async (opts) => {
+      const file = opts.catalog;
       if (opts.token !== undefined && opts.token.length < 8) throw new WhaleidError('--token: expected at least 8 characters');
       const { openCatalog } = await import('../../catalog/catalog.js');
       const cat = openCatalog(file, { maxPixels: opts.maxPixels });
@@ -138,10 +174,11 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         process.once('SIGINT', () => void stop().then(resolve));
         process.once('SIGTERM', () => void stop().then(resolve));
       });
-    });
+    },
+  });
 }
 
-async function openService(file: string, runDir: string, cacheDir: string, open?: import('../../catalog/catalog.js').Catalog) {
+async function openService(file: string, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog) {
   const { initEngine } = await import('../../model/engine.js');
   await initEngine({ backend: 'wasm' });
   const { openCatalog } = await import('../../catalog/catalog.js');

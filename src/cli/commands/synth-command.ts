@@ -1,20 +1,28 @@
-import { Command, Option } from 'commander';
-import { defineCommand, commonFlags, requireOption } from '../options.js';
-import { parseIntOption, parseNumberOption } from '../../util/errors.js';
+import { Command } from 'commander';
+import { defineCommand } from '../option-table.js';
+import { int, num, text } from '../option-field.js';
+import { common } from '../common-options.js';
 import { createPassProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 
+const SYNTH_OPTIONS = {
+  out: text('--out <path>', 'folder to write the catalog to').asOutput({ kind: 'folder', files: ['train.csv', 'test_truth.csv'] }).required('the folder to write the catalog to'),
+  individuals: int('--individuals <n>', 'number of distinct whales', 1, 1_000_000).withDefault(100),
+  photosPer: num('--photos-per <n>', 'mean photos per individual (skewed: many with 1-3, a few with many)', 1, 100).withDefault(3),
+  newShare: num('--new-share <x>', 'share of test photos that are new individuals', 0, 1).withDefault(0.3),
+  seed: common.seed,
+  quiet: common.quiet,
+};
+
 /** `whaleid synth`: the embedded default dataset, a synthetic fluke catalog in the Kaggle layout. */
 export function registerSynthCommand(program: Command, io: CliIo): void {
-  defineCommand(program, 'synth', 'draw a synthetic fluke catalog in the Kaggle layout (deterministic for a seed)', 'whaleid synth --out ./catalog --individuals 300 --photos-per 3 --seed 1')
-    .addOption(commonFlags.out('folder to write the catalog to'))
-    .addOption(new Option('--individuals <n>', 'number of distinct whales').default(100).argParser((v) => parseIntOption('--individuals', v, 1, 1_000_000)))
-    .addOption(new Option('--photos-per <n>', 'mean photos per individual (skewed: many with 1-3, a few with many)').default(3).argParser((v) => parseNumberOption('--photos-per', v, 1, 100)))
-    .addOption(new Option('--new-share <x>', 'share of test photos that are new individuals').default(0.3).argParser((v) => parseNumberOption('--new-share', v, 0, 1)))
-    .addOption(commonFlags.seed())
-    .addOption(commonFlags.quiet())
-    .action(async (opts: { out?: string; individuals: number; photosPer: number; newShare: number; seed: number; quiet?: boolean }) => {
-      const out = requireOption(opts.out, '--out', 'the folder to write the catalog to');
+  defineCommand(program, {
+    name: 'synth',
+    description: 'draw a synthetic fluke catalog in the Kaggle layout (deterministic for a seed)',
+    example: 'whaleid synth --out ./catalog --individuals 300 --photos-per 3 --seed 1',
+    options: SYNTH_OPTIONS,
+    run: async (opts) => {
+      const out = opts.out;
       const summary = await (await import('../../data/synth/index.js')).generateSynthCatalog({
         out,
         individuals: opts.individuals,
@@ -27,5 +35,6 @@ export function registerSynthCommand(program: Command, io: CliIo): void {
         `wrote ${summary.trainPhotos} train and ${summary.testPhotos} test photos of ${summary.individuals} individuals ` +
           `(${(summary.newWhaleTestShare * 100).toFixed(1)}% of test photos new) to ${out} in ${summary.seconds.toFixed(1)} s`,
       );
-    });
+    },
+  });
 }

@@ -1,0 +1,50 @@
+/**
+ * Options that several commands take, declared once: `--data`, `--out`, `--seed`, `--quiet`,
+ * `--cache`, `--threads`, ... A command puts the row in its table (adding `.required(...)`,
+ * `.describedAs(...)` or an output spec where it needs to).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
+import { choice, int, switchOn, text, type Field } from './option-field.js';
+
+/** Default folder of the decoded-photo cache ($XDG_CACHE_HOME/whaleid or ~/.cache/whaleid). */
+export function defaultCacheDir(): string {
+  return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'whaleid', 'grey');
+}
+
+/**
+ * `--cache <dir>` and `--no-cache` (undefined: no cache).
+ *
+ * @param fallback - the default folder from the other options, with its help text; default the user's cache folder
+ * @returns the field
+ * @example
+ * cacheOption({ from: (v) => path.join(String(v.out), 'cache'), text: '<out>/cache' });
+ */
+export function cacheOption(fallback?: { from: (values: Readonly<Record<string, unknown>>) => string; text: string }): Field<string | undefined> {
+  const folder = text('--cache <dir>', 'decoded-photo cache folder');
+  const withDefault = fallback ? folder.withDefaultFrom(fallback.from, fallback.text) : folder.withDefault(defaultCacheDir(), '$XDG_CACHE_HOME/whaleid/grey');
+  return withDefault.negatable('decode every photo afresh', undefined);
+}
+
+/** Rows shared by commands. */
+export const common = {
+  /** A dataset read by the command. */
+  data: text('--data <dir>', 'dataset folder (Kaggle layout or one folder per individual)').asInput('dataset'),
+  /** A trained run read by the command. */
+  model: text('--model <runDir>', 'training run folder').asInput('run'),
+  /** A written file: refused when it exists (unless --force) or is an input. */
+  outFile: (help: string, also?: readonly string[]) => text('--out <path>', help).asOutput({ kind: 'file', also }),
+  seed: int('--seed <n>', 'random seed; the same seed gives the same result').withDefault(0),
+  quiet: switchOn('--quiet', 'no progress display'),
+  cache: cacheOption(),
+  maxPixels: int('--max-pixels <n>', 'refuse photos with more pixels (decompression bombs)', 1).withDefault(DEFAULT_MAX_PIXELS),
+  /** tfjs wasm threads for commands that train: every core by default (the threaded build caps at 8). */
+  threads: int('--threads <n>', 'wasm threads for training (1 = the single-threaded build, e.g. for two runs side by side)', 1, 8).withDefault(Math.min(8, os.availableParallelism()), 'the cores, up to 8'),
+  backend: choice('--backend <name>', 'tfjs backend', () => ['wasm', 'cpu'] as const).withDefault('wasm'),
+  boxes: text('--boxes <csv>', 'boxes CSV (Image,x0,y0,x1,y1; default: <data>/bounding_boxes.csv if present)').asInput('file'),
+  rotate: text('--rotate <list>', 'photos to turn 180 degrees (default: <data>/rotate.txt if present)').asInput('file'),
+  exclude: text('--exclude <list>', 'photos to leave out, one name a line').asInput('file'),
+  catalog: text('--catalog <file>', 'catalog database (SQLite; photos are kept in <file>.photos)').asInput('catalog'),
+  tta: int('--tta <n>', 'augmented copies per test photo, averaged with the original', 0, 64),
+};

@@ -1,0 +1,114 @@
+/**
+ * The training options, declared once for every command that trains (`train`, `kaggle`,
+ * `bootstrap`, `demo`): each row is a {@link TrainConfig} field, so the values go to the trainer
+ * as they are, and adding a training option is one row here (and its field in TrainConfig).
+ * Preset, schedule and recipe names are listed from their tables; the defaults shown are
+ * {@link TRAIN_DEFAULTS}, applied by the trainer (a recipe may set any of them).
+ */
+import { MODEL_PRESETS, featureCount, type ModelPresetName } from '../model/branch.js';
+import { SCHEDULE_PRESETS, resolveSchedule, totalEpochs, type Schedule } from '../train/schedule.js';
+import { TRAIN_RECIPES, applyRecipe } from '../train/recipes.js';
+import { TRAIN_DEFAULTS, viewRegExp, type TrainConfig } from '../train/train-config.js';
+import { invalidParameterError } from '../util/errors.js';
+import { choice, int, num, switchOff, text, type Field } from './option-field.js';
+import { common } from './common-options.js';
+import type { OptionValues } from './option-table.js';
+
+const isPresetName = (name: string): name is ModelPresetName => Object.hasOwn(MODEL_PRESETS, name);
+const presetNames = (): ModelPresetName[] => Object.keys(MODEL_PRESETS).filter(isPresetName);
+const aboutPreset = (name: ModelPresetName): string => `${MODEL_PRESETS[name].inputSize} px, ${featureCount(MODEL_PRESETS[name])} features`;
+const aboutSchedule = (name: string): string => `${totalEpochs(SCHEDULE_PRESETS[name])} epochs`;
+const shown = (v: unknown): string => String(v);
+
+/** `--schedule`: a named schedule on the command line; a config file may also give `{ name?, groups }`. */
+function scheduleField(): Field<string | Schedule | undefined> {
+  const named = choice('--schedule <name>', 'training schedule', () => Object.keys(SCHEDULE_PRESETS), aboutSchedule);
+  const fromJson = (raw: unknown): string | Schedule => {
+    if (typeof raw === 'string') return String(named.spec.parse(raw));
+    if (typeof raw === 'object' && raw !== null && 'groups' in raw && Array.isArray(raw.groups)) {
+      return resolveSchedule({ name: 'name' in raw && typeof raw.name === 'string' ? raw.name : undefined, groups: raw.groups });
+    }
+    throw invalidParameterError('--schedule', `a schedule name (${Object.keys(SCHEDULE_PRESETS).join(', ')}) or { "groups": [...] }`, raw);
+  };
+  return named.withJson(fromJson);
+}
+
+/** Training options that are fields of {@link TrainConfig}, by that field's name. */
+export const TRAIN_OPTIONS = {
+  preset: choice('--preset <name>', 'model', presetNames, aboutPreset).showingDefault(TRAIN_DEFAULTS.preset),
+  inputSize: int('--input-size <px>', "input side (default: the preset's)", 16, 1024),
+  schedule: scheduleField().showingDefault(shown(TRAIN_DEFAULTS.schedule)),
+  batchSize: int('--batch-size <n>', 'pairs per step (the method: 32)', 2, 1024).showingDefault(shown(TRAIN_DEFAULTS.batchSize)),
+  microBatch: int('--micro-batch <n>', 'pairs per micro-batch: gradients accumulated, applied once per step (less memory: 512 px, batch 32 fits with 2)', 1, 1024),
+  replicas: int('--replicas <n>', "data-parallel copies of the network, one per core, each on single-threaded wasm: every kernel of a step runs in parallel, not only the threaded build's convolutions (BatchNorm per share of the batch)", 1, 64).showingDefault(shown(TRAIN_DEFAULTS.replicas)),
+  valShare: num('--val-share <x>', 'share of whales with 2+ photos held out', 0, 1).showingDefault(shown(TRAIN_DEFAULTS.valShare)),
+  boxes: common.boxes,
+  boxModel: text('--box-model <dir>', 'box model for photos the boxes CSV lacks, in boxed runs (default: the shipped fluke detector; none: crop them whole)').asInput('folder'),
+  rotate: common.rotate,
+  exclude: common.exclude,
+  viewPattern: text('--view-pattern <regex>', 'views with different marks, from the photo name (e.g. left|right for flanks): matching pairs only within a view').checkedBy((v) => void viewRegExp(v)),
+  dedup: switchOff('--no-dedup', 'keep duplicate photos'),
+  margin: num('--margin <x>', 'share of the box added on each side', 0, 1).showingDefault(shown(TRAIN_DEFAULTS.margin)),
+  aspect: num('--aspect <x>', 'width/height of the cropped region (flukes: 2.15)', 0.1, 10).showingDefault(shown(TRAIN_DEFAULTS.aspect)),
+  lrScale: num('--lr-scale <x>', "multiply the schedule's learning rates", 1e-6, 1e3).showingDefault(shown(TRAIN_DEFAULTS.lrScale)),
+  headInit: choice('--head-init <how>', 'head start', () => ['distance', 'keras'] as const, (h) => (h === 'distance' ? 'fast on CPU' : "the method's random init")).showingDefault(TRAIN_DEFAULTS.headInit),
+  augmentFromEpoch: int('--augment-from <epoch>', 'epochs without augmentation first', 0, 100000).showingDefault(shown(TRAIN_DEFAULTS.augmentFromEpoch)),
+  maxMinutes: num('--max-minutes <m>', 'time budget: finish at the first group boundary past it', 0.01, 1e6),
+  cacheDir: common.cache,
+  // no default here: a bootstrap keeps its base run's seed unless one is given
+  seed: int('--seed <n>', 'random seed; the same seed gives the same result').showingDefault(shown(TRAIN_DEFAULTS.seed)),
+};
+
+// A row whose key is not a TrainConfig field does not compile: the values go to the trainer as they are.
+const _onlyConfigFields: Record<Exclude<keyof typeof TRAIN_OPTIONS, keyof TrainConfig>, never> = {};
+void _onlyConfigFields;
+
+/** `--recipe`: a measured CPU recipe, listed from {@link TRAIN_RECIPES}. */
+export const RECIPE_OPTION = {
+  recipe: choice('--recipe <name>', 'a measured CPU training recipe; flags given override it', () => Object.keys(TRAIN_RECIPES), (r) => TRAIN_RECIPES[r].summary),
+};
+
+/** Options of the training engine (how, not what, is trained). */
+export const ENGINE_OPTIONS = {
+  backend: common.backend.describedAs('tfjs backend for training'),
+  threads: common.threads,
+};
+
+/** Every training option of `whaleid train`, as taken by `kaggle`, `bootstrap` and `demo` too. */
+export const ALL_TRAIN_OPTIONS = { ...RECIPE_OPTION, ...TRAIN_OPTIONS, ...ENGINE_OPTIONS };
+
+/** The values of {@link TRAIN_OPTIONS}: settings given for a {@link TrainConfig} (undefined: not given). */
+export type TrainSettings = OptionValues<typeof TRAIN_OPTIONS>;
+
+/** The values of {@link ALL_TRAIN_OPTIONS}. */
+export type AllTrainValues = OptionValues<typeof ALL_TRAIN_OPTIONS>;
+
+/**
+ * The {@link TrainConfig} settings among a command's values, on top of the recipe when one is
+ * given (flags given win over the recipe's values).
+ *
+ * @param values - the command's values (holding every row of {@link ALL_TRAIN_OPTIONS})
+ * @returns the settings, undefined where neither given nor set by the recipe
+ * @example
+ * const settings = trainSettings(values); // { preset: 'tiny', schedule: undefined, ... }
+ */
+export function trainSettings(values: AllTrainValues): TrainSettings & { recipe?: string } {
+  const given: Partial<Record<keyof TrainSettings, unknown>> = {};
+  for (const key of Object.keys(TRAIN_OPTIONS) as (keyof TrainSettings)[]) given[key] = values[key];
+  const settings = given as TrainSettings;
+  return values.recipe ? applyRecipe(values.recipe, settings) : settings;
+}
+
+/**
+ * The engine a training run starts: replicas run single-threaded each, so a run with replicas
+ * starts this thread's engine with one thread.
+ *
+ * @param values - the command's values
+ * @param replicas - the run's replica count
+ * @returns options of initEngine
+ * @example
+ * await initEngine(trainingEngine(values, settings.replicas));
+ */
+export function trainingEngine(values: AllTrainValues, replicas: number | undefined): { backend: AllTrainValues['backend']; threads: number } {
+  return { backend: values.backend, threads: (replicas ?? 1) > 1 ? 1 : values.threads };
+}
