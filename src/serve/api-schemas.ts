@@ -44,6 +44,7 @@ const identification = {
 const uploadResponse = {
   type: 'object',
   properties: {
+    error: { type: 'string' },
     results: {
       type: 'array',
       items: { type: 'object', properties: { ok: { type: 'boolean' }, name: { type: 'string' }, photo, duplicate: { type: 'boolean' }, identification, status: { type: 'integer' }, error: { type: 'string' } } },

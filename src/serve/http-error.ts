@@ -22,6 +22,7 @@ export class HttpError extends Error {
  * handleErrors(app, false);
  */
 export function handleErrors(app: FastifyInstance, logged: boolean): void {
+  const logInternal = internalErrorLog(app, logged);
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply: FastifyReply) => {
     if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
     if (err instanceof NotFoundError) return reply.code(404).send({ error: err.message });
@@ -29,8 +30,25 @@ export function handleErrors(app: FastifyInstance, logged: boolean): void {
     if (err.validation) return reply.code(400).send({ error: err.message });
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
     // a bug, not the client's mistake: keep the stack for the operator, tell the client nothing internal
-    if (logged) app.log.error(err);
-    else process.stderr.write(`whaleid serve: internal error: ${err.stack ?? err.message}\n`);
+    logInternal(err);
     return reply.code(500).send({ error: 'internal error' });
   });
+}
+
+/**
+ * Where the service reports a bug (an error that is not the client's mistake): the app's log when
+ * it has one, else stderr, with the stack. The client is told `internal error` only.
+ *
+ * @param app - the Fastify app
+ * @param logged - whether the app has a logger
+ * @returns the reporting function
+ * @example
+ * const logInternal = internalErrorLog(app, false);
+ * logInternal(new Error('bug'));
+ */
+export function internalErrorLog(app: FastifyInstance, logged: boolean): (err: unknown) => void {
+  return (err) => {
+    if (logged) app.log.error(err);
+    else process.stderr.write(`whaleid serve: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  };
 }

@@ -1,31 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import type { NewPhoto, PhotoRecord, PhotoStatus } from '../catalog/catalog-types.js';
-import { WhaleidError } from '../util/errors.js';
+import type { PhotoStatus } from '../catalog/catalog-types.js';
 import { cropJpeg } from './crop-image.js';
 import { catalogCsv } from '../catalog/catalog-export.js';
-import { boxImageCache } from '../boxes/box-predict.js';
-import { clipBox, orderedBox } from '../boxes/box-transform.js';
 import { HttpError } from './http-error.js';
 import type { ServiceContext } from './service-context.js';
 import { schemas, idParam, pageQuery } from './api-schemas.js';
 
 const MIME: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', tiff: 'image/tiff' };
 
-/** A client's file name made safe to show and store: last path part, no control characters, bounded. */
-export function displayName(name: string | undefined): string {
-  // eslint-disable-next-line no-control-regex
-  const last = (name ?? '').split(/[\\/]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, '').trim();
-  return last.slice(0, 200);
-}
-
-/** One photo's outcome in an upload. */
-type UploadResult =
-  | { ok: true; name: string; photo: PhotoRecord; duplicate: boolean; identification: unknown }
-  | { ok: false; name: string; status: number; error: string };
-
 /**
- * Registers the photo routes: upload (with identification), listing, the photo and its review
+ * Registers the photo routes (the upload is in upload-route.ts): listing, the photo and its review
  * crop, candidates, and the decisions a person takes on a photo (confirm, new individual, skip).
  *
  * @param app - the Fastify app
@@ -35,54 +20,6 @@ type UploadResult =
  */
 export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const { catalog } = ctx;
-  const identify = async (photoId: number, k = 5): Promise<unknown> => (ctx.identifier ? ctx.identifier.identify(photoId, { k }) : null);
-  // a photo without a box gets the fluke detector's (a person can still draw one: PUT .../box)
-  const boxCache = ctx.boxDetector ? boxImageCache(ctx.boxDetector) : null;
-  const detectBox = async (photo: PhotoRecord): Promise<PhotoRecord> => {
-    const [found] = await ctx.boxDetector!.detect([await boxCache!.load(catalog.photoFile(photo))]);
-    const box = clipBox(orderedBox(found), 0, 0, photo.width, photo.height);
-    return box.x1 - box.x0 >= 2 && box.y1 - box.y0 >= 2 ? catalog.setBox(photo.id, box, 'model') : photo;
-  };
-
-  app.post('/api/photos', {
-    schema: {
-      summary: 'Upload photos (multipart/form-data: optional fields takenOn, location, by first, then one or more files); each is stored by content and identified',
-      consumes: ['multipart/form-data'],
-      security: [{ token: [] }],
-      response: { 200: schemas.uploadResponse, 400: schemas.uploadResponse },
-    },
-  }, async (req, reply) => {
-    ctx.requireWrite(req);
-    if (!req.isMultipart()) throw new HttpError(415, 'expected multipart/form-data with one or more photo files');
-    const fields: Record<string, string> = {};
-    const results: UploadResult[] = [];
-    for await (const part of req.parts()) {
-      if (part.type === 'field') {
-        if (typeof part.value === 'string') fields[part.fieldname] = part.value;
-        continue;
-      }
-      const name = displayName(part.filename);
-      const bytes = await part.toBuffer();
-      if (part.file.truncated) {
-        results.push({ ok: false, name, status: 413, error: `${name}: over the upload limit of ${ctx.maxUploadBytes} bytes` });
-        continue;
-      }
-      try {
-        const meta: NewPhoto = { originalName: name, takenOn: fields.takenOn || null, location: fields.location || null, uploadedBy: fields.by || ctx.decidedBy(req) };
-        const added = await catalog.addPhoto(bytes, meta);
-        const { duplicate } = added;
-        const photo = !added.photo.box && ctx.boxDetector ? await detectBox(added.photo) : added.photo;
-        results.push({ ok: true, name, photo, duplicate, identification: await identify(photo.id) });
-      } catch (e) {
-        if (!(e instanceof WhaleidError)) throw e;
-        const status = /not accepted|not an image/.test(e.message) ? 415 : 400;
-        results.push({ ok: false, name, status, error: e.message });
-      }
-    }
-    if (results.length === 0) throw new HttpError(400, 'no photo file in the upload (send one or more files in multipart/form-data)');
-    return reply.code(results.some((r) => r.ok) ? 200 : 400).send({ results });
-  });
-
   app.get('/api/photos', {
     schema: {
       summary: 'List photos (filter by status, individual or text in name/location)',

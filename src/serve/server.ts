@@ -7,8 +7,9 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Identifier } from './identifier.js';
 import type { BoxDetector } from '../boxes/box-predict.js';
 import { registerPhotoRoutes } from './routes-photos.js';
+import { registerUploadRoute, MAX_UPLOAD_FIELDS } from './upload-route.js';
 import { registerIndividualRoutes } from './routes-individuals.js';
-import { handleErrors, HttpError } from './http-error.js';
+import { handleErrors, HttpError, internalErrorLog } from './http-error.js';
 import { createServiceContext } from './service-context.js';
 import { STRICT_AJV, strictRequestValidation } from './request-validation.js';
 
@@ -56,10 +57,14 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
       components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
     },
   });
-  // an oversized photo is reported as that item's error, the rest of the upload still goes in
-  await app.register(multipart, { throwFileSizeLimit: false, limits: { fileSize: maxUploadBytes, files: maxFilesPerUpload, fields: 20, fieldSize: 10_000, parts: maxFilesPerUpload + 20 } });
+  // an oversized photo is reported as that item's error, the rest of the upload still goes in;
+  // too many files or fields refuse the upload before anything is stored (upload-route.ts)
+  await app.register(multipart, { throwFileSizeLimit: false, limits: { fileSize: maxUploadBytes, files: maxFilesPerUpload, fields: MAX_UPLOAD_FIELDS, fieldSize: 10_000, parts: maxFilesPerUpload + MAX_UPLOAD_FIELDS } });
 
-  const ctx = createServiceContext({ catalog: o.catalog, identifier: o.identifier ?? null, boxDetector: o.boxDetector ?? null, token: o.token ?? null, maxUploadBytes, maxFilesPerUpload });
+  const ctx = createServiceContext({
+    catalog: o.catalog, identifier: o.identifier ?? null, boxDetector: o.boxDetector ?? null, token: o.token ?? null, maxUploadBytes, maxFilesPerUpload,
+    logInternal: internalErrorLog(app, o.logger ?? false),
+  });
   handleErrors(app, o.logger ?? false);
 
   app.get('/api/health', { schema: { summary: 'Service state', response: { 200: { type: 'object', additionalProperties: true } } } }, async () => ({
@@ -68,6 +73,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     model: ctx.identifier ? { version: ctx.identifier.modelVersion, threshold: ctx.identifier.threshold } : null,
   }));
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  registerUploadRoute(app, ctx);
   registerPhotoRoutes(app, ctx);
   registerIndividualRoutes(app, ctx);
 

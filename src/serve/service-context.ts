@@ -13,6 +13,8 @@ export interface ServiceContext {
   boxDetector: BoxDetector | null;
   maxUploadBytes: number;
   maxFilesPerUpload: number;
+  /** Reports a bug (not the client's mistake) to the operator, with its stack. */
+  logInternal(err: unknown): void;
   /** Rejects the request unless it carries the write token. */
   requireWrite(req: FastifyRequest): void;
   /** Who a decision of this request is recorded under (see {@link decisionAuthor}). */
@@ -23,10 +25,10 @@ export interface ServiceContext {
  * Builds the context the routes share: the catalog and models, the limits, and the write check
  * (the token compared in constant time).
  *
- * @param o - catalog, models, token (null: read-only) and limits
+ * @param o - catalog, models, token (null: read-only), limits and where bugs are reported
  * @returns the context
  * @example
- * const ctx = createServiceContext({ catalog, identifier: null, boxDetector: null, token: 's3cret-token', maxUploadBytes: 30e6, maxFilesPerUpload: 50 });
+ * const ctx = createServiceContext({ catalog, identifier: null, boxDetector: null, token: 's3cret-token', maxUploadBytes: 30e6, maxFilesPerUpload: 50, logInternal: console.error });
  */
 export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'decidedBy'> & { token: string | null }): ServiceContext {
   const token = o.token ? Buffer.from(o.token) : null;
@@ -36,6 +38,7 @@ export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'd
     boxDetector: o.boxDetector,
     maxUploadBytes: o.maxUploadBytes,
     maxFilesPerUpload: o.maxFilesPerUpload,
+    logInternal: o.logInternal,
     requireWrite(req) {
       if (!token) throw new HttpError(403, 'read-only service: start whaleid serve with --token to allow changes');
       const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
