@@ -210,10 +210,10 @@ function table(title: string, unit: string, rows: Row[]): void {
 }
 
 const args = parseArgs(process.argv.slice(2));
-const preset = MODEL_PRESETS.kernel;
+const preset = MODEL_PRESETS.method;
 const features = featureCount(preset);
 const engine = await initEngine({ backend: 'wasm' });
-console.log(`bench:infer: kernel branch at ${args.size} px, batch ${args.batch}, median of ${args.iters} interleaved rounds after a warm-up; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+console.log(`bench:infer: method branch at ${args.size} px, batch ${args.batch}, median of ${args.iters} interleaved rounds after a warm-up; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
 
 const branch = createBranch({ preset, inputSize: args.size, seed: 1 });
 const photos = randomData(args.batch * args.size * args.size, 2);

@@ -1,5 +1,5 @@
 // Load check of the photo-ID service: identifications per second and latency with a catalog of
-// 20,000 photos (by default the cpu preset at 128 px; --preset kernel for the method's network),
+// 20,000 photos (by default the cpu preset at 128 px; --preset method for the method's network),
 // driven over loopback HTTP by a bounded load generator (a fixed number of requests at a fixed
 // concurrency). Each request uploads a new photo (stored, features computed, scored against every
 // catalog photo, top 5 returned); a share of them is then confirmed, and at the end every
@@ -28,10 +28,10 @@ const nRequests = Number(opt('requests', '200'));
 const concurrencies = opt('concurrency', '1,4').split(',').map(Number);
 const work = path.resolve(opt('work', 'bench/out/serve'));
 const confirmShare = 0.25;
-// the model: `cpu` (128 px, what a CPU trains) by default; `--preset kernel --input-size 384` is the
+// the model: `cpu` (128 px, what a CPU trains) by default; `--preset method --input-size 384` is the
 // method's network (its 20,000 gallery features take about an hour to compute on 2 busy cores)
-const preset = opt('preset', 'cpu') as 'cpu' | 'kernel' | 'tiny';
-const inputSize = Number(opt('input-size', preset === 'kernel' ? '384' : '128'));
+const preset = opt('preset', 'cpu') as 'cpu' | 'method' | 'tiny';
+const inputSize = Number(opt('input-size', preset === 'method' ? '384' : '128'));
 
 /** A distinct photo: seeded noise over a gradient, drawn small and scaled up (only its uniqueness and decoding matter). */
 async function photo(seed: number, w = 160, h = 80): Promise<Buffer> {

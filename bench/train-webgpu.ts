@@ -1,4 +1,4 @@
-// Training of the method's Siamese network (kernel preset) on tfjs's WebGPU backend in Node, through
+// Training of the method's Siamese network (method preset) on tfjs's WebGPU backend in Node, through
 // the `webgpu` npm package (Dawn; on Linux it needs a Vulkan loader and driver). Checks that training
 // works (forward output matches the cpu backend, gradients our wasm engine; the loss of a fixed
 // batch falls) and times trainOnBatch: photos/s = 2 x pairs per step / median step time.
@@ -119,7 +119,7 @@ const diff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) =>
 try {
   const s = paritySize;
   await initEngine({ backend: 'cpu' });
-  const cpuNet = createSiamese({ preset: 'kernel', inputSize: s, seed: 0 });
+  const cpuNet = createSiamese({ preset: 'method', inputSize: s, seed: 0 });
   const weights = cpuNet.model.getWeights().map((w) => ({ data: w.dataSync().slice(), shape: w.shape }));
   const withWeights = (net: Net): Net => {
     net.model.setWeights(weights.map((w) => tf.tensor(w.data, w.shape)));
@@ -128,10 +128,10 @@ try {
   const fwdCpu = await forward(cpuNet, s);
   log('parity: cpu forward done');
   await initEngine({ backend: 'wasm' });
-  const gradWasm = await gradients(withWeights(createSiamese({ preset: 'kernel', inputSize: s, seed: 0 })), s);
+  const gradWasm = await gradients(withWeights(createSiamese({ preset: 'method', inputSize: s, seed: 0 })), s);
   log('parity: wasm gradients done');
   await tf.setBackend('webgpu');
-  const gpuNet = withWeights(createSiamese({ preset: 'kernel', inputSize: s, seed: 0 }));
+  const gpuNet = withWeights(createSiamese({ preset: 'method', inputSize: s, seed: 0 }));
   // Gradients first: the training-mode forward pass updates BatchNorm's moving statistics.
   const gradGpu = await gradients(gpuNet, s);
   const fwdGpu = await forward(gpuNet, s);
@@ -152,7 +152,7 @@ await tf.setBackend('webgpu');
 
 // 2. The loss of one fixed batch falls: gradients flow through the whole network.
 try {
-  const { model } = createSiamese({ preset: 'kernel', inputSize: lossSize, seed: 0 });
+  const { model } = createSiamese({ preset: 'method', inputSize: lossSize, seed: 0 });
   const { xa, xb, y } = pairBatch(lossSize, 16, 11);
   const losses: number[] = [];
   for (let i = 0; i < lossSteps; i++) losses.push(await lossOf(await model.trainOnBatch([xa, xb], y)));
@@ -178,7 +178,7 @@ for (const b of batches) {
     let net: ReturnType<typeof createSiamese> | undefined;
     let batch: ReturnType<typeof pairBatch> | undefined;
     try {
-      net = createSiamese({ preset: 'kernel', inputSize: s, seed: 0 });
+      net = createSiamese({ preset: 'method', inputSize: s, seed: 0 });
       batch = pairBatch(s, b, 1);
       const inputs = [batch.xa, batch.xb];
       const first: number[] = [];

@@ -1,4 +1,4 @@
-// Training throughput of the method's Siamese network (kernel preset) on our engine (tfjs wasm
+// Training throughput of the method's Siamese network (method preset) on our engine (tfjs wasm
 // with our Conv2D gradient kernels) and, when Debian's python3-torch is importable, of the same
 // network in PyTorch in the same run. Photos/s = 2 x pairs per step / median step time.
 // Usage: npm run bench:train [-- --sizes 192,384 --batch 16 --steps 3 --compare-stock --threads 1
@@ -45,10 +45,10 @@ const replicas = Number(opt('replicas', '1'));
 const engine = await initEngine({ backend: 'wasm', threads: replicas > 1 ? 1 : Number(opt('threads', '2')) });
 const peerThreads = replicas > 1 ? replicas : engine.threads;
 
-/** Training photos/s of the kernel preset at `s` px, median of `steps` steps after a warm-up. */
+/** Training photos/s of the method preset at `s` px, median of `steps` steps after a warm-up. */
 async function photosPerSecond(s: number): Promise<number> {
   const b = batchFor(s);
-  const { model, config } = createSiamese({ preset: 'kernel', inputSize: s, seed: 0 });
+  const { model, config } = createSiamese({ preset: 'method', inputSize: s, seed: 0 });
   const pool = replicas > 1 ? await createReplicaPool(replicas, config) : null;
   const pairs = randomPairs(b, s);
   const step = async (): Promise<unknown> => (pool ? pool.step(model, pairs) : model.trainOnBatch(pairs.inputs, pairs.y));
@@ -88,7 +88,7 @@ if (python) {
     else console.log(`PyTorch peer failed at ${s} px: ${r.stderr.split('\n').slice(-3).join(' ')}`);
   }
 }
-console.log(`Siamese training, kernel preset, tfjs ${engine.backend} (${replicas > 1 ? `${replicas} data-parallel replicas of 1 thread` : `${engine.threads} thread(s)`}; PyTorch ${peerThreads} thread(s)); pairs per step ${batch} (${batchFor(384)} at 384 px: wasm memory), same for PyTorch`);
+console.log(`Siamese training, method preset, tfjs ${engine.backend} (${replicas > 1 ? `${replicas} data-parallel replicas of 1 thread` : `${engine.threads} thread(s)`}; PyTorch ${peerThreads} thread(s)); pairs per step ${batch} (${batchFor(384)} at 384 px: wasm memory), same for PyTorch`);
 console.log('\n| input | whaleid photos/s | PyTorch photos/s | whaleid / PyTorch |\n|---|---|---|---|');
 for (const s of sizes) {
   const t = torch?.[String(s)];
@@ -105,7 +105,7 @@ if (compareStock) {
 // of the same size), so this ratio bounds what kernel work around them can reach.
 const ceilingSize = Number(opt('ceiling-size', String(sizes[0])));
 if (ceilingSize > 0) {
-  const branch = createBranch({ preset: 'kernel', inputSize: ceilingSize, seed: 0 });
+  const branch = createBranch({ preset: 'method', inputSize: ceilingSize, seed: 0 });
   const n = 2 * batchFor(ceilingSize);
   const shapes = branch.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => {
     const c = l.getConfig() as { filters: number; kernelSize: number[]; strides: number[]; padding: string };
@@ -143,7 +143,7 @@ if (ceilingSize > 0) {
 if (bigSize > 0) {
   // wasm's 4 GB cannot hold a 512 px step of 32 pairs (384 px aborts at 8): gradient accumulation
   // over micro-batches of `microPairs` pairs keeps only one micro-batch's activations alive
-  const { model, config } = createSiamese({ preset: 'kernel', inputSize: bigSize, seed: 0 });
+  const { model, config } = createSiamese({ preset: 'method', inputSize: bigSize, seed: 0 });
   const count = Math.ceil(bigPairs / microPairs);
   const load = async (i: number) => randomPairs(Math.min(microPairs, bigPairs - i * microPairs), bigSize, 2 * i + 1);
   // with replicas each takes its share of the pairs (all loaded), in micro-batches of `microPairs`

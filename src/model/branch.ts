@@ -40,11 +40,11 @@ export interface ModelPreset {
 }
 
 /** Names of the built-in presets. */
-export type ModelPresetName = 'kernel' | 'cpu' | 'small' | 'tiny';
+export type ModelPresetName = 'method' | 'cpu' | 'small' | 'tiny';
 
 /**
  * Built-in presets.
- * - `kernel`: the method's model, 2,692,096 branch parameters, 512 features, head 706 parameters.
+ * - `method`: the method's model (Piotte's kernel's; named `kernel` before, a name older runs still load), 2,692,096 branch parameters, 512 features, head 706 parameters.
  *   384 px by default; pass `inputSize: 512` for the seed's resolution (same parameter count).
  * - `cpu`: the same shape at half width and two subblocks per stage, 128 px, 256 features; for
  *   training runs on a few CPU cores.
@@ -56,8 +56,8 @@ export type ModelPresetName = 'kernel' | 'cpu' | 'small' | 'tiny';
  *   runs; cheap enough to train on the tfjs cpu backend, whose conv filter gradient is slow.
  */
 export const MODEL_PRESETS: Readonly<Record<ModelPresetName, ModelPreset>> = Object.freeze({
-  kernel: {
-    name: 'kernel',
+  method: {
+    name: 'method',
     inputSize: 384,
     stemFilters: 64,
     stemKernel: 9,
@@ -120,7 +120,7 @@ export interface BranchOptions {
   inputSize?: number;
   /** L2 factor on every conv kernel (Keras `regularizers.l2`); 0 or absent: none. */
   l2?: number;
-  /** A preset name or a custom {@link ModelPreset}; default `kernel`. */
+  /** A preset name or a custom {@link ModelPreset}; default `method`. */
   preset?: ModelPresetName | ModelPreset;
   /** Seed of the weight initialisation; default 0. */
   seed?: number;
@@ -131,13 +131,13 @@ export interface BranchOptions {
 /**
  * Resolves a preset name or object, validating a custom one.
  *
- * @param preset - name or object; default `kernel`
+ * @param preset - name or object; default `method`
  * @returns the preset
  * @throws {@link WhaleidError} for an unknown name or a malformed preset
  * @example
  * resolvePreset('tiny').inputSize; // 64
  */
-export function resolvePreset(preset: ModelPresetName | ModelPreset = 'kernel'): ModelPreset {
+export function resolvePreset(preset: ModelPresetName | ModelPreset = 'method'): ModelPreset {
   if (typeof preset === 'string') {
     if (!Object.hasOwn(MODEL_PRESETS, preset)) {
       throw invalidParameterError('preset', `one of ${Object.keys(MODEL_PRESETS).join(', ')}`, preset);
@@ -165,7 +165,7 @@ export function resolvePreset(preset: ModelPresetName | ModelPreset = 'kernel'):
  * @param preset - the architecture
  * @returns the smallest valid input size in pixels
  * @example
- * minInputSize(MODEL_PRESETS.kernel); // 63
+ * minInputSize(MODEL_PRESETS.method); // 63
  */
 export function minInputSize(preset: ModelPreset): number {
   const pools = 2 + preset.stages.length - 1;
@@ -177,9 +177,9 @@ export function minInputSize(preset: ModelPreset): number {
  * Number of features the branch outputs (the last stage's channels).
  *
  * @param preset - the architecture
- * @returns the feature count (512 for `kernel`)
+ * @returns the feature count (512 for `method`)
  * @example
- * featureCount(MODEL_PRESETS.kernel); // 512
+ * featureCount(MODEL_PRESETS.method); // 512
  */
 export function featureCount(preset: ModelPreset): number {
   return preset.stages[preset.stages.length - 1].channels;
@@ -212,7 +212,7 @@ function maxPool(name: string): tf.layers.Layer {
 }
 
 /**
- * Creates the branch CNN. Layers (kernel preset, 384 px):
+ * Creates the branch CNN. Layers (method preset, 384 px):
  * conv 64 9x9/2 relu -> maxpool (96x96) -> 2 x [BN, conv 64 3x3 relu] -> maxpool (48) ->
  * per stage [BN, conv 1x1 C relu, 4 x subblock(w)] with maxpools between (24, 12, 6) ->
  * global max pool -> 512. A subblock is: x = BN(x); y = conv1x1(w) relu; BN; conv3x3(w) relu; BN;

@@ -14,9 +14,9 @@ export type { ModelPreset, ModelPresetName, StageSpec } from './branch.js';
 
 /** Options of {@link createSiamese}. */
 export interface SiameseOptions {
-  /** Architecture: a preset name or object; default `kernel`. */
+  /** Architecture: a preset name or object; default `method`. */
   preset?: ModelPresetName | ModelPreset;
-  /** Input side in pixels; default: the preset's (kernel: 384; the seed used 512). */
+  /** Input side in pixels; default: the preset's (method: 384; the seed used 512). */
   inputSize?: number;
   /** L2 factor on the branch's conv kernels; default 0 (the kernel's first 250 epochs). */
   l2?: number;
@@ -112,7 +112,7 @@ export function countSharedLossesOnce(model: tf.LayersModel): void {
  * @returns the compiled model with its branch and head
  * @throws {@link WhaleidError} for an unknown preset, a too-small input size or a bad number
  * @example
- * const { model, branch, head } = createSiamese({ preset: 'kernel', inputSize: 384, lr: 64e-5 });
+ * const { model, branch, head } = createSiamese({ preset: 'method', inputSize: 384, lr: 64e-5 });
  * branch.countParams(); // 2692096
  * head.countParams(); // 706
  * await model.trainOnBatch([imgsA, imgsB], labels);

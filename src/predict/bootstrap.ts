@@ -4,9 +4,9 @@ import { writeCsvFile, readCsvFile } from '../data/csv-file.js';
 import { NEW_WHALE } from '../data/labels.js';
 import { predictDataset, type PredictOptions } from './predict-dataset.js';
 import { trainSiamese, type TrainHooks, type TrainResult } from '../train/trainer.js';
-import { resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
+import { readStoredTrainConfig, type TrainConfig } from '../train/train-config.js';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
-import { hasCheckpoint, readRunConfig } from '../model/run-folder.js';
+import { hasCheckpoint } from '../model/run-folder.js';
 
 /** Options of {@link bootstrapRun}. */
 export interface BootstrapOptions extends Omit<PredictOptions, 'runDir' | 'threshold' | 'newShare'> {
@@ -60,9 +60,8 @@ export async function bootstrapRun(o: BootstrapOptions): Promise<{ labels: Pseud
   await writeCsvFile(labelsFile, ['Image', 'Id', 'Score'], labels.map((l) => [l.image, l.id, l.score.toPrecision(9)]));
   // readLabels wants exactly Image,Id: the trainer reads this second file
   await writeCsvFile(path.join(o.out, 'pseudo-train.csv'), ['Image', 'Id'], labels.map((l) => [l.image, l.id]));
-  const stored = readRunConfig(o.runDir);
-  if (!stored) throw new WhaleidError(`${o.runDir}: not a training run (config.json missing)`);
-  const base = resolveTrainConfig(stored as Partial<TrainConfig> & { data: string });
+  const base = readStoredTrainConfig(o.runDir);
+  if (!base) throw new WhaleidError(`${o.runDir}: not a training run (config.json missing)`);
   const given = Object.fromEntries(Object.entries(o.train ?? {}).filter(([, v]) => v !== undefined));
   const result = await trainSiamese(o.out, { ...base, ...given, data: o.data, pseudoLabels: path.join(o.out, 'pseudo-train.csv') }, o.hooks);
   return { labels, result };

@@ -1,10 +1,10 @@
 import { loadSiamese } from '../model/model-io.js';
 import type { Siamese } from '../model/siamese.js';
-import { resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
+import { readStoredTrainConfig, type TrainConfig } from '../train/train-config.js';
 import type { CropSettings } from '../image/crop.js';
 import type { ValidationResult } from '../train/validation.js';
 import { WhaleidError } from '../util/errors.js';
-import { hasFinalModel, readRunConfig, readRunValidation, runPaths } from '../model/run-folder.js';
+import { hasFinalModel, readRunValidation, runPaths } from '../model/run-folder.js';
 
 /** A trained run, ready for prediction. */
 export interface RunModel {
@@ -26,10 +26,9 @@ export interface RunModel {
  * const run = await loadRunModel('runs/a');
  */
 export async function loadRunModel(runDir: string): Promise<RunModel> {
-  const stored = readRunConfig(runDir);
-  if (!stored) throw new WhaleidError(`${runDir}: not a training run (config.json missing)`);
+  const config = readStoredTrainConfig(runDir);
+  if (!config) throw new WhaleidError(`${runDir}: not a training run (config.json missing)`);
   if (!hasFinalModel(runDir)) throw new WhaleidError(`${runDir}: training has not finished (no model/); resume it with whaleid train --resume ${runDir}`);
-  const config = resolveTrainConfig(stored as Partial<TrainConfig> & { data: string });
   const siamese = await loadSiamese(runPaths(runDir).model);
   const validation = readRunValidation(runDir) as ValidationResult | null;
   return { runDir, config, siamese, crop: { size: siamese.config.inputSize, margin: config.margin, aspect: config.aspect }, validation };

@@ -25,15 +25,15 @@ const decay = (n: number, epochs: number, lr: number, from: number, factor: numb
   Array.from({ length: n }, (_, i) => ({ epochs, lr, K: Math.max(1, from * factor ** i) }));
 
 /**
- * The kernel's 400-epoch schedule (batch 32): lr 64e-5 with K 1000 for 10 epochs, K 100 down by
+ * The method's 400-epoch schedule (Piotte's kernel's; named `kernel` before) (batch 32): lr 64e-5 with K 1000 for 10 epochs, K 100 down by
  * x0.631 every 5 epochs to ~1.6, K 1 to epoch 150; lr 16e-5 K 0.5 to 200; 4e-5 K 0.25 to 240;
  * 1e-5 K 0.25 to 250; rebuild with L2 2e-4; then 64e-5 / 16e-5 / 4e-5 / 1e-5 with K 1 / 0.5 /
  * 0.25 / 0.25 to 400.
  */
-function kernelSchedule(): Schedule {
+function methodSchedule(): Schedule {
   const f = 100 ** -0.1; // 0.631
   return {
-    name: 'kernel',
+    name: 'method',
     groups: [
       { epochs: 10, lr: 64e-5, K: 1000 },
       ...decay(10, 5, 64e-5, 100, f),
@@ -51,7 +51,7 @@ function kernelSchedule(): Schedule {
 }
 
 /**
- * A CPU-sized schedule with the kernel's shape (random pairs, then harder and harder pairs, then
+ * A CPU-sized schedule with the method's shape (random pairs, then harder and harder pairs, then
  * learning-rate steps), 2-epoch groups and about `epochs` epochs in all.
  */
 function shortSchedule(name: string, groupsAtK1: number): Schedule {
@@ -68,9 +68,9 @@ function shortSchedule(name: string, groupsAtK1: number): Schedule {
   };
 }
 
-/** Named schedules: `kernel` (400 epochs), `short` (~30 epochs), `long` (~60), `smoke` (2, for tests). */
+/** Named schedules: `method` (400 epochs), `short` (~30 epochs), `long` (~60), `smoke` (2, for tests). */
 export const SCHEDULE_PRESETS: Readonly<Record<string, Schedule>> = Object.freeze({
-  kernel: kernelSchedule(),
+  method: methodSchedule(),
   short: shortSchedule('short', 6),
   long: shortSchedule('long', 16),
   smoke: { name: 'smoke', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }, { epochs: 1, lr: 64e-5, K: 1 }] },
@@ -89,7 +89,7 @@ export function totalEpochs(s: Schedule): number {
  * @returns the schedule
  * @throws {@link WhaleidError} for an unknown preset or a bad group
  * @example
- * resolveSchedule('kernel').groups.length; // 78
+ * resolveSchedule('method').groups.length; // 78
  */
 export function resolveSchedule(spec: string | { name?: string; groups: ScheduleGroup[] }): Schedule {
   if (typeof spec === 'string') {

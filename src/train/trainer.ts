@@ -15,7 +15,7 @@ import { saveSiamese } from '../model/model-io.js';
 import { exportSiameseOnnx } from '../model/onnx-export.js';
 import { createRng, type Rng } from '../util/random.js';
 import { WhaleidError } from '../util/errors.js';
-import { hasCheckpoint, readRunConfig, runPaths, writeRunConfig, writeRunValidation } from '../model/run-folder.js';
+import { hasCheckpoint, runPaths, writeRunConfig, writeRunValidation } from '../model/run-folder.js';
 import { resolveSchedule, totalEpochs, type Schedule } from './schedule.js';
 import { splitByIndividuals, type TrainValidationSplit } from './split.js';
 import { computeFeaturesOnnx, loadBatch } from './features.js';
@@ -28,7 +28,7 @@ import { evaluateValidation, type ValidationResult } from './validation.js';
 import { saveCheckpoint, loadCheckpoint, writeLog, type TrainState } from './checkpoint.js';
 import { writeTrainingReport } from './report.js';
 import { buildReportGallery } from './report-gallery.js';
-import { resolveTrainConfig, trainedWithBoxes, viewRegExp, type TrainConfig } from './train-config.js';
+import { readStoredTrainConfig, resolveTrainConfig, trainedWithBoxes, viewRegExp, type TrainConfig } from './train-config.js';
 import { fillMissingBoxes } from '../boxes/box-fallback.js';
 
 /** Callbacks of a run: progress display and messages. */
@@ -116,9 +116,9 @@ export async function trainSiamese(runDir: string, partial: Partial<TrainConfig>
   const paths = runPaths(runDir);
   let config: TrainConfig;
   if (options.resume) {
-    const stored = readRunConfig(runDir);
+    const stored = readStoredTrainConfig(runDir);
     if (!stored) throw new WhaleidError(`${runDir}: no training run to resume (config.json missing)`);
-    config = resolveTrainConfig(stored as Partial<TrainConfig> & { data: string });
+    config = stored;
   } else {
     config = resolveTrainConfig(partial);
     if (hasCheckpoint(runDir)) throw new WhaleidError(`${runDir}: a run is already there; use --resume to continue it or choose another --out`);

@@ -135,9 +135,9 @@ describe('branch export: ONNX Runtime matches tfjs', () => {
     }
   });
 
-  it('kernel preset at 63 and 64 px (the full architecture, small inputs)', async () => {
+  it('method preset at 63 and 64 px (the full architecture, small inputs)', async () => {
     for (const size of [63, 64]) {
-      const branch = createBranch({ preset: 'kernel', inputSize: size, seed: 7 });
+      const branch = createBranch({ preset: 'method', inputSize: size, seed: 7 });
       randomizeStats(branch, 8);
       const { ref, got } = await branchPair(branch, 2, 9);
       expect(got.length).toBe(2 * 512);
@@ -146,9 +146,9 @@ describe('branch export: ONNX Runtime matches tfjs', () => {
     }
   });
 
-  it('kernel preset at 384 px: 2,692,096 parameters, 2,683,136 after folding 20 BatchNorms (2,240 channels)', async () => {
-    const branch = createBranch({ preset: 'kernel', inputSize: 384 });
-    expect(foldedChannels(MODEL_PRESETS.kernel)).toBe(2240);
+  it('method preset at 384 px: 2,692,096 parameters, 2,683,136 after folding 20 BatchNorms (2,240 channels)', async () => {
+    const branch = createBranch({ preset: 'method', inputSize: 384 });
+    expect(foldedChannels(MODEL_PRESETS.method)).toBe(2240);
     const bytes = exportBranchOnnx(branch);
     expect(onnxParameterCount(bytes)).toBe(2_692_096 - 4 * 2240);
     expect(onnxParameterCount(exportBranchOnnx(branch, { foldBatchNorm: false }))).toBe(2_692_096);
@@ -168,7 +168,7 @@ describe('branch export: ONNX Runtime matches tfjs', () => {
 });
 
 describe('head export: ONNX Runtime matches tfjs', () => {
-  it('tiny and kernel-sized heads with random biases, sigmoid and linear outputs', async () => {
+  it('tiny and method-sized heads with random biases, sigmoid and linear outputs', async () => {
     for (const [features, mid, activation] of [
       [64, 16, 'sigmoid'],
       [512, 32, 'sigmoid'],

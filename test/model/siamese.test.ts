@@ -32,9 +32,9 @@ function countWeights(weights: tf.LayerVariable[]): number {
 }
 
 describe('parameter counts (Keras counting: BN moving stats included)', () => {
-  it('kernel branch has 2,692,096 parameters at 384 and at 512 px; head has 706', () => {
+  it('method branch has 2,692,096 parameters at 384 and at 512 px; head has 706', () => {
     for (const inputSize of [384, 512]) {
-      const branch = createBranch({ preset: 'kernel', inputSize });
+      const branch = createBranch({ preset: 'method', inputSize });
       expect(branch.countParams()).toBe(2_692_096);
       // 54 BatchNorms' moving mean and variance are the non-trainable part.
       expect(countWeights(branch.nonTrainableWeights)).toBe(17_792);
@@ -56,8 +56,8 @@ describe('parameter counts (Keras counting: BN moving stats included)', () => {
   });
 
   it('rejects input sizes the pools cannot reach and unknown presets', () => {
-    expect(minInputSize(MODEL_PRESETS.kernel)).toBe(63);
-    expect(() => createBranch({ preset: 'kernel', inputSize: 62 })).toThrow(WhaleidError);
+    expect(minInputSize(MODEL_PRESETS.method)).toBe(63);
+    expect(() => createBranch({ preset: 'method', inputSize: 62 })).toThrow(WhaleidError);
     expect(() => createBranch({ preset: 'tiny', inputSize: 64.5 })).toThrow(/inputSize/);
     expect(() => createSiamese({ preset: 'huge' as 'tiny' })).toThrow(/preset/);
     expect(() => createSiamese({ preset: 'tiny', lr: 0 })).toThrow(/lr/);
@@ -103,7 +103,7 @@ describe('shapes and determinism', () => {
 });
 
 describe('head', () => {
-  /** A kernel-size head with random biases too, so the hand computation checks every weight. */
+  /** A method-size head with random biases too, so the hand computation checks every weight. */
   function randomisedHead(): tf.LayersModel {
     const head = createHead({ seed: 9 });
     const rng = createRng(77);

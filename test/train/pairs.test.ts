@@ -76,8 +76,8 @@ describe('createPairMiner', () => {
 });
 
 describe('schedules', () => {
-  it('the kernel schedule has 400 epochs and the method\'s shape', () => {
-    const k = SCHEDULE_PRESETS.kernel;
+  it('the method schedule has 400 epochs and the method\'s shape', () => {
+    const k = SCHEDULE_PRESETS.method;
     expect(totalEpochs(k)).toBe(400);
     expect(k.groups[0]).toEqual({ epochs: 10, lr: 64e-5, K: 1000 });
     expect(k.groups[1].K).toBe(100);
@@ -97,7 +97,7 @@ describe('schedules', () => {
     expect([at(399).lr, at(399).K]).toEqual([1e-5, 0.25]);
   });
   it('refuses unknown presets and bad groups', () => {
-    expect(() => resolveSchedule('fast')).toThrow(/Expected one of kernel, short, long, smoke for schedule/);
+    expect(() => resolveSchedule('fast')).toThrow(/Expected one of method, short, long, smoke for schedule/);
     expect(() => resolveSchedule({ groups: [{ epochs: 0, lr: 1e-4, K: 1 }] })).toThrow(/schedule\.groups\[0\]\.epochs/);
   });
 });

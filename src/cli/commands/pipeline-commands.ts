@@ -53,7 +53,7 @@ export function registerPipelineCommands(program: Command, io: CliIo): void {
   defineCommand(program, {
     name: 'kaggle',
     description: 'the whole pipeline as resumable steps: dedup, train, predict+TTA, bootstrap, predict, ensemble',
-    example: 'whaleid kaggle --data ./humpback --out ./work --boxes bounding_boxes.csv --preset kernel --schedule kernel',
+    example: 'whaleid kaggle --data ./humpback --out ./work --boxes bounding_boxes.csv --preset method --schedule method',
     options: KAGGLE_OPTIONS,
     run: async (o) => {
       const train = trainSettings(o);
