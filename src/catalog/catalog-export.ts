@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
+import { spreadsheetSafe } from '../util/spreadsheet-cell.js';
 import type { Catalog } from './catalog.js';
 
 /** Columns of {@link catalogCsv}: Kaggle's `Image,Id` first, then the photo's details. */
@@ -8,6 +9,7 @@ export const EXPORT_COLUMNS = ['Image', 'Id', 'PhotoId', 'OriginalName', 'Status
  * The catalog as CSV, one row per photo: `Image` is the stored file name (`<sha256>.<ext>`, as in
  * the photo folder), `Id` the individual's name (empty while unidentified), so the first two
  * columns read like Kaggle's train.csv; the others give status, box, date, location and uploader.
+ * Text cells that a spreadsheet would run as a formula are neutralised ({@link spreadsheetSafe}).
  *
  * @param catalog - an open catalog
  * @returns the CSV text with a header line
@@ -29,5 +31,5 @@ export function catalogCsv(catalog: Catalog): string {
     }
     if (page.items.length < 1000) break;
   }
-  return stringify(rows, { header: true, columns: [...EXPORT_COLUMNS] });
+  return stringify(rows.map((row) => row.map(spreadsheetSafe)), { header: true, columns: [...EXPORT_COLUMNS] });
 }
