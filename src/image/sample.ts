@@ -15,9 +15,26 @@ import type { Matrix3 } from './affine.js';
  * const pixels = sampleCrop(img, cropMatrix({ width: img.originalWidth, height: img.originalHeight, outputSize: 384 }), 384);
  */
 export function sampleCrop(img: GreyImage, matrix: Matrix3, size: number, normalise = true): Float32Array {
+  return sampleCropRect(img, matrix, size, size, normalise);
+}
+
+/**
+ * {@link sampleCrop} onto a width x height rectangle (the local-feature crop keeps the box's
+ * aspect instead of squeezing it onto a square).
+ *
+ * @param img - decoded photo
+ * @param matrix - output (u, v) -> original (x, y)
+ * @param width - output width
+ * @param height - output height
+ * @param normalise - subtract the mean and divide by the std (default true)
+ * @returns width*height floats, row-major
+ * @example
+ * const pixels = sampleCropRect(img, m, 550, 256);
+ */
+export function sampleCropRect(img: GreyImage, matrix: Matrix3, width: number, height: number, normalise = true): Float32Array {
   const { width: w, height: h, data, scale } = img;
   const fill = meanOf(img);
-  const out = new Float32Array(size * size);
+  const out = new Float32Array(width * height);
   // Fold the original -> reduced-copy mapping (x' = (x + 0.5) s - 0.5) into the matrix once.
   const a = matrix[0] * scale;
   const b = matrix[1] * scale;
@@ -26,10 +43,10 @@ export function sampleCrop(img: GreyImage, matrix: Matrix3, size: number, normal
   const e = matrix[4] * scale;
   const f = (matrix[5] + 0.5) * scale - 0.5;
   let k = 0;
-  for (let v = 0; v < size; v++) {
+  for (let v = 0; v < height; v++) {
     let x = b * v + c;
     let y = e * v + f;
-    for (let u = 0; u < size; u++, k++, x += a, y += d) {
+    for (let u = 0; u < width; u++, k++, x += a, y += d) {
       if (x < 0 || y < 0 || x > w - 1 || y > h - 1) {
         out[k] = fill;
         continue;

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { sampleCrop } from '../../src/image/sample.js';
+import { sampleCrop, sampleCropRect } from '../../src/image/sample.js';
 import { translation, scaling, compose, type Matrix3 } from '../../src/image/affine.js';
 import type { GreyImage } from '../../src/image/decode.js';
 
@@ -15,6 +15,10 @@ describe('sampleCrop', () => {
     const out = sampleCrop(img, translation(2, 3) as Matrix3, 4, false);
     expect(Array.from(out.subarray(0, 4))).toEqual([23, 33, 43, 53]);
     expect(out[4]).toBe(24);
+  });
+  it('samples a width x height rectangle row by row', () => {
+    const out = sampleCropRect(img, translation(1, 2) as Matrix3, 3, 2, false);
+    expect(Array.from(out)).toEqual([12, 22, 32, 13, 23, 33]);
   });
   it('interpolates bilinearly between pixels', () => {
     const out = sampleCrop(img, translation(2.5, 3.25) as Matrix3, 2, false);
