@@ -15,7 +15,8 @@ export interface BackupStore {
 
 /**
  * The backup store: SQLite's online backup to `<dest>.partial`, renamed to `dest` once complete,
- * then the photos the copy lacks into `<dest>.photos`. A backup never overwrites a file.
+ * then the photos the copy lacks into `<dest>.photos`. A backup never overwrites or deletes a
+ * file: an existing `dest` or `<dest>.partial` is refused.
  *
  * @param db - the catalog's connection
  * @param files - the catalog's photo folder
@@ -28,7 +29,8 @@ export function createBackup(db: CatalogDb, files: PhotoFiles): BackupStore {
     async backup(dest) {
       if (existsSync(dest)) throw new WhaleidError(`${dest} exists already: a backup never overwrites a file`);
       const tmp = `${dest}.partial`;
-      await fs.rm(tmp, { force: true });
+      // another backup may be writing it, or one was interrupted: a person decides, never us
+      if (existsSync(tmp)) throw new WhaleidError(`${tmp} exists: another backup to ${dest} is running or was interrupted; remove ${tmp} and run again`);
       await db.sql.backup(tmp);
       await fs.rename(tmp, dest);
       // photos: content-addressed, so copying the missing ones is enough (and safe to repeat)

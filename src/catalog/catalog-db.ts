@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { WhaleidError } from '../util/errors.js';
 import { migrate } from './catalog-schema.js';
@@ -34,6 +34,40 @@ export interface CatalogDb {
 export interface CatalogDbOptions {
   /** Open without writing (no migration; writes throw); the file must exist. */
   readonly: boolean;
+  /** Create the catalog when the file does not exist (writable opens only). */
+  create: boolean;
+}
+
+/** The first 16 bytes of every SQLite database file. */
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+/** The tables of a whaleid catalog. */
+const CATALOG_TABLES = ['decisions', 'features', 'individuals', 'photos'];
+
+/** Refuses a path that is a folder or a file that is not SQLite, before SQLite opens it. */
+function checkFileKind(file: string): void {
+  const stat = statSync(file);
+  if (stat.isDirectory()) throw new WhaleidError(`${file}: a folder, not a catalog file`);
+  if (stat.size === 0) return; // SQLite's empty database: a new catalog
+  const head = Buffer.alloc(SQLITE_HEADER.length);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!head.equals(SQLITE_HEADER)) throw new WhaleidError(`${file}: not a whaleid catalog (not a SQLite database); refusing to open it`);
+}
+
+/** Refuses a SQLite database of another program (before anything is written to it: no WAL, no tables). */
+function checkIsCatalog(sql: Database.Database, file: string, readonly: boolean): void {
+  const tables = (sql.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  const version = sql.pragma('user_version', { simple: true }) as number;
+  if (version === 0 && tables.length === 0) {
+    if (readonly) throw new WhaleidError(`${file}: an empty database, not a whaleid catalog`);
+    return; // empty: a new catalog
+  }
+  if (CATALOG_TABLES.every((t) => tables.includes(t))) return;
+  throw new WhaleidError(`${file}: a SQLite database but not a whaleid catalog (its tables: ${tables.join(', ') || 'none'}); refusing to change it`);
 }
 
 /**
@@ -41,27 +75,38 @@ export interface CatalogDbOptions {
  * schema's migrations.
  *
  * @param file - the database file
- * @param options - read-only or not
+ * @param options - read-only or not, create a missing file or not
  * @returns the connection with its write helper
- * @throws {@link WhaleidError} when a read-only catalog does not exist, its folder is missing or
- *   the schema is newer
+ * @throws {@link WhaleidError} when the catalog does not exist (read-only, or `create` false), its
+ *   folder is missing, the file is not SQLite or another program's database (checked before
+ *   anything is written to it), or the schema is newer
  * @example
  * const db = openCatalogDb('whales.db', { readonly: false });
  * db.write(() => db.sql.prepare('DELETE FROM features').run());
  */
 export function openCatalogDb(file: string, options: CatalogDbOptions): CatalogDb {
   const { readonly } = options;
-  if (readonly && !existsSync(file)) throw new WhaleidError(`${file}: no such catalog`);
+  const exists = existsSync(file);
+  if (readonly && !exists) throw new WhaleidError(`${file}: no such catalog`);
+  if (!exists && !options.create) throw new WhaleidError(`${file}: no such catalog (a new one is made only when asked: whaleid serve --create, or whaleid catalog import)`);
   if (!readonly) {
     const dir = path.dirname(path.resolve(file));
     if (!existsSync(dir)) throw new WhaleidError(`${file}: folder ${dir} does not exist`);
   }
+  if (exists) checkFileKind(file);
   const sql = new Database(file, { readonly, fileMustExist: readonly });
-  sql.pragma('foreign_keys = ON');
-  sql.pragma('busy_timeout = 5000');
-  if (!readonly) {
-    sql.pragma('journal_mode = WAL');
-    migrate(sql);
+  try {
+    sql.pragma('foreign_keys = ON');
+    sql.pragma('busy_timeout = 5000');
+    checkIsCatalog(sql, file, readonly);
+    if (!readonly) {
+      sql.pragma('journal_mode = WAL');
+      migrate(sql);
+    }
+  } catch (e) {
+    sql.close();
+    if ((e as { code?: string }).code === 'SQLITE_NOTADB' || (e as { code?: string }).code === 'SQLITE_CORRUPT') throw new WhaleidError(`${file}: damaged or not a SQLite database (${(e as Error).message})`);
+    throw e;
   }
   let writes = 0;
   return {

@@ -13,6 +13,11 @@ export { NotFoundError } from './not-found-error.js';
 export interface CatalogOptions {
   /** Open without writing (no migration; writes throw). Default false. */
   readonly?: boolean;
+  /**
+   * Create the catalog when the file does not exist. Default true; the service passes false
+   * unless asked, so a mistyped path is refused instead of starting an empty catalog.
+   */
+  create?: boolean;
   /** Photo folder; default `<file>.photos` beside the database. */
   photoDir?: string;
   /** Largest photo accepted, in pixels. */
@@ -45,15 +50,16 @@ export interface Catalog extends PhotosStore, IndividualsStore, DecisionsStore, 
  * before or after a change, never between.
  *
  * @param file - the database file
- * @param options - read-only, photo folder, pixel limit
+ * @param options - read-only, create when missing, photo folder, pixel limit
  * @returns the catalog
- * @throws {@link WhaleidError} when a read-only catalog does not exist or the schema is newer
+ * @throws {@link WhaleidError} when the catalog does not exist (read-only or `create: false`), the
+ *   file is not a whaleid catalog (left untouched), or the schema is newer
  * @example
  * const cat = openCatalog('whales.db');
  * const ind = cat.createIndividual('Salt', '', 'ann');
  */
 export function openCatalog(file: string, options: CatalogOptions = {}): Catalog {
-  const db = openCatalogDb(file, { readonly: options.readonly ?? false });
+  const db = openCatalogDb(file, { readonly: options.readonly ?? false, create: options.create ?? true });
   const files = openPhotoFiles(options.photoDir ?? `${file}.photos`);
   const maxPixels = options.maxPixels ?? 100_000_000;
   const log = createDecisionLog(db);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
-import { int, text } from '../option-field.js';
+import { int, switchOn, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
@@ -36,7 +36,8 @@ const EXPORT_OPTIONS = {
 };
 
 const SERVE_OPTIONS = {
-  catalog: common.catalog.required('the catalog database file (created when missing)'),
+  catalog: common.catalog.required('the catalog database file (it must exist unless --create)'),
+  create: switchOn('--create', 'start a new, empty catalog when --catalog does not exist (without it a missing file is refused, so a mistyped path never serves an empty catalog)'),
   model: common.model.describedAs('training run folder used to propose matches (without it uploads get no candidates)'),
   boxModel: text('--box-model <dir>', "fluke detector for photos uploaded without a box: a `whaleid boxes train` folder, or 'none' (default: the shipped one when --model was trained with boxes)").asInput('folder'),
   port: int('--port <n>', 'TCP port', 0, 65535).withDefault(8080),
@@ -146,7 +147,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const file = opts.catalog;
       if (opts.token !== undefined && opts.token.length < 8) throw new WhaleidError('--token: expected at least 8 characters');
       const { openCatalog } = await import('../../catalog/catalog.js');
-      const cat = openCatalog(file, { maxPixels: opts.maxPixels });
+      const cat = openCatalog(file, { maxPixels: opts.maxPixels, create: opts.create });
       let identifier = null;
       if (opts.model) {
         identifier = (await openService(file, opts.model, opts.cache, cat)).identifier;
@@ -163,17 +164,20 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const { createServer } = await import('../../serve/server.js');
       const app = await createServer({ catalog: cat, identifier, boxDetector, token: opts.token ?? null, maxUploadBytes: opts.maxUploadMb * 1024 * 1024 });
       const address = await app.listen({ port: opts.port, host: opts.host });
-      io.out(`whaleid serving ${path.resolve(file)} at ${address} (${opts.token ? 'changes need the token' : 'read-only: no --token'})`);
       const stop = async (): Promise<void> => {
         await app.close();
         await identifier?.close();
         await boxDetector?.dispose();
         cat.close();
       };
-      await new Promise<void>((resolve) => {
+      // the handlers before the line that says the service is up: a supervisor that stops it as
+      // soon as it reads that line must find them in place
+      const stopped = new Promise<void>((resolve) => {
         process.once('SIGINT', () => void stop().then(resolve));
         process.once('SIGTERM', () => void stop().then(resolve));
       });
+      io.out(`whaleid serving ${path.resolve(file)} at ${address} (${opts.token ? 'changes need the token' : 'read-only: no --token'})`);
+      await stopped;
     },
   });
 }
@@ -182,7 +186,7 @@ async function openService(file: string, runDir: string, cacheDir: string | unde
   const { initEngine } = await import('../../model/engine.js');
   await initEngine({ backend: 'wasm' });
   const { openCatalog } = await import('../../catalog/catalog.js');
-  const cat = open ?? openCatalog(file);
+  const cat = open ?? openCatalog(file, { create: false });
   const { createIdentifier } = await import('../../serve/identifier.js');
   return { cat, identifier: await createIdentifier(cat, runDir, { cacheDir }) };
 }
