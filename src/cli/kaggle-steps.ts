@@ -50,12 +50,12 @@ export async function findDuplicatesStep(ctx: StepContext): Promise<void> {
 export async function trainStep(ctx: StepContext, name: string): Promise<void> {
   const runDir = path.join(ctx.work, name);
   if (skip(ctx, `train ${name}`, runPaths(runDir).modelJson)) return;
-  const { trainSiamese } = await import('../train/trainer.js');
+  const { startTraining, resumeTraining } = await import('../train/trainer.js');
   const hooks = ctx.hooks();
   const resume = hasCheckpoint(runDir);
   const t = resolveTrainConfig({ ...ctx.train, data: ctx.data });
   ctx.io.out(`train ${name}: ${resume ? 'resuming' : 'starting'} (${t.preset}, ${typeof t.schedule === 'string' ? t.schedule : (t.schedule.name ?? 'custom')})`);
-  const r = await trainSiamese(runDir, { ...ctx.train, data: ctx.data }, { ...hooks, resume });
+  const r = resume ? await resumeTraining(runDir, hooks) : await startTraining(runDir, { ...ctx.train, data: ctx.data }, hooks);
   hooks.done();
   ctx.io.out(`train ${name}: validation MAP@5 ${r.validation?.map5.toFixed(4) ?? '-'}`);
 }

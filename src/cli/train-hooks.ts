@@ -10,10 +10,10 @@ import type { CliIo } from './io.js';
  * @param io - output sinks
  * @param enabled - bar on or off
  * @param indent - prefix of message lines (commands that run steps indent them)
- * @returns hooks for trainSiamese, and `done()` to close the bar
+ * @returns hooks for startTraining/resumeTraining, and `done()` to close the bar
  * @example
  * const hooks = trainHooks(io, true);
- * await trainSiamese(runDir, config, hooks);
+ * await startTraining(runDir, config, hooks);
  * hooks.done();
  */
 export function trainHooks(io: CliIo, enabled: boolean, indent = ''): TrainHooks & { done(): void } {

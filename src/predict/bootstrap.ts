@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { writeCsvFile, readCsvFile } from '../data/csv-file.js';
 import { NEW_WHALE } from '../data/labels.js';
 import { predictDataset, type PredictOptions } from './predict-dataset.js';
-import { trainSiamese, type TrainHooks, type TrainResult } from '../train/trainer.js';
+import { resumeTraining, startTraining, type TrainHooks, type TrainResult } from '../train/trainer.js';
 import { readStoredTrainConfig, type TrainConfig } from '../train/train-config.js';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
 import { hasCheckpoint } from '../model/run-folder.js';
@@ -48,7 +48,7 @@ export async function bootstrapRun(o: BootstrapOptions): Promise<{ labels: Pseud
     // interrupted earlier: the labels are fixed, only the training goes on
     const table = await readCsvFile(labelsFile);
     const labels = table.rows.map((r) => ({ image: r.fields[0], id: r.fields[1], score: Number(r.fields[2]) }));
-    return { labels, result: await trainSiamese(o.out, { data: o.data }, { ...o.hooks, resume: true }) };
+    return { labels, result: await resumeTraining(o.out, o.hooks) };
   }
   const pred = await predictDataset({ ...o, threshold: o.minScore });
   const labels: PseudoLabel[] = [];
@@ -63,6 +63,6 @@ export async function bootstrapRun(o: BootstrapOptions): Promise<{ labels: Pseud
   const base = readStoredTrainConfig(o.runDir);
   if (!base) throw new WhaleidError(`${o.runDir}: not a training run (config.json missing)`);
   const given = Object.fromEntries(Object.entries(o.train ?? {}).filter(([, v]) => v !== undefined));
-  const result = await trainSiamese(o.out, { ...base, ...given, data: o.data, pseudoLabels: path.join(o.out, 'pseudo-train.csv') }, o.hooks);
+  const result = await startTraining(o.out, { ...base, ...given, data: o.data, pseudoLabels: path.join(o.out, 'pseudo-train.csv') }, o.hooks);
   return { labels, result };
 }

@@ -76,11 +76,11 @@ export async function loadCheckpoint(runDir: string, say: (line: string) => void
   const problems: string[] = [];
   for (const dir of dirs) {
     try {
-      return await readCheckpoint(dir);
+      const loaded = await readCheckpoint(dir);
+      for (const problem of problems) say(`${problem}: resuming from the previous checkpoint, ${dir}`);
+      return loaded;
     } catch (err) {
-      const problem = err instanceof Error ? err.message : String(err);
-      problems.push(problem);
-      if (dir !== dirs[dirs.length - 1]) say(`${problem}: resuming from the previous checkpoint, ${dirs[dirs.length - 1]}`);
+      problems.push(err instanceof Error ? err.message : String(err));
     }
   }
   throw new WhaleidError(`no readable checkpoint in ${runDir}: ${problems.join('; ')}`);

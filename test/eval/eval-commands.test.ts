@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { initEngine } from '../../src/model/engine.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
-import { trainSiamese } from '../../src/train/trainer.js';
+import { startTraining } from '../../src/train/trainer.js';
 import { registerEvalCommands } from '../../src/cli/commands/eval-commands.js';
 import { readCsvFile } from '../../src/data/csv-file.js';
 import { readLabels } from '../../src/data/labels.js';
@@ -40,7 +40,7 @@ describe('evaluate-open and evaluate-oneshot on a tiny trained run', () => {
     // other whales (another seed) for evaluation: never seen in training
     await generateSynthCatalog({ out: evalData, individuals: 16, photosPerIndividual: 4, seed: 9 });
     const schedule = { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }, { epochs: 1, lr: 64e-5, K: 1 }] };
-    await trainSiamese(run, { data: trainData, preset: 'tiny', inputSize: 64, schedule, batchSize: 16, valShare: 0.25, seed: 3 });
+    await startTraining(run, { data: trainData, preset: 'tiny', inputSize: 64, schedule, batchSize: 16, valShare: 0.25, seed: 3 });
   });
 
   it('evaluate-open prints figures that the per-query CSV reproduces, and is deterministic', async () => {

@@ -5,7 +5,7 @@ import { afterAll } from 'vitest';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { readLabels } from '../../src/data/labels.js';
 import { initEngine } from '../../src/model/engine.js';
-import { trainSiamese } from '../../src/train/trainer.js';
+import { startTraining } from '../../src/train/trainer.js';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
 import { importDataset } from '../../src/catalog/catalog-import.js';
 import { createIdentifier, type Identifier } from '../../src/serve/identifier.js';
@@ -38,7 +38,7 @@ export async function startTestService(o: Partial<ServerOptions> = {}): Promise<
   await initEngine({ backend: 'wasm' });
   await generateSynthCatalog({ out: data, individuals: 10, photosPerIndividual: 4, seed: 21 });
   const run = path.join(dir, 'run');
-  await trainSiamese(run, { data, preset: 'tiny', inputSize: 64, schedule: { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] }, batchSize: 16, valShare: 0.2, seed: 4, cacheDir: path.join(dir, 'cache') });
+  await startTraining(run, { data, preset: 'tiny', inputSize: 64, schedule: { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] }, batchSize: 16, valShare: 0.2, seed: 4, cacheDir: path.join(dir, 'cache') });
   const catalog = openCatalog(path.join(dir, 'whales.db'));
   await importDataset(catalog, data);
   const identifier = await createIdentifier(catalog, run, { cacheDir: path.join(dir, 'cache'), threads: 1 });

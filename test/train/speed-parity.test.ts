@@ -8,7 +8,7 @@ import path from 'node:path';
 import { initEngine } from '../../src/model/engine.js';
 import { registerBatchNormGradient, unregisterBatchNormGradient } from '../../src/model/batch-norm-grad.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
-import { trainSiamese } from '../../src/train/trainer.js';
+import { startTraining } from '../../src/train/trainer.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 interface LogRecord { kind: string; epoch: number; loss?: number; map5?: number; top1?: number }
@@ -34,10 +34,10 @@ describe('training results do not depend on the engine', () => {
     const config = { data: catalog, preset: 'tiny' as const, inputSize: 64, schedule, batchSize: 16, valShare: 0.3, seed: 4 };
     await initEngine({ backend: 'cpu' });
     unregisterBatchNormGradient();
-    await trainSiamese(path.join(dir, 'cpu'), config);
+    await startTraining(path.join(dir, 'cpu'), config);
     registerBatchNormGradient();
     await initEngine({ backend: 'wasm' });
-    await trainSiamese(path.join(dir, 'wasm'), config);
+    await startTraining(path.join(dir, 'wasm'), config);
 
     const [ref, ours] = [readLog(path.join(dir, 'cpu')), readLog(path.join(dir, 'wasm'))];
     const losses = (log: LogRecord[]): number[] => log.filter((r) => r.kind === 'epoch').map((r) => r.loss!);

@@ -4,17 +4,18 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/model/engine.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
-import { trainSiamese } from '../../src/train/trainer.js';
+import { resumeTraining, startTraining } from '../../src/train/trainer.js';
 import { loadSiamese } from '../../src/model/model-io.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { predictDataset } from '../../src/predict/predict-dataset.js';
 import { readLabels } from '../../src/data/labels.js';
 import { readCsvFile } from '../../src/data/csv-file.js';
+import { runCli } from '../helpers/cli.js';
 
 // Two 1-epoch groups of a tiny model on a tiny synthetic catalog: seconds on the wasm backend.
 const schedule = { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }, { epochs: 1, lr: 64e-5, K: 1 }] };
 
-describe('trainSiamese', () => {
+describe('startTraining and resumeTraining', () => {
   const dir = tmpDir();
   const catalog = path.join(dir, 'catalog');
   beforeAll(async () => {
@@ -25,7 +26,7 @@ describe('trainSiamese', () => {
 
   it('writes checkpoints, a JSON-lines log, the model and a report', async () => {
     const run = path.join(dir, 'full');
-    const res = await trainSiamese(run, config);
+    const res = await startTraining(run, config);
     expect(res.epochs).toBe(2);
     for (const f of ['config.json', 'log.jsonl', 'report.html', 'model/model.json', 'checkpoint/state.json', 'validation.json']) expect(existsSync(path.join(run, f)), f).toBe(true);
     const log = readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -35,7 +36,7 @@ describe('trainSiamese', () => {
     expect(report).toContain('Validation MAP@5');
     expect(report).toMatch(/chance 0\.\d{3}/);
     expect(report).toMatch(/<img src="data:image\/png;base64,/); // the gallery of validation queries
-    await expect(trainSiamese(run, config)).rejects.toThrow(/already there; use --resume/);
+    await expect(startTraining(run, config)).rejects.toThrow(/already there; use --resume/);
 
     // prediction with the trained run: one row per test photo, duplicates of training photos answered from them
     const pred = await predictDataset({ runDir: run, data: catalog, tta: 1, seed: 2 });
@@ -59,10 +60,13 @@ describe('trainSiamese', () => {
   it('a run stopped after a group and resumed equals an uninterrupted run (same seed)', async () => {
     const a = path.join(dir, 'a');
     const b = path.join(dir, 'b');
-    await trainSiamese(a, config);
-    await trainSiamese(b, config, { stopAfterGroups: 1 });
+    await startTraining(a, config);
+    // the caller's signal, aborted once the first group's checkpoint is written, stops the run there
+    const stop = new AbortController();
+    const stopped = await startTraining(b, config, { signal: stop.signal, onCheckpoint: (groups) => groups === 1 && stop.abort() });
+    expect(stopped).toMatchObject({ stopped: true, epochs: 1 });
     expect(existsSync(path.join(b, 'model'))).toBe(false);
-    await trainSiamese(b, {} as never, { resume: true });
+    expect((await resumeTraining(b)).stopped).toBe(false);
     const logA = readFileSync(path.join(a, 'log.jsonl'), 'utf8').split('\n').map((l) => l.replace(/"seconds":[\d.]+/, ''));
     const logB = readFileSync(path.join(b, 'log.jsonl'), 'utf8').split('\n').map((l) => l.replace(/"seconds":[\d.]+/, ''));
     expect(logB).toEqual(logA);
@@ -75,6 +79,40 @@ describe('trainSiamese', () => {
     expect(maxDiff).toBe(0);
     ma.model.dispose();
     mb.model.dispose();
+
+    // stopped in the middle of a group (as Ctrl-C does: after the step in progress), resumed from
+    // the group's start: the same log and the same files, bit for bit
+    const c = path.join(dir, 'c');
+    const midGroup = new AbortController();
+    const cut = await startTraining(c, config, { signal: midGroup.signal, onStep: (status) => status.startsWith('epoch 2 ') && midGroup.abort() });
+    expect(cut).toMatchObject({ stopped: true, epochs: 1 });
+    expect(JSON.parse(readFileSync(path.join(c, 'checkpoint', 'state.json'), 'utf8')).groupsDone).toBe(1);
+    await resumeTraining(c);
+    expect(readFileSync(path.join(c, 'log.jsonl'), 'utf8').split('\n').map((l) => l.replace(/"seconds":[\d.]+/, ''))).toEqual(logA);
+    expect(readFileSync(path.join(c, 'model', 'weights.bin')).equals(readFileSync(path.join(a, 'model', 'weights.bin')))).toBe(true);
+  });
+
+  it('resumes from checkpoint.old when checkpoint/state.json is damaged, through the CLI; with both damaged it says so in one line (exit 2)', async () => {
+    const run = path.join(dir, 'damaged');
+    const three = { ...config, schedule: { name: 'three', groups: [...schedule.groups, { epochs: 1, lr: 64e-5, K: 1 }] } };
+    const stop = new AbortController();
+    await startTraining(run, three, { signal: stop.signal, onCheckpoint: (groups) => groups === 2 && stop.abort() });
+    writeFileSync(path.join(run, 'checkpoint', 'state.json'), '{"groupsDone": 2, "epo');
+    const resumed = await runCli('train', '--resume', run, '--threads', '1', '--quiet');
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.err).toMatch(/checkpoint\/state\.json: not valid JSON .*: resuming from the previous checkpoint, .*checkpoint\.old/);
+    expect(resumed.err).toMatch(/resuming after 1 epochs \(1 groups\)/);
+    const epochs = readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.kind === 'epoch').map((r) => r.epoch);
+    expect(epochs).toEqual([1, 2, 3]);
+    expect(existsSync(path.join(run, 'model', 'weights.bin'))).toBe(true);
+
+    for (const c of ['checkpoint', 'checkpoint.old']) writeFileSync(path.join(run, c, 'state.json'), '[]');
+    const config0 = readFileSync(path.join(run, 'config.json'));
+    const failed = await runCli('train', '--resume', run, '--threads', '1', '--quiet');
+    expect(failed.code).toBe(2);
+    expect(failed.err.trim().split('\n')).toHaveLength(1);
+    expect(failed.err).toMatch(/no readable checkpoint in .*damaged: .*checkpoint\/state\.json: expected an object with groupsDone, epochsDone and history; .*checkpoint\.old\/state\.json: expected an object/);
+    expect(readFileSync(path.join(run, 'config.json')).equals(config0)).toBe(true);
   });
 
   it('gives photos the boxes CSV lacks the fluke detector\'s box in boxed runs (or none with boxModel none)', async () => {
@@ -84,8 +122,8 @@ describe('trainSiamese', () => {
     writeFileSync(path.join(partial, 'bounding_boxes.csv'), [csv[0], ...csv.slice(4)].join('\n') + '\n'); // 3 rows gone
     const one = { ...config, data: partial, schedule: { name: 'one', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] } };
     const said: string[][] = [[], []];
-    await trainSiamese(path.join(dir, 'detected'), one, { onMessage: (l) => said[0].push(l) });
-    await trainSiamese(path.join(dir, 'undetected'), { ...one, boxModel: 'none' }, { onMessage: (l) => said[1].push(l) });
+    await startTraining(path.join(dir, 'detected'), one, { onMessage: (l) => said[0].push(l) });
+    await startTraining(path.join(dir, 'undetected'), { ...one, boxModel: 'none' }, { onMessage: (l) => said[1].push(l) });
     const dropped = csv.slice(1, 4).map((l) => l.split(',')[0]);
     const trained = new Set((await readLabels(path.join(partial, 'train.csv'))).filter((r) => r.id !== 'new_whale').map((r) => r.image));
     const n = dropped.filter((d) => trained.has(d)).length;
@@ -98,9 +136,9 @@ describe('trainSiamese', () => {
   it('trains through micro-batches (gradient accumulation), deterministically, to a different model than whole steps', async () => {
     const one = { ...config, schedule: { name: 'one', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] } };
     const runs = ['m1', 'm2', 'whole'].map((n) => path.join(dir, n));
-    await trainSiamese(runs[0], { ...one, microBatch: 4 });
-    await trainSiamese(runs[1], { ...one, microBatch: 4 });
-    await trainSiamese(runs[2], one);
+    await startTraining(runs[0], { ...one, microBatch: 4 });
+    await startTraining(runs[1], { ...one, microBatch: 4 });
+    await startTraining(runs[2], one);
     const epochLoss = (run: string): number => readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((r) => r.kind === 'epoch').loss;
     expect(Number.isFinite(epochLoss(runs[0]))).toBe(true);
     const [m1, m2, whole] = await Promise.all(runs.map((r) => loadSiamese(path.join(r, 'model'))));
@@ -108,16 +146,16 @@ describe('trainSiamese', () => {
     expect(gap(m1, m2)).toBe(0);
     // BatchNorm sees micro-batches of 4 pairs instead of 16: close to, but not, the whole-step model
     expect(gap(m1, whole)).toBeGreaterThan(0);
-    await expect(trainSiamese(path.join(dir, 'bad'), { ...one, microBatch: 32 })).rejects.toThrow(/Expected an integer between 1 and the batch size 16 for microBatch/);
+    await expect(startTraining(path.join(dir, 'bad'), { ...one, microBatch: 32 })).rejects.toThrow(/Expected an integer between 1 and the batch size 16 for microBatch/);
     for (const m of [m1, m2, whole]) m.model.dispose();
   });
 
   it('trains with data-parallel replicas (a worker thread) deterministically, as micro-batches of the same shares would up to BatchNorm averaging', async () => {
     const one = { ...config, schedule: { name: 'one', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] } };
     const runs = ['r1', 'r2', 'halves'].map((n) => path.join(dir, n));
-    await trainSiamese(runs[0], { ...one, replicas: 2 });
-    await trainSiamese(runs[1], { ...one, replicas: 2 });
-    await trainSiamese(runs[2], { ...one, microBatch: 8 });
+    await startTraining(runs[0], { ...one, replicas: 2 });
+    await startTraining(runs[1], { ...one, replicas: 2 });
+    await startTraining(runs[2], { ...one, microBatch: 8 });
     const [r1, r2, halves] = await Promise.all(runs.map((r) => loadSiamese(path.join(r, 'model'))));
     const gap = (x: typeof r1, y: typeof r1, trainable: boolean): number => {
       const wx = trainable ? x.model.trainableWeights : x.model.weights;
@@ -129,7 +167,7 @@ describe('trainSiamese', () => {
     // later steps' validation, not their gradients) are averaged instead of updated twice
     expect(gap(r1, halves, true)).toBeLessThan(1e-4);
     expect(JSON.parse(readFileSync(path.join(runs[0], 'config.json'), 'utf8')).replicas).toBe(2);
-    await expect(trainSiamese(path.join(dir, 'bad-replicas'), { ...one, replicas: 0 })).rejects.toThrow(/Expected an integer between 1 and 64 for replicas but received 0/);
+    await expect(startTraining(path.join(dir, 'bad-replicas'), { ...one, replicas: 0 })).rejects.toThrow(/Expected an integer between 1 and 64 for replicas but received 0/);
     for (const m of [r1, r2, halves]) m.model.dispose();
   });
 });

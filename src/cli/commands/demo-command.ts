@@ -81,9 +81,9 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       } else {
         const resume = hasCheckpoint(runDir);
         io.out(`step 3/4: ${resume ? 'resuming' : 'training'} a Siamese network (recipe ${opts.recipe}, preset ${settings.preset}, tfjs ${engine.backend}, ${engine.threads} thread(s)) in ${runDir}`);
-        const { trainSiamese } = await import('../../train/trainer.js');
+        const { startTraining, resumeTraining } = await import('../../train/trainer.js');
         const hooks = trainHooks(io, showProgress, '  ');
-        const r = await trainSiamese(runDir, settings, { ...hooks, resume });
+        const r = resume ? await resumeTraining(runDir, hooks) : await startTraining(runDir, settings, hooks);
         hooks.done();
         io.out(`  ${r.epochs} epochs in ${(r.seconds / 60).toFixed(1)} min; validation MAP@5 ${r.validation?.map5.toFixed(4) ?? '-'} at threshold ${r.validation?.threshold ?? '-'}`);
       }

@@ -5,6 +5,7 @@ import { common } from '../common-options.js';
 import { ALL_TRAIN_OPTIONS, trainSettings, trainingEngine } from '../train-options.js';
 import { WhaleidError } from '../../util/errors.js';
 import { trainHooks } from '../train-hooks.js';
+import { stopOnInterrupt } from '../interrupt.js';
 import type { CliIo } from '../io.js';
 import { readRunConfig } from '../../model/run-folder.js';
 
@@ -43,11 +44,23 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
       const replicas = o.replicas ?? (resume ? (storedReplicas(resume) ?? 1) : 1);
       const engine = await initEngine(trainingEngine(o, replicas));
       io.out(`engine: tfjs ${engine.backend}, ${engine.threads} thread(s)${replicas > 1 ? ` x ${replicas} replicas` : ''}`);
-      const { trainSiamese } = await import('../../train/trainer.js');
+      const { startTraining, resumeTraining } = await import('../../train/trainer.js');
       const hooks = trainHooks(io, io.progress && !o.quiet);
       if (o.recipe) io.out(`recipe ${o.recipe}: ${JSON.stringify({ ...settings, data: undefined, cacheDir: undefined, schedule: undefined })}`);
-      const result = await trainSiamese(runDir, settings, { ...hooks, resume: Boolean(resume) });
-      hooks.done();
+      const stop = stopOnInterrupt(io, 'stopping after this step; the last checkpoint is kept (Ctrl-C again to quit now)');
+      const options = { ...hooks, signal: stop.signal };
+      let result;
+      try {
+        result = resume ? await resumeTraining(runDir, options) : await startTraining(runDir, settings, options);
+      } finally {
+        stop.release();
+        hooks.done();
+      }
+      if (result.stopped) {
+        io.out(`stopped after ${result.epochs} epochs; continue with: whaleid train --resume ${runDir}`);
+        io.setExitCode(130);
+        return;
+      }
       const v = result.validation;
       io.out(`trained ${result.epochs} epochs in ${(result.seconds / 60).toFixed(1)} min; ${v ? `validation MAP@5 ${v.map5.toFixed(4)} (threshold ${v.threshold}), top-1 ${v.top1.toFixed(3)}` : 'no validation queries'}; report: ${runDir}/report.html`);
     },
