@@ -10,7 +10,7 @@
  * state and writes them back ({@link TrainingEngine.writeTo}) before anything reads them, so a
  * native run and a wasm run leave the same files and either can resume the other.
  *
- * How an engine is made and used (src/train/trainer.ts):
+ * How an engine is made and used (src/train/group-loop.ts; TrainOptions.engine picks it):
  * - `createTrainingEngine(siamese, options)` (training-engines.ts) builds one from a Siamese (its
  *   weights, moving averages and Adam state, e.g. just loaded from a checkpoint, with the head
  *   already initialised) and fixes its step strategy (whole steps, micro-batches, replicas) once.
