@@ -1,7 +1,7 @@
 // Issue 18, item 4: `whaleid train --resume` must finish with the model an uninterrupted run
-// gives. The run is killed (SIGKILL, as a crash, an OOM kill or a closed terminal would) in the
-// middle of its schedule, resumed in a new process, and every byte of its weights, its Adam state
-// and its ONNX export is compared with a run that was never stopped. Batches of 2 pairs give ~27
+// gives. The run is killed (SIGKILL, as a crash or an OOM kill would) or interrupted (SIGINT, as
+// Ctrl-C) in the middle of its schedule, resumed in a new process, and every byte of its weights,
+// its Adam state and its ONNX export is compared with a run that was never stopped. Batches of 2 pairs give ~27
 // Adam steps per epoch: step counts at which tfjs's own optimiser restore (pow(beta, t + 1)) and
 // live training (a chain of float32 products) disagree in the last bit of the bias correction.
 import { describe, it, expect, beforeAll } from 'vitest';
@@ -26,20 +26,20 @@ function whaleid(args: string[], onStart?: (child: ReturnType<typeof spawn>) => 
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, err })));
 }
 
-/** Kills `child` as soon as the run in `runDir` has written its first checkpoint (group 1 of 2). */
-function killAfterFirstCheckpoint(runDir: string): (child: ReturnType<typeof spawn>) => void {
+/** Sends `signal` to `child` as soon as the run in `runDir` has written its first checkpoint (group 1 of 2). */
+function signalAfterFirstCheckpoint(runDir: string, signal: NodeJS.Signals): (child: ReturnType<typeof spawn>) => void {
   return (child) => {
     const timer = setInterval(() => {
       if (existsSync(path.join(runDir, 'checkpoint', 'state.json'))) {
         clearInterval(timer);
-        child.kill('SIGKILL');
+        child.kill(signal);
       }
     }, 20);
     child.on('exit', () => clearInterval(timer));
   };
 }
 
-/** Indices of the float32 values that differ between two weight files of the same layout. */
+/** How many float32 values differ between two weight files of the same layout. */
 function differingFloats(a: Buffer, b: Buffer): number {
   expect(b.length).toBe(a.length);
   let n = 0;
@@ -47,34 +47,46 @@ function differingFloats(a: Buffer, b: Buffer): number {
   return n;
 }
 
-describe('whaleid train --resume after a kill', () => {
+/** Every file of a finished run that holds the model, compared with the uninterrupted run's. */
+function expectSameModel(run: string, reference: string): void {
+  const log = (dir: string): string[] => readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => l.replace(/"seconds":[\d.]+/, ''));
+  expect(log(run)).toEqual(log(reference));
+  const bytes = (dir: string, file: string): Buffer => readFileSync(path.join(dir, file));
+  // every weight and moving average of the final model, and Adam's moments and step count
+  for (const file of ['model/weights.bin', 'checkpoint/optimizer.bin']) {
+    expect(differingFloats(bytes(reference, file), bytes(run, file)), `${file}: values that differ`).toBe(0);
+  }
+  for (const file of ['model/model.json', 'onnx/branch.onnx']) expect(bytes(run, file).equals(bytes(reference, file)), file).toBe(true);
+}
+
+describe('whaleid train --resume after a kill or Ctrl-C', () => {
+  const whole = path.join(dir, 'whole');
   beforeAll(async () => {
     await generateSynthCatalog({ out: catalog, individuals: 12, photosPerIndividual: 4, seed: 5 });
     writeFileSync(cli, `import { main } from ${JSON.stringify(path.resolve('src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
-  });
-
-  it('ends with the weights, BatchNorm statistics, Adam state and ONNX export of an uninterrupted run, bit for bit', async () => {
-    const whole = path.join(dir, 'whole');
-    const killed = path.join(dir, 'killed');
     const full = await whaleid(['train', '--data', catalog, '--out', whole, ...runArgs]);
     expect(full.code, full.err).toBe(0);
+  }, 120_000);
 
-    const cut = await whaleid(['train', '--data', catalog, '--out', killed, ...runArgs], killAfterFirstCheckpoint(killed));
+  it('SIGKILL mid-schedule: the resumed run ends with the weights, BatchNorm statistics, Adam state and ONNX export of an uninterrupted run, bit for bit', async () => {
+    const killed = path.join(dir, 'killed');
+    const cut = await whaleid(['train', '--data', catalog, '--out', killed, ...runArgs], signalAfterFirstCheckpoint(killed, 'SIGKILL'));
     expect(cut.signal).toBe('SIGKILL');
     expect(existsSync(path.join(killed, 'model')), 'killed before the end of the schedule').toBe(false);
     expect(JSON.parse(readFileSync(path.join(killed, 'checkpoint', 'state.json'), 'utf8')).groupsDone).toBe(1);
-
     const resumed = await whaleid(['train', '--resume', killed, '--threads', '1', '--quiet']);
     expect(resumed.code, resumed.err).toBe(0);
+    expectSameModel(killed, whole);
+  }, 180_000);
 
-    const log = (run: string): string[] => readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => l.replace(/"seconds":[\d.]+/, ''));
-    expect(log(killed)).toEqual(log(whole));
-    const bytes = (run: string, file: string): Buffer => readFileSync(path.join(run, file));
-    // every weight and moving average of the final model, and Adam's moments and step count
-    for (const file of ['model/weights.bin', 'checkpoint/optimizer.bin']) {
-      expect(differingFloats(bytes(whole, file), bytes(killed, file)), `${file}: values that differ`).toBe(0);
-    }
-    expect(bytes(killed, 'model/model.json').equals(bytes(whole, 'model/model.json'))).toBe(true);
-    expect(bytes(killed, 'onnx/branch.onnx').equals(bytes(whole, 'onnx/branch.onnx'))).toBe(true);
-  }, 240_000);
+  it('Ctrl-C mid-schedule: the run stops after the step in progress (exit 130, checkpoint kept) and resumes to the same files', async () => {
+    const interrupted = path.join(dir, 'interrupted');
+    const cut = await whaleid(['train', '--data', catalog, '--out', interrupted, ...runArgs], signalAfterFirstCheckpoint(interrupted, 'SIGINT'));
+    expect(cut.code, cut.err).toBe(130);
+    expect(cut.err).toMatch(/stopping after this step; the last checkpoint is kept/);
+    expect(existsSync(path.join(interrupted, 'model'))).toBe(false);
+    const resumed = await whaleid(['train', '--resume', interrupted, '--threads', '1', '--quiet']);
+    expect(resumed.code, resumed.err).toBe(0);
+    expectSameModel(interrupted, whole);
+  }, 180_000);
 });
