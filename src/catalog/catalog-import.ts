@@ -20,8 +20,8 @@ export interface ImportSummary {
   /** Photos whose bytes were in the catalog already. */
   duplicates: number;
   newIndividuals: number;
-  /** new_whale and unlabelled photos: they name no known individual. */
-  skipped: number;
+  /** new_whale and unlabelled photos added to the review queue (a person identifies them). */
+  queued: number;
   /** Photos that could not be read (each reported). */
   failed: number;
 }
@@ -29,8 +29,11 @@ export interface ImportSummary {
 /**
  * Loads a Kaggle-layout or folder-per-individual dataset into a catalog: one individual per id
  * (found by name, so a second import adds to the same individuals), each labelled photo
- * identified, with its box from the dataset's boxes CSV. Unreadable photos are reported and the
- * rest imported; running it again adds only what is new (photos are matched by content).
+ * identified, with its box from the dataset's boxes CSV. Photos without a label (`new_whale`, the
+ * test photos, photos directly in a folder layout's root) go into the review queue, as an upload
+ * would, rather than being left out. Dates and positions come from the photos' EXIF, and dated
+ * photos are grouped into sightings. Unreadable photos are reported and the rest imported;
+ * running it again adds only what is new (photos are matched by content).
  *
  * @param catalog - an open catalog
  * @param data - the dataset folder
@@ -45,23 +48,30 @@ export async function importDataset(catalog: Catalog, data: string, options: Imp
   const ds = await loadUsableDataset(data, say);
   const extras = await loadPhotoExtras(ds.root, { boxes: options.boxes });
   const by = options.by ?? 'import';
-  const labelled = ds.train.filter((p) => p.id !== NEW_WHALE);
-  const s: ImportSummary = { added: 0, duplicates: 0, newIndividuals: 0, skipped: ds.train.length - labelled.length + ds.test.length, failed: 0 };
-  for (const [i, p] of labelled.entries()) {
+  // labelled photos first, so a queued photo's candidates are there when a person opens it
+  const photos = [
+    ...ds.train.filter((p) => p.id !== NEW_WHALE),
+    ...ds.train.filter((p) => p.id === NEW_WHALE).map((p) => ({ image: p.image, file: p.file })),
+    ...ds.test,
+  ] as { image: string; file: string; id?: string }[];
+  const s: ImportSummary = { added: 0, duplicates: 0, newIndividuals: 0, queued: 0, failed: 0 };
+  for (const [i, p] of photos.entries()) {
     try {
       const bytes = await fs.readFile(p.file);
       const box = extras.of(p.image).box;
       // the individual is created with its first photo, in one transaction: an unreadable first
       // photo leaves no individual without photos
-      const r = await catalog.addPhoto(bytes, { originalName: p.image, box, boxSource: box ? 'csv' : 'none', uploadedBy: by, individualName: p.id });
+      const r = await catalog.addPhoto(bytes, { originalName: p.image, box, boxSource: box ? 'csv' : 'none', uploadedBy: by, ...(p.id ? { individualName: p.id } : {}) });
       if (r.duplicate) s.duplicates++;
-      else s.added++;
+      else if (p.id) s.added++;
+      else s.queued++;
       if (r.newIndividual) s.newIndividuals++;
+      if (!r.duplicate) catalog.groupIntoEncounters([r.photo.id], { by, sameUpload: false });
     } catch (e) {
       s.failed++;
       say(`${p.file}: ${(e as Error).message}`);
     }
-    options.onProgress?.(i + 1, labelled.length);
+    options.onProgress?.(i + 1, photos.length);
   }
   return s;
 }

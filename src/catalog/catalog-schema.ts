@@ -53,6 +53,22 @@ export const MIGRATIONS: readonly string[] = [
      decided_at TEXT NOT NULL
    );
    CREATE INDEX decisions_photo ON decisions(photo_id);`,
+  // 2: where each photo was taken (from EXIF or a person: the source says which), and sightings
+  // (encounters): the photos of one sighting grouped, so an individual's history is a list of
+  // sightings with dates and places rather than of photos
+  `ALTER TABLE photos ADD COLUMN latitude REAL CHECK (latitude BETWEEN -90 AND 90);
+   ALTER TABLE photos ADD COLUMN longitude REAL CHECK (longitude BETWEEN -180 AND 180);
+   ALTER TABLE photos ADD COLUMN taken_on_source TEXT CHECK (taken_on_source IN ('exif', 'user'));
+   ALTER TABLE photos ADD COLUMN position_source TEXT CHECK (position_source IN ('exif', 'user'));
+   UPDATE photos SET taken_on_source = 'user' WHERE taken_on IS NOT NULL;
+   CREATE TABLE encounters (
+     id INTEGER PRIMARY KEY,
+     created_at TEXT NOT NULL,
+     created_by TEXT NOT NULL DEFAULT ''
+   );
+   ALTER TABLE photos ADD COLUMN encounter_id INTEGER REFERENCES encounters(id);
+   CREATE INDEX photos_encounter ON photos(encounter_id);
+   CREATE INDEX photos_taken_day ON photos(substr(taken_on, 1, 10));`,
 ];
 
 /**

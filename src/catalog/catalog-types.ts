@@ -17,6 +17,10 @@ export interface IndividualRecord {
   mergedInto: number | null;
   /** Photos assigned to it (filled by list/get queries). */
   photoCount?: number;
+  /** The latest date one of its photos was taken (filled by list/get queries). */
+  lastSeen?: string | null;
+  /** A photo to show it by: its first identified photo (filled by list/get queries). */
+  coverPhotoId?: number | null;
 }
 
 /** A photo of the catalog. */
@@ -33,11 +37,23 @@ export interface PhotoRecord {
   boxSource: BoxSource;
   takenOn: string | null;
   location: string | null;
+  /** GPS position in decimal degrees (both or neither). */
+  latitude: number | null;
+  longitude: number | null;
+  /** Where `takenOn` came from: the camera's EXIF or a person; null when unknown. */
+  takenOnSource: DetailSource | null;
+  /** Where the position came from. */
+  positionSource: DetailSource | null;
+  /** The sighting (encounter) the photo belongs to. */
+  encounterId: number | null;
   uploadedBy: string;
   uploadedAt: string;
   individualId: number | null;
   status: PhotoStatus;
 }
+
+/** Where a photo's date or position came from: the camera's EXIF, or a person who typed it. */
+export type DetailSource = 'exif' | 'user';
 
 /** What a person decided (or an import recorded), with who, when and which model proposed it. */
 export interface DecisionRecord {
@@ -59,6 +75,9 @@ export interface NewPhoto {
   boxSource?: BoxSource;
   takenOn?: string | null;
   location?: string | null;
+  /** GPS position given by a person (both or neither); otherwise the photo's EXIF position is used. */
+  latitude?: number | null;
+  longitude?: number | null;
   uploadedBy?: string;
   /** Assign at once (imports); otherwise the photo waits for review. */
   individualId?: number | null;

@@ -6,6 +6,7 @@ import { createFeatures, type FeaturesStore } from './features-store.js';
 import { createIndividuals, type IndividualsStore } from './individuals-store.js';
 import { openPhotoFiles, type PhotoFiles } from './photo-files.js';
 import { createPhotos, type PhotosStore } from './photos-store.js';
+import { createSightings, type SightingsStore } from './sightings-store.js';
 
 export { NotFoundError } from './not-found-error.js';
 
@@ -26,9 +27,9 @@ export interface CatalogOptions {
 
 /**
  * An open catalog: SQLite database + content-addressed photo folder, seen through its stores
- * (photos, individuals, decisions, features, backup). The connection itself stays inside.
+ * (photos, individuals, decisions, features, backup, sightings). The connection itself stays inside.
  */
-export interface Catalog extends PhotosStore, IndividualsStore, DecisionsStore, FeaturesStore, BackupStore {
+export interface Catalog extends PhotosStore, IndividualsStore, DecisionsStore, FeaturesStore, BackupStore, SightingsStore {
   readonly file: string;
   /** The content-addressed photo folder. */
   readonly photoFiles: PhotoFiles;
@@ -74,6 +75,7 @@ export function openCatalog(file: string, options: CatalogOptions = {}): Catalog
     ...individuals.api,
     ...createDecisions(db, { photos, individuals, log }),
     ...features.api,
+    ...createSightings(db, photos),
     ...createBackup(db, files),
     revision: db.revision,
     integrityCheck: db.integrityCheck,

@@ -43,7 +43,9 @@ const autoName = (k: number): string => `W${String(k).padStart(5, '0')}`;
  */
 export function createIndividuals(db: CatalogDb): Individuals {
   const { sql } = db;
-  const withCount = 'SELECT i.*, (SELECT COUNT(*) FROM photos p WHERE p.individual_id = i.id) AS photo_count FROM individuals i';
+  const withCount = `SELECT i.*, (SELECT COUNT(*) FROM photos p WHERE p.individual_id = i.id) AS photo_count,
+    (SELECT MAX(p.taken_on) FROM photos p WHERE p.individual_id = i.id) AS last_seen,
+    (SELECT MIN(p.id) FROM photos p WHERE p.individual_id = i.id) AS cover_photo_id FROM individuals i`;
   const getIndividual = sql.prepare<[number], IndividualRow>(`${withCount} WHERE i.id = ?`);
   const getByName = sql.prepare<[string], IndividualRow>('SELECT * FROM individuals WHERE name = ?');
   const insertRow = sql.prepare(insertSql('individuals', ['name', 'notes', 'created_at', 'created_by']));

@@ -10,6 +10,7 @@ import type { Individuals } from './individuals-store.js';
 import { NotFoundError } from './not-found-error.js';
 import { inspectPhoto, type PhotoFacts, type PhotoFiles } from './photo-files.js';
 import { dateField, textField } from './text-fields.js';
+import { positionFields, withExif } from './photo-details.js';
 
 /** The photos of a catalog, as the catalog's users see them. */
 export interface PhotosStore {
@@ -39,7 +40,7 @@ export interface Photos {
 
 /** The `photos` columns an insert gives, bound by name. */
 const INSERT_COLUMNS = ['sha256', 'format', 'bytes', 'width', 'height', 'original_name', 'box_x0', 'box_y0', 'box_x1', 'box_y1', 'box_source',
-  'taken_on', 'location', 'uploaded_by', 'uploaded_at', 'individual_id', 'status'] as const;
+  'taken_on', 'location', 'latitude', 'longitude', 'taken_on_source', 'position_source', 'uploaded_by', 'uploaded_at', 'individual_id', 'status'] as const;
 type InsertRow = Record<(typeof INSERT_COLUMNS)[number], string | number | null>;
 
 function checkBox(b: Box, width: number, height: number): Box {
@@ -101,8 +102,10 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
       const known = getBySha.get(facts.sha256);
       if (known) return { photo: photoOf(known), duplicate: true, newIndividual: false };
       const box = meta.box ? checkBox(meta.box, facts.width, facts.height) : null;
-      const takenOn = meta.takenOn ? dateField('takenOn', meta.takenOn) : null;
+      const given = { takenOn: meta.takenOn ? dateField('takenOn', meta.takenOn) : null, position: positionFields(meta.latitude ?? null, meta.longitude ?? null) };
       const location = meta.location ? textField('location', meta.location, 500) : null;
+      // what a person gave wins; the camera's EXIF fills the rest
+      const { takenOn, position } = await withExif(bytes, given);
       const by = textField('uploadedBy', meta.uploadedBy ?? '', 100, true);
       // bytes first, row second: a kill between them leaves an unreferenced file (harmless, reused
       // by the next upload of those bytes), never a row without its photo
@@ -111,7 +114,8 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
       return insertPhoto(facts, {
         sha256: facts.sha256, format: facts.format, bytes: facts.bytes, width: facts.width, height: facts.height, original_name: name,
         box_x0: box?.x0 ?? null, box_y0: box?.y0 ?? null, box_x1: box?.x1 ?? null, box_y1: box?.y1 ?? null, box_source: box ? (meta.boxSource ?? 'user') : 'none',
-        taken_on: takenOn, location, uploaded_by: by, uploaded_at: now(),
+        taken_on: takenOn.value, location, latitude: position.value?.latitude ?? null, longitude: position.value?.longitude ?? null,
+        taken_on_source: takenOn.source, position_source: position.source, uploaded_by: by, uploaded_at: now(),
       }, target, by);
     },
     photo,

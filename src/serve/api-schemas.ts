@@ -12,13 +12,18 @@ const photo = {
   properties: {
     id: { type: 'integer' }, sha256: { type: 'string' }, format: { type: 'string' }, bytes: { type: 'integer' }, width: { type: 'integer' }, height: { type: 'integer' },
     originalName: { type: 'string' }, box, boxSource: { type: 'string', enum: ['none', 'csv', 'model', 'user'] }, takenOn: nullable('string'), location: nullable('string'),
+    latitude: nullable('number'), longitude: nullable('number'), takenOnSource: { type: 'string', nullable: true, enum: ['exif', 'user', null] },
+    positionSource: { type: 'string', nullable: true, enum: ['exif', 'user', null] }, encounterId: nullable('integer'),
     uploadedBy: { type: 'string' }, uploadedAt: { type: 'string' }, individualId: nullable('integer'), status: { type: 'string', enum: ['pending', 'identified', 'skipped'] },
   },
 };
 
 const individual = {
   type: 'object',
-  properties: { id: { type: 'integer' }, name: { type: 'string' }, notes: { type: 'string' }, createdAt: { type: 'string' }, createdBy: { type: 'string' }, mergedInto: nullable('integer'), photoCount: { type: 'integer' } },
+  properties: {
+    id: { type: 'integer' }, name: { type: 'string' }, notes: { type: 'string' }, createdAt: { type: 'string' }, createdBy: { type: 'string' }, mergedInto: nullable('integer'), photoCount: { type: 'integer' },
+    lastSeen: nullable('string'), coverPhotoId: nullable('integer'),
+  },
 };
 
 const decision = {
@@ -52,8 +57,15 @@ const uploadResponse = {
   },
 };
 
+const encounter = { type: 'object', properties: { id: { type: 'integer' }, createdAt: { type: 'string' }, createdBy: { type: 'string' }, photos: { type: 'array', items: photo } } };
+
+const sighting = {
+  type: 'object',
+  properties: { encounterId: nullable('integer'), date: nullable('string'), location: nullable('string'), latitude: nullable('number'), longitude: nullable('number'), photoIds: { type: 'array', items: { type: 'integer' } } },
+};
+
 /** The API's object schemas. */
-export const schemas = { photo, individual, decision, identification, uploadResponse };
+export const schemas = { photo, individual, decision, identification, uploadResponse, encounter, sighting };
 
 /** `:id` path parameter. */
 export const idParam = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] };

@@ -9,6 +9,7 @@ import type { BoxDetector } from '../boxes/box-predict.js';
 import { registerPhotoRoutes } from './routes-photos.js';
 import { registerUploadRoute, MAX_UPLOAD_FIELDS } from './upload-route.js';
 import { registerIndividualRoutes } from './routes-individuals.js';
+import { registerSightingRoutes } from './routes-sightings.js';
 import { handleErrors, HttpError, internalErrorLog } from './http-error.js';
 import { createServiceContext } from './service-context.js';
 import { STRICT_AJV, strictRequestValidation } from './request-validation.js';
@@ -76,6 +77,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   registerUploadRoute(app, ctx);
   registerPhotoRoutes(app, ctx);
   registerIndividualRoutes(app, ctx);
+  registerSightingRoutes(app, ctx);
 
   for (const [route, file] of Object.entries(WEB_FILES)) {
     app.get(route, { schema: { hide: true } }, async (_req, reply) => {

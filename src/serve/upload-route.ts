@@ -114,6 +114,19 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServiceContext): 
     }
   };
 
+  // the new photos of one upload are one sighting unless their dates or positions say otherwise
+  const groupSightings = (results: UploadResult[], by: string): void => {
+    const added = results.filter((r) => r.ok && !r.duplicate) as Extract<UploadResult, { ok: true }>[];
+    if (added.length === 0) return;
+    try {
+      catalog.groupIntoEncounters(added.map((r) => r.photo.id), { by, sameUpload: true });
+      for (const r of added) r.photo = catalog.photo(r.photo.id);
+    } catch (e) {
+      ctx.logInternal(e);
+      for (const r of added) r.error ??= `${r.name}: stored, but not grouped into a sighting (internal error)`;
+    }
+  };
+
   app.post('/api/photos', {
     schema: {
       summary: 'Upload photos (multipart/form-data: optional fields takenOn, location, by, and one or more files); each is stored by content and identified',
@@ -129,6 +142,7 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServiceContext): 
     const by = fields.by || ctx.decidedBy(req);
     const results: UploadResult[] = [];
     for (const file of files) results.push(await store(file, fields, by));
+    groupSightings(results, by);
     return reply.code(results.some((r) => r.ok) ? 200 : 400).send({ results });
   });
 }

@@ -60,3 +60,46 @@ export async function startTestService(o: Partial<ServerOptions> = {}): Promise<
   const labels = new Map((await readLabels(path.join(data, 'train.csv'))).map((l) => [l.image, l.id]));
   return { dir, data, catalog, identifier, app, url, token, labels, another: async (opts) => (await start(opts)).url };
 }
+
+/** A running service over an empty catalog and no model (quick: for routes that need no identification). */
+export interface BareService {
+  dir: string;
+  catalog: Catalog;
+  url: string;
+  token: string;
+  /** A JSON request with the token (`headers` replace it). */
+  json(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** A multipart upload of photos with optional form fields. */
+  upload(files: { name: string; bytes: Buffer }[], fields?: Record<string, string>): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/**
+ * Starts the service over a new empty catalog without a model, on 127.0.0.1 with a random port,
+ * closed after the test file.
+ */
+export async function startBareService(o: Partial<ServerOptions> = {}): Promise<BareService> {
+  const dir = tmpDir('whaleid-bare-');
+  const catalog = openCatalog(path.join(dir, 'whales.db'));
+  const token = 'test-token-123';
+  const app = await createServer({ catalog, token, ...o });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  afterAll(async () => {
+    await app.close();
+    catalog.close();
+  });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const auth = { authorization: `Bearer ${token}` };
+  const answer = async (res: Response) => ({ status: res.status, body: (res.headers.get('content-type') ?? '').includes('json') ? await res.json() : await res.text() });
+  return {
+    dir, catalog, url, token,
+    json: async (method, route, body, headers = auth) => answer(await fetch(`${url}${route}`, {
+      method, headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    })),
+    async upload(files, fields = {}) {
+      const form = new FormData();
+      for (const [k, v] of Object.entries(fields)) form.append(k, v);
+      for (const f of files) form.append('photo', new Blob([new Uint8Array(f.bytes)], { type: 'image/jpeg' }), f.name);
+      return answer(await fetch(`${url}/api/photos`, { method: 'POST', body: form, headers: auth }));
+    },
+  };
+}
