@@ -66,7 +66,7 @@ describe('evaluate-open and evaluate-oneshot on a tiny trained run', () => {
     expect(r.out).toContain(`(${correct}/${newFirst.length})`);
     const summary = JSON.parse(readFileSync(`${out}.json`, 'utf8'));
     expect(summary.test.count).toBe(test.length);
-    const again = await runEval(...args);
+    const again = await runEval(...args, '--force'); // the same output again: replacing it is asked for
     expect(again.out).toBe(r.out);
   });
 
