@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Box } from '../image/affine.js';
 import { withFallbackBoxes, type PhotoExtras } from '../image/photo-extras.js';
-import { boxImageCache, openBoxDetector, predictBoxes, type PhotoToBox } from './box-predict.js';
+import { boxImageCache, openBoxDetector, predictBoxes, type BoxDetector, type PhotoToBox } from './box-predict.js';
 import { BOX_MODEL_FILES, shippedBoxModelDir } from './box-spec.js';
 
 /** Options of {@link fillMissingBoxes}. */
@@ -69,4 +69,23 @@ export async function fillMissingBoxes(photos: readonly PhotoToBox[], of: PhotoE
   } finally {
     await detector.dispose();
   }
+}
+
+/**
+ * The detector for photos that come without a box (the service's uploads): the one given; by
+ * default the shipped one for a run that learnt boxed crops (none when it is not installed) and
+ * none for a run of whole photos, so photos are cropped as the run was trained; `none`: none.
+ *
+ * @param boxModel - a box model folder or `.onnx` file, `none`, or undefined for the default
+ * @param boxedRun - whether the run learnt boxed crops (see trainedWithBoxes); true without a run
+ * @returns the detector (the caller disposes of it), or null: photos are used whole
+ * @throws {@link WhaleidError} when a given box model cannot be opened
+ * @example
+ * const detector = await openFallbackDetector(undefined, identifier?.trainedWithBoxes ?? true);
+ */
+export async function openFallbackDetector(boxModel: string | undefined, boxedRun: boolean): Promise<BoxDetector | null> {
+  if (boxModel === 'none') return null;
+  if (boxModel !== undefined) return openBoxDetector(boxModel);
+  const shipped = shippedBoxModelDir();
+  return boxedRun && existsSync(path.join(shipped, BOX_MODEL_FILES.onnx)) ? openBoxDetector(shipped) : null;
 }

@@ -13,6 +13,7 @@ import { invalidParameterError } from '../util/errors.js';
 import { choice, int, num, switchOff, text, type Field } from './option-field.js';
 import { common } from './common-options.js';
 import type { OptionValues } from './option-table.js';
+import type { EngineChoice } from '../pipeline/training-run.js';
 
 const isPresetName = (name: string): name is ModelPresetName => Object.hasOwn(MODEL_PRESETS, name);
 const presetNames = (): ModelPresetName[] => Object.keys(MODEL_PRESETS).filter(isPresetName);
@@ -100,15 +101,14 @@ export function trainSettings(values: AllTrainValues): TrainSettings & { recipe?
 }
 
 /**
- * The engine a training run starts: replicas run single-threaded each, so a run with replicas
- * starts this thread's engine with one thread.
+ * The training engine chosen by a command's values (the pipeline decides the threads it starts
+ * with, from the run's replicas).
  *
  * @param values - the command's values
- * @param replicas - the run's replica count
- * @returns options of initEngine
+ * @returns the engine choice
  * @example
- * await initEngine(trainingEngine(values, settings.replicas));
+ * await trainRun(runDir, settings, { engine: engineChoice(values), report });
  */
-export function trainingEngine(values: AllTrainValues, replicas: number | undefined): { backend: AllTrainValues['backend']; threads: number } {
-  return { backend: values.backend, threads: (replicas ?? 1) > 1 ? 1 : values.threads };
+export function engineChoice(values: OptionValues<typeof ENGINE_OPTIONS>): EngineChoice {
+  return { backend: values.backend, threads: values.threads };
 }

@@ -1,20 +1,17 @@
-import path from 'node:path';
 import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
 import { int, num, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { loadUsableDataset, datasetPhotos, type Dataset } from '../../data/dataset.js';
-import { writeCsvFile } from '../../data/csv-file.js';
 import { createImageCache, type ImageCache } from '../../image/image-cache.js';
-import { findDuplicates } from '../../image/duplicates.js';
 import { readBoxes } from '../../image/boxes.js';
 import { readPhotoList } from '../../image/photo-lists.js';
 import { photoExtrasFrom, listHas } from '../../image/photo-extras.js';
 import { renderContactSheet, type PreviewItem } from '../../image/preview.js';
 import { decodeSideFor } from '../../image/crop.js';
-import { hashToHex } from '../../image/phash.js';
-import { createProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
+import { cliReport } from '../cli-report.js';
+import { DUPLICATE_LISTS, writeDatasetDuplicates } from '../../pipeline/dataset-duplicates.js';
 
 function openCache(opts: { cache: string | undefined; maxPixels: number }, cropSize: number): ImageCache {
   return createImageCache({ dir: opts.cache, maxSide: decodeSideFor(cropSize), maxPixels: opts.maxPixels });
@@ -24,8 +21,7 @@ function loadUsable(dir: string, io: CliIo): Promise<Dataset> {
   return loadUsableDataset(dir, io.err);
 }
 
-/** What `whaleid dedup` writes into its --out folder. */
-export const DEDUP_FILES = ['duplicates.csv', 'test-train-duplicates.csv', 'phash.csv'] as const;
+const DEDUP_FILES = Object.values(DUPLICATE_LISTS);
 
 const DEDUP_OPTIONS = {
   data: common.data.required('the dataset folder'),
@@ -59,33 +55,10 @@ export function registerImageCommands(program: Command, io: CliIo): void {
     example: 'whaleid dedup --data ./catalog --out ./catalog-dedup',
     options: DEDUP_OPTIONS,
     run: async (opts) => {
-      const out = opts.out;
-      const ds = await loadUsable(opts.data, io);
-      const photos = datasetPhotos(ds);
-      const bar = createProgress('hash', photos.length, { enabled: io.progress && !opts.quiet });
-      const result = await findDuplicates(photos, openCache(opts, 128), { onProgress: () => bar.tick() });
-      bar.stop();
-      for (const f of result.failures) io.err(`error: ${f.message}`);
-      const byKey = new Map(photos.map((p) => [p.key, p]));
-      const fp = new Map(result.fingerprints.map((f) => [f.key, f]));
-      const rows: (string | number)[][] = [];
-      const testTrain: string[][] = [];
-      result.groups.forEach((g, gi) => {
-        io.out(`group ${gi + 1}: ${g.members.map((m) => (m === g.preferred ? `${m} (kept)` : m)).join(', ')}`);
-        for (const m of g.members) {
-          const f = fp.get(m)!;
-          rows.push([gi + 1, m, f.width, f.height, hashToHex(f.hash), m === g.preferred ? 'yes' : 'no']);
-        }
-        const trains = g.members.map((m) => byKey.get(m)!).filter((p) => p.set === 'train');
-        for (const t of g.members.map((m) => byKey.get(m)!).filter((p) => p.set === 'test')) {
-          for (const tr of trains) testTrain.push([t.image, tr.image, tr.id ?? '']);
-        }
-      });
-      await writeCsvFile(path.join(out, 'duplicates.csv'), ['Group', 'Image', 'Width', 'Height', 'Hash', 'Preferred'], rows);
-      await writeCsvFile(path.join(out, 'test-train-duplicates.csv'), ['Image', 'TrainImage', 'Id'], testTrain);
-      await writeCsvFile(path.join(out, 'phash.csv'), ['Image', 'Hash', 'Width', 'Height', 'Channels'], result.fingerprints.map((f) => [f.key, hashToHex(f.hash), f.width, f.height, f.channels]));
-      io.out(`${result.groups.length} duplicate groups (${rows.length} photos), ${testTrain.length} test-train pairs, ${result.failures.length} unreadable photos; lists in ${out}`);
-      if (result.failures.length > 0) io.setExitCode(1);
+      const found = await writeDatasetDuplicates({ data: opts.data, out: opts.out, cacheDir: opts.cache, maxPixels: opts.maxPixels }, cliReport(io, opts.quiet, ''));
+      found.groups.forEach((g, gi) => io.out(`group ${gi + 1}: ${g.members.map((m) => (m === g.preferred ? `${m} (kept)` : m)).join(', ')}`));
+      io.out(`${found.groups.length} duplicate groups (${found.grouped} photos), ${found.testTrainPairs} test-train pairs, ${found.failures} unreadable photos; lists in ${opts.out}`);
+      if (found.failures > 0) io.setExitCode(1);
     },
   });
 

@@ -1,10 +1,9 @@
-import path from 'node:path';
 import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
 import { num, text } from '../option-field.js';
 import { common } from '../common-options.js';
-import { ALL_TRAIN_OPTIONS, trainSettings, trainingEngine } from '../train-options.js';
-import { trainHooks } from '../train-hooks.js';
+import { ALL_TRAIN_OPTIONS, engineChoice, trainSettings } from '../train-options.js';
+import { cliReport } from '../cli-report.js';
 import { TRAIN_DEFAULTS } from '../../train/train-config.js';
 import type { CliIo } from '../io.js';
 
@@ -33,19 +32,16 @@ const KAGGLE_OPTIONS = {
 export function registerPipelineCommands(program: Command, io: CliIo): void {
   defineCommand(program, {
     name: 'bootstrap',
-    description: 'pseudo-label confident test photos and train again from scratch with them (training flags given replace the run\'s own)',
+    description: "pseudo-label confident test photos and train again from scratch with them (training flags given replace the run's own)",
     example: 'whaleid bootstrap --model runs/a --data ./catalog --min-score 0.999999 --out runs/a-boot',
     options: BOOTSTRAP_OPTIONS,
     run: async (o) => {
+      const { bootstrapRun } = await import('../../pipeline/bootstrap.js');
       const train = trainSettings(o);
-      const { initEngine } = await import('../../model/engine.js');
-      await initEngine(trainingEngine(o, train.replicas));
-      const { bootstrapRun } = await import('../../predict/bootstrap.js');
-      const hooks = trainHooks(io, io.progress && !o.quiet, '  ');
-      const { labels, result } = await bootstrapRun({
-        runDir: o.model, data: o.data, out: o.out, minScore: o.minScore, tta: o.tta, seed: o.seed ?? TRAIN_DEFAULTS.seed, cacheDir: o.cacheDir, train, hooks,
-      });
-      hooks.done();
+      const { labels, result } = await bootstrapRun(
+        { runDir: o.model, data: o.data, out: o.out, minScore: o.minScore, tta: o.tta, seed: o.seed ?? TRAIN_DEFAULTS.seed, cacheDir: o.cacheDir, train, engine: engineChoice(o) },
+        cliReport(io, o.quiet),
+      );
       io.out(`${labels.length} test photos pseudo-labelled (score > ${o.minScore}); retrained ${result.epochs} epochs; validation MAP@5 ${result.validation?.map5.toFixed(4) ?? '-'}`);
     },
   });
@@ -56,19 +52,9 @@ export function registerPipelineCommands(program: Command, io: CliIo): void {
     example: 'whaleid kaggle --data ./humpback --out ./work --boxes bounding_boxes.csv --preset method --schedule method',
     options: KAGGLE_OPTIONS,
     run: async (o) => {
-      const train = trainSettings(o);
-      const { checkSettings, findDuplicatesStep, trainStep, predictStep, bootstrapStep, ensembleStep } = await import('../kaggle-steps.js');
-      const ctx = { io, data: o.data, work: o.out, train, opts: { tta: o.tta, minScore: o.minScore, seed: o.seed ?? TRAIN_DEFAULTS.seed, cache: o.cacheDir, boxes: o.boxes, rotate: o.rotate }, hooks: () => trainHooks(io, io.progress && !o.quiet, '  ') };
-      checkSettings(ctx);
-      const { initEngine } = await import('../../model/engine.js');
-      await initEngine(trainingEngine(o, train.replicas));
-      await findDuplicatesStep(ctx);
-      await trainStep(ctx, 'run1');
-      await predictStep(ctx, 'run1');
-      await bootstrapStep(ctx, 'run1', 'run2');
-      await predictStep(ctx, 'run2');
-      await ensembleStep(ctx, ['run1', 'run2']);
-      io.out(`done: ${path.join(o.out, 'submission.csv')}`);
+      const { runKaggle } = await import('../../pipeline/kaggle.js');
+      const submission = await runKaggle({ data: o.data, work: o.out, train: trainSettings(o), engine: engineChoice(o), tta: o.tta, minScore: o.minScore }, cliReport(io, o.quiet));
+      io.out(`done: ${submission}`);
     },
   });
 }

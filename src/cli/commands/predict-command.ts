@@ -4,15 +4,15 @@ import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
 import { int, num, text } from '../option-field.js';
 import { common } from '../common-options.js';
+import { PREDICTION_SUFFIXES } from '../../pipeline/prediction-files.js';
 import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
-import { writeFileAtomic } from '../../util/atomic-file.js';
 import type { CliIo } from '../io.js';
 
 const PREDICT_OPTIONS = {
   model: common.model.required('the training run folder'),
   data: common.data.describedAs('dataset with the test photos').required('the dataset with the test photos'),
-  out: common.outFile('submission CSV; the top candidates go to <out>.top.json', ['.top.json', '.boxes.csv']).required('the submission CSV to write'),
+  out: common.outFile('submission CSV; the top candidates go to <out>.top.json', PREDICTION_SUFFIXES).required('the submission CSV to write'),
   threshold: num('--threshold <x>', "new_whale threshold (default: the run's calibrated one, else 0.99)", 0, 10),
   newShare: num('--new-share <x>', 'choose the threshold so this share of photos gets new_whale first', 0, 1),
   tta: common.tta.withDefault(0),
@@ -46,18 +46,14 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
         onFeatures: createPassProgress('features', io.progress && !opts.quiet),
         onBoxes: createPassProgress('boxes', io.progress && !opts.quiet),
       });
-      const { writeSubmission } = await import('../../data/submission.js');
-      await writeSubmission(out, res.predictions);
-      await writeFileAtomic(`${out}.top.json`, JSON.stringify(res.top, null, 1));
-      if (res.predictedBoxes.size > 0) {
-        const { writeBoxes } = await import('../../image/boxes.js');
-        await writeBoxes(`${out}.boxes.csv`, res.predictedBoxes);
-      }
+      const { writePrediction } = await import('../../pipeline/prediction-files.js');
+      await writePrediction(out, res);
       io.out(`wrote ${res.predictions.length} predictions to ${out} (threshold ${res.threshold.toPrecision(6)}, ${(res.newFirstShare * 100).toFixed(1)}% new_whale first, ${res.duplicates} answered from duplicates)`);
       const truth = path.join(data, 'test_truth.csv');
       if (existsSync(truth)) {
-        const { evaluateFiles, formatScores } = await import('./score-commands.js');
-        io.out(`against ${truth}: ${formatScores(await evaluateFiles(out, truth))}`);
+        const { scoreSubmissionFiles } = await import('../../eval/submission-files.js');
+        const { formatScores } = await import('./score-commands.js');
+        io.out(`against ${truth}: ${formatScores(await scoreSubmissionFiles(out, truth))}`);
       }
     },
   });

@@ -2,27 +2,12 @@ import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
 import { switchOn, text } from '../option-field.js';
 import { common } from '../common-options.js';
-import { readLabels } from '../../data/labels.js';
 import { readSubmission, writeSubmission } from '../../data/submission.js';
-import { scorePredictions, type Scores } from '../../predict/metrics.js';
+import type { Scores } from '../../predict/metrics.js';
+import { scoreSubmissionFiles } from '../../eval/submission-files.js';
 import { ensembleSubmissions, type WeightedSubmission } from '../../predict/ensemble.js';
 import { invalidParameterError, parseNumberOption } from '../../util/errors.js';
 import type { CliIo } from '../io.js';
-
-/**
- * Scores a submission file against a truth file.
- *
- * @param submission - submission CSV path
- * @param truth - `Image,Id` truth CSV path
- * @returns MAP@5, top-1, top-5
- * @throws {@link WhaleidError} when either file is bad or they cover different photos
- * @example
- * const s = await evaluateFiles('sub.csv', 'catalog/test_truth.csv');
- */
-export async function evaluateFiles(submission: string, truth: string): Promise<Scores> {
-  const [preds, rows] = await Promise.all([readSubmission(submission), readLabels(truth)]);
-  return scorePredictions(new Map(rows.map((r) => [r.image, r.id])), new Map(preds.map((p) => [p.image, p.ids])));
-}
 
 /** Formats scores as the one line the CLI prints. */
 export function formatScores(s: Scores): string {
@@ -53,7 +38,7 @@ export function registerScoreCommands(program: Command, io: CliIo): void {
     example: 'whaleid evaluate --submission sub.csv --truth catalog/test_truth.csv',
     options: EVALUATE_OPTIONS,
     run: async (opts) => {
-      const s = await evaluateFiles(opts.submission, opts.truth);
+      const s = await scoreSubmissionFiles(opts.submission, opts.truth);
       io.out(opts.json ? JSON.stringify(s) : formatScores(s));
     },
   });

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
@@ -154,12 +153,8 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
         io.err(`model ${identifier.modelVersion}: ${n} catalog photos' features computed`);
       }
-      const { openBoxDetector } = await import('../../boxes/box-predict.js');
-      const { shippedBoxModelDir } = await import('../../boxes/box-spec.js');
-      // default: the shipped detector when the model learnt boxed crops (see trainedWithBoxes)
-      const boxedRun = identifier ? identifier.trainedWithBoxes : true;
-      const boxModel = opts.boxModel ?? (boxedRun ? shippedBoxModelDir() : 'none');
-      const boxDetector = boxModel === 'none' || (opts.boxModel === undefined && !existsSync(path.join(boxModel, 'model.onnx'))) ? null : await openBoxDetector(boxModel);
+      const { openFallbackDetector } = await import('../../boxes/box-fallback.js');
+      const boxDetector = await openFallbackDetector(opts.boxModel, identifier ? identifier.trainedWithBoxes : true);
       io.err(boxDetector ? `fluke boxes of unboxed uploads: ${boxDetector.file}` : 'no box model: photos without a box are matched whole');
       const { createServer } = await import('../../serve/server.js');
       const app = await createServer({ catalog: cat, identifier, boxDetector, token: opts.token ?? null, maxUploadBytes: opts.maxUploadMb * 1024 * 1024 });

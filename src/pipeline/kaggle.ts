@@ -1,0 +1,131 @@
+/**
+ * The Kaggle pipeline as resumable steps: dedup, train run1, predict it with TTA, bootstrap run2
+ * from run1's confident answers, predict run2, and the rank-vote ensemble of the two weighted by
+ * their validation MAP@5. Each step writes its output last (atomically) and is skipped when that
+ * output exists, so the pipeline resumes where it stopped; training resumes from its checkpoint.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { readSubmission, writeSubmission } from '../data/submission.js';
+import { hasCheckpoint, readRunValidation, runPaths } from '../model/run-folder.js';
+import { ensembleSubmissions } from '../predict/ensemble.js';
+import { predictDataset } from '../predict/predict-dataset.js';
+import { resolveSchedule } from '../train/schedule.js';
+import { TRAIN_DEFAULTS, readStoredTrainConfig, resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
+import { bootstrapRun } from './bootstrap.js';
+import { DUPLICATE_LISTS, writeDatasetDuplicates } from './dataset-duplicates.js';
+import { writePrediction } from './prediction-files.js';
+import type { PipelineReport } from './report.js';
+import { refuseChangesOnResume } from './resume-check.js';
+import { startTrainingEngine, trainRun, type EngineChoice } from './training-run.js';
+
+/** Options of {@link runKaggle}. */
+export interface KaggleOptions {
+  /** Dataset folder (Kaggle layout). */
+  data: string;
+  /** Working folder: every step's output. */
+  work: string;
+  /** run1's training settings (boxes, rotate, cache and seed serve the other steps too). */
+  train: Partial<TrainConfig>;
+  engine: EngineChoice;
+  /** Augmented copies per test photo in the predict steps. */
+  tta: number;
+  /** Bootstrapping: best score a test photo needs to be pseudo-labelled. */
+  minScore: number;
+}
+
+/** The outputs of the steps, by step. */
+export function kaggleOutputs(work: string, tta: number): { dedup: string; run1: string; sub1: string; run2: string; sub2: string; submission: string } {
+  return {
+    dedup: path.join(work, 'dedup', DUPLICATE_LISTS.groups),
+    run1: path.join(work, 'run1'),
+    sub1: path.join(work, `run1-tta${tta}.csv`),
+    run2: path.join(work, 'run2'),
+    sub2: path.join(work, `run2-tta${tta}.csv`),
+    submission: path.join(work, 'submission.csv'),
+  };
+}
+
+/** The step's output is there: say so and skip it. */
+function done(report: PipelineReport, name: string, output: string): boolean {
+  if (!existsSync(output)) return false;
+  report.step(`${name}: ${output} already there, skipped`);
+  return true;
+}
+
+const scheduleName = (c: TrainConfig): string => (typeof c.schedule === 'string' ? c.schedule : (c.schedule.name ?? 'custom'));
+
+/**
+ * Checks the whole configuration before any work, so a mistake is reported before hours of work
+ * rather than after the dedup step: the training settings as a whole (batch and micro-batch,
+ * schedule, ...), and for a run to resume that the settings given are the ones it was started with.
+ *
+ * @param o - the pipeline's options
+ * @returns run1's configuration: the stored one when run1 was started, else the given one
+ * @throws {@link WhaleidError} naming the first problem
+ */
+export function checkKaggle(o: KaggleOptions): TrainConfig {
+  const given = resolveTrainConfig({ ...o.train, data: o.data });
+  resolveSchedule(given.schedule);
+  const run1 = kaggleOutputs(o.work, o.tta).run1;
+  const stored = hasCheckpoint(run1) ? readStoredTrainConfig(run1) : null;
+  if (stored) refuseChangesOnResume(run1, stored, o.train);
+  return stored ?? given;
+}
+
+/**
+ * Runs (or resumes) the pipeline.
+ *
+ * @param o - see {@link KaggleOptions}
+ * @param report - step lines, details, progress bars, training hooks
+ * @returns the final submission's path
+ * @throws {@link WhaleidError} for bad settings or data (settings are checked before any work)
+ * @example
+ * await runKaggle({ data: 'humpback', work: 'work', train: { preset: 'cpu' }, engine: { backend: 'wasm', threads: 2 }, tta: 4, minScore: 0.999999 }, report);
+ */
+export async function runKaggle(o: KaggleOptions, report: PipelineReport): Promise<string> {
+  const run1Config = checkKaggle(o);
+  const out = kaggleOutputs(o.work, o.tta);
+  // every step loads tfjs: the engine starts once, as run1 trains (replicas single-threaded)
+  await startTrainingEngine(o.engine, run1Config.replicas);
+  const seed = o.train.seed ?? TRAIN_DEFAULTS.seed;
+  const shared = { data: o.data, boxes: o.train.boxes, rotate: o.train.rotate, cacheDir: o.train.cacheDir, seed, tta: o.tta };
+
+  if (!done(report, 'dedup', out.dedup)) {
+    const found = await writeDatasetDuplicates({ data: o.data, out: path.dirname(out.dedup), cacheDir: o.train.cacheDir }, report);
+    report.step(`dedup: ${found.groups.length} duplicate groups (${found.grouped} photos), ${found.testTrainPairs} test-train pairs, ${found.failures} unreadable photos; lists in ${path.dirname(out.dedup)}`);
+  }
+
+  if (!done(report, 'train run1', runPaths(out.run1).modelJson)) {
+    const resume = hasCheckpoint(out.run1);
+    report.step(`train run1: ${resume ? 'resuming' : 'starting'} (${run1Config.preset}, ${scheduleName(run1Config)})`);
+    const { result } = await trainRun(out.run1, { ...o.train, data: o.data }, { resume, engine: o.engine, report });
+    report.step(`train run1: validation MAP@5 ${result.validation?.map5.toFixed(4) ?? '-'}`);
+  }
+
+  const predictStep = async (name: string, runDir: string, file: string): Promise<void> => {
+    if (done(report, `predict ${name}`, file)) return;
+    const res = await predictDataset({ ...shared, runDir, onMessage: (l) => report.detail(l), onFeatures: report.progress('features'), onBoxes: report.progress('boxes') });
+    await writePrediction(file, res);
+    report.step(`predict ${name}: ${file} (threshold ${res.threshold}, ${(res.newFirstShare * 100).toFixed(1)}% new_whale first)`);
+  };
+  await predictStep('run1', out.run1, out.sub1);
+
+  if (!done(report, 'bootstrap run2', runPaths(out.run2).modelJson)) {
+    const { labels, result } = await bootstrapRun({ ...shared, tta: 0, runDir: out.run1, out: out.run2, minScore: o.minScore, engine: o.engine }, report);
+    report.step(`bootstrap run2: ${labels.length} pseudo-labels; validation MAP@5 ${result.validation?.map5.toFixed(4) ?? '-'}`);
+  }
+  await predictStep('run2', out.run2, out.sub2);
+
+  if (!done(report, 'ensemble', out.submission)) {
+    // each run's vote is weighted by its validation MAP@5 (squared by the ensemble)
+    const subs = [];
+    for (const [name, runDir, file] of [['run1', out.run1, out.sub1], ['run2', out.run2, out.sub2]]) {
+      const validation = readRunValidation(runDir);
+      subs.push({ name, score: validation ? Math.max(1e-3, validation.map5) : 1, predictions: await readSubmission(file) });
+    }
+    await writeSubmission(out.submission, ensembleSubmissions(subs));
+    report.step(`ensemble: ${out.submission} (weights ${subs.map((s) => `${s.name} ${s.score.toFixed(3)}`).join(', ')})`);
+  }
+  return out.submission;
+}
