@@ -13,7 +13,7 @@ import { WhaleidError } from '../util/errors.js';
 import { hasOnnxExport, runPaths } from '../model/run-folder.js';
 import { loadRunModel, trainedWithBoxes } from './run-model.js';
 import { identify, thresholdForNewShare, type Candidate, type KnownPhoto, type QueryPhoto } from './identify.js';
-import { walkPredictions } from './walk.js';
+import { DEFAULT_NEW_WHALE_THRESHOLD, walkPredictions } from './walk.js';
 import { fillMissingBoxes } from '../boxes/box-fallback.js';
 import type { Box } from '../image/affine.js';
 
@@ -21,7 +21,7 @@ import type { Box } from '../image/affine.js';
 export interface PredictOptions {
   runDir: string;
   data: string;
-  /** Fixed threshold; default: the run's calibrated threshold, else 0.99. */
+  /** Fixed threshold; default: the run's calibrated threshold, else {@link DEFAULT_NEW_WHALE_THRESHOLD}. */
   threshold?: number;
   /** Or: the share of test photos that should get new_whale first. */
   newShare?: number;
@@ -98,7 +98,7 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> =>
     onnx ? onnxFeatures(onnx, cache, requests, run.crop, o.onFeatures) : computeFeatures(run.siamese.branch, cache, requests, run.crop, { onProgress: o.onFeatures });
   const head = readHeadWeights(run.siamese.head);
-  let threshold = o.threshold ?? run.validation?.threshold ?? 0.99;
+  let threshold = o.threshold ?? run.validation?.threshold ?? DEFAULT_NEW_WHALE_THRESHOLD;
   const res = await identify(known, queries, featuresOf, head, { threshold, tta: o.tta, seed: o.seed, topK: o.topK });
   let predictions = res.predictions;
   if (o.newShare !== undefined) {

@@ -2,6 +2,12 @@ import { NEW_WHALE } from '../data/labels.js';
 import { SUBMISSION_K } from '../data/submission.js';
 
 /**
+ * The new_whale threshold of a run without a calibrated one (the method's, for a single model).
+ * A trained run calibrates its own on validation (validation.json); this is only the fallback.
+ */
+export const DEFAULT_NEW_WHALE_THRESHOLD = 0.99;
+
+/**
  * The method's prediction walk for one query: go through the known photos by descending score;
  * the first time a score falls below `threshold`, insert `new_whale`; append each photo's id,
  * skipping ids already listed, until 5 ids. With fewer than 5 known ids the list is shorter

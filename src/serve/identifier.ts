@@ -10,6 +10,7 @@ import { readHeadWeights, type HeadWeights } from '../model/head.js';
 import { onnxFeatures } from '../predict/onnx-features.js';
 import { createOnnxBranch, type OnnxBranch } from '../predict/onnx-runtime.js';
 import { loadRunModel, trainedWithBoxes } from '../predict/run-model.js';
+import { DEFAULT_NEW_WHALE_THRESHOLD } from '../predict/walk.js';
 import { createScoreKernel, type ScoreKernel } from '../train/score-kernel.js';
 import { WhaleidError } from '../util/errors.js';
 import { hasOnnxExport, runPaths } from '../model/run-folder.js';
@@ -89,7 +90,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   const branch: OnnxBranch = await createOnnxBranch(runPaths(runDir).branchOnnx, { threads: options.threads });
   const cache: ImageCache = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
   const modelVersion = modelVersionOf(runDir);
-  const threshold = run.validation?.threshold ?? 0.99;
+  const threshold = run.validation?.threshold ?? DEFAULT_NEW_WHALE_THRESHOLD;
   const F = head.features;
 
   // features in memory by photo and box: a photo whose box changed is computed again

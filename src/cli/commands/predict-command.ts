@@ -6,6 +6,7 @@ import { int, num, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { PREDICTION_SUFFIXES } from '../../pipeline/prediction-files.js';
 import { WhaleidError } from '../../util/errors.js';
+import { DEFAULT_NEW_WHALE_THRESHOLD } from '../../predict/walk.js';
 import { createPassProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 
@@ -13,7 +14,7 @@ const PREDICT_OPTIONS = {
   model: common.model.required('the training run folder'),
   data: common.data.describedAs('dataset with the test photos').required('the dataset with the test photos'),
   out: common.outFile('submission CSV; the top candidates go to <out>.top.json', PREDICTION_SUFFIXES).required('the submission CSV to write'),
-  threshold: num('--threshold <x>', "new_whale threshold (default: the run's calibrated one, else 0.99)", 0, 10),
+  threshold: num('--threshold <x>', 'new_whale threshold', 0, 10).showingDefault(`the run's calibrated one, else ${DEFAULT_NEW_WHALE_THRESHOLD}`),
   newShare: num('--new-share <x>', 'choose the threshold so this share of photos gets new_whale first', 0, 1),
   tta: common.tta.withDefault(0),
   topK: int('--top-k <n>', 'candidates per photo in <out>.top.json', 1, 1000).withDefault(20),
