@@ -24,6 +24,8 @@ export interface ImportSummary {
   queued: number;
   /** Photos that could not be read (each reported). */
   failed: number;
+  /** Dataset rows left out for an error (a bad id, a missing photo; each reported). */
+  skipped: number;
 }
 
 /**
@@ -54,7 +56,8 @@ export async function importDataset(catalog: Catalog, data: string, options: Imp
     ...ds.train.filter((p) => p.id === NEW_WHALE).map((p) => ({ image: p.image, file: p.file })),
     ...ds.test,
   ] as { image: string; file: string; id?: string }[];
-  const s: ImportSummary = { added: 0, duplicates: 0, newIndividuals: 0, queued: 0, failed: 0 };
+  const skipped = ds.issues.filter((i) => i.severity === 'error').length;
+  const s: ImportSummary = { added: 0, duplicates: 0, newIndividuals: 0, queued: 0, failed: 0, skipped };
   for (const [i, p] of photos.entries()) {
     try {
       const bytes = await fs.readFile(p.file);

@@ -5,8 +5,12 @@
  * refused everywhere, by `validate`, `train`, `dedup`, `predict`, `catalog import` and uploads alike.
  */
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Dataset } from '../data/dataset.js';
+import type { DataIssue } from '../data/issues.js';
 import sharp, { type Metadata } from 'sharp';
 import { WhaleidError } from '../util/errors.js';
+import { mapPool } from '../util/pool.js';
 
 /** Accepted formats, by sharp's name, with the file extension a catalog stores them under. */
 export const ACCEPTED_FORMATS: Readonly<Record<string, string>> = Object.freeze({ jpeg: 'jpg', png: 'png', webp: 'webp', tiff: 'tif' });
@@ -95,4 +99,48 @@ export async function readPhotoBytes(file: string): Promise<Buffer> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new WhaleidError(`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code})`}`);
   }
+}
+
+/** A photo that failed a check, by the caller's key. */
+export interface PhotoFailure {
+  readonly key: string;
+  readonly message: string;
+}
+
+/**
+ * Checks many photo files against the policy (headers only: fast enough for a whole dataset),
+ * four at a time, and returns every failure rather than stopping at the first.
+ *
+ * @param photos - the photos, each with a key (its name in the dataset) and its file
+ * @param onProgress - called after each photo with (done, total)
+ * @returns the failures, in the photos' order
+ * @example
+ * const bad = await checkPhotoFiles(ds.train.map((p) => ({ key: p.image, file: p.file })));
+ */
+export async function checkPhotoFiles(photos: readonly { key: string; file: string }[], onProgress?: (done: number, total: number) => void): Promise<PhotoFailure[]> {
+  let done = 0;
+  const outcomes = await mapPool(photos, 4, async (p) => {
+    try {
+      await checkPhotoFile(p.file);
+    } finally {
+      onProgress?.(++done, photos.length);
+    }
+  });
+  return outcomes.flatMap((o, i) => (o.ok ? [] : [{ key: photos[i].key, message: o.error.message }]));
+}
+
+/**
+ * Every photo of a dataset checked against the policy (headers: format, size, end marker), as
+ * dataset issues of severity `error` (such a photo is left out by every command).
+ *
+ * @param ds - a loaded dataset
+ * @param onProgress - called after each photo with (done, total)
+ * @returns one issue per refused photo, its file relative to the dataset root
+ * @example
+ * const issues = await datasetPhotoIssues(await loadDataset('whales'));
+ */
+export async function datasetPhotoIssues(ds: Pick<Dataset, 'root' | 'train' | 'test'>, onProgress?: (done: number, total: number) => void): Promise<DataIssue[]> {
+  const photos = [...ds.train, ...ds.test].map((p) => ({ key: p.file, file: p.file }));
+  const failures = await checkPhotoFiles(photos, onProgress);
+  return failures.map((f) => ({ severity: 'error', file: path.relative(ds.root, f.key), message: f.message.startsWith(`${f.key}: `) ? f.message.slice(f.key.length + 2) : f.message }));
 }

@@ -39,6 +39,8 @@ export interface TrainResult {
   seconds: number;
   /** True when the caller's signal stopped the run before its end: resume it to continue. */
   stopped: boolean;
+  /** Photos left out of training (dataset rows with errors, unreadable photos; each reported). */
+  skipped: number;
 }
 
 /**
@@ -101,7 +103,7 @@ async function runTraining(runDir: string, config: TrainConfig, resume: boolean,
   } finally {
     trained.siamese.model.dispose();
   }
-  return { runDir, validation: run.validator.last(), epochs: state.epochsDone, seconds: (Date.now() - started) / 1000, stopped: trained.end === 'stopped' };
+  return { runDir, validation: run.validator.last(), epochs: state.epochsDone, seconds: (Date.now() - started) / 1000, stopped: trained.end === 'stopped', skipped: data.skipped };
 }
 
 /** A new network (its head initialised) at the schedule's start. */

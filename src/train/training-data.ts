@@ -11,6 +11,7 @@ import { decodeSideFor, type CropRequest, type CropSettings } from '../image/cro
 import type { Augmentation } from '../image/affine.js';
 import { loadPhotoExtras, type PhotoExtras } from '../image/photo-extras.js';
 import { findDuplicates } from '../image/duplicates.js';
+import { checkPhotoFiles } from '../image/photo-policy.js';
 import { MODEL_PRESETS } from '../model/siamese.js';
 import { runPaths } from '../model/run-folder.js';
 import { WhaleidError } from '../util/errors.js';
@@ -30,6 +31,8 @@ export interface TrainingData {
   readonly cache: ImageCache;
   /** Crop size, margin and aspect. */
   readonly crop: CropSettings;
+  /** Photos left out: dataset rows with errors and photos the input policy refuses (each reported). */
+  readonly skipped: number;
   /**
    * The crop request of photo `i`, with its box, rotation and the augmentation given.
    *
@@ -65,11 +68,16 @@ export async function prepareTrainingData(config: TrainConfig, runDir: string, s
   const crop: CropSettings = { size, margin: config.margin, aspect: config.aspect };
   const cache = createImageCache({ dir: config.cacheDir, maxSide: decodeSideFor(size) });
   const ds = await loadUsableDataset(config.data, say);
+  let skipped = ds.issues.filter((i) => i.severity === 'error').length;
   let extras = await loadPhotoExtras(ds.root, { boxes: config.boxes, rotate: config.rotate });
   const exclude = config.exclude ? await readPhotoList(config.exclude) : new Set<string>();
   let photos = ds.train.filter((p) => !exclude.has(p.image));
   if (config.pseudoLabels) photos = await addPseudoLabels(photos, ds, config.pseudoLabels, exclude, say);
-  if (config.dedup) photos = await collapseDuplicates(photos, cache, say);
+  // every photo is checked once before training: dedup decodes them all (and reports failures);
+  // without it, a header check against the input policy (an SVG named .jpg is left out, not trained on)
+  const checked = config.dedup ? await collapseDuplicates(photos, cache, say) : await leaveOutUnreadable(photos, say);
+  photos = checked.photos;
+  skipped += checked.unreadable;
   if (trainedWithBoxes(config)) {
     // photos without a CSV box get the box model's, as prediction gives them: same crops in both
     const filled = await fillMissingBoxes(photos, extras.of, { boxModel: config.boxModel, cacheFile: runPaths(runDir).predictedBoxes, cacheDir: config.cacheDir, onMessage: say });
@@ -81,7 +89,16 @@ export async function prepareTrainingData(config: TrainConfig, runDir: string, s
   say(`${split.train.length} training photos of ${new Set(split.train.map((i) => ids[i])).size} whales; ${split.queries.length} validation queries against ${split.gallery.length} known photos`);
   const of: PhotoExtras['of'] = extras.of;
   const request = (i: number, augmentation?: Augmentation): CropRequest => ({ file: photos[i].file, ...of(photos[i].image), augmentation });
-  return { photos, ids, split, cache, crop, request };
+  if (skipped > 0) say(`${skipped} photos left out (see the errors above)`);
+  return { photos, ids, split, cache, crop, request, skipped };
+}
+
+/** The photos that pass the input policy's header check; each failure reported and left out. */
+async function leaveOutUnreadable(photos: LabelledPhoto[], say: (line: string) => void): Promise<{ photos: LabelledPhoto[]; unreadable: number }> {
+  const failures = await checkPhotoFiles(photos.map((p) => ({ key: p.image, file: p.file })));
+  for (const f of failures) say(`error: ${f.message} (left out)`);
+  const bad = new Set(failures.map((f) => f.key));
+  return { photos: photos.filter((p) => !bad.has(p.image)), unreadable: failures.length };
 }
 
 /** Test photos of a pseudo-label CSV added as labelled; a photo the user labelled keeps its label. */
@@ -99,11 +116,11 @@ async function addPseudoLabels(photos: LabelledPhoto[], ds: Pick<Dataset, 'train
 }
 
 /** One photo per group of duplicates (the method's pHash rule); unreadable photos left out. */
-async function collapseDuplicates(photos: LabelledPhoto[], cache: ImageCache, say: (line: string) => void): Promise<LabelledPhoto[]> {
+async function collapseDuplicates(photos: LabelledPhoto[], cache: ImageCache, say: (line: string) => void): Promise<{ photos: LabelledPhoto[]; unreadable: number }> {
   const { groups, failures } = await findDuplicates(photos.map((p) => ({ key: p.image, file: p.file })), cache);
   const drop = new Set(groups.flatMap((g) => g.members.filter((m) => m !== g.preferred)));
   const bad = new Set(failures.map((f) => f.key));
   for (const f of failures) say(`error: ${f.message} (left out)`);
   say(`duplicates: ${groups.length} groups, ${drop.size} photos collapsed`);
-  return photos.filter((p) => !drop.has(p.image) && !bad.has(p.image));
+  return { photos: photos.filter((p) => !drop.has(p.image) && !bad.has(p.image)), unreadable: bad.size };
 }

@@ -8,6 +8,7 @@ import { NEW_WHALE } from '../../data/labels.js';
 import { writeSubmission } from '../../data/submission.js';
 import { allNewWhale, mostFrequentIds } from '../../predict/baselines.js';
 import { WhaleidError } from '../../util/errors.js';
+import { datasetPhotoIssues } from '../../image/photo-policy.js';
 import type { CliIo } from '../io.js';
 
 const VALIDATE_OPTIONS = {
@@ -28,7 +29,9 @@ export function registerDataCommands(program: Command, io: CliIo): void {
     example: 'whaleid validate --data ./whales',
     options: VALIDATE_OPTIONS,
     run: async (opts) => {
-      const ds = await loadDataset(opts.data);
+      const loaded = await loadDataset(opts.data);
+      // photos are checked too (headers: format, size, whole file), as every command would refuse them
+      const ds = { ...loaded, issues: [...loaded.issues, ...(await datasetPhotoIssues(loaded))] };
       for (const issue of ds.issues) io.err(formatIssue(issue));
       const ids = new Set(ds.train.map((p) => p.id).filter((id) => id !== NEW_WHALE));
       const newWhale = ds.train.filter((p) => p.id === NEW_WHALE).length;

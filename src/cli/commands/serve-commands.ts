@@ -72,8 +72,8 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const cat = openCatalog(file);
       try {
         const s = await importDataset(cat, data, { boxes: opts.boxes, by: opts.by, onMessage: (l) => io.err(l), onProgress: createPassProgress('import', io.progress && !opts.quiet) });
-        io.out(`${file}: ${s.added} photos added, ${s.duplicates} already there, ${s.newIndividuals} new individuals; ${s.queued} photos put in the review queue (new_whale or unlabelled), ${s.failed} unreadable`);
-        if (s.failed) io.setExitCode(1);
+        io.out(`${file}: ${s.added} photos added, ${s.duplicates} already there, ${s.newIndividuals} new individuals; ${s.queued} photos put in the review queue (new_whale or unlabelled), ${s.failed} unreadable, ${s.skipped} dataset rows skipped`);
+        if (s.failed || s.skipped) io.setExitCode(1);
       } finally {
         cat.close();
       }

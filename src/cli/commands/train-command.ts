@@ -44,6 +44,10 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
         return;
       }
       const v = result.validation;
+      if (result.skipped > 0) {
+        io.err(`${result.skipped} photos were left out of training (see the errors above)`);
+        io.setExitCode(1);
+      }
       io.out(`trained ${result.epochs} epochs in ${(result.seconds / 60).toFixed(1)} min; ${v ? `validation MAP@5 ${v.map5.toFixed(4)} (threshold ${v.threshold}), top-1 ${v.top1.toFixed(3)}` : 'no validation queries'}; report: ${runDir}/report.html`);
     },
   });
