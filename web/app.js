@@ -64,7 +64,8 @@ async function showQueue() {
   drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); upload(e.dataTransfer.files); });
   const cards = pending.items.map((p) => h('a', { class: 'card', href: `#/review/${p.id}`, 'data-testid': 'pending' }, crop(p.id, 320), h('div', { class: 'meta' }, `#${p.id} ${p.originalName}`, p.location ? ` · ${p.location}` : '')));
   view.replaceChildren(h('h1', {}, 'Review queue'), drop,
-    h('p', { class: 'muted' }, `${pending.total} photo(s) waiting for review. `, pending.total ? h('a', { href: `#/review/${pending.items[0].id}` }, 'Start reviewing') : ''),
+    h('p', { class: 'muted' }, `${pending.total} photo(s) waiting for review. `, pending.total ? h('a', { href: `#/review/${pending.items[0].id}` }, 'Start reviewing') : '',
+      lastDecided === null ? '' : h('button', { 'data-testid': 'undo', onclick: undoLast, style: 'margin-left:1rem' }, `Undo the last decision (photo #${lastDecided})`)),
     h('div', { class: 'grid' }, cards));
 }
 
@@ -94,6 +95,20 @@ const location_ = (hash) => { if (window.location.hash === hash) route(); else w
 
 // ---------- review ----------
 let keyHandler = null;
+/** The photo this page decided last: what Undo reverts (then it is shown again for review). */
+let lastDecided = null;
+async function undoLast() {
+  if (lastDecided === null) return;
+  const photoId = lastDecided;
+  try {
+    await api('POST', `/api/photos/${photoId}/undo`, {});
+    lastDecided = null;
+    toast(`undone: photo #${photoId}`);
+    location_(`#/review/${photoId}`);
+  } catch (e) {
+    toast(e.message, true);
+  }
+}
 async function showReview(photoId) {
   const [photo, ident] = await Promise.all([api('GET', `/api/photos/${photoId}`), api('GET', `/api/photos/${photoId}/candidates?k=5`).catch((e) => ({ error: e.message }))]);
   const candidates = ident.candidates ?? [];
@@ -104,7 +119,7 @@ async function showReview(photoId) {
     location_(after ? `#/review/${after.id}` : '#/');
   };
   const decide = async (fn, message) => {
-    try { await fn(); toast(message); await next(); } catch (e) { toast(e.message, true); }
+    try { await fn(); lastDecided = photoId; toast(`${message} (U: undo)`); await next(); } catch (e) { toast(e.message, true); }
   };
   const confirm = (c) => decide(() => api('POST', `/api/photos/${photoId}/confirm`, { individualId: c.individualId, score: c.score }), `confirmed: ${c.name}`);
   const newIndividual = () => {
@@ -128,8 +143,9 @@ async function showReview(photoId) {
       h('div', { class: 'actions' },
         h('button', { class: 'new', 'data-testid': 'new-individual', onclick: newIndividual }, 'New individual ', h('kbd', {}, 'N')),
         h('button', { 'data-testid': 'skip', onclick: skip }, 'Skip ', h('kbd', {}, 'S')),
-        h('button', { onclick: next }, 'Next ', h('kbd', {}, 'J'))),
-      h('p', { class: 'muted' }, 'Keys: 1–5 confirm that candidate, ↑/↓ move, Enter confirms the highlighted one, N new, S skip, J next.')),
+        h('button', { onclick: next }, 'Next ', h('kbd', {}, 'J')),
+        h('button', { 'data-testid': 'undo', onclick: undoLast, disabled: lastDecided === null, title: lastDecided === null ? 'nothing decided on this page yet' : `undo the decision on photo #${lastDecided}` }, 'Undo ', h('kbd', {}, 'U'))),
+      h('p', { class: 'muted' }, 'Keys: 1–5 confirm that candidate, ↑/↓ move, Enter confirms the highlighted one, N new, S skip, J next, U undo the last decision.')),
     h('div', {}, h('h2', {}, 'Candidates'), rows.length ? rows : h('p', { class: 'muted' }, 'No candidates (empty catalog or no model).'))));
   const setFocus = (i) => { focus = Math.max(0, Math.min(rows.length - 1, i)); rows.forEach((r, j) => r.classList.toggle('focus', j === focus)); rows[focus]?.scrollIntoView({ block: 'nearest' }); };
   keyHandler = (e) => {
@@ -191,7 +207,12 @@ async function route() {
   if (document.activeElement instanceof HTMLInputElement) document.activeElement.blur();
   view.focus({ preventScroll: true });
 }
-document.addEventListener('keydown', (e) => keyHandler?.(e));
+document.addEventListener('keydown', (e) => {
+  // U undoes the page's last decision wherever the reviewer is (the queue too, after the last photo)
+  const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.ctrlKey || e.metaKey || e.altKey;
+  if (!typing && (e.key === 'u' || e.key === 'U')) undoLast();
+  else keyHandler?.(e);
+});
 window.addEventListener('hashchange', route);
 refreshMode().catch(() => {});
 route();

@@ -22,7 +22,7 @@ export interface IndividualRow {
 /** A `decisions` row. */
 export interface DecisionRow {
   id: number; photo_id: number | null; action: DecisionRecord['action']; individual_id: number | null; other_individual_id: number | null;
-  score: number | null; model_version: string | null; decided_by: string; decided_at: string;
+  score: number | null; model_version: string | null; decided_by: string; decided_at: string; undoes: number | null;
 }
 
 /**
@@ -70,7 +70,7 @@ export function individualOf(r: IndividualRow): IndividualRecord {
 export function decisionOf(r: DecisionRow): DecisionRecord {
   return {
     id: r.id, photoId: r.photo_id, action: r.action, individualId: r.individual_id, otherIndividualId: r.other_individual_id,
-    score: r.score, modelVersion: r.model_version, decidedBy: r.decided_by, decidedAt: r.decided_at,
+    score: r.score, modelVersion: r.model_version, decidedBy: r.decided_by, decidedAt: r.decided_at, undoes: r.undoes,
   };
 }
 

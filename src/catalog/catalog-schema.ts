@@ -69,6 +69,25 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE photos ADD COLUMN encounter_id INTEGER REFERENCES encounters(id);
    CREATE INDEX photos_encounter ON photos(encounter_id);
    CREATE INDEX photos_taken_day ON photos(substr(taken_on, 1, 10));`,
+  // 3: undo: a decision that reverts an earlier one (\`undoes\`); SQLite cannot change a CHECK
+  // constraint in place, so the table is rebuilt with its rows and ids
+  `CREATE TABLE decisions_v2 (
+     id INTEGER PRIMARY KEY,
+     photo_id INTEGER REFERENCES photos(id),
+     action TEXT NOT NULL CHECK (action IN ('import', 'confirm', 'new-individual', 'skip', 'merge', 'undo')),
+     individual_id INTEGER REFERENCES individuals(id),
+     other_individual_id INTEGER REFERENCES individuals(id),
+     score REAL,
+     model_version TEXT,
+     decided_by TEXT NOT NULL,
+     decided_at TEXT NOT NULL,
+     undoes INTEGER REFERENCES decisions_v2(id)
+   );
+   INSERT INTO decisions_v2 (id, photo_id, action, individual_id, other_individual_id, score, model_version, decided_by, decided_at)
+     SELECT id, photo_id, action, individual_id, other_individual_id, score, model_version, decided_by, decided_at FROM decisions;
+   DROP TABLE decisions;
+   ALTER TABLE decisions_v2 RENAME TO decisions;
+   CREATE INDEX decisions_photo ON decisions(photo_id);`,
 ];
 
 /**

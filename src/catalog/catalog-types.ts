@@ -59,13 +59,16 @@ export type DetailSource = 'exif' | 'user';
 export interface DecisionRecord {
   id: number;
   photoId: number | null;
-  action: 'import' | 'confirm' | 'new-individual' | 'skip' | 'merge';
+  /** `undo` reverts the decision `undoes` (the photo returns to its state before it). */
+  action: 'import' | 'confirm' | 'new-individual' | 'skip' | 'merge' | 'undo';
   individualId: number | null;
   otherIndividualId: number | null;
   score: number | null;
   modelVersion: string | null;
   decidedBy: string;
   decidedAt: string;
+  /** For an undo: the decision it reverted. */
+  undoes: number | null;
 }
 
 /** Details of a new photo besides its bytes. */

@@ -3,10 +3,12 @@ import { decisionOf, insertSql, type DecisionRow } from './catalog-rows.js';
 import type { DecisionContext, DecisionRecord } from './catalog-types.js';
 import { textField } from './text-fields.js';
 
-/** The decision log: every import, confirmation, new individual, skip and merge, with who and which model. */
+/** The decision log: every import, confirmation, new individual, skip, merge and undo, with who and which model. */
 export interface DecisionLog {
-  /** Appends a decision (call inside a write). */
-  record(photoId: number | null, action: DecisionRecord['action'], individualId: number | null, other: number | null, ctx: DecisionContext): DecisionRecord;
+  /** Appends a decision (call inside a write); `undoes`: the decision an undo reverts. */
+  record(photoId: number | null, action: DecisionRecord['action'], individualId: number | null, other: number | null, ctx: DecisionContext, undoes?: number): DecisionRecord;
+  /** Every decision of a photo, oldest first. */
+  history(photoId: number): DecisionRecord[];
   /** The newest decisions (of one photo when `photoId` is given), newest first. */
   decisions(q: { photoId?: number; limit?: number }): DecisionRecord[];
   /** How many decisions the log holds (of one action when given). */
@@ -40,18 +42,20 @@ export function decisionAuthor(given: unknown, user: unknown): string {
  */
 export function createDecisionLog(db: CatalogDb): DecisionLog {
   const { sql } = db;
-  const insert = sql.prepare(insertSql('decisions', ['photo_id', 'action', 'individual_id', 'other_individual_id', 'score', 'model_version', 'decided_by', 'decided_at']));
+  const insert = sql.prepare(insertSql('decisions', ['photo_id', 'action', 'individual_id', 'other_individual_id', 'score', 'model_version', 'decided_by', 'decided_at', 'undoes']));
   const getDecision = sql.prepare<[number | bigint], DecisionRow>('SELECT * FROM decisions WHERE id = ?');
   const newest = sql.prepare<[number], DecisionRow>('SELECT * FROM decisions ORDER BY id DESC LIMIT ?');
+  const ofPhoto = sql.prepare<[number], DecisionRow>('SELECT * FROM decisions WHERE photo_id = ? ORDER BY id');
   const newestOfPhoto = sql.prepare<[number, number], DecisionRow>('SELECT * FROM decisions WHERE photo_id = ? ORDER BY id DESC LIMIT ?');
   return {
-    record(photoId, action, individualId, other, ctx) {
+    record(photoId, action, individualId, other, ctx, undoes) {
       const info = insert.run({
         photo_id: photoId, action, individual_id: individualId, other_individual_id: other, score: ctx.score ?? null,
-        model_version: ctx.modelVersion ?? null, decided_by: textField('by', ctx.by, 100), decided_at: now(),
+        model_version: ctx.modelVersion ?? null, decided_by: textField('by', ctx.by, 100), decided_at: now(), undoes: undoes ?? null,
       });
       return decisionOf(getDecision.get(info.lastInsertRowid)!);
     },
+    history: (photoId) => ofPhoto.all(photoId).map(decisionOf),
     decisions(q) {
       const [limit] = pageArgs(q);
       const rows = q.photoId === undefined ? newest.all(limit) : newestOfPhoto.all(q.photoId, limit);

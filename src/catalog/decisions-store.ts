@@ -11,9 +11,24 @@ export interface DecisionsStore extends Pick<DecisionLog, 'decisions' | 'countDe
   confirm(photoId: number, individualId: number, ctx: DecisionContext): DecisionRecord;
   /** Creates an individual for the photo and assigns it, in one transaction. */
   newIndividual(photoId: number, name: string | null, notes: string, ctx: DecisionContext): { individual: IndividualRecord; decision: DecisionRecord };
+  /** Sets the photo aside; like every decision it replaces the photo's earlier one (an identified photo leaves its individual). */
   skip(photoId: number, ctx: DecisionContext): DecisionRecord;
+  /**
+   * Reverts the photo's last decision still in force (confirm, new individual or skip): the photo
+   * returns to its state before it (pending, skipped, or its earlier individual, followed through
+   * merges). Recorded as an `undo` naming the decision; undoing again goes one further back. An
+   * individual the reverted decision created stays, without that photo.
+   * @throws {@link WhaleidError} when the photo has no such decision (an import is where it came from)
+   */
+  undo(photoId: number, ctx: DecisionContext): DecisionRecord;
   /** Moves every photo of `sourceId` to `targetId` and marks the source merged. */
   merge(targetId: number, sourceId: number, ctx: DecisionContext): DecisionRecord;
+}
+
+/** A photo's decisions still in force, oldest first: neither undos nor undone. */
+function inForce(history: readonly DecisionRecord[]): DecisionRecord[] {
+  const undone = new Set(history.filter((d) => d.action === 'undo').map((d) => d.undoes));
+  return history.filter((d) => d.action !== 'undo' && !undone.has(d.id));
 }
 
 /**
@@ -44,9 +59,19 @@ export function createDecisions(db: CatalogDb, deps: { photos: Photos; individua
       return { individual: individuals.api.individual(ind.id), decision };
     }),
     skip: (photoId, ctx) => db.write(() => {
-      const p = photos.api.photo(photoId);
-      if (p.status === 'pending') photos.assign(photoId, null, 'skipped');
+      photos.api.photo(photoId);
+      photos.assign(photoId, null, 'skipped');
       return log.record(photoId, 'skip', null, null, ctx);
+    }),
+    undo: (photoId, ctx) => db.write(() => {
+      photos.api.photo(photoId);
+      const live = inForce(log.history(photoId));
+      const last = live.at(-1);
+      if (!last || last.action === 'import') throw new WhaleidError(`photo ${photoId}: no decision to undo${last ? ' (only its import, which is where it came from)' : ''}`);
+      const before = live.at(-2);
+      const individualId = before && before.action !== 'skip' ? individuals.current(before.individualId!).id : null;
+      photos.assign(photoId, individualId, before === undefined ? 'pending' : before.action === 'skip' ? 'skipped' : 'identified');
+      return log.record(photoId, 'undo', individualId, last.individualId, ctx, last.id);
     }),
     merge: (targetId, sourceId, ctx) => db.write(() => {
       if (targetId === sourceId) throw new WhaleidError('cannot merge an individual into itself');

@@ -29,8 +29,8 @@ const individual = {
 const decision = {
   type: 'object',
   properties: {
-    id: { type: 'integer' }, photoId: nullable('integer'), action: { type: 'string', enum: ['import', 'confirm', 'new-individual', 'skip', 'merge'] }, individualId: nullable('integer'), otherIndividualId: nullable('integer'),
-    score: nullable('number'), modelVersion: nullable('string'), decidedBy: { type: 'string' }, decidedAt: { type: 'string' },
+    id: { type: 'integer' }, photoId: nullable('integer'), action: { type: 'string', enum: ['import', 'confirm', 'new-individual', 'skip', 'merge', 'undo'] }, individualId: nullable('integer'), otherIndividualId: nullable('integer'),
+    score: nullable('number'), modelVersion: nullable('string'), decidedBy: { type: 'string' }, decidedAt: { type: 'string' }, undoes: nullable('integer'),
   },
 };
 

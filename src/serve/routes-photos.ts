@@ -11,7 +11,8 @@ const MIME: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', web
 
 /**
  * Registers the photo routes (the upload is in upload-route.ts): listing, the photo and its review
- * crop, candidates, and the decisions a person takes on a photo (confirm, new individual, skip).
+ * crop, candidates, and the decisions a person takes on a photo (confirm, new individual, skip,
+ * undo).
  *
  * @param app - the Fastify app
  * @param ctx - the service context
@@ -74,10 +75,17 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
   });
 
   app.post('/api/photos/:id/skip', {
-    schema: { summary: 'Set the photo aside (recorded; it leaves the review queue)', security: [{ token: [] }], params: idParam, body: decisionBody({}), response: { 200: schemas.decision } },
+    schema: { summary: 'Set the photo aside (recorded; it leaves the review queue, and an identified photo leaves its individual: a new decision replaces the old one)', security: [{ token: [] }], params: idParam, body: decisionBody({}), response: { 200: schemas.decision } },
   }, async (req) => {
     ctx.requireWrite(req);
     return catalog.skip((req.params as { id: number }).id, { by: ctx.decidedBy(req), modelVersion: ctx.identifier?.modelVersion ?? null });
+  });
+
+  app.post('/api/photos/:id/undo', {
+    schema: { summary: "Undo the photo's last decision still in force (confirm, new individual or skip): it returns to its state before", security: [{ token: [] }], params: idParam, body: decisionBody({}), response: { 200: schemas.decision } },
+  }, async (req) => {
+    ctx.requireWrite(req);
+    return catalog.undo((req.params as { id: number }).id, { by: ctx.decidedBy(req), modelVersion: ctx.identifier?.modelVersion ?? null });
   });
 
   app.put('/api/photos/:id/box', {

@@ -29,6 +29,23 @@ describe('catalog', () => {
     expect(() => openCatalog(file)).toThrow(/newer than this whaleid understands/);
   });
 
+  it('upgrades a catalog of schema 1 in place: its decisions kept, undo available', () => {
+    const file = path.join(dir, 'v1.db');
+    const db = new Database(file);
+    db.exec(MIGRATIONS[0]);
+    db.pragma('user_version = 1');
+    db.exec(`INSERT INTO individuals (name, created_at) VALUES ('Salt', '2019-07-04');
+      INSERT INTO photos (sha256, format, bytes, width, height, uploaded_at, individual_id, status) VALUES ('${'a'.repeat(64)}', 'jpeg', 10, 4, 4, '2019-07-04', NULL, 'pending');
+      INSERT INTO decisions (photo_id, action, individual_id, decided_by, decided_at) VALUES (1, 'skip', NULL, 'ann', '2019-07-05');`);
+    db.close();
+    const cat = openCatalog(file);
+    expect(cat.decisions({})).toMatchObject([{ id: 1, action: 'skip', decidedBy: 'ann', undoes: null }]);
+    expect(cat.undo(1, { by: 'bob' })).toMatchObject({ action: 'undo', undoes: 1 });
+    expect(cat.photo(1)).toMatchObject({ status: 'pending', individualId: null });
+    expect(cat.integrityCheck()).toBe('ok');
+    cat.close();
+  });
+
   it('imports a dataset once: a second import adds nothing, boxes come from the CSV', async () => {
     const cat = openCatalog(path.join(dir, 'import.db'));
     const lines: string[] = [];

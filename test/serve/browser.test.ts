@@ -79,4 +79,23 @@ describe.skipIf(!CHROMIUM)('review page in headless Chromium', () => {
     await page.keyboard.press('s');
     await expect.poll(() => svc.catalog.photo(second).status).toBe('skipped');
   });
+
+  it('undoes the last decision with the key: the photo is back in review', async () => {
+    const page = await browser.newPage();
+    await page.goto(svc.url);
+    await page.fill('#token', svc.token);
+    await page.dispatchEvent('#token', 'change');
+    const file = path.join(svc.dir, 'u1.png');
+    writeFileSync(file, await sharp({ create: { width: 310, height: 150, channels: 3, background: '#246' } }).png().toBuffer());
+    await page.setInputFiles('#files', file);
+    await page.waitForSelector('[data-testid=skip]');
+    const photoId = Number(/#\/review\/(\d+)/.exec(page.url())![1]);
+    await page.keyboard.press('s');
+    await expect.poll(() => svc.catalog.photo(photoId).status).toBe('skipped');
+    await page.waitForSelector('[data-testid=undo]:not([disabled])');
+    await page.keyboard.press('u');
+    await expect.poll(() => svc.catalog.photo(photoId).status).toBe('pending');
+    await page.waitForFunction((id) => (globalThis as unknown as { location: { hash: string } }).location.hash.endsWith(`/review/${id}`), photoId);
+    expect(svc.catalog.decisions({ photoId })[0]).toMatchObject({ action: 'undo' });
+  });
 });
