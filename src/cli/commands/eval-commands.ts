@@ -96,10 +96,12 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
     description: "N-way one-shot accuracy (Lake et al.'s task): on runNN/ folders, or on trials drawn from a labelled dataset",
     example: 'whaleid evaluate-oneshot --model runs/omni --data images_background_small2 --only Tagalog,Sanskrit --ways 20 --trials 400 --same-group',
     options: ONESHOT_OPTIONS,
-    run: async (opts) => {
-      const runDir = opts.model;
+    check: (opts) => {
       if (opts.runs && opts.data) throw new WhaleidError('give --runs or --data, not both');
       if (!opts.runs && !opts.data) throw new WhaleidError('missing --runs or --data: one-shot run folders, or a labelled dataset to draw trials from');
+    },
+    run: async (opts) => {
+      const runDir = opts.model;
       const { initEngine } = await import('../../model/engine.js');
       await initEngine({ backend: opts.backend });
       const { evaluateOneShotRun } = await import('../../eval/evaluate-run.js');
