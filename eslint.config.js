@@ -18,7 +18,7 @@ export default tseslint.config(
     // the review page runs in the browser
     files: ['web/**/*.js'],
     languageOptions: {
-      globals: Object.fromEntries(['document', 'window', 'localStorage', 'fetch', 'FormData', 'Node', 'HTMLInputElement', 'HTMLTextAreaElement', 'setTimeout', 'clearTimeout', 'prompt'].map((g) => [g, 'readonly'])),
+      globals: Object.fromEntries(['document', 'window', 'localStorage', 'fetch', 'FormData', 'Node', 'HTMLInputElement', 'HTMLTextAreaElement', 'setTimeout', 'clearTimeout', 'prompt', 'HTMLSelectElement', 'HashChangeEvent'].map((g) => [g, 'readonly'])),
     },
   },
 );

@@ -1,5 +1,5 @@
 import { WhaleidError } from '../util/errors.js';
-import { now, type CatalogDb } from './catalog-db.js';
+import { now, pageArgs, type CatalogDb } from './catalog-db.js';
 import { photoOf, type PhotoRow } from './catalog-rows.js';
 import type { PhotoRecord } from './catalog-types.js';
 import { NotFoundError } from './not-found-error.js';
@@ -51,6 +51,8 @@ export interface SightingsStore {
   /** Moves a photo to another sighting, or (null) to a new one of its own; an emptied sighting is removed. */
   moveToEncounter(photoId: number, encounterId: number | null, by: string): EncounterRecord;
   encounter(id: number): EncounterRecord;
+  /** Sightings with a photo taken on `day` (YYYY-MM-DD), else the newest; newest first. */
+  listEncounters(q: { day?: string; limit?: number }): EncounterRecord[];
   /** An individual's sightings, newest first (undated last). */
   sightings(individualId: number): Sighting[];
 }
@@ -120,6 +122,13 @@ export function createSightings(db: CatalogDb, photos: Photos): SightingsStore {
       return encounter(target);
     }),
     encounter,
+    listEncounters(q) {
+      const [limit] = pageArgs(q);
+      const ids = q.day === undefined
+        ? sql.prepare<[number], { id: number }>('SELECT id FROM encounters ORDER BY id DESC LIMIT ?').all(limit)
+        : sql.prepare<[string, number], { id: number }>('SELECT DISTINCT encounter_id AS id FROM photos WHERE substr(taken_on, 1, 10) = ? AND encounter_id IS NOT NULL ORDER BY encounter_id DESC LIMIT ?').all(dateField('day', q.day).slice(0, 10), limit);
+      return ids.map((r) => encounter(r.id));
+    },
     sightings(individualId) {
       const groups = new Map<number | null, PhotoRecord[]>();
       for (const p of ofIndividual.all(individualId).map(photoOf)) groups.set(p.encounterId, [...(groups.get(p.encounterId) ?? []), p]);

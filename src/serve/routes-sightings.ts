@@ -51,6 +51,17 @@ export function registerSightingRoutes(app: FastifyInstance, ctx: ServiceContext
     return catalog.moveToEncounter((req.params as { id: number }).id, (req.body as { encounterId: number | null }).encounterId, ctx.decidedBy(req));
   });
 
+  app.get('/api/encounters', {
+    schema: {
+      summary: 'Sightings with a photo taken on `date` (YYYY-MM-DD), else the newest; newest first',
+      querystring: { type: 'object', properties: { date: { type: 'string', maxLength: 10 }, limit: { type: 'integer', minimum: 1, maximum: 200, default: 20 } }, additionalProperties: false },
+      response: { 200: { type: 'array', items: schemas.encounter } },
+    },
+  }, async (req) => {
+    const q = req.query as { date?: string; limit: number };
+    return catalog.listEncounters({ day: q.date, limit: q.limit });
+  });
+
   app.get('/api/encounters/:id', { schema: { summary: 'A sighting (encounter) with its photos', params: idParam, response: { 200: schemas.encounter } } }, async (req) => catalog.encounter((req.params as { id: number }).id));
 
   app.get('/api/individuals/:id/sightings', {

@@ -3,7 +3,6 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import helmet from '@fastify/helmet';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Identifier } from './identifier.js';
 import type { BoxDetector } from '../boxes/box-predict.js';
@@ -13,7 +12,6 @@ import { registerIndividualRoutes } from './routes-individuals.js';
 import { registerSightingRoutes } from './routes-sightings.js';
 import { handleErrors, HttpError, internalErrorLog } from './http-error.js';
 import { createServiceContext } from './service-context.js';
-import { checkHost, createTokenAttempts, type TokenAttemptLimit } from './service-guards.js';
 import { STRICT_AJV, strictRequestValidation } from './request-validation.js';
 
 /** Options of {@link createServer}. */
@@ -31,22 +29,19 @@ export interface ServerOptions {
   maxFilesPerUpload?: number;
   /** Fastify's request log; default off. */
   logger?: boolean;
-  /** Host names the service answers to besides localhost, loopback and its own address (see {@link checkHost}). */
-  allowedHosts?: readonly string[];
-  /** Wrong tokens allowed per client address and window; default 10 a minute. */
-  tokenAttempts?: TokenAttemptLimit;
 }
 
 const WEB_DIR = path.resolve(import.meta.dirname, '../../web');
-const WEB_FILES: Record<string, string> = { '/': 'index.html', '/app.js': 'app.js', '/style.css': 'style.css' };
+const WEB_FILES: Record<string, string> = {
+  '/': 'index.html', '/style.css': 'style.css',
+  ...Object.fromEntries(['app', 'dom', 'queue', 'review', 'individuals', 'compare', 'box-editor'].map((m) => [`/${m}.js`, `${m}.js`])),
+};
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
 /**
  * Builds the photo-ID service: JSON API under /api (documented at /api/openapi.json), the review
- * web page at /. Writes need `Authorization: Bearer <token>` (wrong tokens are limited per
- * client); reads are open, as the catalog is meant to be browsed by a team while few people
- * decide. Requests must name this service in their Host header (DNS rebinding), and every
- * answer carries X-Frame-Options, nosniff and a Content-Security-Policy.
+ * web page at /. Writes need `Authorization: Bearer <token>`; reads are open, as the catalog is
+ * meant to be browsed by a team while few people decide.
  *
  * @param o - catalog, identifier, token and limits
  * @returns the Fastify app (not listening yet)
@@ -59,14 +54,6 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   const maxFilesPerUpload = o.maxFilesPerUpload ?? 50;
   const app = Fastify({ logger: o.logger ?? false, bodyLimit: 1024 * 1024, ajv: STRICT_AJV });
   strictRequestValidation(app);
-  checkHost(app, o.allowedHosts);
-  // X-Frame-Options, nosniff, a CSP for the review page (its own scripts, styles and images only);
-  // no HSTS or upgrade-insecure-requests: the service speaks plain HTTP on its own machine
-  await app.register(helmet, {
-    contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"], 'upgrade-insecure-requests': null } },
-    frameguard: { action: 'deny' },
-    strictTransportSecurity: false,
-  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -80,7 +67,6 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
 
   const ctx = createServiceContext({
     catalog: o.catalog, identifier: o.identifier ?? null, boxDetector: o.boxDetector ?? null, token: o.token ?? null, maxUploadBytes, maxFilesPerUpload,
-    tokenAttempts: createTokenAttempts(o.tokenAttempts ?? { attempts: 10, windowMs: 60_000 }),
     logInternal: internalErrorLog(app, o.logger ?? false),
   });
   handleErrors(app, o.logger ?? false);

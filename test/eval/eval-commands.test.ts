@@ -70,22 +70,6 @@ describe('evaluate-open and evaluate-oneshot on a tiny trained run', () => {
     expect(again.out).toBe(r.out);
   });
 
-  it('evaluate-open --matcher local|fused measures the other matchers and writes their calibration for predict', async () => {
-    for (const matcher of ['local', 'fused']) {
-      const out = path.join(dir, `open-${matcher}.csv`);
-      const r = await runEval('evaluate-open', '--model', run, '--data', evalData, '--split-seed', '2', '--matcher', matcher, '--out', out, '--cache', cache);
-      expect(r.code, r.err).toBe(0);
-      expect(r.out).toMatch(/test: MAP@5 [\d.]+/);
-      const calibration = JSON.parse(readFileSync(`${out}.matcher.json`, 'utf8'));
-      expect(calibration.matcher).toBe(matcher);
-      expect(Number.isFinite(calibration.threshold)).toBe(true);
-      expect(calibration.fusion !== undefined).toBe(matcher === 'fused');
-      expect(JSON.parse(readFileSync(`${out}.json`, 'utf8')).matcher).toBe(matcher);
-    }
-    const bad = await runEval('evaluate-open', '--model', run, '--data', evalData, '--matcher', 'sift', '--out', path.join(dir, 'x.csv'));
-    expect(bad.err).toMatch(/one of siamese, local, fused for --matcher but received "sift"/);
-  });
-
   it('evaluate-oneshot reads runNN folders and draws trials from a dataset', async () => {
     // 5-way runs from the eval catalog: the first photo of a whale is its class photo, the second the test item
     const labels = await readLabels(path.join(evalData, 'train.csv'));

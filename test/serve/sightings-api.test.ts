@@ -27,6 +27,11 @@ describe('dates, positions, sightings and maps over HTTP', () => {
     const e = await svc.json('GET', `/api/encounters/${a.encounterId}`);
     expect(e.body.photos.map((p: { id: number }) => p.id)).toEqual([a.id, b.id]);
     expect((await svc.json('GET', '/api/encounters/999')).status).toBe(404);
+    const thatDay = (await svc.json('GET', '/api/encounters?date=2022-08-14')).body;
+    expect(thatDay.map((x: { id: number }) => x.id)).toEqual([c.encounterId, a.encounterId]);
+    expect((await svc.json('GET', '/api/encounters?date=2022-08-13')).body).toEqual([]);
+    expect((await svc.json('GET', '/api/encounters?date=yesterday')).body.error).toMatch(/for day but received "yesterday"/);
+    expect((await svc.json('GET', '/api/encounters?limit=1')).body).toHaveLength(1);
   });
 
   it('corrects a date, place and position with strict input: no coercion, no unknown fields, both coordinates', async () => {

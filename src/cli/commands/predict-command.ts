@@ -34,11 +34,9 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
     description: 'identify test photos against the catalog and write a submission (new_whale at the threshold)',
     example: 'whaleid predict --model runs/a --data ./catalog --out submission.csv --tta 4',
     options: PREDICT_OPTIONS,
-    check: (opts) => {
-      if (opts.threshold !== undefined && opts.newShare !== undefined) throw new WhaleidError('give --threshold or --new-share, not both');
-    },
     run: async (opts) => {
       const { model: runDir, data, out } = opts;
+      if (opts.threshold !== undefined && opts.newShare !== undefined) throw new WhaleidError('give --threshold or --new-share, not both');
       const { initEngine } = await import('../../model/engine.js');
       await initEngine({ backend: opts.backend });
       const { predictDataset } = await import('../../predict/predict-dataset.js');
