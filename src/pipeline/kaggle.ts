@@ -11,7 +11,8 @@ import { hasCheckpoint, readRunValidation, runPaths } from '../model/run-folder.
 import { ensembleSubmissions } from '../predict/ensemble.js';
 import { predictDataset } from '../predict/predict-dataset.js';
 import { resolveSchedule } from '../train/schedule.js';
-import { TRAIN_DEFAULTS, readStoredTrainConfig, resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
+import { TRAIN_DEFAULTS, resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
+import { readStoredTrainConfig } from '../train/stored-config.js';
 import { bootstrapRun } from './bootstrap.js';
 import { DUPLICATE_LISTS, writeDatasetDuplicates } from './dataset-duplicates.js';
 import { writePrediction } from './prediction-files.js';

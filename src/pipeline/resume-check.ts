@@ -3,11 +3,15 @@
  * cannot apply, so they are refused with what the run really uses, rather than printed as if
  * used (`kaggle` once said "resuming (cpu, long)" and went on with the stored tiny/short).
  */
+import path from 'node:path';
 import type { TrainConfig } from '../train/train-config.js';
+import { TRAIN_CONFIG_PATHS } from '../train/stored-config.js';
 import { WhaleidError } from '../util/errors.js';
 
 /** Settings that do not change what is trained: where decoded photos are cached, where the data is. */
 const NOT_COMPARED = new Set<string>(['cacheDir', 'data']);
+
+const isPathField = (key: string): boolean => TRAIN_CONFIG_PATHS.some((f) => f === key);
 
 function shown(v: unknown): string {
   if (v === undefined) return 'unset';
@@ -30,7 +34,9 @@ export function changedOnResume(stored: TrainConfig, given: Partial<TrainConfig>
   for (const [key, value] of Object.entries(given)) {
     if (value === undefined || NOT_COMPARED.has(key)) continue;
     const before = storedValues.get(key);
-    if (JSON.stringify(before) !== JSON.stringify(value)) changes.push(`${key} ${shown(before)} -> ${shown(value)}`);
+    // a path given again names the same file however it is spelt (stored paths are absolute)
+    const same = isPathField(key) && typeof before === 'string' && typeof value === 'string' ? path.resolve(before) === path.resolve(value) : JSON.stringify(before) === JSON.stringify(value);
+    if (!same) changes.push(`${key} ${shown(before)} -> ${shown(value)}`);
   }
   return changes;
 }

@@ -4,7 +4,8 @@
  * (the CLI used to read a stored run config for it).
  */
 import { initEngine, type EngineBackend, type EngineInfo } from '../model/engine.js';
-import { readStoredTrainConfig, resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
+import { resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
+import { readStoredTrainConfig } from '../train/stored-config.js';
 import { resumeTraining, startTraining, type TrainResult } from '../train/trainer.js';
 import type { PipelineReport } from './report.js';
 import { refuseChangesOnResume } from './resume-check.js';

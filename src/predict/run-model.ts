@@ -1,6 +1,7 @@
 import { loadSiamese } from '../model/model-io.js';
 import type { Siamese } from '../model/siamese.js';
-import { readStoredTrainConfig, type TrainConfig } from '../train/train-config.js';
+import type { TrainConfig } from '../train/train-config.js';
+import { readStoredTrainConfig } from '../train/stored-config.js';
 import type { CropSettings } from '../image/crop.js';
 import type { ValidationResult } from '../train/validation.js';
 import { WhaleidError } from '../util/errors.js';

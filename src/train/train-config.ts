@@ -4,7 +4,6 @@ import { invalidParameterError } from '../util/errors.js';
 import { MODEL_PRESETS, type ModelPresetName } from '../model/branch.js';
 import type { ScheduleGroup } from './schedule.js';
 import { SPLIT_DEFAULTS } from './split.js';
-import { readRunConfig, runPaths } from '../model/run-folder.js';
 
 /** Everything a training run is made of; stored as RUN_DIR/config.json so a resume uses the same. */
 export interface TrainConfig {
@@ -117,36 +116,6 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);
   if (c.viewPattern !== undefined) viewRegExp(c.viewPattern);
   return c;
-}
-
-/** Names that runs stored before a rename: the method's preset and schedule were called `kernel`. */
-const RENAMED_IN_STORED_CONFIGS: Readonly<Record<'preset' | 'schedule', Readonly<Record<string, string>>>> = Object.freeze({
-  preset: { kernel: 'method' },
-  schedule: { kernel: 'method' },
-});
-
-/**
- * The stored configuration of a run (RUN/config.json), validated, with names from before a rename
- * mapped to today's, so older runs still load and resume (preset `kernel` is `method`).
- *
- * @param dir - the run folder
- * @returns the configuration, or null when the run has no config.json
- * @throws {@link WhaleidError} when the stored configuration is not valid
- * @example
- * const config = readStoredTrainConfig('runs/a'); // { data: 'catalog', preset: 'method', ... }
- */
-export function readStoredTrainConfig(dir: string): TrainConfig | null {
-  const stored = readRunConfig(dir);
-  if (!stored) return null;
-  const renamed: Record<string, unknown> = { ...stored };
-  for (const [field, names] of Object.entries(RENAMED_IN_STORED_CONFIGS)) {
-    const value = stored[field];
-    if (typeof value === 'string' && Object.hasOwn(names, value)) renamed[field] = names[value];
-  }
-  const data = renamed.data;
-  if (typeof data !== 'string') throw invalidParameterError(`${runPaths(dir).config} data`, 'the dataset folder', data);
-  // resolveTrainConfig checks every field it relies on
-  return resolveTrainConfig({ ...(renamed as Partial<TrainConfig>), data });
 }
 
 /**

@@ -13,13 +13,14 @@
  */
 import { promises as fs } from 'node:fs';
 import { createSiamese, type Siamese } from '../model/siamese.js';
-import { hasCheckpoint, writeRunConfig } from '../model/run-folder.js';
+import { hasCheckpoint } from '../model/run-folder.js';
 import { WhaleidError } from '../util/errors.js';
 import { loadCheckpoint, writeLog, type TrainState } from './checkpoint.js';
 import { trainGroups } from './group-loop.js';
 import { initHeadFromTrainingPhotos } from './head-init.js';
 import { resolveSchedule, totalEpochs, type Schedule } from './schedule.js';
-import { readStoredTrainConfig, resolveTrainConfig, type TrainConfig } from './train-config.js';
+import { resolveTrainConfig, type TrainConfig } from './train-config.js';
+import { readStoredTrainConfig, writeStoredTrainConfig } from './stored-config.js';
 import { prepareTrainingData, type TrainingData } from './training-data.js';
 import { finishTraining, writeRunReport } from './training-finish.js';
 import { createTrainingRun, type TrainOptions } from './training-run.js';
@@ -58,7 +59,7 @@ export async function startTraining(runDir: string, settings: Partial<TrainConfi
   const config = resolveTrainConfig(settings);
   if (hasCheckpoint(runDir)) throw new WhaleidError(`${runDir}: a run is already there; use --resume to continue it or choose another --out`);
   await fs.mkdir(runDir, { recursive: true });
-  await writeRunConfig(runDir, config);
+  await writeStoredTrainConfig(runDir, config);
   return runTraining(runDir, config, false, options);
 }
 
