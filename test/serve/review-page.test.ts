@@ -221,6 +221,13 @@ describe.skipIf(!CHROMIUM)('review page: sightings, maps, boxes, comparison, und
     await page.dispatchEvent('[data-testid=merge-name]', 'input');
     await page.waitForFunction("document.querySelector('[data-testid=merge-matches]')?.textContent === 'no other individual has that name'");
     expect(await page.isDisabled('[data-testid=merge]')).toBe(true);
+    if (SHOTS) {
+      // the other photo of that sighting, whose first candidate now has a dated, placed sighting
+      const other = svc.catalog.listPhotos({ search: 'IMG_1002' }).items[0];
+      await page.goto(`${svc.url}/#/review/${other.id}`);
+      await page.waitForSelector('[data-testid=candidate-sightings] li');
+      await page.screenshot({ path: path.join(SHOTS, 'review-with-sightings.png'), fullPage: true });
+    }
     expect(errors).toEqual([]);
   });
 });
