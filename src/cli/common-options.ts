@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import { choice, int, switchOn, text, type Field } from './option-field.js';
+import { MATCHER_KINDS, type MatcherKind } from '../infer/fusion/fusion-model.js';
 
 /** Default folder of the decoded-photo cache ($XDG_CACHE_HOME/whaleid or ~/.cache/whaleid). */
 export function defaultCacheDir(): string {
@@ -26,6 +27,12 @@ export function cacheOption(fallback?: { from: (values: Readonly<Record<string, 
   const withDefault = fallback ? folder.withDefaultFrom(fallback.from, fallback.text) : folder.withDefault(defaultCacheDir(), '$XDG_CACHE_HOME/whaleid/grey');
   return withDefault.negatable('decode every photo afresh', undefined);
 }
+
+const MATCHER_ABOUT: Record<MatcherKind, string> = {
+  siamese: "the trained run's network",
+  local: 'keypoints matched one-vs-many against the whole gallery (LNBNN, RANSAC-verified); no training',
+  fused: 'both, combined by a logistic regression fitted on held-out queries',
+};
 
 /** Rows shared by commands. */
 export const common = {
@@ -47,4 +54,6 @@ export const common = {
   exclude: text('--exclude <list>', 'photos to leave out, one name a line').asInput('file'),
   catalog: text('--catalog <file>', 'catalog database (SQLite; photos are kept in <file>.photos)').asInput('catalog'),
   tta: int('--tta <n>', 'augmented copies per test photo, averaged with the original', 0, 64),
+  /** Which score identifies (issue 20): the network's, local keypoints', or both fused. */
+  matcher: choice('--matcher <name>', 'which score identifies', () => MATCHER_KINDS, (k) => MATCHER_ABOUT[k]).withDefault('siamese'),
 };

@@ -11,7 +11,7 @@ import type { CropRequest } from '../image/crop.js';
 import { fitFusion, matcherScores, ranksOf, type FusionModel, type MatcherKind } from '../infer/fusion/fusion-model.js';
 import { createRng } from '../util/random.js';
 import { WhaleidError } from '../util/errors.js';
-import { scoreGallery, type GalleryScoreInput, type LocalSide } from './match-scores.js';
+import { scoreGallery, type GalleryScoreInput, type LocalSide } from '../infer/fusion/gallery-scores.js';
 
 /** Options of {@link evaluateClosedSet}. */
 export interface ClosedSetOptions {

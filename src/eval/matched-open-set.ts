@@ -9,7 +9,7 @@ import { fitFusion, type FusionModel, type MatcherKind } from '../infer/fusion/f
 import { NEW_WHALE } from '../data/labels.js';
 import { WhaleidError } from '../util/errors.js';
 import { evaluateOpenSet, planOpenSet, type OpenSetPlanOptions, type OpenSetResult } from './open-set.js';
-import { photoScoreMatrix, scoreGallery, type GalleryScoreInput, type LocalSide } from './match-scores.js';
+import { photoScoreMatrix, scoreGallery, type GalleryScoreInput, type LocalSide } from '../infer/fusion/gallery-scores.js';
 
 /** Results per matcher, and the fusion fitted for `fused`. */
 export interface MatchedOpenSetResult {

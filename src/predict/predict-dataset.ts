@@ -16,6 +16,7 @@ import { identify, thresholdForNewShare, type Candidate, type KnownPhoto, type Q
 import { DEFAULT_NEW_WHALE_THRESHOLD, walkPredictions } from './walk.js';
 import { fillMissingBoxes } from '../boxes/box-fallback.js';
 import type { Box } from '../image/affine.js';
+import { applyMatcher, type MatchedCandidate, type MatcherRequest } from './matched-predictions.js';
 
 /** Options of {@link predictDataset}. */
 export interface PredictOptions {
@@ -38,6 +39,8 @@ export interface PredictOptions {
   boxModel?: string;
   /** Cache of predicted boxes by photo content; default `<runDir>/predicted-boxes.json`. */
   boxCacheFile?: string;
+  /** Which score identifies (default siamese); local and fused take their calibration from `matcher.calibration`. */
+  matcher?: Omit<MatcherRequest, 'threshold' | 'newShare' | 'topK' | 'cacheDir' | 'onMessage'>;
   onMessage?: (line: string) => void;
   onFeatures?: (done: number, total: number) => void;
   onBoxes?: (done: number, total: number) => void;
@@ -46,7 +49,7 @@ export interface PredictOptions {
 /** A submission and how it was made. */
 export interface PredictResult {
   predictions: Prediction[];
-  top: { image: string; candidates: Candidate[] }[];
+  top: { image: string; candidates: (Candidate | MatchedCandidate)[] }[];
   threshold: number;
   newFirstShare: number;
   duplicates: number;
@@ -101,7 +104,10 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   let threshold = o.threshold ?? run.validation?.threshold ?? DEFAULT_NEW_WHALE_THRESHOLD;
   const res = await identify(known, queries, featuresOf, head, { threshold, tta: o.tta, seed: o.seed, topK: o.topK });
   let predictions = res.predictions;
-  if (o.newShare !== undefined) {
+  let top: PredictResult['top'] = res.top;
+  if (o.matcher) {
+    ({ predictions, top, threshold } = await applyMatcher({ ...o.matcher, threshold: o.threshold, newShare: o.newShare, topK: o.topK, cacheDir: o.cacheDir, onMessage: say }, known, queries, res.scores));
+  } else if (o.newShare !== undefined) {
     threshold = thresholdForNewShare(res.scores, known.length, o.newShare);
     const ids = known.map((k) => k.id);
     predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(res.scores.subarray(qi * known.length, (qi + 1) * known.length), ids, threshold) }));
@@ -109,5 +115,5 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   run.siamese.model.dispose();
   await onnx?.dispose();
   const newFirst = predictions.filter((p) => p.ids[0] === NEW_WHALE).length / Math.max(1, predictions.length);
-  return { predictions, top: res.top, threshold, newFirstShare: newFirst, duplicates: dupIds.size, predictedBoxes: filled.predicted };
+  return { predictions, top, threshold, newFirstShare: newFirst, duplicates: dupIds.size, predictedBoxes: filled.predicted };
 }

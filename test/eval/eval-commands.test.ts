@@ -10,6 +10,7 @@ import { readCsvFile } from '../../src/data/csv-file.js';
 import { readLabels } from '../../src/data/labels.js';
 import { averagePrecisionAt5 } from '../../src/predict/metrics.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { runCli } from '../helpers/cli.js';
 
 /** Runs the two evaluation commands in-process (main.ts wires them into the real program). */
 async function runEval(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -68,6 +69,38 @@ describe('evaluate-open and evaluate-oneshot on a tiny trained run', () => {
     expect(summary.test.count).toBe(test.length);
     const again = await runEval(...args, '--force'); // the same output again: replacing it is asked for
     expect(again.out).toBe(r.out);
+  });
+
+  it('evaluate-open --matcher local|fused measures the other matchers and writes their calibration for predict', async () => {
+    for (const matcher of ['local', 'fused']) {
+      const out = path.join(dir, `open-${matcher}.csv`);
+      const r = await runEval('evaluate-open', '--model', run, '--data', evalData, '--split-seed', '2', '--matcher', matcher, '--out', out, '--cache', cache);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/test: MAP@5 [\d.]+/);
+      const calibration = JSON.parse(readFileSync(`${out}.matcher.json`, 'utf8'));
+      expect(calibration.matcher).toBe(matcher);
+      expect(Number.isFinite(calibration.threshold)).toBe(true);
+      expect(calibration.fusion !== undefined).toBe(matcher === 'fused');
+      expect(JSON.parse(readFileSync(`${out}.json`, 'utf8')).matcher).toBe(matcher);
+    }
+    const bad = await runEval('evaluate-open', '--model', run, '--data', evalData, '--matcher', 'sift', '--out', path.join(dir, 'x.csv'));
+    expect(bad.err).toMatch(/one of siamese, local, fused for --matcher but received "sift"/);
+    // predict with the fused calibration: every candidate carries both scores and the fused one
+    const sub = path.join(dir, 'fused.csv');
+    const p = await runCli('predict', '--model', run, '--data', evalData, '--out', sub, '--matcher', 'fused', '--matcher-calibration', path.join(dir, 'open-fused.csv.matcher.json'), '--cache', cache, '--top-k', '3');
+    expect(p.code, p.err).toBe(0);
+    const top = JSON.parse(readFileSync(`${sub}.top.json`, 'utf8')) as { candidates: { id: string; score: number; siamese: number; local: number; fused: number }[] }[];
+    expect(top.length).toBeGreaterThan(0);
+    for (const t of top) {
+      expect(t.candidates).toHaveLength(3);
+      for (const c of t.candidates) expect([c.siamese, c.local, c.fused].every(Number.isFinite)).toBe(true);
+      expect(t.candidates[0].score).toBeGreaterThanOrEqual(t.candidates[1].score);
+      // the fused score orders them, except a duplicate of a known photo, put first above any score
+      if (t.candidates[0].score <= 1) expect(t.candidates[0].score).toBe(t.candidates[0].fused);
+    }
+    const noCal = await runCli('predict', '--model', run, '--data', evalData, '--out', path.join(dir, 'nocal.csv'), '--matcher', 'fused', '--cache', cache);
+    expect(noCal.code).toBe(2);
+    expect(noCal.err).toMatch(/--matcher fused needs --matcher-calibration FILE/);
   });
 
   it('evaluate-oneshot reads runNN folders and draws trials from a dataset', async () => {

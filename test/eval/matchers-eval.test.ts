@@ -8,7 +8,7 @@ import { createImageCache } from '../../src/image/image-cache.js';
 import { DEFAULT_LOCAL } from '../../src/infer/local/local-features.js';
 import { evaluateClosedSet } from '../../src/eval/closed-set.js';
 import { evaluateOpenSetMatchers } from '../../src/eval/matched-open-set.js';
-import type { LocalSide } from '../../src/eval/match-scores.js';
+import type { LocalSide } from '../../src/infer/fusion/gallery-scores.js';
 
 // 8 "individuals", each a scene photographed twice (the second turned, shifted, recompressed),
 // named like nyala flanks so the view pattern has something to split on

@@ -23,7 +23,8 @@ const OPEN_OPTIONS = {
   splitSeed: int('--split-seed <n>', 'seed of the gallery/query/calibration split').withDefault(0),
   newShare: num('--new-share <x>', 'share of individuals that keep no gallery photo (their queries are new_whale)', 0, 0.95).withDefault(0.3),
   calibrationShare: num('--calibration-share <x>', 'share of individuals whose queries calibrate the threshold (never the scored queries)', 0.01, 0.99).withDefault(0.3),
-  out: common.outFile('per-query results CSV; a summary goes to <out>.json', ['.json']).withDefaultFrom((v) => path.join(String(v.model), 'evaluate-open.csv'), '<model>/evaluate-open.csv'),
+  out: common.outFile('per-query results CSV; a summary goes to <out>.json (and with --matcher local|fused its calibration, for predict, to <out>.matcher.json)', ['.json', '.matcher.json']).withDefaultFrom((v) => path.join(String(v.model), 'evaluate-open.csv'), '<model>/evaluate-open.csv'),
+  matcher: common.matcher,
   boxes: common.boxes,
   rotate: common.rotate,
   backend,
@@ -66,10 +67,13 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       const { initEngine } = await import('../../model/engine.js');
       await initEngine({ backend: opts.backend });
       const { evaluateOpenRun } = await import('../../eval/evaluate-run.js');
-      const res = await evaluateOpenRun({
+      const { evaluateOpenRunMatched } = await import('../../eval/evaluate-matchers.js');
+      const runOptions = {
         runDir, data, seed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache,
-        onMessage: (l) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
-      });
+        onMessage: (l: string) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
+      };
+      const matched = opts.matcher === 'siamese' ? null : await evaluateOpenRunMatched(runOptions, opts.matcher);
+      const res = matched ? matched.result : await evaluateOpenRun(runOptions);
       const { plan, calibration: cal, test, newWhale: nw } = res;
       io.out(`gallery ${plan.gallery.length} photos; calibration ${cal.queries} queries of ${plan.individuals.calibration.total} individuals (${plan.individuals.calibration.new} new); test ${test.count} queries of ${plan.individuals.test.total} individuals (${plan.individuals.test.new} new)`);
       io.out(`threshold ${cal.threshold.toPrecision(6)} (calibrated on the calibration part: MAP@5 ${cal.map5.toFixed(4)})`);
@@ -77,7 +81,11 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       io.out(`new_whale: precision ${pct(nw.precision)} (${nw.correct}/${nw.predicted})  recall ${pct(nw.recall)} (${nw.correct}/${nw.actual})`);
       const { writeCsvFile } = await import('../../data/csv-file.js');
       await writeCsvFile(out, ['Image', 'Part', 'Truth', 'Predicted', 'AP', 'BestScore'], res.queries.map((q) => [q.image, q.part, q.truth, q.predicted.join(' '), q.ap, q.bestScore]));
-      const summary = { model: runDir, data, splitSeed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, gallery: plan.gallery.length, individuals: plan.individuals, calibration: cal, test, newWhale: nw };
+      if (matched) {
+        await writeFileAtomic(`${out}.matcher.json`, JSON.stringify(matched.calibration, null, 1));
+        io.out(`wrote the ${opts.matcher} matcher's calibration (threshold${matched.calibration.fusion ? ', fusion' : ''}) to ${out}.matcher.json`);
+      }
+      const summary = { model: runDir, data, matcher: opts.matcher, splitSeed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, gallery: plan.gallery.length, individuals: plan.individuals, calibration: cal, test, newWhale: nw };
       await writeFileAtomic(`${out}.json`, JSON.stringify(summary, null, 1));
       io.out(`wrote ${res.queries.length} per-query results to ${out}`);
     },

@@ -3,13 +3,14 @@
  * (siamese, local, fused) makes of them: the common ground of prediction, the evaluation
  * protocols and the accuracy bench.
  */
-import type { CropRequest } from '../image/crop.js';
-import type { ImageCache } from '../image/image-cache.js';
-import { describePhotos } from '../infer/local/local-feature-store.js';
-import type { LocalFeatures, LocalSettings } from '../infer/local/local-features.js';
-import { createLocalMatcher, type LocalMatcher, type LocalMatcherOptions } from '../infer/local/local-matcher.js';
-import { loadOpenCv } from '../infer/local/opencv.js';
-import { matcherScores, type FusionModel, type MatchScores, type MatcherKind } from '../infer/fusion/fusion-model.js';
+import type { CropRequest } from '../../image/crop.js';
+import path from 'node:path';
+import { createImageCache, type ImageCache } from '../../image/image-cache.js';
+import { describePhotos } from '../local/local-feature-store.js';
+import { DEFAULT_LOCAL, localCropWidth, type LocalFeatures, type LocalSettings } from '../local/local-features.js';
+import { createLocalMatcher, type LocalMatcher, type LocalMatcherOptions } from '../local/local-matcher.js';
+import { loadOpenCv } from '../local/opencv.js';
+import { matcherScores, type FusionModel, type MatchScores, type MatcherKind } from './fusion-model.js';
 
 /** How to compute the local matcher's side. */
 export interface LocalSide {
@@ -20,6 +21,27 @@ export interface LocalSide {
   cacheDir?: string;
   matcher?: LocalMatcherOptions;
   onProgress?: (done: number, total: number) => void;
+}
+
+/** Where local descriptions are cached inside a photo cache folder. */
+export const LOCAL_CACHE_FOLDER = 'local-features';
+
+/**
+ * The local side for a photo cache folder: photos decoded at twice the keypoint crop's width
+ * (sharp keypoints on the widest boxes), descriptions cached under `<cacheDir>/local-features`.
+ *
+ * @param cacheDir - the photo cache folder (none: nothing cached)
+ * @param settings - keypoint settings
+ * @param onProgress - progress of the descriptions
+ * @returns the local side
+ */
+export function localSideFor(cacheDir: string | undefined, settings: LocalSettings = DEFAULT_LOCAL, onProgress?: (done: number, total: number) => void): LocalSide {
+  return {
+    cache: createImageCache({ dir: cacheDir, maxSide: 2 * localCropWidth(settings) }),
+    settings,
+    cacheDir: cacheDir ? path.join(cacheDir, LOCAL_CACHE_FOLDER) : undefined,
+    onProgress,
+  };
 }
 
 /** Queries scored against a gallery, per individual. */
