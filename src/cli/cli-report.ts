@@ -11,18 +11,19 @@ import type { CliIo } from './io.js';
  * @param io - output sinks
  * @param enabled - bar on or off
  * @param indent - prefix of message lines (commands that run steps indent them)
+ * @param deadline - the end of the run's time budget (ms since the epoch): the ETA never passes it
  * @returns hooks for startTraining/resumeTraining, and `done()` to close the bar
  * @example
  * const hooks = trainHooks(io, true);
  * await startTraining(runDir, config, hooks);
  * hooks.done();
  */
-export function trainHooks(io: CliIo, enabled: boolean, indent = ''): TrainHooks & { done(): void } {
+export function trainHooks(io: CliIo, enabled: boolean, indent = '', deadline?: number): TrainHooks & { done(): void } {
   let bar: Progress | null = null;
   return {
     onMessage: (l) => io.err(`${indent}${l}`),
     onStart: (total, done) => {
-      bar = createProgress('train', total, { enabled, start: done });
+      bar = createProgress('train', total, { enabled, start: done, deadline });
     },
     onStep: (status) => bar?.tick(1, status),
     done: () => (bar as Progress | null)?.stop(),
@@ -46,6 +47,6 @@ export function cliReport(io: CliIo, quiet: boolean, indent = '  '): PipelineRep
     step: (line) => io.out(line),
     detail: (line) => io.err(`${indent}${line}`),
     progress: (label) => createPassProgress(label, bars),
-    training: () => trainHooks(io, bars, indent),
+    training: (options) => trainHooks(io, bars, indent, options?.deadline),
   };
 }

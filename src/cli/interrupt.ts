@@ -29,3 +29,17 @@ export function stopOnInterrupt(io: CliIo, notice: string): InterruptStop {
   process.once('SIGINT', onInterrupt);
   return { signal: controller.signal, release: () => process.off('SIGINT', onInterrupt) };
 }
+
+/**
+ * The command line being run, as the user would type it again (`whaleid kaggle --data d ...`):
+ * what a stopped command tells the user to run to continue.
+ *
+ * @param io - the CLI's io (main sets the command line)
+ * @returns the command, arguments quoted where the shell needs it
+ * @example
+ * io.out(`continue with: ${commandLine(io)}`);
+ */
+export function commandLine(io: CliIo): string {
+  const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
+  return ['whaleid', ...(io.argv ?? []).slice(2)].map(quote).join(' ');
+}

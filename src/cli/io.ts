@@ -8,4 +8,6 @@ export interface CliIo {
   setExitCode(code: number): void;
   /** Progress displays on (false under `--quiet` and in tests). */
   progress: boolean;
+  /** The command line being run (set by main), to tell the user the command that continues it. */
+  argv?: readonly string[];
 }

@@ -60,7 +60,7 @@ export function buildProgram(io: CliIo): Command {
  */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   let code = 0;
-  const sink: CliIo = { ...io, setExitCode: (c) => { code = c; io.setExitCode(c); } };
+  const sink: CliIo = { ...io, argv, setExitCode: (c) => { code = c; io.setExitCode(c); } };
   const verbose = argv.includes('--verbose');
   try {
     await buildProgram(sink).parseAsync(argv);

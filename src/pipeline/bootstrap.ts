@@ -23,6 +23,8 @@ export interface BootstrapOptions extends Omit<PredictOptions, 'runDir' | 'thres
   train?: Partial<TrainConfig>;
   /** The training engine. */
   engine: EngineChoice;
+  /** Stops the training at its next step (the result then says `stopped`). */
+  signal?: AbortSignal;
 }
 
 /** A confident test photo and the id it was given. */
@@ -56,7 +58,7 @@ export async function bootstrapRun(o: BootstrapOptions, report: PipelineReport):
     // interrupted earlier: the labels are fixed, only the training goes on
     const table = await readCsvFile(labelsFile);
     const labels = table.rows.map((r) => ({ image: r.fields[0], id: r.fields[1], score: Number(r.fields[2]) }));
-    return { labels, result: (await trainRun(o.out, { data: o.data }, { resume: true, engine: o.engine, report })).result };
+    return { labels, result: (await trainRun(o.out, { data: o.data }, { resume: true, engine: o.engine, report, signal: o.signal })).result };
   }
   const base = readStoredTrainConfig(o.runDir);
   if (!base) throw new WhaleidError(`${o.runDir}: not a training run (config.json missing)`);
@@ -77,6 +79,6 @@ export async function bootstrapRun(o: BootstrapOptions, report: PipelineReport):
   await writeCsvFile(labelsFile, ['Image', 'Id', 'Score'], labels.map((l) => [l.image, l.id, l.score.toPrecision(9)]));
   // readLabels wants exactly Image,Id: the trainer reads this second file
   await writeCsvFile(path.join(o.out, PSEUDO_LABELS.labels), ['Image', 'Id'], labels.map((l) => [l.image, l.id]));
-  const { result } = await trainRun(o.out, settings, { engine: o.engine, report });
+  const { result } = await trainRun(o.out, settings, { engine: o.engine, report, signal: o.signal });
   return { labels, result };
 }

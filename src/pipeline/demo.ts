@@ -47,12 +47,14 @@ export function demoPaths(out: string): { catalog: string; truth: string; run: s
  *
  * @param o - see {@link DemoOptions}
  * @param report - step lines, progress, training hooks
- * @returns the scored submissions: baselines first, then the Siamese network's
+ * @param signal - stops the training at its next step (its checkpoint kept); the demo then ends
+ * @returns the scored submissions (baselines first, then the Siamese network's), and whether it
+ *   was stopped before the end
  * @throws {@link WhaleidError} for bad settings
  * @example
  * const rows = await runDemo({ out: 'demo-out', individuals: 150, tta: 4, train: { preset: 'small' }, engine: { backend: 'wasm', threads: 2 } }, report);
  */
-export async function runDemo(o: DemoOptions, report: PipelineReport): Promise<DemoRow[]> {
+export async function runDemo(o: DemoOptions, report: PipelineReport, signal?: AbortSignal): Promise<{ rows: DemoRow[]; stopped: boolean }> {
   const { catalog, truth, run } = demoPaths(o.out);
   const seed = o.train.seed ?? TRAIN_DEFAULTS.seed;
   if (existsSync(truth)) {
@@ -82,9 +84,10 @@ export async function runDemo(o: DemoOptions, report: PipelineReport): Promise<D
   } else {
     const resume = hasCheckpoint(run);
     const { result: r } = await trainRun(run, settings, {
-      resume, engine: o.engine, report,
+      resume, engine: o.engine, report, signal,
       onEngine: (e) => report.step(`step 3/4: ${resume ? 'resuming' : 'training'} a Siamese network (recipe ${settings.recipe ?? 'none'}, preset ${settings.preset ?? TRAIN_DEFAULTS.preset}, tfjs ${e.backend}, ${e.threads} thread(s)) in ${run}`),
     });
+    if (r.stopped) return { rows, stopped: true };
     report.step(`  ${r.epochs} epochs in ${(r.seconds / 60).toFixed(1)} min; validation MAP@5 ${r.validation?.map5.toFixed(4) ?? '-'} at threshold ${r.validation?.threshold ?? '-'}`);
   }
 
@@ -93,5 +96,5 @@ export async function runDemo(o: DemoOptions, report: PipelineReport): Promise<D
     const res = await predictDataset({ runDir: run, data: catalog, tta, seed, cacheDir: o.train.cacheDir });
     await score(`Siamese, ${tta ? `TTA ${tta}` : 'no TTA'} (thr ${res.threshold})`, path.join(o.out, `submission-tta${tta}.csv`), res.predictions);
   }
-  return rows;
+  return { rows, stopped: false };
 }

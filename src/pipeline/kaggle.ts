@@ -74,59 +74,97 @@ export function checkKaggle(o: KaggleOptions): TrainConfig {
   return stored ?? given;
 }
 
+/** How a run of the pipeline ended. */
+export interface KaggleOutcome {
+  /** The final submission, or null when the pipeline was stopped before it. */
+  submission: string | null;
+  /** True when the signal stopped it: run it again to continue. */
+  stopped: boolean;
+  /** What is kept for the next run: each finished step's output, and a stopped training's checkpoint. */
+  kept: string[];
+}
+
+/** One step: its name, the output that marks it done, and its work (true: stopped within it). */
+interface Step {
+  name: string;
+  output: string;
+  run(): Promise<boolean>;
+}
+
 /**
- * Runs (or resumes) the pipeline.
+ * Runs (or resumes) the pipeline, step by step; a step whose output exists is skipped. The
+ * signal (Ctrl-C) stops it after the step in progress, or within a training at its next step,
+ * keeping the checkpoint.
  *
  * @param o - see {@link KaggleOptions}
  * @param report - step lines, details, progress bars, training hooks
- * @returns the final submission's path
+ * @param signal - stops the pipeline early
+ * @returns the submission, or what was kept when stopped
  * @throws {@link WhaleidError} for bad settings or data (settings are checked before any work)
  * @example
  * await runKaggle({ data: 'humpback', work: 'work', train: { preset: 'cpu' }, engine: { backend: 'wasm', threads: 2 }, tta: 4, minScore: 0.999999 }, report);
  */
-export async function runKaggle(o: KaggleOptions, report: PipelineReport): Promise<string> {
+export async function runKaggle(o: KaggleOptions, report: PipelineReport, signal?: AbortSignal): Promise<KaggleOutcome> {
   const run1Config = checkKaggle(o);
   const out = kaggleOutputs(o.work, o.tta);
   // every step loads tfjs: the engine starts once, as run1 trains (replicas single-threaded)
   await startTrainingEngine(o.engine, run1Config.replicas);
   const seed = o.train.seed ?? TRAIN_DEFAULTS.seed;
   const shared = { data: o.data, boxes: o.train.boxes, rotate: o.train.rotate, cacheDir: o.train.cacheDir, seed, tta: o.tta };
-
-  if (!done(report, 'dedup', out.dedup)) {
-    const found = await writeDatasetDuplicates({ data: o.data, out: path.dirname(out.dedup), cacheDir: o.train.cacheDir }, report);
-    report.step(`dedup: ${found.groups.length} duplicate groups (${found.grouped} photos), ${found.testTrainPairs} test-train pairs, ${found.failures} unreadable photos; lists in ${path.dirname(out.dedup)}`);
-  }
-
-  if (!done(report, 'train run1', runPaths(out.run1).modelJson)) {
-    const resume = hasCheckpoint(out.run1);
-    report.step(`train run1: ${resume ? 'resuming' : 'starting'} (${run1Config.preset}, ${scheduleName(run1Config)})`);
-    const { result } = await trainRun(out.run1, { ...o.train, data: o.data }, { resume, engine: o.engine, report });
-    report.step(`train run1: validation MAP@5 ${result.validation?.map5.toFixed(4) ?? '-'}`);
-  }
-
-  const predictStep = async (name: string, runDir: string, file: string): Promise<void> => {
-    if (done(report, `predict ${name}`, file)) return;
+  const kept: string[] = [];
+  const stoppedTraining = (runDir: string, epochs: number): boolean => {
+    // before its first checkpoint a run has nothing to resume from: it starts again
+    if (hasCheckpoint(runDir)) kept.push(`${runDir} (its checkpoint; ${epochs} epochs trained)`);
+    return true;
+  };
+  const predict = (runDir: string, file: string) => async (): Promise<boolean> => {
     const res = await predictDataset({ ...shared, runDir, onMessage: (l) => report.detail(l), onFeatures: report.progress('features'), onBoxes: report.progress('boxes') });
     await writePrediction(file, res);
-    report.step(`predict ${name}: ${file} (threshold ${res.threshold}, ${(res.newFirstShare * 100).toFixed(1)}% new_whale first)`);
+    report.step(`predict ${path.basename(runDir)}: ${file} (threshold ${res.threshold}, ${(res.newFirstShare * 100).toFixed(1)}% new_whale first)`);
+    return false;
   };
-  await predictStep('run1', out.run1, out.sub1);
-
-  if (!done(report, 'bootstrap run2', runPaths(out.run2).modelJson)) {
-    const { labels, result } = await bootstrapRun({ ...shared, tta: 0, runDir: out.run1, out: out.run2, minScore: o.minScore, engine: o.engine }, report);
-    report.step(`bootstrap run2: ${labels.length} pseudo-labels; validation MAP@5 ${result.validation?.map5.toFixed(4) ?? '-'}`);
-  }
-  await predictStep('run2', out.run2, out.sub2);
-
-  if (!done(report, 'ensemble', out.submission)) {
-    // each run's vote is weighted by its validation MAP@5 (squared by the ensemble)
-    const subs = [];
-    for (const [name, runDir, file] of [['run1', out.run1, out.sub1], ['run2', out.run2, out.sub2]]) {
-      const validation = readRunValidation(runDir);
-      subs.push({ name, score: validation ? Math.max(1e-3, validation.map5) : 1, predictions: await readSubmission(file) });
+  const steps: Step[] = [
+    { name: 'dedup', output: out.dedup, run: async () => {
+      const found = await writeDatasetDuplicates({ data: o.data, out: path.dirname(out.dedup), cacheDir: o.train.cacheDir }, report);
+      report.step(`dedup: ${found.groups.length} duplicate groups (${found.grouped} photos), ${found.testTrainPairs} test-train pairs, ${found.failures} unreadable photos; lists in ${path.dirname(out.dedup)}`);
+      return false;
+    } },
+    { name: 'train run1', output: runPaths(out.run1).modelJson, run: async () => {
+      const resume = hasCheckpoint(out.run1);
+      report.step(`train run1: ${resume ? 'resuming' : 'starting'} (${run1Config.preset}, ${scheduleName(run1Config)})`);
+      const { result } = await trainRun(out.run1, { ...o.train, data: o.data }, { resume, engine: o.engine, report, signal });
+      if (result.stopped) return stoppedTraining(out.run1, result.epochs);
+      report.step(`train run1: validation MAP@5 ${result.validation?.map5.toFixed(4) ?? '-'}`);
+      return false;
+    } },
+    { name: 'predict run1', output: out.sub1, run: predict(out.run1, out.sub1) },
+    { name: 'bootstrap run2', output: runPaths(out.run2).modelJson, run: async () => {
+      const { labels, result } = await bootstrapRun({ ...shared, tta: 0, runDir: out.run1, out: out.run2, minScore: o.minScore, engine: o.engine, signal }, report);
+      if (result.stopped) return stoppedTraining(out.run2, result.epochs);
+      report.step(`bootstrap run2: ${labels.length} pseudo-labels; validation MAP@5 ${result.validation?.map5.toFixed(4) ?? '-'}`);
+      return false;
+    } },
+    { name: 'predict run2', output: out.sub2, run: predict(out.run2, out.sub2) },
+    { name: 'ensemble', output: out.submission, run: async () => {
+      // each run's vote is weighted by its validation MAP@5 (squared by the ensemble)
+      const subs = [];
+      for (const [name, runDir, file] of [['run1', out.run1, out.sub1], ['run2', out.run2, out.sub2]]) {
+        const validation = readRunValidation(runDir);
+        subs.push({ name, score: validation ? Math.max(1e-3, validation.map5) : 1, predictions: await readSubmission(file) });
+      }
+      await writeSubmission(out.submission, ensembleSubmissions(subs));
+      report.step(`ensemble: ${out.submission} (weights ${subs.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ')})`);
+      return false;
+    } },
+  ];
+  for (const step of steps) {
+    if (signal?.aborted) return { submission: null, stopped: true, kept };
+    if (done(report, step.name, step.output)) {
+      kept.push(step.output);
+      continue;
     }
-    await writeSubmission(out.submission, ensembleSubmissions(subs));
-    report.step(`ensemble: ${out.submission} (weights ${subs.map((s) => `${s.name} ${s.score.toFixed(3)}`).join(', ')})`);
+    if (await step.run()) return { submission: null, stopped: true, kept };
+    kept.push(step.output);
   }
-  return out.submission;
+  return { submission: out.submission, stopped: false, kept };
 }

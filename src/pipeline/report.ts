@@ -13,8 +13,11 @@ export interface PipelineReport {
   detail(line: string): void;
   /** A progress callback `(done, total)` for a counted pass (hashing, features, boxes). */
   progress(label: string): (done: number, total: number) => void;
-  /** Hooks for one training run (its progress over the schedule); `done()` when it ends. */
-  training(): TrainHooks & { done(): void };
+  /**
+   * Hooks for one training run (its progress over the schedule); `done()` when it ends. A run
+   * with a time budget gives its `deadline` (ms since the epoch): it ends by then at the latest.
+   */
+  training(options?: { deadline?: number }): TrainHooks & { done(): void };
 }
 
 /**

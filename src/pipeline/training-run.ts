@@ -26,19 +26,19 @@ export interface TrainRunResult {
 }
 
 /**
- * The replicas a run will train with: the given setting, or for a resume the stored one (after
- * checking that the settings given do not differ from the stored ones, which a resume ignores).
+ * The settings a run will train with: the given ones, or for a resume the stored ones (after
+ * checking that the settings given do not differ from them, as a resume ignores them).
  *
  * @param runDir - the run folder
  * @param settings - the given settings
  * @param resume - continue the stored run
- * @returns the replica count (1: none)
+ * @returns the settings in force
  */
-function replicasOf(runDir: string, settings: Partial<TrainConfig>, resume: boolean): number {
-  if (!resume) return settings.replicas ?? 1;
+function runSettings(runDir: string, settings: Partial<TrainConfig>, resume: boolean): Partial<TrainConfig> {
+  if (!resume) return settings;
   const stored = readStoredTrainConfig(runDir);
   if (stored) refuseChangesOnResume(runDir, stored, settings);
-  return stored?.replicas ?? 1;
+  return stored ?? {};
 }
 
 /**
@@ -76,10 +76,13 @@ export async function trainRun(
 ): Promise<TrainRunResult> {
   const resume = options.resume === true;
   if (!resume) resolveTrainConfig(settings); // a bad setting is reported before the engine starts
-  const replicas = replicasOf(runDir, settings, resume);
+  const inForce = runSettings(runDir, settings, resume);
+  const replicas = inForce.replicas ?? 1;
   const engine = await startTrainingEngine(options.engine, replicas);
   options.onEngine?.(engine, replicas);
-  const hooks = options.report.training();
+  // the budget counts from this process's start of the run: the bar's ETA never passes its end
+  const deadline = inForce.maxMinutes === undefined ? undefined : Date.now() + inForce.maxMinutes * 60_000;
+  const hooks = options.report.training({ deadline });
   try {
     const driven = { ...hooks, signal: options.signal };
     const result = resume ? await resumeTraining(runDir, driven) : await startTraining(runDir, settings, driven);

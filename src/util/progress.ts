@@ -14,6 +14,43 @@ export interface ProgressOptions {
   enabled?: boolean;
   /** Items already done when resuming. */
   start?: number;
+  /**
+   * When the work ends at the latest (ms since the epoch), e.g. a training time budget: the ETA
+   * shown is never later than it.
+   */
+  deadline?: number;
+}
+
+/**
+ * Seconds as the bar shows them: `45s`, `12m05s`, `3h07m`.
+ *
+ * @param seconds - a duration
+ * @returns its short form (`--` when unknown)
+ * @example
+ * formatEta(725); // '12m05s'
+ */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/**
+ * The time left: from the rate so far, and never past the deadline.
+ *
+ * @param remaining - items left
+ * @param rate - items per second so far
+ * @param deadline - latest end (ms since the epoch), if any
+ * @param now - the time (ms since the epoch)
+ * @returns seconds left (Infinity when nothing is known yet)
+ * @example
+ * etaSeconds(100, 0.5, Date.now() + 60_000, Date.now()); // 60: the budget ends first
+ */
+export function etaSeconds(remaining: number, rate: number, deadline: number | undefined, now: number): number {
+  const fromRate = rate > 0 ? remaining / rate : Infinity;
+  return deadline === undefined ? fromRate : Math.min(fromRate, Math.max(0, (deadline - now) / 1000));
 }
 
 /**
@@ -33,7 +70,7 @@ export function createProgress(label: string, total: number, options: ProgressOp
   if (options.enabled === false || total <= 0) return { tick: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     {
-      format: `${label} [{bar}] {value}/{total} {percentage}% | {rate}/s | ETA {eta_formatted} {info}`,
+      format: `${label} [{bar}] {value}/{total} {percentage}% | {rate}/s | ETA {eta} {info}`,
       stream: process.stderr,
       noTTYOutput: true,
       notTTYSchedule: 5000,
@@ -47,14 +84,15 @@ export function createProgress(label: string, total: number, options: ProgressOp
   const startAt = options.start ?? 0;
   let done = startAt;
   let info = '';
-  bar.start(total, done, { rate: '0.0', info });
+  bar.start(total, done, { rate: '0.0', info, eta: formatEta(etaSeconds(total - done, 0, options.deadline, began)) });
   return {
     tick(n = 1, text) {
       done += n;
       if (text !== undefined) info = text;
-      const secs = (Date.now() - began) / 1000;
-      const rate = secs > 0 ? ((done - startAt) / secs).toFixed(1) : '0.0';
-      bar.update(done, { rate, info });
+      const now = Date.now();
+      const secs = (now - began) / 1000;
+      const perSecond = secs > 0 ? (done - startAt) / secs : 0;
+      bar.update(done, { rate: perSecond.toFixed(1), info, eta: formatEta(etaSeconds(total - done, perSecond, options.deadline, now)) });
     },
     stop() {
       bar.stop();

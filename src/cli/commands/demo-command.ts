@@ -5,6 +5,7 @@ import { int, text } from '../option-field.js';
 import { cacheOption, common } from '../common-options.js';
 import { ALL_TRAIN_OPTIONS, TRAIN_OPTIONS, RECIPE_OPTION, engineChoice, trainSettings } from '../train-options.js';
 import { cliReport } from '../cli-report.js';
+import { commandLine, stopOnInterrupt } from '../interrupt.js';
 import { formatScores } from './score-commands.js';
 import type { CliIo } from '../io.js';
 
@@ -29,7 +30,13 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     options: DEMO_OPTIONS,
     run: async (o) => {
       const { runDemo } = await import('../../pipeline/demo.js');
-      const rows = await runDemo({ out: o.out, individuals: o.individuals, tta: o.tta, train: trainSettings(o), engine: engineChoice(o) }, cliReport(io, o.quiet));
+      const stop = stopOnInterrupt(io, 'stopping after this training step; the checkpoint is kept (Ctrl-C again to quit now)');
+      const { rows, stopped } = await runDemo({ out: o.out, individuals: o.individuals, tta: o.tta, train: trainSettings(o), engine: engineChoice(o) }, cliReport(io, o.quiet), stop.signal).finally(() => stop.release());
+      if (stopped) {
+        io.out(`stopped: the catalog and the training's last checkpoint are kept in ${o.out}; continue with: ${commandLine(io)}`);
+        io.setExitCode(130);
+        return;
+      }
       io.out('\nMAP@5 on the synthetic test photos:');
       for (const r of rows) io.out(`  ${r.name.padEnd(32)} ${formatScores(r.scores)}`);
     },

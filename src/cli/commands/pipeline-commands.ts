@@ -4,6 +4,7 @@ import { num, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { ALL_TRAIN_OPTIONS, engineChoice, trainSettings } from '../train-options.js';
 import { cliReport } from '../cli-report.js';
+import { commandLine, stopOnInterrupt } from '../interrupt.js';
 import { TRAIN_DEFAULTS } from '../../train/train-config.js';
 import type { CliIo } from '../io.js';
 
@@ -38,10 +39,16 @@ export function registerPipelineCommands(program: Command, io: CliIo): void {
     run: async (o) => {
       const { bootstrapRun } = await import('../../pipeline/bootstrap.js');
       const train = trainSettings(o);
+      const stop = stopOnInterrupt(io, 'stopping after this step; the pseudo-labels and the last checkpoint are kept (Ctrl-C again to quit now)');
       const { labels, result } = await bootstrapRun(
-        { runDir: o.model, data: o.data, out: o.out, minScore: o.minScore, tta: o.tta, seed: o.seed ?? TRAIN_DEFAULTS.seed, cacheDir: o.cacheDir, train, engine: engineChoice(o) },
+        { runDir: o.model, data: o.data, out: o.out, minScore: o.minScore, tta: o.tta, seed: o.seed ?? TRAIN_DEFAULTS.seed, cacheDir: o.cacheDir, train, engine: engineChoice(o), signal: stop.signal },
         cliReport(io, o.quiet),
-      );
+      ).finally(() => stop.release());
+      if (result.stopped) {
+        io.out(`stopped after ${result.epochs} epochs; continue with: ${commandLine(io)}`);
+        io.setExitCode(130);
+        return;
+      }
       io.out(`${labels.length} test photos pseudo-labelled (score > ${o.minScore}); retrained ${result.epochs} epochs; validation MAP@5 ${result.validation?.map5.toFixed(4) ?? '-'}`);
     },
   });
@@ -53,8 +60,14 @@ export function registerPipelineCommands(program: Command, io: CliIo): void {
     options: KAGGLE_OPTIONS,
     run: async (o) => {
       const { runKaggle } = await import('../../pipeline/kaggle.js');
-      const submission = await runKaggle({ data: o.data, work: o.out, train: trainSettings(o), engine: engineChoice(o), tta: o.tta, minScore: o.minScore }, cliReport(io, o.quiet));
-      io.out(`done: ${submission}`);
+      const stop = stopOnInterrupt(io, 'stopping after the step in progress (a training: after its current step); what is done is kept (Ctrl-C again to quit now)');
+      const outcome = await runKaggle({ data: o.data, work: o.out, train: trainSettings(o), engine: engineChoice(o), tta: o.tta, minScore: o.minScore }, cliReport(io, o.quiet), stop.signal).finally(() => stop.release());
+      if (outcome.stopped) {
+        io.out(`stopped; kept: ${outcome.kept.join(', ') || 'nothing yet'}; continue with: ${commandLine(io)}`);
+        io.setExitCode(130);
+        return;
+      }
+      io.out(`done: ${outcome.submission}`);
     },
   });
 }
