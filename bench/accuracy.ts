@@ -9,7 +9,7 @@
 // - synthetic: a `whaleid synth` catalog's test photos (known individuals) against its train photos.
 // Siamese figures need a run folder (--nyala-run, --synth-run); without one only local is measured.
 // Speed: one query against a catalog of ~1,000 photos, Siamese only and fused, in the same run.
-// Usage: npx tsx bench/accuracy.ts [--nyala-run DIR] [--synth-run DIR --synth DIR] [--only nyala,humpback,synthetic,speed] [--cache DIR]
+// Usage: npx tsx bench/accuracy.ts [--nyala-run DIR] [--synth-run DIR --synth DIR] [--only nyala,humpback,synthetic,speed] [--cache DIR] [--out FILE]
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,7 +32,6 @@ import { writeFileAtomic } from '../src/util/atomic-file.js';
 import { invalidParameterError } from '../src/util/errors.js';
 
 const SHARED = path.resolve(import.meta.dirname, '../../shared/datasets');
-const OUT = path.resolve(import.meta.dirname, 'accuracy.md');
 
 interface Args {
   nyalaRun?: string;
@@ -40,10 +39,11 @@ interface Args {
   synth?: string;
   only: Set<string>;
   cache: string;
+  out: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { only: new Set(['nyala', 'humpback', 'synthetic', 'speed']), cache: path.join(process.env.HOME ?? '.', '.cache', 'whaleid') };
+  const args: Args = { only: new Set(['nyala', 'humpback', 'synthetic', 'speed']), cache: path.join(process.env.HOME ?? '.', '.cache', 'whaleid'), out: path.resolve(import.meta.dirname, 'accuracy.md') };
   for (let k = 0; k < argv.length; k++) {
     const flag = argv[k];
     const value = (): string => argv[++k] ?? '';
@@ -52,7 +52,8 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--synth') args.synth = value();
     else if (flag === '--only') args.only = new Set(value().split(','));
     else if (flag === '--cache') args.cache = value();
-    else throw invalidParameterError('argument', '--nyala-run, --synth-run, --synth, --only or --cache', flag);
+    else if (flag === '--out') args.out = value();
+    else throw invalidParameterError('argument', '--nyala-run, --synth-run, --synth, --only, --cache or --out', flag);
   }
   return args;
 }
@@ -189,7 +190,7 @@ async function main(): Promise<void> {
     const t = performance.now();
     await fn(args, lines);
     console.error(`${name}: ${((performance.now() - t) / 1000).toFixed(0)} s`);
-    await writeFileAtomic(OUT, `${lines.join('\n')}\n`);
+    await writeFileAtomic(args.out, `${lines.join('\n')}\n`);
   }
   console.log(lines.join('\n'));
 }

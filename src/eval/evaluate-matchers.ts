@@ -9,7 +9,11 @@ import { DEFAULT_LOCAL } from '../infer/local/local-features.js';
 import type { FusionModel, MatcherKind } from '../infer/fusion/fusion-model.js';
 import { WhaleidError } from '../util/errors.js';
 import { evaluateOpenSetMatchers } from './matched-open-set.js';
-import { localSideFor } from '../infer/fusion/gallery-scores.js';
+import { localSideFor, type LocalSide } from '../infer/fusion/gallery-scores.js';
+import { describePhotos } from '../infer/local/local-feature-store.js';
+import { createLocalMatcher } from '../infer/local/local-matcher.js';
+import { loadOpenCv } from '../infer/local/opencv.js';
+import type { PairScoreFunction } from './one-shot.js';
 import type { OpenSetResult } from './open-set.js';
 import type { OpenRunOptions } from './evaluate-run.js';
 import { openRunScorer } from './run-scorer.js';
@@ -56,4 +60,38 @@ export async function evaluateOpenRunMatched(o: OpenRunOptions, matcher: Matcher
   } finally {
     await scorer?.dispose();
   }
+}
+
+/**
+ * Pair scores of the local matcher for the one-shot task: the pairs come query by query (a
+ * query against its trial's N support photos, consecutive), so each query is matched
+ * one-vs-many against an index of its own trial's support photos, and a pair's score is the
+ * support photo's local score (verified LNBNN, the LNBNN score breaking ties among unverified).
+ * Every photo is described once (cached by content).
+ *
+ * @param side - the local side
+ * @returns a pair scorer for {@link evaluateOneShot}
+ * @example
+ * const res = await evaluateOneShot(trials, localPairScorer(localSideFor(cacheDir)));
+ */
+export function localPairScorer(side: LocalSide): PairScoreFunction {
+  return async (pairs) => {
+    const files = [...new Set(pairs.flat())];
+    const at = new Map(files.map((f, i) => [f, i]));
+    const features = await describePhotos(side.cache, files.map((file) => ({ file })), side.settings, { cacheDir: side.cacheDir, onProgress: side.onProgress });
+    const cv = await loadOpenCv();
+    const out = new Float32Array(pairs.length);
+    for (let i = 0; i < pairs.length; ) {
+      // one block: the same query against distinct support photos
+      let j = i;
+      const seen = new Set<string>();
+      while (j < pairs.length && pairs[j][0] === pairs[i][0] && !seen.has(pairs[j][1])) seen.add(pairs[j++][1]);
+      const support = pairs.slice(i, j).map((p) => p[1]);
+      const matcher = createLocalMatcher(cv, support.map((f) => features[at.get(f)!]), support, side.matcher);
+      const r = matcher.match(features[at.get(pairs[i][0])!]);
+      support.forEach((f, k) => (out[i + k] = r.verified[k] + 1e-9 * r.raw[k]));
+      i = j;
+    }
+    return out;
+  };
 }

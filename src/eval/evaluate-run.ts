@@ -8,7 +8,7 @@ import { loadPhotoExtras } from '../image/photo-extras.js';
 import type { CropRequest } from '../image/crop.js';
 import { WhaleidError } from '../util/errors.js';
 import { evaluateOpenSet, type OpenSetPlanOptions, type OpenSetResult } from './open-set.js';
-import { buildOneShotTrials, evaluateOneShot, loadOneShotRuns, type BuildTrialsOptions, type OneShotResult } from './one-shot.js';
+import { buildOneShotTrials, evaluateOneShot, loadOneShotRuns, type BuildTrialsOptions, type OneShotResult, type PairScoreFunction } from './one-shot.js';
 import { openRunScorer } from './run-scorer.js';
 
 /** Options shared by both evaluations. */
@@ -73,6 +73,8 @@ export interface OneShotRunOptions extends RunEvalOptions, BuildTrialsOptions {
   data?: string;
   /** With `data`: keep only individuals under these top-level folders (e.g. Omniglot alphabets). */
   only?: string[];
+  /** Pair scorer to use instead of the run's network (the local matcher: `localPairScorer`). */
+  scorePairs?: PairScoreFunction;
 }
 
 /**
@@ -104,6 +106,7 @@ export async function evaluateOneShotRun(o: OneShotRunOptions): Promise<OneShotR
     trials = buildOneShotTrials(photos, o);
     say(`${trials.length} ${o.ways ?? 20}-way trials drawn from ${photos.length} photos of ${new Set(photos.map((p) => p.id)).size} individuals${o.sameGroup ? ' (classes of a trial share their group)' : ''}`);
   }
+  if (o.scorePairs) return evaluateOneShot(trials, o.scorePairs);
   const scorer = await openRunScorer(o.runDir, { cacheDir: o.cacheDir, onFeatures: o.onFeatures });
   try {
     if (o.data !== undefined) warnIfTrainedOn(scorer.run.config.data, o.data, say);

@@ -103,6 +103,15 @@ describe('evaluate-open and evaluate-oneshot on a tiny trained run', () => {
     expect(noCal.err).toMatch(/--matcher fused needs --matcher-calibration FILE/);
   });
 
+  it('evaluate-oneshot --matcher local matches each query one-vs-many against its trial; fused is refused', async () => {
+    const r = await runEval('evaluate-oneshot', '--model', run, '--data', evalData, '--ways', '5', '--trials', '30', '--matcher', 'local', '--cache', cache);
+    expect(r.code, r.err).toBe(0);
+    // above the 20% of chance (36.7% on these 30 seeded trials)
+    expect(num(r.out, /5-way one-shot accuracy: mean over \d+ run\(s\) ([\d.]+)%/)).toBeGreaterThan(25);
+    const fused = await runEval('evaluate-oneshot', '--model', run, '--data', evalData, '--matcher', 'fused');
+    expect(fused.err).toMatch(/no calibration part to fit the fusion on/);
+  });
+
   it('evaluate-oneshot reads runNN folders and draws trials from a dataset', async () => {
     // 5-way runs from the eval catalog: the first photo of a whale is its class photo, the second the test item
     const labels = await readLabels(path.join(evalData, 'train.csv'));

@@ -41,6 +41,7 @@ const ONESHOT_OPTIONS = {
   sameGroup: switchOn('--same-group', "with --data: the classes of a trial share their top-level folder (Omniglot: one alphabet), as in Lake's runs"),
   only: commaList('--only <folders>', 'with --data: comma-separated top-level folders to draw from'),
   out: common.outFile('per-query results CSV (optional)'),
+  matcher: common.matcher.describedAs('which score identifies: siamese or local (fused needs a calibration part, which the one-shot task has not)'),
   seed: common.seed,
   backend,
   cache: common.cache,
@@ -102,9 +103,13 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       if (!opts.runs && !opts.data) throw new WhaleidError('missing --runs or --data: one-shot run folders, or a labelled dataset to draw trials from');
       const { initEngine } = await import('../../model/engine.js');
       await initEngine({ backend: opts.backend });
+      if (opts.matcher === 'fused') throw new WhaleidError('evaluate-oneshot --matcher fused: the one-shot task has no calibration part to fit the fusion on; use siamese or local (evaluate-open measures fused)');
       const { evaluateOneShotRun } = await import('../../eval/evaluate-run.js');
+      const { localPairScorer } = await import('../../eval/evaluate-matchers.js');
+      const { localSideFor } = await import('../../infer/fusion/gallery-scores.js');
       const res = await evaluateOneShotRun({
         runDir, runs: opts.runs, data: opts.data, only: opts.only, ways: opts.ways, trials: opts.trials, sameGroup: opts.sameGroup, seed: opts.seed, cacheDir: opts.cache,
+        scorePairs: opts.matcher === 'local' ? localPairScorer(localSideFor(opts.cache)) : undefined,
         onMessage: (l) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
       });
       // Lake's runs are few and named: one line each; drawn trials have one query each, so only the total
