@@ -5,10 +5,16 @@ import type { Catalog } from './catalog.js';
 /** Columns of {@link catalogCsv}: Kaggle's `Image,Id` first, then the photo's details. */
 export const EXPORT_COLUMNS = ['Image', 'Id', 'PhotoId', 'OriginalName', 'Status', 'x0', 'y0', 'x1', 'y1', 'BoxSource', 'TakenOn', 'Location', 'UploadedBy', 'UploadedAt'] as const;
 
+/** Box corners in pixels to 2 decimals (detector boxes carry 14, which say nothing more); empty without a box. */
+function boxCells(box: { x0: number; y0: number; x1: number; y1: number } | null | undefined): (number | null)[] {
+  return box ? [box.x0, box.y0, box.x1, box.y1].map((v) => Math.round(v * 100) / 100) : [null, null, null, null];
+}
+
 /**
  * The catalog as CSV, one row per photo: `Image` is the stored file name (`<sha256>.<ext>`, as in
  * the photo folder), `Id` the individual's name (empty while unidentified), so the first two
- * columns read like Kaggle's train.csv; the others give status, box, date, location and uploader.
+ * columns read like Kaggle's train.csv; the others give the name the photo came with
+ * (`OriginalName`), status, box (pixels, 2 decimals), date, location and uploader.
  * Text cells that a spreadsheet would run as a formula are neutralised ({@link spreadsheetSafe}).
  *
  * @param catalog - an open catalog
@@ -27,7 +33,7 @@ export function catalogCsv(catalog: Catalog): string {
         if (!names.has(p.individualId)) names.set(p.individualId, catalog.individual(p.individualId).name);
         name = names.get(p.individualId)!;
       }
-      rows.push([`${p.sha256}.${p.format === 'jpeg' ? 'jpg' : p.format === 'tiff' ? 'tif' : p.format}`, name, p.id, p.originalName, p.status, p.box?.x0 ?? null, p.box?.y0 ?? null, p.box?.x1 ?? null, p.box?.y1 ?? null, p.boxSource, p.takenOn, p.location, p.uploadedBy, p.uploadedAt]);
+      rows.push([`${p.sha256}.${p.format === 'jpeg' ? 'jpg' : p.format === 'tiff' ? 'tif' : p.format}`, name, p.id, p.originalName, p.status, ...boxCells(p.box), p.boxSource, p.takenOn, p.location, p.uploadedBy, p.uploadedAt]);
     }
     if (page.items.length < 1000) break;
   }

@@ -4,9 +4,8 @@ import { int, num, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { loadUsableDataset, datasetPhotos, type Dataset } from '../../data/dataset.js';
 import { createImageCache, type ImageCache } from '../../image/image-cache.js';
-import { readBoxes } from '../../image/boxes.js';
 import { readPhotoList } from '../../image/photo-lists.js';
-import { photoExtrasFrom, listHas } from '../../image/photo-extras.js';
+import { loadPhotoExtras, listHas } from '../../image/photo-extras.js';
 import { renderContactSheet, type PreviewItem } from '../../image/preview.js';
 import { decodeSideFor } from '../../image/crop.js';
 import type { CliIo } from '../io.js';
@@ -33,8 +32,8 @@ const DEDUP_OPTIONS = {
 
 const PREVIEW_OPTIONS = {
   data: common.data.required('the dataset folder'),
-  boxes: common.boxes.describedAs('boxes CSV (Image,x0,y0,x1,y1); whole photos when absent'),
-  rotate: common.rotate.describedAs('names of photos to turn 180 degrees, one a line'),
+  boxes: common.boxes,
+  rotate: common.rotate,
   exclude: common.exclude,
   augment: int('--augment <n>', 'augmented crops per photo', 0, 20).withDefault(3),
   limit: int('--limit <n>', 'at most this many photos', 1, 10000).withDefault(40),
@@ -71,16 +70,17 @@ export function registerImageCommands(program: Command, io: CliIo): void {
       const out = opts.out;
       const ds = await loadUsable(opts.data, io);
       // Only the files given: a preview shows exactly what was asked for (no dataset defaults).
-      const extras = photoExtrasFrom(opts.boxes ? await readBoxes(opts.boxes) : new Map(), opts.rotate ? await readPhotoList(opts.rotate) : new Set<string>());
+      // the dataset's own boxes and rotate list unless others are given, as training and prediction crop
+      const { boxesFile, of: extras } = await loadPhotoExtras(ds.root, { boxes: opts.boxes, rotate: opts.rotate });
       const exclude = opts.exclude ? await readPhotoList(opts.exclude) : new Set<string>();
       const items: PreviewItem[] = datasetPhotos(ds)
         .filter((p) => !listHas(exclude, p.image))
         .slice(0, opts.limit)
         .map((p) => ({ label: p.id ? `${p.key} (${p.id})` : p.key, file: p.file, ...extras(p.image) }));
-      const missingBoxes = opts.boxes ? items.filter((i) => !i.box).length : 0;
+      const missingBoxes = boxesFile ? items.filter((i) => !i.box).length : 0;
       const problems = await renderContactSheet(openCache(opts, opts.size), items, out, { augment: opts.augment, seed: opts.seed, size: opts.size, margin: opts.margin, aspect: opts.aspect });
       for (const p of problems) io.err(`error: ${p}`);
-      io.out(`wrote ${out}: ${items.length - problems.length} photos${missingBoxes ? `, ${missingBoxes} without a box in ${opts.boxes}` : ''}`);
+      io.out(`wrote ${out}: ${items.length - problems.length} photos${boxesFile ? `, ${missingBoxes} without a box in ${boxesFile}` : ', whole photos (no boxes CSV)'}`);
       if (problems.length > 0) io.setExitCode(1);
     },
   });
