@@ -75,6 +75,10 @@ export const ENGINE_OPTIONS = {
   threads: common.threads,
 };
 
+// Likewise an engine row whose key is not an EngineChoice field does not compile.
+const _onlyEngineFields: Record<Exclude<keyof typeof ENGINE_OPTIONS, keyof EngineChoice>, never> = {};
+void _onlyEngineFields;
+
 /** Every training option of `whaleid train`, as taken by `kaggle`, `bootstrap` and `demo` too. */
 export const ALL_TRAIN_OPTIONS = { ...RECIPE_OPTION, ...TRAIN_OPTIONS, ...ENGINE_OPTIONS };
 
@@ -110,5 +114,8 @@ export function trainSettings(values: AllTrainValues): TrainSettings & { recipe?
  * await trainRun(runDir, settings, { engine: engineChoice(values), report });
  */
 export function engineChoice(values: OptionValues<typeof ENGINE_OPTIONS>): EngineChoice {
-  return { backend: values.backend, threads: values.threads };
+  // every row of ENGINE_OPTIONS, by its key: a new engine option is one row there (and its EngineChoice field)
+  const chosen: Partial<Record<keyof typeof ENGINE_OPTIONS, unknown>> = {};
+  for (const key of Object.keys(ENGINE_OPTIONS) as (keyof typeof ENGINE_OPTIONS)[]) chosen[key] = values[key];
+  return chosen as OptionValues<typeof ENGINE_OPTIONS>;
 }

@@ -6,12 +6,15 @@
 import { initEngine, type EngineBackend, type EngineInfo } from '../model/engine.js';
 import { resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
 import { readStoredTrainConfig } from '../train/stored-config.js';
-import { resumeTraining, startTraining, type TrainResult } from '../train/trainer.js';
+import { resumeTraining, startTraining, type TrainOptions, type TrainResult } from '../train/trainer.js';
 import type { PipelineReport } from './report.js';
 import { refuseChangesOnResume } from './resume-check.js';
 
-/** How to run the training engine (not what to train). */
-export interface EngineChoice {
+/**
+ * How to run the training (not what to train): the tfjs engine started here, and the trainer's
+ * own engine options (which engine computes the steps), passed to it as they are.
+ */
+export interface EngineChoice extends Pick<TrainOptions, 'engine'> {
   /** tfjs backend. */
   backend: EngineBackend;
   /** wasm threads for a run without replicas. */
@@ -84,7 +87,8 @@ export async function trainRun(
   const deadline = inForce.maxMinutes === undefined ? undefined : Date.now() + inForce.maxMinutes * 60_000;
   const hooks = options.report.training({ deadline });
   try {
-    const driven = { ...hooks, signal: options.signal };
+    const { backend: _backend, threads: _threads, ...trainerEngine } = options.engine;
+    const driven: TrainOptions = { ...hooks, ...trainerEngine, signal: options.signal };
     const result = resume ? await resumeTraining(runDir, driven) : await startTraining(runDir, settings, driven);
     return { result, engine, replicas };
   } finally {
