@@ -11,7 +11,7 @@ import type { CropRequest } from '../image/crop.js';
 import { fitFusion, matcherScores, ranksOf, type FusionModel, type MatcherKind } from '../infer/fusion/fusion-model.js';
 import { createRng } from '../util/random.js';
 import { WhaleidError } from '../util/errors.js';
-import { scoreGallery, type GalleryScoreInput, type LocalSide } from '../infer/fusion/gallery-scores.js';
+import { neededSides, scoreGallery, type MatcherSides } from '../infer/fusion/gallery-scores.js';
 
 /** Options of {@link evaluateClosedSet}. */
 export interface ClosedSetOptions {
@@ -21,6 +21,8 @@ export interface ClosedSetOptions {
   seed?: number;
   /** The view of a photo from its name (first match); queries then only see their own view. */
   view?: RegExp;
+  /** Only these photos are queries (default: every photo with another of its individual in view). */
+  queries?: readonly number[];
 }
 
 /** Figures of one matcher on the test queries. */
@@ -58,24 +60,21 @@ export async function evaluateClosedSet(
   photos: readonly { image: string; id: string }[],
   requests: readonly CropRequest[],
   kinds: readonly MatcherKind[],
-  sides: { siamese?: GalleryScoreInput['siamese']; local?: LocalSide },
+  sides: MatcherSides,
   options: ClosedSetOptions = {},
 ): Promise<ClosedSetResult> {
-  const needSiamese = kinds.some((k) => k !== 'local');
-  const needLocal = kinds.some((k) => k !== 'siamese');
-  if (needSiamese && !sides.siamese) throw new WhaleidError('the siamese and fused matchers need a trained run (--model)');
-  if (needLocal && !sides.local) throw new WhaleidError('the local and fused matchers need the local side');
+  const used = neededSides(kinds, sides);
   const viewOf = photos.map((p) => (options.view ? (options.view.exec(p.image)?.[0] ?? '') : ''));
   const skipFor = (q: number, g: number): boolean => q === g || viewOf[q] !== viewOf[g];
-  const queries = photos.map((_, i) => i).filter((i) => photos.some((p, j) => !skipFor(i, j) && p.id === photos[i].id));
+  const candidates = options.queries ?? photos.map((_, i) => i);
+  const queries = candidates.filter((i) => photos.some((p, j) => !skipFor(i, j) && p.id === photos[i].id));
   const names = createRng(options.seed ?? 0).fork('closed-set').shuffle([...new Set(photos.map((p) => p.id))].sort());
   const calibration = new Set(names.slice(0, Math.round((options.calibrationShare ?? 0.3) * names.length)));
   const g = await scoreGallery({
     queries: queries.map((i) => requests[i]),
     gallery: requests,
     galleryIds: photos.map((p) => p.id),
-    siamese: needSiamese ? sides.siamese : undefined,
-    local: needLocal ? sides.local : undefined,
+    ...used,
     skip: (q, p) => skipFor(queries[q], p),
   });
   const truthOf = (q: number): number => g.individuals.indexOf(photos[queries[q]].id);

@@ -7,9 +7,8 @@
 import type { CropRequest } from '../image/crop.js';
 import { fitFusion, type FusionModel, type MatcherKind } from '../infer/fusion/fusion-model.js';
 import { NEW_WHALE } from '../data/labels.js';
-import { WhaleidError } from '../util/errors.js';
 import { evaluateOpenSet, planOpenSet, type OpenSetPlanOptions, type OpenSetResult } from './open-set.js';
-import { photoScoreMatrix, scoreGallery, type GalleryScoreInput, type LocalSide } from '../infer/fusion/gallery-scores.js';
+import { neededSides, photoScoreMatrix, scoreGallery, type MatcherSides } from '../infer/fusion/gallery-scores.js';
 
 /** Results per matcher, and the fusion fitted for `fused`. */
 export interface MatchedOpenSetResult {
@@ -35,13 +34,10 @@ export async function evaluateOpenSetMatchers(
   photos: readonly { image: string; id: string }[],
   requests: readonly CropRequest[],
   kinds: readonly MatcherKind[],
-  sides: { siamese?: GalleryScoreInput['siamese']; local?: LocalSide },
+  sides: MatcherSides,
   options: OpenSetPlanOptions = {},
 ): Promise<MatchedOpenSetResult> {
-  const needSiamese = kinds.some((k) => k !== 'local');
-  const needLocal = kinds.some((k) => k !== 'siamese');
-  if (needSiamese && !sides.siamese) throw new WhaleidError('the siamese and fused matchers need a trained run (--model)');
-  if (needLocal && !sides.local) throw new WhaleidError('the local and fused matchers need the local side');
+  const used = neededSides(kinds, sides);
   const plan = planOpenSet(photos.map((p) => p.id), options);
   // the order evaluateOpenSet asks its score matrix for: calibration queries first
   const ordered = [...plan.queries.filter((q) => q.part === 'calibration'), ...plan.queries.filter((q) => q.part === 'test')];
@@ -49,8 +45,7 @@ export async function evaluateOpenSetMatchers(
     queries: ordered.map((q) => requests[q.index]),
     gallery: plan.gallery.map((i) => requests[i]),
     galleryIds: plan.gallery.map((i) => photos[i].id),
-    siamese: needSiamese ? sides.siamese : undefined,
-    local: needLocal ? sides.local : undefined,
+    ...used,
   });
   const calibration = ordered.map((q, k) => ({ q, k })).filter(({ q }) => q.part === 'calibration');
   const fusion = kinds.includes('fused') ? fitFusion(calibration.map(({ q, k }) => ({ scores: g.scores[k], truth: q.truth === NEW_WHALE ? -1 : g.individuals.indexOf(q.truth) }))) : undefined;

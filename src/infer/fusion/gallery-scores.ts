@@ -11,6 +11,7 @@ import { DEFAULT_LOCAL, localCropWidth, type LocalFeatures, type LocalSettings }
 import { createLocalMatcher, type LocalMatcher, type LocalMatcherOptions } from '../local/local-matcher.js';
 import { loadOpenCv } from '../local/opencv.js';
 import { matcherScores, type FusionModel, type MatchScores, type MatcherKind } from './fusion-model.js';
+import { WhaleidError } from '../../util/errors.js';
 
 /** How to compute the local matcher's side. */
 export interface LocalSide {
@@ -42,6 +43,29 @@ export function localSideFor(cacheDir: string | undefined, settings: LocalSettin
     cacheDir: cacheDir ? path.join(cacheDir, LOCAL_CACHE_FOLDER) : undefined,
     onProgress,
   };
+}
+
+/** The score sources a gallery scoring may use. */
+export interface MatcherSides {
+  siamese?: GalleryScoreInput['siamese'];
+  local?: LocalSide;
+}
+
+/**
+ * The sources the matchers need, and only those: the Siamese matrix for siamese and fused, the
+ * local side for local and fused.
+ *
+ * @param kinds - matchers asked for
+ * @param sides - what the caller has
+ * @returns the sides to score with
+ * @throws {@link WhaleidError} naming what a matcher lacks
+ */
+export function neededSides(kinds: readonly MatcherKind[], sides: MatcherSides): MatcherSides {
+  const needSiamese = kinds.some((k) => k !== 'local');
+  const needLocal = kinds.some((k) => k !== 'siamese');
+  if (needSiamese && !sides.siamese) throw new WhaleidError('the siamese and fused matchers need a trained run (--model)');
+  if (needLocal && !sides.local) throw new WhaleidError('the local and fused matchers need the local side');
+  return { siamese: needSiamese ? sides.siamese : undefined, local: needLocal ? sides.local : undefined };
 }
 
 /** Queries scored against a gallery, per individual. */
