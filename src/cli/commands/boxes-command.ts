@@ -5,14 +5,17 @@ import { common } from '../common-options.js';
 import { WhaleidError } from '../../util/errors.js';
 import { createProgress, createPassProgress, type Progress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
+import { BOX_MODEL_FILES } from '../../boxes/box-spec.js';
+import { WEIGHTS_BIN } from '../../model/run-folder.js';
+import { cliReport } from '../cli-report.js';
 
 /** What `whaleid boxes train` writes into its --out folder. */
-const BOX_MODEL_FILES = ['model.onnx', 'model.json', 'weights.bin', 'training.json', 'log.jsonl'];
+const BOX_MODEL_OUTPUTS = [...Object.values(BOX_MODEL_FILES), WEIGHTS_BIN];
 
 const BOXES_TRAIN_OPTIONS = {
   data: list('--data <dir>', 'dataset with boxes; repeat to add datasets').asInput('dataset').required('a dataset with boxes'),
   boxes: list('--boxes <csv>', 'boxes CSV (Image,x0,y0,x1,y1) of the --data in the same position (default <data>/bounding_boxes.csv); repeat').asInput('file'),
-  out: text('--out <path>', `model folder (${BOX_MODEL_FILES.join(', ')})`).asOutput({ kind: 'folder', files: BOX_MODEL_FILES }).required('the model folder to write'),
+  out: text('--out <path>', `model folder (${BOX_MODEL_OUTPUTS.join(', ')})`).asOutput({ kind: 'folder', files: BOX_MODEL_OUTPUTS }).required('the model folder to write'),
   epochs: int('--epochs <n>', 'passes over the photos', 1, 100000).withDefault(16),
   batchSize: int('--batch-size <n>', 'photos per step', 1, 1024).withDefault(16),
   lr: num('--lr <x>', 'Adam learning rate (then /4 from 60% and /16 from 85% of the epochs)', 1e-7, 1).withDefault(2e-3),
@@ -97,48 +100,13 @@ export function registerBoxesCommand(program: Command, io: CliIo): void {
     example: 'whaleid boxes predict --data ./photos --out boxes.csv --truth true-boxes.csv --sheet boxes.png',
     options: BOXES_PREDICT_OPTIONS,
     run: async (opts) => {
-      const { data, out } = opts;
-      const { loadUsableDataset, datasetPhotos } = await import('../../data/dataset.js');
-      const { openBoxDetector, predictBoxes, boxImageCache } = await import('../../boxes/box-predict.js');
-      const { shippedBoxModelDir } = await import('../../boxes/box-spec.js');
-      const { readBoxes, writeBoxes } = await import('../../image/boxes.js');
-      const ds = await loadUsableDataset(data, io.err);
-      const photos = datasetPhotos(ds);
-      const truth = opts.truth ? await readBoxes(opts.truth) : null;
-      const detector = await openBoxDetector(opts.model ?? shippedBoxModelDir(), { threads: opts.threads });
-      const cache = boxImageCache(detector, opts.cache);
-      const t0 = Date.now();
-      const res = await predictBoxes(detector, photos, { cache, onProgress: createPassProgress('boxes', io.progress && !opts.quiet) });
-      await detector.dispose();
-      for (const f of res.failures) io.err(`error: ${f}`);
-      await writeBoxes(out, res.boxes);
-      io.out(`wrote ${res.boxes.size} boxes to ${out} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      let perPhoto = new Map<string, number>();
-      if (truth) {
-        const { summariseIou, formatIou } = await import('../../boxes/iou.js');
-        const path = await import('node:path');
-        // Truth CSVs use dataset names or file names (Kaggle box files): compare under the name they use.
-        const named = new Map([...res.boxes].map(([image, b]) => [truth.has(image) ? image : path.basename(image), b]));
-        const inData = new Map([...truth].filter(([k]) => named.has(k)));
-        const s = summariseIou(named, inData);
-        perPhoto = s.perPhoto;
-        io.out(`against ${opts.truth}: ${formatIou(s)}`);
-      }
-      if (opts.sheet) {
-        const { renderContactSheet } = await import('../../image/preview.js');
-        const path = await import('node:path');
-        const items = photos.slice(0, opts.limit).flatMap((p) => {
-          const box = res.boxes.get(p.image);
-          if (!box) return [];
-          const t = truth?.get(p.image) ?? truth?.get(path.basename(p.image));
-          const v = perPhoto.get(p.image) ?? perPhoto.get(path.basename(p.image));
-          return [{ label: p.key, file: p.file, box, others: t ? [{ box: t, colour: '#ff00ff' }] : [], note: v === undefined ? undefined : `IoU ${v.toFixed(2)}` }];
-        });
-        const problems = await renderContactSheet(cache, items, opts.sheet, { augment: 0, size: 128 });
-        for (const p of problems) io.err(`error: ${p}`);
-        io.out(`wrote ${opts.sheet}: ${items.length - problems.length} photos (green: predicted box, yellow: its crop region${truth ? ', magenta: true box' : ''})`);
-      }
-      if (res.failures.length > 0) io.setExitCode(1);
+      const { writeDatasetBoxes } = await import('../../pipeline/dataset-boxes.js');
+      const { formatIou } = await import('../../boxes/iou.js');
+      const res = await writeDatasetBoxes({ data: opts.data, out: opts.out, model: opts.model, truth: opts.truth, sheet: opts.sheet, limit: opts.limit, threads: opts.threads, cacheDir: opts.cache }, cliReport(io, opts.quiet, ''));
+      io.out(`wrote ${res.boxes} boxes to ${opts.out} (${res.seconds.toFixed(1)} s)`);
+      if (res.iou) io.out(`against ${opts.truth}: ${formatIou(res.iou)}`);
+      if (opts.sheet) io.out(`wrote ${opts.sheet}: ${res.sheetPhotos} photos (green: predicted box, yellow: its crop region${opts.truth ? ', magenta: true box' : ''})`);
+      if (res.failures > 0) io.setExitCode(1);
     },
   });
 }
