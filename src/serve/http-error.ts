@@ -2,9 +2,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { NotFoundError } from '../catalog/not-found-error.js';
 import { WhaleidError } from '../util/errors.js';
 
-/** An error with the HTTP status the service answers. */
+/** An error with the HTTP status the service answers (and headers to send with it, e.g. Retry-After). */
 export class HttpError extends Error {
-  constructor(readonly statusCode: number, message: string) {
+  constructor(readonly statusCode: number, message: string, readonly headers: Readonly<Record<string, string>> = {}) {
     super(message);
     this.name = 'HttpError';
   }
@@ -23,8 +23,11 @@ export class HttpError extends Error {
  */
 export function handleErrors(app: FastifyInstance, logged: boolean): void {
   const logInternal = internalErrorLog(app, logged);
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply: FastifyReply) => {
-    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply: FastifyReply) => {
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return reply.code(415).send({ error: `content type ${JSON.stringify(req.headers['content-type'] ?? '')} is not accepted (expected application/json; uploads: multipart/form-data)` });
+    }
+    if (err instanceof HttpError) return reply.code(err.statusCode).headers(err.headers).send({ error: err.message });
     if (err instanceof NotFoundError) return reply.code(404).send({ error: err.message });
     if (err instanceof WhaleidError) return reply.code(400).send({ error: err.message });
     if (err.validation) return reply.code(400).send({ error: err.message });

@@ -52,7 +52,7 @@ function numbersOf(values: unknown, schema: unknown): void {
  * and values of another type are refused with a 400 whose message names the field. Path
  * parameters and query strings arrive as text: a value that is a decimal number is converted to
  * the number its schema asks for before validation, and nothing else is (a repeated query field
- * stays a list and is refused).
+ * stays a list and is refused). An API route without a query schema refuses any query field.
  *
  * @param app - the Fastify app created with `ajv: STRICT_AJV`, before its routes are added
  * @example
@@ -60,6 +60,10 @@ function numbersOf(values: unknown, schema: unknown): void {
  * strictRequestValidation(app);
  */
 export function strictRequestValidation(app: FastifyInstance): void {
+  // an API route that names no query fields takes none (a query string is refused, not ignored)
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/api/') && !route.schema?.querystring) route.schema = { ...route.schema, querystring: { type: 'object', additionalProperties: false } };
+  });
   app.addHook('preValidation', async (req) => {
     const schema = req.routeOptions.schema;
     numbersOf(req.params, schema?.params);

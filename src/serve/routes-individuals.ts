@@ -36,7 +36,7 @@ export function registerIndividualRoutes(app: FastifyInstance, ctx: ServiceConte
   });
 
   app.patch('/api/individuals/:id', {
-    schema: { summary: 'Rename or annotate an individual', security: [{ token: [] }], params: idParam, body: { type: 'object', properties: { name: { type: 'string', maxLength: 200 }, notes: { type: 'string', maxLength: 10000 } }, additionalProperties: false }, response: { 200: schemas.individual } },
+    schema: { summary: 'Rename or annotate an individual', security: [{ token: [] }], params: idParam, body: { type: 'object', properties: { name: { type: 'string', maxLength: 200 }, notes: { type: 'string', maxLength: 10000 } }, minProperties: 1, additionalProperties: false }, response: { 200: schemas.individual } },
   }, async (req) => {
     ctx.requireWrite(req);
     return catalog.updateIndividual((req.params as { id: number }).id, req.body as { name?: string; notes?: string });
