@@ -3,6 +3,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
+import helmet from '@fastify/helmet';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Identifier } from './identifier.js';
 import type { BoxDetector } from '../boxes/box-predict.js';
@@ -12,6 +13,7 @@ import { registerIndividualRoutes } from './routes-individuals.js';
 import { registerSightingRoutes } from './routes-sightings.js';
 import { handleErrors, HttpError, internalErrorLog } from './http-error.js';
 import { createServiceContext } from './service-context.js';
+import { checkHost, createTokenAttempts, type TokenAttemptLimit } from './service-guards.js';
 import { STRICT_AJV, strictRequestValidation } from './request-validation.js';
 
 /** Options of {@link createServer}. */
@@ -29,6 +31,10 @@ export interface ServerOptions {
   maxFilesPerUpload?: number;
   /** Fastify's request log; default off. */
   logger?: boolean;
+  /** Host names the service answers to besides localhost, loopback and its own address (see {@link checkHost}). */
+  allowedHosts?: readonly string[];
+  /** Wrong tokens allowed per client address and window; default 10 a minute. */
+  tokenAttempts?: TokenAttemptLimit;
 }
 
 const WEB_DIR = path.resolve(import.meta.dirname, '../../web');
@@ -40,8 +46,10 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
 
 /**
  * Builds the photo-ID service: JSON API under /api (documented at /api/openapi.json), the review
- * web page at /. Writes need `Authorization: Bearer <token>`; reads are open, as the catalog is
- * meant to be browsed by a team while few people decide.
+ * web page at /. Writes need `Authorization: Bearer <token>` (wrong tokens are limited per
+ * client); reads are open, as the catalog is meant to be browsed by a team while few people
+ * decide. Requests must name this service in their Host header (DNS rebinding), and every
+ * answer carries X-Frame-Options, nosniff and a Content-Security-Policy.
  *
  * @param o - catalog, identifier, token and limits
  * @returns the Fastify app (not listening yet)
@@ -54,6 +62,14 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   const maxFilesPerUpload = o.maxFilesPerUpload ?? 50;
   const app = Fastify({ logger: o.logger ?? false, bodyLimit: 1024 * 1024, ajv: STRICT_AJV });
   strictRequestValidation(app);
+  checkHost(app, o.allowedHosts);
+  // X-Frame-Options, nosniff, a CSP for the review page (its own scripts, styles and images only);
+  // no HSTS or upgrade-insecure-requests: the service speaks plain HTTP on its own machine
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"], 'upgrade-insecure-requests': null } },
+    frameguard: { action: 'deny' },
+    strictTransportSecurity: false,
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -67,6 +83,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
 
   const ctx = createServiceContext({
     catalog: o.catalog, identifier: o.identifier ?? null, boxDetector: o.boxDetector ?? null, token: o.token ?? null, maxUploadBytes, maxFilesPerUpload,
+    tokenAttempts: createTokenAttempts(o.tokenAttempts ?? { attempts: 10, windowMs: 60_000 }),
     logInternal: internalErrorLog(app, o.logger ?? false),
   });
   handleErrors(app, o.logger ?? false);

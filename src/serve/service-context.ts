@@ -5,6 +5,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { decisionAuthor } from '../catalog/decision-log.js';
 import { HttpError } from './http-error.js';
 import type { Identifier } from './identifier.js';
+import type { TokenAttempts } from './service-guards.js';
 
 /** Everything the route modules share. */
 export interface ServiceContext {
@@ -23,14 +24,15 @@ export interface ServiceContext {
 
 /**
  * Builds the context the routes share: the catalog and models, the limits, and the write check
- * (the token compared in constant time).
+ * (the token compared in constant time, wrong ones counted per client address).
  *
- * @param o - catalog, models, token (null: read-only), limits and where bugs are reported
+ * @param o - catalog, models, token (null: read-only) and its attempt counter, limits and where bugs are reported
  * @returns the context
  * @example
- * const ctx = createServiceContext({ catalog, identifier: null, boxDetector: null, token: 's3cret-token', maxUploadBytes: 30e6, maxFilesPerUpload: 50, logInternal: console.error });
+ * const ctx = createServiceContext({ catalog, identifier: null, boxDetector: null, token: 's3cret-token', maxUploadBytes: 30e6, maxFilesPerUpload: 50, logInternal: console.error,
+ *   tokenAttempts: createTokenAttempts({ attempts: 10, windowMs: 60_000 }) });
  */
-export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'decidedBy'> & { token: string | null }): ServiceContext {
+export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'decidedBy'> & { token: string | null; tokenAttempts: TokenAttempts }): ServiceContext {
   const token = o.token ? Buffer.from(o.token) : null;
   return {
     catalog: o.catalog,
@@ -41,9 +43,13 @@ export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'd
     logInternal: o.logInternal,
     requireWrite(req) {
       if (!token) throw new HttpError(403, 'read-only service: start whaleid serve with --token to allow changes');
+      o.tokenAttempts.check(req.ip);
       const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
       const given = m ? Buffer.from(m[1]) : Buffer.alloc(0);
-      if (given.length !== token.length || !timingSafeEqual(given, token)) throw new HttpError(401, 'missing or wrong token (send Authorization: Bearer <token>)');
+      if (given.length !== token.length || !timingSafeEqual(given, token)) {
+        if (given.length) o.tokenAttempts.failed(req.ip); // a request without a token is no guess
+        throw new HttpError(401, 'missing or wrong token (send Authorization: Bearer <token>)');
+      }
     },
     decidedBy: (req) => decisionAuthor((req.body as { by?: unknown } | undefined)?.by, req.headers['x-whaleid-user']),
   };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
-import { int, switchOn, text } from '../option-field.js';
+import { int, list, switchOn, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
@@ -41,6 +41,7 @@ const SERVE_OPTIONS = {
   boxModel: text('--box-model <dir>', "fluke detector for photos uploaded without a box: a `whaleid boxes train` folder, or 'none' (default: the shipped one when --model was trained with boxes)").asInput('folder'),
   port: int('--port <n>', 'TCP port', 0, 65535).withDefault(8080),
   host: text('--host <addr>', 'address to listen on').withDefault('127.0.0.1'),
+  allowHost: list('--allow-host <name>', "a host name the service answers to besides localhost and its address (repeatable; e.g. the machine's DNS name with --host 0.0.0.0); other Host headers are refused against DNS rebinding"),
   token: text('--token <token>', 'bearer token that allows changes (default: $WHALEID_TOKEN); without one the service is read-only').fromEnv('WHALEID_TOKEN'),
   maxUploadMb: int('--max-upload-mb <n>', 'largest photo accepted, in MB', 1, 1000).withDefault(30),
   maxPixels: int('--max-pixels <n>', 'largest photo accepted, in pixels', 1).withDefault(100_000_000),
@@ -157,7 +158,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const boxDetector = await openFallbackDetector(opts.boxModel, identifier ? identifier.trainedWithBoxes : true);
       io.err(boxDetector ? `fluke boxes of unboxed uploads: ${boxDetector.file}` : 'no box model: photos without a box are matched whole');
       const { createServer } = await import('../../serve/server.js');
-      const app = await createServer({ catalog: cat, identifier, boxDetector, token: opts.token ?? null, maxUploadBytes: opts.maxUploadMb * 1024 * 1024 });
+      const app = await createServer({ catalog: cat, identifier, boxDetector, token: opts.token ?? null, maxUploadBytes: opts.maxUploadMb * 1024 * 1024, allowedHosts: opts.allowHost ?? [] });
       const address = await app.listen({ port: opts.port, host: opts.host });
       const stop = async (): Promise<void> => {
         await app.close();
