@@ -152,7 +152,7 @@ async function speed(args: Args, lines: string[]): Promise<void> {
   const tBuild = performance.now();
   const matcher = createLocalMatcher(await loadOpenCv(), catalogLocal, catalog.map((p) => p.id));
   const buildSeconds = (performance.now() - tBuild) / 1000;
-  const { scoreQueries } = await import('../src/train/score-matrix.js');
+  const { scoreQueries } = await import('../src/infer/score-matrix.js');
   const queries = ds.test.slice(0, 5).map((p) => ({ file: p.file, ...extras.of(p.image) }));
   const model = fitFusion([{ scores: { siamese: Float64Array.of(0.9, 0.1), local: Float64Array.of(3, 0), localRaw: Float64Array.of(4, 1) }, truth: 0 }, { scores: { siamese: Float64Array.of(0.2, 0.8), local: Float64Array.of(0, 2), localRaw: Float64Array.of(0.5, 3) }, truth: 1 }]);
   let siameseMs = 0;

@@ -16,7 +16,7 @@ import { createBranch, featureCount, MODEL_PRESETS, type ModelPreset } from '../
 import { initEngine } from '../src/model/engine.js';
 import { createHead } from '../src/model/head.js';
 import { exportBranchOnnx, exportHeadOnnx } from '../src/model/onnx-export.js';
-import { createOnnxBranch, createOnnxHead } from '../src/predict/onnx-runtime.js';
+import { createOrtModel, createOrtHead } from '../src/infer/ort-session.js';
 import { invalidParameterError, parseIntOption } from '../src/util/errors.js';
 import { createRng } from '../src/util/random.js';
 
@@ -240,7 +240,7 @@ const variants = [
   { threads: args.threads, spin: true },
   { threads: 1, spin: false },
 ].filter((v, i) => i < 2 || args.threads !== 1);
-const branchSessions = await Promise.all(variants.map((v) => createOnnxBranch(bytes, v)));
+const branchSessions = await Promise.all(variants.map((v) => createOrtModel(bytes, v)));
 variants.forEach(({ threads, spin }, i) => {
   branchRunners.push({
     engine: 'onnxruntime-node 1.30, our export',
@@ -283,7 +283,7 @@ const headVariants = [
   { threads: 1, chunk: 64 },
   { threads: args.threads, chunk: pairs },
 ];
-const headSessions = await Promise.all(headVariants.map((v) => createOnnxHead(headBytes, v)));
+const headSessions = await Promise.all(headVariants.map((v) => createOrtHead(headBytes, v)));
 headVariants.forEach(({ threads, chunk }, i) => {
   headRunners.push({
     engine: 'onnxruntime-node 1.30, our export',

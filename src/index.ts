@@ -4,7 +4,7 @@ export * from './data/issues.js';
 export * from './data/labels.js';
 export * from './data/dataset.js';
 export * from './data/submission.js';
-export * from './predict/metrics.js';
+export * from './infer/metrics.js';
 export * from './predict/ensemble.js';
 export * from './predict/baselines.js';
 export * from './util/errors.js';

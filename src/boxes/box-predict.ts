@@ -12,7 +12,7 @@ import { createImageCache, type ImageCache } from '../image/image-cache.js';
 import { decodeSideFor } from '../image/crop.js';
 import { sampleCrop } from '../image/sample.js';
 import { decodeOnnxModel } from '../model/onnx-proto.js';
-import { createOnnxBranch, type OnnxSessionOptions } from '../predict/onnx-runtime.js';
+import { createOrtModel, type OrtSessionOptions } from '../infer/ort-session.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { mapPool } from '../util/pool.js';
 import { WhaleidError } from '../util/errors.js';
@@ -48,7 +48,7 @@ export interface BoxDetector {
  * const detector = await openBoxDetector(shippedBoxModelDir());
  * const [box] = await detector.detect([await decodeGrey('photo.jpg', { maxSide: 384 })]);
  */
-export async function openBoxDetector(location: string, options: OnnxSessionOptions = {}): Promise<BoxDetector> {
+export async function openBoxDetector(location: string, options: OrtSessionOptions = {}): Promise<BoxDetector> {
   const file = location.endsWith('.onnx') ? location : path.join(location, BOX_MODEL_FILES.onnx);
   let bytes: Buffer;
   try {
@@ -59,7 +59,7 @@ export async function openBoxDetector(location: string, options: OnnxSessionOpti
   const meta = new Map((decodeOnnxModel(bytes).metadataProps ?? []).map((p) => [p.key, p.value]));
   const aspect = Number(meta.get('whaleid.aspect'));
   if (meta.get('whaleid.kind') !== 'fluke-boxes' || !(aspect > 0)) throw new WhaleidError(`${file} is not a whaleid box model (no fluke-boxes metadata)`);
-  const session = await createOnnxBranch(bytes, options);
+  const session = await createOrtModel(bytes, options);
   if (session.featureCount !== 4 || session.channels !== 1) {
     await session.dispose();
     throw new WhaleidError(`${file} is not a box model: expected 4 outputs from one greyscale channel`);

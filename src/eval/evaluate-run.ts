@@ -15,6 +15,8 @@ import { openRunScorer } from './run-scorer.js';
 export interface RunEvalOptions {
   runDir: string;
   cacheDir?: string;
+  /** tfjs backend, only for a run trained before the ONNX export (its network is exported from model/). */
+  backend?: 'wasm' | 'cpu';
   onMessage?: (line: string) => void;
   onFeatures?: (done: number, total: number) => void;
 }
@@ -55,10 +57,10 @@ export async function evaluateOpenRun(o: OpenRunOptions): Promise<OpenSetResult>
   const { root, photos } = await labelledPhotos(o.data, say);
   const extras = await loadPhotoExtras(root, { boxes: o.boxes, rotate: o.rotate });
   const requests: CropRequest[] = photos.map((p) => ({ file: p.file, ...extras.of(p.image) }));
-  const scorer = await openRunScorer(o.runDir, { cacheDir: o.cacheDir, onFeatures: o.onFeatures });
+  const scorer = await openRunScorer(o.runDir, { cacheDir: o.cacheDir, backend: o.backend, onWarning: say, onFeatures: o.onFeatures });
   try {
     warnIfTrainedOn(scorer.run.config.data, o.data, say);
-    say(`${photos.length} labelled photos of ${new Set(photos.map((p) => p.id)).size} ids; features with ${scorer.engine === 'onnx' ? 'ONNX Runtime' : 'tfjs'}`);
+    say(`${photos.length} labelled photos of ${new Set(photos.map((p) => p.id)).size} ids; features with ${scorer.engine}`);
     return await evaluateOpenSet(photos, (q, g) => scorer.scoreMatrix(q.map((i) => requests[i]), g.map((i) => requests[i])), o);
   } finally {
     await scorer.dispose();
@@ -107,7 +109,7 @@ export async function evaluateOneShotRun(o: OneShotRunOptions): Promise<OneShotR
     say(`${trials.length} ${o.ways ?? 20}-way trials drawn from ${photos.length} photos of ${new Set(photos.map((p) => p.id)).size} individuals${o.sameGroup ? ' (classes of a trial share their group)' : ''}`);
   }
   if (o.scorePairs) return evaluateOneShot(trials, o.scorePairs);
-  const scorer = await openRunScorer(o.runDir, { cacheDir: o.cacheDir, onFeatures: o.onFeatures });
+  const scorer = await openRunScorer(o.runDir, { cacheDir: o.cacheDir, backend: o.backend, onWarning: say, onFeatures: o.onFeatures });
   try {
     if (o.data !== undefined) warnIfTrainedOn(scorer.run.config.data, o.data, say);
     return await evaluateOneShot(trials, (pairs) => scorer.scorePairs(pairs.map(([a, b]) => [{ file: a }, { file: b }] as const)));

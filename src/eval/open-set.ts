@@ -7,8 +7,8 @@
  * reported for the test part never saw their own answers.
  */
 import { NEW_WHALE } from '../data/labels.js';
-import { averagePrecisionAt5, scorePredictions, type Scores } from '../predict/metrics.js';
-import { walkPredictions } from '../predict/walk.js';
+import { averagePrecisionAt5, scorePredictions, type Scores } from '../infer/metrics.js';
+import { walkPredictions } from '../infer/walk.js';
 import { SUBMISSION_K } from '../data/submission.js';
 import { createRng } from '../util/random.js';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';

@@ -1,28 +1,24 @@
 import type { CropRequest, CropSettings } from '../image/crop.js';
 import { decodeSideFor } from '../image/crop.js';
 import { createImageCache } from '../image/image-cache.js';
-import { readHeadWeights, scorePair, type HeadWeights } from '../model/head.js';
-import { createOnnxBranch } from '../predict/onnx-runtime.js';
-import { onnxFeatures } from '../predict/onnx-features.js';
+import { scorePair, type HeadWeights } from '../model/head-weights.js';
 import { loadRunModel, type RunModel } from '../predict/run-model.js';
-import { computeFeatures } from '../train/features.js';
-import { scoreQueries } from '../train/score-matrix.js';
-import { hasOnnxExport, runPaths } from '../model/run-folder.js';
+import { scoreQueries } from '../infer/score-matrix.js';
 
 /** A trained run, ready to score photos against photos. */
 export interface RunScorer {
   run: RunModel;
   crop: CropSettings;
   head: HeadWeights;
-  /** 'onnx' when the run has `onnx/branch.onnx` (faster), else 'tfjs'. */
-  engine: 'onnx' | 'tfjs';
+  /** How features are computed, for the user (see `openRunInference`). */
+  engine: string;
   /** Branch features of photos, n*F floats. */
   featuresOf(requests: readonly CropRequest[]): Promise<Float32Array>;
   /** Head scores of every query against every gallery photo, nq*ng row-major. */
   scoreMatrix(queries: readonly CropRequest[], gallery: readonly CropRequest[]): Promise<Float32Array>;
   /** Head scores of photo pairs; each distinct photo's features are computed once. */
   scorePairs(pairs: readonly (readonly [CropRequest, CropRequest])[]): Promise<Float32Array>;
-  /** Frees the model and the ONNX session. */
+  /** Frees the ONNX session. */
   dispose(): Promise<void>;
 }
 
@@ -30,15 +26,18 @@ export interface RunScorer {
 export interface RunScorerOptions {
   /** Decoded-photo cache folder (none: decode in memory only). */
   cacheDir?: string;
+  /** tfjs backend, only for a run trained before the ONNX export (its network is exported from model/). */
+  backend?: 'wasm' | 'cpu';
+  /** Receives warnings (a run without a manifest); default stderr. */
+  onWarning?: (line: string) => void;
   onFeatures?: (done: number, total: number) => void;
 }
 
 const keyOf = (r: CropRequest): string => `${r.file}|${r.rotate180 ? 1 : 0}|${r.box ? `${r.box.x0},${r.box.y0},${r.box.x1},${r.box.y1}` : ''}`;
 
 /**
- * Opens a training run for evaluation: features with ONNX Runtime when the run exported its
- * branch (as `whaleid predict` does), else with tfjs; pair scores with the head's weights.
- * The tfjs engine must already be initialised (the run's model is loaded either way).
+ * Opens a training run for evaluation as `whaleid predict` does (see `openRunInference`):
+ * features with ONNX Runtime, pair scores with the head's weights.
  *
  * @param runDir - the run folder written by `whaleid train`
  * @param options - cache folder and feature progress
@@ -50,18 +49,16 @@ const keyOf = (r: CropRequest): string => `${r.file}|${r.rotate180 ? 1 : 0}|${r.
  * await scorer.dispose();
  */
 export async function openRunScorer(runDir: string, options: RunScorerOptions = {}): Promise<RunScorer> {
-  const run = await loadRunModel(runDir);
-  const onnx = hasOnnxExport(runDir) ? await createOnnxBranch(runPaths(runDir).branchOnnx) : null;
+  const run = await loadRunModel(runDir, { backend: options.backend, onWarning: options.onWarning });
   const cache = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size) });
-  const head = readHeadWeights(run.siamese.head);
-  const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> =>
-    onnx ? onnxFeatures(onnx, cache, requests, run.crop, options.onFeatures) : computeFeatures(run.siamese.branch, cache, requests, run.crop, { onProgress: options.onFeatures });
+  const head = run.inference.head;
+  const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> => run.inference.features(cache, requests, run.crop, options.onFeatures);
   const F = head.features;
   return {
     run,
     crop: run.crop,
     head,
-    engine: onnx ? 'onnx' : 'tfjs',
+    engine: run.inference.engine,
     featuresOf,
     async scoreMatrix(queries, gallery) {
       // one feature pass over the distinct photos of both sides
@@ -84,8 +81,7 @@ export async function openRunScorer(runDir: string, options: RunScorerOptions = 
       return Float32Array.from(pairs, ([a, b]) => scorePair(head, at(a), at(b)));
     },
     async dispose() {
-      run.siamese.model.dispose();
-      await onnx?.dispose();
+      await run.inference.dispose();
     },
   };
 }

@@ -1,6 +1,6 @@
 import { readLabels } from '../data/labels.js';
 import { readSubmission } from '../data/submission.js';
-import { scorePredictions, type Scores } from '../predict/metrics.js';
+import { scorePredictions, type Scores } from '../infer/metrics.js';
 
 /**
  * Scores a submission file against a truth file.

@@ -11,6 +11,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../util/random.js';
 import { invalidParameterError } from '../util/errors.js';
+import type { HeadWeights } from './head-weights.js';
+
+export { pairLogit, scorePair } from './head-weights.js';
+export type { HeadWeights } from './head-weights.js';
 
 /** |a - b| element-wise from two inputs (the kernel's `Lambda(K.abs(x[0] - x[1]))`). */
 class AbsDiffLayer extends tf.layers.Layer {
@@ -143,26 +147,6 @@ export function createHead(options: HeadOptions = {}): tf.LayersModel {
   return tf.model({ inputs: [xa, xb], outputs: out, name: options.name ?? 'head' });
 }
 
-/** The head's weights as plain arrays (for scoring without tfjs, or checking it by hand). */
-export interface HeadWeights {
-  /** Feature count F. */
-  readonly features: number;
-  /** Hidden width M. */
-  readonly mid: number;
-  /** First MLP layer, `w1[k * M + j]` for input k in 0..3 (product, sum, |diff|, diff^2). */
-  readonly w1: Float32Array;
-  /** First MLP layer biases, length M. */
-  readonly b1: Float32Array;
-  /** Second MLP layer, length M. */
-  readonly w2: Float32Array;
-  /** Second MLP layer bias. */
-  readonly b2: number;
-  /** Weighted-sum weights, length F. */
-  readonly w3: Float32Array;
-  /** Weighted-sum bias. */
-  readonly b3: number;
-}
-
 /**
  * Reads the head's weights into typed arrays.
  *
@@ -188,54 +172,6 @@ export function readHeadWeights(head: tf.LayersModel): HeadWeights {
     w3: k3.dataSync() as Float32Array,
     b3: b3.dataSync()[0],
   };
-}
-
-/**
- * The head's logit (the input of its sigmoid) for one pair of feature vectors, computed from its
- * weights in plain JS (float64 sums): the same arithmetic as the tfjs head, usable as a reference
- * and for scoring without a backend.
- *
- * @param w - weights from {@link readHeadWeights}
- * @param a - features of photo A, length F
- * @param b - features of photo B, length F
- * @returns the logit; {@link scorePair} is its sigmoid
- * @throws {@link WhaleidError} when a vector's length is not F
- * @example
- * const logit = pairLogit(readHeadWeights(head), fa, fb);
- */
-export function pairLogit(w: HeadWeights, a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== w.features) throw invalidParameterError('a.length', `${w.features}`, a.length);
-  if (b.length !== w.features) throw invalidParameterError('b.length', `${w.features}`, b.length);
-  const m = w.mid;
-  let logit = w.b3;
-  for (let f = 0; f < w.features; f++) {
-    const prod = a[f] * b[f];
-    const sum = a[f] + b[f];
-    const d = Math.abs(a[f] - b[f]);
-    const d2 = d * d;
-    let y = w.b2;
-    for (let j = 0; j < m; j++) {
-      const h = w.b1[j] + prod * w.w1[j] + sum * w.w1[m + j] + d * w.w1[2 * m + j] + d2 * w.w1[3 * m + j];
-      if (h > 0) y += h * w.w2[j]; // relu
-    }
-    logit += y * w.w3[f];
-  }
-  return logit;
-}
-
-/**
- * The probability the head (with its default sigmoid output) gives one pair, in plain JS.
- *
- * @param w - weights from {@link readHeadWeights}
- * @param a - features of photo A, length F
- * @param b - features of photo B, length F
- * @returns the probability that A and B show the same whale
- * @throws {@link WhaleidError} when a vector's length is not F
- * @example
- * const p = scorePair(readHeadWeights(head), fa, fb);
- */
-export function scorePair(w: HeadWeights, a: ArrayLike<number>, b: ArrayLike<number>): number {
-  return 1 / (1 + Math.exp(-pairLogit(w, a, b)));
 }
 
 /**

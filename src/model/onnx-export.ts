@@ -6,7 +6,7 @@
  *
  * The branch runs NCHW inside (its NHWC greyscale input becomes NCHW with a free reshape) and has
  * the BatchNorms that precede 1x1 convs folded into them, so ONNX Runtime sees Conv(+Relu) chains
- * it can fuse. Files load in any ONNX runtime; `src/predict/onnx-runtime.ts` wraps ONNX Runtime.
+ * it can fuse. Files load in any ONNX runtime; `src/infer/ort-session.ts` wraps ONNX Runtime.
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';

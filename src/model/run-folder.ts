@@ -23,6 +23,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { WhaleidError } from '../util/errors.js';
+import { checkManifest, MANIFEST_JSON, removeManifest, writeManifest, type Manifest, type ModelIdentity } from './run-manifest.js';
 
 /** The tfjs layers-format files of a saved network (model-io writes them; run folders hold them). */
 export const MODEL_JSON = 'model.json';
@@ -78,7 +79,7 @@ export function runPaths(dir: string): RunPaths {
     branchOnnx: path.join(onnx, BRANCH_ONNX),
     headOnnx: path.join(onnx, HEAD_ONNX),
     validation: path.join(dir, 'validation.json'),
-    manifest: path.join(dir, 'manifest.json'),
+    manifest: path.join(dir, MANIFEST_JSON),
     predictedBoxes: path.join(dir, 'predicted-boxes.json'),
   });
 }
@@ -182,4 +183,44 @@ export function readRunValidation(dir: string): (StoredValidation & Record<strin
  */
 export async function writeRunValidation(dir: string, validation: StoredValidation): Promise<void> {
   await writeFileAtomic(runPaths(dir).validation, JSON.stringify(validation, null, 2));
+}
+
+/** The final model's files, relative to the run folder: what the run's manifest covers. */
+export const RUN_MODEL_FILES: readonly string[] = Object.freeze([`model/${MODEL_JSON}`, `model/${WEIGHTS_BIN}`, `onnx/${BRANCH_ONNX}`, `onnx/${HEAD_ONNX}`]);
+
+/**
+ * Removes the run's manifest before its final model is (re)written: a kill midway then leaves a
+ * run without a manifest (loaded with a warning), never one whose manifest lies.
+ *
+ * @param dir - the run folder
+ */
+export function removeRunManifest(dir: string): void {
+  removeManifest(dir);
+}
+
+/**
+ * Writes the run's manifest.json once its final model (model/ and onnx/) is written: the SHA-256
+ * of each of {@link RUN_MODEL_FILES} and what the model is.
+ *
+ * @param dir - the run folder
+ * @param identity - preset name, input size, feature count
+ * @returns the manifest
+ * @example
+ * await writeRunManifest('runs/a', { preset: 'tiny', inputSize: 64, features: 64 });
+ */
+export async function writeRunManifest(dir: string, identity: ModelIdentity): Promise<Manifest> {
+  return writeManifest(dir, RUN_MODEL_FILES, identity);
+}
+
+/**
+ * Checks a run's final model files against its manifest before a loader uses them; a run from
+ * before manifests is accepted with one warning line.
+ *
+ * @param dir - the run folder
+ * @param onWarning - receives the warning for a run without a manifest
+ * @returns the manifest, or null for a run without one
+ * @throws {@link WhaleidError} naming the file that does not match
+ */
+export function checkRunManifest(dir: string, onWarning: (line: string) => void): Manifest | null {
+  return checkManifest(dir, onWarning);
 }

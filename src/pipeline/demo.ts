@@ -11,7 +11,7 @@ import { writeSubmission, type Prediction } from '../data/submission.js';
 import { scoreSubmissionFiles } from '../eval/submission-files.js';
 import { hasCheckpoint, hasFinalModel } from '../model/run-folder.js';
 import { allNewWhale, mostFrequentIds } from '../predict/baselines.js';
-import type { Scores } from '../predict/metrics.js';
+import type { Scores } from '../infer/metrics.js';
 import { predictDataset } from '../predict/predict-dataset.js';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../train/train-config.js';
 import type { PipelineReport } from './report.js';

@@ -1,9 +1,9 @@
 import type { CropRequest } from '../image/crop.js';
-import type { HeadWeights } from '../model/head.js';
+import type { HeadWeights } from '../model/head-weights.js';
 import type { Augmentation } from '../image/affine.js';
 import { randomAugmentation } from '../image/affine.js';
-import { scoreQueriesParallel } from '../train/score-matrix.js';
-import { walkPredictions } from './walk.js';
+import { scoreQueriesParallel } from '../infer/score-matrix.js';
+import { walkPredictions } from '../infer/walk.js';
 import type { Prediction } from '../data/submission.js';
 import { createRng } from '../util/random.js';
 
@@ -22,8 +22,8 @@ export interface QueryPhoto extends CropRequest {
   duplicateOf?: string[];
 }
 
-/** A candidate of the top-K list written for inspection. */
-export interface Candidate {
+/** A known photo in a query's top-K list, written for inspection (the service's candidates are individuals). */
+export interface PhotoCandidate {
   id: string;
   image: string;
   score: number;
@@ -45,7 +45,7 @@ export interface IdentifyResult {
   /** nq*nk probabilities (TTA-averaged); duplicates of a known photo score 2, as in the kernel. */
   scores: Float32Array;
   predictions: Prediction[];
-  top: { image: string; candidates: Candidate[] }[];
+  top: { image: string; candidates: PhotoCandidate[] }[];
 }
 
 /**
@@ -94,28 +94,4 @@ export async function identify(known: readonly KnownPhoto[], queries: readonly Q
     top.push({ image: queries[qi].image, candidates: order.map((j) => ({ id: knownIds[j], image: known[j].image, score: row[j] })) });
   }
   return { scores, predictions, top };
-}
-
-/**
- * The threshold that makes a target share of queries get new_whale as their first answer: the
- * matching quantile of each query's best score (no labels needed; Kaggle teams used ~28%).
- *
- * @param scores - nq*nk scores
- * @param nk - known photos
- * @param share - target share in [0, 1]
- * @returns the threshold
- * @example
- * thresholdForNewShare(result.scores, known.length, 0.28);
- */
-export function thresholdForNewShare(scores: Float32Array, nk: number, share: number): number {
-  const nq = nk ? scores.length / nk : 0;
-  if (nq === 0) return 0.5;
-  const best = Array.from({ length: nq }, (_, q) => {
-    let m = -Infinity;
-    for (let j = 0; j < nk; j++) m = Math.max(m, scores[q * nk + j]);
-    return m;
-  }).sort((a, b) => a - b);
-  const k = Math.min(nq - 1, Math.max(0, Math.round(share * nq)));
-  // new_whale first <=> best < threshold: put the threshold just above the k-th best score
-  return k === 0 ? best[0] : (best[k - 1] + best[k]) / 2;
 }

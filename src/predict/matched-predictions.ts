@@ -8,7 +8,7 @@ import type { Prediction } from '../data/submission.js';
 import { NEW_WHALE } from '../data/labels.js';
 import { fusedScores, matcherScores, parseFusionModel, type FusionModel, type MatcherKind } from '../infer/fusion/fusion-model.js';
 import { localSideFor, scoreGallery, type LocalSide } from '../infer/fusion/gallery-scores.js';
-import { walkPredictions } from './walk.js';
+import { walkPredictions } from '../infer/walk.js';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
 import type { KnownPhoto, QueryPhoto } from './identify.js';
 

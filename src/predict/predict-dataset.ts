@@ -4,16 +4,13 @@ import type { Prediction } from '../data/submission.js';
 import { loadPhotoExtras } from '../image/photo-extras.js';
 import { createImageCache } from '../image/image-cache.js';
 import { decodeSideFor, type CropRequest } from '../image/crop.js';
-import { createOnnxBranch } from './onnx-runtime.js';
-import { onnxFeatures } from './onnx-features.js';
 import { findDuplicates } from '../image/duplicates.js';
-import { readHeadWeights } from '../model/head.js';
-import { computeFeatures } from '../train/features.js';
 import { WhaleidError } from '../util/errors.js';
-import { hasOnnxExport, runPaths } from '../model/run-folder.js';
-import { loadRunModel, trainedWithBoxes } from './run-model.js';
-import { identify, thresholdForNewShare, type Candidate, type KnownPhoto, type QueryPhoto } from './identify.js';
-import { DEFAULT_NEW_WHALE_THRESHOLD, walkPredictions } from './walk.js';
+import { runPaths } from '../model/run-folder.js';
+import { loadRunModel, trainedWithBoxes, type RunModel } from './run-model.js';
+import { identify, type PhotoCandidate, type KnownPhoto, type QueryPhoto } from './identify.js';
+import { DEFAULT_NEW_WHALE_THRESHOLD, walkPredictions } from '../infer/walk.js';
+import { thresholdForNewShare } from '../infer/threshold.js';
 import { fillMissingBoxes } from '../boxes/box-fallback.js';
 import type { Box } from '../image/affine.js';
 import { applyMatcher, type MatchedCandidate, type MatcherRequest } from './matched-predictions.js';
@@ -32,6 +29,8 @@ export interface PredictOptions {
   boxes?: string;
   rotate?: string;
   cacheDir?: string;
+  /** tfjs backend, only for a run trained before the ONNX export (its network is exported from model/). */
+  backend?: 'wasm' | 'cpu';
   /**
    * Box model for photos the boxes CSV does not cover: a folder or `.onnx` file, or `none` to use
    * them whole; default the model shipped with whaleid.
@@ -49,7 +48,7 @@ export interface PredictOptions {
 /** A submission and how it was made. */
 export interface PredictResult {
   predictions: Prediction[];
-  top: { image: string; candidates: (Candidate | MatchedCandidate)[] }[];
+  top: { image: string; candidates: (PhotoCandidate | MatchedCandidate)[] }[];
   threshold: number;
   newFirstShare: number;
   duplicates: number;
@@ -69,7 +68,15 @@ export interface PredictResult {
  */
 export async function predictDataset(o: PredictOptions): Promise<PredictResult> {
   const say = o.onMessage ?? (() => {});
-  const run = await loadRunModel(o.runDir);
+  const run = await loadRunModel(o.runDir, { backend: o.backend, onWarning: say });
+  try {
+    return await predictWith(run, o, say);
+  } finally {
+    await run.inference.dispose();
+  }
+}
+
+async function predictWith(run: RunModel, o: PredictOptions, say: (line: string) => void): Promise<PredictResult> {
   const ds = await loadUsableDataset(o.data, say);
   if (ds.test.length === 0) throw new WhaleidError(`${o.data}: no test photos to identify`);
   const photoExtras = await loadPhotoExtras(ds.root, { boxes: o.boxes, rotate: o.rotate });
@@ -96,11 +103,9 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   }
   const queries: QueryPhoto[] = ds.test.map((p) => ({ image: p.image, file: p.file, duplicateOf: dupIds.get(p.image), ...extrasOf(p.image) }));
   say(`${known.length} known photos of ${new Set(known.map((k) => k.id)).size} individuals, ${queries.length} test photos (${dupIds.size} duplicate a known photo)`);
-  const onnx = hasOnnxExport(o.runDir) ? await createOnnxBranch(runPaths(o.runDir).branchOnnx) : null;
-  say(`features with ${onnx ? 'ONNX Runtime' : 'tfjs'}`);
-  const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> =>
-    onnx ? onnxFeatures(onnx, cache, requests, run.crop, o.onFeatures) : computeFeatures(run.siamese.branch, cache, requests, run.crop, { onProgress: o.onFeatures });
-  const head = readHeadWeights(run.siamese.head);
+  say(`features with ${run.inference.engine}`);
+  const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> => run.inference.features(cache, requests, run.crop, o.onFeatures);
+  const head = run.inference.head;
   let threshold = o.threshold ?? run.validation?.threshold ?? DEFAULT_NEW_WHALE_THRESHOLD;
   const res = await identify(known, queries, featuresOf, head, { threshold, tta: o.tta, seed: o.seed, topK: o.topK });
   let predictions = res.predictions;
@@ -112,8 +117,6 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
     const ids = known.map((k) => k.id);
     predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(res.scores.subarray(qi * known.length, (qi + 1) * known.length), ids, threshold) }));
   }
-  run.siamese.model.dispose();
-  await onnx?.dispose();
   const newFirst = predictions.filter((p) => p.ids[0] === NEW_WHALE).length / Math.max(1, predictions.length);
   return { predictions, top, threshold, newFirstShare: newFirst, duplicates: dupIds.size, predictedBoxes: filled.predicted };
 }

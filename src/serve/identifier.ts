@@ -1,22 +1,17 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { PhotoRecord } from '../catalog/catalog-types.js';
 import { boxKey } from '../catalog/box-key.js';
 import { decodeSideFor, type CropSettings } from '../image/crop.js';
 import { createImageCache, type ImageCache } from '../image/image-cache.js';
-import { readHeadWeights, type HeadWeights } from '../model/head.js';
-import { onnxFeatures } from '../predict/onnx-features.js';
-import { createOnnxBranch, type OnnxBranch } from '../predict/onnx-runtime.js';
+import type { HeadWeights } from '../model/head-weights.js';
 import { loadRunModel, trainedWithBoxes } from '../predict/run-model.js';
-import { DEFAULT_NEW_WHALE_THRESHOLD } from '../predict/walk.js';
-import { createScoreKernel, type ScoreKernel } from '../train/score-kernel.js';
+import { DEFAULT_NEW_WHALE_THRESHOLD } from '../infer/walk.js';
+import { createScoreKernel, type ScoreKernel } from '../infer/score-kernel.js';
 import { WhaleidError } from '../util/errors.js';
-import { hasOnnxExport, runPaths } from '../model/run-folder.js';
+import { hasOnnxExport } from '../model/run-folder.js';
 
 /** One proposed individual for a query photo. */
-export interface Candidate {
+export interface IndividualCandidate {
   individualId: number;
   name: string;
   /** The best score of any of its photos against the query (the head's probability). */
@@ -33,7 +28,7 @@ export interface Identification {
   threshold: number;
   /** `new` when no candidate reaches the threshold: probably an individual not in the catalog. */
   suggestion: 'match' | 'new';
-  candidates: Candidate[];
+  candidates: IndividualCandidate[];
   /** Catalog photos compared. */
   compared: number;
 }
@@ -56,17 +51,6 @@ export interface Identifier {
 }
 
 /**
- * The model version of a run: a hash of its exported branch and head, so features stored in the
- * catalog are never mixed between models (retraining or replacing a run gives a new version).
- */
-function modelVersionOf(runDir: string): string {
-  const h = createHash('sha256');
-  const { branchOnnx, headOnnx } = runPaths(runDir);
-  for (const f of [branchOnnx, headOnnx]) h.update(readFileSync(f));
-  return `${path.basename(path.resolve(runDir))}@${h.digest('hex').slice(0, 12)}`;
-}
-
-/**
  * Loads a training run for identification against a catalog. Gallery features are computed once
  * per model version and kept in the catalog and in memory; a query costs one branch pass through
  * ONNX Runtime and one row of the WebAssembly score kernel over the gallery (20,000 photos:
@@ -74,7 +58,7 @@ function modelVersionOf(runDir: string): string {
  *
  * @param catalog - the open catalog
  * @param runDir - a finished training run with onnx/branch.onnx and onnx/head.onnx
- * @param options - decoded-photo cache folder, ORT threads
+ * @param options - decoded-photo cache folder, ORT threads, warnings (a run without a manifest)
  * @returns the identifier
  * @throws {@link WhaleidError} when the run is unfinished or has no ONNX export
  * @example
@@ -82,14 +66,13 @@ function modelVersionOf(runDir: string): string {
  * await id.sync();
  * const { candidates } = await id.identify(42);
  */
-export async function createIdentifier(catalog: Catalog, runDir: string, options: { cacheDir?: string; threads?: number } = {}): Promise<Identifier> {
+export async function createIdentifier(catalog: Catalog, runDir: string, options: { cacheDir?: string; threads?: number; onWarning?: (line: string) => void } = {}): Promise<Identifier> {
   if (!hasOnnxExport(runDir)) throw new WhaleidError(`${runDir}: no onnx/branch.onnx (train the run to its end, or it predates the ONNX export)`);
-  const run = await loadRunModel(runDir);
-  const head: HeadWeights = readHeadWeights(run.siamese.head);
-  run.siamese.model.dispose();
-  const branch: OnnxBranch = await createOnnxBranch(runPaths(runDir).branchOnnx, { threads: options.threads });
+  const run = await loadRunModel(runDir, { threads: options.threads, onWarning: options.onWarning });
+  const head: HeadWeights = run.inference.head;
   const cache: ImageCache = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
-  const modelVersion = modelVersionOf(runDir);
+  // features stored in the catalog are never mixed between models: retraining or replacing a run gives a new version
+  const modelVersion = run.inference.modelVersion;
   const threshold = run.validation?.threshold ?? DEFAULT_NEW_WHALE_THRESHOLD;
   const F = head.features;
 
@@ -101,7 +84,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
 
   const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<void> => {
     const requests = photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined }));
-    const out = await onnxFeatures(branch, cache, requests, run.crop, onProgress);
+    const out = await run.inference.features(cache, requests, run.crop, onProgress);
     const entries = photos.map((p, i) => ({ photoId: p.id, vector: out.slice(i * F, (i + 1) * F) }));
     catalog.putFeatures(modelVersion, entries);
     photos.forEach((p, i) => features.set(keyOf(p.id, boxKeyOf(p)), entries[i].vector));
@@ -183,7 +166,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       return { photoId, modelVersion, threshold, suggestion, candidates, compared: n };
     },
     async close() {
-      await branch.dispose();
+      await run.inference.dispose();
     },
   };
 }

@@ -7,7 +7,9 @@ import { readAdamState, restoreAdamState } from '../model/siamese-state.js';
 import type { NamedArrays, OptimizerState } from '../model/training-engine.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { WhaleidError } from '../util/errors.js';
-import { runPaths } from '../model/run-folder.js';
+import { MODEL_JSON, runPaths, WEIGHTS_BIN } from '../model/run-folder.js';
+import { featureCount } from '../model/presets.js';
+import { checkManifest, checkModelIdentity, writeManifest, type ModelIdentity } from '../model/run-manifest.js';
 
 /** Where training stands at a checkpoint (always a schedule-group boundary). */
 export interface TrainState {
@@ -19,6 +21,19 @@ export interface TrainState {
 
 /** The step count's entry in optimizer.bin (tfjs's own name for it). */
 const ITERATIONS = 'iter';
+
+/** The files of a checkpoint folder, all covered by its manifest. */
+const CHECKPOINT_FILES = [MODEL_JSON, WEIGHTS_BIN, 'optimizer.bin', 'optimizer.json', 'state.json'];
+
+/**
+ * What a Siamese network is, as manifests record it.
+ *
+ * @param siamese - the network
+ * @returns its preset name, input size and feature count
+ */
+export function modelIdentity(siamese: Siamese): ModelIdentity {
+  return { preset: siamese.config.preset.name, inputSize: siamese.config.inputSize, features: featureCount(siamese.config.preset) };
+}
 
 /**
  * Writes a checkpoint atomically: model, Adam's state and the training state go to a fresh
@@ -52,6 +67,7 @@ export async function saveCheckpoint(runDir: string, siamese: Siamese, state: Tr
     tf.dispose([iter, ...moments.map((m) => m.tensor)]);
   }
   await fs.writeFile(path.join(tmp, 'state.json'), JSON.stringify(state));
+  await writeManifest(tmp, CHECKPOINT_FILES, modelIdentity(siamese));
   await fs.rm(old, { recursive: true, force: true });
   if (existsSync(final)) await fs.rename(final, old);
   await fs.rename(tmp, final);
@@ -76,7 +92,7 @@ export async function loadCheckpoint(runDir: string, say: (line: string) => void
   const problems: string[] = [];
   for (const dir of dirs) {
     try {
-      const loaded = await readCheckpoint(dir);
+      const loaded = await readCheckpoint(dir, say);
       for (const problem of problems) say(`${problem}: resuming from the previous checkpoint, ${dir}`);
       return loaded;
     } catch (err) {
@@ -86,11 +102,16 @@ export async function loadCheckpoint(runDir: string, say: (line: string) => void
   throw new WhaleidError(`no readable checkpoint in ${runDir}: ${problems.join('; ')}`);
 }
 
-/** One checkpoint folder, checked: state.json first (cheap), then the model and Adam's state. */
-async function readCheckpoint(dir: string): Promise<{ siamese: Siamese; state: TrainState }> {
+/**
+ * One checkpoint folder, checked: state.json first (cheap), its files against its manifest (a
+ * checkpoint from before manifests with a warning), then the model and Adam's state.
+ */
+async function readCheckpoint(dir: string, say: (line: string) => void): Promise<{ siamese: Siamese; state: TrainState }> {
   const state = parseTrainState(path.join(dir, 'state.json'), await readText(path.join(dir, 'state.json')));
+  const manifest = checkManifest(dir, say);
   const siamese = await loadSiamese(dir);
   try {
+    if (manifest) checkModelIdentity(dir, manifest, modelIdentity(siamese), 'the model');
     await restoreAdamState(siamese.model, await readOptimizerFile(dir, siamese));
     return { siamese, state };
   } catch (err) {

@@ -13,7 +13,7 @@ import { createTrainingEngine } from '../model/training-engines.js';
 import { createRng, type Rng } from '../util/random.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { createPairMiner, type EpochPairs } from './pairs.js';
-import { scoreAllPairsParallel } from './score-matrix.js';
+import { scoreAllPairsParallel } from '../infer/score-matrix.js';
 import type { TrainingData } from './training-data.js';
 import type { TrainingRun } from './training-run.js';
 

@@ -1,6 +1,6 @@
 import type { Siamese } from '../model/siamese.js';
 import { readHeadWeights } from '../model/head.js';
-import { computeFeaturesOnnx } from './features.js';
+import { computeFeaturesOnnx } from '../infer/branch-features.js';
 import { evaluateValidation, type ValidationResult } from './validation.js';
 import type { TrainingData } from './training-data.js';
 

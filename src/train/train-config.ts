@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { invalidParameterError } from '../util/errors.js';
-import { MODEL_PRESETS, type ModelPresetName } from '../model/branch.js';
+import { MODEL_PRESETS, type ModelPresetName } from '../model/presets.js';
 import type { ScheduleGroup } from './schedule.js';
 import { SPLIT_DEFAULTS } from './split.js';
 

@@ -1,13 +1,13 @@
 /**
- * The end of a run: the final validation, checkpoint, network (model/), ONNX export and
- * validation.json, then the report (written for unfinished runs too).
+ * The end of a run: the final validation, checkpoint, network (model/), ONNX export, their
+ * manifest and validation.json, then the report (written for unfinished runs too).
  */
 import path from 'node:path';
 import { saveSiamese } from '../model/model-io.js';
 import { exportSiameseOnnx } from '../model/onnx-export.js';
-import { runPaths, writeRunValidation } from '../model/run-folder.js';
+import { removeRunManifest, runPaths, writeRunManifest, writeRunValidation } from '../model/run-folder.js';
 import type { Siamese } from '../model/siamese.js';
-import { saveCheckpoint } from './checkpoint.js';
+import { modelIdentity, saveCheckpoint } from './checkpoint.js';
 import { buildReportGallery } from './report-gallery.js';
 import { writeTrainingReport } from './report.js';
 import type { TrainingRun } from './training-run.js';
@@ -25,9 +25,12 @@ export async function finishTraining(run: TrainingRun, siamese: Siamese): Promis
   const paths = runPaths(run.runDir);
   await run.validator.run(siamese, run.state.epochsDone);
   await saveCheckpoint(run.runDir, siamese, run.state);
+  // no manifest while the model files change: a kill midway leaves a run loaded with a warning, never a lying manifest
+  removeRunManifest(run.runDir);
   await saveSiamese(siamese, paths.model);
   // Prediction runs on ONNX Runtime (several times faster than tfjs-wasm on this CPU).
   await exportSiameseOnnx(siamese, paths.onnx);
+  await writeRunManifest(run.runDir, modelIdentity(siamese));
   const v = run.validator.last();
   if (v) await writeRunValidation(run.runDir, v);
 }

@@ -1,8 +1,8 @@
 import { NEW_WHALE } from '../data/labels.js';
-import type { HeadWeights } from '../model/head.js';
-import { scoreQueries } from './score-matrix.js';
-import { walkPredictions } from '../predict/walk.js';
-import { averagePrecisionAt5 } from '../predict/metrics.js';
+import type { HeadWeights } from '../model/head-weights.js';
+import { scoreQueries } from '../infer/score-matrix.js';
+import { walkPredictions } from '../infer/walk.js';
+import { averagePrecisionAt5 } from '../infer/metrics.js';
 import type { TrainValidationSplit } from './split.js';
 
 /** Validation figures of one model state. */

@@ -8,7 +8,7 @@ import { startTraining } from '../../src/train/trainer.js';
 import { registerEvalCommands } from '../../src/cli/commands/eval-commands.js';
 import { readCsvFile } from '../../src/data/csv-file.js';
 import { readLabels } from '../../src/data/labels.js';
-import { averagePrecisionAt5 } from '../../src/predict/metrics.js';
+import { averagePrecisionAt5 } from '../../src/infer/metrics.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { apAtThreshold, calibrateThreshold, evaluateOpenSet, planOpenSet, rankQuery, type RankedQuery } from '../../src/eval/open-set.js';
-import { walkPredictions } from '../../src/predict/walk.js';
-import { averagePrecisionAt5 } from '../../src/predict/metrics.js';
+import { walkPredictions } from '../../src/infer/walk.js';
+import { averagePrecisionAt5 } from '../../src/infer/metrics.js';
 import { createRng } from '../../src/util/random.js';
 
 /** 10 individuals of 3 photos, 2 of one photo, 4 new_whale photos. */

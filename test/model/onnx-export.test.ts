@@ -7,7 +7,7 @@ import { createHead } from '../../src/model/head.js';
 import { BRANCH_ONNX, exportBranchOnnx, exportHeadOnnx, exportSiameseOnnx, HEAD_ONNX, onnxParameterCount } from '../../src/model/onnx-export.js';
 import { samePads } from '../../src/model/onnx-ops.js';
 import { decodeOnnxModel } from '../../src/model/onnx-proto.js';
-import { createOnnxBranch, createOnnxHead } from '../../src/predict/onnx-runtime.js';
+import { createOrtModel, createOrtHead } from '../../src/infer/ort-session.js';
 import { createRng } from '../../src/util/random.js';
 import { WhaleidError } from '../../src/util/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -53,7 +53,7 @@ async function branchPair(branch: tf.LayersModel, n: number, seed: number, foldB
   const photos = randomData(n * size * size, seed);
   const ref = tf.tidy(() => (branch.predict(tf.tensor4d(photos, [n, size, size, 1])) as tf.Tensor).dataSync() as Float32Array);
   const bytes = exportBranchOnnx(branch, { foldBatchNorm });
-  const session = await createOnnxBranch(bytes);
+  const session = await createOrtModel(bytes);
   const got = await session.features(photos, n);
   await session.dispose();
   return { ref, got, bytes };
@@ -157,7 +157,7 @@ describe('branch export: ONNX Runtime matches tfjs', () => {
     expect(model.graph.node.filter((n) => n.opType === 'BatchNormalization')).toHaveLength(54 - 20);
     expect(model.graph.node.filter((n) => n.opType === 'Conv')).toHaveLength(55);
     expect(model.graph.node.filter((n) => n.opType === 'Transpose')).toHaveLength(0);
-    const session = await createOnnxBranch(bytes);
+    const session = await createOrtModel(bytes);
     expect([session.inputSize, session.channels, session.featureCount]).toEqual([384, 1, 512]);
     const feats = await session.features(randomData(384 * 384, 10), 1);
     expect(feats.length).toBe(512);
@@ -184,7 +184,7 @@ describe('head export: ONNX Runtime matches tfjs', () => {
       const bytes = exportHeadOnnx(head);
       expect(onnxParameterCount(bytes)).toBe(head.countParams());
       // Small chunks: 33 pairs run as 10 + 10 + 10 + 3.
-      const session = await createOnnxHead(bytes, { chunk: 10 });
+      const session = await createOrtHead(bytes, { chunk: 10 });
       expect(session.featureCount).toBe(features);
       const got = await session.score(a, b, n);
       expect(got.length).toBe(n);
@@ -208,8 +208,8 @@ describe('files and sessions', () => {
     const files = await exportSiameseOnnx({ branch, head }, out);
     expect(files).toEqual({ branch: path.join(out, BRANCH_ONNX), head: path.join(out, HEAD_ONNX) });
     expect((await fs.readdir(out)).sort()).toEqual([BRANCH_ONNX, HEAD_ONNX]); // no temp files left
-    const onnxBranch = await createOnnxBranch(files.branch, { threads: 1 });
-    const onnxHead = await createOnnxHead(files.head, { threads: 1 });
+    const onnxBranch = await createOrtModel(files.branch, { threads: 1 });
+    const onnxHead = await createOrtHead(files.head, { threads: 1 });
     const n = 4;
     const photos = randomData(n * 64 * 64, 13);
     const feats = await onnxBranch.features(photos, n);
@@ -236,12 +236,12 @@ describe('files and sessions', () => {
   });
 
   it('rejects missing files, the wrong kind of model, bad options and unsupported layers', async () => {
-    await expect(createOnnxBranch(path.join(dir, 'nope.onnx'))).rejects.toThrow(/Cannot load ONNX model .*nope\.onnx/);
+    await expect(createOrtModel(path.join(dir, 'nope.onnx'))).rejects.toThrow(/Cannot load ONNX model .*nope\.onnx/);
     const head = createHead({ features: 8, mid: 4 });
-    await expect(createOnnxBranch(exportHeadOnnx(head))).rejects.toThrow(/as a branch/);
-    await expect(createOnnxHead(exportBranchOnnx(createBranch({ preset: 'tiny' })))).rejects.toThrow(WhaleidError);
-    await expect(createOnnxHead(exportHeadOnnx(head), { threads: 0 })).rejects.toThrow(/threads/);
-    await expect(createOnnxHead(exportHeadOnnx(head), { chunk: 1.5 })).rejects.toThrow(/chunk/);
+    await expect(createOrtModel(exportHeadOnnx(head))).rejects.toThrow(/as a branch/);
+    await expect(createOrtHead(exportBranchOnnx(createBranch({ preset: 'tiny' })))).rejects.toThrow(WhaleidError);
+    await expect(createOrtHead(exportHeadOnnx(head), { threads: 0 })).rejects.toThrow(/threads/);
+    await expect(createOrtHead(exportHeadOnnx(head), { chunk: 1.5 })).rejects.toThrow(/chunk/);
     expect(() => exportBranchOnnx(head)).toThrow(/as a branch/);
     const x = tf.input({ shape: [8, 8, 1] });
     const up = tf.layers.upSampling2d({ size: [2, 2], name: 'up' }).apply(x) as tf.SymbolicTensor;

@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { identify, thresholdForNewShare, type KnownPhoto, type QueryPhoto } from '../../src/predict/identify.js';
+import { identify, type KnownPhoto, type QueryPhoto } from '../../src/predict/identify.js';
+import { thresholdForNewShare } from '../../src/infer/threshold.js';
 import { createHead, readHeadWeights } from '../../src/model/head.js';
 import type { CropRequest } from '../../src/image/crop.js';
 

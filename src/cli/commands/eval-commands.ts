@@ -15,7 +15,7 @@ function featureProgress(io: CliIo, quiet: boolean | undefined): (done: number, 
   return createPassProgress('features', io.progress && !quiet);
 }
 
-const backend = common.backend.describedAs('tfjs backend (the model is loaded with it; features use ONNX Runtime when the run has onnx/)');
+const backend = common.backend.describedAs('tfjs backend, only for a run trained before the ONNX export (its network is exported from model/; features always use ONNX Runtime)');
 
 const OPEN_OPTIONS = {
   model: common.model.required('the training run folder'),
@@ -65,12 +65,10 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
     options: OPEN_OPTIONS,
     run: async (opts) => {
       const { model: runDir, data, out } = opts;
-      const { initEngine } = await import('../../model/engine.js');
-      await initEngine({ backend: opts.backend });
       const { evaluateOpenRun } = await import('../../eval/evaluate-run.js');
       const { evaluateOpenRunMatched } = await import('../../eval/evaluate-matchers.js');
       const runOptions = {
-        runDir, data, seed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache,
+        runDir, data, backend: opts.backend, seed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache,
         onMessage: (l: string) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
       };
       const matched = opts.matcher === 'siamese' ? null : await evaluateOpenRunMatched(runOptions, opts.matcher);
@@ -101,14 +99,12 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       const runDir = opts.model;
       if (opts.runs && opts.data) throw new WhaleidError('give --runs or --data, not both');
       if (!opts.runs && !opts.data) throw new WhaleidError('missing --runs or --data: one-shot run folders, or a labelled dataset to draw trials from');
-      const { initEngine } = await import('../../model/engine.js');
-      await initEngine({ backend: opts.backend });
       if (opts.matcher === 'fused') throw new WhaleidError('evaluate-oneshot --matcher fused: the one-shot task has no calibration part to fit the fusion on; use siamese or local (evaluate-open measures fused)');
       const { evaluateOneShotRun } = await import('../../eval/evaluate-run.js');
       const { localPairScorer } = await import('../../eval/evaluate-matchers.js');
       const { localSideFor } = await import('../../infer/fusion/gallery-scores.js');
       const res = await evaluateOneShotRun({
-        runDir, runs: opts.runs, data: opts.data, only: opts.only, ways: opts.ways, trials: opts.trials, sameGroup: opts.sameGroup, seed: opts.seed, cacheDir: opts.cache,
+        runDir, backend: opts.backend, runs: opts.runs, data: opts.data, only: opts.only, ways: opts.ways, trials: opts.trials, sameGroup: opts.sameGroup, seed: opts.seed, cacheDir: opts.cache,
         scorePairs: opts.matcher === 'local' ? localPairScorer(localSideFor(opts.cache)) : undefined,
         onMessage: (l) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
       });

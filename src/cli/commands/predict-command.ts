@@ -6,7 +6,7 @@ import { int, num, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { PREDICTION_SUFFIXES } from '../../pipeline/prediction-files.js';
 import { WhaleidError } from '../../util/errors.js';
-import { DEFAULT_NEW_WHALE_THRESHOLD } from '../../predict/walk.js';
+import { DEFAULT_NEW_WHALE_THRESHOLD } from '../../infer/walk.js';
 import { createPassProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 
@@ -23,7 +23,7 @@ const PREDICT_OPTIONS = {
   boxes: common.boxes,
   rotate: common.rotate,
   boxModel: text('--box-model <dir>', 'fluke detector for photos without a CSV box (default: the shipped one when the run was trained with boxes, else none); "none": use them whole; its boxes go to <out>.boxes.csv').asInput('folder'),
-  backend: common.backend,
+  backend: common.backend.describedAs('tfjs backend, only for a run trained before the ONNX export (its network is exported from model/; features always use ONNX Runtime)'),
   cache: common.cache,
   seed: common.seed,
   quiet: common.quiet,
@@ -39,12 +39,10 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
     run: async (opts) => {
       const { model: runDir, data, out } = opts;
       if (opts.threshold !== undefined && opts.newShare !== undefined) throw new WhaleidError('give --threshold or --new-share, not both');
-      const { initEngine } = await import('../../model/engine.js');
-      await initEngine({ backend: opts.backend });
       const { predictDataset } = await import('../../predict/predict-dataset.js');
       const res = await predictDataset({
         runDir, data, threshold: opts.threshold, newShare: opts.newShare, tta: opts.tta, seed: opts.seed, topK: opts.topK,
-        boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, boxModel: opts.boxModel,
+        boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, boxModel: opts.boxModel, backend: opts.backend,
         matcher: opts.matcher === 'siamese' ? undefined : { matcher: opts.matcher, calibration: opts.matcherCalibration },
         onMessage: (l) => io.err(l),
         onFeatures: createPassProgress('features', io.progress && !opts.quiet),

@@ -3,7 +3,7 @@ import { defineCommand } from '../option-table.js';
 import { switchOn, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { readSubmission, writeSubmission } from '../../data/submission.js';
-import type { Scores } from '../../predict/metrics.js';
+import type { Scores } from '../../infer/metrics.js';
 import { scoreSubmissionFiles } from '../../eval/submission-files.js';
 import { ensembleSubmissions, type WeightedSubmission } from '../../predict/ensemble.js';
 import { invalidParameterError, parseNumberOption } from '../../util/errors.js';

@@ -88,7 +88,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     options: FEATURES_OPTIONS,
     run: async (opts) => {
       const { catalog: file, model: runDir } = opts;
-      const { identifier, cat } = await openService(file, runDir, opts.cache);
+      const { identifier, cat } = await openService(io, file, runDir, opts.cache);
       try {
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
         io.out(`${file}: ${n} photos' features computed for model ${identifier.modelVersion}`);
@@ -150,7 +150,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const cat = openCatalog(file, { maxPixels: opts.maxPixels, create: opts.create });
       let identifier = null;
       if (opts.model) {
-        identifier = (await openService(file, opts.model, opts.cache, cat)).identifier;
+        identifier = (await openService(io, file, opts.model, opts.cache, cat)).identifier;
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
         io.err(`model ${identifier.modelVersion}: ${n} catalog photos' features computed`);
       }
@@ -178,11 +178,9 @@ export function registerServeCommands(program: Command, io: CliIo): void {
   });
 }
 
-async function openService(file: string, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog) {
-  const { initEngine } = await import('../../model/engine.js');
-  await initEngine({ backend: 'wasm' });
+async function openService(io: CliIo, file: string, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog) {
   const { openCatalog } = await import('../../catalog/catalog.js');
   const cat = open ?? openCatalog(file, { create: false });
   const { createIdentifier } = await import('../../serve/identifier.js');
-  return { cat, identifier: await createIdentifier(cat, runDir, { cacheDir }) };
+  return { cat, identifier: await createIdentifier(cat, runDir, { cacheDir, onWarning: (l) => io.err(l) }) };
 }

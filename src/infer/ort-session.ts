@@ -6,12 +6,15 @@
  * Sessions use every requested thread inside an operator (`intraOpNumThreads`, default 2), one
  * operator at a time (the graphs are chains), all graph optimisations (Conv+Relu fusion, layout
  * transforms, constant folding), and by default no busy-waiting between operators (see `spin`).
+ *
+ * An {@link OrtModel} is any one-input image model with a fixed square input and a flat output:
+ * the Siamese branch (photo -> features) and the fluke detector (photo -> box) alike.
  */
 import * as ort from 'onnxruntime-node';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
 
-/** Options of {@link createOnnxBranch} and {@link createOnnxHead}. */
-export interface OnnxSessionOptions {
+/** Options of {@link createOrtModel} and {@link createOrtHead}. */
+export interface OrtSessionOptions {
   /** Threads inside one operator; default 2 (both cores of the reference machine). */
   threads?: number;
   /**
@@ -22,16 +25,16 @@ export interface OnnxSessionOptions {
   spin?: boolean;
 }
 
-/** A branch CNN session: photos in, feature vectors out. */
-export interface OnnxBranch {
+/** An image-model session (the branch, or the box regressor): photos in, a vector per photo out. */
+export interface OrtModel {
   /** Input side S in pixels (the model's fixed input size). */
   readonly inputSize: number;
   /** Input channels C (1: greyscale). */
   readonly channels: number;
-  /** Features per photo F. */
+  /** Outputs per photo F (the branch's features, the detector's box coordinates). */
   readonly featureCount: number;
   /**
-   * Features of `n` photos.
+   * Outputs of `n` photos.
    *
    * @param batch - `n` photos, NHWC float32, `n * S * S * C` values (a longer array is read from the start)
    * @param n - number of photos
@@ -43,8 +46,8 @@ export interface OnnxBranch {
   dispose(): Promise<void>;
 }
 
-/** Options of {@link createOnnxHead}. */
-export interface OnnxHeadOptions extends OnnxSessionOptions {
+/** Options of {@link createOrtHead}. */
+export interface OrtHeadOptions extends OrtSessionOptions {
   /**
    * Pairs per ORT run; default 64. The head's hidden layer is F x mid floats per pair (64 kB for
    * the kernel head): 64 pairs stay in cache, 8192 pairs stream 0.5 GB through memory, and
@@ -54,7 +57,7 @@ export interface OnnxHeadOptions extends OnnxSessionOptions {
 }
 
 /** A head session: pairs of feature vectors in, scores out. */
-export interface OnnxHead {
+export interface OrtHead {
   /** Features per photo F. */
   readonly featureCount: number;
   /**
@@ -71,7 +74,7 @@ export interface OnnxHead {
   dispose(): Promise<void>;
 }
 
-function sessionOptions(options: OnnxSessionOptions): ort.InferenceSession.SessionOptions {
+function sessionOptions(options: OrtSessionOptions): ort.InferenceSession.SessionOptions {
   const threads = options.threads ?? 2;
   if (!Number.isSafeInteger(threads) || threads < 1 || threads > 1024) throw invalidParameterError('threads', 'an integer between 1 and 1024', threads);
   return {
@@ -85,7 +88,7 @@ function sessionOptions(options: OnnxSessionOptions): ort.InferenceSession.Sessi
   };
 }
 
-async function openSession(model: string | Uint8Array, options: OnnxSessionOptions): Promise<ort.InferenceSession> {
+async function openSession(model: string | Uint8Array, options: OrtSessionOptions): Promise<ort.InferenceSession> {
   const opts = sessionOptions(options);
   const label = typeof model === 'string' ? model : `(${model.byteLength} bytes)`;
   try {
@@ -109,18 +112,19 @@ function checkCount(name: string, n: number): void {
 }
 
 /**
- * Opens a branch exported by `exportBranchOnnx` (input `[N, S, S, C]`, output `[N, F]`).
+ * Opens a one-input image model: a branch exported by `exportBranchOnnx` or the box detector (input
+ * `[N, S, S, C]`, output `[N, F]`).
  *
- * @param model - path of `branch.onnx`, or its bytes
- * @param options - see {@link OnnxSessionOptions}
+ * @param model - path of the `.onnx` file (e.g. `branch.onnx`), or its bytes
+ * @param options - see {@link OrtSessionOptions}
  * @returns the session wrapper
  * @throws {@link WhaleidError} when the file is missing or is not a branch model
  * @example
- * const branch = await createOnnxBranch('runs/a/onnx/branch.onnx');
+ * const branch = await createOrtModel('runs/a/onnx/branch.onnx');
  * const feats = await branch.features(crops, 16); // 16 * 512 values
  * await branch.dispose();
  */
-export async function createOnnxBranch(model: string | Uint8Array, options: OnnxSessionOptions = {}): Promise<OnnxBranch> {
+export async function createOrtModel(model: string | Uint8Array, options: OrtSessionOptions = {}): Promise<OrtModel> {
   const session = await openSession(model, options);
   const label = typeof model === 'string' ? model : 'branch';
   const [input] = session.inputNames;
@@ -153,15 +157,15 @@ export async function createOnnxBranch(model: string | Uint8Array, options: Onnx
  * Opens a head exported by `exportHeadOnnx` (inputs `a`, `b` `[N, F]`, output `[N, 1]`).
  *
  * @param model - path of `head.onnx`, or its bytes
- * @param options - see {@link OnnxHeadOptions}
+ * @param options - see {@link OrtHeadOptions}
  * @returns the session wrapper
  * @throws {@link WhaleidError} when the file is missing or is not a head model
  * @example
- * const head = await createOnnxHead('runs/a/onnx/head.onnx');
+ * const head = await createOrtHead('runs/a/onnx/head.onnx');
  * const p = await head.score(featsA, featsB, 1024); // 1024 probabilities
  * await head.dispose();
  */
-export async function createOnnxHead(model: string | Uint8Array, options: OnnxHeadOptions = {}): Promise<OnnxHead> {
+export async function createOrtHead(model: string | Uint8Array, options: OrtHeadOptions = {}): Promise<OrtHead> {
   const chunk = options.chunk ?? 64;
   if (!Number.isSafeInteger(chunk) || chunk < 1) throw invalidParameterError('chunk', 'a positive integer', chunk);
   const session = await openSession(model, options);

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { createHead, readHeadWeights, type HeadWeights } from '../../src/model/head.js';
-import { scoreAllPairs, scoreAllPairsParallel, scoreQueries, scoreQueriesParallel, scoreQueriesTopK } from '../../src/train/score-matrix.js';
+import { scoreAllPairs, scoreAllPairsParallel, scoreQueries, scoreQueriesParallel, scoreQueriesTopK } from '../../src/infer/score-matrix.js';
 import { createRng } from '../../src/util/random.js';
 
 /** A head with non-zero biases, so every term of the arithmetic is exercised. */

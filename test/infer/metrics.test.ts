@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { averagePrecisionAt5, scorePredictions } from '../../src/predict/metrics.js';
+import { averagePrecisionAt5, scorePredictions } from '../../src/infer/metrics.js';
 import { readLabels, NEW_WHALE } from '../../src/data/labels.js';
 import { allNewWhale } from '../../src/predict/baselines.js';
 import { SHARED_DATASETS } from '../helpers/tmp.js';

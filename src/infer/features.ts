@@ -1,11 +1,11 @@
 import { loadCropBuffer, type CropRequest, type CropSettings } from '../image/crop.js';
 import type { ImageCache } from '../image/image-cache.js';
-import type { OnnxBranch } from './onnx-runtime.js';
+import type { OrtModel } from './ort-session.js';
 
 /**
  * Branch features through ONNX Runtime, 16 photos a run (crops decoded 4 at a time while the
- * previous run's photos are already in the batch). Shared by prediction and evaluation so both
- * see the same crops.
+ * previous run's photos are already in the batch). Shared by prediction, evaluation, the service
+ * and training's validation, so all see the same crops.
  *
  * @param branch - an open ONNX branch session
  * @param cache - decoded-photo cache
@@ -15,9 +15,9 @@ import type { OnnxBranch } from './onnx-runtime.js';
  * @returns `requests.length * F` features, photo after photo
  * @throws {@link WhaleidError} when a photo cannot be read
  * @example
- * const f = await onnxFeatures(await createOnnxBranch('runs/a/onnx/branch.onnx'), cache, photos, run.crop);
+ * const f = await ortFeatures(await createOrtModel('runs/a/onnx/branch.onnx'), cache, photos, run.crop);
  */
-export async function onnxFeatures(branch: OnnxBranch, cache: ImageCache, requests: readonly CropRequest[], crop: CropSettings, onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
+export async function ortFeatures(branch: OrtModel, cache: ImageCache, requests: readonly CropRequest[], crop: CropSettings, onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
   const F = branch.featureCount;
   const out = new Float32Array(requests.length * F);
   const bs = 16;

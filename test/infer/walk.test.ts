@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { walkPredictions } from '../../src/predict/walk.js';
+import { walkPredictions } from '../../src/infer/walk.js';
 
 const ids = ['w_a', 'w_a', 'w_b', 'w_c', 'w_d', 'w_e', 'w_f'];
 describe('walkPredictions', () => {

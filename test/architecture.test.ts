@@ -1,0 +1,106 @@
+import { describe, it, expect } from 'vitest';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+// The layers of src/ (README "The pipeline", docs): a folder imports only folders of a lower rank
+// (and itself). boxes sits above infer (it runs its detector there); catalog needs only data/image.
+const RANK: Record<string, number> = {
+  util: 0,
+  data: 1,
+  image: 2,
+  catalog: 3,
+  model: 3,
+  infer: 4,
+  boxes: 5,
+  train: 6,
+  predict: 7,
+  eval: 8,
+  pipeline: 9,
+  serve: 10,
+  cli: 11,
+  'index.ts': 12,
+};
+
+const SRC = path.resolve(import.meta.dirname, '../src');
+
+interface Import {
+  from: string;
+  to: string;
+  /** `import type` / `export type`: erased at run time. */
+  typeOnly: boolean;
+  /** `await import(...)`: loaded only when that code runs. */
+  dynamic: boolean;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) return sourceFiles(p);
+    return name.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Every import of a file: relative ones resolved to .ts files under src/, packages by name. */
+function importsOf(file: string): Import[] {
+  const text = readFileSync(file, 'utf8');
+  const out: Import[] = [];
+  const statics = /^(import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm;
+  for (const m of text.matchAll(statics)) out.push({ from: file, to: resolve(file, m[3]), typeOnly: m[2] !== undefined, dynamic: false });
+  for (const m of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+    // `import('x').T` in a type position is erased; `await import('x')` loads it
+    const typePosition = text.slice(m.index! + m[0].length).startsWith('.');
+    out.push({ from: file, to: resolve(file, m[1]), typeOnly: typePosition, dynamic: !typePosition });
+  }
+  return out;
+}
+
+function resolve(from: string, spec: string): string {
+  if (!spec.startsWith('.')) return spec;
+  return path.resolve(path.dirname(from), spec).replace(/\.js$/, '.ts');
+}
+
+const layerOf = (file: string): string => path.relative(SRC, file).split(path.sep)[0];
+
+const files = sourceFiles(SRC);
+const imports = files.flatMap(importsOf);
+
+describe('architecture', () => {
+  it('every folder of src/ has a layer', () => {
+    expect(files.map(layerOf).filter((l) => !(l in RANK))).toEqual([]);
+  });
+
+  it('no file imports a higher layer (data, image, model -> infer -> train -> predict/eval -> pipeline -> serve/cli)', () => {
+    const upward = imports
+      .filter((i) => i.to.startsWith(SRC) && RANK[layerOf(i.to)] > RANK[layerOf(i.from)])
+      .map((i) => `${path.relative(SRC, i.from)} imports ${path.relative(SRC, i.to)}`);
+    expect(upward).toEqual([]);
+    // catalog, beside model, needs neither: it stays a plain store of photos and decisions
+    const catalogUp = imports.filter((i) => layerOf(i.from) === 'catalog' && i.to.startsWith(SRC) && !['util', 'data', 'image', 'catalog'].includes(layerOf(i.to)));
+    expect(catalogUp.map((i) => `${path.relative(SRC, i.from)} imports ${path.relative(SRC, i.to)}`)).toEqual([]);
+  });
+
+  it('prediction, evaluation and the service never load tfjs (only a run without onnx/ does, through a dynamic import)', () => {
+    // what loading a module loads: its static value imports, transitively
+    const loads = new Map<string, string[]>();
+    for (const i of imports) if (!i.typeOnly && !i.dynamic) loads.set(i.from, [...(loads.get(i.from) ?? []), i.to]);
+    const reachesTfjs = (entry: string): string[] | null => {
+      const seen = new Set<string>([entry]);
+      const queue: string[][] = [[entry]];
+      while (queue.length) {
+        const trail = queue.shift()!;
+        for (const next of loads.get(trail.at(-1)!) ?? []) {
+          if (next.startsWith('@tensorflow/')) return [...trail, next].map((p) => (p.startsWith(SRC) ? path.relative(SRC, p) : p));
+          if (!seen.has(next) && next.startsWith(SRC)) {
+            seen.add(next);
+            queue.push([...trail, next]);
+          }
+        }
+      }
+      return null;
+    };
+    const entries = ['infer/run-inference.ts', 'predict/predict-dataset.ts', 'predict/run-model.ts', 'eval/evaluate-run.ts', 'serve/identifier.ts', 'serve/server.ts', 'boxes/box-predict.ts'];
+    for (const e of entries) expect(reachesTfjs(path.join(SRC, e)), e).toBeNull();
+    // the guard itself works: training does load tfjs
+    expect(reachesTfjs(path.join(SRC, 'train/trainer.ts'))).not.toBeNull();
+  });
+});
