@@ -103,16 +103,18 @@ export async function loadCheckpoint(runDir: string, say: (line: string) => void
 }
 
 /**
- * One checkpoint folder, checked: state.json first (cheap), its files against its manifest (a
- * checkpoint from before manifests with a warning), then the model and Adam's state.
+ * One checkpoint folder, checked: state.json first (cheap), then the model and Adam's state as
+ * files (each structural problem named), then their contents against the checkpoint's manifest
+ * (a checkpoint from before manifests with a warning) before anything is restored.
  */
 async function readCheckpoint(dir: string, say: (line: string) => void): Promise<{ siamese: Siamese; state: TrainState }> {
   const state = parseTrainState(path.join(dir, 'state.json'), await readText(path.join(dir, 'state.json')));
-  const manifest = checkManifest(dir, say);
   const siamese = await loadSiamese(dir);
   try {
+    const adam = await readOptimizerFile(dir, siamese);
+    const manifest = checkManifest(dir, say);
     if (manifest) checkModelIdentity(dir, manifest, modelIdentity(siamese), 'the model');
-    await restoreAdamState(siamese.model, await readOptimizerFile(dir, siamese));
+    await restoreAdamState(siamese.model, adam);
     return { siamese, state };
   } catch (err) {
     siamese.model.dispose();
