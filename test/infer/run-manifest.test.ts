@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { initEngine } from '../../src/model/engine.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
-import { trainSiamese } from '../../src/train/trainer.js';
+import { startTraining } from '../../src/train/trainer.js';
 import { createRng } from '../../src/util/random.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -47,9 +47,9 @@ describe("a run folder's manifest, checked by every loader", () => {
     await initEngine({ backend: 'wasm' });
     await generateSynthCatalog({ out: catalog, individuals: 12, photosPerIndividual: 4, seed: 5 });
     const base = { data: catalog, inputSize: 64, schedule, batchSize: 16, valShare: 0.25, cacheDir: cache };
-    await trainSiamese(run('a'), { ...base, preset: 'tiny', seed: 3 });
-    await trainSiamese(run('b'), { ...base, preset: 'tiny', seed: 4 });
-    await trainSiamese(run('c'), { ...base, preset: 'small', seed: 3 });
+    await startTraining(run('a'), { ...base, preset: 'tiny', seed: 3 });
+    await startTraining(run('b'), { ...base, preset: 'tiny', seed: 4 });
+    await startTraining(run('c'), { ...base, preset: 'small', seed: 3 });
   });
 
   it('is written with the model: hashes of model/ and onnx/, preset, input size, features; prediction checks it silently', async () => {
