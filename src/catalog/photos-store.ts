@@ -68,6 +68,10 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
   const getPhoto = sql.prepare<[number], PhotoRow>('SELECT * FROM photos WHERE id = ?');
   const getBySha = sql.prepare<[string], PhotoRow>('SELECT * FROM photos WHERE sha256 = ?');
   const insertRow = sql.prepare(insertSql('photos', INSERT_COLUMNS));
+  // the gallery's columns only: it is read whenever the catalog changed, 20,000 rows in tens of ms
+  const galleryRows = sql.prepare<[], Pick<PhotoRow, 'id' | 'individual_id' | 'box_x0' | 'box_y0' | 'box_x1' | 'box_y1'> & { individual_id: number }>(
+    `SELECT p.id, p.individual_id, p.box_x0, p.box_y0, p.box_x1, p.box_y1 FROM photos p JOIN individuals i ON i.id = p.individual_id
+     WHERE p.status = 'identified' AND i.merged_into IS NULL ORDER BY p.id`);
   const assignRow = sql.prepare('UPDATE photos SET individual_id = ?, status = ? WHERE id = ?');
 
   const photo = (id: number): PhotoRecord => {
@@ -138,9 +142,7 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
       features.dropPhoto(photoId); // the crop changed
       return photo(photoId);
     }),
-    gallery: () => sql.prepare<[], PhotoRow>(
-      `SELECT p.* FROM photos p JOIN individuals i ON i.id = p.individual_id
-       WHERE p.status = 'identified' AND i.merged_into IS NULL ORDER BY p.id`).all().map((r) => ({ photoId: r.id, individualId: r.individual_id!, boxKey: boxKey(photoOf(r).box) })),
+    gallery: () => galleryRows.all().map((r) => ({ photoId: r.id, individualId: r.individual_id, boxKey: boxKey(r.box_x0 === null ? null : { x0: r.box_x0, y0: r.box_y0!, x1: r.box_x1!, y1: r.box_y1! }) })),
   };
 
   return {
