@@ -113,6 +113,17 @@ describe("a run folder's manifest, checked by every loader", () => {
     expect(readFileSync(path.join(dir, 'old.csv'), 'utf8')).toBe(readFileSync(path.join(dir, 'a.csv'), 'utf8'));
   });
 
+  it('predicts with a run from before the ONNX export (model/ only) as with its export, warning once for each', async () => {
+    const old = copyOfA('no-onnx');
+    rmSync(path.join(old, 'onnx'), { recursive: true });
+    rmSync(path.join(old, 'manifest.json'));
+    const r = await predict(old, 'no-onnx.csv');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(`warning: ${old} has no onnx/ (trained before the ONNX export): its network is exported from model/ in memory`);
+    expect(r.err).toContain('features with ONNX Runtime (network exported from model/)');
+    expect(readFileSync(path.join(dir, 'no-onnx.csv'), 'utf8')).toBe(readFileSync(path.join(dir, 'a.csv'), 'utf8'));
+  });
+
   it('refuses to resume from checkpoints whose weights were replaced', async () => {
     const damaged = copyOfA('bad-checkpoint');
     for (const c of ['checkpoint', 'checkpoint.old']) {
