@@ -88,6 +88,22 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
       schedule: cpuSchedule('synthetic', { epochs: 2, lr: 2e-3, random: 30, harder: [300, 300, 300, 300, 100, 100, 100, 100, 30, 30, 30, 30, 10, 10, 10, 10], tail: 4 }),
     },
   },
+  demo: {
+    name: 'demo',
+    summary: "the demo's synthetic catalog in a few minutes: the synthetic recipe's model with a short random-pair phase (12 epochs), so the LAP's harder pairs (K 300 down to 10) run within the demo's budget",
+    settings: {
+      preset: 'small',
+      inputSize: 64,
+      batchSize: 32,
+      lrScale: 1,
+      augmentFromEpoch: 0,
+      headInit: 'distance',
+      maxMinutes: 6,
+      // the demo must show the method's main step, hard pairs mined by linear assignment: the
+      // synthetic recipe's 60 random-pair epochs ran past the 6-minute budget (stopped at epoch 22)
+      schedule: cpuSchedule('demo', { epochs: 1, lr: 2e-3, random: 12, harder: [300, 100, 30, 10, 10, 10], tail: 2 }),
+    },
+  },
 });
 
 /**

@@ -14,8 +14,8 @@ const DEMO_OPTIONS = {
   individuals: int('--individuals <n>', 'whales in the synthetic catalog', 5, 100000).withDefault(150),
   tta: common.tta.describedAs('test-time augmentation copies').withDefault(4),
   ...ALL_TRAIN_OPTIONS,
-  // the synthetic recipe (see README: measured to learn on this kind of catalog), with the demo's time budget
-  recipe: RECIPE_OPTION.recipe.withDefault('synthetic'),
+  // the demo recipe: the synthetic recipe's model, sized so the LAP-mined pairs run within the budget
+  recipe: RECIPE_OPTION.recipe.withDefault('demo'),
   maxMinutes: TRAIN_OPTIONS.maxMinutes.withDefault(6),
   cacheDir: cacheOption({ from: (v) => path.join(String(v.out), 'cache'), text: '<out>/cache' }),
   quiet: common.quiet,
