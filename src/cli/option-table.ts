@@ -11,6 +11,7 @@ import { Command, Option } from 'commander';
 import { WhaleidError } from '../util/errors.js';
 import { flagName, switchOn, text, valueFromJson, type Field, type FieldSpec } from './option-field.js';
 import { guardOutputs, type InputClaim, type OutputClaim } from './output-guard.js';
+import { runFolderProblem } from '../model/run-folder.js';
 
 /** A command's options: table key -> field. The key is the name the action reads. */
 export type OptionTable = Readonly<Record<string, Field<unknown>>>;
@@ -37,6 +38,8 @@ export interface CommandSpec<T extends OptionTable> {
   example: string;
   options: T;
   argument?: ArgumentSpec;
+  /** Checks of options together (e.g. two that exclude each other), before the paths are checked. */
+  check?(values: OptionValues<T>): void;
   /** The action, given the checked values (and the positional values, if any). */
   run(values: OptionValues<T>, args: string[]): Promise<void> | void;
 }
@@ -78,17 +81,19 @@ function readConfigFile(file: string | undefined): Record<string, unknown> {
 /**
  * Reads and checks the values of a table after commander has parsed the command line: the
  * command line and environment first, then the `--config` file (unknown keys are an error, so a
- * typo in a config never silently does nothing), then defaults; then required options, and the
- * outputs against the inputs and the disk.
+ * typo in a config never silently does nothing), then defaults; then required options, the
+ * outputs against the inputs and the disk, and that a run given is a run (naming the run a folder
+ * is inside, or the runs a folder holds).
  *
  * @param cmd - the parsed command
- * @param table - its options
+ * @param spec - its spec (options, positional, checks of options together)
+ * @param options - the commander option of each table row
  * @param args - positional values
- * @param argument - the positional's spec
  * @returns the values, keyed as the table
  * @throws {@link WhaleidError} naming the first bad option
  */
-function readOptions<T extends OptionTable>(cmd: Command, table: T, options: Map<string, Option>, args: string[], argument?: ArgumentSpec): OptionValues<T> {
+function readOptions<T extends OptionTable>(cmd: Command, spec: CommandSpec<T>, options: Map<string, Option>, args: string[]): OptionValues<T> {
+  const { options: table, argument } = spec;
   const given = cmd.opts();
   const configFile = typeof given.config === 'string' ? given.config : undefined;
   const config = readConfigFile(configFile);
@@ -115,6 +120,9 @@ function readOptions<T extends OptionTable>(cmd: Command, table: T, options: Map
   for (const [key, f] of Object.entries(table)) {
     if (f.spec.missing !== undefined && (values[key] === undefined || values[key] === '')) throw new WhaleidError(`missing ${flagName(f.spec)}: ${f.spec.missing}`);
   }
+  // the one place where the table's field types are given to the values they produced
+  const typed = values as OptionValues<T>;
+  spec.check?.(typed);
   const inputs: InputClaim[] = [];
   const outputs: OutputClaim[] = [];
   for (const [key, f] of Object.entries(table)) {
@@ -126,8 +134,11 @@ function readOptions<T extends OptionTable>(cmd: Command, table: T, options: Map
   }
   if (argument?.input) for (const a of args) inputs.push({ flag: `argument ${a}`, path: argument.input(a), kind: 'file' });
   guardOutputs(inputs, outputs, given.force === true);
-  // the one place where the table's field types are given to the values they produced
-  return values as OptionValues<T>;
+  for (const input of inputs.filter((i) => i.kind === 'run')) {
+    const problem = runFolderProblem(input.path);
+    if (problem) throw new WhaleidError(`${input.flag}: ${problem}`);
+  }
+  return typed;
 }
 
 /**
@@ -153,7 +164,7 @@ export function defineCommand<T extends OptionTable>(parent: Command, spec: Comm
   if (Object.values(spec.options).some((f) => f.spec.output && f.spec.output.kind !== 'work')) declare(cmd, FORCE.spec);
   cmd.action(async (...params: unknown[]) => {
     const args = spec.argument ? [params[0]].flat().filter((a): a is string => typeof a === 'string') : [];
-    await spec.run(readOptions(cmd, spec.options, options, args, spec.argument), args);
+    await spec.run(readOptions(cmd, spec, options, args), args);
   });
   return cmd;
 }

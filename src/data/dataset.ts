@@ -191,6 +191,18 @@ async function checkSampleSubmission(file: string, testImages: Set<string>): Pro
   return issues;
 }
 
+/**
+ * A folder with `train/` photos (and `test/`) but no `train.csv`: the Kaggle layout with its labels
+ * missing, not a folder of unidentified photos. Fatal, naming the file, so no command treats the
+ * training photos as queries and ignores test/.
+ */
+async function kaggleWithoutLabels(root: string, trainPhotos: number): Promise<Dataset> {
+  const testDir = path.join(root, 'test');
+  const testPhotos = existsSync(testDir) ? (await listDir(testDir)).files.filter(isImageName).length : 0;
+  const message = `missing; train/ holds ${trainPhotos} photos and test/ ${testPhotos} (the Kaggle layout): expected train.csv (Image,Id) naming the individual of each training photo`;
+  return { root, layout: 'kaggle', train: [], test: [], issues: [{ severity: 'fatal', file: 'train.csv', message }] };
+}
+
 async function loadFolders(root: string): Promise<Dataset> {
   const issues: DataIssue[] = [];
   const train: LabelledPhoto[] = [];
@@ -199,6 +211,9 @@ async function loadFolders(root: string): Promise<Dataset> {
   const top = await listDir(root);
   if (top.files.filter(isImageName).length === 0 && top.dirs.includes('train') && top.dirs.every((d) => d === 'train' || d === 'test')) {
     base = path.join(root, 'train');
+    // photos directly in train/ (not in a folder per individual) are the Kaggle layout without its labels
+    const loose = (await listDir(base)).files.filter(isImageName).length;
+    if (loose > 0) return kaggleWithoutLabels(root, loose);
   }
   const walk = async (dir: string, rel: string): Promise<void> => {
     const { files, dirs } = await listDir(dir);

@@ -19,7 +19,7 @@
  * It sits in the model layer so that every layer above can use it. Its configuration reader is
  * generic (a JSON object): the training layer validates it as a TrainConfig.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { WhaleidError } from '../util/errors.js';
@@ -112,6 +112,36 @@ export function hasCheckpoint(dir: string): boolean {
  */
 export function hasOnnxExport(dir: string): boolean {
   return existsSync(runPaths(dir).branchOnnx);
+}
+
+/** Whether `dir` holds a training run (its config.json). */
+function isRun(dir: string): boolean {
+  return existsSync(runPaths(dir).config);
+}
+
+/**
+ * What is wrong with a folder given as a training run, in one line, or null when it is one: a
+ * folder inside a run (its model/ or onnx/) names the run to give instead, and a folder holding
+ * runs lists them.
+ *
+ * @param dir - the folder given
+ * @returns the problem, or null for a run folder
+ * @example
+ * runFolderProblem('work/run1/model'); // 'work/run1/model is inside the run work/run1; use work/run1'
+ */
+export function runFolderProblem(dir: string): string | null {
+  if (isRun(dir)) return null;
+  if (!existsSync(dir)) return `${dir}: no such folder; expected a training run folder (written by whaleid train)`;
+  const parent = path.dirname(dir);
+  if (isRun(parent)) return `${dir} is inside the run ${parent}; use ${parent}`;
+  let runs: string[] = [];
+  try {
+    runs = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && isRun(path.join(dir, e.name))).map((e) => path.join(dir, e.name));
+  } catch {
+    // not a folder: the general message below
+  }
+  if (runs.length > 0) return `${dir} is not a training run but holds ${runs.length}: ${runs.sort().join(', ')}; give one of them`;
+  return `${dir}: not a training run (config.json missing)`;
 }
 
 function readJsonObject(file: string): Record<string, unknown> {

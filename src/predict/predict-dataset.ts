@@ -82,6 +82,10 @@ async function predictWith(run: RunModel, o: PredictOptions, say: (line: string)
   const photoExtras = await loadPhotoExtras(ds.root, { boxes: o.boxes, rotate: o.rotate });
   const cache = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(run.crop.size) });
   const knownPhotos = ds.train.filter((p) => p.id !== NEW_WHALE);
+  if (knownPhotos.length === 0) {
+    // every answer would be new_whale: the folder is most likely a part of a dataset (its test/)
+    throw new WhaleidError(`${o.data}: no labelled photos to identify the ${ds.test.length} test photos against; give the dataset's root folder (train.csv with train/, or a folder per individual)`);
+  }
   const filled = await fillMissingBoxes([...knownPhotos, ...ds.test], photoExtras.of, {
     // default: the shipped detector, but only for runs that learnt boxed crops
     boxModel: o.boxModel ?? (trainedWithBoxes(run.config) ? undefined : 'none'),

@@ -45,6 +45,7 @@ const CASES: [string[], RegExp][] = [
   [['predict', '--model', noRun, '--data', ds, '--out', path.join(ds, 'train.csv')], /is part of the --data input/],
   [['predict', '--model', noRun, '--data', ds, '--out', existing], /existing\.csv already exists/],
   [['predict', '--model', noRun, '--data', ds, '--out', path.join(dir, 'p.csv'), '--threshold', '0.5', '--new-share', '0.2'], /give --threshold or --new-share, not both/],
+  [['predict', '--model', ds, '--data', ds, '--out', path.join(dir, 'p.csv')], /^whaleid: --model: .*ds: not a training run \(config\.json missing\)$/],
   [['evaluate-open', '--model', noRun], /^whaleid: missing --data: a labelled dataset that was not used in training$/],
   [['evaluate-oneshot', '--model', noRun, '--runs', dir, '--data', ds], /give --runs or --data, not both/],
   [['bootstrap', '--model', noRun, '--data', ds, '--out', path.join(dir, 'run2'), '--min-score', '2'], /Expected a number between 0 and 1 for --min-score but received "2"/],
@@ -57,9 +58,10 @@ const CASES: [string[], RegExp][] = [
   [['catalog', 'backup', '--catalog', db, '--out', existing], /existing\.csv already exists/],
   [['catalog', 'import', '--data', ds], /^whaleid: missing --catalog: the catalog database file$/],
   [['catalog', 'features', '--catalog', db], /^whaleid: missing --model: the training run folder$/],
+  [['catalog', 'features', '--catalog', db, '--model', noRun], /^whaleid: --model: .*no-run: no such folder; expected a training run folder/],
   [['serve', '--catalog', db, '--token', 'short'], /--token: expected at least 8 characters/],
   [['demo', '--out', path.join(dir, 'demo'), '--individuals', '2'], /Expected an integer between 5 and 100000 for --individuals/],
-  [['demo', '--out', path.join(dir, 'demo'), '--recipe', 'whales'], /Expected one of omniglot, nyala, synthetic for --recipe but received "whales"/],
+  [['demo', '--out', path.join(dir, 'demo'), '--recipe', 'whales'], /Expected one of omniglot, nyala, synthetic, demo for --recipe but received "whales"/],
 ];
 
 describe('bad input through every command: one line, exit 2, files byte-identical', () => {

@@ -95,10 +95,12 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
     description: "N-way one-shot accuracy (Lake et al.'s task): on runNN/ folders, or on trials drawn from a labelled dataset",
     example: 'whaleid evaluate-oneshot --model runs/omni --data images_background_small2 --only Tagalog,Sanskrit --ways 20 --trials 400 --same-group',
     options: ONESHOT_OPTIONS,
-    run: async (opts) => {
-      const runDir = opts.model;
+    check: (opts) => {
       if (opts.runs && opts.data) throw new WhaleidError('give --runs or --data, not both');
       if (!opts.runs && !opts.data) throw new WhaleidError('missing --runs or --data: one-shot run folders, or a labelled dataset to draw trials from');
+    },
+    run: async (opts) => {
+      const runDir = opts.model;
       if (opts.matcher === 'fused') throw new WhaleidError('evaluate-oneshot --matcher fused: the one-shot task has no calibration part to fit the fusion on; use siamese or local (evaluate-open measures fused)');
       const { evaluateOneShotRun } = await import('../../eval/evaluate-run.js');
       const { localPairScorer } = await import('../../eval/evaluate-matchers.js');

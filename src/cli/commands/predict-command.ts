@@ -36,9 +36,11 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
     description: 'identify test photos against the catalog and write a submission (new_whale at the threshold)',
     example: 'whaleid predict --model runs/a --data ./catalog --out submission.csv --tta 4',
     options: PREDICT_OPTIONS,
+    check: (opts) => {
+      if (opts.threshold !== undefined && opts.newShare !== undefined) throw new WhaleidError('give --threshold or --new-share, not both');
+    },
     run: async (opts) => {
       const { model: runDir, data, out } = opts;
-      if (opts.threshold !== undefined && opts.newShare !== undefined) throw new WhaleidError('give --threshold or --new-share, not both');
       const { predictDataset } = await import('../../predict/predict-dataset.js');
       const res = await predictDataset({
         runDir, data, threshold: opts.threshold, newShare: opts.newShare, tta: opts.tta, seed: opts.seed, topK: opts.topK,

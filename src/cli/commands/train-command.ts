@@ -23,13 +23,15 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
     description: 'train a Siamese network (LAP-mined pairs, schedule, checkpoints, validation MAP@5)',
     example: 'whaleid train --data ./catalog --out runs/a --preset cpu --schedule short',
     options: TRAIN_COMMAND_OPTIONS,
+    check: (o) => {
+      if (o.resume && o.out && o.out !== o.resume) throw new WhaleidError('give either --resume RUN_DIR or --out RUN_DIR, not both');
+      if (o.resume && o.recipe) throw new WhaleidError('--recipe starts a new run; a resumed run keeps its stored configuration');
+      if (!o.resume && !o.out) throw new WhaleidError('missing --out: the run folder to write');
+      if (!o.resume && !o.data) throw new WhaleidError('missing --data: the dataset to train on');
+    },
     run: async (o) => {
       const resume = o.resume;
-      if (resume && o.out && o.out !== resume) throw new WhaleidError('give either --resume RUN_DIR or --out RUN_DIR, not both');
-      if (resume && o.recipe) throw new WhaleidError('--recipe starts a new run; a resumed run keeps its stored configuration');
-      const runDir = resume ?? o.out;
-      if (!runDir) throw new WhaleidError('missing --out: the run folder to write');
-      if (!resume && !o.data) throw new WhaleidError('missing --data: the dataset to train on');
+      const runDir = resume ?? o.out ?? '';
       const settings = { ...trainSettings(o), data: o.data ?? '' };
       if (o.recipe) io.out(`recipe ${o.recipe}: ${JSON.stringify({ ...settings, data: undefined, cacheDir: undefined, schedule: undefined })}`);
       const { trainRun } = await import('../../pipeline/training-run.js');

@@ -1,0 +1,488 @@
+// The layer-spec interpreter on libtorch (see net.h). Everything here runs on one thread at a
+// time (the binding serialises calls), usually a libuv worker, so the thread count and the
+// autocast state, both thread-local in libtorch, are set at the start of each call.
+#include "net.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <unordered_map>
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define WHALEID_AUTOCAST_BY_DEVICE 1
+#endif
+
+namespace whaleid {
+namespace {
+
+// tfjs's float32 epsilon (backend().epsilon()): BCE clipping and Adam's default epsilon.
+constexpr float kEpsilon = 1e-7f;
+constexpr double kBeta1 = 0.9, kBeta2 = 0.999;
+
+std::runtime_error fail(const std::string& what) { return std::runtime_error("native engine: " + what); }
+
+// Scopes bf16 autocast on CUDA (thread-local in libtorch, so set on the thread that computes).
+class AutocastScope {
+ public:
+  explicit AutocastScope(bool on) : on_(on) {
+    if (!on_) return;
+#ifdef WHALEID_AUTOCAST_BY_DEVICE
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#ifdef WHALEID_AUTOCAST_BY_DEVICE
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool on_;
+};
+
+// tfjs HWIO <-> torch OIHW.
+at::Tensor toTorchLayout(const at::Tensor& t, const std::string& layout) {
+  return layout == "hwio" ? t.permute({3, 2, 0, 1}).contiguous() : t.contiguous();
+}
+at::Tensor toTfjsLayout(const at::Tensor& t, const std::string& layout) {
+  return layout == "hwio" ? t.permute({2, 3, 1, 0}).contiguous() : t.contiguous();
+}
+
+int64_t numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+// beta^(steps + 1) as tfjs's live training computes it: float32(beta) multiplied by float32(beta)
+// once per step, each product rounded to float32.
+float chainPower(double beta, int64_t steps) {
+  const float b = static_cast<float>(beta);
+  float p = b;
+  for (int64_t i = 0; i < steps; i++) p *= b;
+  return p;
+}
+
+// x with the activation applied; relu's gradient at 0 is 0 in both libraries.
+at::Tensor activate(const at::Tensor& x, Act a) {
+  switch (a) {
+    case Act::Relu: return at::relu(x);
+    case Act::Sigmoid: return at::sigmoid(x);
+    case Act::Tanh: return at::tanh(x);
+    case Act::Linear: break;
+  }
+  return x;
+}
+
+// |x| with tfjs's gradient (step(x, -1): -1 at 0, where torch's abs gives 0).
+at::Tensor tfjsAbs(const at::Tensor& x) { return at::where(x > 0, x, -x); }
+
+// A per-channel vector shaped to broadcast over x's channel axis (1).
+at::Tensor perChannel(const at::Tensor& v, const at::Tensor& x) {
+  std::vector<int64_t> shape(x.dim(), 1);
+  shape[1] = x.size(1);
+  return v.reshape(shape);
+}
+
+// Training-mode BatchNorm on the CPU with given batch statistics: y = (x - mean) * (invstd *
+// gamma) + beta, the order tfjs computes it in. Why not at::native_batch_norm's output: its CPU
+// kernel folds the statistics into y = x * a + (beta - mean * a), which loses the low bits of
+// (x - mean) when |mean| is large against the spread; measured against a float64 run of the same
+// network, the weight gradients' error grew ~2.5x (5.6e-5 vs tfjs's 2.2e-5, median relative).
+// The backward pass is libtorch's own fused one.
+struct TrainBatchNorm : public torch::autograd::Function<TrainBatchNorm> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta,
+                            const at::Tensor& mean, const at::Tensor& invstd, double eps) {
+    ctx->save_for_backward({x, gamma, mean, invstd});
+    ctx->saved_data["eps"] = eps;
+    return at::addcmul(perChannel(beta, x), x - perChannel(mean, x), perChannel(invstd * gamma, x));
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const std::array<bool, 3> mask{ctx->needs_input_grad(0), ctx->needs_input_grad(1), ctx->needs_input_grad(2)};
+    auto g = at::native_batch_norm_backward(grads[0], saved[0], saved[1], {}, {}, saved[2], saved[3], true, ctx->saved_data["eps"].toDouble(), mask);
+    return {std::get<0>(g), std::get<1>(g), std::get<2>(g), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+class TorchNet final : public Net {
+ public:
+  TorchNet(const NetSpec& spec, const NetOptions& options) : spec_(spec), options_(options), device_(at::kCPU) {
+    if (options.device == "cuda") {
+      if (!torch::cuda::is_available()) throw fail("--device cuda: this libtorch sees no CUDA device");
+      device_ = at::Device(at::kCUDA, 0);
+      at::globalContext().setDeterministicCuDNN(options.deterministic);
+      at::globalContext().setBenchmarkCuDNN(!options.deterministic);
+    } else if (options.device != "cpu") {
+      throw fail("unknown device " + options.device);
+    }
+    if (options.bf16 && !isCuda()) throw fail("bf16 precision needs --device cuda");
+    if (options.bf16 && options.float64) throw fail("bf16 and float64 exclude each other");
+    if (spec.output < 0 || spec.output >= spec.values) throw fail("the spec has no output value");
+    params_.reserve(spec.params.size());
+    for (size_t i = 0; i < spec.params.size(); i++) {
+      const auto& p = spec.params[i];
+      if (byName_.count(p.name)) throw fail("parameter " + p.name + " twice in the spec");
+      byName_[p.name] = static_cast<int>(i);
+      auto t = at::zeros(p.shape, dtype());
+      params_.push_back(place(toTorchLayout(t, p.layout), p.layout));
+      if (p.trainable) {
+        params_.back().set_requires_grad(true);
+        trainable_.push_back(static_cast<int>(i));
+      }
+    }
+    for (const auto& node : spec.nodes) {
+      for (int in : node.inputs) {
+        if (in < 0 || in >= spec.values) throw fail("a node reads value " + std::to_string(in) + " out of range");
+      }
+      if (node.out < 0 || node.out >= spec.values) throw fail("a node writes value " + std::to_string(node.out) + " out of range");
+      for (int p : {node.kernel, node.bias, node.gamma, node.beta, node.mean, node.variance}) {
+        if (p >= static_cast<int>(params_.size())) throw fail("a node reads parameter " + std::to_string(p) + " out of range");
+      }
+    }
+    m_.resize(params_.size());
+    v_.resize(params_.size());
+  }
+
+  double accumulate(const Pairs& pairs, double scale) override {
+    prepareThread();
+    at::Tensor p;
+    {
+      AutocastScope autocast(options_.bf16);
+      p = forward(pairs, true);
+    }
+    // the loss in float32, outside autocast, as the backward pass
+    at::Tensor loss = crossEntropy(p.to(dtype()), labels(pairs));
+    at::Tensor penalty = l2Penalty();
+    if (penalty.defined()) loss = loss + penalty;
+    (loss * scale).backward();
+    return loss.item<double>();
+  }
+
+  void applyAdam() override {
+    prepareThread();
+    at::NoGradGuard noGrad;
+    // tfjs: oneMinusAccBeta = 1 - accBeta in float32, where accBeta = beta^(iterations + 1) as a
+    // chain of float32 products (kept in acc1_, acc2_; rebuilt the same way by setOptimizerState)
+    const float oneMinusAcc1 = 1.0f - acc1_, oneMinusAcc2 = 1.0f - acc2_;
+    const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
+    const float c1 = static_cast<float>(1 - kBeta1), c2 = static_cast<float>(1 - kBeta2);
+    const float lr = static_cast<float>(lr_);
+    for (int i : trainable_) {
+      at::Tensor& w = params_[i];
+      at::Tensor g = w.grad();
+      if (!g.defined()) continue;
+      if (!m_[i].defined()) m_[i] = at::zeros_like(w);
+      if (!v_[i].defined()) v_[i] = at::zeros_like(w);
+      // tfjs: m = m*b1 + g*(1-b1); v = v*b2 + g^2*(1-b2); w += -lr * (m/c1) / (sqrt(v/c2) + eps)
+      m_[i].mul_(b1).add_(g * c1);
+      v_[i].mul_(b2).add_(g.square() * c2);
+      at::Tensor update = (m_[i] / oneMinusAcc1) / ((v_[i] / oneMinusAcc2).sqrt() + kEpsilon);
+      w.add_(update * (-lr));
+    }
+    iterations_++;
+    acc1_ *= b1;
+    acc2_ *= b2;
+    clearGradients();
+  }
+
+  std::vector<NamedArray> gradients() override {
+    std::vector<NamedArray> out;
+    for (int i : trainable_) {
+      const auto& g = params_[i].grad();
+      out.push_back(toNamed(i, g.defined() ? g : at::zeros_like(params_[i])));
+    }
+    return out;
+  }
+
+  void clearGradients() override {
+    for (int i : trainable_) params_[i].mutable_grad() = at::Tensor();
+  }
+
+  void setLearningRate(double lr) override {
+    if (!(lr > 0) || !std::isfinite(lr)) throw fail("learning rate must be a positive number");
+    lr_ = lr;
+  }
+  double learningRate() const override { return lr_; }
+
+  std::vector<NamedArray> getWeights() override {
+    std::vector<NamedArray> out;
+    for (size_t i = 0; i < params_.size(); i++) out.push_back(toNamed(static_cast<int>(i), params_[i]));
+    return out;
+  }
+
+  void setWeights(const std::vector<NamedArray>& weights) override {
+    at::NoGradGuard noGrad;
+    for (const auto& w : weights) {
+      int i = indexOf(w.name);
+      params_[i].copy_(fromNamed(i, w));
+    }
+  }
+
+  int64_t iterations() const override { return iterations_; }
+
+  std::vector<NamedArray> getMoments(bool second) override {
+    std::vector<NamedArray> out;
+    for (int i : trainable_) {
+      const at::Tensor& t = second ? v_[i] : m_[i];
+      out.push_back(toNamed(i, t.defined() ? t : at::zeros_like(params_[i])));
+    }
+    return out;
+  }
+
+  void setOptimizerState(int64_t iterations, const std::vector<NamedArray>& m, const std::vector<NamedArray>& v) override {
+    if (iterations < 0) throw fail("Adam iterations must be >= 0");
+    std::vector<at::Tensor> nm(params_.size()), nv(params_.size());
+    for (const auto& a : m) nm[indexOf(a.name)] = fromNamed(indexOf(a.name), a);
+    for (const auto& a : v) nv[indexOf(a.name)] = fromNamed(indexOf(a.name), a);
+    for (size_t i = 0; i < params_.size(); i++) {
+      if (nm[i].defined() != nv[i].defined()) throw fail("Adam state of " + spec_.params[i].name + " has one moment without the other");
+      if (nm[i].defined() && !spec_.params[i].trainable) throw fail("Adam state for " + spec_.params[i].name + ", which is not trainable");
+    }
+    m_ = nm;
+    v_ = nv;
+    iterations_ = iterations;
+    acc1_ = chainPower(kBeta1, iterations);
+    acc2_ = chainPower(kBeta2, iterations);
+  }
+
+  std::vector<float> predict(const Pairs& pairs) override {
+    prepareThread();
+    at::NoGradGuard noGrad;
+    at::Tensor p;
+    {
+      AutocastScope autocast(options_.bf16);
+      p = forward(pairs, false);
+    }
+    p = p.to(at::kFloat).to(at::kCPU).contiguous();
+    return std::vector<float>(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+  }
+
+ private:
+  bool isCuda() const { return device_.is_cuda(); }
+  // float64 is a reference for tests: how far float32 rounding moves a result.
+  at::ScalarType dtype() const { return options_.float64 ? at::kDouble : at::kFloat; }
+
+  void prepareThread() {
+    // OpenMP's thread count is per calling thread: set it on the thread that computes.
+    if (at::get_num_threads() != options_.threads) at::set_num_threads(options_.threads);
+  }
+
+  // A parameter tensor on the device (conv kernels channels_last when asked).
+  at::Tensor place(const at::Tensor& t, const std::string& layout) const {
+    at::Tensor d = t.to(device_);
+    if (layout == "hwio" && options_.channelsLast) d = d.contiguous(at::MemoryFormat::ChannelsLast);
+    return d;
+  }
+
+  int indexOf(const std::string& name) const {
+    auto it = byName_.find(name);
+    if (it == byName_.end()) throw fail("no parameter named " + name);
+    return it->second;
+  }
+
+  NamedArray toNamed(int i, const at::Tensor& t) const {
+    const auto& p = spec_.params[i];
+    at::Tensor c = toTfjsLayout(t.detach().to(at::kCPU).to(at::kFloat), p.layout);
+    NamedArray a{p.name, p.shape, {}};
+    a.values.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    return a;
+  }
+
+  at::Tensor fromNamed(int i, const NamedArray& a) const {
+    const auto& p = spec_.params[i];
+    if (static_cast<int64_t>(a.values.size()) != numel(p.shape)) {
+      throw fail(p.name + ": " + std::to_string(a.values.size()) + " values, expected " + std::to_string(numel(p.shape)));
+    }
+    at::Tensor t = at::from_blob(const_cast<float*>(a.values.data()), p.shape, at::kFloat).to(dtype());
+    return place(toTorchLayout(t, p.layout), p.layout);
+  }
+
+  at::Tensor input(const Pairs& pairs, int which) const {
+    const auto& v = which == 0 ? pairs.a : pairs.b;
+    const int64_t n = pairs.count, s = pairs.size;
+    if (n <= 0 || s <= 0 || static_cast<int64_t>(v.size()) != n * s * s) {
+      throw fail("a batch of " + std::to_string(n) + " pairs of " + std::to_string(s) + " px needs " + std::to_string(n * s * s) + " values per side, got " + std::to_string(v.size()));
+    }
+    // NHWC [n, s, s, 1], as tfjs holds it; the spec permutes.
+    at::Tensor t = at::from_blob(const_cast<float*>(v.data()), {n, s, s, 1}, at::kFloat).to(dtype());
+    return t.to(device_, /*non_blocking=*/false);
+  }
+
+  at::Tensor labels(const Pairs& pairs) const {
+    if (static_cast<int64_t>(pairs.labels.size()) != pairs.count) throw fail("one label per pair expected");
+    return at::from_blob(const_cast<float*>(pairs.labels.data()), {pairs.count, 1}, at::kFloat).to(dtype()).to(device_);
+  }
+
+  const at::Tensor& param(int i) const { return params_[i]; }
+  at::Tensor optionalParam(int i) const { return i >= 0 ? params_[i] : at::Tensor(); }
+
+  at::Tensor forward(const Pairs& pairs, bool training) {
+    std::vector<at::Tensor> v(spec_.values);
+    for (const auto& n : spec_.nodes) v[n.out] = run(n, v, pairs, training);
+    return v[spec_.output];
+  }
+
+  at::Tensor run(const NodeSpec& n, const std::vector<at::Tensor>& v, const Pairs& pairs, bool training) {
+    auto in = [&](size_t k) -> const at::Tensor& { return v[n.inputs.at(k)]; };
+    switch (n.op) {
+      case Op::Input: return input(pairs, n.index);
+      case Op::Conv2d: return conv(n, in(0));
+      case Op::BatchNorm: return batchNorm(n, in(0), training);
+      case Op::MaxPool2d: return at::max_pool2d(in(0), n.poolSize, n.strides);
+      case Op::GlobalMaxPool: return in(0).amax({2, 3});
+      case Op::GlobalAvgPool: return in(0).mean({2, 3});
+      case Op::Add: {
+        at::Tensor s = in(0);
+        for (size_t k = 1; k < n.inputs.size(); k++) s = s + in(k);
+        return s;
+      }
+      case Op::Mul: {
+        at::Tensor s = in(0);
+        for (size_t k = 1; k < n.inputs.size(); k++) s = s * in(k);
+        return s;
+      }
+      case Op::AbsDiff: return tfjsAbs(in(0) - in(1));
+      case Op::Square: return in(0) * in(0);
+      case Op::Activation: return activate(in(0), n.activation);
+      case Op::Concat: {
+        std::vector<at::Tensor> xs;
+        for (size_t k = 0; k < n.inputs.size(); k++) xs.push_back(in(k));
+        return at::cat(xs, n.axis);
+      }
+      case Op::Reshape: {
+        std::vector<int64_t> shape{in(0).size(0)};
+        shape.insert(shape.end(), n.shape.begin(), n.shape.end());
+        return in(0).reshape(shape);
+      }
+      case Op::Permute: {
+        at::Tensor y = in(0).permute(n.perm);
+        return options_.channelsLast && y.dim() == 4 ? y.contiguous(at::MemoryFormat::ChannelsLast) : y;
+      }
+      case Op::Dense: {
+        at::Tensor y = at::matmul(in(0), param(n.kernel));
+        if (n.bias >= 0) y = y + param(n.bias);
+        return activate(y, n.activation);
+      }
+    }
+    throw fail("unknown op");
+  }
+
+  at::Tensor conv(const NodeSpec& n, at::Tensor x) {
+    // TF's 'same' padding puts the larger half at the end; torch pads symmetrically, so an
+    // uneven padding is an explicit zero pad first.
+    const auto& p = n.pads;  // top, left, bottom, right
+    std::vector<int64_t> padding{p.at(0), p.at(1)};
+    if (p[0] != p[2] || p[1] != p[3]) {
+      x = at::constant_pad_nd(x, {p[1], p[3], p[0], p[2]}, 0);
+      padding = {0, 0};
+    }
+    at::Tensor y = at::conv2d(x, param(n.kernel), optionalParam(n.bias), n.strides, padding, n.dilation, 1);
+    return activate(y, n.activation);
+  }
+
+  at::Tensor batchNorm(const NodeSpec& n, const at::Tensor& x, bool training) {
+    at::Tensor gamma = n.gamma >= 0 ? params_[n.gamma] : at::ones({x.size(1)}, x.options().dtype(dtype()));
+    at::Tensor beta = n.beta >= 0 ? params_[n.beta] : at::zeros({x.size(1)}, x.options().dtype(dtype()));
+    at::Tensor& mean = params_[n.mean];
+    at::Tensor& var = params_[n.variance];
+    if (!training) return at::batch_norm(x, gamma, beta, mean, var, false, 0.0, n.epsilon, false);
+    // Batch statistics with the biased variance, as tfjs's moments(); torch's running-statistics
+    // update would use the unbiased one, so the moving averages are updated here, as Keras does:
+    // moving -= (moving - batch) * (1 - momentum).
+    at::Tensor y, batchMean, batchVar;
+    if (isCuda()) {
+      // the CUDA kernel computes (x - mean) * invstd * gamma + beta itself, in float32 for bf16 input
+      auto out = at::native_batch_norm(x, gamma, beta, {}, {}, true, 0.0, n.epsilon);
+      y = std::get<0>(out);
+      batchMean = std::get<1>(out);
+      at::NoGradGuard noGrad;
+      batchVar = std::get<2>(out).pow(-2) - n.epsilon;
+    } else {
+      std::vector<int64_t> dims{0};
+      for (int64_t d = 2; d < x.dim(); d++) dims.push_back(d);
+      {
+        at::NoGradGuard noGrad;
+        std::tie(batchVar, batchMean) = at::var_mean(x, dims, /*unbiased=*/false);
+      }
+      at::Tensor invstd = (batchVar + n.epsilon).rsqrt();
+      y = TrainBatchNorm::apply(x, gamma, beta, batchMean, invstd, n.epsilon);
+    }
+    at::NoGradGuard noGrad;
+    const float decay = static_cast<float>(1 - n.momentum);
+    mean.sub_((mean - batchMean.to(mean.dtype())) * decay);
+    var.sub_((var - batchVar.to(var.dtype())) * decay);
+    return y;
+  }
+
+  // tfjs's binaryCrossentropy: clip the probability to [eps, 1 - eps], back to a logit, then
+  // sigmoid cross-entropy with logits (max(x, 0) - x z + log(1 + exp(-|x|))), mean over pairs.
+  at::Tensor crossEntropy(const at::Tensor& p, const at::Tensor& z) const {
+    const float lo = kEpsilon, hi = static_cast<float>(1.0 - static_cast<double>(kEpsilon));
+    at::Tensor y = p.clamp(lo, hi);
+    at::Tensor logit = at::log(y / (1 - y));
+    at::Tensor loss = at::relu(logit) - logit * z + at::log1p(at::exp(-tfjsAbs(logit)));
+    return loss.mean();
+  }
+
+  at::Tensor l2Penalty() const {
+    at::Tensor total;
+    for (size_t i = 0; i < params_.size(); i++) {
+      const double l2 = spec_.params[i].l2;
+      if (l2 <= 0) continue;
+      at::Tensor term = (params_[i] * params_[i]).sum() * static_cast<float>(l2);
+      total = total.defined() ? total + term : term;
+    }
+    return total;
+  }
+
+  NetSpec spec_;
+  NetOptions options_;
+  at::Device device_;
+  std::vector<at::Tensor> params_, m_, v_;
+  std::vector<int> trainable_;
+  std::unordered_map<std::string, int> byName_;
+  int64_t iterations_ = 0;
+  float acc1_ = static_cast<float>(kBeta1), acc2_ = static_cast<float>(kBeta2);
+  double lr_ = 1e-3;
+};
+
+}  // namespace
+
+std::unique_ptr<Net> createNet(const NetSpec& spec, const NetOptions& options) {
+  if (options.threads < 1) throw fail("threads must be >= 1");
+  at::set_num_threads(options.threads);
+  return std::make_unique<TorchNet>(spec, options);
+}
+
+TorchInfo torchInfo() {
+  TorchInfo info;
+  info.version = TORCH_VERSION;
+  info.cudaAvailable = torch::cuda::is_available();
+  info.cudaDevices = info.cudaAvailable ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+  info.cudnn = info.cudaAvailable && torch::cuda::cudnn_is_available();
+  info.defaultThreads = at::get_num_threads();
+  info.parallel = at::get_parallel_info();
+  return info;
+}
+
+}  // namespace whaleid
