@@ -1,10 +1,14 @@
-// Training throughput of the method's Siamese network (method preset) on our engine (tfjs wasm
-// with our Conv2D gradient kernels) and, when Debian's python3-torch is importable, of the same
-// network in PyTorch in the same run. Photos/s = 2 x pairs per step / median step time.
-// Usage: npm run bench:train [-- --sizes 192,384 --batch 16 --steps 3 --compare-stock --threads 1
-// --replicas 2 --ceiling-size 192 (0 skips the convolution ceiling) --big-size 512 (0 skips it)]
-import { spawnSync } from 'node:child_process';
+// Training throughput of the method's Siamese network (method preset) on the native engine
+// (libtorch through our addon) and on tfjs-wasm (with our Conv2D gradient kernels), and, when a
+// Python with torch is there, of the same network in PyTorch with the same threads, device,
+// precision and pairs per step, in the same run; beside them, the photos/s of the image pipeline
+// that feeds the steps. Photos/s = 2 x pairs per step / median step time.
+// Usage: npm run bench:train [-- --sizes 192,384 --batch 16 --steps 3 --threads 2
+// --engines native,wasm --device auto|cpu|cuda --precision fp32[,bf16] --compare-stock
+// --replicas 2 (wasm) --ceiling-size 192 (0 skips the convolution ceiling) --big-size 512 (0 skips it)
+// --pipeline 0 (skips the image pipeline)]
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/model/engine.js';
 import { createSiamese } from '../src/model/siamese.js';
@@ -13,19 +17,30 @@ import { trainOnMicroBatches } from '../src/model/accumulate.js';
 import { createReplicaPool } from '../src/model/replicas.js';
 import { registerBatchNormGradient, unregisterBatchNormGradient } from '../src/model/batch-norm-grad.js';
 import { registerReduceKernels, unregisterReduceKernels } from '../src/model/reduce-kernels.js';
+import { loadNativeAddon } from '../src/model/native-addon.js';
+import { resolveNativeChoice, type NativePrecision } from '../src/model/native-training-engine.js';
 import { flagValue } from './lib/args.js';
+import { imagePipelinePhotosPerSecond, medianSeconds, nativePhotosPerSecond, pythonWithTorch, torchPhotosPerSecond } from './lib/train-native.js';
 
 const opt = flagValue;
 const sizes = opt('sizes', '192,384').split(',').map(Number);
 const batch = Number(opt('batch', '16'));
 const steps = Number(opt('steps', '3'));
+const threads = Number(opt('threads', '2'));
+const precisions = opt('precision', 'fp32').split(',') as NativePrecision[];
+const native = loadNativeAddon();
+const engines = opt('engines', native.available ? 'native,wasm' : 'wasm').split(',');
+const withNative = engines.includes('native');
+const withWasm = engines.includes('wasm');
+if (withNative && !native.available) throw new Error(`bench:train --engines native: ${native.reason}`);
+const choice = withNative ? resolveNativeChoice({ device: opt('device', 'auto') as 'auto', threads, precision: precisions[0] }) : null;
 // the method's full-size configuration, trained through micro-batches (0 skips it)
-const bigSize = Number(opt('big-size', '512'));
+const bigSize = Number(opt('big-size', withWasm ? '512' : '0'));
 const bigPairs = Number(opt('big-pairs', '8'));
 const microPairs = Number(opt('micro-pairs', '2'));
 // wasm memory is capped at 4 GB: at 384 px a pair step of 8 pairs (16 photos' activations kept for
-// the backward pass) aborts (measured); 4 pairs fit. PyTorch gets the same batch in the same run.
-const batchFor = (s: number): number => (s >= 384 ? Math.min(batch, 4) : batch);
+// the backward pass) aborts (measured); 4 pairs fit. Every engine gets the same batch in the same run.
+const batchFor = (s: number): number => (s >= 384 && withWasm ? Math.min(batch, 4) : batch);
 
 /** `n` random pairs of `s` px photos with alternating labels (seeds `seed`, `seed + 1`). */
 function randomPairs(n: number, s: number, seed = 1): { inputs: tf.Tensor[]; y: tf.Tensor } {
@@ -39,62 +54,81 @@ function randomPairs(n: number, s: number, seed = 1): { inputs: tf.Tensor[]; y: 
 // (tfjs's own), to show what they bring in the same run
 const compareStock = process.argv.includes('--compare-stock');
 
-// --threads N: wasm threads (default 2, as many as PyTorch gets; 1 = the single-threaded build).
-// --replicas R: data-parallel copies instead (src/model/replicas.ts), each single-threaded; PyTorch gets R threads.
+// --threads N: threads of every engine (default 2; wasm's 1 = the single-threaded build).
+// --replicas R: wasm data-parallel copies instead (src/model/replicas.ts), each single-threaded.
 const replicas = Number(opt('replicas', '1'));
-const engine = await initEngine({ backend: 'wasm', threads: replicas > 1 ? 1 : Number(opt('threads', '2')) });
-const peerThreads = replicas > 1 ? replicas : engine.threads;
+// tfjs starts for the wasm measurements (and, single-threaded, for the network's definition)
+const engine = await initEngine({ backend: 'wasm', threads: !withWasm || replicas > 1 ? 1 : threads });
 
-/** Training photos/s of the method preset at `s` px, median of `steps` steps after a warm-up. */
+/** Training photos/s of the method preset at `s` px on tfjs-wasm, median of `steps` steps after a warm-up. */
 async function photosPerSecond(s: number): Promise<number> {
   const b = batchFor(s);
   const { model, config } = createSiamese({ preset: 'method', inputSize: s, seed: 0 });
   const pool = replicas > 1 ? await createReplicaPool(replicas, config) : null;
   const pairs = randomPairs(b, s);
-  const step = async (): Promise<unknown> => (pool ? pool.step(model, pairs) : model.trainOnBatch(pairs.inputs, pairs.y));
-  await step();
-  const times: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const t = performance.now();
-    await step();
-    times.push((performance.now() - t) / 1000);
-  }
-  times.sort((p, q) => p - q);
+  const seconds = await medianSeconds(steps, () => (pool ? pool.step(model, pairs) : model.trainOnBatch(pairs.inputs, pairs.y)));
   tf.dispose([...pairs.inputs, pairs.y]);
   await pool?.close();
   model.dispose();
-  return (2 * b) / times[Math.floor(times.length / 2)];
+  return (2 * b) / seconds;
 }
 
+const python = pythonWithTorch();
+const device = choice?.device ?? 'cpu';
 const ours: Record<number, number> = {};
 const stock: Record<number, number> = {};
-for (const s of sizes) ours[s] = await photosPerSecond(s);
-if (compareStock) {
+const nativeRate: Record<string, number> = {};
+const torchRate: Record<string, number> = {};
+const pipeline: Record<number, number> = {};
+let torchVersion = 'PyTorch';
+const key = (s: number, p: string): string => `${s}:${p}`;
+// per size, every engine back to back, so a ratio compares figures taken under the same load
+for (const s of sizes) {
+  const b = batchFor(s);
+  for (const precision of withNative ? precisions : ['fp32' as const]) {
+    if (withNative) nativeRate[key(s, precision)] = (await nativePhotosPerSecond(s, b, steps, { device, threads, precision })).rate;
+    if (python) {
+      const t = torchPhotosPerSecond(python, s, b, steps, { threads: replicas > 1 && !withNative ? replicas : threads, device, precision });
+      if ('error' in t) console.log(`PyTorch peer failed at ${s} px (${precision}): ${t.error}`);
+      else {
+        torchRate[key(s, precision)] = t.rate;
+        torchVersion = `PyTorch ${t.version}`;
+      }
+    }
+  }
+  if (withWasm) ours[s] = await photosPerSecond(s);
+  if (opt('pipeline', '1') !== '0') pipeline[s] = await imagePipelinePhotosPerSecond(s, 2 * b, steps);
+}
+if (compareStock && withWasm) {
   unregisterBatchNormGradient();
   unregisterReduceKernels('wasm');
   for (const s of sizes) stock[s] = await photosPerSecond(s);
   registerBatchNormGradient();
   registerReduceKernels('wasm');
 }
-const python = ['/usr/bin/python3', 'python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
-// OMP's default busy-waiting makes 2-thread PyTorch several times slower on a shared 2-core machine.
-const torchEnv = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
-let torch: Record<string, number> | null = null;
-if (python) {
-  torch = {};
-  for (const s of sizes) {
-    const r = spawnSync(python, [path.join(import.meta.dirname, 'peers/torch_siamese.py'), '--sizes', String(s), '--batch', String(batchFor(s)), '--steps', String(steps), '--threads', String(peerThreads)], { encoding: 'utf8', env: torchEnv });
-    if (r.status === 0) Object.assign(torch, JSON.parse(r.stdout.trim().split('\n').at(-1)!));
-    else console.log(`PyTorch peer failed at ${s} px: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+const fmt = (v: number | undefined): string => (v === undefined ? 'n/a' : v.toFixed(2));
+const ratio = (a: number | undefined, b: number | undefined): string => (a && b ? (a / b).toFixed(3) : 'n/a');
+console.log(`Siamese training, method preset, ${batch} pairs per step${withWasm ? ` (${batchFor(384)} at 384 px: wasm memory)` : ''}, same for every engine and PyTorch; ${threads} threads${replicas > 1 ? ` (wasm: ${replicas} data-parallel replicas of 1 thread)` : ''}`);
+if (choice) console.log(`native engine: ${choice.description.replace(/, (fp32|bf16)\)$/, ')')}; ${python ? `${torchVersion}, same threads and device` : 'no Python with torch: no PyTorch peer'}`);
+const pipelineNote = 'image pipeline: augmented crops of cached synthetic photos, as a step loads them';
+if (withNative) {
+  for (const precision of precisions) {
+    console.log(`\nNative engine vs ${torchVersion} (${device}, ${precision}); ${pipelineNote}`);
+    console.log('\n| input | native photos/s | image pipeline photos/s | PyTorch photos/s | native / PyTorch |\n|---|---|---|---|---|');
+    for (const s of sizes) console.log(`| ${s} | ${fmt(nativeRate[key(s, precision)])} | ${fmt(pipeline[s])} | ${fmt(torchRate[key(s, precision)])} | ${ratio(nativeRate[key(s, precision)], torchRate[key(s, precision)])} |`);
   }
 }
-console.log(`Siamese training, method preset, tfjs ${engine.backend} (${replicas > 1 ? `${replicas} data-parallel replicas of 1 thread` : `${engine.threads} thread(s)`}; PyTorch ${peerThreads} thread(s)); pairs per step ${batch} (${batchFor(384)} at 384 px: wasm memory), same for PyTorch`);
-console.log('\n| input | whaleid photos/s | PyTorch photos/s | whaleid / PyTorch |\n|---|---|---|---|');
-for (const s of sizes) {
-  const t = torch?.[String(s)];
-  console.log(`| ${s} | ${ours[s].toFixed(2)} | ${t ? t.toFixed(2) : 'n/a'} | ${t ? (ours[s] / t).toFixed(3) : 'n/a (python3-torch not installed)'} |`);
+if (withNative && withWasm) {
+  console.log(`\nNative engine (${device}, ${precisions[0]}) vs tfjs-wasm (${replicas > 1 ? `${replicas} replicas` : `${engine.threads} thread(s)`})`);
+  console.log('\n| input | native photos/s | wasm photos/s | native / wasm |\n|---|---|---|---|');
+  for (const s of sizes) console.log(`| ${s} | ${fmt(nativeRate[key(s, precisions[0])])} | ${fmt(ours[s])} | ${ratio(nativeRate[key(s, precisions[0])], ours[s])} |`);
 }
-if (compareStock) {
+if (withWasm) {
+  console.log(`\ntfjs-wasm (${replicas > 1 ? `${replicas} data-parallel replicas of 1 thread` : `${engine.threads} thread(s)`}) vs ${torchVersion} (cpu, fp32)`);
+  console.log('\n| input | wasm photos/s | PyTorch photos/s | wasm / PyTorch |\n|---|---|---|---|');
+  for (const s of sizes) console.log(`| ${s} | ${fmt(ours[s])} | ${fmt(device === 'cpu' ? torchRate[key(s, 'fp32')] : undefined)} | ${device === 'cpu' ? ratio(ours[s], torchRate[key(s, 'fp32')]) : 'n/a (PyTorch ran on cuda)'} |`);
+}
+if (compareStock && withWasm) {
   console.log('\n| input | whaleid photos/s | with tfjs\'s own BatchNorm gradient and Sum/Mean | gain |\n|---|---|---|---|');
   for (const s of sizes) console.log(`| ${s} | ${ours[s].toFixed(2)} | ${stock[s].toFixed(2)} | ${(ours[s] / stock[s]).toFixed(2)}x |`);
 }
@@ -103,7 +137,7 @@ if (compareStock) {
 // kernel (no project code) and in PyTorch's oneDNN, same shapes and threads. A training step is
 // mostly convolutions (forward, input gradient = a convolution, filter gradient = a matrix product
 // of the same size), so this ratio bounds what kernel work around them can reach.
-const ceilingSize = Number(opt('ceiling-size', String(sizes[0])));
+const ceilingSize = withWasm ? Number(opt('ceiling-size', String(sizes[0]))) : 0;
 if (ceilingSize > 0) {
   const branch = createBranch({ preset: 'method', inputSize: ceilingSize, seed: 0 });
   const n = 2 * batchFor(ceilingSize);
@@ -131,6 +165,7 @@ if (ceilingSize > 0) {
   for (const { x, f } of work) tf.dispose([x, f]);
   let torchConv: number | null = null;
   if (python) {
+    const torchEnv = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
     const r = spawnSync(python, [path.join(import.meta.dirname, 'peers/torch_convs.py'), '--threads', String(engine.threads), '--steps', String(steps)], { encoding: 'utf8', env: torchEnv, input: shapes.map((c) => JSON.stringify(c)).join('\n') });
     if (r.status === 0) torchConv = (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { seconds: number }).seconds;
     else console.log(`PyTorch convolution peer failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);

@@ -1,9 +1,10 @@
 """PyTorch peer of whaleid's Siamese network (the method's branch CNN + 706-parameter head),
 for bench/train.ts. Prints one JSON line: photos/s of training steps (forward + backward + Adam)
 for each requested input size. Usage: python3 torch_siamese.py --sizes 192,384 --batch 16 --steps 3
-[--warmup 1] [--device cpu|cuda] (on cuda each timed step ends with a synchronize).
+[--warmup 1] [--device cpu|cuda] [--precision fp32|bf16] (on cuda each timed step ends with a
+synchronize; bf16 is autocast on cuda, the loss in float32).
 """
-import argparse, json, time
+import argparse, contextlib, json, time
 import torch
 import torch.nn as nn
 
@@ -49,6 +50,7 @@ def main():
     p.add_argument('--sizes', default='192,384'); p.add_argument('--batch', type=int, default=16)
     p.add_argument('--steps', type=int, default=3); p.add_argument('--threads', type=int, default=2)
     p.add_argument('--warmup', type=int, default=1); p.add_argument('--device', default='cpu')
+    p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16'])
     a = p.parse_args()
     torch.set_num_threads(a.threads); torch.manual_seed(0)
     dev = torch.device(a.device)
@@ -56,15 +58,20 @@ def main():
     branch, head = Branch().to(dev), Head().to(dev)
     params = sum(x.numel() for x in branch.parameters()) + sum(x.numel() for x in branch.buffers() if x.dtype == torch.float32)
     opt = torch.optim.Adam(list(branch.parameters()) + list(head.parameters()), lr=64e-5)
-    out = {'branch_params': params, 'torch': torch.__version__, 'threads': a.threads, 'device': a.device}
+    out = {'branch_params': params, 'torch': torch.__version__, 'threads': a.threads, 'device': a.device, 'precision': a.precision}
+    bf16 = a.precision == 'bf16'
+    if bf16 and dev.type != 'cuda': raise SystemExit('bf16 needs --device cuda')
     for s in [int(v) for v in a.sizes.split(',')]:
         xa = torch.randn(a.batch, 1, s, s).to(dev, memory_format=torch.channels_last)
         xb = torch.randn(a.batch, 1, s, s).to(dev, memory_format=torch.channels_last)
         y = (torch.arange(a.batch) % 2).float().unsqueeze(1).to(dev)
         branch.to(memory_format=torch.channels_last)
+        autocast = (lambda: torch.autocast(device_type='cuda', dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
         def step():
             opt.zero_grad()
-            loss = nn.functional.binary_cross_entropy(head(branch(xa), branch(xb)), y)
+            with autocast():
+                p = head(branch(xa), branch(xb))
+            loss = nn.functional.binary_cross_entropy(p.float(), y)
             loss.backward(); opt.step()
         for _ in range(a.warmup): step()
         sync()

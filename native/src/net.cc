@@ -313,7 +313,7 @@ class TorchNet final : public Net {
     if (static_cast<int64_t>(a.values.size()) != numel(p.shape)) {
       throw fail(p.name + ": " + std::to_string(a.values.size()) + " values, expected " + std::to_string(numel(p.shape)));
     }
-    at::Tensor t = at::from_blob(const_cast<float*>(a.values.data()), p.shape, at::kFloat).to(dtype());
+    at::Tensor t = at::from_blob(const_cast<float*>(a.values.data()), p.shape, at::kFloat).to(dtype(), /*non_blocking=*/false, /*copy=*/true);
     return place(toTorchLayout(t, p.layout), p.layout);
   }
 
@@ -324,13 +324,13 @@ class TorchNet final : public Net {
       throw fail("a batch of " + std::to_string(n) + " pairs of " + std::to_string(s) + " px needs " + std::to_string(n * s * s) + " values per side, got " + std::to_string(v.size()));
     }
     // NHWC [n, s, s, 1], as tfjs holds it; the spec permutes.
-    at::Tensor t = at::from_blob(const_cast<float*>(v.data()), {n, s, s, 1}, at::kFloat).to(dtype());
+    at::Tensor t = at::from_blob(const_cast<float*>(v.data()), {n, s, s, 1}, at::kFloat).to(dtype(), /*non_blocking=*/false, /*copy=*/true);
     return t.to(device_, /*non_blocking=*/false);
   }
 
   at::Tensor labels(const Pairs& pairs) const {
     if (static_cast<int64_t>(pairs.labels.size()) != pairs.count) throw fail("one label per pair expected");
-    return at::from_blob(const_cast<float*>(pairs.labels.data()), {pairs.count, 1}, at::kFloat).to(dtype()).to(device_);
+    return at::from_blob(const_cast<float*>(pairs.labels.data()), {pairs.count, 1}, at::kFloat).to(dtype(), /*non_blocking=*/false, /*copy=*/true).to(device_);
   }
 
   const at::Tensor& param(int i) const { return params_[i]; }

@@ -5,6 +5,7 @@
  * Preset, schedule and recipe names are listed from their tables; the defaults shown are
  * {@link TRAIN_DEFAULTS}, applied by the trainer (a recipe may set any of them).
  */
+import os from 'node:os';
 import { MODEL_PRESETS, featureCount, type ModelPresetName } from '../model/branch.js';
 import { SCHEDULE_PRESETS, resolveSchedule, totalEpochs, type Schedule } from '../train/schedule.js';
 import { TRAIN_RECIPES, applyRecipe } from '../train/recipes.js';
@@ -69,10 +70,25 @@ export const RECIPE_OPTION = {
   recipe: choice('--recipe <name>', 'a measured CPU training recipe; flags given override it', () => Object.keys(TRAIN_RECIPES), (r) => TRAIN_RECIPES[r].summary),
 };
 
-/** Options of the training engine (how, not what, is trained). */
+const ENGINE_ABOUT = {
+  auto: 'native when built, else wasm',
+  native: 'libtorch through the compiled addon, CPU or CUDA',
+  wasm: 'tfjs wasm, always available',
+} as const;
+
+const DEVICE_ABOUT = {
+  auto: 'cuda when the libtorch has CUDA and sees a GPU',
+  cpu: "libtorch's CPU kernels (oneDNN)",
+  cuda: 'the first GPU, channels_last',
+} as const;
+
+/** Options of the training engine (how, not what, is trained; a run may resume on another engine). */
 export const ENGINE_OPTIONS = {
-  backend: common.backend.describedAs('tfjs backend for training'),
-  threads: common.threads,
+  engine: choice('--engine <name>', 'training engine', () => ['auto', 'native', 'wasm'] as const, (e) => ENGINE_ABOUT[e]).withDefault('auto'),
+  device: choice('--device <name>', "the native engine's device", () => ['auto', 'cpu', 'cuda'] as const, (d) => DEVICE_ABOUT[d]).withDefault('auto'),
+  precision: choice('--precision <name>', "the native engine's arithmetic", () => ['fp32', 'bf16'] as const, (p) => (p === 'bf16' ? 'autocast, CUDA only' : 'float32')).withDefault('fp32'),
+  backend: common.backend.describedAs('tfjs backend for training (the wasm engine)'),
+  threads: int('--threads <n>', "threads for training: the native engine's, or wasm's (its threaded build caps at 8; 1 = the single-threaded build, e.g. for two runs side by side)", 1, 256).withDefault(os.availableParallelism(), 'the cores'),
 };
 
 // Likewise an engine row whose key is not an EngineChoice field does not compile.

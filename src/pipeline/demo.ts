@@ -85,7 +85,7 @@ export async function runDemo(o: DemoOptions, report: PipelineReport, signal?: A
     const resume = hasCheckpoint(run);
     const { result: r } = await trainRun(run, settings, {
       resume, engine: o.engine, report, signal,
-      onEngine: (e) => report.step(`step 3/4: ${resume ? 'resuming' : 'training'} a Siamese network (recipe ${settings.recipe ?? 'none'}, preset ${settings.preset ?? TRAIN_DEFAULTS.preset}, tfjs ${e.backend}, ${e.threads} thread(s)) in ${run}`),
+      onEngine: (e) => report.step(`step 3/4: ${resume ? 'resuming' : 'training'} a Siamese network (recipe ${settings.recipe ?? 'none'}, preset ${settings.preset ?? TRAIN_DEFAULTS.preset}, ${e.description}) in ${run}`),
     });
     if (r.stopped) return { rows, stopped: true };
     report.step(`  ${r.epochs} epochs in ${(r.seconds / 60).toFixed(1)} min; validation MAP@5 ${r.validation?.map5.toFixed(4) ?? '-'} at threshold ${r.validation?.threshold ?? '-'}`);

@@ -55,7 +55,7 @@ export async function trainGroups(run: TrainingRun, start: Siamese): Promise<{ s
         siamese = next;
         run.say(`rebuilt the model with L2 ${group.rebuildL2}`);
       }
-      engine ??= await createTrainingEngine(siamese, { engine: run.options.engine, replicas: config.replicas, microBatch: config.microBatch });
+      engine ??= await createTrainingEngine(siamese, { engine: run.options.engine, replicas: config.replicas, microBatch: config.microBatch, ...run.options.native });
       if (!(await trainGroup(run, siamese, engine, g))) return { siamese, end: 'stopped' };
       state.groupsDone = g + 1;
       await engine.writeTo(siamese);
@@ -93,10 +93,19 @@ async function trainEpoch(run: TrainingRun, engine: TrainingEngine, g: number, m
   const augment = state.epochsDone >= config.augmentFromEpoch;
   let lossSum = 0;
   let steps = 0;
+  // an engine computing off the JS thread (native) gets the next step's crops loaded during this step
+  const ahead = engine.info.engine === 'native';
+  const loaderAt = (s: number): StepLoad => {
+    const load = pairLoader(run.data, pairs.slice(s, s + config.batchSize), augment ? augRng : null);
+    return ahead ? loadedAhead(load, Math.min(config.batchSize, pairs.length - s)) : load;
+  };
+  let next = pairs.length > 0 ? loaderAt(0) : null;
   for (let s = 0; s < pairs.length; s += config.batchSize) {
     if (run.options.signal?.aborted) return false;
     const batch = pairs.slice(s, s + config.batchSize);
-    const loss = await engine.step(pairLoader(run.data, batch, augment ? augRng : null), batch.length);
+    const load = next!;
+    next = s + config.batchSize < pairs.length ? loaderAt(s + config.batchSize) : null;
+    const loss = await engine.step(load, batch.length);
     lossSum += loss;
     steps++;
     const v = run.validator.last();
@@ -117,11 +126,30 @@ function alternate({ matches, unmatches }: EpochPairs): Pair[] {
   return pairs;
 }
 
+/** Loads pairs [lo, hi) of a step. */
+type StepLoad = (lo: number, hi: number) => Promise<PairBatch>;
+
+/**
+ * A step's loader whose crops (all `count` pairs) start loading now; the engine's calls get
+ * slices of them. The augmentations were drawn when `load` was made, so loading early changes
+ * nothing in the run.
+ */
+function loadedAhead(load: StepLoad, count: number): StepLoad {
+  const whole = load(0, count);
+  whole.catch(() => {}); // awaited by the step; a failure while the previous step runs must not go unhandled
+  return async (lo, hi) => {
+    const b = await whole;
+    if (lo === 0 && hi === count) return b;
+    const px = b.size * b.size;
+    return { a: b.a.subarray(lo * px, hi * px), b: b.b.subarray(lo * px, hi * px), labels: b.labels.subarray(lo, hi), count: hi - lo, size: b.size };
+  };
+}
+
 /**
  * The loader of one step's pairs as arrays: augmentations drawn now (first photos, then second
  * photos, in pair order: the draw order fixes the run), crops loaded when the engine asks.
  */
-function pairLoader(data: TrainingData, batch: readonly Pair[], augRng: Rng | null): (lo: number, hi: number) => Promise<PairBatch> {
+function pairLoader(data: TrainingData, batch: readonly Pair[], augRng: Rng | null): StepLoad {
   const photo = (k: number): number => data.split.train[k];
   const reqA = batch.map(([a]) => data.request(photo(a), augRng ? randomAugmentation(augRng) : undefined));
   const reqB = batch.map(([, b]) => data.request(photo(b), augRng ? randomAugmentation(augRng) : undefined));

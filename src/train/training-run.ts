@@ -5,6 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { runPaths } from '../model/run-folder.js';
 import type { TrainingEngineName } from '../model/training-engines.js';
+import type { NativeEngineSettings } from '../model/native-training-engine.js';
 import type { TrainState } from './checkpoint.js';
 import type { Schedule } from './schedule.js';
 import type { TrainConfig } from './train-config.js';
@@ -33,6 +34,8 @@ export interface TrainOptions extends TrainHooks {
   signal?: AbortSignal;
   /** Which engine computes the steps (see training-engines.ts); default `wasm`. */
   engine?: TrainingEngineName;
+  /** The native engine's device, threads and precision. */
+  native?: NativeEngineSettings;
 }
 
 /** A run in progress. */

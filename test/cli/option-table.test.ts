@@ -54,7 +54,7 @@ describe('options declared once', () => {
       for (const line of r.out.replace(/\n\s{20,}/g, ' ').split('\n')) expect(line.match(/default:/g)?.length ?? 0, `${name.join(' ')}: ${line}`).toBeLessThanOrEqual(1);
     }
     const threads = (await runCli('train', '--help')).out.replace(/\s+/g, ' ');
-    expect(threads).toMatch(/--threads <n> wasm threads .*\(default: the cores, up to 8\)/);
+    expect(threads).toMatch(/--threads <n> threads for training: the native engine's, or wasm's .*\(default: the cores\)/);
   });
 
   it('kaggle refuses a misspelt schedule before any work: nothing written', async () => {

@@ -10,12 +10,17 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { loadNativeAddon } from '../../src/model/native-addon.js';
 
 const dir = tmpDir();
 const catalog = path.join(dir, 'catalog');
 const cli = path.join(dir, 'whaleid.mts');
 const cache = path.join(dir, 'cache');
 const runArgs = ['--preset', 'tiny', '--schedule', 'smoke', '--batch-size', '2', '--threads', '1', '--cache', cache, '--seed', '3', '--quiet'];
+// each engine resumes its own runs bit for bit; native when its addon is built
+const native = loadNativeAddon();
+const engines = native.available ? ['wasm', 'native'] : ['wasm'];
+if (!native.available) console.log(`resume on the native engine not tested: ${native.reason}`);
 
 /** The real CLI in a child process; resolves with its exit code and stderr. */
 function whaleid(args: string[], onStart?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; signal: string | null; err: string }> {
@@ -59,33 +64,37 @@ function expectSameModel(run: string, reference: string): void {
   for (const file of ['model/model.json', 'onnx/branch.onnx']) expect(bytes(run, file).equals(bytes(reference, file)), file).toBe(true);
 }
 
-describe('whaleid train --resume after a kill or Ctrl-C', () => {
-  const whole = path.join(dir, 'whole');
+beforeAll(async () => {
+  await generateSynthCatalog({ out: catalog, individuals: 12, photosPerIndividual: 4, seed: 5 });
+  writeFileSync(cli, `import { main } from ${JSON.stringify(path.resolve('src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
+});
+
+describe.each(engines)('whaleid train --resume after a kill or Ctrl-C (engine %s)', (engine) => {
+  const whole = path.join(dir, `whole-${engine}`);
+  const args = [...runArgs, '--engine', engine];
   beforeAll(async () => {
-    await generateSynthCatalog({ out: catalog, individuals: 12, photosPerIndividual: 4, seed: 5 });
-    writeFileSync(cli, `import { main } from ${JSON.stringify(path.resolve('src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
-    const full = await whaleid(['train', '--data', catalog, '--out', whole, ...runArgs]);
+    const full = await whaleid(['train', '--data', catalog, '--out', whole, ...args]);
     expect(full.code, full.err).toBe(0);
   }, 120_000);
 
   it('SIGKILL mid-schedule: the resumed run ends with the weights, BatchNorm statistics, Adam state and ONNX export of an uninterrupted run, bit for bit', async () => {
-    const killed = path.join(dir, 'killed');
-    const cut = await whaleid(['train', '--data', catalog, '--out', killed, ...runArgs], signalAfterFirstCheckpoint(killed, 'SIGKILL'));
+    const killed = path.join(dir, `killed-${engine}`);
+    const cut = await whaleid(['train', '--data', catalog, '--out', killed, ...args], signalAfterFirstCheckpoint(killed, 'SIGKILL'));
     expect(cut.signal).toBe('SIGKILL');
     expect(existsSync(path.join(killed, 'model')), 'killed before the end of the schedule').toBe(false);
     expect(JSON.parse(readFileSync(path.join(killed, 'checkpoint', 'state.json'), 'utf8')).groupsDone).toBe(1);
-    const resumed = await whaleid(['train', '--resume', killed, '--threads', '1', '--quiet']);
+    const resumed = await whaleid(['train', '--resume', killed, '--threads', '1', '--engine', engine, '--quiet']);
     expect(resumed.code, resumed.err).toBe(0);
     expectSameModel(killed, whole);
   }, 180_000);
 
   it('Ctrl-C mid-schedule: the run stops after the step in progress (exit 130, checkpoint kept) and resumes to the same files', async () => {
-    const interrupted = path.join(dir, 'interrupted');
-    const cut = await whaleid(['train', '--data', catalog, '--out', interrupted, ...runArgs], signalAfterFirstCheckpoint(interrupted, 'SIGINT'));
+    const interrupted = path.join(dir, `interrupted-${engine}`);
+    const cut = await whaleid(['train', '--data', catalog, '--out', interrupted, ...args], signalAfterFirstCheckpoint(interrupted, 'SIGINT'));
     expect(cut.code, cut.err).toBe(130);
     expect(cut.err).toMatch(/stopping after this step; the last checkpoint is kept/);
     expect(existsSync(path.join(interrupted, 'model'))).toBe(false);
-    const resumed = await whaleid(['train', '--resume', interrupted, '--threads', '1', '--quiet']);
+    const resumed = await whaleid(['train', '--resume', interrupted, '--threads', '1', '--engine', engine, '--quiet']);
     expect(resumed.code, resumed.err).toBe(0);
     expectSameModel(interrupted, whole);
   }, 180_000);

@@ -38,7 +38,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
       const stop = stopOnInterrupt(io, 'stopping after this step; the last checkpoint is kept (Ctrl-C again to quit now)');
       const { result } = await trainRun(runDir, settings, {
         resume: Boolean(resume), engine: engineChoice(o), report: cliReport(io, o.quiet, ''), signal: stop.signal,
-        onEngine: (e, replicas) => io.out(`engine: tfjs ${e.backend}, ${e.threads} thread(s)${replicas > 1 ? ` x ${replicas} replicas` : ''}`),
+        onEngine: (e) => io.out(`engine: ${e.description}`),
       }).finally(() => stop.release());
       if (result.stopped) {
         io.out(`stopped after ${result.epochs} epochs; continue with: whaleid train --resume ${runDir}`);
