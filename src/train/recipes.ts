@@ -33,6 +33,9 @@ function cpuSchedule(name: string, o: { epochs: number; lr: number; random: numb
   };
 }
 
+/** The synthetic catalogs' model and optimiser settings, shared by the synthetic and demo recipes. */
+const SYNTHETIC_MODEL = { preset: 'small', inputSize: 64, batchSize: 32, lrScale: 1, augmentFromEpoch: 0, headInit: 'distance' } as const;
+
 /** The built-in recipes. */
 export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freeze({
   omniglot: {
@@ -76,12 +79,7 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
     name: 'synthetic',
     summary: "`whaleid synth` catalogs (fluke boxes, aspect 2.15): small model, 64 px; 100 epochs (25 min here): test MAP@5 0.424 vs 0.301 for the best baseline",
     settings: {
-      preset: 'small',
-      inputSize: 64,
-      batchSize: 32,
-      lrScale: 1,
-      augmentFromEpoch: 0,
-      headInit: 'distance',
+      ...SYNTHETIC_MODEL,
       maxMinutes: 60,
       // random pairs until the loss is well below chance (it only starts falling after ~8 epochs),
       // then K falls gradually (a jump from 1000 to 10 put the loss from 0.51 back to 0.73)
@@ -92,12 +90,7 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
     name: 'demo',
     summary: "the demo's synthetic catalog in a few minutes: the synthetic recipe's model with a short random-pair phase (12 epochs), so the LAP's harder pairs (K 300 down to 10) run within the demo's budget",
     settings: {
-      preset: 'small',
-      inputSize: 64,
-      batchSize: 32,
-      lrScale: 1,
-      augmentFromEpoch: 0,
-      headInit: 'distance',
+      ...SYNTHETIC_MODEL,
       maxMinutes: 6,
       // the demo must show the method's main step, hard pairs mined by linear assignment: the
       // synthetic recipe's 60 random-pair epochs ran past the 6-minute budget (stopped at epoch 22)
