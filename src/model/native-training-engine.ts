@@ -64,7 +64,7 @@ export function resolveNativeChoice(settings: NativeEngineSettings = {}): Native
   const precision = settings.precision ?? 'fp32';
   if (precision !== 'fp32' && precision !== 'bf16') throw invalidParameterError('--precision', 'fp32 or bf16', precision);
   if (precision === 'bf16' && device !== 'cuda') throw new WhaleidError('--precision bf16 needs --device cuda (autocast runs on the GPU)');
-  const where = device === 'cuda' ? `cuda (${torch.cudaDevices} GPU${torch.cudaDevices === 1 ? '' : 's'}, channels_last)` : `cpu, ${threads} thread${threads === 1 ? '' : 's'}`;
+  const where = device === 'cuda' ? `cuda (${torch.cudaDevices} GPU${torch.cudaDevices === 1 ? '' : 's'})` : `cpu, ${threads} thread${threads === 1 ? '' : 's'}`;
   return { device, threads, precision, description: `native (libtorch ${torch.version}, ${where}, ${precision})` };
 }
 
@@ -150,7 +150,9 @@ export async function createNativeTrainingEngine(siamese: Siamese, options: Nati
     device: choice.device,
     threads: choice.threads,
     bf16: choice.precision === 'bf16',
-    channelsLast: choice.device === 'cuda',
+    // NHWC activations and kernels: oneDNN's and cuDNN's fast path (measured on this CPU: 24 vs
+    // 17-18 photos per CPU-second at 192 px, PyTorch 24-26 with channels_last too)
+    channelsLast: true,
   });
   const live = (): AddonNet => {
     if (!net) throw new Error('native engine: used after dispose()');
