@@ -22,10 +22,17 @@ const started = Date.now();
 
 /** Writes the outcome for whaleid to read, prints one line, exits 0. */
 function finish(status, line) {
+  // a failed attempt leaves no addon behind, not even an earlier build's
+  if (!status.ok) removeAddons();
   mkdirSync(buildDir, { recursive: true });
   writeFileSync(path.join(buildDir, 'status.json'), JSON.stringify({ ...status, seconds: Math.round((Date.now() - started) / 100) / 10, date: new Date().toISOString() }, null, 2));
   console.log(`whaleid: ${line}`);
   process.exit(0);
+}
+
+function removeAddons() {
+  const release = path.join(buildDir, 'Release');
+  for (const f of existsSync(release) ? readdirSync(release) : []) if (f.endsWith('.node')) rmSync(path.join(release, f));
 }
 
 /** TORCH_VERSION_MAJOR/MINOR/PATCH from a libtorch's version.h, or null. */
@@ -152,8 +159,6 @@ function main() {
   const addon = path.join(buildDir, 'Release', 'whaleid_native.node');
   const libtorch = { source: torch.source, dir: torch.dir, version: torch.version, cuda: torch.cuda, abi: torch.abi };
   if (r.status !== 0 || !existsSync(addon)) {
-    // no half-built addon may stay behind
-    for (const f of existsSync(path.join(buildDir, 'Release')) ? readdirSync(path.join(buildDir, 'Release')) : []) if (f.endsWith('.node')) rmSync(path.join(buildDir, 'Release', f));
     const first = log.split('\n').find((l) => /error|Error|ERR!/.test(l))?.trim() ?? `node-gyp exited with ${r.status ?? r.signal}`;
     const reason = `the build against libtorch ${torch.version} (${torch.source}) failed: ${first.slice(0, 300)} (log: native/build/build.log)`;
     finish({ ok: false, reason, libtorch }, `native engine not built: ${reason}; training uses tfjs-wasm`);
