@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // one PostgreSQL server for the run (the catalog and API tests run on SQLite and PostgreSQL)
+    globalSetup: ['test/helpers/postgres-server.ts'],
   },
 });

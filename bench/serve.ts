@@ -56,15 +56,15 @@ if (!existsSync(path.join(runDir, 'onnx', 'branch.onnx'))) {
   writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(resolveTrainConfig({ data: '(bench: untrained)', preset, inputSize }), null, 2));
   siamese.model.dispose();
 }
-const catalog = openCatalog(path.join(work, `catalog-${nPhotos}.db`));
+const catalog = await openCatalog(path.join(work, `catalog-${nPhotos}.db`));
 say(`model: ${preset} preset at ${inputSize} px (untrained weights: the cost is that of a trained one)`);
-const have = catalog.listPhotos({ limit: 1 }).total;
+const have = (await catalog.listPhotos({ limit: 1 })).total;
 if (have < nPhotos) {
   say(`building a catalog of ${nPhotos} photos (${have} there; kept for later runs)`);
   const progress = createPassProgress('photos', process.stderr.isTTY);
   let individual: number | null = null;
   for (let i = have; i < nPhotos; i++) {
-    if (i % 4 === 0 || individual === null) individual = catalog.createIndividual(`B${String(i).padStart(6, '0')}`, '', 'bench').id;
+    if (i % 4 === 0 || individual === null) individual = (await catalog.createIndividual(`B${String(i).padStart(6, '0')}`, '', 'bench')).id;
     await catalog.addPhoto(await photo(i), { originalName: `b${i}.jpg`, individualId: individual, uploadedBy: 'bench' });
     if (i % 100 === 0) progress(i + 1, nPhotos);
   }
@@ -73,10 +73,10 @@ const identifier = await createIdentifier(catalog, runDir, { cacheDir: path.join
 const t0 = performance.now();
 const computed = await identifier.sync(createPassProgress('features', process.stderr.isTTY));
 if (computed) say(`gallery features: ${computed} computed in ${((performance.now() - t0) / 1000).toFixed(0)} s (stored for later runs)`);
-const gallerySize = catalog.gallery().length;
+const gallerySize = (await catalog.gallery()).length;
 
 // peer: in-process identification of photos already in the catalog (features cached after the first)
-const peerIds = catalog.listPhotos({ limit: 50, offset: Math.min(100, Math.max(0, gallerySize - 50)) }).items.map((p) => p.id);
+const peerIds = (await catalog.listPhotos({ limit: 50, offset: Math.min(100, Math.max(0, gallerySize - 50)) })).items.map((p) => p.id);
 await identifier.identify(peerIds[0]);
 const peerMs: number[] = [];
 for (const id of peerIds) {
@@ -98,8 +98,8 @@ interface Row { concurrency: number; rate: number; p50: number; p95: number; err
 const rows: Row[] = [];
 let q = 0;
 let confirmsSent = 0;
-const confirmCount = (): number => catalog.countDecisions('confirm');
-const decisionsBefore = confirmCount();
+const confirmCount = (): Promise<number> => catalog.countDecisions('confirm');
+const decisionsBefore = await confirmCount();
 say('queries ready');
 for (const c of concurrencies) {
   const lat: number[] = [];
@@ -132,7 +132,7 @@ for (const c of concurrencies) {
   confirmsSent += confirms;
   rows.push({ concurrency: c, rate: nRequests / seconds, p50: pct(lat, 0.5), p95: pct(lat, 0.95), errors, confirms });
 }
-const decisionsAfter = confirmCount();
+const decisionsAfter = await confirmCount();
 const lost = confirmsSent - (decisionsAfter - decisionsBefore);
 await app.close();
 await identifier.close();
@@ -143,6 +143,6 @@ console.log('\n| concurrency | identifications/s | p50 ms | p95 ms | p95 / 1 s t
 for (const r of rows) console.log(`| ${r.concurrency} | ${r.rate.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${(r.p95 / 1000).toFixed(3)} | ${r.errors} | ${r.confirms} |`);
 console.log(`\n| measure | service (HTTP upload + identify) | peer: in-process identify of a catalog photo | service / peer |\n|---|---|---|---|`);
 console.log(`| p50 latency ms, concurrency 1 | ${rows[0].p50.toFixed(1)} | ${peerP50.toFixed(1)} | ${(rows[0].p50 / peerP50).toFixed(2)} |`);
-console.log(`\nconfirmations sent ${confirmsSent}, recorded ${decisionsAfter - decisionsBefore}, lost ${lost}; integrity ${catalog.integrityCheck()}`);
-catalog.close();
+console.log(`\nconfirmations sent ${confirmsSent}, recorded ${decisionsAfter - decisionsBefore}, lost ${lost}; integrity ${await catalog.integrityCheck()}`);
+await catalog.close();
 if (lost !== 0 || rows.some((r) => r.errors)) process.exitCode = 1;

@@ -1,7 +1,6 @@
 import { existsSync, promises as fs } from 'node:fs';
 import { WhaleidError } from '../util/errors.js';
 import type { CatalogDb } from './catalog-db.js';
-import type { PhotoRow } from './catalog-rows.js';
 import { openPhotoFiles, type PhotoFiles } from './photo-files.js';
 
 /** Copies of a catalog. */
@@ -18,7 +17,7 @@ export interface BackupStore {
  * then the photos the copy lacks into `<dest>.photos`. A backup never overwrites or deletes a
  * file: an existing `dest` or `<dest>.partial` is refused.
  *
- * @param db - the catalog's connection
+ * @param db - the catalog's database
  * @param files - the catalog's photo folder
  * @returns the store
  * @example
@@ -27,19 +26,20 @@ export interface BackupStore {
 export function createBackup(db: CatalogDb, files: PhotoFiles): BackupStore {
   return {
     async backup(dest) {
+      if (!db.backupTo) throw new WhaleidError(`${db.file}: a PostgreSQL catalog is backed up with PostgreSQL's tools (pg_dump), or copied whole into a SQLite file: whaleid catalog copy --from URL --to ${dest}`);
       if (existsSync(dest)) throw new WhaleidError(`${dest} exists already: a backup never overwrites a file`);
       const tmp = `${dest}.partial`;
       // another backup may be writing it, or one was interrupted: a person decides, never us
       if (existsSync(tmp)) throw new WhaleidError(`${tmp} exists: another backup to ${dest} is running or was interrupted; remove ${tmp} and run again`);
-      await db.sql.backup(tmp);
+      await db.backupTo(tmp);
       await fs.rename(tmp, dest);
       // photos: content-addressed, so copying the missing ones is enough (and safe to repeat)
       let copied = 0;
       const destFiles = openPhotoFiles(`${dest}.photos`);
-      for (const p of db.sql.prepare<[], PhotoRow>('SELECT * FROM photos').all()) {
+      for (const p of await db.q().selectFrom('photos').select(['sha256', 'format', 'width', 'height', 'bytes']).orderBy('id').execute()) {
         const target = destFiles.pathOf(p.sha256, p.format);
         if (existsSync(target)) continue;
-        await destFiles.put(await fs.readFile(files.pathOf(p.sha256, p.format)), { sha256: p.sha256, format: p.format, width: p.width, height: p.height, bytes: p.bytes });
+        await destFiles.put(await fs.readFile(files.pathOf(p.sha256, p.format)), p);
         copied++;
       }
       return { photos: copied };

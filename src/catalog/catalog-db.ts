@@ -1,126 +1,128 @@
-import Database from 'better-sqlite3';
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { WhaleidError } from '../util/errors.js';
-import { migrate } from './catalog-schema.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { sql, type Kysely } from 'kysely';
+import type { CatalogTables } from './catalog-tables.js';
+
+/** Which database a catalog lives in. */
+export type CatalogBackend = 'sqlite' | 'postgres';
 
 /**
- * The catalog's SQLite connection as its stores see it. The Catalog interface never exposes it:
- * every change goes through {@link CatalogDb.write}, so there is one way to make a transaction and
- * one way to count the changes a reader's cache depends on.
+ * The catalog's database as its stores see it, whichever database it is: every query is written
+ * once with the query layer ({@link CatalogDb.q}) and runs on SQLite and PostgreSQL alike. The
+ * Catalog interface never exposes it: every change goes through {@link CatalogDb.write}, so there
+ * is one way to make a transaction.
  */
 export interface CatalogDb {
-  /** The file it was opened from. */
+  readonly backend: CatalogBackend;
+  /** The file it was opened from, or the PostgreSQL URL without its password. */
   readonly file: string;
-  /** The connection, for the catalog's stores only (statements, reads). */
-  readonly sql: Database.Database;
   /**
-   * Runs `fn` as one transaction and counts it as a change. A write inside a write joins it
-   * (a savepoint): stores compose without knowing who started the transaction.
+   * The query builder: the transaction in progress when called inside {@link CatalogDb.write}
+   * (in this async context), else the connection (pool). Stores call it for every query, so a
+   * read inside a write sees the write's own changes.
+   */
+  q(): Kysely<CatalogTables>;
+  /**
+   * Runs `fn` as one transaction and counts it as a change (see {@link CatalogDb.revision}). The
+   * writes of every process on one catalog are serialised (SQLite's one writer; on PostgreSQL the
+   * revision row's lock, taken first), so a write sees every write committed before it. A write
+   * inside a write joins it as a savepoint: stores compose without knowing who started the
+   * transaction, and an inner failure that the outer write catches undoes only the inner part.
    * @throws whatever `fn` throws, after rolling back
    */
-  write<R>(fn: () => R): R;
+  write<R>(fn: () => Promise<R>): Promise<R>;
   /**
-   * Changes whenever the catalog changed: through this connection (the write counter) or any
-   * other one (SQLite's data_version).
+   * Changes whenever the catalog changed, through this process or any other one (SQLite's
+   * data_version with a counter of this connection's writes; PostgreSQL's revision row).
    */
-  revision(): string;
-  /** SQLite's `integrity_check`: `ok` for a sound file. */
-  integrityCheck(): string;
-  close(): void;
+  revision(): Promise<string>;
+  /** `ok` for a sound database (SQLite's integrity_check; on PostgreSQL every table read whole). */
+  integrityCheck(): Promise<string>;
+  /** Copies the database consistently to a new SQLite file (SQLite's online backup). */
+  backupTo?(dest: string): Promise<void>;
+  close(): Promise<void>;
 }
 
-/** How {@link openCatalogDb} opens a file. */
-export interface CatalogDbOptions {
-  /** Open without writing (no migration; writes throw); the file must exist. */
-  readonly: boolean;
-  /** Create the catalog when the file does not exist (writable opens only). */
-  create: boolean;
-}
-
-/** The first 16 bytes of every SQLite database file. */
-const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
-/** The tables of a whaleid catalog. */
-const CATALOG_TABLES = ['decisions', 'features', 'individuals', 'photos'];
-
-/** Refuses a path that is a folder or a file that is not SQLite, before SQLite opens it. */
-function checkFileKind(file: string): void {
-  const stat = statSync(file);
-  if (stat.isDirectory()) throw new WhaleidError(`${file}: a folder, not a catalog file`);
-  if (stat.size === 0) return; // SQLite's empty database: a new catalog
-  const head = Buffer.alloc(SQLITE_HEADER.length);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, head, 0, head.length, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (!head.equals(SQLITE_HEADER)) throw new WhaleidError(`${file}: not a whaleid catalog (not a SQLite database); refusing to open it`);
-}
-
-/** Refuses a SQLite database of another program (before anything is written to it: no WAL, no tables). */
-function checkIsCatalog(sql: Database.Database, file: string, readonly: boolean): void {
-  const tables = (sql.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-  const version = sql.pragma('user_version', { simple: true }) as number;
-  if (version === 0 && tables.length === 0) {
-    if (readonly) throw new WhaleidError(`${file}: an empty database, not a whaleid catalog`);
-    return; // empty: a new catalog
-  }
-  if (CATALOG_TABLES.every((t) => tables.includes(t))) return;
-  throw new WhaleidError(`${file}: a SQLite database but not a whaleid catalog (its tables: ${tables.join(', ') || 'none'}); refusing to change it`);
+/** What a backend module gives {@link wrapCatalogDb}. */
+export interface BackendConnection {
+  backend: CatalogBackend;
+  file: string;
+  kysely: Kysely<CatalogTables>;
+  /** The first statement of every write transaction (PostgreSQL: count the revision, taking its row lock). */
+  beginWrite?(trx: Kysely<CatalogTables>): Promise<void>;
+  /** Called after each committed write. */
+  afterWrite?(): void;
+  revision(): Promise<string>;
+  integrityCheck(): Promise<string>;
+  backupTo?(dest: string): Promise<void>;
+  close(): Promise<void>;
 }
 
 /**
- * Opens a catalog's database: foreign keys on, a busy timeout, and when writable WAL mode and the
- * schema's migrations.
+ * Adds the one transaction helper to a backend's connection: writes as transactions (nested ones
+ * as savepoints), the transaction in progress found through the async context.
  *
- * @param file - the database file
- * @param options - read-only or not, create a missing file or not
- * @returns the connection with its write helper
- * @throws {@link WhaleidError} when the catalog does not exist (read-only, or `create` false), its
- *   folder is missing, the file is not SQLite or another program's database (checked before
- *   anything is written to it), or the schema is newer
+ * @param c - the backend's query builder and its own operations
+ * @returns the catalog's database
  * @example
- * const db = openCatalogDb('whales.db', { readonly: false });
- * db.write(() => db.sql.prepare('DELETE FROM features').run());
+ * const db = wrapCatalogDb(await openSqliteConnection('whales.db', { readonly: false, create: true }));
+ * await db.write(() => db.q().deleteFrom('features').execute());
  */
-export function openCatalogDb(file: string, options: CatalogDbOptions): CatalogDb {
-  const { readonly } = options;
-  const exists = existsSync(file);
-  if (readonly && !exists) throw new WhaleidError(`${file}: no such catalog`);
-  if (!exists && !options.create) throw new WhaleidError(`${file}: no such catalog (a new one is made only when asked: whaleid serve --create, or whaleid catalog import)`);
-  if (!readonly) {
-    const dir = path.dirname(path.resolve(file));
-    if (!existsSync(dir)) throw new WhaleidError(`${file}: folder ${dir} does not exist`);
-  }
-  if (exists) checkFileKind(file);
-  const sql = new Database(file, { readonly, fileMustExist: readonly });
-  try {
-    sql.pragma('foreign_keys = ON');
-    sql.pragma('busy_timeout = 5000');
-    checkIsCatalog(sql, file, readonly);
-    if (!readonly) {
-      sql.pragma('journal_mode = WAL');
-      migrate(sql);
-    }
-  } catch (e) {
-    sql.close();
-    if ((e as { code?: string }).code === 'SQLITE_NOTADB' || (e as { code?: string }).code === 'SQLITE_CORRUPT') throw new WhaleidError(`${file}: damaged or not a SQLite database (${(e as Error).message})`);
-    throw e;
-  }
-  let writes = 0;
+export function wrapCatalogDb(c: BackendConnection): CatalogDb {
+  const current = new AsyncLocalStorage<{ trx: Kysely<CatalogTables>; savepoints: number }>();
   return {
-    file,
-    sql,
-    write<R>(fn: () => R): R {
-      const result = sql.transaction(fn)();
-      writes++;
-      return result;
+    backend: c.backend,
+    file: c.file,
+    q: () => current.getStore()?.trx ?? c.kysely,
+    async write<R>(fn: () => Promise<R>): Promise<R> {
+      const open = current.getStore();
+      if (open) {
+        const name = sql.id(`sp${++open.savepoints}`);
+        await sql`SAVEPOINT ${name}`.execute(open.trx);
+        try {
+          const r = await fn();
+          await sql`RELEASE SAVEPOINT ${name}`.execute(open.trx);
+          return r;
+        } catch (e) {
+          await sql`ROLLBACK TO SAVEPOINT ${name}`.execute(open.trx);
+          throw e;
+        }
+      }
+      const r = await c.kysely.transaction().execute(async (trx) => {
+        await c.beginWrite?.(trx);
+        return current.run({ trx, savepoints: 0 }, fn);
+      });
+      c.afterWrite?.();
+      return r;
     },
-    revision: () => `${writes}:${sql.pragma('data_version', { simple: true }) as number}`,
-    integrityCheck: () => String(sql.pragma('integrity_check', { simple: true })),
-    close: () => sql.close(),
+    revision: () => c.revision(),
+    integrityCheck: () => c.integrityCheck(),
+    ...(c.backupTo ? { backupTo: c.backupTo } : {}),
+    close: () => c.close(),
   };
+}
+
+/**
+ * Whether a `--catalog` value names a PostgreSQL database rather than a SQLite file.
+ *
+ * @param location - a file path or a URL
+ * @returns true for `postgres://` and `postgresql://` URLs
+ * @example
+ * isPostgresUrl('postgres://whaleid@db.lab/whales'); // true
+ */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/**
+ * A PostgreSQL URL fit to print: its password replaced by `***`.
+ *
+ * @param url - the connection URL
+ * @returns the URL without its password
+ * @example
+ * shownUrl('postgres://ann:secret@db/whales'); // 'postgres://ann:***@db/whales'
+ */
+export function shownUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/i, '$1:***@');
 }
 
 /** Largest page a listing returns. */
@@ -140,7 +142,8 @@ export function pageArgs(q: { limit?: number; offset?: number }): [number, numbe
 }
 
 /**
- * `%text%` for `LIKE ? ESCAPE '\'`: the user's %, _ and backslashes match themselves.
+ * `%text%` for a `LIKE` with `\` as its escape character: the user's %, _ and backslashes match
+ * themselves. Used through {@link containsText}.
  *
  * @param text - what the user searched for
  * @returns the pattern
@@ -149,6 +152,21 @@ export function pageArgs(q: { limit?: number; offset?: number }): [number, numbe
  */
 export function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * A search condition that reads the same on both databases: the column contains the text, ASCII
+ * letters compared without case (SQLite's LIKE ignores their case, PostgreSQL's does not, so both
+ * sides are lowered), `%`, `_` and `\` matching themselves.
+ *
+ * @param column - the column (a trusted name from the code, never the user's)
+ * @param text - what the user searched for
+ * @returns the condition for a `where`
+ * @example
+ * db.q().selectFrom('photos').selectAll().where(containsText('location', 'Bay'));
+ */
+export function containsText(column: string, text: string): ReturnType<typeof sql<boolean>> {
+  return sql<boolean>`lower(${sql.ref(column)}) LIKE lower(${likePattern(text)}) ESCAPE '\\'`;
 }
 
 /** The time a change is recorded with (ISO 8601, UTC). */

@@ -20,17 +20,17 @@ function boxCells(box: { x0: number; y0: number; x1: number; y1: number } | null
  * @param catalog - an open catalog
  * @returns the CSV text with a header line
  * @example
- * await writeFileAtomic('catalog.csv', catalogCsv(openCatalog('whales.db', { readonly: true })));
+ * await writeFileAtomic('catalog.csv', await catalogCsv(await openCatalog('whales.db', { readonly: true })));
  */
-export function catalogCsv(catalog: Catalog): string {
+export async function catalogCsv(catalog: Catalog): Promise<string> {
   const rows: (string | number | null)[][] = [];
   const names = new Map<number, string>();
   for (let offset = 0; ; offset += 1000) {
-    const page = catalog.listPhotos({ limit: 1000, offset });
+    const page = await catalog.listPhotos({ limit: 1000, offset });
     for (const p of page.items) {
       let name = '';
       if (p.individualId !== null) {
-        if (!names.has(p.individualId)) names.set(p.individualId, catalog.individual(p.individualId).name);
+        if (!names.has(p.individualId)) names.set(p.individualId, (await catalog.individual(p.individualId)).name);
         name = names.get(p.individualId)!;
       }
       rows.push([`${p.sha256}.${p.format === 'jpeg' ? 'jpg' : p.format === 'tiff' ? 'tif' : p.format}`, name, p.id, p.originalName, p.status, ...boxCells(p.box), p.boxSource, p.takenOn, p.location, p.uploadedBy, p.uploadedAt]);

@@ -43,7 +43,7 @@ export interface ImportSummary {
  * @returns the counts
  * @throws {@link WhaleidError} when the dataset is unusable
  * @example
- * const s = await importDataset(openCatalog('whales.db'), '../shared/datasets/nyala-train');
+ * const s = await importDataset(await openCatalog('whales.db'), '../shared/datasets/nyala-train');
  */
 export async function importDataset(catalog: Catalog, data: string, options: ImportOptions = {}): Promise<ImportSummary> {
   const say = options.onMessage ?? (() => {});
@@ -69,7 +69,7 @@ export async function importDataset(catalog: Catalog, data: string, options: Imp
       else if (p.id) s.added++;
       else s.queued++;
       if (r.newIndividual) s.newIndividuals++;
-      if (!r.duplicate) catalog.groupIntoEncounters([r.photo.id], { by, sameUpload: false });
+      if (!r.duplicate) await catalog.groupIntoEncounters([r.photo.id], { by, sameUpload: false });
     } catch (e) {
       s.failed++;
       say(`${p.file}: ${(e as Error).message}`);

@@ -1,29 +1,20 @@
-import type { DecisionRecord, DetailSource, IndividualRecord, PhotoRecord, PhotoStatus } from './catalog-types.js';
+import type { Selectable } from 'kysely';
+import type { DecisionsTable, IndividualsTable, PhotosTable } from './catalog-tables.js';
+import type { DecisionRecord, IndividualRecord, PhotoRecord } from './catalog-types.js';
 
 /**
- * The catalog's tables as rows (column names as in the schema) and their records. Reads map
- * columns by name; inserts bind named parameters (`@column`), never values by position.
+ * The catalog's rows (column names as in the schema, as the query layer reads them) and their
+ * records.
  */
 
 /** A `photos` row. */
-export interface PhotoRow {
-  id: number; sha256: string; format: string; bytes: number; width: number; height: number; original_name: string;
-  box_x0: number | null; box_y0: number | null; box_x1: number | null; box_y1: number | null; box_source: PhotoRecord['boxSource'];
-  taken_on: string | null; location: string | null; uploaded_by: string; uploaded_at: string; individual_id: number | null; status: PhotoStatus;
-  latitude: number | null; longitude: number | null; taken_on_source: DetailSource | null; position_source: DetailSource | null; encounter_id: number | null;
-}
+export type PhotoRow = Selectable<PhotosTable>;
 
 /** An `individuals` row, with the photo count where a query adds it. */
-export interface IndividualRow {
-  id: number; name: string; notes: string; created_at: string; created_by: string; merged_into: number | null; photo_count?: number;
-  last_seen?: string | null; cover_photo_id?: number | null;
-}
+export type IndividualRow = Selectable<IndividualsTable> & { photo_count?: number; last_seen?: string | null; cover_photo_id?: number | null };
 
 /** A `decisions` row. */
-export interface DecisionRow {
-  id: number; photo_id: number | null; action: DecisionRecord['action']; individual_id: number | null; other_individual_id: number | null;
-  score: number | null; model_version: string | null; decided_by: string; decided_at: string; undoes: number | null;
-}
+export type DecisionRow = Selectable<DecisionsTable>;
 
 /**
  * A photo record from its row.
@@ -31,7 +22,7 @@ export interface DecisionRow {
  * @param r - the row
  * @returns the record
  * @example
- * photoOf(sql.prepare('SELECT * FROM photos WHERE id = ?').get(1));
+ * photoOf(await db.q().selectFrom('photos').selectAll().where('id', '=', 1).executeTakeFirstOrThrow());
  */
 export function photoOf(r: PhotoRow): PhotoRecord {
   return {
@@ -65,24 +56,11 @@ export function individualOf(r: IndividualRow): IndividualRecord {
  * @param r - the row
  * @returns the record
  * @example
- * decisionOf(sql.prepare('SELECT * FROM decisions WHERE id = ?').get(1));
+ * decisionOf(await db.q().selectFrom('decisions').selectAll().where('id', '=', 1).executeTakeFirstOrThrow());
  */
 export function decisionOf(r: DecisionRow): DecisionRecord {
   return {
     id: r.id, photoId: r.photo_id, action: r.action, individualId: r.individual_id, otherIndividualId: r.other_individual_id,
     score: r.score, modelVersion: r.model_version, decidedBy: r.decided_by, decidedAt: r.decided_at, undoes: r.undoes,
   };
-}
-
-/**
- * `INSERT INTO table (a, b) VALUES (@a, @b)` for a row object: the statement binds by column name.
- *
- * @param table - the table
- * @param columns - the columns given
- * @returns the SQL text
- * @example
- * insertSql('individuals', ['name', 'notes']); // 'INSERT INTO individuals (name, notes) VALUES (@name, @notes)'
- */
-export function insertSql(table: string, columns: readonly string[]): string {
-  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`;
 }

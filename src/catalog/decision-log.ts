@@ -1,18 +1,18 @@
 import { now, pageArgs, type CatalogDb } from './catalog-db.js';
-import { decisionOf, insertSql, type DecisionRow } from './catalog-rows.js';
+import { decisionOf } from './catalog-rows.js';
 import type { DecisionContext, DecisionRecord } from './catalog-types.js';
 import { textField } from './text-fields.js';
 
 /** The decision log: every import, confirmation, new individual, skip, merge and undo, with who and which model. */
 export interface DecisionLog {
   /** Appends a decision (call inside a write); `undoes`: the decision an undo reverts. */
-  record(photoId: number | null, action: DecisionRecord['action'], individualId: number | null, other: number | null, ctx: DecisionContext, undoes?: number): DecisionRecord;
+  record(photoId: number | null, action: DecisionRecord['action'], individualId: number | null, other: number | null, ctx: DecisionContext, undoes?: number): Promise<DecisionRecord>;
   /** Every decision of a photo, oldest first. */
-  history(photoId: number): DecisionRecord[];
+  history(photoId: number): Promise<DecisionRecord[]>;
   /** The newest decisions (of one photo when `photoId` is given), newest first. */
-  decisions(q: { photoId?: number; limit?: number }): DecisionRecord[];
+  decisions(q: { photoId?: number; limit?: number }): Promise<DecisionRecord[]>;
   /** How many decisions the log holds (of one action when given). */
-  countDecisions(action?: DecisionRecord['action']): number;
+  countDecisions(action?: DecisionRecord['action']): Promise<number>;
 }
 
 /**
@@ -34,36 +34,33 @@ export function decisionAuthor(given: unknown, user: unknown): string {
 /**
  * Opens the decision log of a catalog.
  *
- * @param db - the catalog's connection
+ * @param db - the catalog's database
  * @returns the log
  * @example
  * const log = createDecisionLog(db);
- * db.write(() => log.record(1, 'confirm', 3, null, { by: 'ann' }));
+ * await db.write(() => log.record(1, 'confirm', 3, null, { by: 'ann' }));
  */
 export function createDecisionLog(db: CatalogDb): DecisionLog {
-  const { sql } = db;
-  const insert = sql.prepare(insertSql('decisions', ['photo_id', 'action', 'individual_id', 'other_individual_id', 'score', 'model_version', 'decided_by', 'decided_at', 'undoes']));
-  const getDecision = sql.prepare<[number | bigint], DecisionRow>('SELECT * FROM decisions WHERE id = ?');
-  const newest = sql.prepare<[number], DecisionRow>('SELECT * FROM decisions ORDER BY id DESC LIMIT ?');
-  const ofPhoto = sql.prepare<[number], DecisionRow>('SELECT * FROM decisions WHERE photo_id = ? ORDER BY id');
-  const newestOfPhoto = sql.prepare<[number, number], DecisionRow>('SELECT * FROM decisions WHERE photo_id = ? ORDER BY id DESC LIMIT ?');
+  const decisions = () => db.q().selectFrom('decisions').selectAll();
   return {
-    record(photoId, action, individualId, other, ctx, undoes) {
-      const info = insert.run({
+    async record(photoId, action, individualId, other, ctx, undoes) {
+      const row = await db.q().insertInto('decisions').values({
         photo_id: photoId, action, individual_id: individualId, other_individual_id: other, score: ctx.score ?? null,
         model_version: ctx.modelVersion ?? null, decided_by: textField('by', ctx.by, 100), decided_at: now(), undoes: undoes ?? null,
-      });
-      return decisionOf(getDecision.get(info.lastInsertRowid)!);
+      }).returningAll().executeTakeFirstOrThrow();
+      return decisionOf(row);
     },
-    history: (photoId) => ofPhoto.all(photoId).map(decisionOf),
-    decisions(q) {
+    history: async (photoId) => (await decisions().where('photo_id', '=', photoId).orderBy('id').execute()).map(decisionOf),
+    async decisions(q) {
       const [limit] = pageArgs(q);
-      const rows = q.photoId === undefined ? newest.all(limit) : newestOfPhoto.all(q.photoId, limit);
-      return rows.map(decisionOf);
+      let query = decisions();
+      if (q.photoId !== undefined) query = query.where('photo_id', '=', q.photoId);
+      return (await query.orderBy('id', 'desc').limit(limit).execute()).map(decisionOf);
     },
-    countDecisions(action) {
-      const count = action === undefined ? sql.prepare('SELECT COUNT(*) AS n FROM decisions').get() : sql.prepare('SELECT COUNT(*) AS n FROM decisions WHERE action = ?').get(action);
-      return (count as { n: number }).n;
+    async countDecisions(action) {
+      let query = db.q().selectFrom('decisions').select((eb) => eb.fn.countAll<number>().as('n'));
+      if (action !== undefined) query = query.where('action', '=', action);
+      return Number((await query.executeTakeFirstOrThrow()).n);
     },
   };
 }

@@ -62,7 +62,7 @@ export interface Identifier {
  * @returns the identifier
  * @throws {@link WhaleidError} when the run is unfinished or has no ONNX export
  * @example
- * const id = await createIdentifier(openCatalog('whales.db'), 'runs/a');
+ * const id = await createIdentifier(await openCatalog('whales.db'), 'runs/a');
  * await id.sync();
  * const { candidates } = await id.identify(42);
  */
@@ -86,12 +86,12 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     const requests = photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined }));
     const out = await run.inference.features(cache, requests, run.crop, onProgress);
     const entries = photos.map((p, i) => ({ photoId: p.id, vector: out.slice(i * F, (i + 1) * F) }));
-    catalog.putFeatures(modelVersion, entries);
+    await catalog.putFeatures(modelVersion, entries);
     photos.forEach((p, i) => features.set(keyOf(p.id, boxKeyOf(p)), entries[i].vector));
   };
   const featuresOf = async (photo: PhotoRecord): Promise<Float32Array> => {
     const key = keyOf(photo.id, boxKeyOf(photo));
-    let f = features.get(key) ?? catalog.getFeatures(modelVersion, [photo.id]).get(photo.id);
+    let f = features.get(key) ?? (await catalog.getFeatures(modelVersion, [photo.id])).get(photo.id);
     if (!f) {
       await compute([photo]);
       f = features.get(key)!;
@@ -99,20 +99,21 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     return f;
   };
   const sync = async (onProgress?: (done: number, total: number) => void): Promise<number> => {
-    const rows = catalog.gallery().filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
+    const rows = (await catalog.gallery()).filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
     // the catalog drops a photo's stored features when its box changes, so stored ones are current
-    const stored = catalog.getFeatures(modelVersion, rows.map((r) => r.photoId));
+    const stored = await catalog.getFeatures(modelVersion, rows.map((r) => r.photoId));
     for (const r of rows) if (stored.has(r.photoId)) features.set(keyOf(r.photoId, r.boxKey), stored.get(r.photoId)!);
-    const missing = rows.filter((r) => !stored.has(r.photoId)).map((r) => catalog.photo(r.photoId));
+    const missing: PhotoRecord[] = [];
+    for (const r of rows) if (!stored.has(r.photoId)) missing.push(await catalog.photo(r.photoId));
     for (let i = 0; i < missing.length; i += 256) {
       await compute(missing.slice(i, i + 256), onProgress && ((d) => onProgress(i + d, missing.length)));
     }
     return missing.length;
   };
   const currentGallery = async (): Promise<NonNullable<typeof gallery>> => {
-    const revision = catalog.revision();
+    const revision = await catalog.revision();
     if (gallery && gallery.revision === revision) return gallery; // nothing written since: no query at all
-    let rows = catalog.gallery();
+    let rows = await catalog.gallery();
     // the gallery changes with decisions (assignments, merges) and boxes: its rows are its identity
     const key = `${rows.length}|${rows.map((r) => keyOf(r.photoId, r.boxKey) + r.individualId).join(';')}`;
     if (gallery && gallery.key === key) {
@@ -121,7 +122,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     }
     if (rows.some((r) => !features.has(keyOf(r.photoId, r.boxKey)))) {
       await sync();
-      rows = catalog.gallery();
+      rows = await catalog.gallery();
     }
     const cols = new Float32Array(rows.length * F);
     rows.forEach((r, i) => cols.set(features.get(keyOf(r.photoId, r.boxKey))!, i * F));
@@ -130,7 +131,8 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       individualIds: Int32Array.from(rows, (r) => r.individualId),
       kernel: rows.length ? createScoreKernel(head, cols) : null,
       key,
-      revision: catalog.revision(),
+      // the revision read before the rows: a write since then (this process's or another's) is seen next time
+      revision,
     };
     return gallery;
   };
@@ -144,7 +146,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     async identify(photoId, o = {}) {
       const k = o.k ?? 5;
       const per = o.photosPerCandidate ?? 3;
-      const photo = catalog.photo(photoId);
+      const photo = await catalog.photo(photoId);
       const q = await featuresOf(photo);
       const g = await currentGallery();
       const n = g.photoIds.length;
@@ -161,7 +163,8 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
         list.sort((a, b) => b.score - a.score || a.photoId - b.photoId);
         return { individualId, score: list[0].score, photos: list.slice(0, per) };
       }).sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
-      const candidates = ranked.map((c) => ({ ...c, name: catalog.individual(c.individualId).name }));
+      const candidates = [];
+      for (const c of ranked) candidates.push({ ...c, name: (await catalog.individual(c.individualId)).name });
       const suggestion = candidates.length && candidates[0].score >= threshold ? 'match' : 'new';
       return { photoId, modelVersion, threshold, suggestion, candidates, compared: n };
     },

@@ -31,8 +31,8 @@ export function registerIndividualRoutes(app: FastifyInstance, ctx: ServiceConte
   });
 
   app.get('/api/individuals/:id', { schema: { summary: 'An individual with its photos', params: idParam, response: { 200: individualWithPhotos } } }, async (req) => {
-    const ind = catalog.individual((req.params as { id: number }).id);
-    return { ...ind, photos: catalog.listPhotos({ individualId: ind.id, limit: 1000 }).items };
+    const ind = await catalog.individual((req.params as { id: number }).id);
+    return { ...ind, photos: (await catalog.listPhotos({ individualId: ind.id, limit: 1000 })).items };
   });
 
   app.patch('/api/individuals/:id', {

@@ -35,7 +35,7 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
   app.get('/api/photos/:id', { schema: { summary: 'One photo', params: idParam, response: { 200: schemas.photo } } }, async (req) => catalog.photo((req.params as { id: number }).id));
 
   app.get('/api/photos/:id/image', { schema: { summary: 'The photo as uploaded', params: idParam } }, async (req, reply) => {
-    const p = catalog.photo((req.params as { id: number }).id);
+    const p = await catalog.photo((req.params as { id: number }).id);
     // content-addressed: the bytes behind this URL never change
     return reply.type(MIME[p.format]).header('cache-control', 'public, max-age=31536000, immutable').send(await readFile(catalog.photoFile(p)));
   });
@@ -43,7 +43,7 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
   app.get('/api/photos/:id/crop.jpg', {
     schema: { summary: "The review crop: the fluke box with the model's margin and aspect", params: idParam, querystring: { type: 'object', properties: { width: { type: 'integer', minimum: 16, maximum: 1024, default: 384 } }, additionalProperties: false } },
   }, async (req, reply) => {
-    const p = catalog.photo((req.params as { id: number }).id);
+    const p = await catalog.photo((req.params as { id: number }).id);
     const crop = ctx.identifier?.crop ?? { margin: 0.05, aspect: 2.15 };
     const jpg = await cropJpeg(catalog.photoFile(p), p, (req.query as { width: number }).width, { margin: crop.margin ?? 0.05, aspect: crop.aspect ?? 2.15 });
     return reply.type('image/jpeg').header('cache-control', 'no-cache').send(jpg);
@@ -97,12 +97,12 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
 
   app.get('/api/photos/:id/decisions', { schema: { summary: "The photo's decision history", params: idParam, response: { 200: { type: 'array', items: schemas.decision } } } }, async (req) => {
     const id = (req.params as { id: number }).id;
-    catalog.photo(id);
+    await catalog.photo(id);
     return catalog.decisions({ photoId: id, limit: 1000 });
   });
 
   app.get('/api/export.csv', { schema: { summary: 'The catalog as CSV: Image,Id (Kaggle submission/train.csv style) plus photo details' } }, async (_req, reply) => {
-    const csv = catalogCsv(catalog);
+    const csv = await catalogCsv(catalog);
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="catalog.csv"').send(csv);
   });
 }

@@ -67,7 +67,7 @@ export function registerSightingRoutes(app: FastifyInstance, ctx: ServiceContext
   app.get('/api/individuals/:id/sightings', {
     schema: { summary: "An individual's sightings, newest first: date, place, position and its photos there", params: idParam, response: { 200: { type: 'array', items: schemas.sighting } } },
   }, async (req) => {
-    const ind = catalog.individual((req.params as { id: number }).id);
+    const ind = await catalog.individual((req.params as { id: number }).id);
     return catalog.sightings(ind.id);
   });
 
@@ -77,12 +77,12 @@ export function registerSightingRoutes(app: FastifyInstance, ctx: ServiceContext
       params: idParam, querystring: { type: 'object', properties: { photo: { type: 'integer', minimum: 1 } }, additionalProperties: false },
     },
   }, async (req, reply) => {
-    const ind = catalog.individual((req.params as { id: number }).id);
-    const located = catalog.sightings(ind.id).filter((s) => s.latitude !== null && s.longitude !== null).reverse();
+    const ind = await catalog.individual((req.params as { id: number }).id);
+    const located = (await catalog.sightings(ind.id)).filter((s) => s.latitude !== null && s.longitude !== null).reverse();
     const points: MapPoint[] = located.map((s) => ({ latitude: s.latitude!, longitude: s.longitude!, label: [s.date?.slice(0, 10) ?? 'date unknown', s.location].filter(Boolean).join(' · ') }));
     const photoId = (req.query as { photo?: number }).photo;
     if (photoId !== undefined) {
-      const p = catalog.photo(photoId);
+      const p = await catalog.photo(photoId);
       if (p.latitude !== null && p.longitude !== null) points.push({ latitude: p.latitude, longitude: p.longitude, label: `photo #${p.id} (under review)`, current: true });
     }
     const svg = sightingsMapSvg(points, { width: 640, height: 360, title: `Sightings of ${ind.name}` });

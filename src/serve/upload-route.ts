@@ -90,7 +90,7 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServiceContext): 
   const detectBox = async (photo: PhotoRecord): Promise<PhotoRecord> => {
     const [found] = await ctx.boxDetector!.detect([await boxCache!.load(catalog.photoFile(photo))]);
     const box = clipBox(orderedBox(found), 0, 0, photo.width, photo.height);
-    return box.x1 - box.x0 >= 2 && box.y1 - box.y0 >= 2 ? catalog.setBox(photo.id, box, 'model') : photo;
+    return box.x1 - box.x0 >= 2 && box.y1 - box.y0 >= 2 ? await catalog.setBox(photo.id, box, 'model') : photo;
   };
 
   const store = async (file: SavedMultipartFile, fields: Partial<Record<UploadField, string>>, by: string): Promise<UploadResult> => {
@@ -115,12 +115,12 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServiceContext): 
   };
 
   // the new photos of one upload are one sighting unless their dates or positions say otherwise
-  const groupSightings = (results: UploadResult[], by: string): void => {
+  const groupSightings = async (results: UploadResult[], by: string): Promise<void> => {
     const added = results.filter((r) => r.ok && !r.duplicate) as Extract<UploadResult, { ok: true }>[];
     if (added.length === 0) return;
     try {
-      catalog.groupIntoEncounters(added.map((r) => r.photo.id), { by, sameUpload: true });
-      for (const r of added) r.photo = catalog.photo(r.photo.id);
+      await catalog.groupIntoEncounters(added.map((r) => r.photo.id), { by, sameUpload: true });
+      for (const r of added) r.photo = await catalog.photo(r.photo.id);
     } catch (e) {
       ctx.logInternal(e);
       for (const r of added) r.error ??= `${r.name}: stored, but not grouped into a sighting (internal error)`;
@@ -142,7 +142,7 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServiceContext): 
     const by = fields.by || ctx.decidedBy(req);
     const results: UploadResult[] = [];
     for (const file of files) results.push(await store(file, fields, by));
-    groupSightings(results, by);
+    await groupSightings(results, by);
     return reply.code(results.some((r) => r.ok) ? 200 : 400).send({ results });
   });
 }

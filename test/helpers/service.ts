@@ -6,11 +6,12 @@ import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { readLabels } from '../../src/data/labels.js';
 import { initEngine } from '../../src/model/engine.js';
 import { startTraining } from '../../src/train/trainer.js';
-import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
+import type { Catalog } from '../../src/catalog/catalog.js';
 import { importDataset } from '../../src/catalog/catalog-import.js';
 import { createIdentifier, type Identifier } from '../../src/serve/identifier.js';
 import { createServer, type ServerOptions } from '../../src/serve/server.js';
 import { tmpDir } from './tmp.js';
+import { BACKENDS, openTestCatalog, type TestBackend } from './backends.js';
 
 /** A running service over a small synthetic catalog and a tiny trained run, on loopback. */
 export interface TestService {
@@ -27,19 +28,32 @@ export interface TestService {
   another(o: Partial<ServerOptions>): Promise<string>;
 }
 
+/** The synthetic catalog and trained run of this test file: made once, shared by its backends. */
+let fixture: Promise<{ dir: string; data: string; run: string }> | null = null;
+
+/** The slow part of the fixture (synthetic photos, a 1-epoch training), once per test file. */
+function trainedFixture(): Promise<{ dir: string; data: string; run: string }> {
+  fixture ??= (async () => {
+    const dir = tmpDir('whaleid-serve-');
+    const data = path.join(dir, 'synth');
+    await initEngine({ backend: 'wasm' });
+    await generateSynthCatalog({ out: data, individuals: 10, photosPerIndividual: 4, seed: 21 });
+    const run = path.join(dir, 'run');
+    await startTraining(run, { data, preset: 'tiny', inputSize: 64, schedule: { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] }, batchSize: 16, valShare: 0.2, seed: 4, cacheDir: path.join(dir, 'cache') });
+    return { dir, data, run };
+  })();
+  return fixture;
+}
+
 /**
  * Builds the fixture: synthetic catalog (10 whales x 4 photos), a 1-epoch tiny run (its head
  * starts as a distance, so a re-encoded copy of a catalog photo matches its own whale), the catalog
- * imported, the service listening on 127.0.0.1 with a random port.
+ * imported on the backend (SQLite by default), the service listening on 127.0.0.1 with a random
+ * port. The photos and the run are made once per test file, whichever backends it uses.
  */
-export async function startTestService(o: Partial<ServerOptions> = {}): Promise<TestService> {
-  const dir = tmpDir('whaleid-serve-');
-  const data = path.join(dir, 'synth');
-  await initEngine({ backend: 'wasm' });
-  await generateSynthCatalog({ out: data, individuals: 10, photosPerIndividual: 4, seed: 21 });
-  const run = path.join(dir, 'run');
-  await startTraining(run, { data, preset: 'tiny', inputSize: 64, schedule: { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] }, batchSize: 16, valShare: 0.2, seed: 4, cacheDir: path.join(dir, 'cache') });
-  const catalog = openCatalog(path.join(dir, 'whales.db'));
+export async function startTestService(o: Partial<ServerOptions> = {}, backend: TestBackend = BACKENDS[0]): Promise<TestService> {
+  const { dir, data, run } = await trainedFixture();
+  const catalog = await openTestCatalog(backend, dir, `whales-${backend.name}-${Math.floor(Math.random() * 1e9)}`);
   await importDataset(catalog, data);
   const identifier = await createIdentifier(catalog, run, { cacheDir: path.join(dir, 'cache'), threads: 1 });
   await identifier.sync();
@@ -55,7 +69,7 @@ export async function startTestService(o: Partial<ServerOptions> = {}): Promise<
   afterAll(async () => {
     for (const a of apps) await a.close();
     await identifier.close();
-    catalog.close();
+    await catalog.close();
   });
   const labels = new Map((await readLabels(path.join(data, 'train.csv'))).map((l) => [l.image, l.id]));
   return { dir, data, catalog, identifier, app, url, token, labels, another: async (opts) => (await start(opts)).url };
@@ -74,18 +88,18 @@ export interface BareService {
 }
 
 /**
- * Starts the service over a new empty catalog without a model, on 127.0.0.1 with a random port,
- * closed after the test file.
+ * Starts the service over a new empty catalog (SQLite by default) without a model, on 127.0.0.1
+ * with a random port, closed after the test file.
  */
-export async function startBareService(o: Partial<ServerOptions> = {}): Promise<BareService> {
+export async function startBareService(o: Partial<ServerOptions> = {}, backend: TestBackend = BACKENDS[0]): Promise<BareService> {
   const dir = tmpDir('whaleid-bare-');
-  const catalog = openCatalog(path.join(dir, 'whales.db'));
+  const catalog = await openTestCatalog(backend, dir, `whales-${backend.name}`);
   const token = 'test-token-123';
   const app = await createServer({ catalog, token, ...o });
   await app.listen({ port: 0, host: '127.0.0.1' });
   afterAll(async () => {
     await app.close();
-    catalog.close();
+    await catalog.close();
   });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const auth = { authorization: `Bearer ${token}` };

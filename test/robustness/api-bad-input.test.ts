@@ -148,9 +148,9 @@ describe('bad input through every endpoint: status, one clear line, catalog byte
     const f = new FormData();
     f.append('photo', new Blob([new Uint8Array(await scenePhoto(90))], { type: 'image/jpeg' }), 'pending.jpg');
     const pending = ((await (await fetch(`${svc.url}/api/photos`, { method: 'POST', body: f, headers })).json()) as { results: { photo: { id: number } }[] }).results[0].photo.id;
-    const [a, b, c] = svc.catalog.listIndividuals({ limit: 3 }).items;
-    svc.catalog.merge(b.id, c.id, { by: 'fixture' });
-    const identified = svc.catalog.listPhotos({ status: 'identified', limit: 1 }).items[0].id;
+    const [a, b, c] = (await svc.catalog.listIndividuals({ limit: 3 })).items;
+    await svc.catalog.merge(b.id, c.id, { by: 'fixture' });
+    const identified = (await svc.catalog.listPhotos({ status: 'identified', limit: 1 })).items[0].id;
     ids = { pending, identified, individual: a.id, other: b.id, merged: c.id, otherName: b.name };
   }, 240_000);
 
@@ -169,7 +169,7 @@ describe('bad input through every endpoint: status, one clear line, catalog byte
     const h: Record<string, string> = { authorization: `Bearer ${svc.token}`, ...(raw ? (typeof value === 'string' ? { 'content-type': 'application/json' } : {}) : { 'content-type': 'application/json' }), ...headers };
     if (h.authorization === '') delete h.authorization;
     const before = catalogFiles();
-    const revision = svc.catalog.revision();
+    const revision = await svc.catalog.revision();
     const res = await fetch(`${svc.url}${url}`, { method, body: sent, headers: h });
     const answer = (await res.json()) as { error?: string; results?: { error?: string }[] };
     const line = answer.error ?? (answer.results ?? []).map((r) => r.error).join(' · ');
@@ -178,6 +178,6 @@ describe('bad input through every endpoint: status, one clear line, catalog byte
     expect(line.split('\n')).toHaveLength(1);
     expect(line).not.toMatch(/internal error/);
     expect(catalogFiles()).toEqual(before);
-    expect(svc.catalog.revision()).toBe(revision);
+    expect(await svc.catalog.revision()).toBe(revision);
   });
 });

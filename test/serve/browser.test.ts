@@ -50,8 +50,8 @@ describe.skipIf(!CHROMIUM)('review page in headless Chromium', () => {
     // keyboard review: the candidate's number confirms it
     await page.keyboard.press(String(rank + 1));
     await page.waitForFunction((id) => !(globalThis as unknown as { location: { hash: string } }).location.hash.endsWith(`/review/${id}`), photoId);
-    expect(svc.catalog.photo(photoId)).toMatchObject({ status: 'identified', individualId });
-    expect(svc.catalog.decisions({ photoId })[0]).toMatchObject({ action: 'confirm', decidedBy: 'tester' });
+    expect(await svc.catalog.photo(photoId)).toMatchObject({ status: 'identified', individualId });
+    expect((await svc.catalog.decisions({ photoId }))[0]).toMatchObject({ action: 'confirm', decidedBy: 'tester' });
 
     await page.goto(`${svc.url}/#/individual/${individualId}`);
     await page.waitForSelector(`[data-testid=individual-photo][data-photo="${photoId}"]`);
@@ -72,12 +72,12 @@ describe.skipIf(!CHROMIUM)('review page in headless Chromium', () => {
     const first = Number(/#\/review\/(\d+)/.exec(page.url())![1]);
     await page.click('[data-testid=new-individual]');
     await page.waitForFunction((id) => !(globalThis as unknown as { location: { hash: string } }).location.hash.endsWith(`/review/${id}`), first);
-    expect(svc.catalog.individualByName('Nova')).toBeDefined();
-    expect(svc.catalog.photo(first).individualId).toBe(svc.catalog.individualByName('Nova')!.id);
+    expect(await svc.catalog.individualByName('Nova')).toBeDefined();
+    expect((await svc.catalog.photo(first)).individualId).toBe((await svc.catalog.individualByName('Nova'))!.id);
     const second = Number(/#\/review\/(\d+)/.exec(page.url())![1]);
     await page.waitForSelector('[data-testid=skip]');
     await page.keyboard.press('s');
-    await expect.poll(() => svc.catalog.photo(second).status).toBe('skipped');
+    await expect.poll(async () => (await svc.catalog.photo(second)).status).toBe('skipped');
   });
 
   it('undoes the last decision with the key: the photo is back in review', async () => {
@@ -91,11 +91,11 @@ describe.skipIf(!CHROMIUM)('review page in headless Chromium', () => {
     await page.waitForSelector('[data-testid=skip]');
     const photoId = Number(/#\/review\/(\d+)/.exec(page.url())![1]);
     await page.keyboard.press('s');
-    await expect.poll(() => svc.catalog.photo(photoId).status).toBe('skipped');
+    await expect.poll(async () => (await svc.catalog.photo(photoId)).status).toBe('skipped');
     await page.waitForSelector('[data-testid=undo]:not([disabled])');
     await page.keyboard.press('u');
-    await expect.poll(() => svc.catalog.photo(photoId).status).toBe('pending');
+    await expect.poll(async () => (await svc.catalog.photo(photoId)).status).toBe('pending');
     await page.waitForFunction((id) => (globalThis as unknown as { location: { hash: string } }).location.hash.endsWith(`/review/${id}`), photoId);
-    expect(svc.catalog.decisions({ photoId })[0]).toMatchObject({ action: 'undo' });
+    expect((await svc.catalog.decisions({ photoId }))[0]).toMatchObject({ action: 'undo' });
   });
 });

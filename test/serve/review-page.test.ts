@@ -83,11 +83,11 @@ describe.skipIf(!CHROMIUM)('review page: sightings, maps, boxes, comparison, und
     // each candidate's earlier sightings are listed
     expect(await page.locator('[data-testid=candidate-sightings]').count()).toBe(5);
     // the upload is one sighting: the other photo is shown in it
-    const second = svc.catalog.listPhotos({ search: 'IMG_1002' }).items[0].id;
+    const second = (await svc.catalog.listPhotos({ search: 'IMG_1002' })).items[0].id;
     await page.waitForSelector(`[data-testid=sighting-photo][href="#/review/${second}"]`);
-    const encounter = svc.catalog.photo(first).encounterId;
+    const encounter = (await svc.catalog.photo(first)).encounterId;
     expect(encounter).not.toBeNull();
-    expect(svc.catalog.photo(second).encounterId).toBe(encounter);
+    expect((await svc.catalog.photo(second)).encounterId).toBe(encounter);
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'review.png'), fullPage: true });
 
     // correct the place and position by hand
@@ -98,20 +98,20 @@ describe.skipIf(!CHROMIUM)('review page: sightings, maps, boxes, comparison, und
     await page.click('[data-testid=save-details]');
     await page.waitForFunction(() => document.querySelector('[data-testid=position]')?.textContent?.startsWith('25.2000° S'));
     expect(await page.textContent('[data-testid=position]')).toBe('25.2000° S, 152.9500° E entered by hand');
-    expect(svc.catalog.photo(first)).toMatchObject({ location: 'Hervey Bay', latitude: -25.2, longitude: 152.95, positionSource: 'user', takenOnSource: 'exif' });
+    expect(await svc.catalog.photo(first)).toMatchObject({ location: 'Hervey Bay', latitude: -25.2, longitude: 152.95, positionSource: 'user', takenOnSource: 'exif' });
 
     // move it to a sighting of its own, then back
     await page.selectOption('[data-testid=move-sighting]', 'new');
-    await expect.poll(() => svc.catalog.photo(first).encounterId).not.toBe(encounter);
+    await expect.poll(async () => (await svc.catalog.photo(first)).encounterId).not.toBe(encounter);
     await page.waitForSelector(`[data-testid=sighting]:not([data-encounter="${encounter}"])`);
     await page.selectOption('[data-testid=move-sighting]', String(encounter));
-    await expect.poll(() => svc.catalog.photo(first).encounterId).toBe(encounter);
+    await expect.poll(async () => (await svc.catalog.photo(first)).encounterId).toBe(encounter);
     expect(errors).toEqual([]);
   });
 
   it('draws a fluke box on the whole photo, then moves it by dragging', async () => {
     const { page, errors } = await openPage();
-    const photo = svc.catalog.listPhotos({ search: 'IMG_1002' }).items[0];
+    const photo = (await svc.catalog.listPhotos({ search: 'IMG_1002' })).items[0];
     await page.goto(`${svc.url}/#/review/${photo.id}`);
     await page.click('[data-testid=edit-box]');
     await page.waitForFunction(() => document.querySelector('[data-testid=box-stage] img')?.naturalWidth > 0);
@@ -124,8 +124,8 @@ describe.skipIf(!CHROMIUM)('review page: sightings, maps, boxes, comparison, und
     await page.mouse.move(img.x + img.width * 0.7, img.y + img.height * 0.8, { steps: 4 });
     await page.mouse.up();
     await page.click('[data-testid=box-save]');
-    await expect.poll(() => svc.catalog.photo(photo.id).boxSource).toBe('user');
-    const drawn = svc.catalog.photo(photo.id).box!;
+    await expect.poll(async () => (await svc.catalog.photo(photo.id)).boxSource).toBe('user');
+    const drawn = (await svc.catalog.photo(photo.id)).box!;
     expect(drawn.x0).toBeCloseTo(photo.width * 0.1, -1);
     expect(drawn.y1).toBeCloseTo(photo.height * 0.8, -1);
     await page.waitForFunction(() => document.querySelector('[data-testid=box-words]')?.textContent?.startsWith('Fluke box drawn by hand'));
@@ -139,8 +139,8 @@ describe.skipIf(!CHROMIUM)('review page: sightings, maps, boxes, comparison, und
     await page.mouse.move(rect.x + rect.width / 2 + 40, rect.y + rect.height / 2 - 10, { steps: 5 });
     await page.mouse.up();
     await page.click('[data-testid=box-save]');
-    await expect.poll(() => svc.catalog.photo(photo.id).box!.x0).not.toBe(drawn.x0);
-    const moved = svc.catalog.photo(photo.id).box!;
+    await expect.poll(async () => (await svc.catalog.photo(photo.id)).box!.x0).not.toBe(drawn.x0);
+    const moved = (await svc.catalog.photo(photo.id)).box!;
     expect(moved.x0 - drawn.x0).toBeCloseTo(40 / k, -1);
     expect(moved.y0 - drawn.y0).toBeCloseTo(-10 / k, -1);
     expect(moved.x1 - moved.x0).toBeCloseTo(drawn.x1 - drawn.x0, 0);
@@ -149,7 +149,7 @@ describe.skipIf(!CHROMIUM)('review page: sightings, maps, boxes, comparison, und
 
   it('compares query and candidate side by side, zooming both together', async () => {
     const { page, errors } = await openPage();
-    const photo = svc.catalog.listPhotos({ search: 'IMG_1001' }).items[0];
+    const photo = (await svc.catalog.listPhotos({ search: 'IMG_1001' })).items[0];
     await page.goto(`${svc.url}/#/review/${photo.id}`);
     await page.locator('[data-testid=compare-open]').first().click();
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=compare] img')].every((i) => i.naturalWidth > 0 && i.dataset.zoom === '1.00'));
@@ -170,38 +170,38 @@ describe.skipIf(!CHROMIUM)('review page: sightings, maps, boxes, comparison, und
 
   it("confirms, shows the photo's decision history and undoes its last decision", async () => {
     const { page, errors } = await openPage();
-    const photo = svc.catalog.listPhotos({ search: 'IMG_1001' }).items[0];
+    const photo = (await svc.catalog.listPhotos({ search: 'IMG_1001' })).items[0];
     await page.goto(`${svc.url}/#/review/${photo.id}`);
     await page.waitForSelector('[data-testid=candidate]');
     const individualId = Number(await page.locator('[data-testid=candidate]').first().getAttribute('data-individual'));
     await page.keyboard.press('1');
-    await expect.poll(() => svc.catalog.photo(photo.id).status).toBe('identified');
+    await expect.poll(async () => (await svc.catalog.photo(photo.id)).status).toBe('identified');
     // the page moves on to the next photo; come back to this one
     await page.waitForURL((url) => !url.hash.endsWith(`/review/${photo.id}`));
     await page.goto(`${svc.url}/#/review/${photo.id}`);
     await page.waitForSelector('[data-testid=history] li[data-action=confirm]');
     expect(await page.textContent('[data-testid=status]')).toMatch(/^Already identified/);
     await page.click('[data-testid=undo-photo]');
-    await expect.poll(() => svc.catalog.photo(photo.id)).toMatchObject({ status: 'pending', individualId: null });
+    await expect.poll(async () => (await svc.catalog.photo(photo.id))).toMatchObject({ status: 'pending', individualId: null });
     await page.waitForSelector('[data-testid=history] li[data-action=undo]');
     expect(await page.locator('[data-testid=history] li').first().textContent()).toMatch(/undid the decision before · by tester/);
     expect(await page.locator('[data-testid=undo-photo]').count()).toBe(0);
     // decided again, for the next test's map
     await page.keyboard.press('1');
-    await expect.poll(() => svc.catalog.photo(photo.id).individualId).toBe(individualId);
+    await expect.poll(async () => (await svc.catalog.photo(photo.id)).individualId).toBe(individualId);
     expect(errors).toEqual([]);
   });
 
   it("lists individuals with thumbnails, last seen and export; draws an individual's sightings on a map; merges another picked by name", async () => {
     const { page, errors } = await openPage();
-    const photo = svc.catalog.listPhotos({ search: 'IMG_1001' }).items[0];
-    const ind = svc.catalog.individual(photo.individualId!);
+    const photo = (await svc.catalog.listPhotos({ search: 'IMG_1001' })).items[0];
+    const ind = (await svc.catalog.individual(photo.individualId!));
     await page.goto(`${svc.url}/#/individuals`);
     await page.waitForSelector('[data-testid=individual-row]');
     const row = page.locator('[data-testid=individual-row]', { hasText: ind.name });
     expect(await row.locator('[data-testid=last-seen]').textContent()).toBe('2022-08-14');
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=thumbnail]')].every((i) => i.complete && i.naturalWidth > 0));
-    expect(await page.locator('[data-testid=thumbnail]').count()).toBe(svc.catalog.listIndividuals({ limit: 1000 }).items.filter((i) => i.coverPhotoId).length);
+    expect(await page.locator('[data-testid=thumbnail]').count()).toBe((await svc.catalog.listIndividuals({ limit: 1000 })).items.filter((i) => i.coverPhotoId).length);
     expect(await page.getAttribute('[data-testid=export]', 'href')).toBe('/api/export.csv');
 
     await row.locator('a').last().click();
@@ -213,13 +213,13 @@ describe.skipIf(!CHROMIUM)('review page: sightings, maps, boxes, comparison, und
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'individual.png'), fullPage: true });
 
     // merge another individual, picked by its name from the list
-    const other = svc.catalog.listIndividuals({ limit: 1000 }).items.find((i) => i.id !== ind.id && i.photoCount)!;
+    const other = (await svc.catalog.listIndividuals({ limit: 1000 })).items.find((i) => i.id !== ind.id && i.photoCount)!;
     await page.fill('[data-testid=merge-name]', other.name.slice(0, 5));
     await page.dispatchEvent('[data-testid=merge-name]', 'input');
     await page.locator('[data-testid=merge-match]', { hasText: other.name }).click();
     expect(await page.textContent('[data-testid=merge]')).toBe(`Merge ${other.name} into ${ind.name}`);
     await page.click('[data-testid=merge]');
-    await expect.poll(() => svc.catalog.individual(other.id).mergedInto).toBe(ind.id);
+    await expect.poll(async () => (await svc.catalog.individual(other.id)).mergedInto).toBe(ind.id);
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid=individual-photo]').length === n, ind.photoCount! + other.photoCount!);
     // a name no other individual has offers nothing to merge
     await page.fill('[data-testid=merge-name]', 'Nobody');
@@ -228,7 +228,7 @@ describe.skipIf(!CHROMIUM)('review page: sightings, maps, boxes, comparison, und
     expect(await page.isDisabled('[data-testid=merge]')).toBe(true);
     if (SHOTS) {
       // the other photo of that sighting, whose first candidate now has a dated, placed sighting
-      const other = svc.catalog.listPhotos({ search: 'IMG_1002' }).items[0];
+      const other = (await svc.catalog.listPhotos({ search: 'IMG_1002' })).items[0];
       await page.goto(`${svc.url}/#/review/${other.id}`);
       await page.waitForSelector('[data-testid=candidate-sightings] li');
       await page.screenshot({ path: path.join(SHOTS, 'review-with-sightings.png'), fullPage: true });

@@ -24,7 +24,7 @@ describe('skip and undo', () => {
   }, 240_000);
 
   it('skipping an identified photo takes it out of its individual (a new decision replaces the old one)', async () => {
-    const photo = svc.catalog.listPhotos({ status: 'identified', limit: 1 }).items[0];
+    const photo = (await svc.catalog.listPhotos({ status: 'identified', limit: 1 })).items[0];
     const whale = photo.individualId!;
     const r = await post(`/api/photos/${photo.id}/skip`);
     expect(r.status).toBe(200);
@@ -32,7 +32,7 @@ describe('skip and undo', () => {
     expect(await photoOf(photo.id)).toMatchObject({ status: 'skipped', individualId: null });
     const ind = await (await fetch(`${svc.url}/api/individuals/${whale}`)).json() as { photos: { id: number }[] };
     expect(ind.photos.map((p) => p.id)).not.toContain(photo.id);
-    expect(svc.catalog.gallery().map((g) => g.photoId)).not.toContain(photo.id);
+    expect((await svc.catalog.gallery()).map((g) => g.photoId)).not.toContain(photo.id);
     // undo: back to its individual; undo again: its import cannot be undone
     const u = await post(`/api/photos/${photo.id}/undo`, { by: 'ann' });
     expect(u.status).toBe(200);
@@ -45,7 +45,7 @@ describe('skip and undo', () => {
 
   it('undoes decisions one by one, back to the review queue', async () => {
     const id = await uploadOne(80);
-    const [a, b] = svc.catalog.listIndividuals({ limit: 2 }).items;
+    const [a, b] = (await svc.catalog.listIndividuals({ limit: 2 })).items;
     await post(`/api/photos/${id}/confirm`, { individualId: a.id });
     await post(`/api/photos/${id}/confirm`, { individualId: b.id });
     expect(await photoOf(id)).toMatchObject({ status: 'identified', individualId: b.id });
@@ -65,7 +65,7 @@ describe('skip and undo', () => {
     const made = await post(`/api/photos/${id}/new-individual`, { name: 'Undone' });
     await post(`/api/photos/${id}/undo`);
     expect(await photoOf(id)).toMatchObject({ status: 'pending', individualId: null });
-    expect(svc.catalog.individual(made.body.individual.id)).toMatchObject({ name: 'Undone', photoCount: 0 });
+    expect(await svc.catalog.individual(made.body.individual.id)).toMatchObject({ name: 'Undone', photoCount: 0 });
   });
 
   it('needs the token', async () => {

@@ -20,7 +20,7 @@ describe('strict API input', () => {
     form.append('photo', new Blob([new Uint8Array(await scenePhoto(31))], { type: 'image/jpeg' }), 'strict.jpg');
     const res = await fetch(`${svc.url}/api/photos`, { method: 'POST', body: form, headers: { authorization: `Bearer ${svc.token}` } });
     pending = ((await res.json()) as { results: { photo: { id: number } }[] }).results[0].photo.id;
-    svc.catalog.updateIndividual(2, { notes: 'seen off Cape Cod' });
+    await svc.catalog.updateIndividual(2, { notes: 'seen off Cape Cod' });
   }, 240_000);
 
   const cases: [string, string, () => string, string, RegExp][] = [
@@ -36,11 +36,11 @@ describe('strict API input', () => {
   ];
   for (const [name, method, url, body, message] of cases) {
     it(`refuses ${name}`, async () => {
-      const before = JSON.stringify([svc.catalog.listIndividuals({ limit: 1000 }).items, svc.catalog.listPhotos({ limit: 1000 }).items, svc.catalog.countDecisions()]);
+      const before = JSON.stringify([(await svc.catalog.listIndividuals({ limit: 1000 })).items, (await svc.catalog.listPhotos({ limit: 1000 })).items, (await svc.catalog.countDecisions())]);
       const r = await send(method, url(), body);
       expect(r.status).toBe(400);
       expect(r.error).toMatch(message);
-      expect(JSON.stringify([svc.catalog.listIndividuals({ limit: 1000 }).items, svc.catalog.listPhotos({ limit: 1000 }).items, svc.catalog.countDecisions()])).toBe(before);
+      expect(JSON.stringify([(await svc.catalog.listIndividuals({ limit: 1000 })).items, (await svc.catalog.listPhotos({ limit: 1000 })).items, (await svc.catalog.countDecisions())])).toBe(before);
     });
   }
 
@@ -57,6 +57,6 @@ describe('strict API input', () => {
 
   it('still takes the well-formed requests', async () => {
     expect((await send('PATCH', '/api/individuals/2', '{"notes":"two notches"}')).status).toBe(200);
-    expect(svc.catalog.individual(2).notes).toBe('two notches');
+    expect((await svc.catalog.individual(2)).notes).toBe('two notches');
   });
 });

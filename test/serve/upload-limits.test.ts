@@ -18,7 +18,7 @@ const form = async (photos: number[], fields: [string, string][] = []): Promise<
   for (const s of photos) f.append('photo', new Blob([new Uint8Array(await scenePhoto(s))], { type: 'image/jpeg' }), `u${s}.jpg`);
   return f;
 };
-const photoCount = (): number => svc.catalog.listPhotos({}).total;
+const photoCount = async (): Promise<number> => (await svc.catalog.listPhotos({})).total;
 
 describe('uploads: limits and malformed bodies', () => {
   const stderr: string[] = [];
@@ -33,16 +33,16 @@ describe('uploads: limits and malformed bodies', () => {
   });
 
   it('refuses more files than the limit before storing any', async () => {
-    const before = photoCount();
+    const before = await photoCount();
     const r = await post(small, await form([60, 61, 62, 63]));
     expect(r.status).toBe(413);
     expect(r.body.error).toBe('too many files: at most 3 photos per upload; nothing was stored');
-    expect(photoCount()).toBe(before);
+    expect(await photoCount()).toBe(before);
     expect((await post(small, await form([60, 61, 62]))).body.results!.map((x) => x.ok)).toEqual([true, true, true]);
   });
 
   it('refuses more form fields than the limit, and unknown or repeated fields, before storing the photo', async () => {
-    const before = photoCount();
+    const before = await photoCount();
     const many = await post(svc.url, await form([64], Array.from({ length: 22 }, (_, i) => [`f${i}`, 'x'] as [string, string])));
     expect(many.status).toBe(413);
     expect(many.body.error).toMatch(/^too many form fields: at most 20 .*; nothing was stored$/);
@@ -55,7 +55,7 @@ describe('uploads: limits and malformed bodies', () => {
     const badDate = await post(svc.url, await form([64, 65], [['takenOn', '2019-02-30']]));
     expect(badDate.status).toBe(400);
     expect(badDate.body.error).toMatch(/for takenOn but received "2019-02-30"/);
-    expect(photoCount()).toBe(before);
+    expect(await photoCount()).toBe(before);
   });
 
   it('answers an upload without a file with a message', async () => {
@@ -65,7 +65,7 @@ describe('uploads: limits and malformed bodies', () => {
   });
 
   it('answers a body without a boundary, or cut short, with 400 and no stack trace', async () => {
-    const before = photoCount();
+    const before = await photoCount();
     const noBoundary = await post(svc.url, 'hello', { 'content-type': 'multipart/form-data' });
     expect(noBoundary.status).toBe(400);
     expect(noBoundary.body.error).toMatch(/malformed multipart\/form-data body .*; nothing was stored/);
@@ -75,6 +75,6 @@ describe('uploads: limits and malformed bodies', () => {
     const cut = await post(svc.url, new Uint8Array(Buffer.concat([head, photo.subarray(0, photo.length >> 1)])), { 'content-type': 'multipart/form-data; boundary=XyZ' });
     expect(cut.status).toBe(400);
     expect(cut.body.error).toMatch(/malformed multipart\/form-data body/);
-    expect(photoCount()).toBe(before);
+    expect(await photoCount()).toBe(before);
   });
 });

@@ -7,10 +7,12 @@ import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 
-const catalog = common.catalog.required('the catalog database file');
+const catalog = common.catalog.required('the catalog: a SQLite file or a postgres:// URL');
+const photos = common.photos;
 
 const IMPORT_OPTIONS = {
-  catalog: common.catalog.required('the catalog database file'),
+  catalog: common.catalog.required('the catalog: a SQLite file or a postgres:// URL'),
+  photos,
   data: common.data.describedAs('dataset to import').required('the dataset folder to import'),
   boxes: common.boxes,
   by: text('--by <name>', 'who is recorded as the importer').withDefault('import'),
@@ -19,6 +21,7 @@ const IMPORT_OPTIONS = {
 
 const FEATURES_OPTIONS = {
   catalog,
+  photos,
   model: common.model.required('the training run folder'),
   cache: common.cache,
   quiet: common.quiet,
@@ -26,16 +29,19 @@ const FEATURES_OPTIONS = {
 
 const BACKUP_OPTIONS = {
   catalog,
+  photos,
   out: common.outFile('backup database file (its photos go to <out>.photos)', ['.photos']).required('the backup file to write'),
 };
 
 const EXPORT_OPTIONS = {
   catalog,
+  photos,
   out: common.outFile('CSV file to write (atomically)').required('the CSV file to write'),
 };
 
 const SERVE_OPTIONS = {
-  catalog: common.catalog.required('the catalog database file (it must exist unless --create)'),
+  catalog: common.catalog.required('the catalog: a SQLite file or a postgres:// URL (it must exist unless --create)'),
+  photos,
   create: switchOn('--create', 'start a new, empty catalog when --catalog does not exist (without it a missing file is refused, so a mistyped path never serves an empty catalog)'),
   model: common.model.describedAs('training run folder used to propose matches (without it uploads get no candidates)'),
   boxModel: text('--box-model <dir>', "fluke detector for photos uploaded without a box: a `whaleid boxes train` folder, or 'none' (default: the shipped one when --model was trained with boxes)").asInput('folder'),
@@ -70,13 +76,13 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const { openCatalog } = await import('../../catalog/catalog.js');
       const { importDataset } = await import('../../catalog/catalog-import.js');
       const { catalog: file, data } = opts;
-      const cat = openCatalog(file);
+      const cat = await openCatalog(file, { photoDir: opts.photos });
       try {
         const s = await importDataset(cat, data, { boxes: opts.boxes, by: opts.by, onMessage: (l) => io.err(l), onProgress: createPassProgress('import', io.progress && !opts.quiet) });
-        io.out(`${file}: ${s.added} photos added, ${s.duplicates} already there, ${s.newIndividuals} new individuals; ${s.queued} photos put in the review queue (new_whale or unlabelled), ${s.failed} unreadable, ${s.skipped} dataset rows skipped`);
+        io.out(`${cat.file}: ${s.added} photos added, ${s.duplicates} already there, ${s.newIndividuals} new individuals; ${s.queued} photos put in the review queue (new_whale or unlabelled), ${s.failed} unreadable, ${s.skipped} dataset rows skipped`);
         if (s.failed || s.skipped) io.setExitCode(1);
       } finally {
-        cat.close();
+        await cat.close();
       }
     },
   });
@@ -88,13 +94,13 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     options: FEATURES_OPTIONS,
     run: async (opts) => {
       const { catalog: file, model: runDir } = opts;
-      const { identifier, cat } = await openService(io, file, runDir, opts.cache);
+      const { identifier, cat } = await openService(io, file, opts.photos, runDir, opts.cache);
       try {
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
-        io.out(`${file}: ${n} photos' features computed for model ${identifier.modelVersion}`);
+        io.out(`${cat.file}: ${n} photos' features computed for model ${identifier.modelVersion}`);
       } finally {
         await identifier.close();
-        cat.close();
+        await cat.close();
       }
     },
   });
@@ -107,12 +113,12 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     run: async (opts) => {
       const { openCatalog } = await import('../../catalog/catalog.js');
       const { catalog: file, out } = opts;
-      const cat = openCatalog(file, { readonly: true });
+      const cat = await openCatalog(file, { readonly: true, photoDir: opts.photos });
       try {
         const { photos } = await cat.backup(out);
-        io.out(`backed up ${file} to ${out} (${photos} photos copied to ${out}.photos)`);
+        io.out(`backed up ${cat.file} to ${out} (${photos} photos copied to ${out}.photos)`);
       } finally {
-        cat.close();
+        await cat.close();
       }
     },
   });
@@ -127,13 +133,13 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const { catalogCsv } = await import('../../catalog/catalog-export.js');
       const { writeFileAtomic } = await import('../../util/atomic-file.js');
       const { catalog: file, out } = opts;
-      const cat = openCatalog(file, { readonly: true });
+      const cat = await openCatalog(file, { readonly: true, photoDir: opts.photos });
       try {
-        const csv = catalogCsv(cat);
+        const csv = await catalogCsv(cat);
         await writeFileAtomic(out, csv);
-        io.out(`wrote ${csv.trim().split('\n').length - 1} photos of ${file} to ${out}`);
+        io.out(`wrote ${csv.trim().split('\n').length - 1} photos of ${cat.file} to ${out}`);
       } finally {
-        cat.close();
+        await cat.close();
       }
     },
   });
@@ -147,10 +153,10 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const file = opts.catalog;
       if (opts.token !== undefined && opts.token.length < 8) throw new WhaleidError('--token: expected at least 8 characters');
       const { openCatalog } = await import('../../catalog/catalog.js');
-      const cat = openCatalog(file, { maxPixels: opts.maxPixels, create: opts.create });
+      const cat = await openCatalog(file, { maxPixels: opts.maxPixels, create: opts.create, photoDir: opts.photos });
       let identifier = null;
       if (opts.model) {
-        identifier = (await openService(io, file, opts.model, opts.cache, cat)).identifier;
+        identifier = (await openService(io, file, opts.photos, opts.model, opts.cache, cat)).identifier;
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
         io.err(`model ${identifier.modelVersion}: ${n} catalog photos' features computed`);
       }
@@ -164,7 +170,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         await app.close();
         await identifier?.close();
         await boxDetector?.dispose();
-        cat.close();
+        await cat.close();
       };
       // the handlers before the line that says the service is up: a supervisor that stops it as
       // soon as it reads that line must find them in place
@@ -172,15 +178,15 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         process.once('SIGINT', () => void stop().then(resolve));
         process.once('SIGTERM', () => void stop().then(resolve));
       });
-      io.out(`whaleid serving ${path.resolve(file)} at ${address} (${opts.token ? 'changes need the token' : 'read-only: no --token'})`);
+      io.out(`whaleid serving ${cat.backend === 'sqlite' ? path.resolve(file) : cat.file} at ${address} (${opts.token ? 'changes need the token' : 'read-only: no --token'})`);
       await stopped;
     },
   });
 }
 
-async function openService(io: CliIo, file: string, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog) {
+async function openService(io: CliIo, file: string, photoDir: string | undefined, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog) {
   const { openCatalog } = await import('../../catalog/catalog.js');
-  const cat = open ?? openCatalog(file, { create: false });
+  const cat = open ?? await openCatalog(file, { create: false, photoDir });
   const { createIdentifier } = await import('../../serve/identifier.js');
   return { cat, identifier: await createIdentifier(cat, runDir, { cacheDir, onWarning: (l) => io.err(l) }) };
 }

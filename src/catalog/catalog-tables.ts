@@ -1,0 +1,101 @@
+import type { Generated } from 'kysely';
+import type { DecisionRecord, DetailSource, PhotoRecord, PhotoStatus } from './catalog-types.js';
+
+/**
+ * The catalog's tables as the query layer (Kysely) sees them: column names as in the schema
+ * (catalog-schema.ts), the same on SQLite and PostgreSQL. Every query of the stores is written
+ * once against these types and runs on either database.
+ */
+
+/** The `individuals` table. */
+export interface IndividualsTable {
+  id: Generated<number>;
+  name: string;
+  notes: Generated<string>;
+  created_at: string;
+  created_by: Generated<string>;
+  merged_into: number | null;
+}
+
+/** The `photos` table. */
+export interface PhotosTable {
+  id: Generated<number>;
+  sha256: string;
+  format: string;
+  bytes: number;
+  width: number;
+  height: number;
+  original_name: Generated<string>;
+  box_x0: number | null;
+  box_y0: number | null;
+  box_x1: number | null;
+  box_y1: number | null;
+  box_source: Generated<PhotoRecord['boxSource']>;
+  taken_on: string | null;
+  location: string | null;
+  uploaded_by: Generated<string>;
+  uploaded_at: string;
+  individual_id: number | null;
+  status: Generated<PhotoStatus>;
+  latitude: number | null;
+  longitude: number | null;
+  taken_on_source: DetailSource | null;
+  position_source: DetailSource | null;
+  encounter_id: number | null;
+}
+
+/** The `features` table: a float32 vector as bytes (BLOB on SQLite, bytea on PostgreSQL). */
+export interface FeaturesTable {
+  photo_id: number;
+  model_version: string;
+  vector: Buffer;
+}
+
+/** The `decisions` table. */
+export interface DecisionsTable {
+  id: Generated<number>;
+  photo_id: number | null;
+  action: DecisionRecord['action'];
+  individual_id: number | null;
+  other_individual_id: number | null;
+  score: number | null;
+  model_version: string | null;
+  decided_by: string;
+  decided_at: string;
+  undoes: number | null;
+}
+
+/** The `encounters` table (sightings). */
+export interface EncountersTable {
+  id: Generated<number>;
+  created_at: string;
+  created_by: Generated<string>;
+}
+
+/** The `catalog_revision` table (migration 4): one row, counted up by every write. */
+export interface CatalogRevisionTable {
+  id: number;
+  revision: number;
+}
+
+/** Every table of a catalog. */
+export interface CatalogTables {
+  individuals: IndividualsTable;
+  photos: PhotosTable;
+  features: FeaturesTable;
+  decisions: DecisionsTable;
+  encounters: EncountersTable;
+  catalog_revision: CatalogRevisionTable;
+}
+
+/**
+ * The tables in the order a copy inserts them (every reference points to a table before it, or
+ * within itself in id order), with the key their rows are ordered by.
+ */
+export const TABLE_ORDER: readonly { table: keyof CatalogTables; key: readonly string[] }[] = [
+  { table: 'individuals', key: ['id'] },
+  { table: 'encounters', key: ['id'] },
+  { table: 'photos', key: ['id'] },
+  { table: 'features', key: ['photo_id', 'model_version'] },
+  { table: 'decisions', key: ['id'] },
+];

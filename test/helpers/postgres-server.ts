@@ -1,0 +1,92 @@
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+/**
+ * vitest's global setup: one PostgreSQL server of our own for the whole test run (initdb in a
+ * temporary folder, listening only on a Unix socket there, fsync off), stopped and removed at the
+ * end. Test files get a database each (test/helpers/backends.ts). Where PostgreSQL is not
+ * installed, `postgresUrl` is '' and the PostgreSQL variants skip with the reason.
+ */
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The test server's maintenance database URL, '' when there is none. */
+    postgresUrl: string;
+    /** Why there is none. */
+    postgresMissing: string;
+  }
+}
+
+/** The newest PostgreSQL's programs (Debian's layout), or null. */
+function postgresBin(): string | null {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return null;
+  const versions = readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  return versions.length ? path.join(root, versions[0], 'bin') : null;
+}
+
+/** initdb and postgres refuse root: as root, run them as the `postgres` user (Debian's package makes it), else `nobody`. */
+function serverUser(): { prefix: string[]; uid: number; gid: number } | null {
+  if (process.getuid?.() !== 0) return null;
+  const name = (() => {
+    try {
+      execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
+      return 'postgres';
+    } catch {
+      return 'nobody';
+    }
+  })();
+  const uid = Number(execFileSync('id', ['-u', name]).toString());
+  const gid = Number(execFileSync('id', ['-g', name]).toString());
+  return { prefix: ['runuser', '-u', name, '--'], uid, gid };
+}
+
+/**
+ * Starts the server and provides its URL to the tests.
+ *
+ * @param project - vitest's project (to provide values to tests)
+ * @returns the teardown that stops the server and removes its folder
+ */
+export default function setup(project: TestProject): (() => void) | undefined {
+  const bin = postgresBin();
+  if (!bin) {
+    project.provide('postgresUrl', '');
+    project.provide('postgresMissing', 'PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb; apt-get install postgresql)');
+    return undefined;
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'whaleid-pg-'));
+  const data = path.join(dir, 'data');
+  mkdirSync(data);
+  const user = serverUser();
+  if (user) {
+    chownSync(dir, user.uid, user.gid);
+    chownSync(data, user.uid, user.gid);
+  }
+  const run = (program: string, args: string[]): void => {
+    const argv = [...(user?.prefix ?? []), path.join(bin, program), ...args];
+    execFileSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+  };
+  const port = 20_000 + Math.floor(Math.random() * 30_000);
+  try {
+    run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    run('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', '-o', `-k ${dir} -p ${port} -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`, 'start']);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    const why = `the test PostgreSQL server did not start (${((e as { stderr?: Buffer }).stderr ?? '').toString().trim().split('\n').pop() || (e as Error).message})`;
+    project.provide('postgresUrl', '');
+    project.provide('postgresMissing', why);
+    return undefined;
+  }
+  project.provide('postgresUrl', `postgres://postgres@localhost:${port}/postgres?host=${encodeURIComponent(dir)}`);
+  project.provide('postgresMissing', '');
+  return () => {
+    try {
+      run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
