@@ -31,6 +31,12 @@ export interface CatalogDb {
    */
   write<R>(fn: () => Promise<R>): Promise<R>;
   /**
+   * Runs `fn` in one read transaction: every query of it sees the catalog as it was at its
+   * start, whatever other processes write meanwhile (SQLite's WAL snapshot, PostgreSQL's
+   * REPEATABLE READ). A copy or backup reads through it.
+   */
+  snapshot<R>(fn: () => Promise<R>): Promise<R>;
+  /**
    * Changes whenever the catalog changed, through this process or any other one (SQLite's
    * data_version with a counter of this connection's writes; PostgreSQL's revision row).
    */
@@ -93,6 +99,10 @@ export function wrapCatalogDb(c: BackendConnection): CatalogDb {
       });
       c.afterWrite?.();
       return r;
+    },
+    async snapshot<R>(fn: () => Promise<R>): Promise<R> {
+      const begin = c.backend === 'postgres' ? c.kysely.transaction().setIsolationLevel('repeatable read') : c.kysely.transaction();
+      return begin.execute((trx) => current.run({ trx, savepoints: 0 }, fn));
     },
     revision: () => c.revision(),
     integrityCheck: () => c.integrityCheck(),

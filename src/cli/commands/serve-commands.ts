@@ -39,6 +39,15 @@ const EXPORT_OPTIONS = {
   out: common.outFile('CSV file to write (atomically)').required('the CSV file to write'),
 };
 
+const COPY_OPTIONS = {
+  from: text('--from <file|url>', 'the catalog to copy: a SQLite file or a postgres:// URL').asInput('catalog').required('the catalog to copy (a SQLite file or a postgres:// URL)'),
+  to: text('--to <file|url>', 'the target: a SQLite file (created) or a postgres:// URL of an existing database (createdb)').required('the target (a SQLite file or a postgres:// URL)'),
+  fromPhotos: text('--from-photos <dir>', "the source's photo folder (default: <from>.photos beside a SQLite file)").asInput('folder'),
+  toPhotos: text('--to-photos <dir>', "the target's photo folder (default: <to>.photos beside a SQLite file; needed for PostgreSQL)"),
+  force: switchOn('--force', 'replace the rows of a target that holds a catalog already (without it such a target is refused)'),
+  quiet: common.quiet,
+};
+
 const SERVE_OPTIONS = {
   catalog: common.catalog.required('the catalog: a SQLite file or a postgres:// URL (it must exist unless --create)'),
   photos,
@@ -56,7 +65,7 @@ const SERVE_OPTIONS = {
 };
 
 /**
- * Registers `whaleid catalog import|features|backup|export` and `whaleid serve`: the photo-ID
+ * Registers `whaleid catalog import|features|backup|export|copy` and `whaleid serve`: the photo-ID
  * catalog and the review service over it.
  *
  * @param program - the whaleid program
@@ -65,7 +74,7 @@ const SERVE_OPTIONS = {
  * registerServeCommands(program, io);
  */
 export function registerServeCommands(program: Command, io: CliIo): void {
-  const catalog = program.command('catalog').description('the photo-ID catalog: import a dataset, compute features, back up, export');
+  const catalog = program.command('catalog').description('the photo-ID catalog: import a dataset, compute features, back up, export, copy between SQLite and PostgreSQL');
 
   defineCommand(catalog, {
     name: 'import',
@@ -141,6 +150,20 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       } finally {
         await cat.close();
       }
+    },
+  });
+
+  defineCommand(catalog, {
+    name: 'copy',
+    description: 'copy a whole catalog between SQLite and PostgreSQL (either way): every table with its ids and the photo files, checked (row counts, contents, SHA-256 of every photo) before the target commits',
+    example: 'whaleid catalog copy --from whales.db --to postgres://whaleid@localhost/whales --to-photos /srv/whaleid/photos',
+    options: COPY_OPTIONS,
+    run: async (opts) => {
+      const { copyCatalog } = await import('../../catalog/catalog-copy.js');
+      const { shownUrl } = await import('../../catalog/catalog-db.js');
+      const s = await copyCatalog(opts.from, opts.to, { fromPhotos: opts.fromPhotos, toPhotos: opts.toPhotos, force: opts.force, onProgress: createPassProgress('photos', io.progress && !opts.quiet) });
+      const rows = Object.entries(s.rows).map(([t, n]) => `${n} ${t}`).join(', ');
+      io.out(`copied ${shownUrl(opts.from)} to ${shownUrl(opts.to)}: ${rows}; ${s.photosCopied} photo files copied, ${s.photosChecked} checked (SHA-256); row counts and contents checked`);
     },
   });
 
