@@ -33,6 +33,9 @@ function cpuSchedule(name: string, o: { epochs: number; lr: number; random: numb
   };
 }
 
+/** `n` copies of `k`. */
+const repeat = (k: number, n: number): number[] => Array.from({ length: n }, () => k);
+
 /** The synthetic catalogs' model and optimiser settings, shared by the synthetic and demo recipes. */
 const SYNTHETIC_MODEL = { preset: 'small', inputSize: 64, batchSize: 32, lrScale: 1, augmentFromEpoch: 0, headInit: 'distance' } as const;
 
@@ -43,7 +46,7 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
     summary: "small greyscale drawings (Omniglot's 105x105 characters): small model, 64 px, whole image; its 41 epochs (35 min here with --replicas 2): 20-way one-shot 57.0%",
     settings: {
       preset: 'small',
-      inputSize: 64,
+      inputSize: 80,
       aspect: 1,
       margin: 0,
       dedup: false,
@@ -52,7 +55,9 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
       augmentFromEpoch: 0,
       headInit: 'distance',
       maxMinutes: 60,
-      schedule: cpuSchedule('omniglot', { epochs: 1, lr: 2e-3, random: 16, harder: [30, 30, 30, 10, 10, 10, 10, 10, 10, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3], tail: 6 }),
+      // the native engine runs ~3x the wasm epochs in the budget: a short random phase (the loss
+      // falls within a few epochs here), then long phases of ever harder pairs
+      schedule: cpuSchedule('omniglot', { epochs: 1, lr: 2e-3, random: 10, harder: [...repeat(100, 6), ...repeat(30, 20), ...repeat(10, 30), ...repeat(3, 40)], tail: 10 }),
     },
   },
   nyala: {
