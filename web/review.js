@@ -96,6 +96,20 @@ function historyBlock(photo, decisions, names, rerender) {
     undoable ? h('button', { onclick: undo, 'data-testid': 'undo-photo' }, "Undo this photo's last decision") : '');
 }
 
+/**
+ * A candidate's scores from each matcher the service computed: the Siamese network's, the local
+ * features' (with the keypoints one affine map verified) and the fused one; the score the
+ * service ranks by (its --matcher) is marked.
+ */
+function matcherScores(c, matcher) {
+  const part = (kind, label, text, title) => h('span', { class: `matcher${kind === matcher ? ' ranked' : ''}`, 'data-testid': `score-${kind}`, title: kind === matcher ? `${title}; the candidates are ranked by this score` : title },
+    `${label} ${text}`, kind === matcher ? h('small', {}, ' (ranked by)') : null);
+  const parts = [part('siamese', 'Siamese', score(c.siamese ?? c.score), "the network's score for the individual's best photo")];
+  if (c.local !== undefined) parts.push(part('local', 'local', `${c.local.toFixed(2)} · ${c.inliers ?? 0} verified keypoints`, 'keypoints matched against its photos: LNBNN weight of those one affine map verifies'));
+  if (c.fused !== undefined) parts.push(part('fused', 'fused', score(c.fused), 'both scores combined by the calibrated fusion'));
+  return h('p', { class: 'matcher-scores', 'data-testid': 'candidate-scores' }, parts);
+}
+
 /** A candidate's earlier sightings in a line each: date, place, position. */
 function earlierSightings(sightings) {
   const dated = sightings.filter((s) => s.encounterId !== null);
@@ -133,13 +147,15 @@ export async function showReview(photoId) {
   const skip = () => decide(() => api('POST', `/api/photos/${photoId}/skip`, {}), 'skipped');
   const threshold = ident.threshold;
   const compare = (c, p) => openCompare({ id: photoId, label: `Photo under review #${photoId}` }, { id: p.photoId, label: `${c.name} · photo #${p.photoId} · match score ${score(p.score)}` });
+  // the local matcher's score is a sum of keypoint weights, not a 0..1 score: its bar is scaled
+  const scale = ident.matcher === 'local' ? 1.25 * Math.max(threshold, ...candidates.map((c) => c.score)) || 1 : 1;
   const rows = candidates.map((c, i) => {
-    const bar = h('div', { class: 'bar', title: `match score ${score(c.score)}; the line marks the threshold ${score(threshold)}` }, h('span', { style: `width:${Math.max(2, 100 * c.score)}%` }), h('i', { class: 'threshold', style: `left:${100 * threshold}%` }));
+    const bar = h('div', { class: 'bar', title: `match score ${score(c.score)}; the line marks the threshold ${score(threshold)}` }, h('span', { style: `width:${Math.min(100, Math.max(2, 100 * c.score / scale))}%` }), h('i', { class: 'threshold', style: `left:${Math.min(100, 100 * threshold / scale)}%` }));
     return h('section', { class: `candidate${i === 0 ? ' focus' : ''}`, 'data-testid': 'candidate', 'data-individual': c.individualId },
       h('h3', {}, h('span', {}, `${i + 1}. `, h('a', { href: `#/individual/${c.individualId}` }, c.name)),
         h('span', { class: `score${c.score >= threshold ? ' above' : ''}`, 'data-testid': 'match-score' }, `match score ${score(c.score)}`, h('small', {}, ` ${c.score >= threshold ? 'above' : 'below'} the threshold ${score(threshold)}`)),
         h('button', { class: 'primary', 'data-testid': 'confirm', onclick: () => confirm(c), title: `confirm (key ${i + 1})` }, 'Confirm ', h('kbd', {}, String(i + 1)))),
-      bar, earlierSightings(sightings[i]),
+      bar, matcherScores(c, ident.matcher), earlierSightings(sightings[i]),
       h('div', { class: 'row' }, c.photos.map((p) => h('figure', {},
         h('button', { class: 'photo-button', onclick: () => compare(c, p), title: 'compare side by side at full resolution', 'data-testid': 'compare-open' }, crop(p.photoId, 320)),
         h('figcaption', { class: 'meta' }, `#${p.photoId} · score ${score(p.score)} · `, h('a', { href: '#', onclick: (e) => { e.preventDefault(); compare(c, p); } }, 'compare'))))));

@@ -44,7 +44,11 @@ export interface PhotosTable {
   encounter_id: number | null;
 }
 
-/** The `features` table: a float32 vector as bytes (BLOB on SQLite, bytea on PostgreSQL). */
+/**
+ * The `features` table: a photo's features under a key, as bytes (BLOB on SQLite, bytea on
+ * PostgreSQL): a Siamese float32 vector under its model version, or an encoded record (local
+ * keypoints and descriptors) under its extractor's settings key.
+ */
 export interface FeaturesTable {
   photo_id: number;
   model_version: string;

@@ -1,9 +1,21 @@
 import type { CatalogDb } from './catalog-db.js';
 
-/** Feature vectors of catalog photos, per model version (a hash of the run's exported model). */
+/**
+ * Features of catalog photos, per key: the Siamese feature vectors per model version (a hash of
+ * the run's exported model), and records other extractors encode themselves (the local
+ * features' keypoints and descriptors, keyed by their settings), in the same table, so a photo's
+ * features of every kind are stored, copied and dropped together.
+ */
 export interface FeaturesStore {
   getFeatures(modelVersion: string, photoIds: readonly number[]): Promise<Map<number, Float32Array>>;
   putFeatures(modelVersion: string, entries: readonly { photoId: number; vector: Float32Array }[]): Promise<void>;
+  /**
+   * Stored records of photos under a key, as bytes (the caller decodes them); photos without one
+   * are absent from the map.
+   */
+  getFeatureRecords(key: string, photoIds: readonly number[]): Promise<Map<number, Buffer>>;
+  /** Stores (or replaces) records of photos under a key, in one write. */
+  putFeatureRecords(key: string, entries: readonly { photoId: number; bytes: Uint8Array }[]): Promise<void>;
 }
 
 /** {@link FeaturesStore} and what the photos store uses inside its writes. */
@@ -22,8 +34,9 @@ function vectorOf(bytes: Uint8Array): Float32Array {
 }
 
 /**
- * The feature store: float32 vectors as bytes (BLOB, bytea), keyed by photo and model version, so
- * features of different models never mix and a retrained model simply computes its own.
+ * The feature store: features as bytes (BLOB, bytea), keyed by photo and model version (or the
+ * settings key of another extractor), so features of different models never mix and a retrained
+ * model simply computes its own.
  *
  * @param db - the catalog's database
  * @returns the store
@@ -32,27 +45,35 @@ function vectorOf(bytes: Uint8Array): Float32Array {
  * await features.api.putFeatures('run@abc', [{ photoId: 1, vector: new Float32Array(128) }]);
  */
 export function createFeatures(db: CatalogDb): Features {
+  const getRecords = async (key: string, photoIds: readonly number[]): Promise<Map<number, Buffer>> => {
+    const out = new Map<number, Buffer>();
+    for (let i = 0; i < photoIds.length; i += IDS_PER_QUERY) {
+      const ids = photoIds.slice(i, i + IDS_PER_QUERY);
+      const rows = await db.q().selectFrom('features').select(['photo_id', 'vector']).where('model_version', '=', key).where('photo_id', 'in', ids).execute();
+      for (const r of rows) out.set(r.photo_id, Buffer.from(r.vector.buffer, r.vector.byteOffset, r.vector.byteLength));
+    }
+    return out;
+  };
+  const putRecords = async (key: string, entries: readonly { photoId: number; bytes: Uint8Array }[]): Promise<void> => {
+    if (entries.length === 0) return;
+    await db.write(async () => {
+      for (const e of entries) {
+        const vector = Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength);
+        await db.q().insertInto('features').values({ photo_id: e.photoId, model_version: key, vector })
+          .onConflict((oc) => oc.columns(['photo_id', 'model_version']).doUpdateSet({ vector })).execute();
+      }
+    });
+  };
   return {
     api: {
       async getFeatures(modelVersion, photoIds) {
         const out = new Map<number, Float32Array>();
-        for (let i = 0; i < photoIds.length; i += IDS_PER_QUERY) {
-          const ids = photoIds.slice(i, i + IDS_PER_QUERY);
-          const rows = await db.q().selectFrom('features').select(['photo_id', 'vector']).where('model_version', '=', modelVersion).where('photo_id', 'in', ids).execute();
-          for (const r of rows) out.set(r.photo_id, vectorOf(r.vector));
-        }
+        for (const [id, bytes] of await getRecords(modelVersion, photoIds)) out.set(id, vectorOf(bytes));
         return out;
       },
-      async putFeatures(modelVersion, entries) {
-        if (entries.length === 0) return;
-        await db.write(async () => {
-          for (const e of entries) {
-            const vector = Buffer.from(e.vector.buffer, e.vector.byteOffset, e.vector.byteLength);
-            await db.q().insertInto('features').values({ photo_id: e.photoId, model_version: modelVersion, vector })
-              .onConflict((oc) => oc.columns(['photo_id', 'model_version']).doUpdateSet({ vector })).execute();
-          }
-        });
-      },
+      putFeatures: (modelVersion, entries) => putRecords(modelVersion, entries.map((e) => ({ photoId: e.photoId, bytes: new Uint8Array(e.vector.buffer, e.vector.byteOffset, e.vector.byteLength) }))),
+      getFeatureRecords: getRecords,
+      putFeatureRecords: putRecords,
     },
     dropPhoto: async (photoId) => {
       await db.q().deleteFrom('features').where('photo_id', '=', photoId).execute();

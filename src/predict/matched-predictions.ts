@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import type { Prediction } from '../data/submission.js';
 import { NEW_WHALE } from '../data/labels.js';
-import { fusedScores, matcherScores, parseFusionModel, type FusionModel, type MatcherKind } from '../infer/fusion/fusion-model.js';
+import { fusedScores, matcherScores, parseFusionModel, type FusionModel, type MatchScores, type MatcherKind } from '../infer/fusion/fusion-model.js';
 import { localSideFor, scoreGallery, type LocalSide } from '../infer/fusion/gallery-scores.js';
 import { walkPredictions } from '../infer/walk.js';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
@@ -38,6 +38,25 @@ export async function readMatcherCalibration(file: string, matcher: MatcherKind)
   if (!Number.isFinite(value.threshold)) throw new WhaleidError(`${file}: field threshold: expected a number`);
   const fusion = matcher === 'fused' ? parseFusionModel(value.fusion, `${file} (fusion)`) : undefined;
   return { matcher, threshold: value.threshold as number, ...(fusion ? { fusion } : {}) };
+}
+
+/**
+ * What a matcher makes of one query's per-individual scores: the score it ranks by (and puts
+ * new_whale against the threshold with) and, when a fusion is at hand, the fused score. The one
+ * place prediction and the service turn scores into a ranking.
+ *
+ * @param kind - the matcher
+ * @param s - the query's Siamese and local scores per individual
+ * @param fusion - the fitted fusion (needed for `fused`; shown beside the others when given)
+ * @returns the ranking score and the fused score per individual (a copy: free to change)
+ * @throws {@link WhaleidError} for `fused` without a fusion
+ * @example
+ * const { score, fused } = matcherRanking('fused', scores, calibration.fusion);
+ */
+export function matcherRanking(kind: MatcherKind, s: MatchScores, fusion?: FusionModel): { score: Float64Array; fused?: Float64Array } {
+  const fused = fusion ? fusedScores(fusion, s) : undefined;
+  const score = kind === 'fused' && fused ? Float64Array.from(fused) : Float64Array.from(matcherScores(kind, s, fusion));
+  return { score, ...(fused ? { fused } : {}) };
 }
 
 /** A candidate of `<out>.top.json` with every score behind it. */
@@ -95,8 +114,7 @@ export async function predictWithMatcher(input: MatchedPredictInput): Promise<{ 
   const top: { image: string; candidates: MatchedCandidate[] }[] = [];
   input.queries.forEach((q, qi) => {
     const s = g.scores[qi];
-    const per = Float64Array.from(matcherScores(input.matcher, s, input.fusion));
-    const fused = input.fusion ? fusedScores(input.fusion, s) : undefined;
+    const { score: per, fused } = matcherRanking(input.matcher, s, input.fusion);
     if (q.duplicateOf?.length) {
       const first = Math.max(0, ...per) + 1;
       for (const id of q.duplicateOf) if (g.individuals.includes(id)) per[g.individuals.indexOf(id)] = first;

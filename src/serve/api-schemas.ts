@@ -38,10 +38,23 @@ const identification = {
   type: 'object',
   nullable: true,
   properties: {
-    photoId: { type: 'integer' }, modelVersion: { type: 'string' }, threshold: { type: 'number' }, suggestion: { type: 'string', enum: ['match', 'new'] }, compared: { type: 'integer' },
+    photoId: { type: 'integer' }, modelVersion: { type: 'string' },
+    matcher: { type: 'string', enum: ['siamese', 'local', 'fused'], description: 'the matcher that ranked the candidates (whaleid serve --matcher): its score is each candidate\'s `score`, the threshold is on it' },
+    threshold: { type: 'number', description: 'the new-individual threshold on the matcher\'s score' }, suggestion: { type: 'string', enum: ['match', 'new'] }, compared: { type: 'integer' },
     candidates: {
       type: 'array',
-      items: { type: 'object', properties: { individualId: { type: 'integer' }, name: { type: 'string' }, score: { type: 'number' }, photos: { type: 'array', items: { type: 'object', properties: { photoId: { type: 'integer' }, score: { type: 'number' } } } } } },
+      items: {
+        type: 'object',
+        properties: {
+          individualId: { type: 'integer' }, name: { type: 'string' },
+          score: { type: 'number', description: 'the score the candidates are ranked by: the matcher\'s (equal to `siamese`, `local` or `fused`)' },
+          siamese: { type: 'number', description: 'the Siamese network\'s score: the head\'s probability for the individual\'s best photo' },
+          local: { type: 'number', description: 'local features (local and fused matchers): LNBNN weight of the query keypoints one affine map verifies against the individual\'s photos; 0 when none verified' },
+          inliers: { type: 'integer', description: 'local features (local and fused matchers): keypoints of the individual\'s best verified photo that agree with the query' },
+          fused: { type: 'number', description: 'fused matcher: the calibrated probability that this is the query\'s individual, from the Siamese and local scores' },
+          photos: { type: 'array', items: { type: 'object', properties: { photoId: { type: 'integer' }, score: { type: 'number', description: 'the Siamese score of this photo' } } } },
+        },
+      },
     },
   },
 };

@@ -9,14 +9,28 @@ import { DEFAULT_NEW_WHALE_THRESHOLD } from '../infer/walk.js';
 import { createScoreKernel, type ScoreKernel } from '../infer/score-kernel.js';
 import { WhaleidError } from '../util/errors.js';
 import { hasOnnxExport } from '../model/run-folder.js';
+import type { MatcherKind, MatchScores } from '../infer/fusion/fusion-model.js';
+import { matcherRanking, type MatcherCalibrationFile } from '../predict/matched-predictions.js';
+import { createLocalGallery, type GalleryPhoto, type LocalGallery } from './local-gallery.js';
 
 /** One proposed individual for a query photo. */
 export interface IndividualCandidate {
   individualId: number;
   name: string;
-  /** The best score of any of its photos against the query (the head's probability). */
+  /** The score the service ranks by: the matcher's (siamese: the head's probability for its best photo). */
   score: number;
-  /** Its best-matching photos, best first (at most `photosPerCandidate`). */
+  /** The Siamese score: the head's probability for its best photo. */
+  siamese: number;
+  /** The local matcher's score: LNBNN weight of the keypoints one affine map verifies (local and fused matchers). */
+  local?: number;
+  /** Keypoints of its best verified photo that agree with the query (local and fused matchers; 0: none verified). */
+  inliers?: number;
+  /** The fused score: the calibrated probability that it is the query's individual (fused matcher). */
+  fused?: number;
+  /**
+   * Its best-matching photos, best first (at most `photosPerCandidate`), each with its Siamese
+   * score; with the local matcher its best verified photo comes first.
+   */
   photos: { photoId: number; score: number }[];
 }
 
@@ -24,6 +38,8 @@ export interface IndividualCandidate {
 export interface Identification {
   photoId: number;
   modelVersion: string;
+  /** The matcher that ranked the candidates (its score is each candidate's `score`). */
+  matcher: MatcherKind;
   /** The new-individual threshold of the model (calibrated in its validation). */
   threshold: number;
   /** `new` when no candidate reaches the threshold: probably an individual not in the catalog. */
@@ -36,18 +52,44 @@ export interface Identification {
 /** Matches photos against a catalog with a trained run. */
 export interface Identifier {
   readonly modelVersion: string;
+  /** Which score ranks the candidates: the network's, the local features', or both fused. */
+  readonly matcher: MatcherKind;
+  /** The new-individual threshold on the matcher's score. */
   readonly threshold: number;
   readonly crop: CropSettings;
   /** Whether the run learnt boxed crops (then unboxed photos should get the detector's box). */
   readonly trainedWithBoxes: boolean;
   /**
-   * Computes and stores the features of every gallery photo that has none for this model.
-   * @returns how many were computed
+   * Computes and stores the features of every gallery photo that has none for this model (and,
+   * for the local and fused matchers, its local features).
+   * @returns how many photos' features were computed
    */
   sync(onProgress?: (done: number, total: number) => void): Promise<number>;
   /** The top individuals for a catalog photo (its features computed and stored when missing). */
   identify(photoId: number, options?: { k?: number; photosPerCandidate?: number }): Promise<Identification>;
   close(): Promise<void>;
+}
+
+/** Options of {@link createIdentifier}. */
+export interface IdentifierOptions {
+  /** Decoded-photo cache folder. */
+  cacheDir?: string;
+  /** ONNX Runtime threads. */
+  threads?: number;
+  onWarning?: (line: string) => void;
+  /** Which score ranks the candidates; default siamese. */
+  matcher?: MatcherKind;
+  /**
+   * What `evaluate-open --matcher` calibrated (readMatcherCalibration): the threshold on the
+   * matcher's score and, for fused, the fusion. Needed to identify with local or fused (not to
+   * compute the catalog's features); with siamese it replaces the run's threshold.
+   */
+  calibration?: MatcherCalibrationFile;
+}
+
+/** The Siamese ranking: each individual by its best photo. */
+function rankSiamese(byIndividual: Map<number, { photoId: number; score: number }[]>): Omit<IndividualCandidate, 'name'>[] {
+  return [...byIndividual.entries()].map(([individualId, list]) => ({ individualId, score: list[0].score, siamese: list[0].score, photos: list }));
 }
 
 /**
@@ -56,31 +98,41 @@ export interface Identifier {
  * ONNX Runtime and one row of the WebAssembly score kernel over the gallery (20,000 photos:
  * 20,000 head evaluations, tens of milliseconds).
  *
+ * With `matcher` local or fused, every gallery photo's keypoints and descriptors are stored in the
+ * catalog too (described once), kept in one HNSW index that grows as photos join the gallery,
+ * and the candidates are ranked as `whaleid predict --matcher` ranks them (matcherRanking), with
+ * the threshold (and fusion) of the calibration `evaluate-open --matcher` wrote.
+ *
  * @param catalog - the open catalog
  * @param runDir - a finished training run with onnx/branch.onnx and onnx/head.onnx
- * @param options - decoded-photo cache folder, ORT threads, warnings (a run without a manifest)
+ * @param options - decoded-photo cache folder, ORT threads, warnings (a run without a manifest), matcher and its calibration
  * @returns the identifier
- * @throws {@link WhaleidError} when the run is unfinished or has no ONNX export
+ * @throws {@link WhaleidError} when the run is unfinished or has no ONNX export, or the calibration is for another matcher
  * @example
  * const id = await createIdentifier(await openCatalog('whales.db'), 'runs/a');
  * await id.sync();
  * const { candidates } = await id.identify(42);
  */
-export async function createIdentifier(catalog: Catalog, runDir: string, options: { cacheDir?: string; threads?: number; onWarning?: (line: string) => void } = {}): Promise<Identifier> {
+export async function createIdentifier(catalog: Catalog, runDir: string, options: IdentifierOptions = {}): Promise<Identifier> {
+  const kind = options.matcher ?? 'siamese';
+  const calibration = options.calibration;
+  if (calibration && calibration.matcher !== kind) throw new WhaleidError(`the matcher calibration is for --matcher ${calibration.matcher}, not ${kind}`);
+  if (kind === 'fused' && calibration && !calibration.fusion) throw new WhaleidError('the fused matcher needs a calibration with its fusion (the .matcher.json of evaluate-open --matcher fused)');
   if (!hasOnnxExport(runDir)) throw new WhaleidError(`${runDir}: no onnx/branch.onnx (train the run to its end, or it predates the ONNX export)`);
   const run = await loadRunModel(runDir, { threads: options.threads, onWarning: options.onWarning });
   const head: HeadWeights = run.inference.head;
   const cache: ImageCache = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
   // features stored in the catalog are never mixed between models: retraining or replacing a run gives a new version
   const modelVersion = run.inference.modelVersion;
-  const threshold = run.validation?.threshold ?? DEFAULT_NEW_WHALE_THRESHOLD;
+  const threshold = kind === 'siamese' ? calibration?.threshold ?? run.validation?.threshold ?? DEFAULT_NEW_WHALE_THRESHOLD : calibration?.threshold ?? NaN;
+  const local: LocalGallery | null = kind === 'siamese' ? null : createLocalGallery(catalog, { cacheDir: options.cacheDir });
   const F = head.features;
 
   // features in memory by photo and box: a photo whose box changed is computed again
   const features = new Map<string, Float32Array>();
   const keyOf = (photoId: number, boxKey: string): string => `${photoId}|${boxKey}`;
   const boxKeyOf = (p: PhotoRecord): string => boxKey(p.box);
-  let gallery: { photoIds: Int32Array; individualIds: Int32Array; kernel: ScoreKernel | null; key: string; revision: string } | null = null;
+  let gallery: { rows: GalleryPhoto[]; photoIds: Int32Array; individualIds: Int32Array; kernel: ScoreKernel | null; key: string; revision: string } | null = null;
 
   const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<void> => {
     const requests = photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined }));
@@ -108,7 +160,16 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     for (let i = 0; i < missing.length; i += 256) {
       await compute(missing.slice(i, i + 256), onProgress && ((d) => onProgress(i + d, missing.length)));
     }
-    return missing.length;
+    if (!local) return missing.length;
+    // local features: read back from the catalog into memory (the index needs them), the missing ones described and stored
+    const all = await catalog.gallery();
+    const before = local.described;
+    for (let i = 0; i < all.length; i += 256) {
+      const batch: PhotoRecord[] = [];
+      for (const r of all.slice(i, i + 256)) batch.push(await catalog.photo(r.photoId));
+      await local.featuresOf(batch, onProgress);
+    }
+    return Math.max(missing.length, local.described - before);
   };
   const currentGallery = async (): Promise<NonNullable<typeof gallery>> => {
     const revision = await catalog.revision();
@@ -127,6 +188,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     const cols = new Float32Array(rows.length * F);
     rows.forEach((r, i) => cols.set(features.get(keyOf(r.photoId, r.boxKey))!, i * F));
     gallery = {
+      rows,
       photoIds: Int32Array.from(rows, (r) => r.photoId),
       individualIds: Int32Array.from(rows, (r) => r.individualId),
       kernel: rows.length ? createScoreKernel(head, cols) : null,
@@ -137,8 +199,27 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     return gallery;
   };
 
+  /** Ranks the individuals by the local or fused matcher, as `predict --matcher` does. */
+  const rankMatched = async (lg: LocalGallery, photo: PhotoRecord, rows: GalleryPhoto[], byIndividual: Map<number, { photoId: number; score: number }[]>): Promise<Omit<IndividualCandidate, 'name'>[]> => {
+    if (!calibration) throw new WhaleidError(`the ${kind} matcher needs its calibration (threshold${kind === 'fused' ? ' and fusion' : ''}): the .matcher.json of evaluate-open --matcher ${kind}`);
+    const individualIds = [...new Set(rows.map((r) => r.individualId))];
+    const siamese = Float64Array.from(individualIds, (id) => byIndividual.get(id)?.[0].score ?? 0);
+    const [query] = await lg.featuresOf([photo]);
+    const { match, photoIdOf } = await lg.match(query, rows, individualIds, photo.id);
+    const s: MatchScores = { siamese, local: match.verified, localRaw: match.raw };
+    const { score, fused } = matcherRanking(kind, s, calibration.fusion);
+    return individualIds.flatMap((individualId, i) => {
+      const list = byIndividual.get(individualId);
+      if (!list) return []; // its only photo is the query
+      const best = match.bestPhoto[i] >= 0 ? photoIdOf(match.bestPhoto[i]) : -1;
+      const photos = best >= 0 ? [...list.filter((p) => p.photoId === best), ...list.filter((p) => p.photoId !== best)] : list;
+      return [{ individualId, score: score[i], siamese: siamese[i], local: s.local[i], inliers: match.inliers[i], ...(fused ? { fused: fused[i] } : {}), photos }];
+    });
+  };
+
   return {
     modelVersion,
+    matcher: kind,
     threshold,
     crop: run.crop,
     trainedWithBoxes: trainedWithBoxes(run.config),
@@ -159,14 +240,13 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
         list.push({ photoId: g.photoIds[j], score: scores[j] });
         byIndividual.set(g.individualIds[j], list);
       }
-      const ranked = [...byIndividual.entries()].map(([individualId, list]) => {
-        list.sort((a, b) => b.score - a.score || a.photoId - b.photoId);
-        return { individualId, score: list[0].score, photos: list.slice(0, per) };
-      }).sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
+      for (const list of byIndividual.values()) list.sort((a, b) => b.score - a.score || a.photoId - b.photoId);
+      const ranked = local ? await rankMatched(local, photo, g.rows, byIndividual) : rankSiamese(byIndividual);
+      const top = ranked.sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
       const candidates = [];
-      for (const c of ranked) candidates.push({ ...c, name: (await catalog.individual(c.individualId)).name });
+      for (const c of top) candidates.push({ ...c, photos: c.photos.slice(0, per), name: (await catalog.individual(c.individualId)).name });
       const suggestion = candidates.length && candidates[0].score >= threshold ? 'match' : 'new';
-      return { photoId, modelVersion, threshold, suggestion, candidates, compared: n };
+      return { photoId, modelVersion, matcher: kind, threshold, suggestion, candidates, compared: n };
     },
     async close() {
       await run.inference.dispose();

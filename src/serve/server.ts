@@ -91,7 +91,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   app.get('/api/health', { schema: { summary: 'Service state', response: { 200: { type: 'object', additionalProperties: true } } } }, async () => ({
     ok: true,
     readOnly: !o.token,
-    model: ctx.identifier ? { version: ctx.identifier.modelVersion, threshold: ctx.identifier.threshold } : null,
+    model: ctx.identifier ? { version: ctx.identifier.modelVersion, matcher: ctx.identifier.matcher, threshold: ctx.identifier.threshold } : null,
   }));
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   registerUploadRoute(app, ctx);

@@ -12,6 +12,9 @@ import { scenePhoto } from '../helpers/photos.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
 import { BACKENDS, newPostgresDatabase, onBackend, openTestCatalog } from '../helpers/backends.js';
+import { decodeLocalFeatures, encodeLocalFeatures } from '../../src/infer/local/local-feature-store.js';
+import { DEFAULT_LOCAL, DESCRIPTOR_LENGTH } from '../../src/infer/local/local-features.js';
+import { localRecordKey } from '../../src/serve/local-gallery.js';
 
 const dir = tmpDir('whaleid-catalog-');
 const data = path.join(dir, 'synth');
@@ -219,6 +222,31 @@ for (const b of BACKENDS) {
       await cat.setBox(photo.id, { x0: 1, y0: 1, x1: 20, y1: 10 }, 'user');
       expect((await cat.getFeatures('m1', [photo.id])).size).toBe(0);
       expect(await cat.gallery()).toEqual([{ photoId: photo.id, individualId: a.id, boxKey: '1,1,20,10' }]);
+      await cat.close();
+    });
+
+    it('stores local features (keypoints, descriptors) beside the Siamese ones: bit for bit, per settings key, dropped with a box change', async () => {
+      const cat = await open('local-features');
+      const w = await cat.createIndividual(null, '', 'ann');
+      const { photo } = await cat.addPhoto(await scenePhoto(14), { originalName: 'l.jpg', individualId: w.id });
+      // 300 keypoints of KAZE-like floats, with values whose bits must survive (negative zero, tiny, huge)
+      const n = 300;
+      const xy = Float32Array.from({ length: 2 * n }, (_, i) => (i * 37.25) % 500);
+      const descriptors = Float32Array.from({ length: n * DESCRIPTOR_LENGTH }, (_, i) => (i % 97 === 0 ? -0 : Math.sin(i) * 10 ** ((i % 9) - 4)));
+      const key = localRecordKey(DEFAULT_LOCAL);
+      await cat.putFeatures('m1', [{ photoId: photo.id, vector: Float32Array.of(1, 2, 3) }]);
+      await cat.putFeatureRecords(key, [{ photoId: photo.id, bytes: encodeLocalFeatures([{ xy, descriptors }], DEFAULT_LOCAL) }]);
+      const back = decodeLocalFeatures((await cat.getFeatureRecords(key, [photo.id, 4242])).get(photo.id)!, DEFAULT_LOCAL, 'catalog');
+      const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+      expect(bytes(back[0].descriptors).equals(bytes(descriptors))).toBe(true);
+      expect(bytes(back[0].xy).equals(bytes(xy))).toBe(true);
+      // the Siamese vector of the photo is its own row, untouched; other settings have nothing
+      expect([...(await cat.getFeatures('m1', [photo.id])).get(photo.id)!]).toEqual([1, 2, 3]);
+      expect((await cat.getFeatureRecords(localRecordKey({ ...DEFAULT_LOCAL, maxKeypoints: 400 }), [photo.id])).size).toBe(0);
+      // a new box is a new crop: every kind of feature of the photo goes
+      await cat.setBox(photo.id, { x0: 2, y0: 2, x1: 30, y1: 12 }, 'user');
+      expect((await cat.getFeatureRecords(key, [photo.id])).size).toBe(0);
+      expect((await cat.getFeatures('m1', [photo.id])).size).toBe(0);
       await cat.close();
     });
 

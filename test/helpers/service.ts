@@ -8,7 +8,7 @@ import { initEngine } from '../../src/model/engine.js';
 import { startTraining } from '../../src/train/trainer.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { importDataset } from '../../src/catalog/catalog-import.js';
-import { createIdentifier, type Identifier } from '../../src/serve/identifier.js';
+import { createIdentifier, type Identifier, type IdentifierOptions } from '../../src/serve/identifier.js';
 import { createServer, type ServerOptions } from '../../src/serve/server.js';
 import { tmpDir } from './tmp.js';
 import { BACKENDS, openTestCatalog, type TestBackend } from './backends.js';
@@ -17,6 +17,8 @@ import { BACKENDS, openTestCatalog, type TestBackend } from './backends.js';
 export interface TestService {
   dir: string;
   data: string;
+  /** The trained run's folder. */
+  run: string;
   catalog: Catalog;
   identifier: Identifier;
   app: FastifyInstance;
@@ -50,12 +52,13 @@ function trainedFixture(): Promise<{ dir: string; data: string; run: string }> {
  * starts as a distance, so a re-encoded copy of a catalog photo matches its own whale), the catalog
  * imported on the backend (SQLite by default), the service listening on 127.0.0.1 with a random
  * port. The photos and the run are made once per test file, whichever backends it uses.
+ * `matcher` picks the identifier's matcher and calibration (default: siamese).
  */
-export async function startTestService(o: Partial<ServerOptions> = {}, backend: TestBackend = BACKENDS[0]): Promise<TestService> {
+export async function startTestService(o: Partial<ServerOptions> = {}, backend: TestBackend = BACKENDS[0], matcher: Pick<IdentifierOptions, 'matcher' | 'calibration'> = {}): Promise<TestService> {
   const { dir, data, run } = await trainedFixture();
   const catalog = await openTestCatalog(backend, dir, `whales-${backend.name}-${Math.floor(Math.random() * 1e9)}`);
   await importDataset(catalog, data);
-  const identifier = await createIdentifier(catalog, run, { cacheDir: path.join(dir, 'cache'), threads: 1 });
+  const identifier = await createIdentifier(catalog, run, { cacheDir: path.join(dir, 'cache'), threads: 1, ...matcher });
   await identifier.sync();
   const token = 'test-token-123';
   const apps: FastifyInstance[] = [];
@@ -72,7 +75,7 @@ export async function startTestService(o: Partial<ServerOptions> = {}, backend: 
     await catalog.close();
   });
   const labels = new Map((await readLabels(path.join(data, 'train.csv'))).map((l) => [l.image, l.id]));
-  return { dir, data, catalog, identifier, app, url, token, labels, another: async (opts) => (await start(opts)).url };
+  return { dir, data, run, catalog, identifier, app, url, token, labels, another: async (opts) => (await start(opts)).url };
 }
 
 /** A running service over an empty catalog and no model (quick: for routes that need no identification). */

@@ -23,6 +23,7 @@ const FEATURES_OPTIONS = {
   catalog,
   photos,
   model: common.model.required('the training run folder'),
+  matcher: common.matcher.describedAs('with local or fused, each photo\'s keypoints and descriptors are stored too (what serve --matcher local|fused matches with)'),
   cache: common.cache,
   quiet: common.quiet,
 };
@@ -60,6 +61,8 @@ const SERVE_OPTIONS = {
   token: text('--token <token>', 'bearer token that allows changes (default: $WHALEID_TOKEN); without one the service is read-only').fromEnv('WHALEID_TOKEN'),
   maxUploadMb: int('--max-upload-mb <n>', 'largest photo accepted, in MB', 1, 1000).withDefault(30),
   maxPixels: int('--max-pixels <n>', 'largest photo accepted, in pixels', 1).withDefault(100_000_000),
+  matcher: common.matcher.describedAs('which score ranks the candidates: siamese (the run\'s network), local (keypoints; descriptors stored in the catalog) or fused (both, by the calibrated fusion)'),
+  matcherCalibration: text('--matcher-calibration <file>', 'with --matcher local|fused: the <out>.matcher.json of evaluate-open --matcher (threshold; fusion)').asInput('file'),
   cache: common.cache,
   quiet: common.quiet,
 };
@@ -103,10 +106,10 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     options: FEATURES_OPTIONS,
     run: async (opts) => {
       const { catalog: file, model: runDir } = opts;
-      const { identifier, cat } = await openService(io, file, opts.photos, runDir, opts.cache);
+      const { identifier, cat } = await openService(io, file, opts.photos, runDir, opts.cache, undefined, { matcher: opts.matcher });
       try {
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
-        io.out(`${cat.file}: ${n} photos' features computed for model ${identifier.modelVersion}`);
+        io.out(`${cat.file}: ${n} photos' features computed for model ${identifier.modelVersion}${opts.matcher === 'siamese' ? '' : ' (and their keypoints and descriptors)'}`);
       } finally {
         await identifier.close();
         await cat.close();
@@ -175,13 +178,18 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     run: async (opts) => {
       const file = opts.catalog;
       if (opts.token !== undefined && opts.token.length < 8) throw new WhaleidError('--token: expected at least 8 characters');
+      if (opts.matcher !== 'siamese' && !opts.model) throw new WhaleidError(`--matcher ${opts.matcher}: needs --model RUN (the matcher also shows the run's Siamese score)`);
+      if (opts.matcher === 'siamese' && opts.matcherCalibration) throw new WhaleidError('--matcher-calibration: goes with --matcher local|fused (evaluate-open writes it for those)');
+      if (opts.matcher !== 'siamese' && !opts.matcherCalibration) throw new WhaleidError(`--matcher ${opts.matcher}: needs --matcher-calibration FILE, the .matcher.json that evaluate-open --matcher ${opts.matcher} writes (its new-individual threshold${opts.matcher === 'fused' ? ' and the fusion' : ''})`);
+      const { readMatcherCalibration } = await import('../../predict/matched-predictions.js');
+      const calibration = opts.matcherCalibration && opts.matcher !== 'siamese' ? await readMatcherCalibration(opts.matcherCalibration, opts.matcher) : undefined;
       const { openCatalog } = await import('../../catalog/catalog.js');
       const cat = await openCatalog(file, { maxPixels: opts.maxPixels, create: opts.create, photoDir: opts.photos });
       let identifier = null;
       if (opts.model) {
-        identifier = (await openService(io, file, opts.photos, opts.model, opts.cache, cat)).identifier;
+        identifier = (await openService(io, file, opts.photos, opts.model, opts.cache, cat, { matcher: opts.matcher, calibration })).identifier;
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
-        io.err(`model ${identifier.modelVersion}: ${n} catalog photos' features computed`);
+        io.err(`model ${identifier.modelVersion}: ${n} catalog photos' features computed${opts.matcher === 'siamese' ? '' : ' (with their keypoints)'}; candidates ranked by the ${opts.matcher} matcher, new-individual threshold ${identifier.threshold}`);
       }
       const { openFallbackDetector } = await import('../../boxes/box-fallback.js');
       const boxDetector = await openFallbackDetector(opts.boxModel, identifier ? identifier.trainedWithBoxes : true);
@@ -207,9 +215,9 @@ export function registerServeCommands(program: Command, io: CliIo): void {
   });
 }
 
-async function openService(io: CliIo, file: string, photoDir: string | undefined, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog) {
+async function openService(io: CliIo, file: string, photoDir: string | undefined, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog, matcher: Pick<import('../../serve/identifier.js').IdentifierOptions, 'matcher' | 'calibration'> = {}) {
   const { openCatalog } = await import('../../catalog/catalog.js');
   const cat = open ?? await openCatalog(file, { create: false, photoDir });
   const { createIdentifier } = await import('../../serve/identifier.js');
-  return { cat, identifier: await createIdentifier(cat, runDir, { cacheDir, onWarning: (l) => io.err(l) }) };
+  return { cat, identifier: await createIdentifier(cat, runDir, { cacheDir, onWarning: (l) => io.err(l), ...matcher }) };
 }

@@ -4,6 +4,7 @@ import { DESCRIPTOR_LENGTH, keypointCount, type LocalFeatures } from './local-fe
 /** The part of hnswlib-node's HierarchicalNSW used here (typed here so type checks need no install). */
 interface Hnsw {
   initIndex(opts: { maxElements: number; m?: number; efConstruction?: number; randomSeed?: number }): void;
+  resizeIndex(maxElements: number): void;
   addPoint(point: number[], label: number): void;
   setEf(ef: number): void;
   searchKnn(point: number[], k: number, filter?: (label: number) => boolean): { distances: number[]; neighbors: number[] };
@@ -32,6 +33,14 @@ export interface DescriptorIndex {
    * (the query's own photo in leave-one-out, photos outside a gallery subset).
    */
   search(descriptor: Float32Array, k: number, skipPhoto?: (photo: number) => boolean): Neighbours;
+  /**
+   * Appends photos: their descriptors join the graph as HNSW inserts them (no rebuild), numbered
+   * after the photos already in. What a catalog that grows by uploads needs.
+   *
+   * @param features - local features of the new photos, in their photo order
+   * @returns the photo number of the first one
+   */
+  add(features: readonly LocalFeatures[]): number;
 }
 
 /** Options of {@link buildDescriptorIndex}. */
@@ -63,29 +72,57 @@ export interface DescriptorIndexOptions {
  * index.search(query.descriptors.subarray(0, 64), 5);
  */
 export function buildDescriptorIndex(features: readonly LocalFeatures[], options: DescriptorIndexOptions = {}): DescriptorIndex {
-  const size = features.reduce((n, f) => n + keypointCount(f), 0);
-  const photoOf = new Int32Array(size);
-  const keypointOf = new Int32Array(size);
+  const total = features.reduce((n, f) => n + keypointCount(f), 0);
+  let capacity = Math.max(1, total);
+  let photoOf = new Int32Array(capacity);
+  let keypointOf = new Int32Array(capacity);
   const require = createRequire(import.meta.url);
   const hnsw = require('hnswlib-node') as { HierarchicalNSW: new (space: 'l2', dim: number) => Hnsw };
   const index = new hnsw.HierarchicalNSW('l2', DESCRIPTOR_LENGTH);
-  index.initIndex({ maxElements: Math.max(1, size), m: options.links ?? 16, efConstruction: options.efConstruction ?? 100, randomSeed: options.seed ?? 0 });
-  let label = 0;
-  features.forEach((f, p) => {
-    const n = keypointCount(f);
-    for (let k = 0; k < n; k++, label++) {
-      photoOf[label] = p;
-      keypointOf[label] = k;
-      index.addPoint(Array.from(f.descriptors.subarray(k * DESCRIPTOR_LENGTH, (k + 1) * DESCRIPTOR_LENGTH)), label);
+  index.initIndex({ maxElements: capacity, m: options.links ?? 16, efConstruction: options.efConstruction ?? 100, randomSeed: options.seed ?? 0 });
+  let size = 0;
+  let photos = 0;
+  const add = (list: readonly LocalFeatures[]): number => {
+    const first = photos;
+    const need = size + list.reduce((n, f) => n + keypointCount(f), 0);
+    if (need > capacity) {
+      // grown by at least half, so n photos added one by one cost O(log n) resizes
+      capacity = Math.max(need, Math.ceil(1.5 * capacity));
+      index.resizeIndex(capacity);
+      const p = new Int32Array(capacity);
+      p.set(photoOf.subarray(0, size));
+      const k = new Int32Array(capacity);
+      k.set(keypointOf.subarray(0, size));
+      [photoOf, keypointOf] = [p, k];
     }
-  });
+    for (const f of list) {
+      const n = keypointCount(f);
+      for (let k = 0; k < n; k++, size++) {
+        photoOf[size] = photos;
+        keypointOf[size] = k;
+        index.addPoint(Array.from(f.descriptors.subarray(k * DESCRIPTOR_LENGTH, (k + 1) * DESCRIPTOR_LENGTH)), size);
+      }
+      photos++;
+    }
+    return first;
+  };
+  add(features);
   const ef = options.ef ?? 64;
   let currentEf = -1;
   return {
-    photos: features.length,
-    size,
-    photoOf,
-    keypointOf,
+    get photos() {
+      return photos;
+    },
+    get size() {
+      return size;
+    },
+    get photoOf() {
+      return photoOf.subarray(0, size);
+    },
+    get keypointOf() {
+      return keypointOf.subarray(0, size);
+    },
+    add,
     search(descriptor, k, skipPhoto) {
       const want = Math.min(k, size);
       if (want <= 0) return { labels: [], distances: [] };

@@ -66,22 +66,45 @@ export interface LocalMatcher {
  */
 export function createLocalMatcher(cv: Cv, features: readonly LocalFeatures[], ids: readonly string[], options: LocalMatcherOptions = {}): LocalMatcher {
   if (features.length !== ids.length) throw invalidParameterError('ids', `one per photo (${features.length})`, ids.length);
+  const individuals = [...new Set(ids)];
+  const number = new Map(individuals.map((id, i) => [id, i]));
+  return localMatcherOver(cv, buildDescriptorIndex(features, options.index), features, Int32Array.from(ids, (id) => number.get(id)!), individuals, options);
+}
+
+/**
+ * A local matcher over an index built already (one that grows with a catalog): photo `p` of the
+ * index has the features `features[p]` and belongs to individual `individualOf[p]`; photos with
+ * a negative individual (no longer in the gallery, or described again after a box change) are
+ * left out of every search. Building the view costs nothing: a catalog whose assignments change
+ * gets a new view over the same index.
+ *
+ * @param cv - the OpenCV module (for RANSAC)
+ * @param index - the descriptor index, photo numbers as in `features`
+ * @param features - local features of each indexed photo
+ * @param individualOf - individual number of each indexed photo (-1: left out)
+ * @param individuals - individual names, by number
+ * @param options - LNBNN k, shortlist and verification settings
+ * @returns the matcher
+ * @throws {@link WhaleidError} when the arrays do not fit the index or a setting is out of range
+ * @example
+ * const m = localMatcherOver(cv, index, features, Int32Array.of(0, 0, 1), ['a', 'b']);
+ */
+export function localMatcherOver(cv: Cv, index: DescriptorIndex, features: readonly LocalFeatures[], individualOf: Int32Array, individuals: readonly string[], options: LocalMatcherOptions = {}): LocalMatcher {
+  if (features.length !== index.photos || individualOf.length !== index.photos) throw invalidParameterError('individualOf', `one per indexed photo (${index.photos})`, individualOf.length);
   const k = options.k ?? 4;
   const shortlist = options.shortlist ?? 20;
   if (!(Number.isInteger(k) && k >= 1 && k <= 50)) throw invalidParameterError('k', 'an integer between 1 and 50', k);
   if (!(Number.isInteger(shortlist) && shortlist >= 1)) throw invalidParameterError('shortlist', 'a positive integer', shortlist);
   const verify = options.verify ?? DEFAULT_VERIFY;
-  const individuals = [...new Set(ids)];
-  const number = new Map(individuals.map((id, i) => [id, i]));
-  const individualOf = Int32Array.from(ids, (id) => number.get(id)!);
-  const index = buildDescriptorIndex(features, options.index);
+  const left = individualOf.some((i) => i < 0);
   return {
     individuals,
     individualOf,
     index,
     match(query, skipPhoto) {
       const n = keypointCount(query);
-      const neighbours = Array.from({ length: n }, (_, q) => index.search(query.descriptors.subarray(q * DESCRIPTOR_LENGTH, (q + 1) * DESCRIPTOR_LENGTH), k + 1, skipPhoto));
+      const skip = left ? (p: number): boolean => individualOf[p] < 0 || (skipPhoto?.(p) ?? false) : skipPhoto;
+      const neighbours = Array.from({ length: n }, (_, q) => index.search(query.descriptors.subarray(q * DESCRIPTOR_LENGTH, (q + 1) * DESCRIPTOR_LENGTH), k + 1, skip));
       const lnbnn = scoreLnbnn(neighbours, index.photoOf, individualOf, individuals.length, k);
       const out: LocalMatch = {
         raw: lnbnn.scores,
@@ -92,14 +115,15 @@ export function createLocalMatcher(cv: Cv, features: readonly LocalFeatures[], i
       const top = rankBy(lnbnn.scores, new Float64Array(individuals.length)).slice(0, shortlist).filter((i) => lnbnn.scores[i] > 0);
       const byIndividual = new Map<number, LnbnnMatch[]>(top.map((i) => [i, []]));
       for (const m of lnbnn.matches) byIndividual.get(m.individual)?.push(m);
-      for (const [individual, matches] of byIndividual) verifyIndividual(cv, query, features, index, matches, verify, individual, out);
+      const keypointOf = index.keypointOf;
+      for (const [individual, matches] of byIndividual) verifyIndividual(cv, query, features, keypointOf, matches, verify, individual, out);
       return out;
     },
   };
 }
 
 /** Verifies an individual's matches photo by photo and records its verified score and best photo. */
-function verifyIndividual(cv: Cv, query: LocalFeatures, features: readonly LocalFeatures[], index: DescriptorIndex, matches: readonly LnbnnMatch[], verify: VerifyOptions, individual: number, out: LocalMatch): void {
+function verifyIndividual(cv: Cv, query: LocalFeatures, features: readonly LocalFeatures[], keypointOf: Int32Array, matches: readonly LnbnnMatch[], verify: VerifyOptions, individual: number, out: LocalMatch): void {
   const byPhoto = new Map<number, LnbnnMatch[]>();
   for (const m of matches) byPhoto.set(m.photo, [...(byPhoto.get(m.photo) ?? []), m]);
   const bestPerKeypoint = new Map<number, number>();
@@ -107,7 +131,7 @@ function verifyIndividual(cv: Cv, query: LocalFeatures, features: readonly Local
   for (const [photo, ms] of byPhoto) {
     const xy = features[photo].xy;
     const pairs: PointMatch[] = ms.map((m) => {
-      const c = index.keypointOf[m.label];
+      const c = keypointOf[m.label];
       return { qx: query.xy[2 * m.query], qy: query.xy[2 * m.query + 1], cx: xy[2 * c], cy: xy[2 * c + 1], weight: m.weight };
     });
     const { inliers } = verifyMatches(cv, pairs, verify);

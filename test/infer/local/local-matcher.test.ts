@@ -9,7 +9,7 @@ import { createImageCache } from '../../../src/image/image-cache.js';
 import { DEFAULT_LOCAL, DESCRIPTOR_LENGTH, keypointCount, type LocalFeatures } from '../../../src/infer/local/local-features.js';
 import { decodeLocalFeatures, describePhotos, encodeLocalFeatures } from '../../../src/infer/local/local-feature-store.js';
 import { buildDescriptorIndex } from '../../../src/infer/local/descriptor-index.js';
-import { createLocalMatcher, localRanking, localScores } from '../../../src/infer/local/local-matcher.js';
+import { createLocalMatcher, localMatcherOver, localRanking, localScores } from '../../../src/infer/local/local-matcher.js';
 import { loadOpenCv } from '../../../src/infer/local/opencv.js';
 
 const settings = { ...DEFAULT_LOCAL, maxKeypoints: 200 };
@@ -29,6 +29,21 @@ describe('buildDescriptorIndex', () => {
     r.distances.forEach((d, i) => expect(d).toBeCloseTo(brute[i].d, 4));
     const skipped = index.search(q, 5, (p) => p === 1);
     expect(skipped.labels).toEqual(brute.filter((b) => index.photoOf[b.l] !== 1).slice(0, 5).map((b) => b.l));
+  });
+
+  it('grows photo by photo (resizing past its first capacity) into the same index as one built at once', () => {
+    const features: LocalFeatures[] = [0, 1, 2, 3].map((p) => ({ xy: new Float32Array(2 * 40), descriptors: randomArray(40 * DESCRIPTOR_LENGTH, `grow${p}`) }));
+    const whole = buildDescriptorIndex(features);
+    const grown = buildDescriptorIndex(features.slice(0, 1));
+    expect(grown.add(features.slice(1, 2))).toBe(1);
+    expect(grown.add(features.slice(2))).toBe(2);
+    expect([grown.photos, grown.size]).toEqual([4, 160]);
+    expect(Array.from(grown.photoOf)).toEqual(Array.from(whole.photoOf));
+    expect(Array.from(grown.keypointOf)).toEqual(Array.from(whole.keypointOf));
+    for (let i = 0; i < 10; i++) {
+      const q = randomArray(DESCRIPTOR_LENGTH, `grow-query${i}`);
+      expect(grown.search(q, 5, (p) => p === 2)).toEqual(whole.search(q, 5, (p) => p === 2));
+    }
   });
 });
 
@@ -77,6 +92,20 @@ describe('local matcher on crafted photos', () => {
     const alone = m.match(features[2], (p) => p === 2);
     expect(alone.raw[2]).toBe(0);
     expect(alone.verified[2]).toBe(0);
+  });
+
+  it('over a grown index, leaves out photos without an individual (left the gallery, or described again)', async () => {
+    const cv = await loadOpenCv();
+    const index = buildDescriptorIndex(features.slice(0, 3));
+    index.add(features.slice(3, 6));
+    // photo 3 (scene 3) left the gallery: the turned copy of scene 3 must not find it
+    const m = localMatcherOver(cv, index, features.slice(0, 6), Int32Array.of(0, 1, 2, -1, 3, 4), ['s0', 's1', 's2', 's4', 's5']);
+    const r = m.match(features[6]);
+    expect(Math.max(...r.inliers)).toBeLessThan(10);
+    const back = localMatcherOver(cv, index, features.slice(0, 6), Int32Array.of(0, 1, 2, 3, 4, 5), ['s0', 's1', 's2', 's3', 's4', 's5']).match(features[6]);
+    expect(localRanking(back)[0]).toBe(3);
+    expect(back.bestPhoto[3]).toBe(3);
+    expect(back.inliers[3]).toBeGreaterThanOrEqual(30);
   });
 
   it('caches descriptions by photo content, crop and settings', async () => {

@@ -1,0 +1,152 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { PhotoRecord } from '../catalog/catalog-types.js';
+import { boxKey } from '../catalog/box-key.js';
+import { createImageCache } from '../image/image-cache.js';
+import { buildDescriptorIndex, type DescriptorIndex } from '../infer/local/descriptor-index.js';
+import { decodeLocalFeatures, describePhotos, encodeLocalFeatures } from '../infer/local/local-feature-store.js';
+import { DEFAULT_LOCAL, localCropWidth, localSettingsKey, type LocalFeatures, type LocalSettings } from '../infer/local/local-features.js';
+import { localMatcherOver, type LocalMatch, type LocalMatcherOptions } from '../infer/local/local-matcher.js';
+import { loadOpenCv } from '../infer/local/opencv.js';
+
+/** A photo of the catalog's gallery, as `catalog.gallery()` lists it. */
+export interface GalleryPhoto {
+  photoId: number;
+  individualId: number;
+  boxKey: string;
+}
+
+/** The catalog side of the local matcher in the service. */
+export interface LocalGallery {
+  /** The key the local features are stored under in the catalog's feature store. */
+  readonly recordKey: string;
+  /** Photos described so far by this process (the others were read back from the catalog). */
+  readonly described: number;
+  /**
+   * Local features of photos: kept in memory, else the catalog's stored ones, else described on
+   * their crop and stored in the catalog.
+   */
+  featuresOf(photos: readonly PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<LocalFeatures[]>;
+  /**
+   * Scores a query against the gallery. Photos new to the gallery join the index first (HNSW
+   * inserts, no rebuild); photos that left it, or whose box changed, are left out of the searches,
+   * and the index is rebuilt from the gallery when they outnumber the rest.
+   *
+   * @param query - the query's local features
+   * @param rows - the gallery now
+   * @param individualIds - the order of the individuals in the result's arrays
+   * @param skipPhotoId - a catalog photo left out (the query itself)
+   * @returns the local match, and the catalog photo of each photo number it names
+   */
+  match(query: LocalFeatures, rows: readonly GalleryPhoto[], individualIds: readonly number[], skipPhotoId: number): Promise<{ match: LocalMatch; photoIdOf: (photo: number) => number }>;
+}
+
+/** Options of {@link createLocalGallery}. */
+export interface LocalGalleryOptions {
+  /** Decoded-photo cache folder (none: decoded in memory only). */
+  cacheDir?: string;
+  settings?: LocalSettings;
+  matcher?: LocalMatcherOptions;
+}
+
+/** Key of local features in the catalog's feature store: their settings, so other settings never mix. */
+export const localRecordKey = (settings: LocalSettings): string => `local/${localSettingsKey(settings)}`;
+
+/**
+ * The local-feature side of a catalog for the service: each photo described once (keypoints and
+ * descriptors on the network's crop, kept at its aspect), stored in the catalog's feature store
+ * beside the Siamese features (keyed by photo and settings; dropped with them when the photo's box
+ * changes), and one HNSW index over the gallery's descriptors that grows as photos join it.
+ *
+ * @param catalog - the open catalog
+ * @param options - photo cache, keypoint settings, matcher settings
+ * @returns the local gallery
+ * @example
+ * const local = createLocalGallery(catalog, { cacheDir: '~/.cache/whaleid' });
+ * const [q] = await local.featuresOf([await catalog.photo(42)]);
+ * const { match } = await local.match(q, await catalog.gallery(), individualIds, 42);
+ */
+export function createLocalGallery(catalog: Catalog, options: LocalGalleryOptions = {}): LocalGallery {
+  const settings = options.settings ?? DEFAULT_LOCAL;
+  const recordKey = localRecordKey(settings);
+  const cache = createImageCache({ dir: options.cacheDir, maxSide: 2 * localCropWidth(settings), maxPixels: catalog.maxPixels });
+  const keyOf = (photoId: number, box: string): string => `${photoId}|${box}`;
+  const known = new Map<string, LocalFeatures>();
+  // the index: photo numbers are slots; a slot's photo and box are its key
+  let index: DescriptorIndex | null = null;
+  let slotFeatures: LocalFeatures[] = [];
+  let slotPhoto: number[] = [];
+  let slotOf = new Map<string, number>();
+  let described = 0;
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const r = chain.then(fn);
+    chain = r.catch(() => undefined);
+    return r;
+  };
+
+  const featuresOf = async (photos: readonly PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<LocalFeatures[]> => {
+    const keys = photos.map((p) => keyOf(p.id, boxKey(p.box)));
+    const missing = photos.filter((_, i) => !known.has(keys[i]));
+    // the catalog drops a photo's features when its box changes, so stored ones are current
+    const stored = await catalog.getFeatureRecords(recordKey, missing.map((p) => p.id));
+    const describe: PhotoRecord[] = [];
+    for (const p of missing) {
+      const bytes = stored.get(p.id);
+      let f: LocalFeatures | undefined;
+      try {
+        f = bytes ? decodeLocalFeatures(bytes, settings, `catalog photo ${p.id}`)[0] : undefined;
+      } catch {
+        f = undefined; // a damaged record: described again below
+      }
+      if (f) known.set(keyOf(p.id, boxKey(p.box)), f);
+      else describe.push(p);
+    }
+    if (describe.length) {
+      const out = await describePhotos(cache, describe.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined })), settings, { onProgress });
+      await catalog.putFeatureRecords(recordKey, describe.map((p, i) => ({ photoId: p.id, bytes: encodeLocalFeatures([out[i]], settings) })));
+      described += describe.length;
+      describe.forEach((p, i) => known.set(keyOf(p.id, boxKey(p.box)), out[i]));
+    }
+    return keys.map((k) => known.get(k)!);
+  };
+
+  /** Brings the index up to the gallery: new photos added, rebuilt when left-out ones dominate. */
+  const update = async (rows: readonly GalleryPhoto[]): Promise<void> => {
+    const live = new Set(rows.map((r) => keyOf(r.photoId, r.boxKey)));
+    if (index && slotFeatures.length > 2 * live.size + 64) index = null; // mostly left-out photos: rebuild
+    if (!index) {
+      slotFeatures = [];
+      slotPhoto = [];
+      slotOf = new Map();
+    }
+    const fresh = rows.filter((r) => !slotOf.has(keyOf(r.photoId, r.boxKey)));
+    if (!fresh.length && index) return;
+    const photos: PhotoRecord[] = [];
+    for (const r of fresh) photos.push(await catalog.photo(r.photoId));
+    const features = await featuresOf(photos);
+    photos.forEach((p, i) => {
+      slotOf.set(keyOf(p.id, boxKey(p.box)), slotFeatures.length);
+      slotFeatures.push(features[i]);
+      slotPhoto.push(p.id);
+    });
+    if (index) index.add(features);
+    else index = buildDescriptorIndex(slotFeatures, options.matcher?.index);
+  };
+
+  return {
+    recordKey,
+    get described() {
+      return described;
+    },
+    featuresOf,
+    match: (query, rows, individualIds, skipPhotoId) => serial(async () => {
+      await update(rows);
+      const number = new Map(individualIds.map((id, i) => [id, i]));
+      const individualOf = new Int32Array(slotFeatures.length).fill(-1);
+      for (const r of rows) individualOf[slotOf.get(keyOf(r.photoId, r.boxKey))!] = number.get(r.individualId) ?? -1;
+      const matcher = localMatcherOver(await loadOpenCv(), index!, slotFeatures, individualOf, individualIds.map(String), options.matcher);
+      const photoOf = slotPhoto;
+      return { match: matcher.match(query, (p) => photoOf[p] === skipPhotoId), photoIdOf: (p: number) => photoOf[p] };
+    }),
+  };
+}
