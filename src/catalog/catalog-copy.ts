@@ -152,6 +152,9 @@ export async function copyCatalog(from: string, to: string, options: CopyOptions
         if (copied.length !== t.rows.length || digestOf(copied) !== t.digest) throw new WhaleidError(`copy check failed: table ${t.table} holds ${copied.length} rows in ${db.file} against ${t.rows.length} in ${source.file}, or other contents; nothing was committed`);
       }
     });
+    // the planner's statistics of the new rows (else PostgreSQL plans the gallery's join blind
+    // until autovacuum comes: 4.8 s instead of 60 ms for 20,000 photos)
+    await sql`ANALYZE`.execute(db.q());
     const rows = Object.fromEntries(tables.map((t) => [t.table, t.rows.length]));
     await target.close();
     target = null;
