@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -7,8 +7,9 @@ import type { TestProject } from 'vitest/node';
 /**
  * vitest's global setup: one PostgreSQL server of our own for the whole test run (initdb in a
  * temporary folder, listening only on a Unix socket there, fsync off), stopped and removed at the
- * end. Test files get a database each (test/helpers/backends.ts). Where PostgreSQL is not
- * installed, `postgresUrl` is '' and the PostgreSQL variants skip with the reason.
+ * end (or, for a run killed before its end, by the next run). Test files get a database each
+ * (test/helpers/backends.ts). Where PostgreSQL is not installed, `postgresUrl` is '' and the
+ * PostgreSQL variants skip with the reason.
  */
 
 declare module 'vitest' {
@@ -44,6 +45,36 @@ function serverUser(): { prefix: string[]; uid: number; gid: number } | null {
   return { prefix: ['runuser', '-u', name, '--'], uid, gid };
 }
 
+/** Whether a process is alive. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * Stops the servers of earlier runs that were killed before their teardown (their `owner.pid`,
+ * the test runner that started them, is gone), and removes their folders. Servers of runs still
+ * going, this machine's other test runs, are left alone.
+ */
+function stopOrphans(bin: string, user: ReturnType<typeof serverUser>): void {
+  for (const name of readdirSync(os.tmpdir()).filter((n) => n.startsWith('whaleid-pg-'))) {
+    const dir = path.join(os.tmpdir(), name);
+    const owner = Number(existsSync(path.join(dir, 'owner.pid')) ? readFileSync(path.join(dir, 'owner.pid'), 'utf8') : NaN);
+    if (!Number.isInteger(owner) || alive(owner)) continue;
+    try {
+      const argv = [...(user?.prefix ?? []), path.join(bin, 'pg_ctl'), '-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop'];
+      if (existsSync(path.join(dir, 'data', 'postmaster.pid'))) execFileSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 60_000 });
+    } catch {
+      // not running any more
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Starts the server and provides its URL to the tests.
  *
@@ -57,10 +88,12 @@ export default function setup(project: TestProject): (() => void) | undefined {
     project.provide('postgresMissing', 'PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb; apt-get install postgresql)');
     return undefined;
   }
+  const user = serverUser();
+  stopOrphans(bin, user);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'whaleid-pg-'));
+  writeFileSync(path.join(dir, 'owner.pid'), String(process.pid));
   const data = path.join(dir, 'data');
   mkdirSync(data);
-  const user = serverUser();
   if (user) {
     chownSync(dir, user.uid, user.gid);
     chownSync(data, user.uid, user.gid);
@@ -82,11 +115,18 @@ export default function setup(project: TestProject): (() => void) | undefined {
   }
   project.provide('postgresUrl', `postgres://postgres@localhost:${port}/postgres?host=${encodeURIComponent(dir)}`);
   project.provide('postgresMissing', '');
-  return () => {
+  let stopped = false;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
     try {
       run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   };
+  // a run that ends without its teardown (Ctrl-C, a timeout's SIGTERM) still stops its server;
+  // one killed outright leaves it to the next run's stopOrphans
+  process.once('exit', stop);
+  return stop;
 }
