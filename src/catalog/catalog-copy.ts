@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { sql } from 'kysely';
+import { sql, type InsertObject } from 'kysely';
 import { WhaleidError } from '../util/errors.js';
 import { isPostgresUrl, shownUrl, type CatalogDb } from './catalog-db.js';
 import { openCatalogDb, photoDirOf } from './catalog.js';
@@ -42,6 +42,11 @@ async function readTable(db: CatalogDb, table: keyof CatalogTables, key: readonl
     rows.push(...page);
     if (page.length < 5000) return rows;
   }
+}
+
+/** Inserts rows read from the same table of another catalog (the same schema: the same columns), in batches. */
+async function insertRows<T extends keyof CatalogTables>(db: CatalogDb, table: T, rows: readonly Row[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += BATCH) await db.q().insertInto(table).values(rows.slice(i, i + BATCH) as unknown as InsertObject<CatalogTables, T>[]).execute();
 }
 
 /**
@@ -137,7 +142,7 @@ export async function copyCatalog(from: string, to: string, options: CopyOptions
       for (const t of tables) {
         // an individual may be merged into a later one: the marks once every individual is in
         const rows = t.table === 'individuals' ? t.rows.map((r) => ({ ...r, merged_into: null })) : t.rows;
-        for (let i = 0; i < rows.length; i += BATCH) await db.q().insertInto(t.table).values(rows.slice(i, i + BATCH) as never).execute();
+        await insertRows(db, t.table, rows);
         if (t.table === 'individuals') {
           for (const r of t.rows.filter((x) => x.merged_into !== null)) await db.q().updateTable('individuals').set({ merged_into: r.merged_into as number }).where('id', '=', r.id as number).execute();
         }

@@ -52,9 +52,9 @@ export const common = {
   boxes: text('--boxes <csv>', 'boxes CSV (Image,x0,y0,x1,y1; default: <data>/bounding_boxes.csv if present)').asInput('file'),
   rotate: text('--rotate <list>', 'photos to turn 180 degrees (default: <data>/rotate.txt if present)').asInput('file'),
   exclude: text('--exclude <list>', 'photos to leave out, one name a line').asInput('file'),
-  catalog: text('--catalog <file|url>', 'catalog: a SQLite file (photos kept in <file>.photos) or a postgres:// URL (default: $WHALEID_DATABASE_URL)').fromEnv('WHALEID_DATABASE_URL').asInput('catalog'),
+  catalog: text('--catalog <file|url>', 'catalog: a SQLite file (photos kept in <file>.photos) or a postgres:// URL').fromEnv('WHALEID_DATABASE_URL').asInput('catalog'),
   /** Where a catalog's photos are (a PostgreSQL catalog needs it). */
-  photos: text('--photos <dir>', "the catalog's photo folder (default: <file>.photos beside a SQLite file; a PostgreSQL catalog needs one, shared by every service process; default: $WHALEID_PHOTOS)").fromEnv('WHALEID_PHOTOS').asInput('folder'),
+  photos: text('--photos <dir>', "the catalog's photo folder (default: <file>.photos beside a SQLite file; a PostgreSQL catalog needs one that every service process shares)").fromEnv('WHALEID_PHOTOS').asInput('folder'),
   tta: int('--tta <n>', 'augmented copies per test photo, averaged with the original', 0, 64),
   /** Which score identifies (issue 20): the network's, local keypoints', or both fused. */
   matcher: choice('--matcher <name>', 'which score identifies', () => MATCHER_KINDS, (k) => MATCHER_ABOUT[k]).withDefault('siamese'),
