@@ -101,7 +101,8 @@ describe.skipIf(postgres.skip !== '')(onBackend('catalog schema on PostgreSQL', 
       expect(tables).toEqual(['decisions', 'encounters', 'features', 'individuals', 'photos', 'whaleid_state']);
       const columns = async (t: string): Promise<string[]> => (await client.query('SELECT column_name FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position', [t])).rows.map((r) => r.column_name);
       // the same columns in the same order as SQLite's schema
-      const lite = new Database(path.join(dir, 'm.db'), { readonly: true });
+      await (await openCatalog(path.join(dir, 'columns.db'))).close();
+      const lite = new Database(path.join(dir, 'columns.db'), { readonly: true });
       for (const t of ['decisions', 'encounters', 'features', 'individuals', 'photos']) expect(await columns(t), t).toEqual((lite.pragma(`table_info(${t})`) as { name: string }[]).map((c) => c.name));
       lite.close();
       expect((await client.query('SELECT schema_version FROM whaleid_state')).rows[0].schema_version).toBe(POSTGRES_MIGRATIONS.length);
