@@ -127,5 +127,16 @@ describe.skipIf(postgres.skip !== '')(onBackend('catalog copy between SQLite and
     const noPhotos = await runCli('catalog', 'export', '--catalog', target, '--out', path.join(dir, 'x.csv'));
     expect(noPhotos.code).toBe(2);
     expect(noPhotos.err).toMatch(/a PostgreSQL catalog keeps its photos in a folder every service process shares; give it with --photos DIR/);
+    // the catalog and its photo folder from the environment, as service processes are configured
+    process.env.WHALEID_DATABASE_URL = target;
+    process.env.WHALEID_PHOTOS = photos;
+    try {
+      const fromEnv = await runCli('catalog', 'export', '--out', path.join(dir, 'env.csv'));
+      expect(fromEnv.code, fromEnv.err).toBe(0);
+      expect(readFileSync(path.join(dir, 'env.csv'), 'utf8')).toBe(readFileSync(lite, 'utf8'));
+    } finally {
+      delete process.env.WHALEID_DATABASE_URL;
+      delete process.env.WHALEID_PHOTOS;
+    }
   });
 });
