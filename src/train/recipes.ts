@@ -82,7 +82,7 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
   },
   synthetic: {
     name: 'synthetic',
-    summary: "`whaleid synth` catalogs (fluke boxes, aspect 2.15): small model, 64 px; 100 epochs (25 min here): test MAP@5 0.424 vs 0.301 for the best baseline",
+    summary: "`whaleid synth` catalogs (fluke boxes, aspect 2.15): small model, 96 px; 120 epochs on the native engine (31.5 min on a shared 2-core machine): test MAP@5 0.478 (wasm recipe, 64 px, 100 epochs: 0.424; best baseline 0.301)",
     settings: {
       ...SYNTHETIC_MODEL,
       // on the native engine: 96 px (the wasm recipe's 64 px blurred the trailing-edge notches) and
