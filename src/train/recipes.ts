@@ -43,7 +43,7 @@ const SYNTHETIC_MODEL = { preset: 'small', inputSize: 64, batchSize: 32, lrScale
 export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freeze({
   omniglot: {
     name: 'omniglot',
-    summary: "small greyscale drawings (Omniglot's 105x105 characters): small model, 64 px, whole image; its 41 epochs (35 min here with --replicas 2): 20-way one-shot 57.0%",
+    summary: "small greyscale drawings (Omniglot's 105x105 characters): small model, 80 px, whole image, 126 one-epoch groups for the native engine; 63 of them in its 60 min on a 2-core machine shared with test runs (load ~10): 20-way one-shot 55.0% +- 4.9% (the wasm recipe, 64 px, 41 epochs in 35 min: 57.0%)",
     settings: {
       preset: 'small',
       inputSize: 80,
