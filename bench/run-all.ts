@@ -28,6 +28,7 @@ const QUICK: Record<string, string[]> = {
   score: ['--sizes', '500,1000,2000', '--torch-seconds', '4', '--topk-known', '4000'],
   train: ['--sizes', '96,192', '--steps', '2', '--big-pairs', '2', '--replicas', '2'],
   serve: ['--photos', '2000', '--requests', '50', '--work', 'bench/out/serve-quick'],
+  scale: ['--photos', '20000', '--seconds', '5', '--work', 'bench/out/scale-quick'],
 };
 
 /** Scripts that need a machine this one is not (run by hand there; see their headers). */

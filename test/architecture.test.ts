@@ -16,6 +16,7 @@ const RANK: Record<string, number> = {
   predict: 7,
   eval: 8,
   pipeline: 9,
+  jobs: 9.5,
   serve: 10,
   cli: 11,
   'index.ts': 12,

@@ -126,6 +126,8 @@ export async function showReview(photoId) {
     api('GET', `/api/photos/${photoId}`), api('GET', `/api/photos/${photoId}/candidates?k=5`).catch((e) => ({ error: e.message })), api('GET', `/api/photos/${photoId}/decisions`),
   ]);
   const candidates = ident.candidates ?? [];
+  // a photo whose features a worker has not extracted yet: shown as such, looked at again shortly
+  const processing = /being processed/.test(ident.error ?? '');
   const sightings = await Promise.all(candidates.map((c) => api('GET', `/api/individuals/${c.individualId}/sightings`).catch(() => [])));
   const names = new Map(candidates.map((c) => [c.individualId, c.name]));
   for (const d of decisions) if (d.individualId && !names.has(d.individualId)) names.set(d.individualId, (await api('GET', `/api/individuals/${d.individualId}`).catch(() => ({ name: `individual ${d.individualId}` }))).name);
@@ -166,7 +168,7 @@ export async function showReview(photoId) {
       crop(photo.id, 640, { 'data-testid': 'query-crop' }),
       h('p', { class: 'muted', 'data-testid': 'box-words' }, boxWords(photo), ' ', h('button', { onclick: () => openBoxEditor(photo, rerender), 'data-testid': 'edit-box' }, photo.box ? 'Move or redraw the box' : 'Draw the fluke box')),
       status,
-      ident.error ? h('p', { class: 'suggest-new' }, ident.error) : h('p', { class: ident.suggestion === 'new' ? 'suggest-new' : 'muted', 'data-testid': 'suggestion' },
+      ident.error ? h('p', { class: 'suggest-new', 'data-testid': processing ? 'processing' : 'candidates-error' }, ident.error) : h('p', { class: ident.suggestion === 'new' ? 'suggest-new' : 'muted', 'data-testid': 'suggestion' },
         ident.suggestion === 'new' ? `No candidate reaches the threshold (match score ${score(threshold)}): probably a new individual.` : `The best match is above the threshold (match score ${score(threshold)}).`,
         ` Compared with ${ident.compared} catalog photos. A match score is the model's measure of likeness, not a probability.`),
       h('div', { class: 'actions' },
@@ -178,6 +180,7 @@ export async function showReview(photoId) {
       detailsBlock(photo, rerender), await sightingBlock(photo, rerender), historyBlock(photo, decisions, names, rerender)),
     h('div', {}, h('h2', {}, 'Candidates'), rows.length ? rows : h('p', { class: 'muted' }, 'No candidates (empty catalog or no model).'))));
   if (!shown) return;
+  if (processing) setTimeout(() => { if (window.location.hash === `#/review/${photoId}`) rerender(); }, 2000);
   const setFocus = (i) => { focus = Math.max(0, Math.min(rows.length - 1, i)); rows.forEach((r, j) => r.classList.toggle('focus', j === focus)); rows[focus]?.scrollIntoView({ block: 'nearest' }); };
   review.keyHandler = (e) => {
     const n = Number(e.key);

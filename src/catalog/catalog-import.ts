@@ -12,6 +12,8 @@ export interface ImportOptions {
   by?: string;
   onMessage?: (line: string) => void;
   onProgress?: (done: number, total: number) => void;
+  /** Called with each photo added (not a duplicate): a PostgreSQL catalog's import enqueues its feature job. */
+  onAdded?: (photoId: number) => void | Promise<void>;
 }
 
 /** Counts of one import. */
@@ -69,7 +71,10 @@ export async function importDataset(catalog: Catalog, data: string, options: Imp
       else if (p.id) s.added++;
       else s.queued++;
       if (r.newIndividual) s.newIndividuals++;
-      if (!r.duplicate) await catalog.groupIntoEncounters([r.photo.id], { by, sameUpload: false });
+      if (!r.duplicate) {
+        await catalog.groupIntoEncounters([r.photo.id], { by, sameUpload: false });
+        await options.onAdded?.(r.photo.id);
+      }
     } catch (e) {
       s.failed++;
       say(`${p.file}: ${(e as Error).message}`);

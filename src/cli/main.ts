@@ -14,6 +14,7 @@ import { registerEvalCommands } from './commands/eval-commands.js';
 import { registerBoxesCommand } from './commands/boxes-command.js';
 import { registerServeCommands } from './commands/serve-commands.js';
 import { registerDoctorCommand } from './commands/doctor-command.js';
+import { registerWorkerCommand } from './commands/worker-command.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIo): Command {
   registerEvalCommands(program, io);
   registerBoxesCommand(program, io);
   registerServeCommands(program, io);
+  registerWorkerCommand(program, io);
   registerDemoCommand(program, io);
   registerDoctorCommand(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });

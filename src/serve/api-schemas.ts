@@ -65,7 +65,7 @@ const uploadResponse = {
     error: { type: 'string' },
     results: {
       type: 'array',
-      items: { type: 'object', properties: { ok: { type: 'boolean' }, name: { type: 'string' }, photo, duplicate: { type: 'boolean' }, identification, status: { type: 'integer' }, error: { type: 'string' } } },
+      items: { type: 'object', properties: { ok: { type: 'boolean' }, name: { type: 'string' }, photo, duplicate: { type: 'boolean' }, identification, processing: { type: 'boolean' }, status: { type: 'integer' }, error: { type: 'string' } } },
     },
   },
 };

@@ -7,7 +7,11 @@ import type { HeadWeights } from '../model/head-weights.js';
 import { loadRunModel, trainedWithBoxes } from '../predict/run-model.js';
 import { DEFAULT_NEW_WHALE_THRESHOLD } from '../infer/walk.js';
 import { createScoreKernel, type ScoreKernel } from '../infer/score-kernel.js';
+import { rankIndividuals, rankingIndex, type RankingIndex } from '../infer/score-shards.js';
 import { WhaleidError } from '../util/errors.js';
+import { createShardClient, type ShardClient, type ShardStats } from '../jobs/shard-client.js';
+import { galleryHash, type ShardRow } from '../jobs/shard-protocol.js';
+import { shardOf } from '../infer/score-shards.js';
 import { hasOnnxExport } from '../model/run-folder.js';
 import type { MatcherKind, MatchScores } from '../infer/fusion/fusion-model.js';
 import { matcherRanking, type MatcherCalibrationFile } from '../predict/matched-predictions.js';
@@ -65,10 +69,18 @@ export interface Identifier {
    * @returns how many photos' features were computed
    */
   sync(onProgress?: (done: number, total: number) => void): Promise<number>;
-  /** The top individuals for a catalog photo (its features computed and stored when missing). */
+  /**
+   * The top individuals for a catalog photo (its features computed and stored when missing, or,
+   * with `queued`, a {@link FeaturesPendingError} until a worker has extracted them).
+   */
   identify(photoId: number, options?: { k?: number; photosPerCandidate?: number }): Promise<Identification>;
+  /** Sharded scoring: live workers and how queries were scored (null without `scoring`). */
+  scoringStats(): (ShardStats & { workers: number; local: number }) | null;
   close(): Promise<void>;
 }
+
+/** A photo whose features a worker has not extracted yet (a queued catalog). */
+export class FeaturesPendingError extends WhaleidError {}
 
 /** Options of {@link createIdentifier}. */
 export interface IdentifierOptions {
@@ -76,6 +88,7 @@ export interface IdentifierOptions {
   cacheDir?: string;
   /** ONNX Runtime threads. */
   threads?: number;
+  /** Warnings (a run without a manifest). */
   onWarning?: (line: string) => void;
   /** Which score ranks the candidates; default siamese. */
   matcher?: MatcherKind;
@@ -85,11 +98,13 @@ export interface IdentifierOptions {
    * compute the catalog's features); with siamese it replaces the run's threshold.
    */
   calibration?: MatcherCalibrationFile;
-}
-
-/** The Siamese ranking: each individual by its best photo. */
-function rankSiamese(byIndividual: Map<number, { photoId: number; score: number }[]>): Omit<IndividualCandidate, 'name'>[] {
-  return [...byIndividual.entries()].map(([individualId, list]) => ({ individualId, score: list[0].score, siamese: list[0].score, photos: list }));
+  /**
+   * Features come from the job queue's workers: never extracted here; the gallery holds the photos
+   * whose features are in, and a query photo without them is being processed.
+   */
+  queued?: boolean;
+  /** Sharded scoring through the catalog's PostgreSQL (`whaleid worker` processes, the Siamese matcher); without a live worker queries are scored here. */
+  scoring?: { url: string; timeoutMs?: number } | null;
 }
 
 /**
@@ -105,7 +120,7 @@ function rankSiamese(byIndividual: Map<number, { photoId: number; score: number 
  *
  * @param catalog - the open catalog
  * @param runDir - a finished training run with onnx/branch.onnx and onnx/head.onnx
- * @param options - decoded-photo cache folder, ORT threads, warnings (a run without a manifest), matcher and its calibration
+ * @param options - decoded-photo cache folder, ORT threads, warnings (a run without a manifest), matcher and its calibration, queued features, sharded scoring
  * @returns the identifier
  * @throws {@link WhaleidError} when the run is unfinished or has no ONNX export, or the calibration is for another matcher
  * @example
@@ -132,7 +147,9 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   const features = new Map<string, Float32Array>();
   const keyOf = (photoId: number, boxKey: string): string => `${photoId}|${boxKey}`;
   const boxKeyOf = (p: PhotoRecord): string => boxKey(p.box);
-  let gallery: { rows: GalleryPhoto[]; photoIds: Int32Array; individualIds: Int32Array; kernel: ScoreKernel | null; key: string; revision: string } | null = null;
+  let gallery: { rows: GalleryPhoto[]; photoIds: Int32Array; individualIds: Int32Array; index: RankingIndex; kernel: ScoreKernel | null; key: string; revision: string; hashes: Map<number, string[]> } | null = null;
+  const shards: ShardClient | null = options.scoring && kind === 'siamese' ? await createShardClient({ url: options.scoring.url, modelVersion, timeoutMs: options.scoring.timeoutMs }) : null;
+  let scoredHere = 0;
 
   const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<void> => {
     const requests = photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined }));
@@ -144,19 +161,29 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   const featuresOf = async (photo: PhotoRecord): Promise<Float32Array> => {
     const key = keyOf(photo.id, boxKeyOf(photo));
     let f = features.get(key) ?? (await catalog.getFeatures(modelVersion, [photo.id])).get(photo.id);
+    if (!f && options.queued) throw new FeaturesPendingError(`photo ${photo.id}: being processed (its features are not extracted yet; its candidates come when a worker has them)`);
     if (!f) {
       await compute([photo]);
       f = features.get(key)!;
     }
     return f;
   };
+  /** Fills the in-memory features of rows from the catalog (in parts: a query has a bounded number of parameters); returns the rows with none stored. */
+  const loadStored = async (rows: { photoId: number; boxKey: string }[]): Promise<{ photoId: number; boxKey: string }[]> => {
+    const absent = rows.filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
+    for (let i = 0; i < absent.length; i += 10_000) {
+      const part = absent.slice(i, i + 10_000);
+      // the catalog drops a photo's stored features when its box changes, so stored ones are current
+      const stored = await catalog.getFeatures(modelVersion, part.map((r) => r.photoId));
+      for (const r of part) if (stored.has(r.photoId)) features.set(keyOf(r.photoId, r.boxKey), stored.get(r.photoId)!);
+    }
+    return absent.filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
+  };
   const sync = async (onProgress?: (done: number, total: number) => void): Promise<number> => {
-    const rows = (await catalog.gallery()).filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
-    // the catalog drops a photo's stored features when its box changes, so stored ones are current
-    const stored = await catalog.getFeatures(modelVersion, rows.map((r) => r.photoId));
-    for (const r of rows) if (stored.has(r.photoId)) features.set(keyOf(r.photoId, r.boxKey), stored.get(r.photoId)!);
+    const absent = await loadStored(await catalog.gallery());
     const missing: PhotoRecord[] = [];
-    for (const r of rows) if (!stored.has(r.photoId)) missing.push(await catalog.photo(r.photoId));
+    // queued: the workers extract them
+    if (!options.queued) for (const r of absent) missing.push(await catalog.photo(r.photoId));
     for (let i = 0; i < missing.length; i += 256) {
       await compute(missing.slice(i, i + 256), onProgress && ((d) => onProgress(i + d, missing.length)));
     }
@@ -175,22 +202,31 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     const revision = await catalog.revision();
     if (gallery && gallery.revision === revision) return gallery; // nothing written since: no query at all
     let rows = await catalog.gallery();
-    // the gallery changes with decisions (assignments, merges) and boxes: its rows are its identity
+    if (options.queued) {
+      // the photos whose features a worker extracted: the others join when they are in
+      await loadStored(rows);
+      rows = rows.filter((r) => features.has(keyOf(r.photoId, r.boxKey)));
+    }
+    // the gallery changes with decisions (assignments, merges), boxes and (queued) extracted features: its rows are its identity
     const key = `${rows.length}|${rows.map((r) => keyOf(r.photoId, r.boxKey) + r.individualId).join(';')}`;
     if (gallery && gallery.key === key) {
       gallery.revision = revision;
       return gallery;
     }
-    if (rows.some((r) => !features.has(keyOf(r.photoId, r.boxKey)))) {
+    if (!options.queued && rows.some((r) => !features.has(keyOf(r.photoId, r.boxKey)))) {
       await sync();
       rows = await catalog.gallery();
     }
     const cols = new Float32Array(rows.length * F);
     rows.forEach((r, i) => cols.set(features.get(keyOf(r.photoId, r.boxKey))!, i * F));
+    const photoIds = Int32Array.from(rows, (r) => r.photoId);
+    const individualIds = Int32Array.from(rows, (r) => r.individualId);
     gallery = {
       rows,
-      photoIds: Int32Array.from(rows, (r) => r.photoId),
-      individualIds: Int32Array.from(rows, (r) => r.individualId),
+      hashes: new Map(),
+      photoIds,
+      individualIds,
+      index: rankingIndex(photoIds, individualIds),
       kernel: rows.length ? createScoreKernel(head, cols) : null,
       key,
       // the revision read before the rows: a write since then (this process's or another's) is seen next time
@@ -217,6 +253,18 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     });
   };
 
+  /** The gallery's rows split into `count` shards by individual, hashed (once per gallery and count). */
+  const shardHashes = (g: NonNullable<typeof gallery>, count: number): string[] => {
+    let hashes = g.hashes.get(count);
+    if (!hashes) {
+      const parts: ShardRow[][] = Array.from({ length: count }, () => []);
+      for (const r of g.rows) parts[shardOf(r.individualId, count)].push(r);
+      hashes = parts.map(galleryHash);
+      g.hashes.set(count, hashes);
+    }
+    return hashes;
+  };
+
   return {
     modelVersion,
     matcher: kind,
@@ -231,24 +279,41 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       const q = await featuresOf(photo);
       const g = await currentGallery();
       const n = g.photoIds.length;
-      const scores = new Float32Array(n);
-      g.kernel?.scoreRow(q, 0, n, scores);
-      const byIndividual = new Map<number, { photoId: number; score: number }[]>();
-      for (let j = 0; j < n; j++) {
-        if (g.photoIds[j] === photoId) continue; // a catalog photo is not its own candidate
-        const list = byIndividual.get(g.individualIds[j]) ?? [];
-        list.push({ photoId: g.photoIds[j], score: scores[j] });
-        byIndividual.set(g.individualIds[j], list);
+      // a catalog photo is not its own candidate
+      const rank = { k, photosPerCandidate: per, excludePhotoId: photoId };
+      let top: Omit<IndividualCandidate, 'name'>[];
+      if (!local) {
+        // the Siamese matcher: the workers' shards when they answer, else the whole gallery here
+        let ranked = n && shards ? await shards.query({ features: q, ...rank, hashes: (count) => shardHashes(g, count) }) : null;
+        if (!ranked) {
+          scoredHere++;
+          const scores = new Float32Array(n);
+          g.kernel?.scoreRow(q, 0, n, scores);
+          ranked = n ? rankIndividuals(scores, g.index, rank) : [];
+        }
+        top = ranked.map((c) => ({ ...c, siamese: c.score }));
+      } else {
+        scoredHere++;
+        const scores = new Float32Array(n);
+        g.kernel?.scoreRow(q, 0, n, scores);
+        const byIndividual = new Map<number, { photoId: number; score: number }[]>();
+        for (let j = 0; j < n; j++) {
+          if (g.photoIds[j] === photoId) continue;
+          const list = byIndividual.get(g.individualIds[j]) ?? [];
+          list.push({ photoId: g.photoIds[j], score: scores[j] });
+          byIndividual.set(g.individualIds[j], list);
+        }
+        for (const list of byIndividual.values()) list.sort((a, b) => b.score - a.score || a.photoId - b.photoId);
+        top = (await rankMatched(local, photo, g.rows, byIndividual)).sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
       }
-      for (const list of byIndividual.values()) list.sort((a, b) => b.score - a.score || a.photoId - b.photoId);
-      const ranked = local ? await rankMatched(local, photo, g.rows, byIndividual) : rankSiamese(byIndividual);
-      const top = ranked.sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
       const candidates = [];
       for (const c of top) candidates.push({ ...c, photos: c.photos.slice(0, per), name: (await catalog.individual(c.individualId)).name });
       const suggestion = candidates.length && candidates[0].score >= threshold ? 'match' : 'new';
       return { photoId, modelVersion, matcher: kind, threshold, suggestion, candidates, compared: n };
     },
+    scoringStats: () => (shards ? { ...shards.stats, workers: shards.liveWorkers().length, local: scoredHere } : null),
     async close() {
+      await shards?.close();
       await run.inference.dispose();
     },
   };

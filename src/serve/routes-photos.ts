@@ -4,6 +4,7 @@ import type { PhotoStatus } from '../catalog/catalog-types.js';
 import { cropJpeg } from './crop-image.js';
 import { catalogCsv } from '../catalog/catalog-export.js';
 import { HttpError } from './http-error.js';
+import { FeaturesPendingError } from './identifier.js';
 import type { ServiceContext } from './service-context.js';
 import { schemas, idParam, pageQuery } from './api-schemas.js';
 
@@ -53,7 +54,12 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
     schema: { summary: 'The top individuals for a photo, with their best-matching photos', params: idParam, querystring: { type: 'object', properties: { k: { type: 'integer', minimum: 1, maximum: 50, default: 5 } }, additionalProperties: false }, response: { 200: schemas.identification } },
   }, async (req) => {
     if (!ctx.identifier) throw new HttpError(409, 'no model loaded: start whaleid serve with --model RUN_DIR');
-    return ctx.identifier.identify((req.params as { id: number }).id, { k: (req.query as { k: number }).k });
+    try {
+      return await ctx.identifier.identify((req.params as { id: number }).id, { k: (req.query as { k: number }).k });
+    } catch (e) {
+      if (e instanceof FeaturesPendingError) throw new HttpError(409, e.message);
+      throw e;
+    }
   });
 
   const decisionBody = (props: Record<string, unknown>, required: string[] = []): object => ({ type: 'object', properties: { by: { type: 'string', maxLength: 100 }, ...props }, required, additionalProperties: false });
@@ -92,7 +98,10 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
     schema: { summary: 'Set the fluke box by hand (pixels of the upright photo)', security: [{ token: [] }], params: idParam, body: { type: 'object', properties: { x0: { type: 'number' }, y0: { type: 'number' }, x1: { type: 'number' }, y1: { type: 'number' } }, required: ['x0', 'y0', 'x1', 'y1'], additionalProperties: false }, response: { 200: schemas.photo } },
   }, async (req) => {
     ctx.requireWrite(req);
-    return catalog.setBox((req.params as { id: number }).id, req.body as { x0: number; y0: number; x1: number; y1: number }, 'user');
+    const photo = await catalog.setBox((req.params as { id: number }).id, req.body as { x0: number; y0: number; x1: number; y1: number }, 'user');
+    // its features were dropped with the old box: a worker extracts them again
+    await ctx.jobs?.enqueueFeatures([photo.id]);
+    return photo;
   });
 
   app.get('/api/photos/:id/decisions', { schema: { summary: "The photo's decision history", params: idParam, response: { 200: { type: 'array', items: schemas.decision } } } }, async (req) => {

@@ -7,6 +7,7 @@ import helmet from '@fastify/helmet';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Identifier } from './identifier.js';
 import type { BoxDetector } from '../boxes/box-predict.js';
+import type { JobQueue } from '../jobs/job-queue.js';
 import { registerPhotoRoutes } from './routes-photos.js';
 import { registerUploadRoute, MAX_UPLOAD_FIELDS } from './upload-route.js';
 import { registerIndividualRoutes } from './routes-individuals.js';
@@ -23,6 +24,8 @@ export interface ServerOptions {
   identifier?: Identifier | null;
   /** Fluke detector for photos uploaded without a box; without it they are matched whole. */
   boxDetector?: BoxDetector | null;
+  /** The job queue of a PostgreSQL catalog: uploads enqueue feature extraction for `whaleid worker`. */
+  jobs?: JobQueue | null;
   /** Bearer token for changes; without one the service is read-only. */
   token?: string | null;
   /** Largest accepted upload per photo in bytes; default 30 MB. */
@@ -82,7 +85,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   await app.register(multipart, { throwFileSizeLimit: false, limits: { fileSize: maxUploadBytes, files: maxFilesPerUpload, fields: MAX_UPLOAD_FIELDS, fieldSize: 10_000, parts: maxFilesPerUpload + MAX_UPLOAD_FIELDS } });
 
   const ctx = createServiceContext({
-    catalog: o.catalog, identifier: o.identifier ?? null, boxDetector: o.boxDetector ?? null, token: o.token ?? null, maxUploadBytes, maxFilesPerUpload,
+    catalog: o.catalog, identifier: o.identifier ?? null, boxDetector: o.boxDetector ?? null, jobs: o.jobs ?? null, token: o.token ?? null, maxUploadBytes, maxFilesPerUpload,
     tokenAttempts: createTokenAttempts(o.tokenAttempts ?? { attempts: 10, windowMs: 60_000 }),
     logInternal: internalErrorLog(app, o.logger ?? false),
   });
@@ -92,6 +95,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     ok: true,
     readOnly: !o.token,
     model: ctx.identifier ? { version: ctx.identifier.modelVersion, matcher: ctx.identifier.matcher, threshold: ctx.identifier.threshold } : null,
+    scoring: ctx.identifier?.scoringStats() ?? null,
   }));
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   registerUploadRoute(app, ctx);

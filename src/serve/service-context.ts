@@ -5,6 +5,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { decisionAuthor } from '../catalog/decision-log.js';
 import { HttpError } from './http-error.js';
 import type { Identifier } from './identifier.js';
+import type { JobQueue } from '../jobs/job-queue.js';
 import type { TokenAttempts } from './service-guards.js';
 
 /** Everything the route modules share. */
@@ -12,6 +13,8 @@ export interface ServiceContext {
   catalog: Catalog;
   identifier: Identifier | null;
   boxDetector: BoxDetector | null;
+  /** The job queue (a PostgreSQL catalog): new photos' features are extracted by workers, not here. */
+  jobs: JobQueue | null;
   maxUploadBytes: number;
   maxFilesPerUpload: number;
   /** Reports a bug (not the client's mistake) to the operator, with its stack. */
@@ -29,7 +32,7 @@ export interface ServiceContext {
  * @param o - catalog, models, token (null: read-only) and its attempt counter, limits and where bugs are reported
  * @returns the context
  * @example
- * const ctx = createServiceContext({ catalog, identifier: null, boxDetector: null, token: 's3cret-token', maxUploadBytes: 30e6, maxFilesPerUpload: 50, logInternal: console.error,
+ * const ctx = createServiceContext({ catalog, identifier: null, boxDetector: null, jobs: null, token: 's3cret-token', maxUploadBytes: 30e6, maxFilesPerUpload: 50, logInternal: console.error,
  *   tokenAttempts: createTokenAttempts({ attempts: 10, windowMs: 60_000 }) });
  */
 export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'decidedBy'> & { token: string | null; tokenAttempts: TokenAttempts }): ServiceContext {
@@ -38,6 +41,7 @@ export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'd
     catalog: o.catalog,
     identifier: o.identifier,
     boxDetector: o.boxDetector,
+    jobs: o.jobs,
     maxUploadBytes: o.maxUploadBytes,
     maxFilesPerUpload: o.maxFilesPerUpload,
     logInternal: o.logInternal,

@@ -8,6 +8,7 @@ import { clipBox, orderedBox } from '../boxes/box-transform.js';
 import { WhaleidError } from '../util/errors.js';
 import { schemas } from './api-schemas.js';
 import { HttpError } from './http-error.js';
+import { FeaturesPendingError } from './identifier.js';
 import type { ServiceContext } from './service-context.js';
 
 /** The form fields an upload may carry besides its files. */
@@ -19,7 +20,7 @@ export const MAX_UPLOAD_FIELDS = 20;
 
 /** One photo's outcome in an upload. */
 type UploadResult =
-  | { ok: true; name: string; photo: PhotoRecord; duplicate: boolean; identification: unknown; error?: string }
+  | { ok: true; name: string; photo: PhotoRecord; duplicate: boolean; identification: unknown; processing?: boolean; error?: string }
   | { ok: false; name: string; status: number; error: string };
 
 /** A client's file name made safe to show and store: last path part, no control characters, bounded. */
@@ -107,6 +108,16 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServiceContext): 
     // stored: what follows only adds to it, and its failure is reported with the photo
     try {
       const photo = !added.photo.box && ctx.boxDetector ? await detectBox(added.photo) : added.photo;
+      if (ctx.jobs) {
+        // a worker extracts its features; the review page shows it as being processed until then
+        if (!added.duplicate) await ctx.jobs.enqueueFeatures([photo.id]);
+        try {
+          if (added.duplicate && ctx.identifier) return { ok: true, name, photo, duplicate: true, identification: await ctx.identifier.identify(photo.id, { k: 5 }) };
+        } catch (e) {
+          if (!(e instanceof FeaturesPendingError)) throw e;
+        }
+        return { ok: true, name, photo, duplicate: added.duplicate, identification: null, processing: true };
+      }
       return { ok: true, name, photo, duplicate: added.duplicate, identification: ctx.identifier ? await ctx.identifier.identify(photo.id, { k: 5 }) : null };
     } catch (e) {
       ctx.logInternal(e);

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import pg from 'pg';
 import { inject } from 'vitest';
 import { openCatalog, type Catalog, type CatalogOptions } from '../../src/catalog/catalog.js';
+import { createPostgresDatabase } from './postgres-server.js';
 
 /** A database a catalog test runs on. */
 export interface TestBackend {
@@ -26,14 +26,7 @@ const serverUrl = inject('postgresUrl');
 export async function newPostgresDatabase(name: string): Promise<string> {
   if (!serverUrl) throw new Error(inject('postgresMissing'));
   const db = `t_${name.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${db}`);
-  } finally {
-    await client.end();
-  }
-  return serverUrl.replace(/\/postgres\?/, `/${db}?`);
+  return createPostgresDatabase(serverUrl, db);
 }
 
 /** SQLite, and PostgreSQL when the test server runs (test/helpers/postgres-server.ts). */

@@ -75,19 +75,20 @@ function stopOrphans(bin: string, user: ReturnType<typeof serverUser>): void {
   }
 }
 
+/** A running PostgreSQL server of our own, or why there is none. */
+export type PostgresServer = { url: string; missing: ''; stop(): void } | { url: ''; missing: string; stop(): void };
+
 /**
- * Starts the server and provides its URL to the tests.
+ * Starts a PostgreSQL server of our own: initdb in a temporary folder, listening only on a Unix
+ * socket there (no TCP port), trust authentication, fsync off. The test run's global setup starts
+ * one; bench:scale starts its own.
  *
- * @param project - vitest's project (to provide values to tests)
- * @returns the teardown that stops the server and removes its folder
+ * @returns its maintenance database URL and how to stop it (stopping removes its folder), or why
+ *   none could be started (PostgreSQL not installed, initdb or the server failing)
  */
-export default function setup(project: TestProject): (() => void) | undefined {
+export function startPostgresServer(): PostgresServer {
   const bin = postgresBin();
-  if (!bin) {
-    project.provide('postgresUrl', '');
-    project.provide('postgresMissing', 'PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb; apt-get install postgresql)');
-    return undefined;
-  }
+  if (!bin) return { url: '', missing: 'PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb; apt-get install postgresql)', stop: () => {} };
   const user = serverUser();
   stopOrphans(bin, user);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'whaleid-pg-'));
@@ -108,13 +109,8 @@ export default function setup(project: TestProject): (() => void) | undefined {
     run('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', '-o', `-k ${dir} -p ${port} -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`, 'start']);
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
-    const why = `the test PostgreSQL server did not start (${((e as { stderr?: Buffer }).stderr ?? '').toString().trim().split('\n').pop() || (e as Error).message})`;
-    project.provide('postgresUrl', '');
-    project.provide('postgresMissing', why);
-    return undefined;
+    return { url: '', missing: `the test PostgreSQL server did not start (${((e as { stderr?: Buffer }).stderr ?? '').toString().trim().split('\n').pop() || (e as Error).message})`, stop: () => {} };
   }
-  project.provide('postgresUrl', `postgres://postgres@localhost:${port}/postgres?host=${encodeURIComponent(dir)}`);
-  project.provide('postgresMissing', '');
   let stopped = false;
   const stop = (): void => {
     if (stopped) return;
@@ -128,5 +124,37 @@ export default function setup(project: TestProject): (() => void) | undefined {
   // a run that ends without its teardown (Ctrl-C, a timeout's SIGTERM) still stops its server;
   // one killed outright leaves it to the next run's stopOrphans
   process.once('exit', stop);
-  return stop;
+  return { url: `postgres://postgres@localhost:${port}/postgres?host=${encodeURIComponent(dir)}`, missing: '', stop };
+}
+
+/**
+ * A new database on a server of {@link startPostgresServer}.
+ *
+ * @param serverUrl - the server's maintenance database URL
+ * @param name - the database's name (letters, digits, underscores)
+ * @returns its URL
+ */
+export async function createPostgresDatabase(serverUrl: string, name: string): Promise<string> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return serverUrl.replace(/\/postgres\?/, `/${name}?`);
+}
+
+/**
+ * vitest's global setup: starts the server and provides its URL to the tests.
+ *
+ * @param project - vitest's project (to provide values to tests)
+ * @returns the teardown that stops the server and removes its folder
+ */
+export default function setup(project: TestProject): (() => void) | undefined {
+  const server = startPostgresServer();
+  project.provide('postgresUrl', server.url);
+  project.provide('postgresMissing', server.missing);
+  return server.url ? server.stop : undefined;
 }

@@ -89,11 +89,25 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const { importDataset } = await import('../../catalog/catalog-import.js');
       const { catalog: file, data } = opts;
       const cat = await openCatalog(file, { photoDir: opts.photos });
+      // a PostgreSQL catalog's photos get their features from the workers: one job per photo added
+      const jobs = cat.backend === 'postgres' ? await (await import('../../jobs/job-queue.js')).openJobQueue(file, { onError: (e) => io.err(`job queue: ${e.message}`) }) : null;
+      const batch: number[] = [];
+      const flush = async (): Promise<void> => {
+        if (jobs && batch.length) await jobs.enqueueFeatures(batch.splice(0));
+      };
       try {
-        const s = await importDataset(cat, data, { boxes: opts.boxes, by: opts.by, onMessage: (l) => io.err(l), onProgress: createPassProgress('import', io.progress && !opts.quiet) });
-        io.out(`${cat.file}: ${s.added} photos added, ${s.duplicates} already there, ${s.newIndividuals} new individuals; ${s.queued} photos put in the review queue (new_whale or unlabelled), ${s.failed} unreadable, ${s.skipped} dataset rows skipped`);
+        const s = await importDataset(cat, data, {
+          boxes: opts.boxes, by: opts.by, onMessage: (l) => io.err(l), onProgress: createPassProgress('import', io.progress && !opts.quiet),
+          onAdded: jobs ? async (id) => {
+            batch.push(id);
+            if (batch.length >= 100) await flush();
+          } : undefined,
+        });
+        await flush();
+        io.out(`${cat.file}: ${s.added} photos added, ${s.duplicates} already there, ${s.newIndividuals} new individuals; ${s.queued} photos put in the review queue (new_whale or unlabelled), ${s.failed} unreadable, ${s.skipped} dataset rows skipped${jobs ? `; their features are extracted by whaleid worker (${s.added + s.queued} jobs queued)` : ''}`);
         if (s.failed || s.skipped) io.setExitCode(1);
       } finally {
+        await jobs?.close();
         await cat.close();
       }
     },
@@ -185,22 +199,26 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const calibration = opts.matcherCalibration && opts.matcher !== 'siamese' ? await readMatcherCalibration(opts.matcherCalibration, opts.matcher) : undefined;
       const { openCatalog } = await import('../../catalog/catalog.js');
       const cat = await openCatalog(file, { maxPixels: opts.maxPixels, create: opts.create, photoDir: opts.photos });
+      // a PostgreSQL catalog: features come from the job queue's workers, who also score shards of the gallery
+      const queued = cat.backend === 'postgres';
+      const jobs = queued ? await (await import('../../jobs/job-queue.js')).openJobQueue(file, { onError: (e) => io.err(`job queue: ${e.message}`) }) : null;
       let identifier = null;
       if (opts.model) {
-        identifier = (await openService(io, file, opts.photos, opts.model, opts.cache, cat, { matcher: opts.matcher, calibration })).identifier;
+        identifier = (await openService(io, file, opts.photos, opts.model, opts.cache, cat, { matcher: opts.matcher, calibration, ...(queued ? { queued: true, scoring: { url: file } } : {}) })).identifier;
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
-        io.err(`model ${identifier.modelVersion}: ${n} catalog photos' features computed${opts.matcher === 'siamese' ? '' : ' (with their keypoints)'}; candidates ranked by the ${opts.matcher} matcher, new-individual threshold ${identifier.threshold}`);
+        io.err(`model ${identifier.modelVersion}: ${queued ? 'features from the workers (whaleid worker), queries sharded over the live workers' : `${n} catalog photos' features computed${opts.matcher === 'siamese' ? '' : ' (with their keypoints)'}`}; candidates ranked by the ${opts.matcher} matcher, new-individual threshold ${identifier.threshold}`);
       }
       const { openFallbackDetector } = await import('../../boxes/box-fallback.js');
       const boxDetector = await openFallbackDetector(opts.boxModel, identifier ? identifier.trainedWithBoxes : true);
       io.err(boxDetector ? `fluke boxes of unboxed uploads: ${boxDetector.file}` : 'no box model: photos without a box are matched whole');
       const { createServer } = await import('../../serve/server.js');
-      const app = await createServer({ catalog: cat, identifier, boxDetector, token: opts.token ?? null, maxUploadBytes: opts.maxUploadMb * 1024 * 1024, allowedHosts: opts.allowHost ?? [] });
+      const app = await createServer({ catalog: cat, identifier, boxDetector, jobs, token: opts.token ?? null, maxUploadBytes: opts.maxUploadMb * 1024 * 1024, allowedHosts: opts.allowHost ?? [] });
       const address = await app.listen({ port: opts.port, host: opts.host });
       const stop = async (): Promise<void> => {
         await app.close();
         await identifier?.close();
         await boxDetector?.dispose();
+        await jobs?.close();
         await cat.close();
       };
       // the handlers before the line that says the service is up: a supervisor that stops it as
@@ -215,9 +233,9 @@ export function registerServeCommands(program: Command, io: CliIo): void {
   });
 }
 
-async function openService(io: CliIo, file: string, photoDir: string | undefined, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog, matcher: Pick<import('../../serve/identifier.js').IdentifierOptions, 'matcher' | 'calibration'> = {}) {
+async function openService(io: CliIo, file: string, photoDir: string | undefined, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog, more: Pick<import('../../serve/identifier.js').IdentifierOptions, 'matcher' | 'calibration' | 'queued' | 'scoring'> = {}) {
   const { openCatalog } = await import('../../catalog/catalog.js');
   const cat = open ?? await openCatalog(file, { create: false, photoDir });
   const { createIdentifier } = await import('../../serve/identifier.js');
-  return { cat, identifier: await createIdentifier(cat, runDir, { cacheDir, onWarning: (l) => io.err(l), ...matcher }) };
+  return { cat, identifier: await createIdentifier(cat, runDir, { cacheDir, onWarning: (l) => io.err(l), ...more }) };
 }

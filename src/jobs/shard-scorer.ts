@@ -1,0 +1,171 @@
+/**
+ * The worker's side of sharded scoring: it listens for queries, holds the features of the shard it
+ * is asked for in memory (loaded from the catalog, kept across queries, reloaded when the gallery
+ * changed), scores the query with the score kernel and answers with the shard's top K.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Catalog } from '../catalog/catalog.js';
+import type { HeadWeights } from '../model/head-weights.js';
+import { createScoreKernel, type ScoreKernel } from '../infer/score-kernel.js';
+import { rankIndividuals, rankingIndex, shardOf, type RankingIndex } from '../infer/score-shards.js';
+import { decodeVector, galleryHash, HELLO_CHANNEL, HELLO_INTERVAL_MS, MAX_PAYLOAD, notifier, parseMessage, QUERY_CHANNEL, type QueryMessage, type ReplyMessage, type ShardRow } from './shard-protocol.js';
+
+/** What the scorer reads of the catalog. */
+export type ShardSource = Pick<Catalog, 'gallery' | 'getFeatures'>;
+
+/** Options of {@link startShardScorer}. */
+export interface ShardScorerOptions {
+  /** The catalog's PostgreSQL URL (the scorer's own connection listens there). */
+  url: string;
+  catalog: ShardSource;
+  modelVersion: string;
+  head: HeadWeights;
+  /** A line for the operator (shard loads, stale queries). */
+  onLine?: (line: string) => void;
+  /** A reload is not repeated within this time when a query still disagrees with it. Default 250 ms. */
+  minReloadMs?: number;
+}
+
+/** A running shard scorer. */
+export interface ShardScorer {
+  /** This worker's id in the scoring messages. */
+  readonly id: string;
+  /** Queries answered (ok or not). */
+  readonly answered: number;
+  /** Queries dropped: reached after the service had stopped waiting. */
+  readonly dropped: number;
+  /** Says goodbye and closes its connection. */
+  close(): Promise<void>;
+}
+
+/** One loaded shard: `s` of `n`, its rows' hash, kernel and ranking index. */
+interface LoadedShard {
+  n: number;
+  s: number;
+  hash: string;
+  rows: number;
+  kernel: ScoreKernel | null;
+  index: RankingIndex;
+  loadedAt: number;
+}
+
+/**
+ * Starts answering scoring queries for a model: says hello every second, loads its shard on the
+ * first query (and again when the gallery changed), answers each query with its shard's top K.
+ *
+ * @param o - connection URL, catalog, model version and head
+ * @returns the scorer
+ * @throws when the connection fails
+ * @example
+ * const scorer = await startShardScorer({ url, catalog, modelVersion: run.inference.modelVersion, head: run.inference.head });
+ */
+export async function startShardScorer(o: ShardScorerOptions): Promise<ShardScorer> {
+  const id = randomBytes(6).toString('hex');
+  const F = o.head.features;
+  const minReload = o.minReloadMs ?? 250;
+  const client = new pg.Client({ connectionString: o.url, application_name: `whaleid-worker-${id}` });
+  await client.connect();
+  // features kept per photo with the box they were computed for: a reload fetches only new ones
+  const cache = new Map<number, { boxKey: string; vector: Float32Array }>();
+  let shard: LoadedShard | null = null;
+  let loading: Promise<LoadedShard> | null = null;
+  let answered = 0;
+  let dropped = 0;
+  let closed = false;
+  const send = notifier(client);
+  const notify = (channel: string, payload: unknown): Promise<void> => send(channel, JSON.stringify(payload));
+
+  const load = async (n: number, s: number): Promise<LoadedShard> => {
+    const rows: ShardRow[] = (await o.catalog.gallery()).filter((r) => shardOf(r.individualId, n) === s);
+    const missing = rows.filter((r) => cache.get(r.photoId)?.boxKey !== r.boxKey);
+    for (let i = 0; i < missing.length; i += 10_000) {
+      const part = missing.slice(i, i + 10_000);
+      const got = await o.catalog.getFeatures(o.modelVersion, part.map((r) => r.photoId));
+      for (const r of part) {
+        const v = got.get(r.photoId);
+        if (v) cache.set(r.photoId, { boxKey: r.boxKey, vector: v });
+      }
+    }
+    // photos whose features are still being extracted are not in the gallery yet
+    const ready = rows.filter((r) => cache.get(r.photoId)?.boxKey === r.boxKey);
+    const keep = new Set(ready.map((r) => r.photoId));
+    for (const pid of cache.keys()) if (!keep.has(pid)) cache.delete(pid);
+    const cols = new Float32Array(ready.length * F);
+    ready.forEach((r, j) => cols.set(cache.get(r.photoId)!.vector, j * F));
+    const loaded: LoadedShard = {
+      n, s, hash: galleryHash(ready), rows: ready.length,
+      kernel: ready.length ? createScoreKernel(o.head, cols) : null,
+      index: rankingIndex(Int32Array.from(ready, (r) => r.photoId), Int32Array.from(ready, (r) => r.individualId)),
+      loadedAt: Date.now(),
+    };
+    o.onLine?.(`shard ${s + 1} of ${n}: ${ready.length} photos loaded (${missing.length} read)`);
+    return loaded;
+  };
+  /** The shard the query means, reloaded when it differs (one load at a time). */
+  const shardFor = async (n: number, s: number, hash: string): Promise<LoadedShard> => {
+    const cur = shard;
+    if (cur && cur.n === n && cur.s === s && (cur.hash === hash || (Date.now() - cur.loadedAt < minReload && !loading))) return cur;
+    loading ??= load(n, s).finally(() => {
+      loading = null;
+    });
+    shard = await loading;
+    return shard;
+  };
+
+  const answer = async (q: QueryMessage): Promise<void> => {
+    const s = q.w.indexOf(id);
+    if (s < 0 || q.m !== o.modelVersion) return;
+    let reply: ReplyMessage;
+    try {
+      const sh = await shardFor(q.w.length, s, q.h[s]);
+      if (typeof q.d === 'number' && Date.now() > q.d) {
+        dropped++;
+        return;
+      }
+      if (sh.hash !== q.h[s]) {
+        reply = { i: q.i, s, ok: false, why: `shard ${s} differs from the service's gallery (changed since)` };
+      } else {
+        const scores = new Float32Array(sh.rows);
+        sh.kernel?.scoreRow(decodeVector(q.q), 0, sh.rows, scores);
+        const c = sh.rows ? rankIndividuals(scores, sh.index, { k: q.k, photosPerCandidate: q.p, excludePhotoId: q.x ?? undefined }) : [];
+        reply = { i: q.i, s, ok: true, c };
+      }
+    } catch (e) {
+      reply = { i: q.i, s, ok: false, why: (e as Error).message };
+    }
+    let text = JSON.stringify(reply);
+    if (text.length > MAX_PAYLOAD) text = JSON.stringify({ i: q.i, s, ok: false, why: `answer of ${text.length} bytes over NOTIFY's limit` });
+    answered++;
+    if (!closed) await send(q.r, text);
+  };
+
+  client.on('notification', (msg) => {
+    if (msg.channel !== QUERY_CHANNEL) return;
+    const q = parseMessage<QueryMessage>(msg.payload);
+    if (!q || !Array.isArray(q.w) || !Array.isArray(q.h) || typeof q.q !== 'string') return;
+    answer(q).catch((e: unknown) => o.onLine?.(`query ${q.i}: ${(e as Error).message}`));
+  });
+  await client.query(`LISTEN ${QUERY_CHANNEL}`);
+  const hello = (): void => {
+    notify(HELLO_CHANNEL, { w: id, m: o.modelVersion }).catch((e: unknown) => o.onLine?.(`hello: ${(e as Error).message}`));
+  };
+  hello();
+  const timer = setInterval(hello, HELLO_INTERVAL_MS);
+  return {
+    id,
+    get answered() {
+      return answered;
+    },
+    get dropped() {
+      return dropped;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await notify(HELLO_CHANNEL, { w: id, m: o.modelVersion, bye: true }).catch(() => undefined);
+      await client.end();
+    },
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * `whaleid worker`: runs the catalog's feature extraction jobs and answers sharded scoring
+ * queries, both with one trained run. Several jobs at a time (`concurrency`), any number of
+ * workers on any number of machines; stopping (Ctrl-C, SIGTERM) finishes the jobs in hand and
+ * takes no new ones; a worker killed outright leaves its jobs to expire and be retried elsewhere.
+ */
+import type { Catalog } from '../catalog/catalog.js';
+import { decodeSideFor } from '../image/crop.js';
+import { createImageCache } from '../image/image-cache.js';
+import { loadRunModel } from '../predict/run-model.js';
+import { invalidParameterError } from '../util/errors.js';
+import { runFeatureJob, type FeatureExtractor, type FeatureJobResult } from './feature-job.js';
+import { FEATURE_QUEUE, openJobQueue, type FeatureJobData } from './job-queue.js';
+import { startShardScorer } from './shard-scorer.js';
+
+/** Options of {@link runWorker}. */
+export interface WorkerOptions {
+  /** The open catalog (PostgreSQL). */
+  catalog: Catalog;
+  /** Its `postgres://` URL: the job queue and the scoring messages use the same database. */
+  url: string;
+  /** The training run whose features it extracts and scores. */
+  runDir: string;
+  /** Jobs at a time (>= 1). */
+  concurrency: number;
+  /** How long a job may take before it counts as dead and is retried (seconds). */
+  jobExpirySeconds?: number;
+  /** Decoded-photo cache folder. */
+  cacheDir?: string;
+  /** ONNX Runtime threads per run (default: ORT's). */
+  threads?: number;
+  /** Answer scoring queries too (default true). */
+  scoring?: boolean;
+  /** Lines for the operator: start, a summary every `statusEveryMs`, warnings. */
+  onLine: (line: string) => void;
+  /** Called as a job starts (its photo). */
+  onJobStart?: (photoId: number) => void;
+  /** Called after each job. */
+  onJob?: (result: FeatureJobResult) => void;
+  /** Default 10 s. */
+  statusEveryMs?: number;
+  /** Stops the worker (after the jobs in hand). */
+  signal: AbortSignal;
+}
+
+/** What a worker did until it stopped. */
+export interface WorkerSummary {
+  jobs: number;
+  written: number;
+  present: number;
+  gone: number;
+  failed: number;
+  /** Scoring queries answered. */
+  queries: number;
+  /** Scoring queries dropped (the service had stopped waiting). */
+  dropped: number;
+}
+
+/**
+ * Runs a worker until `signal` aborts.
+ *
+ * @param o - catalog and URL, run, concurrency, expiry, where lines go, the stop signal
+ * @returns the counts of what it did
+ * @throws {@link WhaleidError} for a bad concurrency or a run without an ONNX export
+ * @example
+ * const stop = new AbortController();
+ * process.once('SIGINT', () => stop.abort());
+ * await runWorker({ catalog, url, runDir: 'runs/a', concurrency: 2, onLine: console.error, signal: stop.signal });
+ */
+export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
+  if (!Number.isSafeInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 64) throw invalidParameterError('concurrency', 'a whole number from 1 to 64', o.concurrency);
+  const run = await loadRunModel(o.runDir, { threads: o.threads, onWarning: o.onLine });
+  const { catalog } = o;
+  const cache = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
+  const F = run.inference.head.features;
+  const extractor: FeatureExtractor = {
+    modelVersion: run.inference.modelVersion,
+    async extract(photos) {
+      const out = await run.inference.features(cache, photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined })), run.crop);
+      return photos.map((_, i) => out.slice(i * F, (i + 1) * F));
+    },
+  };
+  const summary: WorkerSummary = { jobs: 0, written: 0, present: 0, gone: 0, failed: 0, queries: 0, dropped: 0 };
+  const queue = await openJobQueue(o.url, { supervise: true, expireInSeconds: o.jobExpirySeconds, onError: (e) => o.onLine(`job queue: ${e.message}`) });
+  const scorer = o.scoring === false ? null : await startShardScorer({ url: o.url, catalog, modelVersion: extractor.modelVersion, head: run.inference.head, onLine: o.onLine });
+  const handle = async ([job]: { data: FeatureJobData }[]): Promise<FeatureJobResult> => {
+    o.onJobStart?.(job.data.photoId);
+    try {
+      const result = await runFeatureJob(catalog, extractor, job.data.photoId);
+      summary.jobs++;
+      summary[result.outcome]++;
+      o.onJob?.(result);
+      return result;
+    } catch (e) {
+      summary.failed++;
+      o.onLine(`photo ${job.data.photoId}: ${(e as Error).message} (the job is retried)`);
+      throw e;
+    }
+  };
+  o.onLine(`worker ${scorer?.id ?? ''}: model ${extractor.modelVersion}, ${o.concurrency} jobs at a time${scorer ? ', scoring shards' : ''}`);
+  for (let i = 0; i < o.concurrency; i++) await queue.boss.work<FeatureJobData>(FEATURE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, handle);
+  const status = (): void => {
+    if (scorer) {
+      summary.queries = scorer.answered;
+      summary.dropped = scorer.dropped;
+    }
+    o.onLine(`worker: ${summary.jobs} jobs (${summary.written} extracted, ${summary.present} already there, ${summary.gone} photos gone, ${summary.failed} failed), ${summary.queries} scoring queries answered, ${summary.dropped} dropped (too late)`);
+  };
+  const timer = setInterval(status, o.statusEveryMs ?? 10_000);
+  await new Promise<void>((resolve) => {
+    if (o.signal.aborted) resolve();
+    o.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  clearInterval(timer);
+  await queue.boss.offWork(FEATURE_QUEUE);
+  await scorer?.close();
+  await queue.close();
+  await run.inference.dispose();
+  status();
+  return summary;
+}

@@ -1,0 +1,124 @@
+import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import sharp from 'sharp';
+import { initEngine } from '../../src/model/engine.js';
+import { createSiamese } from '../../src/model/siamese.js';
+import { saveSiamese } from '../../src/model/model-io.js';
+import { exportSiameseOnnx } from '../../src/model/onnx-export.js';
+import { resolveTrainConfig } from '../../src/train/train-config.js';
+import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
+import { createIdentifier, type Identifier } from '../../src/serve/identifier.js';
+import { createServer } from '../../src/serve/server.js';
+import { FEATURE_QUEUE, JOB_SCHEMA, openJobQueue, type JobQueue } from '../../src/jobs/job-queue.js';
+import { cliLauncher, startCli, until, type CliProcess } from '../helpers/cli-process.js';
+import { newPostgresDatabase } from '../helpers/backends.js';
+import { scenePhoto } from '../helpers/photos.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const unavailable = inject('postgresMissing');
+if (unavailable) console.warn(`skipping the job queue and worker tests: ${unavailable}`);
+
+const TOKEN = 'worker-test-token';
+
+describe.skipIf(unavailable !== '')('feature jobs on a PostgreSQL catalog and whaleid worker', () => {
+  const dir = tmpDir('whaleid-worker-');
+  let url: string;
+  let db: pg.Pool;
+  let catalog: Catalog;
+  let identifier: Identifier;
+  let jobs: JobQueue;
+  let app: FastifyInstance;
+  let base: string;
+  const procs: CliProcess[] = [];
+  const runDir = path.join(dir, 'run');
+  const photoDir = path.join(dir, 'photos');
+  let launcher: string;
+
+  beforeAll(async () => {
+    // an untrained tiny run: the job's arithmetic is the same as a trained one's
+    await initEngine({ backend: 'wasm' });
+    const siamese = createSiamese({ preset: 'tiny', inputSize: 64, seed: 1 });
+    await saveSiamese(siamese, path.join(runDir, 'model'));
+    await exportSiameseOnnx(siamese, path.join(runDir, 'onnx'));
+    writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(resolveTrainConfig({ data: '(test)', preset: 'tiny', inputSize: 64 }), null, 2));
+    siamese.model.dispose();
+    url = await newPostgresDatabase('worker');
+    db = new pg.Pool({ connectionString: url, max: 2 });
+    catalog = await openCatalog(url, { photoDir, create: true });
+    jobs = await openJobQueue(url);
+    identifier = await createIdentifier(catalog, runDir, { threads: 1, queued: true, scoring: { url }, onWarning: () => {} });
+    app = await createServer({ catalog, identifier, jobs, token: TOKEN });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    launcher = cliLauncher(dir);
+  });
+  afterAll(async () => {
+    for (const p of procs) p.kill('SIGKILL');
+    await app?.close();
+    await identifier?.close();
+    await jobs?.close();
+    await catalog?.close();
+    await db?.end();
+  });
+
+  const worker = (name: string): CliProcess => {
+    const p = startCli(launcher, name, ['worker', '--catalog', url, '--photos', photoDir, '--model', runDir, '--concurrency', '1', '--job-expiry', '2', '--log-jobs', '--threads', '1']);
+    procs.push(p);
+    return p;
+  };
+  const upload = async (bytes: Buffer, name: string): Promise<{ id: number; processing: boolean }> => {
+    const form = new FormData();
+    form.append('file', new Blob([bytes], { type: 'image/jpeg' }), name);
+    const res = await fetch(`${base}/api/photos`, { method: 'POST', body: form, headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    const r = ((await res.json()) as { results: { photo: { id: number }; processing?: boolean; identification: unknown }[] }).results[0];
+    expect(r.identification).toBeNull();
+    return { id: r.photo.id, processing: r.processing === true };
+  };
+  const jobsOf = async (photoId: number) => (await db.query<{ state: string; retry_count: number }>(`SELECT state, retry_count FROM ${JOB_SCHEMA}.job WHERE name = $1 AND (data->>'photoId')::int = $2`, [FEATURE_QUEUE, photoId])).rows;
+
+  it('an upload enqueues a job, shows as being processed, and a worker process extracts its features', async () => {
+    const a = worker('worker A');
+    await a.waitFor(/worker \w+: model /, 60_000);
+    const { id, processing } = await upload(await scenePhoto(1), 'one.jpg');
+    expect(processing).toBe(true);
+    const pending = await fetch(`${base}/api/photos/${id}/candidates`);
+    expect([409, 200]).toContain(pending.status); // 200 only if the worker was quicker than this request
+    if (pending.status === 409) expect(((await pending.json()) as { error: string }).error).toMatch(new RegExp(`^photo ${id}: being processed`));
+    await a.waitFor(new RegExp(`job photo ${id}: written`), 30_000);
+    expect(await jobsOf(id)).toEqual([{ state: 'completed', retry_count: 0 }]);
+    expect((await catalog.getFeatures(identifier.modelVersion, [id])).get(id)).toHaveLength(64);
+    const ready = await fetch(`${base}/api/photos/${id}/candidates`);
+    expect(ready.status).toBe(200);
+  });
+
+  it('a worker killed with SIGKILL mid-job: the job expires, another worker retries it, it completes once', async () => {
+    const a = procs[0];
+    // a large photo: decoding it keeps the job in hand long enough to be killed in the middle
+    const big = await sharp(await scenePhoto(2, 320, 200)).resize(6000, 3750).jpeg({ quality: 95 }).toBuffer();
+    const killed = a.killWhen(/job photo (\d+): started/, 'SIGKILL', 30_000);
+    const { id } = await upload(big, 'big.jpg');
+    expect(Number((await killed)[1])).toBe(id);
+    await a.exited;
+    expect(a.output()).not.toMatch(new RegExp(`job photo ${id}: (written|present)`));
+    expect(await jobsOf(id)).toEqual([{ state: 'active', retry_count: 0 }]);
+    const b = worker('worker B');
+    // expiry 2 s, then pg-boss's maintenance (every 5 s, in worker B) puts it back for a retry
+    await b.waitFor(new RegExp(`job photo ${id}: (written|present)`), 45_000);
+    await until('the job completed', async () => (await jobsOf(id))[0]?.state === 'completed', 10_000);
+    const rows = await jobsOf(id);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].state).toBe('completed');
+    expect(rows[0].retry_count).toBeGreaterThanOrEqual(1);
+    expect((b.output().match(new RegExp(`job photo ${id}: (written|present)`, 'g')) ?? [])).toHaveLength(1);
+    expect((await catalog.getFeatures(identifier.modelVersion, [id])).has(id)).toBe(true);
+    // idempotent: the same job run again finds the features and writes nothing
+    const { runFeatureJob } = await import('../../src/jobs/feature-job.js');
+    const never = { modelVersion: identifier.modelVersion, extract: async () => { throw new Error('extracted twice'); } };
+    expect(await runFeatureJob(catalog, never, id)).toEqual({ photoId: id, outcome: 'present' });
+  });
+});
