@@ -97,14 +97,20 @@ describe.skipIf(unavailable !== '')('feature jobs on a PostgreSQL catalog and wh
   });
 
   it('a worker killed with SIGKILL mid-job: the job expires, another worker retries it, it completes once', async () => {
-    const a = procs[0];
-    // a large photo: decoding it keeps the job in hand long enough to be killed in the middle
-    const big = await sharp(await scenePhoto(2, 320, 200)).resize(6000, 3750).jpeg({ quality: 95 }).toBuffer();
-    const killed = a.killWhen(/job photo (\d+): started/, 'SIGKILL', 30_000);
-    const { id } = await upload(big, 'big.jpg');
-    expect(Number((await killed)[1])).toBe(id);
-    await a.exited;
-    expect(a.output()).not.toMatch(new RegExp(`job photo ${id}: (written|present)`));
+    // a large photo: decoding it keeps the job in hand long enough to be killed in the middle; on a
+    // busy machine the job may still end before the kill lands (then another worker and photo try)
+    let id = 0;
+    for (let attempt = 0; ; attempt++) {
+      const a = attempt === 0 ? procs[0] : worker(`worker A${attempt}`);
+      if (attempt > 0) await a.waitFor(/worker \w+: model /, 60_000);
+      const big = await sharp(await scenePhoto(2 + attempt, 320, 200)).resize(6000, 3750).png({ compressionLevel: 1 }).toBuffer();
+      const killed = a.killWhen(/job photo (\d+): started/, 'SIGKILL', 30_000);
+      id = (await upload(big, `big-${attempt}.png`)).id;
+      expect(Number((await killed)[1])).toBe(id);
+      await a.exited;
+      if (!new RegExp(`job photo ${id}: (written|present)`).test(a.output())) break;
+      expect(attempt).toBeLessThan(2);
+    }
     expect(await jobsOf(id)).toEqual([{ state: 'active', retry_count: 0 }]);
     const b = worker('worker B');
     // expiry 2 s, then pg-boss's maintenance (every 5 s, in worker B) puts it back for a retry
