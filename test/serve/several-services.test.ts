@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { readBoxes } from '../../src/image/boxes.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { BACKENDS, onBackend } from '../helpers/backends.js';
+import { cliLauncher, startCli, type CliProcess } from '../helpers/cli-process.js';
 
 // issue 21 item 4: several stateless service processes on one PostgreSQL catalog, behind any load
 // balancer: what one of them records, the next request to another sees
@@ -13,6 +14,8 @@ const postgres = BACKENDS.find((b) => b.name === 'postgres')!;
 let svc: TestService;
 let child: ChildProcess | null = null;
 let other: string;
+// on a PostgreSQL catalog new photos' features come from whaleid worker (issue 21 item 2)
+let worker: CliProcess | null = null;
 
 /** `whaleid serve` in a child process on the same catalog; resolves with its URL. */
 async function serveInChild(args: string[]): Promise<string> {
@@ -52,10 +55,22 @@ describe.skipIf(postgres.skip !== '')(onBackend('several service processes on on
     svc = await startTestService({}, postgres);
     // the catalog URL as the first service opened it (the test server's has no password to hide)
     other = await serveInChild(['--catalog', svc.catalog.file, '--photos', svc.catalog.photoFiles.dir, '--model', svc.run, '--box-model', 'none', '--port', '0', '--quiet']);
+    worker = startCli(cliLauncher(svc.dir), 'worker', ['worker', '--catalog', svc.catalog.file, '--photos', svc.catalog.photoFiles.dir, '--model', svc.run, '--concurrency', '1', '--threads', '1']);
+    await worker.waitFor(/worker \w+: model /, 120_000);
   }, 240_000);
   afterAll(() => {
     child?.kill('SIGTERM');
+    worker?.kill('SIGTERM');
   });
+
+  /** The photo's candidates from `base` once a worker has extracted its features (409 until then). */
+  async function candidatesWhenReady(base: string, id: number): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    for (const started = Date.now(); Date.now() - started < 90_000; await new Promise((r) => setTimeout(r, 250))) {
+      const r = await call(base, 'GET', `/api/photos/${id}/candidates`);
+      if (r.status !== 409) return r.body;
+    }
+    throw new Error(`photo ${id}: still being processed after 90 s (worker output: ${worker?.output().slice(-500)})`);
+  }
 
   it('a decision made through one process is seen by the next request to the other, and identifies the next photo there', async () => {
     const [image, whale] = [...svc.labels.entries()].filter(([, id]) => id !== 'new_whale')[3];
@@ -75,14 +90,14 @@ describe.skipIf(postgres.skip !== '')(onBackend('several service processes on on
     // its identifier's gallery follows: the confirmed photo is a candidate photo of its whale there
     const second = await upload(other, 'second.jpg', await sharp(photo).jpeg({ quality: 60 }).toBuffer());
     expect((await call(other, 'PUT', `/api/photos/${second.id}/box`, box)).status).toBe(200);
-    const ident = (await call(other, 'GET', `/api/photos/${second.id}/candidates`)).body;
+    const ident = await candidatesWhenReady(other, second.id);
     expect(ident.compared).toBe((await svc.catalog.gallery()).length);
     expect(ident.candidates[0].individualId).toBe(individual.id);
     expect(ident.candidates[0].photos.map((p: { photoId: number }) => p.photoId)).toContain(first.id);
     // and back: undone through the other process, seen here
     expect((await call(other, 'POST', `/api/photos/${first.id}/undo`, {})).status).toBe(200);
     expect((await call(svc.url, 'GET', `/api/photos/${first.id}`)).body).toMatchObject({ status: 'pending', individualId: null });
-    const again = (await call(svc.url, 'GET', `/api/photos/${second.id}/candidates`)).body;
+    const again = await candidatesWhenReady(svc.url, second.id);
     expect(again.compared).toBe((await svc.catalog.gallery()).length);
     expect(again.candidates.flatMap((c: { photos: { photoId: number }[] }) => c.photos.map((p) => p.photoId))).not.toContain(first.id);
   });
