@@ -1,11 +1,14 @@
 /**
- * The feature extraction job: one photo's features with a run's model, written to the catalog.
- * Idempotent: a job that finds the photo's features already stored (a retry after its first
- * worker wrote them and died before saying so) finishes without computing or writing again.
+ * The feature extraction job: one photo's features with a run's model, written to the catalog,
+ * and with a local side (`whaleid worker --matcher local|fused`) its keypoints and descriptors
+ * too. Idempotent: a job that finds what it would write already stored (a retry after its first
+ * worker wrote it and died before saying so) finishes without computing or writing again; one
+ * that finds only part of it computes the rest.
  */
 import type { Catalog } from '../catalog/catalog.js';
 import type { PhotoRecord } from '../catalog/catalog-types.js';
 import { NotFoundError } from '../catalog/not-found-error.js';
+import type { CatalogLocalFeatures } from '../pipeline/catalog-local-features.js';
 
 /** What the job reads and writes of the catalog. */
 export type FeatureJobCatalog = Pick<Catalog, 'photo' | 'photoFile' | 'getFeatures' | 'putFeatures'>;
@@ -20,7 +23,10 @@ export interface FeatureExtractor {
 /** What a job did. */
 export interface FeatureJobResult {
   photoId: number;
-  /** `written`: features computed and stored; `present`: already stored; `gone`: no such photo. */
+  /**
+   * `written`: features (Siamese, or local ones with a local side) computed and stored; `present`:
+   * all of them already stored; `gone`: no such photo.
+   */
   outcome: 'written' | 'present' | 'gone';
 }
 
@@ -30,12 +36,14 @@ export interface FeatureJobResult {
  * @param catalog - the catalog
  * @param extractor - the model
  * @param photoId - the job's photo
+ * @param local - where the photo's local features are stored too (none: Siamese features only)
  * @returns what it did
- * @throws whatever reading the photo or the model throws (the queue retries the job)
+ * @throws whatever reading the photo, the model or the keypoints throws (the queue retries the job)
  * @example
  * await runFeatureJob(catalog, extractor, 42); // { photoId: 42, outcome: 'written' }
+ * await runFeatureJob(catalog, extractor, 42, createCatalogLocalFeatures(catalog)); // 'written': its descriptors were missing
  */
-export async function runFeatureJob(catalog: FeatureJobCatalog, extractor: FeatureExtractor, photoId: number): Promise<FeatureJobResult> {
+export async function runFeatureJob(catalog: FeatureJobCatalog, extractor: FeatureExtractor, photoId: number, local?: Pick<CatalogLocalFeatures, 'store'>): Promise<FeatureJobResult> {
   let photo: PhotoRecord;
   try {
     photo = await catalog.photo(photoId);
@@ -43,8 +51,11 @@ export async function runFeatureJob(catalog: FeatureJobCatalog, extractor: Featu
     if (e instanceof NotFoundError) return { photoId, outcome: 'gone' };
     throw e;
   }
-  if ((await catalog.getFeatures(extractor.modelVersion, [photoId])).has(photoId)) return { photoId, outcome: 'present' };
-  const [vector] = await extractor.extract([photo]);
-  await catalog.putFeatures(extractor.modelVersion, [{ photoId, vector }]);
-  return { photoId, outcome: 'written' };
+  const present = (await catalog.getFeatures(extractor.modelVersion, [photoId])).has(photoId);
+  if (!present) {
+    const [vector] = await extractor.extract([photo]);
+    await catalog.putFeatures(extractor.modelVersion, [{ photoId, vector }]);
+  }
+  const described = local ? await local.store([photo]) : 0;
+  return { photoId, outcome: present && described === 0 ? 'present' : 'written' };
 }

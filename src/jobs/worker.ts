@@ -1,12 +1,15 @@
 /**
- * `whaleid worker`: runs the catalog's feature extraction jobs and answers sharded scoring
- * queries, both with one trained run. Several jobs at a time (`concurrency`), any number of
- * workers on any number of machines; stopping (Ctrl-C, SIGTERM) finishes the jobs in hand and
- * takes no new ones; a worker killed outright leaves its jobs to expire and be retried elsewhere.
+ * `whaleid worker`: runs the catalog's feature extraction jobs (with `local`, each photo's
+ * keypoints and descriptors are stored too) and answers sharded scoring queries, both with one
+ * trained run. Several jobs at a time (`concurrency`), any number of workers on any number of
+ * machines; stopping (Ctrl-C, SIGTERM) finishes the jobs in hand and takes no new ones; a worker
+ * killed outright leaves its jobs to expire and be retried elsewhere.
  */
 import type { Catalog } from '../catalog/catalog.js';
 import { decodeSideFor } from '../image/crop.js';
 import { createImageCache } from '../image/image-cache.js';
+import { checkLocalSettings, type LocalSettings } from '../infer/local/local-features.js';
+import { createCatalogLocalFeatures } from '../pipeline/catalog-local-features.js';
 import { loadRunModel } from '../predict/run-model.js';
 import { invalidParameterError } from '../util/errors.js';
 import { runFeatureJob, type FeatureExtractor, type FeatureJobResult } from './feature-job.js';
@@ -27,6 +30,11 @@ export interface WorkerOptions {
   jobExpirySeconds?: number;
   /** Decoded-photo cache folder. */
   cacheDir?: string;
+  /**
+   * Store each job's photo's local features (keypoints, descriptors) with these settings too, for
+   * services with the local or fused matcher (none: Siamese features only).
+   */
+  local?: LocalSettings;
   /** ONNX Runtime threads per run (default: ORT's). */
   threads?: number;
   /** Answer scoring queries too (default true). */
@@ -59,9 +67,9 @@ export interface WorkerSummary {
 /**
  * Runs a worker until `signal` aborts.
  *
- * @param o - catalog and URL, run, concurrency, expiry, where lines go, the stop signal
+ * @param o - catalog and URL, run, concurrency, expiry, local features or not, where lines go, the stop signal
  * @returns the counts of what it did
- * @throws {@link WhaleidError} for a bad concurrency or a run without an ONNX export
+ * @throws {@link WhaleidError} for a bad concurrency or local setting, or a run without an ONNX export
  * @example
  * const stop = new AbortController();
  * process.once('SIGINT', () => stop.abort());
@@ -69,6 +77,7 @@ export interface WorkerSummary {
  */
 export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
   if (!Number.isSafeInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 64) throw invalidParameterError('concurrency', 'a whole number from 1 to 64', o.concurrency);
+  if (o.local) checkLocalSettings(o.local);
   const run = await loadRunModel(o.runDir, { threads: o.threads, onWarning: o.onLine });
   const { catalog } = o;
   const cache = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
@@ -80,13 +89,14 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
       return photos.map((_, i) => out.slice(i * F, (i + 1) * F));
     },
   };
+  const local = o.local ? createCatalogLocalFeatures(catalog, { cacheDir: o.cacheDir, settings: o.local }) : undefined;
   const summary: WorkerSummary = { jobs: 0, written: 0, present: 0, gone: 0, failed: 0, queries: 0, dropped: 0 };
   const queue = await openJobQueue(o.url, { supervise: true, expireInSeconds: o.jobExpirySeconds, onError: (e) => o.onLine(`job queue: ${e.message}`) });
   const scorer = o.scoring === false ? null : await startShardScorer({ url: o.url, catalog, modelVersion: extractor.modelVersion, head: run.inference.head, onLine: o.onLine });
   const handle = async ([job]: { data: FeatureJobData }[]): Promise<FeatureJobResult> => {
     o.onJobStart?.(job.data.photoId);
     try {
-      const result = await runFeatureJob(catalog, extractor, job.data.photoId);
+      const result = await runFeatureJob(catalog, extractor, job.data.photoId, local);
       summary.jobs++;
       summary[result.outcome]++;
       o.onJob?.(result);
@@ -97,7 +107,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
       throw e;
     }
   };
-  o.onLine(`worker ${scorer?.id ?? ''}: model ${extractor.modelVersion}, ${o.concurrency} jobs at a time${scorer ? ', scoring shards' : ''}`);
+  o.onLine(`worker ${scorer?.id ?? ''}: model ${extractor.modelVersion}, ${o.concurrency} jobs at a time${local ? `, local descriptors stored too (${local.recordKey})` : ''}${scorer ? ', scoring shards' : ''}`);
   for (let i = 0; i < o.concurrency; i++) await queue.boss.work<FeatureJobData>(FEATURE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, handle);
   const status = (): void => {
     if (scorer) {

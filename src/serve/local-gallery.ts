@@ -1,12 +1,13 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { PhotoRecord } from '../catalog/catalog-types.js';
 import { boxKey } from '../catalog/box-key.js';
-import { createImageCache } from '../image/image-cache.js';
 import { buildDescriptorIndex, type DescriptorIndex } from '../infer/local/descriptor-index.js';
-import { decodeLocalFeatures, describePhotos, encodeLocalFeatures } from '../infer/local/local-feature-store.js';
-import { DEFAULT_LOCAL, localCropWidth, localSettingsKey, type LocalFeatures, type LocalSettings } from '../infer/local/local-features.js';
+import type { LocalFeatures, LocalSettings } from '../infer/local/local-features.js';
 import { localMatcherOver, type LocalMatch, type LocalMatcherOptions } from '../infer/local/local-matcher.js';
 import { loadOpenCv } from '../infer/local/opencv.js';
+import { createCatalogLocalFeatures } from '../pipeline/catalog-local-features.js';
+
+export { localRecordKey } from '../pipeline/catalog-local-features.js';
 
 /** A photo of the catalog's gallery, as `catalog.gallery()` lists it. */
 export interface GalleryPhoto {
@@ -48,14 +49,11 @@ export interface LocalGalleryOptions {
   matcher?: LocalMatcherOptions;
 }
 
-/** Key of local features in the catalog's feature store: their settings, so other settings never mix. */
-export const localRecordKey = (settings: LocalSettings): string => `local/${localSettingsKey(settings)}`;
-
 /**
- * The local-feature side of a catalog for the service: each photo described once (keypoints and
- * descriptors on the network's crop, kept at its aspect), stored in the catalog's feature store
- * beside the Siamese features (keyed by photo and settings; dropped with them when the photo's box
- * changes), and one HNSW index over the gallery's descriptors that grows as photos join it.
+ * The local-feature side of a catalog for the service: each photo's keypoints and descriptors
+ * read from the catalog's feature store, or described once and stored there
+ * ({@link createCatalogLocalFeatures}; `whaleid worker --matcher local` stores them ahead), kept
+ * in memory, and one HNSW index over the gallery's descriptors that grows as photos join it.
  *
  * @param catalog - the open catalog
  * @param options - photo cache, keypoint settings, matcher settings
@@ -66,9 +64,7 @@ export const localRecordKey = (settings: LocalSettings): string => `local/${loca
  * const { match } = await local.match(q, await catalog.gallery(), individualIds, 42);
  */
 export function createLocalGallery(catalog: Catalog, options: LocalGalleryOptions = {}): LocalGallery {
-  const settings = options.settings ?? DEFAULT_LOCAL;
-  const recordKey = localRecordKey(settings);
-  const cache = createImageCache({ dir: options.cacheDir, maxSide: 2 * localCropWidth(settings), maxPixels: catalog.maxPixels });
+  const stored = createCatalogLocalFeatures(catalog, { cacheDir: options.cacheDir, settings: options.settings });
   const keyOf = (photoId: number, box: string): string => `${photoId}|${box}`;
   const known = new Map<string, LocalFeatures>();
   // the index: photo numbers are slots; a slot's photo and box are its key
@@ -76,7 +72,6 @@ export function createLocalGallery(catalog: Catalog, options: LocalGalleryOption
   let slotFeatures: LocalFeatures[] = [];
   let slotPhoto: number[] = [];
   let slotOf = new Map<string, number>();
-  let described = 0;
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const r = chain.then(fn);
@@ -87,26 +82,8 @@ export function createLocalGallery(catalog: Catalog, options: LocalGalleryOption
   const featuresOf = async (photos: readonly PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<LocalFeatures[]> => {
     const keys = photos.map((p) => keyOf(p.id, boxKey(p.box)));
     const missing = photos.filter((_, i) => !known.has(keys[i]));
-    // the catalog drops a photo's features when its box changes, so stored ones are current
-    const stored = await catalog.getFeatureRecords(recordKey, missing.map((p) => p.id));
-    const describe: PhotoRecord[] = [];
-    for (const p of missing) {
-      const bytes = stored.get(p.id);
-      let f: LocalFeatures | undefined;
-      try {
-        f = bytes ? decodeLocalFeatures(bytes, settings, `catalog photo ${p.id}`)[0] : undefined;
-      } catch {
-        f = undefined; // a damaged record: described again below
-      }
-      if (f) known.set(keyOf(p.id, boxKey(p.box)), f);
-      else describe.push(p);
-    }
-    if (describe.length) {
-      const out = await describePhotos(cache, describe.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined })), settings, { onProgress });
-      await catalog.putFeatureRecords(recordKey, describe.map((p, i) => ({ photoId: p.id, bytes: encodeLocalFeatures([out[i]], settings) })));
-      described += describe.length;
-      describe.forEach((p, i) => known.set(keyOf(p.id, boxKey(p.box)), out[i]));
-    }
+    const loaded = await stored.load(missing, onProgress);
+    missing.forEach((p, i) => known.set(keyOf(p.id, boxKey(p.box)), loaded[i]));
     return keys.map((k) => known.get(k)!);
   };
 
@@ -134,9 +111,9 @@ export function createLocalGallery(catalog: Catalog, options: LocalGalleryOption
   };
 
   return {
-    recordKey,
+    recordKey: stored.recordKey,
     get described() {
-      return described;
+      return stored.described;
     },
     featuresOf,
     match: (query, rows, individualIds, skipPhotoId) => serial(async () => {

@@ -14,6 +14,10 @@ import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
 import { createIdentifier, type Identifier } from '../../src/serve/identifier.js';
 import { createServer } from '../../src/serve/server.js';
 import { FEATURE_QUEUE, JOB_SCHEMA, openJobQueue, type JobQueue } from '../../src/jobs/job-queue.js';
+import { decodeLocalFeatures } from '../../src/infer/local/local-feature-store.js';
+import { DEFAULT_LOCAL, keypointCount } from '../../src/infer/local/local-features.js';
+import { localRecordKey } from '../../src/pipeline/catalog-local-features.js';
+import { createLocalGallery } from '../../src/serve/local-gallery.js';
 import { cliLauncher, startCli, until, type CliProcess } from '../helpers/cli-process.js';
 import { newPostgresDatabase } from '../helpers/backends.js';
 import { scenePhoto } from '../helpers/photos.js';
@@ -65,8 +69,8 @@ describe.skipIf(unavailable !== '')('feature jobs on a PostgreSQL catalog and wh
     await db?.end();
   });
 
-  const worker = (name: string): CliProcess => {
-    const p = startCli(launcher, name, ['worker', '--catalog', url, '--photos', photoDir, '--model', runDir, '--concurrency', '1', '--job-expiry', '2', '--log-jobs', '--threads', '1']);
+  const worker = (name: string, extra: string[] = []): CliProcess => {
+    const p = startCli(launcher, name, ['worker', '--catalog', url, '--photos', photoDir, '--model', runDir, '--concurrency', '1', '--job-expiry', '2', '--log-jobs', '--threads', '1', ...extra]);
     procs.push(p);
     return p;
   };
@@ -126,5 +130,24 @@ describe.skipIf(unavailable !== '')('feature jobs on a PostgreSQL catalog and wh
     const { runFeatureJob } = await import('../../src/jobs/feature-job.js');
     const never = { modelVersion: identifier.modelVersion, extract: async () => { throw new Error('extracted twice'); } };
     expect(await runFeatureJob(catalog, never, id)).toEqual({ photoId: id, outcome: 'present' });
+  });
+
+  it('a worker with --matcher local stores each queued photo\'s descriptors too; a local gallery over the catalog then describes none', async () => {
+    // the other workers stop first (SIGTERM: after the jobs in hand), so this one takes the new jobs
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.exited));
+    const c = worker('worker C', ['--matcher', 'local']);
+    await c.waitFor(/worker \w+: model .*, local descriptors stored too \(local\/akaze/, 60_000);
+    const ids = [(await upload(await scenePhoto(11), 'local-1.jpg')).id, (await upload(await scenePhoto(12), 'local-2.jpg')).id];
+    for (const id of ids) await c.waitFor(new RegExp(`job photo ${id}: written`), 30_000);
+    const records = await catalog.getFeatureRecords(localRecordKey(DEFAULT_LOCAL), ids);
+    const keypoints = ids.map((id) => keypointCount(decodeLocalFeatures(records.get(id)!, DEFAULT_LOCAL, `photo ${id}`)[0]));
+    expect(keypoints.every((n) => n > 0)).toBe(true);
+    expect((await catalog.getFeatures(identifier.modelVersion, ids)).size).toBe(2);
+    // what a service with --matcher local reads: the stored descriptors, nothing described at query time
+    const gallery = createLocalGallery(catalog);
+    const features = await gallery.featuresOf(await Promise.all(ids.map((id) => catalog.photo(id))));
+    expect(gallery.described).toBe(0);
+    expect(features.map(keypointCount)).toEqual(keypoints);
   });
 });

@@ -10,6 +10,7 @@ const WORKER_OPTIONS = {
   catalog: common.catalog.required('the catalog: a postgres:// URL (its job queue is in the same database)'),
   photos: common.photos,
   model: common.model.required('the training run whose features it extracts and scores (the one the services use)'),
+  matcher: common.matcher.describedAs("the services' matcher: with local or fused, each job stores its photo's keypoints and descriptors too (what serve --matcher local|fused matches with)"),
   concurrency: int('--concurrency <n>', 'feature extraction jobs at a time', 1, 64).withDefault(2),
   jobExpiry: int('--job-expiry <seconds>', 'how long a job may run before it counts as dead (its worker killed) and is retried by another', 1, 86_399).withDefault(60),
   threads: int('--threads <n>', 'ONNX Runtime threads (default: its own choice)', 1, 256),
@@ -31,13 +32,14 @@ export function registerWorkerCommand(program: Command, io: CliIo): void {
   defineCommand(program, {
     name: 'worker',
     description: "run a PostgreSQL catalog's jobs (features of uploaded and imported photos) and score shards of its gallery for the services; start any number, on any machine",
-    example: 'whaleid worker --catalog postgres://whaleid@db/whales --photos /mnt/whales-photos --model runs/a --concurrency 2',
+    example: 'whaleid worker --catalog postgres://whaleid@db/whales --photos /mnt/whales-photos --model runs/a --concurrency 2 --matcher fused',
     options: WORKER_OPTIONS,
     run: async (opts) => {
       const url = opts.catalog;
       if (!/^postgres(ql)?:\/\//.test(url)) throw new WhaleidError(`--catalog: expected a postgres:// URL (the job queue lives in the catalog's PostgreSQL database), got ${url}`);
       const { openCatalog } = await import('../../catalog/catalog.js');
       const { runWorker } = await import('../../jobs/worker.js');
+      const { DEFAULT_LOCAL } = await import('../../infer/local/local-features.js');
       const cat = await openCatalog(url, { create: false, photoDir: opts.photos });
       const stop = stopOnInterrupt(io, 'stopping: finishing the jobs in hand (Ctrl-C again to quit now; unfinished jobs are retried after their expiry)');
       // SIGTERM (a supervisor's stop) as Ctrl-C
@@ -47,6 +49,7 @@ export function registerWorkerCommand(program: Command, io: CliIo): void {
       try {
         const s = await runWorker({
           catalog: cat, url, runDir: opts.model, concurrency: opts.concurrency, jobExpirySeconds: opts.jobExpiry, threads: opts.threads, cacheDir: opts.cache,
+          local: opts.matcher === 'siamese' ? undefined : DEFAULT_LOCAL,
           onLine: (l) => {
             if (!opts.quiet) io.err(l);
           },
