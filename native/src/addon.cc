@@ -237,6 +237,7 @@ class NetWrap : public Napi::ObjectWrap<NetWrap> {
     options.channelsLast = o.Get("channelsLast").ToBoolean();
     options.float64 = o.Get("float64").ToBoolean();
     options.deterministic = o.Has("deterministic") ? o.Get("deterministic").ToBoolean().Value() : true;
+    options.loss = stringField(o, "loss", "options", "binary");
     try {
       net_ = whaleid::createNet(spec, options);
     } catch (const std::exception& e) {

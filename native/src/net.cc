@@ -150,6 +150,7 @@ class TorchNet final : public Net {
     if (options.bf16 && !isCuda()) throw fail("bf16 precision needs --device cuda");
     if (options.bf16 && options.float64) throw fail("bf16 and float64 exclude each other");
     if (spec.output < 0 || spec.output >= spec.values) throw fail("the spec has no output value");
+    if (options.loss != "binary" && options.loss != "softmax") throw fail("loss must be binary or softmax, got " + options.loss);
     params_.reserve(spec.params.size());
     for (size_t i = 0; i < spec.params.size(); i++) {
       const auto& p = spec.params[i];
@@ -183,7 +184,7 @@ class TorchNet final : public Net {
       p = forward(pairs, true);
     }
     // the loss in float32, outside autocast, as the backward pass
-    at::Tensor loss = crossEntropy(p.to(dtype()), labels(pairs));
+    at::Tensor loss = options_.loss == "softmax" ? softmaxCrossEntropy(p.to(dtype()), classes(pairs, p.size(1))) : crossEntropy(p.to(dtype()), labels(pairs));
     at::Tensor penalty = l2Penalty();
     if (penalty.defined()) loss = loss + penalty;
     (loss * scale).backward();
@@ -350,6 +351,20 @@ class TorchNet final : public Net {
     return at::from_blob(const_cast<float*>(pairs.labels.data()), {pairs.count, 1}, at::kFloat).to(dtype(), /*non_blocking=*/false, /*copy=*/true).to(device_);
   }
 
+  // Class numbers of a softmax batch as int64 [count]; each must be a whole number in [0, classes).
+  at::Tensor classes(const Pairs& pairs, int64_t count) const {
+    if (static_cast<int64_t>(pairs.labels.size()) != pairs.count) throw fail("one class number per photo expected");
+    std::vector<int64_t> c(pairs.labels.size());
+    for (size_t i = 0; i < c.size(); i++) {
+      const float x = pairs.labels[i];
+      if (!(x >= 0 && x < static_cast<float>(count) && x == static_cast<float>(static_cast<int64_t>(x)))) {
+        throw fail("label " + std::to_string(i) + " is " + std::to_string(x) + ", expected a class number from 0 to " + std::to_string(count - 1));
+      }
+      c[i] = static_cast<int64_t>(x);
+    }
+    return at::tensor(c, at::kLong).to(device_);
+  }
+
   const at::Tensor& param(int i) const { return params_[i]; }
   at::Tensor optionalParam(int i) const { return i >= 0 ? params_[i] : at::Tensor(); }
 
@@ -471,6 +486,13 @@ class TorchNet final : public Net {
     at::Tensor logit = at::log(y / (1 - y));
     at::Tensor loss = at::relu(logit) - logit * z + at::log1p(at::exp(-tfjsAbs(logit)));
     return loss.mean();
+  }
+
+  // tf.losses.softmaxCrossEntropy (no label smoothing): logits - logSumExp(logits), the true
+  // class's term negated, mean over the photos.
+  at::Tensor softmaxCrossEntropy(const at::Tensor& logits, const at::Tensor& cls) const {
+    if (logits.dim() != 2) throw fail("a softmax loss needs [photos, classes] logits");
+    return -at::log_softmax(logits, 1).gather(1, cls.unsqueeze(1)).mean();
   }
 
   at::Tensor l2Penalty() const {

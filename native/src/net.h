@@ -72,6 +72,10 @@ struct NetOptions {
   bool channelsLast = false;
   // CUDA: deterministic cuDNN algorithms, no benchmarking (same result for the same seed).
   bool deterministic = true;
+  // "binary": the output is the pair's probability, labels 0/1 (the Siamese network).
+  // "softmax": the output is one logit per class, labels are class numbers (the branch's
+  // classification warm-up): softmax cross-entropy from the logits, as tf.losses.softmaxCrossEntropy.
+  std::string loss = "binary";
 };
 
 // A named array in tfjs layout.
@@ -81,7 +85,8 @@ struct NamedArray {
   std::vector<float> values;
 };
 
-// A batch of pairs: NHWC greyscale crops [count, size, size, 1] and labels.
+// A batch of pairs: NHWC greyscale crops [count, size, size, 1] and labels. A one-input network
+// (the classification warm-up) reads only `a`; its labels are class numbers.
 struct Pairs {
   std::vector<float> a, b, labels;
   int64_t count = 0, size = 0;

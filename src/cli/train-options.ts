@@ -55,6 +55,8 @@ export const TRAIN_OPTIONS = {
   lrScale: num('--lr-scale <x>', "multiply the schedule's learning rates", 1e-6, 1e3).showingDefault(shown(TRAIN_DEFAULTS.lrScale)),
   headInit: choice('--head-init <how>', 'head start', () => ['distance', 'keras'] as const, (h) => (h === 'distance' ? 'fast on CPU' : "the method's random init")).showingDefault(TRAIN_DEFAULTS.headInit),
   augmentFromEpoch: int('--augment-from <epoch>', 'epochs without augmentation first', 0, 100000).showingDefault(shown(TRAIN_DEFAULTS.augmentFromEpoch)),
+  warmupEpochs: int('--warmup-epochs <n>', 'epochs of classification warm-up (softmax over the training individuals) before the pair phase', 0, 100000).showingDefault(shown(TRAIN_DEFAULTS.warmupEpochs)),
+  warmupLr: num('--warmup-lr <x>', "the warm-up's learning rate", 1e-8, 1).showingDefault(shown(TRAIN_DEFAULTS.warmupLr)),
   maxMinutes: num('--max-minutes <m>', 'time budget: finish at the first group boundary past it', 0.01, 1e6),
   cacheDir: common.cache,
   // no default here: a bootstrap keeps its base run's seed unless one is given

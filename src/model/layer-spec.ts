@@ -313,10 +313,11 @@ function emitModel(b: Builder, model: tf.LayersModel, inputs: readonly Val[]): V
 }
 
 /**
- * The layer spec of a pair model: two NHWC photo inputs, one probability output.
+ * The layer spec of a pair model (two NHWC photo inputs, one probability output) or of a
+ * one-photo model (the branch classifier of the warm-up: one input, class logits out).
  *
- * @param model - the Siamese pair model (`siamese.model`), or any LayersModel with two image
- *   inputs of known size and one `[N, 1]` probability output
+ * @param model - the Siamese pair model (`siamese.model`), or any LayersModel with one or two
+ *   image inputs of known size and one output
  * @returns the spec (plain data, JSON-serialisable)
  * @throws {@link WhaleidError} for a layer, activation, padding or regularizer the engine cannot run
  * @example
@@ -324,8 +325,8 @@ function emitModel(b: Builder, model: tf.LayersModel, inputs: readonly Val[]): V
  * spec.params.filter((p) => p.trainable).length; // the model's trainable weights
  */
 export function layerSpecOf(model: tf.LayersModel): LayerSpec {
-  if (model.inputs.length !== 2 || model.outputs.length !== 1) {
-    throw new WhaleidError(`The native engine trains pair models (2 inputs, 1 output); ${model.name} has ${model.inputs.length} inputs and ${model.outputs.length} outputs`);
+  if (model.inputs.length < 1 || model.inputs.length > 2 || model.outputs.length !== 1) {
+    throw new WhaleidError(`The native engine trains pair models (2 inputs, 1 output) and one-photo models (1 input, 1 output); ${model.name} has ${model.inputs.length} inputs and ${model.outputs.length} outputs`);
   }
   const b: Builder = { nodes: [], params: [], paramIndex: new Map(), converted: new Map(), next: 0 };
   const inputs = model.inputs.map((t, index) => {

@@ -29,6 +29,12 @@ export interface AddonNetOptions {
   deterministic?: boolean;
   /** Compute in float64: a reference for tests (weights still cross as float32). */
   float64?: boolean;
+  /**
+   * `binary` (default): the output is a pair's probability, labels 0/1 (the Siamese network).
+   * `softmax`: the output is a photo's class logits, labels are class numbers (the branch's
+   * classification warm-up; the network has one input, `a`).
+   */
+  loss?: 'binary' | 'softmax';
 }
 
 /** The addon's network: one call at a time (a second while a step runs is refused). */

@@ -74,6 +74,14 @@ export interface TrainConfig {
   headInit: 'keras' | 'distance';
   /** Epochs trained without augmentation first (shortens the early loss plateau). */
   augmentFromEpoch: number;
+  /**
+   * Epochs of classification warm-up before the pair phase (see warmup.ts): the branch learns to
+   * tell every training individual apart (softmax), then the schedule's groups train the pairs.
+   * 0: none (the method has none).
+   */
+  warmupEpochs: number;
+  /** Adam's learning rate during the warm-up. */
+  warmupLr: number;
 }
 
 /** Defaults of {@link TrainConfig} (CPU-sized: the `cpu` model and `short` schedule). */
@@ -90,6 +98,8 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   lrScale: 1,
   headInit: 'distance',
   augmentFromEpoch: 2,
+  warmupEpochs: 0,
+  warmupLr: 1e-3,
 });
 
 /**
@@ -112,6 +122,8 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (!(c.aspect > 0)) throw invalidParameterError('aspect', 'a positive number', c.aspect);
   if (c.headInit !== 'keras' && c.headInit !== 'distance') throw invalidParameterError('headInit', "'keras' or 'distance'", c.headInit);
   if (!Number.isInteger(c.augmentFromEpoch) || c.augmentFromEpoch < 0) throw invalidParameterError('augmentFromEpoch', 'a non-negative integer', c.augmentFromEpoch);
+  if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0) throw invalidParameterError('warmupEpochs', 'a non-negative integer', c.warmupEpochs);
+  if (!(c.warmupLr > 0)) throw invalidParameterError('warmupLr', 'a positive number', c.warmupLr);
   if (!(c.lrScale > 0)) throw invalidParameterError('lrScale', 'a positive number', c.lrScale);
   if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);
   if (c.viewPattern !== undefined) viewRegExp(c.viewPattern);

@@ -17,6 +17,7 @@ import { hasCheckpoint } from '../model/run-folder.js';
 import { WhaleidError } from '../util/errors.js';
 import { loadCheckpoint, writeLog, type TrainState } from './checkpoint.js';
 import { trainGroups } from './group-loop.js';
+import { warmUpBranch, warmupPending, warmupSteps } from './warmup.js';
 import { initHeadFromTrainingPhotos } from './head-init.js';
 import { resolveSchedule, totalEpochs, type Schedule } from './schedule.js';
 import { resolveTrainConfig, type TrainConfig } from './train-config.js';
@@ -95,8 +96,10 @@ async function runTraining(runDir: string, config: TrainConfig, resume: boolean,
   if (pairs.viewOf) say(`views by /${config.viewPattern}/: ${pairs.views.map((v) => v || '(none)').join(', ')}`);
   const run = createTrainingRun({ runDir, config, schedule, data, pairs, state, options, started });
   const stepsPerEpoch = Math.ceil((2 * data.split.train.length) / config.batchSize);
-  options.onStart?.(totalEpochs(schedule) * stepsPerEpoch, state.epochsDone * stepsPerEpoch);
-  const trained = await trainGroups(run, siamese);
+  const warmup = warmupSteps(run);
+  const pending = warmupPending(run);
+  options.onStart?.(warmup + totalEpochs(schedule) * stepsPerEpoch, (pending ? 0 : warmup) + state.epochsDone * stepsPerEpoch);
+  const trained = pending && !(await warmUpBranch(run, siamese)) ? { siamese, end: 'stopped' as const } : await trainGroups(run, siamese);
   try {
     const finished = trained.end !== 'stopped';
     if (finished) await finishTraining(run, trained.siamese);

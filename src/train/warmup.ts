@@ -1,0 +1,99 @@
+/**
+ * The classification warm-up (TrainConfig.warmupEpochs): before the schedule's pair groups, the
+ * branch learns to classify the training photos by individual (softmax over every training
+ * identity, see model/branch-classifier.ts), on the run's engine, with the pair phase's crops and
+ * augmentation. Then the head is started again from the new features and a checkpoint is
+ * written, so a resume never repeats the warm-up; a run stopped during it starts it over.
+ */
+import { randomAugmentation } from '../image/affine.js';
+import { loadCropBuffer } from '../image/crop.js';
+import { createBranchClassifier, type ClassBatch } from '../model/branch-classifier.js';
+import type { Siamese } from '../model/siamese.js';
+import { createRng, type Rng } from '../util/random.js';
+import { saveCheckpoint } from './checkpoint.js';
+import { initHeadFromTrainingPhotos } from './head-init.js';
+import type { TrainingRun } from './training-run.js';
+
+/** The history entry that marks a finished warm-up. */
+const WARMUP_DONE = 'warmup-done';
+
+/**
+ * Whether the run still has its warm-up to do (configured, and not done before a resume).
+ *
+ * @param run - the run
+ * @returns true when {@link warmUpBranch} should run
+ */
+export function warmupPending(run: Pick<TrainingRun, 'config' | 'state'>): boolean {
+  return run.config.warmupEpochs > 0 && run.state.groupsDone === 0 && !run.state.history.some((h) => h.kind === WARMUP_DONE);
+}
+
+/**
+ * Steps of the warm-up: each epoch shows every training photo once, up to `2 x batchSize` photos
+ * a step (as many crops as a pair step), the steps of equal size.
+ *
+ * @param run - the run
+ * @returns steps over all warm-up epochs
+ */
+export function warmupSteps(run: Pick<TrainingRun, 'config' | 'data'>): number {
+  return run.config.warmupEpochs * Math.ceil(run.data.split.train.length / (2 * run.config.batchSize));
+}
+
+/**
+ * Runs the warm-up on `siamese` (its branch), then re-initialises the head (with `distance`
+ * heads) and writes a checkpoint.
+ *
+ * @param run - the run (its log gets one `warmup` record per epoch)
+ * @param siamese - the network; its branch is trained in place
+ * @returns false when the caller stopped the run during the warm-up
+ * @throws {@link WhaleidError} with fewer than 2 training individuals, or from the engine
+ * @example
+ * if (warmupPending(run) && !(await warmUpBranch(run, siamese))) return 'stopped';
+ */
+export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<boolean> {
+  const { config, data } = run;
+  const train = data.split.train;
+  const names = [...new Set(train.map((i) => data.ids[i]))];
+  const classOf = new Map(names.map((id, c) => [id, c]));
+  const labels = Int32Array.from(train, (i) => classOf.get(data.ids[i])!);
+  const classifier = await createBranchClassifier(siamese, names.length, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed });
+  run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} individuals (${classifier.engine}, lr ${config.warmupLr})`);
+  const rng = createRng(config.seed).fork('warmup');
+  const perStep = 2 * config.batchSize;
+  try {
+    for (let e = 0; e < config.warmupEpochs; e++) {
+      const order = rng.fork(`order-${e}`).shuffle(Array.from(train, (_, k) => k));
+      const augRng = rng.fork(`augment-${e}`);
+      let lossSum = 0;
+      // steps of equal size (within one photo): a last step of a few photos would normalise
+      // BatchNorm over almost nothing
+      const steps = Math.ceil(order.length / perStep);
+      const slice = (k: number): number[] => order.slice(Math.round((k * order.length) / steps), Math.round(((k + 1) * order.length) / steps));
+      let next: Promise<ClassBatch> | null = steps ? loadBatch(run, slice(0), labels, augRng) : null;
+      for (let k = 0; k < steps; k++) {
+        if (run.options.signal?.aborted) return false;
+        const batch = await next!;
+        next = k + 1 < steps ? loadBatch(run, slice(k + 1), labels, augRng) : null;
+        next?.catch(() => {}); // awaited next round; a failure during this step must not go unhandled
+        const loss = await classifier.step(batch);
+        lossSum += loss;
+        run.options.onStep?.(`warm-up epoch ${e + 1} loss ${loss.toFixed(4)}`);
+      }
+      await run.record({ kind: 'warmup', epoch: e + 1, loss: lossSum / Math.max(1, steps), classes: names.length, seconds: (Date.now() - run.started) / 1000 });
+    }
+    await classifier.writeTo(siamese);
+  } finally {
+    classifier.dispose();
+  }
+  if (config.headInit === 'distance') await initHeadFromTrainingPhotos(siamese, data);
+  await run.record({ kind: WARMUP_DONE, epochs: config.warmupEpochs });
+  await saveCheckpoint(run.runDir, siamese, run.state);
+  return true;
+}
+
+/** Crops of training photos (positions in split.train) with their class numbers; augmentations drawn now, in order. */
+function loadBatch(run: TrainingRun, positions: readonly number[], labels: Int32Array, augRng: Rng): Promise<ClassBatch> {
+  const { data } = run;
+  // always augmented: a classifier over a few photos per individual memorises them otherwise
+  const requests = positions.map((k) => data.request(data.split.train[k], randomAugmentation(augRng)));
+  return loadCropBuffer(data.cache, requests, data.crop).then((images) => ({ images, labels: Int32Array.from(positions, (k) => labels[k]), count: positions.length, size: data.crop.size }));
+}
