@@ -9,7 +9,7 @@
 // - synthetic: a `whaleid synth` catalog's test photos (known individuals) against its train photos.
 // Siamese figures need a run folder (--nyala-run, --synth-run); without one only local is measured.
 // Speed: one query against a catalog of ~1,000 photos, Siamese only and fused, in the same run.
-// Usage: npx tsx bench/accuracy.ts [--nyala-run DIR] [--synth-run DIR --synth DIR] [--only nyala,humpback,synthetic,speed] [--cache DIR] [--out FILE]
+// Usage: npx tsx bench/accuracy.ts [--nyala-run DIR] [--synth-run DIR --synth DIR] [--only nyala,humpback,synthetic,speed] [--keypoints N] [--cache DIR] [--out FILE]
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,7 +22,7 @@ import { openRunScorer, type RunScorer } from '../src/eval/run-scorer.js';
 import { evaluateClosedSet, type ClosedSetResult } from '../src/eval/closed-set.js';
 import { evaluateOpenSetMatchers } from '../src/eval/matched-open-set.js';
 import { scoreGallery, type LocalSide } from '../src/infer/fusion/gallery-scores.js';
-import { DEFAULT_LOCAL, localCropWidth } from '../src/infer/local/local-features.js';
+import { checkLocalSettings, DEFAULT_LOCAL, localCropWidth } from '../src/infer/local/local-features.js';
 import { describePhotos } from '../src/infer/local/local-feature-store.js';
 import { createLocalMatcher } from '../src/infer/local/local-matcher.js';
 import { loadOpenCv } from '../src/infer/local/opencv.js';
@@ -40,6 +40,8 @@ interface Args {
   only: Set<string>;
   cache: string;
   out: string;
+  /** Keypoints per photo (default: DEFAULT_LOCAL's). */
+  keypoints?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -53,7 +55,8 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--only') args.only = new Set(value().split(','));
     else if (flag === '--cache') args.cache = value();
     else if (flag === '--out') args.out = value();
-    else throw invalidParameterError('argument', '--nyala-run, --synth-run, --synth, --only, --cache or --out', flag);
+    else if (flag === '--keypoints') args.keypoints = Number(value());
+    else throw invalidParameterError('argument', '--nyala-run, --synth-run, --synth, --only, --cache, --out or --keypoints', flag);
   }
   return args;
 }
@@ -62,7 +65,8 @@ const pct = (x: number | undefined): string => (x === undefined || !Number.isFin
 const kindsFor = (scorer: RunScorer | null): MatcherKind[] => (scorer ? ['siamese', 'local', 'fused'] : ['local']);
 
 function localSide(args: Args): LocalSide {
-  return { cache: createImageCache({ dir: path.join(args.cache, 'grey'), maxSide: 2 * localCropWidth(DEFAULT_LOCAL) }), settings: DEFAULT_LOCAL, cacheDir: path.join(args.cache, 'local') };
+  const settings = checkLocalSettings({ ...DEFAULT_LOCAL, maxKeypoints: args.keypoints ?? DEFAULT_LOCAL.maxKeypoints });
+  return { cache: createImageCache({ dir: path.join(args.cache, 'grey'), maxSide: 2 * localCropWidth(settings) }), settings, cacheDir: path.join(args.cache, 'local') };
 }
 
 function closedRows(name: string, r: ClosedSetResult): string[] {
@@ -185,7 +189,7 @@ async function main(): Promise<void> {
   const lines = [
     '# Accuracy of the matchers (bench/accuracy.ts)',
     '',
-    `Command: \`npm run bench:accuracy -- ${process.argv.slice(2).join(' ')}\` on ${new Date().toISOString().slice(0, 10)}. Local features: AKAZE + KAZE-64 descriptors, ${DEFAULT_LOCAL.maxKeypoints} keypoints on a ${DEFAULT_LOCAL.height} px high crop, LNBNN k=4, RANSAC-verified shortlist of 20.`,
+    `Command: \`npm run bench:accuracy -- ${process.argv.slice(2).join(' ')}\` on ${new Date().toISOString().slice(0, 10)}. Local features: AKAZE + KAZE-64 descriptors, ${args.keypoints ?? DEFAULT_LOCAL.maxKeypoints} keypoints on a ${DEFAULT_LOCAL.height} px high crop, LNBNN k=4, RANSAC-verified shortlist of 20.`,
     '',
   ];
   for (const [name, fn] of [['nyala', nyala], ['humpback', humpback], ['speed', speed], ['synthetic', synthetic]] as const) {

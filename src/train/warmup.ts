@@ -52,11 +52,15 @@ export function warmupSteps(run: Pick<TrainingRun, 'config' | 'data'>): number {
 export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<boolean> {
   const { config, data } = run;
   const train = data.split.train;
-  const names = [...new Set(train.map((i) => data.ids[i]))];
-  const classOf = new Map(names.map((id, c) => [id, c]));
-  const labels = Int32Array.from(train, (i) => classOf.get(data.ids[i])!);
+  // one class per individual, or per individual and view when views carry different marks (a
+  // nyala's left and right flanks share no stripes: one class could only be learnt from scenery)
+  const { whaleOf, viewOf } = run.pairs;
+  const keys = Array.from(train, (_, k) => (viewOf ? `${whaleOf[k]}|${viewOf[k]}` : `${whaleOf[k]}`));
+  const names = [...new Set(keys)];
+  const classOf = new Map(names.map((key, c) => [key, c]));
+  const labels = Int32Array.from(keys, (key) => classOf.get(key)!);
   const classifier = await createBranchClassifier(siamese, names.length, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed });
-  run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} individuals (${classifier.engine}, lr ${config.warmupLr})`);
+  run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} ${viewOf ? 'individual views' : 'individuals'} (${classifier.engine}, lr ${config.warmupLr})`);
   const rng = createRng(config.seed).fork('warmup');
   const perStep = 2 * config.batchSize;
   try {

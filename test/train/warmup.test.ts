@@ -30,9 +30,13 @@ describe('classification warm-up in a training run', () => {
     await initEngine({ backend: 'wasm' });
   });
 
+  /** Step losses of the warm-up as the progress line shows them. */
+  const stepLosses: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
+  const onStep = (engine: 'wasm' | 'native') => (s: string): void => void (s.startsWith('warm-up') && stepLosses[engine].push(Number(s.split(' ').at(-1))));
+
   it('logs its epochs before the pair epochs, with a falling loss over the training individuals', async () => {
     const run = path.join(dir, 'wasm');
-    await startTraining(run, config, { engine: 'wasm' });
+    await startTraining(run, config, { engine: 'wasm', onStep: onStep('wasm') });
     const log = readLog(run);
     const kinds = log.map((r) => r.kind).filter((k) => k !== 'validation');
     expect(kinds).toEqual(['warmup', 'warmup', 'warmup', 'warmup', 'warmup-done', 'epoch', 'epoch']);
@@ -49,17 +53,12 @@ describe('classification warm-up in a training run', () => {
   // few steps (measured: equal to 1e-4 for 2 steps, 2e-3 apart at the 3rd, on either preset),
   // while a step from equal weights agrees to 1e-6 (test/model/branch-classifier.test.ts).
   it.skipIf(!native.available)('computes the same first warm-up steps on the native engine as on wasm, and its loss falls too', async () => {
-    const steps = async (engine: 'wasm' | 'native', run: string): Promise<number[]> => {
-      const out: number[] = [];
-      await startTraining(path.join(dir, run), config, { engine, native: { device: 'cpu', threads: 2 }, onStep: (s) => void (s.startsWith('warm-up') && out.push(Number(s.split(' ').at(-1)))) });
-      return out;
-    };
-    const ref = await steps('wasm', 'wasm-steps');
-    const ours = await steps('native', 'native-steps');
+    await startTraining(path.join(dir, 'native'), config, { engine: 'native', native: { device: 'cpu', threads: 2 }, onStep: onStep('native') });
+    const { wasm: ref, native: ours } = stepLosses;
     console.log(`warm-up step losses native ${ours.slice(0, 4)} vs wasm ${ref.slice(0, 4)}`);
     expect(ours).toHaveLength(ref.length);
     for (const k of [0, 1]) expect(Math.abs(ours[k] - ref[k])).toBeLessThan(2e-4);
-    const losses = warmupLosses(readLog(path.join(dir, 'native-steps')));
+    const losses = warmupLosses(readLog(path.join(dir, 'native')));
     expect(losses.at(-1)!).toBeLessThan(losses[0]);
   }, 300_000);
 
