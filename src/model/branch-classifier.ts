@@ -37,6 +37,7 @@ export interface ClassBatch {
 export interface BranchClassifier {
   /** `native` or `wasm`. */
   readonly engine: TrainingEngineName;
+  /** Identities it tells apart (the logits per photo). */
   readonly classes: number;
   /**
    * One Adam step of softmax cross-entropy over the batch (mean over its photos).
@@ -44,6 +45,7 @@ export interface BranchClassifier {
    * @returns the batch's loss
    */
   step(batch: ClassBatch): Promise<number>;
+  /** Sets Adam's learning rate for the following steps (a positive number). */
   setLearningRate(lr: number): void;
   /** Writes the branch's weights and moving averages into the Siamese the classifier was made from. */
   writeTo(siamese: Siamese): Promise<void>;
@@ -67,7 +69,8 @@ export interface BranchClassifierOptions extends NativeEngineSettings {
  * @param siamese - the network whose branch is shared
  * @param classes - identities to tell apart (>= 2)
  * @param seed - seed of the dense layer's Glorot-uniform kernel
- * @returns the model (dispose only its dense layer's weights: the branch is the Siamese's)
+ * @returns the model (dispose only its dense layer's weights: the branch is the Siamese's). The
+ *   branch keeps a node for this application while the Siamese lives (one per warm-up)
  * @throws {@link WhaleidError} for fewer than 2 classes
  * @example
  * const m = classifierModel(siamese, 136, 0); // m.outputs[0].shape: [null, 136]
@@ -127,6 +130,8 @@ function wasmClassifier(model: tf.LayersModel, classes: number, lr: number, disp
       }
     },
     setLearningRate(rate) {
+      if (!(rate > 0)) throw invalidParameterError('lr', 'a positive number', rate);
+      // tfjs's AdamOptimizer reads its learningRate field at every step (no public setter)
       (optimizer as unknown as { learningRate: number }).learningRate = rate;
     },
     writeTo: () => Promise.resolve(), // trained the branch's own variables
@@ -142,7 +147,7 @@ function nativeClassifier(model: tf.LayersModel, classes: number, options: Branc
   const addon = loadNativeAddon();
   if (!addon.available) throw new WhaleidError(`native engine unavailable: ${addon.reason}`);
   const choice = resolveNativeChoice(options);
-  let net: AddonNet | null = new addon.addon.Net(layerSpecOf(model), { device: choice.device, threads: choice.threads, channelsLast: true, loss: 'softmax' });
+  let net: AddonNet | null = new addon.addon.Net(layerSpecOf(model), { device: choice.device, threads: choice.threads, bf16: choice.precision === 'bf16', channelsLast: true, loss: 'softmax' });
   try {
     net.setWeights(model.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array })));
     net.setLearningRate(options.lr);
@@ -165,7 +170,11 @@ function nativeClassifier(model: tf.LayersModel, classes: number, options: Branc
         await live().applyAdam();
         return loss;
       } catch (e) {
-        live().clearGradients();
+        try {
+          net?.clearGradients();
+        } catch {
+          // disposed or busy: the step's own error is the one to report
+        }
         throw e;
       }
     },

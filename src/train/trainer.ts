@@ -99,7 +99,7 @@ async function runTraining(runDir: string, config: TrainConfig, resume: boolean,
   const warmup = warmupSteps(run);
   const pending = warmupPending(run);
   options.onStart?.(warmup + totalEpochs(schedule) * stepsPerEpoch, (pending ? 0 : warmup) + state.epochsDone * stepsPerEpoch);
-  const trained = pending && !(await warmUpBranch(run, siamese)) ? { siamese, end: 'stopped' as const } : await trainGroups(run, siamese);
+  const trained = pending && !(await warmUpOrDispose(run, siamese)) ? { siamese, end: 'stopped' as const } : await trainGroups(run, siamese);
   try {
     const finished = trained.end !== 'stopped';
     if (finished) await finishTraining(run, trained.siamese);
@@ -108,6 +108,16 @@ async function runTraining(runDir: string, config: TrainConfig, resume: boolean,
     trained.siamese.model.dispose();
   }
   return { runDir, validation: run.validator.last(), epochs: state.epochsDone, seconds: (Date.now() - started) / 1000, stopped: trained.end === 'stopped', skipped: data.skipped };
+}
+
+/** The warm-up; the network is freed when it fails (the caller's try starts after it). */
+async function warmUpOrDispose(run: Parameters<typeof warmUpBranch>[0], siamese: Siamese): Promise<boolean> {
+  try {
+    return await warmUpBranch(run, siamese);
+  } catch (e) {
+    siamese.model.dispose();
+    throw e;
+  }
 }
 
 /** A new network (its head initialised) at the schedule's start. */

@@ -2,8 +2,8 @@
  * The classification warm-up (TrainConfig.warmupEpochs): before the schedule's pair groups, the
  * branch learns to classify the training photos by individual (softmax over every training
  * identity, see model/branch-classifier.ts), on the run's engine, with the pair phase's crops and
- * augmentation. Then the head is started again from the new features and a checkpoint is
- * written, so a resume never repeats the warm-up; a run stopped during it starts it over.
+ * augmentation. Then a `distance` head is started again from the new features and a checkpoint
+ * is written, so a resume never repeats the warm-up; a run stopped during it starts it over.
  */
 import { randomAugmentation } from '../image/affine.js';
 import { loadCropBuffer } from '../image/crop.js';

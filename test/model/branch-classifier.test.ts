@@ -106,9 +106,13 @@ describe('branch classifier (classification warm-up)', () => {
     expect(changed('stem_conv/kernel')).toBe(true);
     expect([...after.keys()].filter((n) => n.includes('moving_mean')).some(changed)).toBe(true);
     expect([...after.keys()].some((n) => n.startsWith(LOGITS_LAYER))).toBe(false);
+    // the native engine writes back every weight it holds: the head must not be among them
     const headWeights = siamese.head.weights.map((w) => w.originalName);
     expect(headWeights.length).toBeGreaterThan(0);
     for (const name of headWeights) expect(changed(name), name).toBe(false);
+    // and the Siamese's own optimiser took no step
+    const optimizerState = await siamese.model.optimizer.getWeights();
+    expect(optimizerState.length === 0 || optimizerState[0].tensor.dataSync()[0] === 0).toBe(true);
     siamese.model.dispose();
   }, 120_000);
 });

@@ -53,6 +53,7 @@ describe('classification warm-up in a training run', () => {
   // few steps (measured: equal to 1e-4 for 2 steps, 2e-3 apart at the 3rd, on either preset),
   // while a step from equal weights agrees to 1e-6 (test/model/branch-classifier.test.ts).
   it.skipIf(!native.available)('computes the same first warm-up steps on the native engine as on wasm, and its loss falls too', async () => {
+    if (!stepLosses.wasm.length) await startTraining(path.join(dir, 'wasm'), config, { engine: 'wasm', onStep: onStep('wasm') }); // run alone (-t)
     await startTraining(path.join(dir, 'native'), config, { engine: 'native', native: { device: 'cpu', threads: 2 }, onStep: onStep('native') });
     const { wasm: ref, native: ours } = stepLosses;
     console.log(`warm-up step losses native ${ours.slice(0, 4)} vs wasm ${ref.slice(0, 4)}`);
