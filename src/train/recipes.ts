@@ -65,7 +65,7 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
   },
   nyala: {
     name: 'nyala',
-    summary: 'photos of animals (nyala, whole photos of ~1.3:1, left and right flanks): small model, 128 px (at 64 px the stripes vanish), matching pairs within a flank; the loss falls on random pairs (0.71 -> 0.50 in 36 min) but identification of held-out animals stays at chance',
+    summary: 'photos of animals (nyala, whole photos of ~1.3:1, left and right flanks): small model, 128 px (at 64 px the stripes vanish), matching pairs within a flank; 46 epochs in 15 min: held-out animals ranked first within a flank 9.6% of the time (chance 1.9%; the local matcher: 28.5%)',
     settings: {
       preset: 'small',
       inputSize: 128,
