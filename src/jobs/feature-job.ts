@@ -8,7 +8,7 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { PhotoRecord } from '../catalog/catalog-types.js';
 import { NotFoundError } from '../catalog/not-found-error.js';
-import type { CatalogLocalFeatures } from '../pipeline/catalog-local-features.js';
+import type { CatalogLocalFeatures } from '../infer/local/catalog-local-features.js';
 
 /** What the job reads and writes of the catalog. */
 export type FeatureJobCatalog = Pick<Catalog, 'photo' | 'photoFile' | 'getFeatures' | 'putFeatures'>;

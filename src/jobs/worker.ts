@@ -9,7 +9,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { decodeSideFor } from '../image/crop.js';
 import { createImageCache } from '../image/image-cache.js';
 import { checkLocalSettings, type LocalSettings } from '../infer/local/local-features.js';
-import { createCatalogLocalFeatures } from '../pipeline/catalog-local-features.js';
+import { createCatalogLocalFeatures } from '../infer/local/catalog-local-features.js';
 import { loadRunModel } from '../predict/run-model.js';
 import { invalidParameterError } from '../util/errors.js';
 import { runFeatureJob, type FeatureExtractor, type FeatureJobResult } from './feature-job.js';

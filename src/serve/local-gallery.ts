@@ -5,9 +5,9 @@ import { buildDescriptorIndex, type DescriptorIndex } from '../infer/local/descr
 import type { LocalFeatures, LocalSettings } from '../infer/local/local-features.js';
 import { localMatcherOver, type LocalMatch, type LocalMatcherOptions } from '../infer/local/local-matcher.js';
 import { loadOpenCv } from '../infer/local/opencv.js';
-import { createCatalogLocalFeatures } from '../pipeline/catalog-local-features.js';
+import { createCatalogLocalFeatures } from '../infer/local/catalog-local-features.js';
 
-export { localRecordKey } from '../pipeline/catalog-local-features.js';
+export { localRecordKey } from '../infer/local/catalog-local-features.js';
 
 /** A photo of the catalog's gallery, as `catalog.gallery()` lists it. */
 export interface GalleryPhoto {

@@ -5,7 +5,7 @@ import type { PhotoRecord } from '../../src/catalog/catalog-types.js';
 import { runFeatureJob, type FeatureExtractor } from '../../src/jobs/feature-job.js';
 import { decodeLocalFeatures } from '../../src/infer/local/local-feature-store.js';
 import { DEFAULT_LOCAL, DESCRIPTOR_LENGTH, keypointCount } from '../../src/infer/local/local-features.js';
-import { createCatalogLocalFeatures, localRecordKey } from '../../src/pipeline/catalog-local-features.js';
+import { createCatalogLocalFeatures, localRecordKey } from '../../src/infer/local/catalog-local-features.js';
 import { scenePhoto } from '../helpers/photos.js';
 import { tmpDir } from '../helpers/tmp.js';
 

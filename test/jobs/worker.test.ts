@@ -16,7 +16,7 @@ import { createServer } from '../../src/serve/server.js';
 import { FEATURE_QUEUE, JOB_SCHEMA, openJobQueue, type JobQueue } from '../../src/jobs/job-queue.js';
 import { decodeLocalFeatures } from '../../src/infer/local/local-feature-store.js';
 import { DEFAULT_LOCAL, keypointCount } from '../../src/infer/local/local-features.js';
-import { localRecordKey } from '../../src/pipeline/catalog-local-features.js';
+import { localRecordKey } from '../../src/infer/local/catalog-local-features.js';
 import { createLocalGallery } from '../../src/serve/local-gallery.js';
 import { cliLauncher, startCli, until, type CliProcess } from '../helpers/cli-process.js';
 import { newPostgresDatabase } from '../helpers/backends.js';

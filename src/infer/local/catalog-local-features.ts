@@ -5,11 +5,11 @@
  * box changes). The service's local gallery reads them back; `whaleid worker --matcher local`
  * stores them ahead of the service's queries.
  */
-import type { Catalog } from '../catalog/catalog.js';
-import type { PhotoRecord } from '../catalog/catalog-types.js';
-import { createImageCache } from '../image/image-cache.js';
-import { decodeLocalFeatures, describePhotos, encodeLocalFeatures } from '../infer/local/local-feature-store.js';
-import { DEFAULT_LOCAL, localCropWidth, localSettingsKey, type LocalFeatures, type LocalSettings } from '../infer/local/local-features.js';
+import type { Catalog } from '../../catalog/catalog.js';
+import type { PhotoRecord } from '../../catalog/catalog-types.js';
+import { createImageCache } from '../../image/image-cache.js';
+import { decodeLocalFeatures, describePhotos, encodeLocalFeatures } from './local-feature-store.js';
+import { DEFAULT_LOCAL, localCropWidth, localSettingsKey, type LocalFeatures, type LocalSettings } from './local-features.js';
 
 /** What it reads and writes of the catalog. */
 export type LocalFeaturesCatalog = Pick<Catalog, 'photoFile' | 'getFeatureRecords' | 'putFeatureRecords' | 'maxPixels'>;
