@@ -12,10 +12,10 @@
  * Siamese's Adam state (the pair phase starts its optimiser afresh).
  */
 import * as tf from '@tensorflow/tfjs';
-import { invalidParameterError, WhaleidError } from '../util/errors.js';
+import { invalidParameterError } from '../util/errors.js';
 import { layerSpecOf } from './layer-spec.js';
-import { loadNativeAddon, type AddonNet } from './native-addon.js';
-import { resolveNativeChoice, type NativeEngineSettings } from './native-training-engine.js';
+import type { AddonNet } from './native-addon.js';
+import { createAddonNet, resolveNativeChoice, type NativeEngineSettings } from './native-training-engine.js';
 import type { Siamese } from './siamese.js';
 import { writeSiameseWeights } from './siamese-state.js';
 import type { NamedArrays } from './training-engine.js';
@@ -144,10 +144,7 @@ function wasmClassifier(model: tf.LayersModel, classes: number, lr: number, disp
 
 /** The addon's network of the classifier's layer spec, with its softmax loss. */
 function nativeClassifier(model: tf.LayersModel, classes: number, options: BranchClassifierOptions): BranchClassifier {
-  const addon = loadNativeAddon();
-  if (!addon.available) throw new WhaleidError(`native engine unavailable: ${addon.reason}`);
-  const choice = resolveNativeChoice(options);
-  let net: AddonNet | null = new addon.addon.Net(layerSpecOf(model), { device: choice.device, threads: choice.threads, bf16: choice.precision === 'bf16', channelsLast: true, loss: 'softmax' });
+  let net: AddonNet | null = createAddonNet(layerSpecOf(model), resolveNativeChoice(options), 'softmax');
   try {
     net.setWeights(model.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array })));
     net.setLearningRate(options.lr);

@@ -10,7 +10,7 @@
  */
 import os from 'node:os';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
-import { layerSpecOf } from './layer-spec.js';
+import { layerSpecOf, type LayerSpec } from './layer-spec.js';
 import { loadNativeAddon, type AddonArray, type AddonNet, type NativeAddon } from './native-addon.js';
 import { getLearningRate, type Siamese } from './siamese.js';
 import { readAdamState, readSiameseWeights, restoreAdamState, writeSiameseWeights } from './siamese-state.js';
@@ -66,6 +66,30 @@ export function resolveNativeChoice(settings: NativeEngineSettings = {}): Native
   if (precision === 'bf16' && device !== 'cuda') throw new WhaleidError('--precision bf16 needs --device cuda (autocast runs on the GPU)');
   const where = device === 'cuda' ? `cuda (${torch.cudaDevices} GPU${torch.cudaDevices === 1 ? '' : 's'})` : `cpu, ${threads} thread${threads === 1 ? '' : 's'}`;
   return { device, threads, precision, description: `native (libtorch ${torch.version}, ${where}, ${precision})` };
+}
+
+/**
+ * A new addon network for a layer spec on the resolved device: the one place the addon's
+ * network options are set, so the Siamese engine and the branch classifier run alike.
+ *
+ * @param spec - the layer spec ({@link layerSpecOf})
+ * @param choice - device, threads, precision ({@link resolveNativeChoice})
+ * @param loss - `binary` for the Siamese head's probability, `softmax` for class numbers
+ * @returns the network (the caller disposes it)
+ * @throws {@link WhaleidError} without the addon
+ * @example
+ * const net = createAddonNet(layerSpecOf(siamese.model), resolveNativeChoice(), 'binary');
+ */
+export function createAddonNet(spec: LayerSpec, choice: NativeEngineChoice, loss: 'binary' | 'softmax'): AddonNet {
+  return new (requireAddon().Net)(spec, {
+    device: choice.device,
+    threads: choice.threads,
+    bf16: choice.precision === 'bf16',
+    // NHWC activations and kernels: oneDNN's and cuDNN's fast path (measured on this CPU: 24 vs
+    // 17-18 photos per CPU-second at 192 px, PyTorch 24-26 with channels_last too)
+    channelsLast: true,
+    loss,
+  });
 }
 
 const toAddon = (arrays: NamedArrays): AddonArray[] => [...arrays].map(([name, { values }]) => ({ name, values }));
@@ -145,15 +169,7 @@ export async function createNativeTrainingEngine(siamese: Siamese, options: Nati
   const micro = options.microBatch;
   if (micro !== undefined && (!Number.isSafeInteger(micro) || micro < 1)) throw invalidParameterError('microBatch', 'a positive integer', micro);
   const choice = resolveNativeChoice(options);
-  const addon = requireAddon();
-  let net: AddonNet | null = new addon.Net(layerSpecOf(siamese.model), {
-    device: choice.device,
-    threads: choice.threads,
-    bf16: choice.precision === 'bf16',
-    // NHWC activations and kernels: oneDNN's and cuDNN's fast path (measured on this CPU: 24 vs
-    // 17-18 photos per CPU-second at 192 px, PyTorch 24-26 with channels_last too)
-    channelsLast: true,
-  });
+  let net: AddonNet | null = createAddonNet(layerSpecOf(siamese.model), choice, 'binary');
   const live = (): AddonNet => {
     if (!net) throw new Error('native engine: used after dispose()');
     return net;

@@ -11,6 +11,7 @@ import { rebuildSiamese, type Siamese } from '../model/siamese.js';
 import type { PairBatch, TrainingEngine } from '../model/training-engine.js';
 import { createTrainingEngine } from '../model/training-engines.js';
 import { createRng, type Rng } from '../util/random.js';
+import { prefetched } from '../util/prefetch.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { createPairMiner, type EpochPairs } from './pairs.js';
 import { scoreAllPairsParallel } from '../infer/score-matrix.js';
@@ -92,27 +93,25 @@ async function trainEpoch(run: TrainingRun, engine: TrainingEngine, g: number, m
   const pairs = alternate(mined);
   const augment = state.epochsDone >= config.augmentFromEpoch;
   let lossSum = 0;
-  let steps = 0;
+  let stepsDone = 0;
   // an engine computing off the JS thread (native) gets the next step's crops loaded during this step
   const ahead = engine.info.engine === 'native';
-  const loaderAt = (s: number): StepLoad => {
-    const load = pairLoader(run.data, pairs.slice(s, s + config.batchSize), augment ? augRng : null);
-    return ahead ? loadedAhead(load, Math.min(config.batchSize, pairs.length - s)) : load;
+  const loaderAt = (s: number): { load: StepLoad; count: number } => {
+    const count = Math.min(config.batchSize, pairs.length - s);
+    const load = pairLoader(run.data, pairs.slice(s, s + count), augment ? augRng : null);
+    return { load: ahead ? loadedAhead(load, count) : load, count };
   };
-  let next = pairs.length > 0 ? loaderAt(0) : null;
-  for (let s = 0; s < pairs.length; s += config.batchSize) {
+  const steps = Math.ceil(pairs.length / config.batchSize);
+  for await (const { load, count } of prefetched(steps, (k) => Promise.resolve(loaderAt(k * config.batchSize)))) {
     if (run.options.signal?.aborted) return false;
-    const batch = pairs.slice(s, s + config.batchSize);
-    const load = next!;
-    next = s + config.batchSize < pairs.length ? loaderAt(s + config.batchSize) : null;
-    const loss = await engine.step(load, batch.length);
+    const loss = await engine.step(load, count);
     lossSum += loss;
-    steps++;
+    stepsDone++;
     const v = run.validator.last();
     run.options.onStep?.(`epoch ${state.epochsDone + 1} loss ${loss.toFixed(4)}${v ? ` val MAP@5 ${v.map5.toFixed(3)}` : ''}`);
   }
   state.epochsDone++;
-  await run.record({ kind: 'epoch', epoch: state.epochsDone, group: g, loss: lossSum / Math.max(1, steps), lr: group.lr * config.lrScale, K: group.K, pairs: pairs.length, seconds: (Date.now() - run.started) / 1000 });
+  await run.record({ kind: 'epoch', epoch: state.epochsDone, group: g, loss: lossSum / Math.max(1, stepsDone), lr: group.lr * config.lrScale, K: group.K, pairs: pairs.length, seconds: (Date.now() - run.started) / 1000 });
   return true;
 }
 

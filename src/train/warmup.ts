@@ -7,6 +7,7 @@
  */
 import { randomAugmentation } from '../image/affine.js';
 import { loadCropBuffer } from '../image/crop.js';
+import { prefetched } from '../util/prefetch.js';
 import { createBranchClassifier, type ClassBatch } from '../model/branch-classifier.js';
 import type { Siamese } from '../model/siamese.js';
 import { createRng, type Rng } from '../util/random.js';
@@ -72,12 +73,8 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
       // BatchNorm over almost nothing
       const steps = Math.ceil(order.length / perStep);
       const slice = (k: number): number[] => order.slice(Math.round((k * order.length) / steps), Math.round(((k + 1) * order.length) / steps));
-      let next: Promise<ClassBatch> | null = steps ? loadBatch(run, slice(0), labels, augRng) : null;
-      for (let k = 0; k < steps; k++) {
+      for await (const batch of prefetched(steps, (k) => loadBatch(run, slice(k), labels, augRng))) {
         if (run.options.signal?.aborted) return false;
-        const batch = await next!;
-        next = k + 1 < steps ? loadBatch(run, slice(k + 1), labels, augRng) : null;
-        next?.catch(() => {}); // awaited next round; a failure during this step must not go unhandled
         const loss = await classifier.step(batch);
         lossSum += loss;
         run.options.onStep?.(`warm-up epoch ${e + 1} loss ${loss.toFixed(4)}`);

@@ -111,6 +111,7 @@ export function createCatalogLocalFeatures(catalog: LocalFeaturesCatalog, option
       return described;
     },
     load: async (photos, onProgress) => (await readOrDescribe(photos, onProgress)).features,
+    // decoding what is stored (not just looking it up) is the check that finds a damaged record
     store: async (photos) => (await readOrDescribe(photos)).described,
   };
 }
