@@ -56,6 +56,11 @@ export const TRAIN_OPTIONS = {
   headInit: choice('--head-init <how>', 'head start', () => ['distance', 'keras'] as const, (h) => (h === 'distance' ? 'fast on CPU' : "the method's random init")).showingDefault(TRAIN_DEFAULTS.headInit),
   augmentFromEpoch: int('--augment-from <epoch>', 'epochs without augmentation first', 0, 100000).showingDefault(shown(TRAIN_DEFAULTS.augmentFromEpoch)),
   warmupEpochs: int('--warmup-epochs <n>', 'epochs of classification warm-up (softmax over the training individuals) before the pair phase', 0, 100000).showingDefault(shown(TRAIN_DEFAULTS.warmupEpochs)),
+  warmupRotations: int('--warmup-rotations <n>', 'warm-up classes also turned by 90, 180 and 270 degrees, each a class of its own (4; characters) or not (1)', 1, 4)
+    .checkedBy((n) => {
+      if (n !== 1 && n !== 4) throw invalidParameterError('--warmup-rotations', '1 or 4', n);
+    })
+    .showingDefault(shown(TRAIN_DEFAULTS.warmupRotations)),
   warmupLr: num('--warmup-lr <x>', "the warm-up's learning rate", 1e-8, 1).showingDefault(shown(TRAIN_DEFAULTS.warmupLr)),
   maxMinutes: num('--max-minutes <m>', 'time budget: finish at the first group boundary past it', 0.01, 1e6),
   cacheDir: common.cache,

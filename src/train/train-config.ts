@@ -82,6 +82,12 @@ export interface TrainConfig {
   warmupEpochs: number;
   /** Adam's learning rate during the warm-up. */
   warmupLr: number;
+  /**
+   * 4: each warm-up class comes in 4 turned copies (0, 90, 180, 270 degrees), each its own class
+   * (Omniglot's usual class augmentation: a turned character is another character, so the classes
+   * quadruple for free); 1: none. Only for marks that never appear turned in real photos.
+   */
+  warmupRotations: number;
 }
 
 /** Defaults of {@link TrainConfig} (CPU-sized: the `cpu` model and `short` schedule). */
@@ -100,6 +106,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   augmentFromEpoch: 2,
   warmupEpochs: 0,
   warmupLr: 1e-3,
+  warmupRotations: 1,
 });
 
 /**
@@ -123,6 +130,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (c.headInit !== 'keras' && c.headInit !== 'distance') throw invalidParameterError('headInit', "'keras' or 'distance'", c.headInit);
   if (!Number.isInteger(c.augmentFromEpoch) || c.augmentFromEpoch < 0) throw invalidParameterError('augmentFromEpoch', 'a non-negative integer', c.augmentFromEpoch);
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0) throw invalidParameterError('warmupEpochs', 'a non-negative integer', c.warmupEpochs);
+  if (c.warmupRotations !== 1 && c.warmupRotations !== 4) throw invalidParameterError('warmupRotations', '1 or 4', c.warmupRotations);
   if (!(c.warmupLr > 0)) throw invalidParameterError('warmupLr', 'a positive number', c.warmupLr);
   if (!(c.lrScale > 0)) throw invalidParameterError('lrScale', 'a positive number', c.lrScale);
   if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);

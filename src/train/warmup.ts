@@ -60,8 +60,9 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
   const names = [...new Set(keys)];
   const classOf = new Map(names.map((key, c) => [key, c]));
   const labels = Int32Array.from(keys, (key) => classOf.get(key)!);
-  const classifier = await createBranchClassifier(siamese, names.length, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed });
-  run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} ${viewOf ? 'individual views' : 'individuals'} (${classifier.engine}, lr ${config.warmupLr})`);
+  const turns = config.warmupRotations;
+  const classifier = await createBranchClassifier(siamese, names.length * turns, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed });
+  run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} ${viewOf ? 'individual views' : 'individuals'}${turns > 1 ? ` x ${turns} turns` : ''} (${classifier.engine}, lr ${config.warmupLr})`);
   const rng = createRng(config.seed).fork('warmup');
   const perStep = 2 * config.batchSize;
   try {
@@ -73,13 +74,13 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
       // BatchNorm over almost nothing
       const steps = Math.ceil(order.length / perStep);
       const slice = (k: number): number[] => order.slice(Math.round((k * order.length) / steps), Math.round(((k + 1) * order.length) / steps));
-      for await (const batch of prefetched(steps, (k) => loadBatch(run, slice(k), labels, augRng))) {
+      for await (const batch of prefetched(steps, (k) => loadBatch(run, slice(k), labels, turns, augRng))) {
         if (run.options.signal?.aborted) return false;
         const loss = await classifier.step(batch);
         lossSum += loss;
         run.options.onStep?.(`warm-up epoch ${e + 1} loss ${loss.toFixed(4)}`);
       }
-      await run.record({ kind: 'warmup', epoch: e + 1, loss: lossSum / Math.max(1, steps), classes: names.length, seconds: (Date.now() - run.started) / 1000 });
+      await run.record({ kind: 'warmup', epoch: e + 1, loss: lossSum / Math.max(1, steps), classes: names.length * turns, seconds: (Date.now() - run.started) / 1000 });
     }
     await classifier.writeTo(siamese);
   } finally {
@@ -91,10 +92,18 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
   return true;
 }
 
-/** Crops of training photos (positions in split.train) with their class numbers; augmentations drawn now, in order. */
-function loadBatch(run: TrainingRun, positions: readonly number[], labels: Int32Array, augRng: Rng): Promise<ClassBatch> {
+/**
+ * Crops of training photos (positions in split.train) with their class numbers; augmentations
+ * drawn now, in order. With `turns` 4 each crop is also turned by a random multiple of 90
+ * degrees, and its class is `individual class x 4 + quarter turns`.
+ */
+function loadBatch(run: TrainingRun, positions: readonly number[], labels: Int32Array, turns: number, augRng: Rng): Promise<ClassBatch> {
   const { data } = run;
+  const turn = positions.map(() => (turns > 1 ? augRng.int(turns) : 0));
   // always augmented: a classifier over a few photos per individual memorises them otherwise
-  const requests = positions.map((k) => data.request(data.split.train[k], randomAugmentation(augRng)));
-  return loadCropBuffer(data.cache, requests, data.crop).then((images) => ({ images, labels: Int32Array.from(positions, (k) => labels[k]), count: positions.length, size: data.crop.size }));
+  const requests = positions.map((k, j) => {
+    const aug = randomAugmentation(augRng);
+    return data.request(data.split.train[k], { ...aug, rotation: aug.rotation + 90 * turn[j] });
+  });
+  return loadCropBuffer(data.cache, requests, data.crop).then((images) => ({ images, labels: Int32Array.from(positions, (k, j) => labels[k] * turns + turn[j]), count: positions.length, size: data.crop.size }));
 }

@@ -76,6 +76,19 @@ describe('classification warm-up in a training run', () => {
     expect(log.filter((r) => r.kind === 'warmup-done')).toHaveLength(1);
   }, 300_000);
 
+  it('with 4 turns, classifies each individual in 4 turned copies: 4x the classes, chance loss ln(4 x classes)', async () => {
+    const plain = readLog(path.join(dir, 'wasm')).find((r) => r.kind === 'warmup')?.classes;
+    const run = path.join(dir, 'turned');
+    const stop = new AbortController();
+    await startTraining(run, { ...config, warmupEpochs: 1, warmupRotations: 4 }, { engine: 'wasm', signal: stop.signal, onStep: (s) => s.startsWith('epoch') && stop.abort() });
+    const first = readLog(run).find((r) => r.kind === 'warmup')!;
+    if (plain !== undefined) expect(first.classes).toBe(4 * plain);
+    expect(first.classes! % 4).toBe(0);
+    // an untrained classifier is near chance over all 4 x classes (labels past the classes would fail or score nothing)
+    expect(first.loss!).toBeGreaterThan(0.7 * Math.log(first.classes!));
+    expect(() => resolveTrainConfig({ data: catalog, warmupRotations: 2 })).toThrow(/warmupRotations/);
+  }, 300_000);
+
   it('refuses a negative or fractional warm-up and a non-positive learning rate, naming the field', () => {
     expect(() => resolveTrainConfig({ data: catalog, warmupEpochs: -1 })).toThrow(/warmupEpochs/);
     expect(() => resolveTrainConfig({ data: catalog, warmupEpochs: 1.5 })).toThrow(/warmupEpochs/);
