@@ -9,7 +9,7 @@ import os from 'node:os';
 import { MODEL_PRESETS, featureCount, type ModelPresetName } from '../model/branch.js';
 import { SCHEDULE_PRESETS, resolveSchedule, totalEpochs, type Schedule } from '../train/schedule.js';
 import { TRAIN_RECIPES, applyRecipe } from '../train/recipes.js';
-import { TRAIN_DEFAULTS, viewRegExp, type TrainConfig } from '../train/train-config.js';
+import { TRAIN_DEFAULTS, viewRegExp, WARMUP_ROTATIONS, type TrainConfig } from '../train/train-config.js';
 import { invalidParameterError } from '../util/errors.js';
 import { choice, int, num, switchOff, text, type Field } from './option-field.js';
 import { common } from './common-options.js';
@@ -58,7 +58,7 @@ export const TRAIN_OPTIONS = {
   warmupEpochs: int('--warmup-epochs <n>', 'epochs of classification warm-up (softmax over the training individuals) before the pair phase', 0, 100000).showingDefault(shown(TRAIN_DEFAULTS.warmupEpochs)),
   warmupRotations: int('--warmup-rotations <n>', 'warm-up classes also turned by 90, 180 and 270 degrees, each a class of its own (4; characters) or not (1)', 1, 4)
     .checkedBy((n) => {
-      if (n !== 1 && n !== 4) throw invalidParameterError('--warmup-rotations', '1 or 4', n);
+      if (!WARMUP_ROTATIONS.includes(n)) throw invalidParameterError('--warmup-rotations', WARMUP_ROTATIONS.join(' or '), n);
     })
     .showingDefault(shown(TRAIN_DEFAULTS.warmupRotations)),
   warmupLr: num('--warmup-lr <x>', "the warm-up's learning rate", 1e-8, 1).showingDefault(shown(TRAIN_DEFAULTS.warmupLr)),

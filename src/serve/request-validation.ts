@@ -21,7 +21,7 @@ const shown = (v: unknown): string => (v === undefined ? 'nothing' : JSON.string
  * @param dataVar - the request part: body, querystring, params
  * @returns the line
  * @example
- * schemaErrorLine({ keyword: 'type', instancePath: '/from', message: 'must be integer', data: true } as never, 'body');
+ * schemaErrorLine({ keyword: 'type', instancePath: '/from', schemaPath: '#/properties/from/type', params: { type: 'integer' }, message: 'must be integer', data: true }, 'body');
  * // 'body/from must be integer (received true)'
  */
 export function schemaErrorLine(e: VerboseError, dataVar: string): string {

@@ -90,6 +90,9 @@ export interface TrainConfig {
   warmupRotations: number;
 }
 
+/** The values {@link TrainConfig.warmupRotations} may take (no turns, or quarter turns). */
+export const WARMUP_ROTATIONS: readonly number[] = Object.freeze([1, 4]);
+
 /** Defaults of {@link TrainConfig} (CPU-sized: the `cpu` model and `short` schedule). */
 export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   preset: 'cpu',
@@ -130,7 +133,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (c.headInit !== 'keras' && c.headInit !== 'distance') throw invalidParameterError('headInit', "'keras' or 'distance'", c.headInit);
   if (!Number.isInteger(c.augmentFromEpoch) || c.augmentFromEpoch < 0) throw invalidParameterError('augmentFromEpoch', 'a non-negative integer', c.augmentFromEpoch);
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0) throw invalidParameterError('warmupEpochs', 'a non-negative integer', c.warmupEpochs);
-  if (c.warmupRotations !== 1 && c.warmupRotations !== 4) throw invalidParameterError('warmupRotations', '1 or 4', c.warmupRotations);
+  if (!WARMUP_ROTATIONS.includes(c.warmupRotations)) throw invalidParameterError('warmupRotations', WARMUP_ROTATIONS.join(' or '), c.warmupRotations);
   if (!(c.warmupLr > 0)) throw invalidParameterError('warmupLr', 'a positive number', c.warmupLr);
   if (!(c.lrScale > 0)) throw invalidParameterError('lrScale', 'a positive number', c.lrScale);
   if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);
