@@ -61,6 +61,7 @@ export const TRAIN_OPTIONS = {
       if (!WARMUP_ROTATIONS.includes(n)) throw invalidParameterError('--warmup-rotations', WARMUP_ROTATIONS.join(' or '), n);
     })
     .showingDefault(shown(TRAIN_DEFAULTS.warmupRotations)),
+  warmupLrSchedule: choice('--warmup-lr-schedule <how>', "the warm-up's learning rate over its epochs", () => ['constant', 'cosine'] as const, (h) => (h === 'constant' ? '--warmup-lr throughout' : 'falling from --warmup-lr towards 0 along a half cosine')).showingDefault(TRAIN_DEFAULTS.warmupLrSchedule),
   warmupLr: num('--warmup-lr <x>', "the warm-up's learning rate", 1e-8, 1).showingDefault(shown(TRAIN_DEFAULTS.warmupLr)),
   maxMinutes: num('--max-minutes <m>', 'time budget: finish at the first group boundary past it', 0.01, 1e6),
   cacheDir: common.cache,

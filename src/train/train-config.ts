@@ -88,6 +88,12 @@ export interface TrainConfig {
    * quadruple for free); 1: none. Only for marks that never appear turned in real photos.
    */
   warmupRotations: number;
+  /**
+   * The warm-up's learning rate over its epochs: `constant` (warmupLr throughout) or `cosine`
+   * (warmupLr falling along a half cosine towards 0 by the last epoch: the annealing classifier
+   * training uses, so the last epochs settle instead of jittering at full rate).
+   */
+  warmupLrSchedule: 'constant' | 'cosine';
 }
 
 /** The values {@link TrainConfig.warmupRotations} may take (no turns, or quarter turns). */
@@ -110,6 +116,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   warmupEpochs: 0,
   warmupLr: 1e-3,
   warmupRotations: 1,
+  warmupLrSchedule: 'constant',
 });
 
 /**
@@ -134,6 +141,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (!Number.isInteger(c.augmentFromEpoch) || c.augmentFromEpoch < 0) throw invalidParameterError('augmentFromEpoch', 'a non-negative integer', c.augmentFromEpoch);
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0) throw invalidParameterError('warmupEpochs', 'a non-negative integer', c.warmupEpochs);
   if (!WARMUP_ROTATIONS.includes(c.warmupRotations)) throw invalidParameterError('warmupRotations', WARMUP_ROTATIONS.join(' or '), c.warmupRotations);
+  if (c.warmupLrSchedule !== 'constant' && c.warmupLrSchedule !== 'cosine') throw invalidParameterError('warmupLrSchedule', "'constant' or 'cosine'", c.warmupLrSchedule);
   if (!(c.warmupLr > 0)) throw invalidParameterError('warmupLr', 'a positive number', c.warmupLr);
   if (!(c.lrScale > 0)) throw invalidParameterError('lrScale', 'a positive number', c.lrScale);
   if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);

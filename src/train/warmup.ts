@@ -14,6 +14,7 @@ import { createRng, type Rng } from '../util/random.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { initHeadFromTrainingPhotos } from './head-init.js';
 import type { TrainingRun } from './training-run.js';
+import type { TrainConfig } from './train-config.js';
 
 /** The history entry that marks a finished warm-up. */
 const WARMUP_DONE = 'warmup-done';
@@ -62,11 +63,13 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
   const labels = Int32Array.from(keys, (key) => classOf.get(key)!);
   const turns = config.warmupRotations;
   const classifier = await createBranchClassifier(siamese, names.length * turns, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed });
-  run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} ${viewOf ? 'individual views' : 'individuals'}${turns > 1 ? ` x ${turns} turns` : ''} (${classifier.engine}, lr ${config.warmupLr})`);
+  run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} ${viewOf ? 'individual views' : 'individuals'}${turns > 1 ? ` x ${turns} turns` : ''} (${classifier.engine}, lr ${config.warmupLr}${config.warmupLrSchedule === 'cosine' ? ' annealed along a half cosine' : ''})`);
   const rng = createRng(config.seed).fork('warmup');
   const perStep = 2 * config.batchSize;
   try {
     for (let e = 0; e < config.warmupEpochs; e++) {
+      const lr = warmupLearningRate(config, e);
+      classifier.setLearningRate(lr);
       const order = rng.fork(`order-${e}`).shuffle(Array.from(train, (_, k) => k));
       const augRng = rng.fork(`augment-${e}`);
       let lossSum = 0;
@@ -80,7 +83,7 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
         lossSum += loss;
         run.options.onStep?.(`warm-up epoch ${e + 1} loss ${loss.toFixed(4)}`);
       }
-      await run.record({ kind: 'warmup', epoch: e + 1, loss: lossSum / Math.max(1, steps), classes: names.length * turns, seconds: (Date.now() - run.started) / 1000 });
+      await run.record({ kind: 'warmup', epoch: e + 1, loss: lossSum / Math.max(1, steps), classes: names.length * turns, lr, seconds: (Date.now() - run.started) / 1000 });
     }
     await classifier.writeTo(siamese);
   } finally {
@@ -90,6 +93,21 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
   await run.record({ kind: WARMUP_DONE, epochs: config.warmupEpochs });
   await saveCheckpoint(run.runDir, siamese, run.state);
   return true;
+}
+
+/**
+ * The warm-up's learning rate in epoch `epoch` (0-based): `warmupLr`, or with `cosine` the
+ * half cosine from `warmupLr` at the first epoch towards 0 (never 0 itself: the last epoch still learns).
+ *
+ * @param config - warmupLr, warmupLrSchedule and warmupEpochs
+ * @param epoch - 0-based epoch of the warm-up
+ * @returns the learning rate
+ * @example
+ * warmupLearningRate({ warmupLr: 1e-3, warmupLrSchedule: 'cosine', warmupEpochs: 4 }, 2); // 5e-4
+ */
+export function warmupLearningRate(config: Pick<TrainConfig, 'warmupLr' | 'warmupLrSchedule' | 'warmupEpochs'>, epoch: number): number {
+  if (config.warmupLrSchedule === 'constant') return config.warmupLr;
+  return (config.warmupLr * (1 + Math.cos((Math.PI * epoch) / config.warmupEpochs))) / 2;
 }
 
 /**

@@ -9,11 +9,12 @@ import { loadNativeAddon } from '../../src/model/native-addon.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { resolveTrainConfig } from '../../src/train/train-config.js';
 import { resumeTraining, startTraining } from '../../src/train/trainer.js';
+import { warmupLearningRate } from '../../src/train/warmup.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const native = loadNativeAddon();
 
-interface LogRecord { kind: string; epoch?: number; loss?: number; classes?: number }
+interface LogRecord { kind: string; epoch?: number; loss?: number; classes?: number; lr?: number }
 const readLog = (run: string): LogRecord[] => readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogRecord);
 const warmupLosses = (log: LogRecord[]): number[] => log.filter((r) => r.kind === 'warmup').map((r) => r.loss!);
 
@@ -76,18 +77,28 @@ describe('classification warm-up in a training run', () => {
     expect(losses.at(-1)!).toBeLessThan(losses[0]);
   }, 300_000);
 
-  it('with 4 turns, classifies each individual in 4 turned copies: 4x the classes, chance loss ln(4 x classes)', async () => {
+  it('with 4 turns, classifies each individual in 4 turned copies: 4x the classes, chance loss ln(4 x classes); with cosine, logs each epoch\'s annealed rate', async () => {
     const plain = readLog(path.join(dir, 'wasm')).find((r) => r.kind === 'warmup')?.classes;
     const run = path.join(dir, 'turned');
     const stop = new AbortController();
-    await startTraining(run, { ...config, warmupEpochs: 1, warmupRotations: 4 }, { engine: 'wasm', signal: stop.signal, onStep: (s) => s.startsWith('epoch') && stop.abort() });
+    await startTraining(run, { ...config, warmupEpochs: 2, warmupRotations: 4, warmupLrSchedule: 'cosine' }, { engine: 'wasm', signal: stop.signal, onStep: (s) => s.startsWith('epoch') && stop.abort() });
     const first = readLog(run).find((r) => r.kind === 'warmup')!;
+    // the annealed rate each epoch trained with
+    expect(readLog(run).filter((r) => r.kind === 'warmup').map((r) => r.lr)).toEqual([3e-3, expect.closeTo(1.5e-3, 12)]);
     if (plain !== undefined) expect(first.classes).toBe(4 * plain);
     expect(first.classes! % 4).toBe(0);
     // an untrained classifier is near chance over all 4 x classes (labels past the classes would fail or score nothing)
     expect(first.loss!).toBeGreaterThan(0.7 * Math.log(first.classes!));
     expect(() => resolveTrainConfig({ data: catalog, warmupRotations: 2 })).toThrow(/warmupRotations/);
   }, 300_000);
+
+  it('anneals its learning rate along a half cosine with --warmup-lr-schedule cosine, and keeps it with constant', () => {
+    const cosine = { warmupLr: 1e-3, warmupLrSchedule: 'cosine' as const, warmupEpochs: 4 };
+    expect([0, 1, 2, 3].map((e) => warmupLearningRate(cosine, e))).toEqual([1e-3, expect.closeTo(8.536e-4, 7), expect.closeTo(5e-4, 9), expect.closeTo(1.464e-4, 7)]);
+    expect([0, 3].map((e) => warmupLearningRate({ ...cosine, warmupLrSchedule: 'constant' }, e))).toEqual([1e-3, 1e-3]);
+    // as a stored config.json would bring it
+    expect(() => resolveTrainConfig({ data: catalog, ...(JSON.parse('{"warmupLrSchedule": "step"}') as object) })).toThrow(/warmupLrSchedule/);
+  });
 
   it('refuses a negative or fractional warm-up and a non-positive learning rate, naming the field', () => {
     expect(() => resolveTrainConfig({ data: catalog, warmupEpochs: -1 })).toThrow(/warmupEpochs/);
