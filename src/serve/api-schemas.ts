@@ -15,6 +15,8 @@ const photo = {
     latitude: nullable('number'), longitude: nullable('number'), takenOnSource: { type: 'string', nullable: true, enum: ['exif', 'user', null] },
     positionSource: { type: 'string', nullable: true, enum: ['exif', 'user', null] }, encounterId: nullable('integer'),
     uploadedBy: { type: 'string' }, uploadedAt: { type: 'string' }, individualId: nullable('integer'), status: { type: 'string', enum: ['pending', 'identified', 'skipped'] },
+    // only in lists of a queued catalog (workers extract features): true until the photo's are in
+    processing: { type: 'boolean' },
   },
 };
 

@@ -30,7 +30,12 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
     },
   }, async (req) => {
     const q = req.query as { status?: PhotoStatus; individual?: number; q?: string; limit?: number; offset?: number };
-    return catalog.listPhotos({ status: q.status, individualId: q.individual, search: q.q, limit: q.limit, offset: q.offset });
+    const page = await catalog.listPhotos({ status: q.status, individualId: q.individual, search: q.q, limit: q.limit, offset: q.offset });
+    // a queued catalog: the photos whose features no worker has extracted yet are marked, so the
+    // review queue shows them as being processed rather than failing when opened
+    if (!ctx.jobs || !ctx.identifier || page.items.length === 0) return page;
+    const extracted = await catalog.getFeatures(ctx.identifier.modelVersion, page.items.map((p) => p.id));
+    return { ...page, items: page.items.map((p) => ({ ...p, processing: !extracted.has(p.id) })) };
   });
 
   app.get('/api/photos/:id', { schema: { summary: 'One photo', params: idParam, response: { 200: schemas.photo } } }, async (req) => catalog.photo((req.params as { id: number }).id));

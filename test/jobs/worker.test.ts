@@ -85,15 +85,23 @@ describe.skipIf(unavailable !== '')('feature jobs on a PostgreSQL catalog and wh
   };
   const jobsOf = async (photoId: number) => (await db.query<{ state: string; retry_count: number }>(`SELECT state, retry_count FROM ${JOB_SCHEMA}.job WHERE name = $1 AND (data->>'photoId')::int = $2`, [FEATURE_QUEUE, photoId])).rows;
 
-  it('an upload enqueues a job, shows as being processed, and a worker process extracts its features', async () => {
-    const a = worker('worker A');
-    await a.waitFor(/worker \w+: model /, 60_000);
+  const listed = async (id: number): Promise<{ processing?: boolean }> => {
+    const page = (await (await fetch(`${base}/api/photos?status=pending`)).json()) as { items: { id: number; processing?: boolean }[] };
+    return page.items.find((p) => p.id === id)!;
+  };
+
+  it('an upload enqueues a job, shows as being processed (its candidates and in the review queue), and a worker process extracts its features', async () => {
+    // uploaded before any worker runs, so nothing can have extracted its features yet
     const { id, processing } = await upload(await scenePhoto(1), 'one.jpg');
     expect(processing).toBe(true);
     const pending = await fetch(`${base}/api/photos/${id}/candidates`);
-    expect([409, 200]).toContain(pending.status); // 200 only if the worker was quicker than this request
-    if (pending.status === 409) expect(((await pending.json()) as { error: string }).error).toMatch(new RegExp(`^photo ${id}: being processed`));
+    expect(pending.status).toBe(409);
+    expect(((await pending.json()) as { error: string }).error).toMatch(new RegExp(`^photo ${id}: being processed`));
+    expect(await listed(id)).toMatchObject({ processing: true });
+    const a = worker('worker A');
+    await a.waitFor(/worker \w+: model /, 60_000);
     await a.waitFor(new RegExp(`job photo ${id}: written`), 30_000);
+    expect(await listed(id)).toMatchObject({ processing: false });
     expect(await jobsOf(id)).toEqual([{ state: 'completed', retry_count: 0 }]);
     expect((await catalog.getFeatures(identifier.modelVersion, [id])).get(id)).toHaveLength(64);
     const ready = await fetch(`${base}/api/photos/${id}/candidates`);
