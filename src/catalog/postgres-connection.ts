@@ -15,6 +15,28 @@ async function tablesOf(client: pg.PoolClient): Promise<string[]> {
   return r.rows.map((row) => row.table_name);
 }
 
+/**
+ * Refreshes the planner's statistics of the catalog's tables that grew or changed much since they
+ * were last analysed, and returns their names. Why: a catalog filled in bulk (an import, a copy,
+ * rows written straight in) is read by a service seconds later, before autovacuum's analyse
+ * (every minute at best): with a new table's default estimates the gallery's join of 100,000
+ * photos ran as a nested loop over a bitmap AND in 70 s, against 0.3 s once analysed. Growth is
+ * judged from the table's size against the pages of its last statistics, which a bulk load
+ * changes at once (the modification counters can lag by seconds).
+ */
+async function analyzeStaleTables(client: pg.PoolClient): Promise<string[]> {
+  const r = await client.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+     WHERE n.nspname = current_schema() AND c.relname = ANY($1)
+       AND (pg_relation_size(c.oid) / current_setting('block_size')::int > 2 * GREATEST(c.relpages, 0) + 8
+            OR coalesce(s.n_mod_since_analyze, 0) > 50 + coalesce(s.n_live_tup, 0) / 10)
+     ORDER BY c.relname`,
+    [[...CATALOG_TABLES, 'encounters']],
+  );
+  for (const { relname } of r.rows) await client.query(`ANALYZE ${client.escapeIdentifier(relname)}`);
+  return r.rows.map((row) => row.relname);
+}
+
 /** A connection failure as one line naming the database and what to do. */
 function connectError(shown: string, e: unknown): Error {
   const err = e as Error & { code?: string };
@@ -29,7 +51,8 @@ function connectError(shown: string, e: unknown): Error {
  * requests in parallel), BIGINT read as numbers, and when writable the schema's migrations.
  * Every write transaction first counts the revision row, whose lock then serialises the writes of
  * every process, as SQLite's one writer does. A database with no tables is a new catalog; one
- * with other tables is refused and left untouched.
+ * with other tables is refused and left untouched. Tables whose planner statistics are stale are
+ * analysed first (see analyzeStaleTables).
  *
  * @param url - `postgres://user:password@host:port/database` (`?host=/socket/dir` for a Unix socket)
  * @param options - read-only or not, create the catalog in an empty database or not
@@ -67,6 +90,7 @@ export async function openPostgresConnection(url: string, options: CatalogDbOpti
       throw new WhaleidError(`${shown}: a PostgreSQL database but not a whaleid catalog (its tables: ${tables.join(', ')}); refusing to change it`);
     }
     await migratePostgres(client, shown, readonly);
+    if (!readonly) await analyzeStaleTables(client);
   } catch (e) {
     client.release();
     await pool.end();
