@@ -15,6 +15,7 @@ import { saveCheckpoint } from './checkpoint.js';
 import { initHeadFromTrainingPhotos } from './head-init.js';
 import type { TrainingRun } from './training-run.js';
 import type { TrainConfig } from './train-config.js';
+import { planEpisodes, type EpisodePhoto, type EpisodePlan } from './warmup-episodes.js';
 
 /** The history entry that marks a finished warm-up. */
 const WARMUP_DONE = 'warmup-done';
@@ -30,14 +31,32 @@ export function warmupPending(run: Pick<TrainingRun, 'config' | 'state'>): boole
 }
 
 /**
- * Steps of the warm-up: each epoch shows every training photo once, up to `2 x batchSize` photos
- * a step (as many crops as a pair step), the steps of equal size.
+ * Steps of the warm-up: softmax: each epoch shows every training photo once, up to
+ * `2 x batchSize` photos a step (as many crops as a pair step), the steps of equal size;
+ * prototypical: each epoch is as many episodes as make the training photos.
  *
  * @param run - the run
  * @returns steps over all warm-up epochs
  */
-export function warmupSteps(run: Pick<TrainingRun, 'config' | 'data'>): number {
-  return run.config.warmupEpochs * Math.ceil(run.data.split.train.length / (2 * run.config.batchSize));
+export function warmupSteps(run: Pick<TrainingRun, 'config' | 'data' | 'pairs'>): number {
+  const { plan } = warmupClasses(run);
+  return run.config.warmupEpochs * (plan ? plan.perEpoch : Math.ceil(run.data.split.train.length / (2 * run.config.batchSize)));
+}
+
+/**
+ * The warm-up's classes: one per individual, or per individual and view when views carry
+ * different marks (a nyala's left and right flanks share no stripes: one class could only be
+ * learnt from scenery); and with the prototypical loss, its episodes.
+ */
+function warmupClasses(run: Pick<TrainingRun, 'config' | 'data' | 'pairs'>): { labels: Int32Array; names: string[]; plan: EpisodePlan | null } {
+  const { config } = run;
+  const { whaleOf, viewOf } = run.pairs;
+  const keys = Array.from(run.data.split.train, (_, k) => (viewOf ? `${whaleOf[k]}|${viewOf[k]}` : `${whaleOf[k]}`));
+  const names = [...new Set(keys)];
+  const classOf = new Map(names.map((key, c) => [key, c]));
+  const labels = Int32Array.from(keys, (key) => classOf.get(key)!);
+  const plan = config.warmupLoss === 'prototypical' && config.warmupEpochs > 0 ? planEpisodes(labels, config.warmupRotations, { ways: config.warmupWays, shots: config.warmupShots, queries: config.warmupQueries }) : null;
+  return { labels, names, plan };
 }
 
 /**
@@ -54,16 +73,11 @@ export function warmupSteps(run: Pick<TrainingRun, 'config' | 'data'>): number {
 export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<boolean> {
   const { config, data } = run;
   const train = data.split.train;
-  // one class per individual, or per individual and view when views carry different marks (a
-  // nyala's left and right flanks share no stripes: one class could only be learnt from scenery)
-  const { whaleOf, viewOf } = run.pairs;
-  const keys = Array.from(train, (_, k) => (viewOf ? `${whaleOf[k]}|${viewOf[k]}` : `${whaleOf[k]}`));
-  const names = [...new Set(keys)];
-  const classOf = new Map(names.map((key, c) => [key, c]));
-  const labels = Int32Array.from(keys, (key) => classOf.get(key)!);
+  const { labels, names, plan } = warmupClasses(run);
   const turns = config.warmupRotations;
-  const classifier = await createBranchClassifier(siamese, names.length * turns, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed });
-  run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} ${viewOf ? 'individual views' : 'individuals'}${turns > 1 ? ` x ${turns} turns` : ''} (${classifier.engine}, lr ${config.warmupLr}${config.warmupLrSchedule === 'cosine' ? ' annealed along a half cosine' : ''})`);
+  const classifier = await createBranchClassifier(siamese, plan ? plan.ways : names.length * turns, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed, loss: config.warmupLoss });
+  const what = plan ? `prototypical episodes of ${plan.ways} classes (${config.warmupShots} support + ${config.warmupQueries} query photos each), ${plan.perEpoch} an epoch,` : 'softmax';
+  run.say(`classification warm-up: ${config.warmupEpochs} epochs of ${what} over ${train.length} photos of ${names.length} ${run.pairs.viewOf ? 'individual views' : 'individuals'}${turns > 1 ? ` x ${turns} turns` : ''} (${classifier.engine}, lr ${config.warmupLr}${config.warmupLrSchedule === 'cosine' ? ' annealed along a half cosine' : ''})`);
   const rng = createRng(config.seed).fork('warmup');
   const perStep = 2 * config.batchSize;
   try {
@@ -72,18 +86,27 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
       classifier.setLearningRate(lr);
       const order = rng.fork(`order-${e}`).shuffle(Array.from(train, (_, k) => k));
       const augRng = rng.fork(`augment-${e}`);
-      let lossSum = 0;
-      // steps of equal size (within one photo): a last step of a few photos would normalise
-      // BatchNorm over almost nothing
-      const steps = Math.ceil(order.length / perStep);
+      const episodeRng = rng.fork(`episodes-${e}`);
+      // softmax: steps of equal size (within one photo), every photo once: a last step of a few
+      // photos would normalise BatchNorm over almost nothing
+      const steps = plan ? plan.perEpoch : Math.ceil(order.length / perStep);
       const slice = (k: number): number[] => order.slice(Math.round((k * order.length) / steps), Math.round(((k + 1) * order.length) / steps));
-      for await (const batch of prefetched(steps, (k) => loadBatch(run, slice(k), labels, turns, augRng))) {
+      // drawn in step order (prefetched loads step k+1 only after step k): turns, then augmentations
+      const stepPhotos = (k: number): WarmupPhoto[] => {
+        if (plan) return plan.draw(episodeRng);
+        return slice(k).map((position) => {
+          const turn = turns > 1 ? augRng.int(turns) : 0;
+          return { position, turn, label: labels[position] * turns + turn };
+        });
+      };
+      let lossSum = 0;
+      for await (const batch of prefetched(steps, (k) => loadBatch(run, stepPhotos(k), augRng))) {
         if (run.options.signal?.aborted) return false;
         const loss = await classifier.step(batch);
         lossSum += loss;
         run.options.onStep?.(`warm-up epoch ${e + 1} loss ${loss.toFixed(4)}`);
       }
-      await run.record({ kind: 'warmup', epoch: e + 1, loss: lossSum / Math.max(1, steps), classes: names.length * turns, lr, seconds: (Date.now() - run.started) / 1000 });
+      await run.record({ kind: 'warmup', epoch: e + 1, loss: lossSum / Math.max(1, steps), classes: plan ? plan.ways : names.length * turns, lr, seconds: (Date.now() - run.started) / 1000 });
     }
     await classifier.writeTo(siamese);
   } finally {
@@ -110,18 +133,19 @@ export function warmupLearningRate(config: Pick<TrainConfig, 'warmupLr' | 'warmu
   return (config.warmupLr * (1 + Math.cos((Math.PI * epoch) / config.warmupEpochs))) / 2;
 }
 
+/** A photo of a warm-up step: its position in the training split, quarter turns and label. */
+type WarmupPhoto = EpisodePhoto;
+
 /**
- * Crops of training photos (positions in split.train) with their class numbers; augmentations
- * drawn now, in order. With `turns` 4 each crop is also turned by a random multiple of 90
- * degrees, and its class is `individual class x 4 + quarter turns`.
+ * Crops of a step's training photos, turned by their quarter turns, with their labels;
+ * augmentations drawn now, in order.
  */
-function loadBatch(run: TrainingRun, positions: readonly number[], labels: Int32Array, turns: number, augRng: Rng): Promise<ClassBatch> {
+function loadBatch(run: TrainingRun, photos: readonly WarmupPhoto[], augRng: Rng): Promise<ClassBatch> {
   const { data } = run;
-  const turn = positions.map(() => (turns > 1 ? augRng.int(turns) : 0));
   // always augmented: a classifier over a few photos per individual memorises them otherwise
-  const requests = positions.map((k, j) => {
+  const requests = photos.map((p) => {
     const aug = randomAugmentation(augRng);
-    return data.request(data.split.train[k], { ...aug, rotation: aug.rotation + 90 * turn[j] });
+    return data.request(data.split.train[p.position], { ...aug, rotation: aug.rotation + 90 * p.turn });
   });
-  return loadCropBuffer(data.cache, requests, data.crop).then((images) => ({ images, labels: Int32Array.from(positions, (k, j) => labels[k] * turns + turn[j]), count: positions.length, size: data.crop.size }));
+  return loadCropBuffer(data.cache, requests, data.crop).then((images) => ({ images, labels: Int32Array.from(photos, (p) => p.label), count: photos.length, size: data.crop.size }));
 }

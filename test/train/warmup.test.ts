@@ -92,6 +92,30 @@ describe('classification warm-up in a training run', () => {
     expect(() => resolveTrainConfig({ data: catalog, warmupRotations: 2 })).toThrow(/warmupRotations/);
   }, 300_000);
 
+  it.skipIf(!native.available)('with the prototypical loss, trains on episodes: the native engine computes the same first steps as wasm, and the loss falls', async () => {
+    const episodes = { ...config, warmupEpochs: 3, warmupLoss: 'prototypical' as const, warmupWays: 8, warmupShots: 1, warmupQueries: 2 };
+    const losses: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
+    for (const engine of ['wasm', 'native'] as const) {
+      const stop = new AbortController();
+      await startTraining(path.join(dir, `episodes-${engine}`), episodes, {
+        engine, native: { device: 'cpu', threads: 2 }, signal: stop.signal,
+        onStep: (s) => {
+          if (s.startsWith('warm-up')) losses[engine].push(Number(s.split(' ').at(-1)));
+          if (s.startsWith('epoch')) stop.abort();
+        },
+      });
+    }
+    console.log(`prototypical step losses native ${losses.native.slice(0, 4)} vs wasm ${losses.wasm.slice(0, 4)}`);
+    const log = readLog(path.join(dir, 'episodes-native')).filter((r) => r.kind === 'warmup');
+    expect(log.map((r) => r.classes)).toEqual([8, 8, 8]);
+    expect(losses.native).toHaveLength(losses.wasm.length);
+    // 8 ways: chance is ln 8 (an untrained branch's squared distances are large: far above it, measured 24.6)
+    expect(losses.native[0]).toBeGreaterThan(0.5 * Math.log(8));
+    // relative: measured 1.2e-5 at the first two steps (float32 sums of squares of order 1e3)
+    for (const k of [0, 1]) expect(Math.abs(losses.native[k] - losses.wasm[k]) / losses.wasm[k]).toBeLessThan(5e-5);
+    expect(log.at(-1)!.loss!).toBeLessThan(log[0].loss!);
+  }, 300_000);
+
   it('anneals its learning rate along a half cosine with --warmup-lr-schedule cosine, and keeps it with constant', () => {
     const cosine = { warmupLr: 1e-3, warmupLrSchedule: 'cosine' as const, warmupEpochs: 4 };
     expect([0, 1, 2, 3].map((e) => warmupLearningRate(cosine, e))).toEqual([1e-3, expect.closeTo(8.536e-4, 7), expect.closeTo(5e-4, 9), expect.closeTo(1.464e-4, 7)]);
