@@ -150,7 +150,7 @@ class TorchNet final : public Net {
     if (options.bf16 && !isCuda()) throw fail("bf16 precision needs --device cuda");
     if (options.bf16 && options.float64) throw fail("bf16 and float64 exclude each other");
     if (spec.output < 0 || spec.output >= spec.values) throw fail("the spec has no output value");
-    if (options.loss != "binary" && options.loss != "softmax" && options.loss != "prototypical") throw fail("loss must be binary, softmax or prototypical, got " + options.loss);
+    if (options.loss != "binary" && options.loss != "softmax") throw fail("loss must be binary or softmax, got " + options.loss);
     params_.reserve(spec.params.size());
     for (size_t i = 0; i < spec.params.size(); i++) {
       const auto& p = spec.params[i];
@@ -184,9 +184,7 @@ class TorchNet final : public Net {
       p = forward(pairs, true);
     }
     // the loss in float32, outside autocast, as the backward pass
-    at::Tensor loss = options_.loss == "softmax"        ? softmaxCrossEntropy(p.to(dtype()), classes(pairs, p.size(1)))
-                      : options_.loss == "prototypical" ? prototypicalLoss(p.to(dtype()), pairs)
-                                                        : crossEntropy(p.to(dtype()), labels(pairs));
+    at::Tensor loss = options_.loss == "softmax" ? softmaxCrossEntropy(p.to(dtype()), classes(pairs, p.size(1))) : crossEntropy(p.to(dtype()), labels(pairs));
     at::Tensor penalty = l2Penalty();
     if (penalty.defined()) loss = loss + penalty;
     (loss * scale).backward();
@@ -495,35 +493,6 @@ class TorchNet final : public Net {
   at::Tensor softmaxCrossEntropy(const at::Tensor& logits, const at::Tensor& cls) const {
     if (logits.dim() != 2) throw fail("a softmax loss needs [photos, classes] logits");
     return -at::log_softmax(logits, 1).gather(1, cls.unsqueeze(1)).mean();
-  }
-
-  // Prototypical networks' loss (see NetOptions::loss): labels 2 x class + role (1: query).
-  // Dense ops only (one-hot matrices, no masking by index), as the tfjs engine computes it.
-  at::Tensor prototypicalLoss(const at::Tensor& z, const Pairs& pairs) const {
-    if (z.dim() != 2) throw fail("a prototypical loss needs [photos, features] output");
-    if (static_cast<int64_t>(pairs.labels.size()) != pairs.count) throw fail("one label per photo expected");
-    std::vector<int64_t> cls(pairs.labels.size());
-    std::vector<float> query(pairs.labels.size());
-    int64_t ways = 0;
-    for (size_t i = 0; i < cls.size(); i++) {
-      const float x = pairs.labels[i];
-      if (!(x >= 0 && x == static_cast<float>(static_cast<int64_t>(x)))) {
-        throw fail("label " + std::to_string(i) + " is " + std::to_string(x) + ", expected 2 x class + 1 for a query photo, + 0 for a support photo");
-      }
-      cls[i] = static_cast<int64_t>(x) / 2;
-      query[i] = static_cast<float>(static_cast<int64_t>(x) % 2);
-      ways = std::max(ways, cls[i] + 1);
-    }
-    at::Tensor c = at::tensor(cls, at::kLong).to(device_);
-    at::Tensor q = at::tensor(query, at::kFloat).to(device_).to(z.scalar_type());
-    at::Tensor support = at::one_hot(c, ways).to(z.scalar_type()) * (1 - q).unsqueeze(1);  // [N, W]
-    at::Tensor counts = support.sum(0);
-    if (counts.min().item<double>() < 1) throw fail("every class of a prototypical batch needs a support photo");
-    if (q.sum().item<double>() < 1) throw fail("a prototypical batch needs a query photo");
-    at::Tensor prototypes = support.t().matmul(z) / counts.unsqueeze(1);  // [W, F]
-    at::Tensor d = (z.unsqueeze(1) - prototypes.unsqueeze(0)).pow(2).sum(2);  // [N, W]
-    at::Tensor own = at::log_softmax(-d, 1).gather(1, c.unsqueeze(1)).squeeze(1);
-    return -(own * q).sum() / q.sum();
   }
 
   at::Tensor l2Penalty() const {

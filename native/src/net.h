@@ -75,10 +75,6 @@ struct NetOptions {
   // "binary": the output is the pair's probability, labels 0/1 (the Siamese network).
   // "softmax": the output is one logit per class, labels are class numbers (the branch's
   // classification warm-up): softmax cross-entropy from the logits, as tf.losses.softmaxCrossEntropy.
-  // "prototypical": the output is the photos' features, the batch an episode of classes with
-  // support and query photos (Snell et al.'s prototypical networks), labels 2 x class + 1 for a
-  // query, + 0 for a support photo: each query's softmax over minus its squared distances to the
-  // classes' prototypes (mean support features), cross-entropy of its own class, mean over queries.
   std::string loss = "binary";
 };
 

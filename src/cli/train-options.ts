@@ -61,11 +61,6 @@ export const TRAIN_OPTIONS = {
       if (!WARMUP_ROTATIONS.includes(n)) throw invalidParameterError('--warmup-rotations', WARMUP_ROTATIONS.join(' or '), n);
     })
     .showingDefault(shown(TRAIN_DEFAULTS.warmupRotations)),
-  warmupLoss: choice('--warmup-loss <loss>', "the warm-up's loss", () => ['softmax', 'prototypical'] as const, (l) => (l === 'softmax' ? 'every photo classified among all training individuals' : 'episodes of --warmup-ways classes: queries matched to the mean of --warmup-shots support photos')).showingDefault(TRAIN_DEFAULTS.warmupLoss),
-  warmupWays: int('--warmup-ways <n>', 'classes per prototypical episode', 2, 100000).showingDefault(shown(TRAIN_DEFAULTS.warmupWays)),
-  warmupShots: int('--warmup-shots <n>', 'support photos per class of a prototypical episode', 1, 1000).showingDefault(shown(TRAIN_DEFAULTS.warmupShots)),
-  warmupQueries: int('--warmup-queries <n>', 'query photos (at most) per class of a prototypical episode', 1, 1000).showingDefault(shown(TRAIN_DEFAULTS.warmupQueries)),
-  warmupLrSchedule: choice('--warmup-lr-schedule <how>', "the warm-up's learning rate over its epochs", () => ['constant', 'cosine'] as const, (h) => (h === 'constant' ? '--warmup-lr throughout' : 'falling from --warmup-lr towards 0 along a half cosine')).showingDefault(TRAIN_DEFAULTS.warmupLrSchedule),
   warmupLr: num('--warmup-lr <x>', "the warm-up's learning rate", 1e-8, 1).showingDefault(shown(TRAIN_DEFAULTS.warmupLr)),
   maxMinutes: num('--max-minutes <m>', 'time budget: finish at the first group boundary past it', 0.01, 1e6),
   cacheDir: common.cache,

@@ -14,7 +14,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { invalidParameterError } from '../util/errors.js';
 import { layerSpecOf } from './layer-spec.js';
-import { prototypicalLoss, prototypicalTargets } from './prototypical-loss.js';
 import type { AddonNet } from './native-addon.js';
 import { createAddonNet, resolveNativeChoice, type NativeEngineSettings } from './native-training-engine.js';
 import type { Siamese } from './siamese.js';
@@ -62,12 +61,6 @@ export interface BranchClassifierOptions extends NativeEngineSettings {
   lr: number;
   /** Seed of the dense layer's initial weights. */
   seed: number;
-  /**
-   * `softmax` (default): logits over `classes` identities, labels class numbers. `prototypical`:
-   * no logits layer; each batch is an episode of `classes` classes, labels 2 x class + 1 for a
-   * query photo, + 0 for a support photo (see prototypical-loss.ts).
-   */
-  loss?: 'softmax' | 'prototypical';
 }
 
 /**
@@ -76,19 +69,16 @@ export interface BranchClassifierOptions extends NativeEngineSettings {
  * @param siamese - the network whose branch is shared
  * @param classes - identities to tell apart (>= 2)
  * @param seed - seed of the dense layer's Glorot-uniform kernel
- * @param loss - `prototypical`: the branch alone (its features are the output)
  * @returns the model (dispose only its dense layer's weights: the branch is the Siamese's). The
  *   branch keeps a node for this application while the Siamese lives (one per warm-up)
  * @throws {@link WhaleidError} for fewer than 2 classes
  * @example
  * const m = classifierModel(siamese, 136, 0); // m.outputs[0].shape: [null, 136]
  */
-export function classifierModel(siamese: Siamese, classes: number, seed: number, loss: 'softmax' | 'prototypical' = 'softmax'): tf.LayersModel {
+export function classifierModel(siamese: Siamese, classes: number, seed: number): tf.LayersModel {
   if (!Number.isSafeInteger(classes) || classes < 2) throw invalidParameterError('classes', 'at least 2 identities', classes);
   const input = tf.input({ shape: siamese.branch.inputs[0].shape.slice(1) as number[], name: 'warmup_photo' });
   const features = siamese.branch.apply(input) as tf.SymbolicTensor;
-  // prototypes are made of the features themselves: no layer of its own
-  if (loss === 'prototypical') return tf.model({ inputs: input, outputs: features, name: 'warmup_prototypical' });
   const logits = tf.layers.dense({ units: classes, name: LOGITS_LAYER, kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(features) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: 'warmup_classifier' });
 }
@@ -109,32 +99,28 @@ export function classifierModel(siamese: Siamese, classes: number, seed: number,
  */
 export async function createBranchClassifier(siamese: Siamese, classes: number, options: BranchClassifierOptions): Promise<BranchClassifier> {
   if (!(options.lr > 0)) throw invalidParameterError('lr', 'a positive number', options.lr);
-  const loss = options.loss ?? 'softmax';
-  if (loss !== 'softmax' && loss !== 'prototypical') throw invalidParameterError('loss', "'softmax' or 'prototypical'", loss);
-  const model = classifierModel(siamese, classes, options.seed, loss);
-  const own = loss === 'softmax' ? model.getLayer(LOGITS_LAYER).weights : [];
-  const disposeDense = (): void => own.forEach((w) => w.dispose());
+  const model = classifierModel(siamese, classes, options.seed);
+  const dense = model.getLayer(LOGITS_LAYER);
+  const disposeDense = (): void => dense.weights.forEach((w) => w.dispose());
   if ((options.engine ?? 'wasm') === 'native') {
     try {
-      return nativeClassifier(model, classes, options, loss);
+      return nativeClassifier(model, classes, options);
     } finally {
       disposeDense(); // the native engine holds its own copy
     }
   }
-  return wasmClassifier(model, classes, options.lr, disposeDense, loss);
+  return wasmClassifier(model, classes, options.lr, disposeDense);
 }
 
 /** tfjs's own training of the classifier (its variables are the branch's). */
-function wasmClassifier(model: tf.LayersModel, classes: number, lr: number, disposeDense: () => void, loss: 'softmax' | 'prototypical'): BranchClassifier {
+function wasmClassifier(model: tf.LayersModel, classes: number, lr: number, disposeDense: () => void): BranchClassifier {
   const optimizer = tf.train.adam(lr);
-  model.compile({ optimizer, loss: loss === 'prototypical' ? prototypicalLoss(classes) : (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, yPred) });
-  const features = model.outputs[0].shape[1] as number;
-  const targets = (batch: ClassBatch): tf.Tensor => (loss === 'prototypical' ? prototypicalTargets(checkLabels(batch, classes, loss), features) : tf.oneHot(tf.tensor1d(checkLabels(batch, classes, loss), 'int32'), classes));
+  model.compile({ optimizer, loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, yPred) });
   return {
     engine: 'wasm',
     classes,
     async step(batch) {
-      const { x, y } = tf.tidy(() => ({ x: tf.tensor4d(batch.images, [batch.count, batch.size, batch.size, 1]), y: targets(batch) }));
+      const { x, y } = tf.tidy(() => ({ x: tf.tensor4d(batch.images, [batch.count, batch.size, batch.size, 1]), y: tf.oneHot(tf.tensor1d(checkLabels(batch, classes), 'int32'), classes) }));
       try {
         const loss = await model.trainOnBatch(x, y);
         return Array.isArray(loss) ? loss[0] : loss;
@@ -157,8 +143,8 @@ function wasmClassifier(model: tf.LayersModel, classes: number, lr: number, disp
 }
 
 /** The addon's network of the classifier's layer spec, with its softmax loss. */
-function nativeClassifier(model: tf.LayersModel, classes: number, options: BranchClassifierOptions, loss: 'softmax' | 'prototypical'): BranchClassifier {
-  let net: AddonNet | null = createAddonNet(layerSpecOf(model), resolveNativeChoice(options), loss);
+function nativeClassifier(model: tf.LayersModel, classes: number, options: BranchClassifierOptions): BranchClassifier {
+  let net: AddonNet | null = createAddonNet(layerSpecOf(model), resolveNativeChoice(options), 'softmax');
   try {
     net.setWeights(model.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array })));
     net.setLearningRate(options.lr);
@@ -175,7 +161,7 @@ function nativeClassifier(model: tf.LayersModel, classes: number, options: Branc
     engine: 'native',
     classes,
     async step(batch) {
-      const labels = Float32Array.from(checkLabels(batch, classes, loss));
+      const labels = Float32Array.from(checkLabels(batch, classes));
       try {
         const loss = await live().accumulate(batch.images, none, labels, batch.count, batch.size, 1);
         await live().applyAdam();
@@ -205,11 +191,10 @@ function nativeClassifier(model: tf.LayersModel, classes: number, options: Branc
   };
 }
 
-/** The batch's labels, checked: one per photo, each a class number (prototypical: 2 x class + role). */
-function checkLabels(batch: ClassBatch, classes: number, loss: 'softmax' | 'prototypical'): Int32Array {
+/** The batch's labels, checked: one per photo, each a class number. */
+function checkLabels(batch: ClassBatch, classes: number): Int32Array {
   if (batch.labels.length !== batch.count) throw invalidParameterError('labels', `one per photo (${batch.count})`, batch.labels.length);
-  const bound = loss === 'prototypical' ? 2 * classes : classes;
-  const bad = batch.labels.findIndex((c) => !(c >= 0 && c < bound));
-  if (bad >= 0) throw invalidParameterError(`labels[${bad}]`, loss === 'prototypical' ? `2 x a class number from 0 to ${classes - 1}, + 1 for a query photo` : `a class number from 0 to ${classes - 1}`, batch.labels[bad]);
+  const bad = batch.labels.findIndex((c) => !(c >= 0 && c < classes));
+  if (bad >= 0) throw invalidParameterError(`labels[${bad}]`, `a class number from 0 to ${classes - 1}`, batch.labels[bad]);
   return batch.labels;
 }

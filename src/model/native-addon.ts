@@ -33,10 +33,8 @@ export interface AddonNetOptions {
    * `binary` (default): the output is a pair's probability, labels 0/1 (the Siamese network).
    * `softmax`: the output is a photo's class logits, labels are class numbers (the branch's
    * classification warm-up; the network has one input, `a`).
-   * `prototypical`: the output is a photo's features, the batch an episode, labels 2 x class +
-   * 1 for a query photo, + 0 for a support photo (the warm-up of prototypical networks).
    */
-  loss?: 'binary' | 'softmax' | 'prototypical';
+  loss?: 'binary' | 'softmax';
 }
 
 /** The addon's network: one call at a time (a second while a step runs is refused). */

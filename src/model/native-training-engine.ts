@@ -74,13 +74,13 @@ export function resolveNativeChoice(settings: NativeEngineSettings = {}): Native
  *
  * @param spec - the layer spec ({@link layerSpecOf})
  * @param choice - device, threads, precision ({@link resolveNativeChoice})
- * @param loss - `binary` for the Siamese head's probability, `softmax` for class numbers, `prototypical` for episodes of support and query photos
+ * @param loss - `binary` for the Siamese head's probability, `softmax` for class numbers
  * @returns the network (the caller disposes it)
  * @throws {@link WhaleidError} without the addon
  * @example
  * const net = createAddonNet(layerSpecOf(siamese.model), resolveNativeChoice(), 'binary');
  */
-export function createAddonNet(spec: LayerSpec, choice: NativeEngineChoice, loss: 'binary' | 'softmax' | 'prototypical'): AddonNet {
+export function createAddonNet(spec: LayerSpec, choice: NativeEngineChoice, loss: 'binary' | 'softmax'): AddonNet {
   return new (requireAddon().Net)(spec, {
     device: choice.device,
     threads: choice.threads,

@@ -88,25 +88,6 @@ export interface TrainConfig {
    * quadruple for free); 1: none. Only for marks that never appear turned in real photos.
    */
   warmupRotations: number;
-  /**
-   * The warm-up's learning rate over its epochs: `constant` (warmupLr throughout) or `cosine`
-   * (warmupLr falling along a half cosine towards 0 by the last epoch: the annealing classifier
-   * training uses, so the last epochs settle instead of jittering at full rate).
-   */
-  warmupLrSchedule: 'constant' | 'cosine';
-  /**
-   * The warm-up's loss: `softmax` (one class per training individual, every photo classified)
-   * or `prototypical` (episodes of warmupWays classes, warmupShots support photos and up to
-   * warmupQueries queries each, the queries matched to the classes' mean support features: the
-   * few-shot task itself, as prototypical networks train).
-   */
-  warmupLoss: 'softmax' | 'prototypical';
-  /** Classes per prototypical episode. */
-  warmupWays: number;
-  /** Support photos per class of a prototypical episode. */
-  warmupShots: number;
-  /** Query photos (at most) per class of a prototypical episode. */
-  warmupQueries: number;
 }
 
 /** The values {@link TrainConfig.warmupRotations} may take (no turns, or quarter turns). */
@@ -129,11 +110,6 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   warmupEpochs: 0,
   warmupLr: 1e-3,
   warmupRotations: 1,
-  warmupLrSchedule: 'constant',
-  warmupLoss: 'softmax',
-  warmupWays: 60,
-  warmupShots: 1,
-  warmupQueries: 5,
 });
 
 /**
@@ -158,11 +134,6 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (!Number.isInteger(c.augmentFromEpoch) || c.augmentFromEpoch < 0) throw invalidParameterError('augmentFromEpoch', 'a non-negative integer', c.augmentFromEpoch);
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0) throw invalidParameterError('warmupEpochs', 'a non-negative integer', c.warmupEpochs);
   if (!WARMUP_ROTATIONS.includes(c.warmupRotations)) throw invalidParameterError('warmupRotations', WARMUP_ROTATIONS.join(' or '), c.warmupRotations);
-  if (c.warmupLoss !== 'softmax' && c.warmupLoss !== 'prototypical') throw invalidParameterError('warmupLoss', "'softmax' or 'prototypical'", c.warmupLoss);
-  if (!Number.isInteger(c.warmupWays) || c.warmupWays < 2) throw invalidParameterError('warmupWays', 'an integer of at least 2', c.warmupWays);
-  if (!Number.isInteger(c.warmupShots) || c.warmupShots < 1) throw invalidParameterError('warmupShots', 'a positive integer', c.warmupShots);
-  if (!Number.isInteger(c.warmupQueries) || c.warmupQueries < 1) throw invalidParameterError('warmupQueries', 'a positive integer', c.warmupQueries);
-  if (c.warmupLrSchedule !== 'constant' && c.warmupLrSchedule !== 'cosine') throw invalidParameterError('warmupLrSchedule', "'constant' or 'cosine'", c.warmupLrSchedule);
   if (!(c.warmupLr > 0)) throw invalidParameterError('warmupLr', 'a positive number', c.warmupLr);
   if (!(c.lrScale > 0)) throw invalidParameterError('lrScale', 'a positive number', c.lrScale);
   if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);

@@ -14,8 +14,6 @@ import { createRng, type Rng } from '../util/random.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { initHeadFromTrainingPhotos } from './head-init.js';
 import type { TrainingRun } from './training-run.js';
-import type { TrainConfig } from './train-config.js';
-import { planEpisodes, type EpisodePhoto, type EpisodePlan } from './warmup-episodes.js';
 
 /** The history entry that marks a finished warm-up. */
 const WARMUP_DONE = 'warmup-done';
@@ -31,32 +29,14 @@ export function warmupPending(run: Pick<TrainingRun, 'config' | 'state'>): boole
 }
 
 /**
- * Steps of the warm-up: softmax: each epoch shows every training photo once, up to
- * `2 x batchSize` photos a step (as many crops as a pair step), the steps of equal size;
- * prototypical: each epoch is as many episodes as make the training photos.
+ * Steps of the warm-up: each epoch shows every training photo once, up to `2 x batchSize` photos
+ * a step (as many crops as a pair step), the steps of equal size.
  *
  * @param run - the run
  * @returns steps over all warm-up epochs
  */
-export function warmupSteps(run: Pick<TrainingRun, 'config' | 'data' | 'pairs'>): number {
-  const { plan } = warmupClasses(run);
-  return run.config.warmupEpochs * (plan ? plan.perEpoch : Math.ceil(run.data.split.train.length / (2 * run.config.batchSize)));
-}
-
-/**
- * The warm-up's classes: one per individual, or per individual and view when views carry
- * different marks (a nyala's left and right flanks share no stripes: one class could only be
- * learnt from scenery); and with the prototypical loss, its episodes.
- */
-function warmupClasses(run: Pick<TrainingRun, 'config' | 'data' | 'pairs'>): { labels: Int32Array; names: string[]; plan: EpisodePlan | null } {
-  const { config } = run;
-  const { whaleOf, viewOf } = run.pairs;
-  const keys = Array.from(run.data.split.train, (_, k) => (viewOf ? `${whaleOf[k]}|${viewOf[k]}` : `${whaleOf[k]}`));
-  const names = [...new Set(keys)];
-  const classOf = new Map(names.map((key, c) => [key, c]));
-  const labels = Int32Array.from(keys, (key) => classOf.get(key)!);
-  const plan = config.warmupLoss === 'prototypical' && config.warmupEpochs > 0 ? planEpisodes(labels, config.warmupRotations, { ways: config.warmupWays, shots: config.warmupShots, queries: config.warmupQueries }) : null;
-  return { labels, names, plan };
+export function warmupSteps(run: Pick<TrainingRun, 'config' | 'data'>): number {
+  return run.config.warmupEpochs * Math.ceil(run.data.split.train.length / (2 * run.config.batchSize));
 }
 
 /**
@@ -73,40 +53,34 @@ function warmupClasses(run: Pick<TrainingRun, 'config' | 'data' | 'pairs'>): { l
 export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<boolean> {
   const { config, data } = run;
   const train = data.split.train;
-  const { labels, names, plan } = warmupClasses(run);
+  // one class per individual, or per individual and view when views carry different marks (a
+  // nyala's left and right flanks share no stripes: one class could only be learnt from scenery)
+  const { whaleOf, viewOf } = run.pairs;
+  const keys = Array.from(train, (_, k) => (viewOf ? `${whaleOf[k]}|${viewOf[k]}` : `${whaleOf[k]}`));
+  const names = [...new Set(keys)];
+  const classOf = new Map(names.map((key, c) => [key, c]));
+  const labels = Int32Array.from(keys, (key) => classOf.get(key)!);
   const turns = config.warmupRotations;
-  const classifier = await createBranchClassifier(siamese, plan ? plan.ways : names.length * turns, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed, loss: config.warmupLoss });
-  const what = plan ? `prototypical episodes of ${plan.ways} classes (${config.warmupShots} support + ${config.warmupQueries} query photos each), ${plan.perEpoch} an epoch,` : 'softmax';
-  run.say(`classification warm-up: ${config.warmupEpochs} epochs of ${what} over ${train.length} photos of ${names.length} ${run.pairs.viewOf ? 'individual views' : 'individuals'}${turns > 1 ? ` x ${turns} turns` : ''} (${classifier.engine}, lr ${config.warmupLr}${config.warmupLrSchedule === 'cosine' ? ' annealed along a half cosine' : ''})`);
+  const classifier = await createBranchClassifier(siamese, names.length * turns, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed });
+  run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} ${viewOf ? 'individual views' : 'individuals'}${turns > 1 ? ` x ${turns} turns` : ''} (${classifier.engine}, lr ${config.warmupLr})`);
   const rng = createRng(config.seed).fork('warmup');
   const perStep = 2 * config.batchSize;
   try {
     for (let e = 0; e < config.warmupEpochs; e++) {
-      const lr = warmupLearningRate(config, e);
-      classifier.setLearningRate(lr);
       const order = rng.fork(`order-${e}`).shuffle(Array.from(train, (_, k) => k));
       const augRng = rng.fork(`augment-${e}`);
-      const episodeRng = rng.fork(`episodes-${e}`);
-      // softmax: steps of equal size (within one photo), every photo once: a last step of a few
-      // photos would normalise BatchNorm over almost nothing
-      const steps = plan ? plan.perEpoch : Math.ceil(order.length / perStep);
-      const slice = (k: number): number[] => order.slice(Math.round((k * order.length) / steps), Math.round(((k + 1) * order.length) / steps));
-      // drawn in step order (prefetched loads step k+1 only after step k): turns, then augmentations
-      const stepPhotos = (k: number): WarmupPhoto[] => {
-        if (plan) return plan.draw(episodeRng);
-        return slice(k).map((position) => {
-          const turn = turns > 1 ? augRng.int(turns) : 0;
-          return { position, turn, label: labels[position] * turns + turn };
-        });
-      };
       let lossSum = 0;
-      for await (const batch of prefetched(steps, (k) => loadBatch(run, stepPhotos(k), augRng))) {
+      // steps of equal size (within one photo): a last step of a few photos would normalise
+      // BatchNorm over almost nothing
+      const steps = Math.ceil(order.length / perStep);
+      const slice = (k: number): number[] => order.slice(Math.round((k * order.length) / steps), Math.round(((k + 1) * order.length) / steps));
+      for await (const batch of prefetched(steps, (k) => loadBatch(run, slice(k), labels, turns, augRng))) {
         if (run.options.signal?.aborted) return false;
         const loss = await classifier.step(batch);
         lossSum += loss;
         run.options.onStep?.(`warm-up epoch ${e + 1} loss ${loss.toFixed(4)}`);
       }
-      await run.record({ kind: 'warmup', epoch: e + 1, loss: lossSum / Math.max(1, steps), classes: plan ? plan.ways : names.length * turns, lr, seconds: (Date.now() - run.started) / 1000 });
+      await run.record({ kind: 'warmup', epoch: e + 1, loss: lossSum / Math.max(1, steps), classes: names.length * turns, seconds: (Date.now() - run.started) / 1000 });
     }
     await classifier.writeTo(siamese);
   } finally {
@@ -119,33 +93,17 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
 }
 
 /**
- * The warm-up's learning rate in epoch `epoch` (0-based): `warmupLr`, or with `cosine` the
- * half cosine from `warmupLr` at the first epoch towards 0 (never 0 itself: the last epoch still learns).
- *
- * @param config - warmupLr, warmupLrSchedule and warmupEpochs
- * @param epoch - 0-based epoch of the warm-up
- * @returns the learning rate
- * @example
- * warmupLearningRate({ warmupLr: 1e-3, warmupLrSchedule: 'cosine', warmupEpochs: 4 }, 2); // 5e-4
+ * Crops of training photos (positions in split.train) with their class numbers; augmentations
+ * drawn now, in order. With `turns` 4 each crop is also turned by a random multiple of 90
+ * degrees, and its class is `individual class x 4 + quarter turns`.
  */
-export function warmupLearningRate(config: Pick<TrainConfig, 'warmupLr' | 'warmupLrSchedule' | 'warmupEpochs'>, epoch: number): number {
-  if (config.warmupLrSchedule === 'constant') return config.warmupLr;
-  return (config.warmupLr * (1 + Math.cos((Math.PI * epoch) / config.warmupEpochs))) / 2;
-}
-
-/** A photo of a warm-up step: its position in the training split, quarter turns and label. */
-type WarmupPhoto = EpisodePhoto;
-
-/**
- * Crops of a step's training photos, turned by their quarter turns, with their labels;
- * augmentations drawn now, in order.
- */
-function loadBatch(run: TrainingRun, photos: readonly WarmupPhoto[], augRng: Rng): Promise<ClassBatch> {
+function loadBatch(run: TrainingRun, positions: readonly number[], labels: Int32Array, turns: number, augRng: Rng): Promise<ClassBatch> {
   const { data } = run;
+  const turn = positions.map(() => (turns > 1 ? augRng.int(turns) : 0));
   // always augmented: a classifier over a few photos per individual memorises them otherwise
-  const requests = photos.map((p) => {
+  const requests = positions.map((k, j) => {
     const aug = randomAugmentation(augRng);
-    return data.request(data.split.train[p.position], { ...aug, rotation: aug.rotation + 90 * p.turn });
+    return data.request(data.split.train[k], { ...aug, rotation: aug.rotation + 90 * turn[j] });
   });
-  return loadCropBuffer(data.cache, requests, data.crop).then((images) => ({ images, labels: Int32Array.from(photos, (p) => p.label), count: photos.length, size: data.crop.size }));
+  return loadCropBuffer(data.cache, requests, data.crop).then((images) => ({ images, labels: Int32Array.from(positions, (k, j) => labels[k] * turns + turn[j]), count: positions.length, size: data.crop.size }));
 }

@@ -9,12 +9,11 @@ import { loadNativeAddon } from '../../src/model/native-addon.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { resolveTrainConfig } from '../../src/train/train-config.js';
 import { resumeTraining, startTraining } from '../../src/train/trainer.js';
-import { warmupLearningRate } from '../../src/train/warmup.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const native = loadNativeAddon();
 
-interface LogRecord { kind: string; epoch?: number; loss?: number; classes?: number; lr?: number }
+interface LogRecord { kind: string; epoch?: number; loss?: number; classes?: number }
 const readLog = (run: string): LogRecord[] => readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogRecord);
 const warmupLosses = (log: LogRecord[]): number[] => log.filter((r) => r.kind === 'warmup').map((r) => r.loss!);
 
@@ -77,52 +76,18 @@ describe('classification warm-up in a training run', () => {
     expect(losses.at(-1)!).toBeLessThan(losses[0]);
   }, 300_000);
 
-  it('with 4 turns, classifies each individual in 4 turned copies: 4x the classes, chance loss ln(4 x classes); with cosine, logs each epoch\'s annealed rate', async () => {
+  it('with 4 turns, classifies each individual in 4 turned copies: 4x the classes, chance loss ln(4 x classes)', async () => {
     const plain = readLog(path.join(dir, 'wasm')).find((r) => r.kind === 'warmup')?.classes;
     const run = path.join(dir, 'turned');
     const stop = new AbortController();
-    await startTraining(run, { ...config, warmupEpochs: 2, warmupRotations: 4, warmupLrSchedule: 'cosine' }, { engine: 'wasm', signal: stop.signal, onStep: (s) => s.startsWith('epoch') && stop.abort() });
+    await startTraining(run, { ...config, warmupEpochs: 1, warmupRotations: 4 }, { engine: 'wasm', signal: stop.signal, onStep: (s) => s.startsWith('epoch') && stop.abort() });
     const first = readLog(run).find((r) => r.kind === 'warmup')!;
-    // the annealed rate each epoch trained with
-    expect(readLog(run).filter((r) => r.kind === 'warmup').map((r) => r.lr)).toEqual([3e-3, expect.closeTo(1.5e-3, 12)]);
     if (plain !== undefined) expect(first.classes).toBe(4 * plain);
     expect(first.classes! % 4).toBe(0);
     // an untrained classifier is near chance over all 4 x classes (labels past the classes would fail or score nothing)
     expect(first.loss!).toBeGreaterThan(0.7 * Math.log(first.classes!));
     expect(() => resolveTrainConfig({ data: catalog, warmupRotations: 2 })).toThrow(/warmupRotations/);
   }, 300_000);
-
-  it.skipIf(!native.available)('with the prototypical loss, trains on episodes: the native engine computes the same first steps as wasm, and the loss falls', async () => {
-    const episodes = { ...config, warmupEpochs: 3, warmupLoss: 'prototypical' as const, warmupWays: 8, warmupShots: 1, warmupQueries: 2 };
-    const losses: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
-    for (const engine of ['wasm', 'native'] as const) {
-      const stop = new AbortController();
-      await startTraining(path.join(dir, `episodes-${engine}`), episodes, {
-        engine, native: { device: 'cpu', threads: 2 }, signal: stop.signal,
-        onStep: (s) => {
-          if (s.startsWith('warm-up')) losses[engine].push(Number(s.split(' ').at(-1)));
-          if (s.startsWith('epoch')) stop.abort();
-        },
-      });
-    }
-    console.log(`prototypical step losses native ${losses.native.slice(0, 4)} vs wasm ${losses.wasm.slice(0, 4)}`);
-    const log = readLog(path.join(dir, 'episodes-native')).filter((r) => r.kind === 'warmup');
-    expect(log.map((r) => r.classes)).toEqual([8, 8, 8]);
-    expect(losses.native).toHaveLength(losses.wasm.length);
-    // 8 ways: chance is ln 8 (an untrained branch's squared distances are large: far above it, measured 24.6)
-    expect(losses.native[0]).toBeGreaterThan(0.5 * Math.log(8));
-    // relative: measured 1.2e-5 at the first two steps (float32 sums of squares of order 1e3)
-    for (const k of [0, 1]) expect(Math.abs(losses.native[k] - losses.wasm[k]) / losses.wasm[k]).toBeLessThan(5e-5);
-    expect(log.at(-1)!.loss!).toBeLessThan(log[0].loss!);
-  }, 300_000);
-
-  it('anneals its learning rate along a half cosine with --warmup-lr-schedule cosine, and keeps it with constant', () => {
-    const cosine = { warmupLr: 1e-3, warmupLrSchedule: 'cosine' as const, warmupEpochs: 4 };
-    expect([0, 1, 2, 3].map((e) => warmupLearningRate(cosine, e))).toEqual([1e-3, expect.closeTo(8.536e-4, 7), expect.closeTo(5e-4, 9), expect.closeTo(1.464e-4, 7)]);
-    expect([0, 3].map((e) => warmupLearningRate({ ...cosine, warmupLrSchedule: 'constant' }, e))).toEqual([1e-3, 1e-3]);
-    // as a stored config.json would bring it
-    expect(() => resolveTrainConfig({ data: catalog, ...(JSON.parse('{"warmupLrSchedule": "step"}') as object) })).toThrow(/warmupLrSchedule/);
-  });
 
   it('refuses a negative or fractional warm-up and a non-positive learning rate, naming the field', () => {
     expect(() => resolveTrainConfig({ data: catalog, warmupEpochs: -1 })).toThrow(/warmupEpochs/);
