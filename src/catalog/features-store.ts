@@ -8,6 +8,8 @@ import type { CatalogDb } from './catalog-db.js';
  */
 export interface FeaturesStore {
   getFeatures(modelVersion: string, photoIds: readonly number[]): Promise<Map<number, Float32Array>>;
+  /** Every stored vector of a model version, in one query (a service's start: 100,000 photos in one read, not 20 of 5,000 ids). */
+  getAllFeatures(modelVersion: string): Promise<Map<number, Float32Array>>;
   putFeatures(modelVersion: string, entries: readonly { photoId: number; vector: Float32Array }[]): Promise<void>;
   /**
    * Stored records of photos under a key, as bytes (the caller decodes them); photos without one
@@ -70,6 +72,10 @@ export function createFeatures(db: CatalogDb): Features {
         const out = new Map<number, Float32Array>();
         for (const [id, bytes] of await getRecords(modelVersion, photoIds)) out.set(id, vectorOf(bytes));
         return out;
+      },
+      async getAllFeatures(modelVersion) {
+        const rows = await db.q().selectFrom('features').select(['photo_id', 'vector']).where('model_version', '=', modelVersion).execute();
+        return new Map(rows.map((r) => [r.photo_id, vectorOf(r.vector)]));
       },
       putFeatures: (modelVersion, entries) => putRecords(modelVersion, entries.map((e) => ({ photoId: e.photoId, bytes: new Uint8Array(e.vector.buffer, e.vector.byteOffset, e.vector.byteLength) }))),
       getFeatureRecords: getRecords,

@@ -171,6 +171,12 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   /** Fills the in-memory features of rows from the catalog (in parts: a query has a bounded number of parameters); returns the rows with none stored. */
   const loadStored = async (rows: { photoId: number; boxKey: string }[]): Promise<{ photoId: number; boxKey: string }[]> => {
     const absent = rows.filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
+    if (features.size === 0 && absent.length > 0) {
+      // the first load (a service's start): every stored vector of the model in one query
+      const stored = await catalog.getAllFeatures(modelVersion);
+      for (const r of absent) if (stored.has(r.photoId)) features.set(keyOf(r.photoId, r.boxKey), stored.get(r.photoId)!);
+      return absent.filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
+    }
     for (let i = 0; i < absent.length; i += 10_000) {
       const part = absent.slice(i, i + 10_000);
       // the catalog drops a photo's stored features when its box changes, so stored ones are current

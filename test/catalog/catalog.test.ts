@@ -220,6 +220,10 @@ for (const b of BACKENDS) {
       await cat.putFeatures('m1', [{ photoId: photo.id, vector: v.map((x) => x * 2) }]);
       expect([...(await cat.getFeatures('m1', [photo.id, 12345])).get(photo.id)!]).toEqual([...v.map((x) => x * 2)]);
       expect((await cat.getFeatures('m2', [photo.id])).size).toBe(0);
+      const all = await cat.getAllFeatures('m1');
+      expect([...all.keys()]).toEqual([photo.id]);
+      expect([...all.get(photo.id)!]).toEqual([...v.map((x) => x * 2)]);
+      expect((await cat.getAllFeatures('m2')).size).toBe(0);
       await cat.setBox(photo.id, { x0: 1, y0: 1, x1: 20, y1: 10 }, 'user');
       expect((await cat.getFeatures('m1', [photo.id])).size).toBe(0);
       expect(await cat.gallery()).toEqual([{ photoId: photo.id, individualId: a.id, boxKey: '1,1,20,10' }]);
