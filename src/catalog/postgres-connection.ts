@@ -17,14 +17,14 @@ async function tablesOf(client: pg.PoolClient): Promise<string[]> {
 
 /**
  * Refreshes the planner's statistics of the catalog's tables that grew or changed much since they
- * were last analysed, and returns their names. Why: a catalog filled in bulk (an import, a copy,
+ * were last analysed. Why: a catalog filled in bulk (an import, a copy,
  * rows written straight in) is read by a service seconds later, before autovacuum's analyse
  * (every minute at best): with a new table's default estimates the gallery's join of 100,000
  * photos ran as a nested loop over a bitmap AND in 70 s, against 0.3 s once analysed. Growth is
  * judged from the table's size against the pages of its last statistics, which a bulk load
  * changes at once (the modification counters can lag by seconds).
  */
-async function analyzeStaleTables(client: pg.PoolClient): Promise<string[]> {
+async function analyzeStaleTables(client: pg.PoolClient): Promise<void> {
   const r = await client.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
      WHERE n.nspname = current_schema() AND c.relname = ANY($1)
@@ -34,7 +34,6 @@ async function analyzeStaleTables(client: pg.PoolClient): Promise<string[]> {
     [[...CATALOG_TABLES, 'encounters']],
   );
   for (const { relname } of r.rows) await client.query(`ANALYZE ${client.escapeIdentifier(relname)}`);
-  return r.rows.map((row) => row.relname);
 }
 
 /** A connection failure as one line naming the database and what to do. */

@@ -168,21 +168,15 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     }
     return f;
   };
-  /** Fills the in-memory features of rows from the catalog (in parts: a query has a bounded number of parameters); returns the rows with none stored. */
+  /** Fills the in-memory features of rows from the catalog; returns the rows with none stored. */
   const loadStored = async (rows: { photoId: number; boxKey: string }[]): Promise<{ photoId: number; boxKey: string }[]> => {
     const absent = rows.filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
-    if (features.size === 0 && absent.length > 0) {
-      // the first load (a service's start): every stored vector of the model in one query
-      const stored = await catalog.getAllFeatures(modelVersion);
-      for (const r of absent) if (stored.has(r.photoId)) features.set(keyOf(r.photoId, r.boxKey), stored.get(r.photoId)!);
-      return absent.filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
-    }
-    for (let i = 0; i < absent.length; i += 10_000) {
-      const part = absent.slice(i, i + 10_000);
-      // the catalog drops a photo's stored features when its box changes, so stored ones are current
-      const stored = await catalog.getFeatures(modelVersion, part.map((r) => r.photoId));
-      for (const r of part) if (stored.has(r.photoId)) features.set(keyOf(r.photoId, r.boxKey), stored.get(r.photoId)!);
-    }
+    if (absent.length === 0) return absent;
+    // the first load (a service's start) reads every stored vector of the model in one query; later
+    // ones only the absent photos' (the store splits the ids into queries of bounded size). The
+    // catalog drops a photo's stored features when its box changes, so stored ones are current
+    const stored = features.size === 0 ? await catalog.getAllFeatures(modelVersion) : await catalog.getFeatures(modelVersion, absent.map((r) => r.photoId));
+    for (const r of absent) if (stored.has(r.photoId)) features.set(keyOf(r.photoId, r.boxKey), stored.get(r.photoId)!);
     return absent.filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
   };
   const sync = async (onProgress?: (done: number, total: number) => void): Promise<number> => {

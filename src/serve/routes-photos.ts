@@ -34,7 +34,8 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
     // a queued catalog: the photos whose features no worker has extracted yet are marked, so the
     // review queue shows them as being processed rather than failing when opened
     if (!ctx.jobs || !ctx.identifier || page.items.length === 0) return page;
-    const extracted = await catalog.getFeatures(ctx.identifier.modelVersion, page.items.map((p) => p.id));
+    // the stored records as bytes: whether they are there is all this needs
+    const extracted = await catalog.getFeatureRecords(ctx.identifier.modelVersion, page.items.map((p) => p.id));
     return { ...page, items: page.items.map((p) => ({ ...p, processing: !extracted.has(p.id) })) };
   });
 

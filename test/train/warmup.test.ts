@@ -34,10 +34,16 @@ describe('classification warm-up in a training run', () => {
   const stepLosses: Record<'wasm' | 'native', number[]> = { wasm: [], native: [] };
   const onStep = (engine: 'wasm' | 'native') => (s: string): void => void (s.startsWith('warm-up') && stepLosses[engine].push(Number(s.split(' ').at(-1))));
 
+  /** A step listener that stops the run at its first pair step (after `also` has seen the step). */
+  const stopAtPairPhase = (stop: AbortController, also: (s: string) => void = () => {}) => (s: string): void => {
+    also(s);
+    if (s.startsWith('epoch')) stop.abort();
+  };
+
   /** A run stopped at its first pair step, then resumed: the warm-up runs once, before the pair epochs. */
   async function stoppedAndResumed(run: string): Promise<void> {
     const stop = new AbortController();
-    const first = await startTraining(run, config, { engine: 'wasm', signal: stop.signal, onStep: (s) => { onStep('wasm')(s); if (s.startsWith('epoch')) stop.abort(); } });
+    const first = await startTraining(run, config, { engine: 'wasm', signal: stop.signal, onStep: stopAtPairPhase(stop, onStep('wasm')) });
     expect(first.stopped).toBe(true);
     expect(readLog(run).filter((r) => r.kind === 'epoch')).toHaveLength(0);
     const result = await resumeTraining(run, { engine: 'wasm' });
@@ -67,7 +73,7 @@ describe('classification warm-up in a training run', () => {
     if (!stepLosses.wasm.length) await stoppedAndResumed(path.join(dir, 'wasm')); // run alone (-t)
     // the pair epochs after the warm-up are not this test's business: stopped at their first step
     const stop = new AbortController();
-    await startTraining(path.join(dir, 'native'), config, { engine: 'native', native: { device: 'cpu', threads: 2 }, signal: stop.signal, onStep: (s) => { onStep('native')(s); if (s.startsWith('epoch')) stop.abort(); } });
+    await startTraining(path.join(dir, 'native'), config, { engine: 'native', native: { device: 'cpu', threads: 2 }, signal: stop.signal, onStep: stopAtPairPhase(stop, onStep('native')) });
     const { wasm: ref, native: ours } = stepLosses;
     console.log(`warm-up step losses native ${ours.slice(0, 4)} vs wasm ${ref.slice(0, 4)}`);
     expect(ours).toHaveLength(ref.length);
@@ -80,7 +86,7 @@ describe('classification warm-up in a training run', () => {
     const plain = readLog(path.join(dir, 'wasm')).find((r) => r.kind === 'warmup')?.classes;
     const run = path.join(dir, 'turned');
     const stop = new AbortController();
-    await startTraining(run, { ...config, warmupEpochs: 1, warmupRotations: 4 }, { engine: 'wasm', signal: stop.signal, onStep: (s) => s.startsWith('epoch') && stop.abort() });
+    await startTraining(run, { ...config, warmupEpochs: 1, warmupRotations: 4 }, { engine: 'wasm', signal: stop.signal, onStep: stopAtPairPhase(stop) });
     const first = readLog(run).find((r) => r.kind === 'warmup')!;
     if (plain !== undefined) expect(first.classes).toBe(4 * plain);
     expect(first.classes! % 4).toBe(0);
