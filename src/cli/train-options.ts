@@ -9,6 +9,7 @@ import os from 'node:os';
 import { MODEL_PRESETS, featureCount, type ModelPresetName } from '../model/branch.js';
 import { SCHEDULE_PRESETS, resolveSchedule, totalEpochs, type Schedule } from '../train/schedule.js';
 import { TRAIN_RECIPES, applyRecipe } from '../train/recipes.js';
+import { SCORER_SETTINGS } from '../train/scorer-choice.js';
 import { TRAIN_DEFAULTS, viewRegExp, WARMUP_ROTATIONS, type TrainConfig } from '../train/train-config.js';
 import { invalidParameterError } from '../util/errors.js';
 import { choice, int, num, switchOff, text, type Field } from './option-field.js';
@@ -62,6 +63,7 @@ export const TRAIN_OPTIONS = {
     })
     .showingDefault(shown(TRAIN_DEFAULTS.warmupRotations)),
   warmupLr: num('--warmup-lr <x>', "the warm-up's learning rate", 1e-8, 1).showingDefault(shown(TRAIN_DEFAULTS.warmupLr)),
+  scorer: choice('--scorer <how>', 'what the exported model scores pairs with', () => SCORER_SETTINGS, (s) => ({ head: 'the trained head (the method)', cosine: 'the cosine of the features, calibrated on validation', auto: 'the cosine when it ranks held-out individuals better' })[s]).showingDefault(TRAIN_DEFAULTS.scorer),
   maxMinutes: num('--max-minutes <m>', 'time budget: finish at the first group boundary past it', 0.01, 1e6),
   cacheDir: common.cache,
   // no default here: a bootstrap keeps its base run's seed unless one is given

@@ -72,3 +72,26 @@ export function pairLogit(w: HeadWeights, a: ArrayLike<number>, b: ArrayLike<num
 export function scorePair(w: HeadWeights, a: ArrayLike<number>, b: ArrayLike<number>): number {
   return 1 / (1 + Math.exp(-pairLogit(w, a, b)));
 }
+
+/**
+ * The cosine scorer's head weights: logit = scale * (a . b) + bias, which for unit-length features
+ * is scale * cos(a, b) + bias. Two hidden units carry the product: relu(ab) - relu(-ab) = ab.
+ *
+ * @param features - feature count F
+ * @param scale - logit per unit of cosine (positive)
+ * @param bias - logit at cosine 0
+ * @returns the weights, in the layout of {@link HeadWeights}
+ * @throws {@link WhaleidError} when `features` is not a positive integer or `scale` not positive
+ * @example
+ * pairLogit(cosineHeadWeights(512, 12, -6), unitA, unitB); // 12 cos - 6
+ */
+export function cosineHeadWeights(features: number, scale: number, bias: number): HeadWeights {
+  if (!Number.isSafeInteger(features) || features < 1) throw invalidParameterError('features', 'a positive integer', features);
+  if (!(scale > 0) || !Number.isFinite(scale)) throw invalidParameterError('scale', 'a positive number', scale);
+  if (!Number.isFinite(bias)) throw invalidParameterError('bias', 'a finite number', bias);
+  const mid = 2;
+  const w1 = new Float32Array(4 * mid);
+  w1[0] = 1; // unit 0 <- a*b
+  w1[1] = -1; // unit 1 <- -a*b
+  return { features, mid, w1, b1: new Float32Array(mid), w2: Float32Array.of(1, -1), b2: 0, w3: new Float32Array(features).fill(scale), b3: bias };
+}

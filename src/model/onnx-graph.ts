@@ -44,6 +44,12 @@ export interface GraphBuilder {
   uniqueName(base: string): string;
   /** Declares a float32 graph input; a string dimension is symbolic (e.g. `N`). Returns its name. */
   input(name: string, dims: readonly (number | string)[]): string;
+  /**
+   * Keeps `name` from the names {@link GraphBuilder.uniqueName} hands out, for a graph output
+   * declared later: a value computed before it may otherwise take the name (a branch's layer
+   * `features` under an appended normalisation).
+   */
+  reserveOutput(name: string): void;
   /** Declares a float32 graph output `name` holding value `value` (an Identity node if the names differ). */
   output(name: string, value: string, dims: readonly (number | string)[]): void;
   /** Adds a node with one output named after `base`; returns the output's name. */
@@ -90,6 +96,7 @@ function littleEndianFloats(data: Float32Array): Uint8Array {
  */
 export function createGraphBuilder(graphName: string, producer: { name: string; version: string }): GraphBuilder {
   const used = new Set<string>();
+  const reserved = new Set<string>();
   const nodes: OnnxNode[] = [];
   const initializers: OnnxTensor[] = [];
   const inputs: OnnxValueInfo[] = [];
@@ -111,9 +118,14 @@ export function createGraphBuilder(graphName: string, producer: { name: string; 
       inputs.push(valueInfo(name, dims));
       return name;
     },
+    reserveOutput(name) {
+      if (used.has(name)) throw new Error(`onnx graph: output name ${name} is already used`);
+      used.add(name);
+      reserved.add(name);
+    },
     output(name, value, dims) {
       if (name !== value) {
-        if (used.has(name)) throw new Error(`onnx graph: output name ${name} is already used`);
+        if (used.has(name) && !reserved.delete(name)) throw new Error(`onnx graph: output name ${name} is already used`);
         used.add(name);
         nodes.push({ input: [value], output: [name], name: `${name}_identity`, opType: 'Identity', attribute: [] });
       }

@@ -66,7 +66,8 @@ export interface ConvertReport {
 /**
  * Converts a flat tfjs LayersModel (Conv2D, MaxPooling2D, BatchNormalization, Add, Multiply,
  * Activation, GlobalMax/AveragePooling2D, Concatenate, Reshape, Flatten, Dense, Dropout and the
- * head's WhaleidAbsDiff / WhaleidSquare) into the builder's graph, inference semantics.
+ * head's WhaleidAbsDiff / WhaleidSquare, the cosine scorer's WhaleidL2Normalize) into the builder's
+ * graph, inference semantics.
  *
  * @param model - the model; its inputs get a symbolic batch dimension `N`
  * @param g - the graph builder to fill
@@ -86,6 +87,10 @@ export function convertLayersModel(model: tf.LayersModel, g: GraphBuilder, optio
   const converted = new Map<string, Value>(); // `${name}@${layout}` -> layout-converted copy
   const dims = (shape: readonly (number | null)[]): (number | string)[] => shape.map((d, i) => d ?? (i === 0 ? 'N' : `d${i}`));
 
+  // An output name that is not its own layer's name could be taken by an inner layer of that name.
+  model.outputs.forEach((t, i) => {
+    if (t.sourceLayer.name !== options.outputNames[i]) g.reserveOutput(options.outputNames[i]);
+  });
   model.inputs.forEach((t, i) => {
     values.set(t.id, { name: g.input(options.inputNames[i], dims(t.shape)), shape: t.shape, layout: 'nhwc' });
   });

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WhaleidError } from '../util/errors.js';
+import { L2_NORMALIZE_FLOOR } from './cosine-head.js';
 import { attr, type GraphBuilder } from './onnx-graph.js';
 
 /** ONNX memory layout of a 4-D value. */
@@ -397,5 +398,14 @@ export const CONVERTERS: Record<string, Converter> = {
   WhaleidSquare: (ctx, node) => {
     const x = ctx.get(node.inputs[0]);
     return { name: ctx.g.node('Mul', [x.name, x.name], [], node.layer.name), shape: [], layout: x.layout };
+  },
+  // x / sqrt(max(sum x^2, floor)) over the last axis, as cosine-head.ts computes it (opset 17: axes is an attribute)
+  WhaleidL2Normalize: (ctx, node) => {
+    const x = ctx.get(node.inputs[0], 'nhwc');
+    const name = node.layer.name;
+    const sumSquares = ctx.g.node('ReduceSumSquare', [x.name], [attr.ints('axes', [node.inputs[0].rank - 1]), attr.int('keepdims', 1)], `${name}_sum_squares`);
+    const floored = ctx.g.node('Max', [sumSquares, ctx.g.floatInit(`${name}_floor`, Float32Array.of(L2_NORMALIZE_FLOOR), [])], [], `${name}_floored`);
+    const norm = ctx.g.node('Sqrt', [floored], [], `${name}_norm`);
+    return { name: ctx.g.node('Div', [x.name, norm], [], name), shape: [], layout: 'nhwc' };
   },
 };

@@ -209,9 +209,9 @@ export function readRunValidation(dir: string): (StoredValidation & Record<strin
  * Writes a run's final validation (atomically).
  *
  * @param dir - the run folder
- * @param validation - the validation result
+ * @param validation - the validation result (and whatever else the training layer stores, e.g. the scorer)
  */
-export async function writeRunValidation(dir: string, validation: StoredValidation): Promise<void> {
+export async function writeRunValidation(dir: string, validation: StoredValidation & Record<string, unknown>): Promise<void> {
   await writeFileAtomic(runPaths(dir).validation, JSON.stringify(validation, null, 2));
 }
 

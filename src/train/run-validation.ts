@@ -1,6 +1,8 @@
 import type { Siamese } from '../model/siamese.js';
 import { readHeadWeights } from '../model/head.js';
 import { computeFeaturesOnnx } from '../infer/branch-features.js';
+import { cosineHeadWeights } from '../model/head-weights.js';
+import { chooseScorer, normalizeRows, type ScorerChoice, type ScorerSetting } from './scorer-choice.js';
 import { evaluateValidation, type ValidationResult } from './validation.js';
 import type { TrainingData } from './training-data.js';
 
@@ -22,6 +24,17 @@ export interface RunValidator {
   trainFeatures(features: Float32Array, featureCount: number): Float32Array;
   /** The latest validation figures (null before the first, or without queries). */
   last(): ValidationResult | null;
+  /**
+   * Decides the scorer the run exports (see `scorer-choice.ts`), records and says it; when it is
+   * the cosine, the validation figures become the cosine's (so {@link RunValidator.last} and the
+   * threshold stored with the run are those of what prediction will use).
+   *
+   * @param siamese - the trained network
+   * @param features - {@link RunValidator.run}'s features of the final network
+   * @param setting - the run's `scorer` setting
+   * @returns the choice, or null when the run has no validation queries (the head is kept)
+   */
+  chooseScorer(siamese: Siamese, features: Float32Array, setting: ScorerSetting): Promise<ScorerChoice | null>;
 }
 
 /**
@@ -61,5 +74,20 @@ export function createRunValidator(data: TrainingData, record: (entry: Record<st
       return out;
     },
     last: () => last,
+    async chooseScorer(siamese, features, setting) {
+      if (split.queries.length === 0) return null;
+      const choice = chooseScorer(features, rowOf, ids, split, readHeadWeights(siamese.head), setting);
+      const c = choice.calibration;
+      say(`scorer: ${choice.scorer} (${choice.reason}); held-out top-1 over ${choice.questions} photos: head ${choice.top1.head.toFixed(3)}, cosine ${choice.top1.cosine.toFixed(3)}${c ? `; cosine calibrated as sigmoid(${c.scale.toFixed(2)} cos ${c.bias < 0 ? '-' : '+'} ${Math.abs(c.bias).toFixed(2)})` : ''}`);
+      let validation: Record<string, number> | undefined;
+      if (choice.scorer === 'cosine' && c) {
+        const F = siamese.branch.outputs[0].shape[1] as number;
+        last = evaluateValidation(normalizeRows(features, F), rowOf, ids, split, cosineHeadWeights(F, c.scale, c.bias));
+        validation = { map5: last.map5, threshold: last.threshold, top1: last.top1, closedTop1: last.closedTop1 };
+        say(`cosine scorer: validation MAP@5 ${last.map5.toFixed(4)} (threshold ${last.threshold}), top-1 ${last.top1.toFixed(3)}, closed-set top-1 ${last.closedTop1.toFixed(3)}`);
+      }
+      await record({ kind: 'scorer', ...choice, ...(validation ? { validation } : {}) });
+      return choice;
+    },
   };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { invalidParameterError } from '../util/errors.js';
 import { MODEL_PRESETS, type ModelPresetName } from '../model/presets.js';
 import type { ScheduleGroup } from './schedule.js';
+import { SCORER_SETTINGS, type ScorerSetting } from './scorer-choice.js';
 import { SPLIT_DEFAULTS } from './split.js';
 
 /** Everything a training run is made of; stored as RUN_DIR/config.json so a resume uses the same. */
@@ -88,6 +89,12 @@ export interface TrainConfig {
    * quadruple for free); 1: none. Only for marks that never appear turned in real photos.
    */
   warmupRotations: number;
+  /**
+   * What the exported model scores pairs with: the trained `head` (the method), the calibrated
+   * `cosine` of the features, or `auto`: the cosine when it ranks the held-out individuals better
+   * (see scorer-choice.ts).
+   */
+  scorer: ScorerSetting;
 }
 
 /** The values {@link TrainConfig.warmupRotations} may take (no turns, or quarter turns). */
@@ -110,6 +117,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   warmupEpochs: 0,
   warmupLr: 1e-3,
   warmupRotations: 1,
+  scorer: 'head',
 });
 
 /**
@@ -134,6 +142,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (!Number.isInteger(c.augmentFromEpoch) || c.augmentFromEpoch < 0) throw invalidParameterError('augmentFromEpoch', 'a non-negative integer', c.augmentFromEpoch);
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0) throw invalidParameterError('warmupEpochs', 'a non-negative integer', c.warmupEpochs);
   if (!WARMUP_ROTATIONS.includes(c.warmupRotations)) throw invalidParameterError('warmupRotations', WARMUP_ROTATIONS.join(' or '), c.warmupRotations);
+  if (!SCORER_SETTINGS.includes(c.scorer)) throw invalidParameterError('scorer', SCORER_SETTINGS.map((x) => `'${x}'`).join(', '), c.scorer);
   if (!(c.warmupLr > 0)) throw invalidParameterError('warmupLr', 'a positive number', c.warmupLr);
   if (!(c.lrScale > 0)) throw invalidParameterError('lrScale', 'a positive number', c.lrScale);
   if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);

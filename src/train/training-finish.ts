@@ -1,15 +1,18 @@
 /**
- * The end of a run: the final validation, checkpoint, network (model/), ONNX export, their
- * manifest and validation.json, then the report (written for unfinished runs too).
+ * The end of a run: the final validation, the choice of scorer, checkpoint, network (model/), ONNX
+ * export of the chosen scorer, their manifest and validation.json, then the report (written for
+ * unfinished runs too).
  */
 import path from 'node:path';
 import { saveSiamese } from '../model/model-io.js';
+import { createCosineHead, normalizedBranch } from '../model/cosine-head.js';
 import { exportSiameseOnnx } from '../model/onnx-export.js';
 import { removeRunManifest, runPaths, writeRunManifest, writeRunValidation } from '../model/run-folder.js';
 import type { Siamese } from '../model/siamese.js';
 import { modelIdentity, saveCheckpoint } from './checkpoint.js';
 import { buildReportGallery } from './report-gallery.js';
 import { writeTrainingReport } from './report.js';
+import type { ScorerChoice } from './scorer-choice.js';
 import type { TrainingRun } from './training-run.js';
 
 /**
@@ -23,16 +26,33 @@ import type { TrainingRun } from './training-run.js';
  */
 export async function finishTraining(run: TrainingRun, siamese: Siamese): Promise<void> {
   const paths = runPaths(run.runDir);
-  await run.validator.run(siamese, run.state.epochsDone);
+  const features = await run.validator.run(siamese, run.state.epochsDone);
+  const choice = await run.validator.chooseScorer(siamese, features, run.config.scorer);
   await saveCheckpoint(run.runDir, siamese, run.state);
   // no manifest while the model files change: a kill midway leaves a run loaded with a warning, never a lying manifest
   removeRunManifest(run.runDir);
   await saveSiamese(siamese, paths.model);
-  // Prediction runs on ONNX Runtime (several times faster than tfjs-wasm on this CPU).
-  await exportSiameseOnnx(siamese, paths.onnx);
+  // Prediction runs on ONNX Runtime (several times faster than tfjs-wasm on this CPU). model/ keeps
+  // the trained head either way: it is what training resumes from.
+  await exportScorer(siamese, choice, paths.onnx);
   await writeRunManifest(run.runDir, modelIdentity(siamese));
   const v = run.validator.last();
-  if (v) await writeRunValidation(run.runDir, v);
+  if (v) await writeRunValidation(run.runDir, { ...v, scorer: choice ?? { scorer: 'head', reason: 'no validation queries' } });
+}
+
+/** Writes onnx/: the branch and trained head, or the normalised branch and the calibrated cosine head. */
+async function exportScorer(siamese: Siamese, choice: ScorerChoice | null, dir: string): Promise<void> {
+  if (choice?.scorer !== 'cosine' || !choice.calibration) {
+    await exportSiameseOnnx(siamese, dir);
+    return;
+  }
+  const head = createCosineHead(siamese.branch.outputs[0].shape[1] as number, choice.calibration.scale, choice.calibration.bias);
+  try {
+    // the normalised branch shares the branch's weights: not disposed
+    await exportSiameseOnnx({ branch: normalizedBranch(siamese.branch), head }, dir);
+  } finally {
+    head.dispose();
+  }
 }
 
 /**

@@ -1,0 +1,163 @@
+/**
+ * Which scorer a finished run exports: its trained head, or the cosine of its features
+ * (`src/model/cosine-head.ts`), decided on the run's held-out individuals.
+ *
+ * Why not on the validation queries alone: they are one photo per held-out individual (20 on
+ * Omniglot), too few to tell two scorers 2 points apart. Every photo of a held-out individual
+ * that still has another photo in the gallery is asked instead (leave-one-out, closed set), a
+ * few hundred questions on Omniglot, none of them about a training individual.
+ */
+import { NEW_WHALE } from '../data/labels.js';
+import { fitLogistic } from '../infer/fusion/logistic.js';
+import { scoreQueries } from '../infer/score-matrix.js';
+import { cosineHeadWeights, type HeadWeights } from '../model/head-weights.js';
+
+import type { TrainValidationSplit } from './split.js';
+
+/** The scorers a run can export. */
+export type ScorerName = 'head' | 'cosine';
+
+/** `TrainConfig.scorer`: one scorer, or the better of both on the held-out individuals. */
+export type ScorerSetting = ScorerName | 'auto';
+
+/** The values {@link ScorerSetting} may take. */
+export const SCORER_SETTINGS: readonly ScorerSetting[] = Object.freeze(['head', 'cosine', 'auto']);
+
+/** What {@link chooseScorer} decided, and on what. */
+export interface ScorerChoice {
+  /** The scorer to export. */
+  scorer: ScorerName;
+  /** Why, in a few words. */
+  reason: string;
+  /** Leave-one-out questions asked (photos of held-out individuals with another gallery photo). */
+  questions: number;
+  /** Closed-set top-1 over those questions, per scorer. */
+  top1: { head: number; cosine: number };
+  /** The cosine scorer's calibration (logit = scale * cos + bias); null when it could not be fitted. */
+  calibration: { scale: number; bias: number } | null;
+}
+
+/**
+ * Scales every row of `features` (n x F) to unit length; an all-zero row stays zero.
+ *
+ * @param features - n*F values, row-major
+ * @param F - features per row
+ * @returns a new array
+ * @example
+ * normalizeRows(Float32Array.of(3, 4), 2); // [0.6, 0.8]
+ */
+export function normalizeRows(features: Float32Array, F: number): Float32Array {
+  const out = new Float32Array(features.length);
+  for (let r = 0; r * F < features.length; r++) {
+    let s = 0;
+    for (let f = 0; f < F; f++) s += features[r * F + f] ** 2;
+    const k = 1 / Math.sqrt(Math.max(s, 1e-12));
+    for (let f = 0; f < F; f++) out[r * F + f] = features[r * F + f] * k;
+  }
+  return out;
+}
+
+/** Photos of held-out individuals with another photo of theirs in the gallery: [photo, its gallery column or -1]. */
+function heldOutQuestions(ids: readonly string[], split: TrainValidationSplit): { photo: number; self: number }[] {
+  const heldOut = new Set(split.queries.map((q) => q.truth).filter((t) => t !== NEW_WHALE));
+  const column = new Map(split.gallery.map((p, j) => [p, j]));
+  const inGallery = new Map<string, number>();
+  for (const p of split.gallery) if (heldOut.has(ids[p])) inGallery.set(ids[p], (inGallery.get(ids[p]) ?? 0) + 1);
+  const photos = [...new Set([...split.queries.map((q) => q.index), ...split.gallery])].filter((p) => heldOut.has(ids[p]));
+  return photos
+    .map((photo) => ({ photo, self: column.get(photo) ?? -1 }))
+    .filter(({ photo, self }) => (inGallery.get(ids[photo]) ?? 0) - (self >= 0 ? 1 : 0) >= 1)
+    .sort((a, b) => a.photo - b.photo);
+}
+
+/**
+ * Compares the head and the cosine scorer on the held-out individuals and calibrates the cosine
+ * to a probability: a logistic fit of same/different on the cosine, over each question's true
+ * pairs and as many of its false pairs, taken at evenly spaced ranks (balanced classes, as the
+ * head's training pairs are, so that 0.5 sits where same and different are equally likely).
+ * Why not the closest false pairs: under a weak network they outscore most true pairs, and the
+ * fit would then fall with the cosine.
+ *
+ * @param features - features of the evaluated photos, row `rowOf.get(photo)`
+ * @param rowOf - dataset photo index -> row in `features`
+ * @param ids - the id of every dataset photo
+ * @param split - the run's split
+ * @param head - the trained head's weights
+ * @param setting - `head` or `cosine` forces that scorer (both are still measured); `auto` takes the
+ *   cosine only when its top-1 is higher
+ * @returns the choice; the head when the cosine cannot be calibrated (no true pair among the
+ *   questions, or a fit that does not rise with the cosine)
+ * @example
+ * const choice = chooseScorer(feats, rowOf, ids, split, readHeadWeights(siamese.head), 'auto');
+ */
+export function chooseScorer(features: Float32Array, rowOf: ReadonlyMap<number, number>, ids: readonly string[], split: TrainValidationSplit, head: HeadWeights, setting: ScorerSetting): ScorerChoice {
+  const F = head.features;
+  const gather = (photos: readonly number[], from: Float32Array): Float32Array => {
+    const out = new Float32Array(photos.length * F);
+    photos.forEach((p, k) => out.set(from.subarray(rowOf.get(p)! * F, (rowOf.get(p)! + 1) * F), k * F));
+    return out;
+  };
+  const questions = heldOutQuestions(ids, split);
+  const G = split.gallery.length;
+  const galleryIds = split.gallery.map((p) => ids[p]);
+  const top1Of = (scores: Float32Array): number => {
+    let right = 0;
+    questions.forEach(({ photo, self }, k) => {
+      let best = -1;
+      for (let j = 0; j < G; j++) if (j !== self && (best < 0 || scores[k * G + j] > scores[k * G + best])) best = j;
+      if (galleryIds[best] === ids[photo]) right++;
+    });
+    return questions.length ? right / questions.length : 0;
+  };
+  const photos = questions.map((q) => q.photo);
+  const unit = normalizeRows(features, F);
+  // cosines through the same kernel as the exported scorer: a head of scale 1, bias 0 gives sigmoid(cos)
+  const cosines = scoreQueries(gather(photos, unit), gather(split.gallery, unit), cosineHeadWeights(F, 1, 0)).map((p) => Math.log(p / (1 - p)));
+  const headTop1 = top1Of(scoreQueries(gather(photos, features), gather(split.gallery, features), head));
+  const cosineTop1 = top1Of(cosines);
+  const calibration = calibrateCosine(questions, cosines, galleryIds, ids);
+  const top1 = { head: headTop1, cosine: cosineTop1 };
+  const base = { questions: questions.length, top1, calibration };
+  if (setting === 'head') return { ...base, scorer: 'head', reason: 'asked for' };
+  if (calibration === null) return { ...base, scorer: 'head', reason: 'the cosine could not be calibrated (no true held-out pair, or false pairs score higher)' };
+  if (setting === 'cosine') return { ...base, scorer: 'cosine', reason: 'asked for' };
+  return cosineTop1 > headTop1
+    ? { ...base, scorer: 'cosine', reason: 'higher held-out top-1' }
+    : { ...base, scorer: 'head', reason: 'the cosine is not better on the held-out individuals' };
+}
+
+/** Logistic fit of same (1) / different (0) on the cosine: each question's true pairs and as many false ones. */
+function calibrateCosine(questions: readonly { photo: number; self: number }[], cosines: Float32Array, galleryIds: readonly string[], ids: readonly string[]): ScorerChoice['calibration'] {
+  const G = galleryIds.length;
+  const x: number[][] = [];
+  const y: number[] = [];
+  questions.forEach(({ photo, self }, k) => {
+    const row = cosines.subarray(k * G, (k + 1) * G);
+    const wrong: number[] = [];
+    let positives = 0;
+    for (let j = 0; j < G; j++) {
+      if (j === self) continue;
+      if (galleryIds[j] === ids[photo]) {
+        x.push([row[j]]);
+        y.push(1);
+        positives++;
+      } else wrong.push(row[j]);
+    }
+    // as many false pairs as true ones, at evenly spaced ranks: a balanced, unbiased sample
+    wrong.sort((a, b) => b - a);
+    for (let i = 0; i < positives && wrong.length > 0; i++) {
+      x.push([wrong[Math.floor(((i + 0.5) * wrong.length) / positives)]]);
+      y.push(0);
+    }
+  });
+  if (!y.includes(1) || !y.includes(0)) return null;
+  // fitted on the standardised cosine: a trained branch's cosines can crowd within 0.02 of 1, where
+  // the fit's small ridge penalty would hold back the steep slope they need
+  const mean = x.reduce((t, r) => t + r[0], 0) / x.length;
+  const sd = Math.sqrt(x.reduce((t, r) => t + (r[0] - mean) ** 2, 0) / x.length);
+  if (!(sd > 0)) return null;
+  const fit = fitLogistic(x.map((r) => [(r[0] - mean) / sd]), y);
+  const scale = fit.weights[0] / sd;
+  const bias = fit.bias - (fit.weights[0] * mean) / sd;
+  return scale > 0 && Number.isFinite(scale) && Number.isFinite(bias) ? { scale, bias } : null;
+}
