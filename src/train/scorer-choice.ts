@@ -4,8 +4,9 @@
  *
  * Why not on the validation queries alone: they are one photo per held-out individual (20 on
  * Omniglot), too few to tell two scorers 2 points apart. Every photo of a held-out individual
- * that still has another photo in the gallery is asked instead (leave-one-out, closed set), a
- * few hundred questions on Omniglot, none of them about a training individual.
+ * that still has another photo in the gallery is asked instead (leave-one-out), a few hundred
+ * questions on Omniglot, none of them about a training individual, and every true pair of each
+ * is ranked against its false pairs with the other held-out individuals.
  */
 import { NEW_WHALE } from '../data/labels.js';
 import { fitLogistic } from '../infer/fusion/logistic.js';
@@ -33,6 +34,11 @@ export interface ScorerChoice {
   questions: number;
   /** Closed-set top-1 over those questions, per scorer. */
   top1: { head: number; cosine: number };
+  /**
+   * Per scorer, the mean share of false pairs (with other held-out individuals) that outscore a
+   * true pair, ties half (1 - AUC): what `auto` decides on, lower is better.
+   */
+  falseAbove: { head: number; cosine: number };
   /** The cosine scorer's calibration (logit = scale * cos + bias); null when it could not be fitted. */
   calibration: { scale: number; bias: number } | null;
 }
@@ -57,8 +63,14 @@ export function normalizeRows(features: Float32Array, F: number): Float32Array {
   return out;
 }
 
-/** Photos of held-out individuals with another photo of theirs in the gallery: [photo, its gallery column or -1]. */
-function heldOutQuestions(ids: readonly string[], split: TrainValidationSplit): { photo: number; self: number }[] {
+/** A photo of a held-out individual asked against the gallery; `self` is its own gallery column, or -1. */
+interface Question {
+  photo: number;
+  self: number;
+}
+
+/** Photos of held-out individuals with another photo of theirs in the gallery. */
+function heldOutQuestions(ids: readonly string[], split: TrainValidationSplit): Question[] {
   const heldOut = new Set(split.queries.map((q) => q.truth).filter((t) => t !== NEW_WHALE));
   const column = new Map(split.gallery.map((p, j) => [p, j]));
   const inGallery = new Map<string, number>();
@@ -84,7 +96,7 @@ function heldOutQuestions(ids: readonly string[], split: TrainValidationSplit): 
  * @param split - the run's split
  * @param head - the trained head's weights
  * @param setting - `head` or `cosine` forces that scorer (both are still measured); `auto` takes the
- *   cosine only when its top-1 is higher
+ *   cosine only when fewer of its false pairs outscore true ones (see {@link ScorerChoice.falseAbove})
  * @returns the choice; the head when the cosine cannot be calibrated (no true pair among the
  *   questions, or a fit that does not rise with the cosine)
  * @example
@@ -98,36 +110,93 @@ export function chooseScorer(features: Float32Array, rowOf: ReadonlyMap<number, 
     return out;
   };
   const questions = heldOutQuestions(ids, split);
-  const G = split.gallery.length;
   const galleryIds = split.gallery.map((p) => ids[p]);
-  const top1Of = (scores: Float32Array): number => {
-    let right = 0;
-    questions.forEach(({ photo, self }, k) => {
-      let best = -1;
-      for (let j = 0; j < G; j++) if (j !== self && (best < 0 || scores[k * G + j] > scores[k * G + best])) best = j;
-      if (galleryIds[best] === ids[photo]) right++;
-    });
-    return questions.length ? right / questions.length : 0;
-  };
   const photos = questions.map((q) => q.photo);
   const unit = normalizeRows(features, F);
   // cosines through the same kernel as the exported scorer: a head of scale 1, bias 0 gives sigmoid(cos)
   const cosines = scoreQueries(gather(photos, unit), gather(split.gallery, unit), cosineHeadWeights(F, 1, 0)).map((p) => Math.log(p / (1 - p)));
-  const headTop1 = top1Of(scoreQueries(gather(photos, features), gather(split.gallery, features), head));
-  const cosineTop1 = top1Of(cosines);
+  const headScores = scoreQueries(gather(photos, features), gather(split.gallery, features), head);
+  const heldOut = new Set(questions.map((q) => ids[q.photo]));
+  const top1 = { head: top1Of(questions, headScores, galleryIds, ids), cosine: top1Of(questions, cosines, galleryIds, ids) };
+  const falseAbove = { head: falseAboveOf(questions, headScores, galleryIds, ids, heldOut), cosine: falseAboveOf(questions, cosines, galleryIds, ids, heldOut) };
   const calibration = calibrateCosine(questions, cosines, galleryIds, ids);
-  const top1 = { head: headTop1, cosine: cosineTop1 };
-  const base = { questions: questions.length, top1, calibration };
+  const base = { questions: questions.length, top1, falseAbove, calibration };
   if (setting === 'head') return { ...base, scorer: 'head', reason: 'asked for' };
   if (calibration === null) return { ...base, scorer: 'head', reason: 'the cosine could not be calibrated (no true held-out pair, or false pairs score higher)' };
   if (setting === 'cosine') return { ...base, scorer: 'cosine', reason: 'asked for' };
-  return cosineTop1 > headTop1
-    ? { ...base, scorer: 'cosine', reason: 'higher held-out top-1' }
-    : { ...base, scorer: 'head', reason: 'the cosine is not better on the held-out individuals' };
+  return falseAbove.cosine < falseAbove.head
+    ? { ...base, scorer: 'cosine', reason: 'fewer false pairs above true ones on the held-out individuals' }
+    : { ...base, scorer: 'head', reason: 'the cosine does not rank the held-out individuals better' };
+}
+
+/** Closed-set top-1: the best-scoring gallery photo (the question's own left out) is of its individual. */
+function top1Of(questions: readonly Question[], scores: Float32Array, galleryIds: readonly string[], ids: readonly string[]): number {
+  const G = galleryIds.length;
+  let right = 0;
+  questions.forEach(({ photo, self }, k) => {
+    let best = -1;
+    for (let j = 0; j < G; j++) if (j !== self && (best < 0 || scores[k * G + j] > scores[k * G + best])) best = j;
+    if (galleryIds[best] === ids[photo]) right++;
+  });
+  return questions.length ? right / questions.length : 0;
+}
+
+/**
+ * Mean over the true pairs (question, gallery photo of its individual) of the share of the
+ * question's false pairs with other held-out individuals that score above it (ties count half):
+ * 1 - AUC. Why this and not top-1: with all its other photos in the gallery a question is easy
+ * (one of 19 needs to come first), while a one-shot trial or a whale seen once asks whether one
+ * given true pair beats every false one; and a share moves with every pair, where top-1 ties.
+ */
+function falseAboveOf(questions: readonly Question[], scores: Float32Array, galleryIds: readonly string[], ids: readonly string[], heldOut: ReadonlySet<string>): number {
+  const G = galleryIds.length;
+  let sum = 0;
+  let pairs = 0;
+  questions.forEach(({ photo, self }, k) => {
+    const row = scores.subarray(k * G, (k + 1) * G);
+    const wrong: number[] = [];
+    const right: number[] = [];
+    for (let j = 0; j < G; j++) {
+      if (j === self) continue;
+      if (galleryIds[j] === ids[photo]) right.push(row[j]);
+      else if (heldOut.has(galleryIds[j])) wrong.push(row[j]);
+    }
+    if (wrong.length === 0) return;
+    wrong.sort((a, b) => a - b);
+    for (const r of right) {
+      sum += (wrong.length - upperBound(wrong, r) + (wrong.length - lowerBound(wrong, r))) / 2 / wrong.length;
+      pairs++;
+    }
+  });
+  return pairs ? sum / pairs : 0;
+}
+
+/** First index of a sorted array whose value is >= x. */
+function lowerBound(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index of a sorted array whose value is > x. */
+function upperBound(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Logistic fit of same (1) / different (0) on the cosine: each question's true pairs and as many false ones. */
-function calibrateCosine(questions: readonly { photo: number; self: number }[], cosines: Float32Array, galleryIds: readonly string[], ids: readonly string[]): ScorerChoice['calibration'] {
+function calibrateCosine(questions: readonly Question[], cosines: Float32Array, galleryIds: readonly string[], ids: readonly string[]): ScorerChoice['calibration'] {
   const G = galleryIds.length;
   const x: number[][] = [];
   const y: number[] = [];

@@ -56,6 +56,9 @@ describe('chooseScorer', () => {
     expect(c.top1.cosine).toBe(1);
     // ties go to the first gallery photo: only w0's 4 photos are answered right
     expect(c.top1.head).toBeCloseTo(4 / 24, 6);
+    // every false pair ties with every true one under the blind head (half each); none outscores under the cosine
+    expect(c.falseAbove.head).toBeCloseTo(0.5, 6);
+    expect(c.falseAbove.cosine).toBe(0);
     expect(c.scorer).toBe('cosine');
     expect(c.calibration!.scale).toBeGreaterThan(0);
     // same individual (cos ~1) above 0.5, another individual (cos ~0) below it
@@ -69,6 +72,7 @@ describe('chooseScorer', () => {
     const auto = chooseScorer(features, rowOf, ids, split, distanceHead, 'auto');
     expect(auto.top1.head).toBe(1);
     expect(auto.top1.cosine).toBeLessThan(1);
+    expect(auto.falseAbove.head).toBeLessThan(auto.falseAbove.cosine);
     expect(auto.scorer).toBe('head');
     expect(chooseScorer(byDirection.features, byDirection.rowOf, byDirection.ids, byDirection.split, distanceHead, 'cosine').scorer).toBe('cosine');
     // a cosine that ranks false pairs above true ones is not exported even when asked for
