@@ -117,7 +117,9 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   warmupEpochs: 0,
   warmupLr: 1e-3,
   warmupRotations: 1,
-  scorer: 'head',
+  // measured: the cosine ranked held-out individuals better on Omniglot, nyala and synthetic flukes
+  // (bench/accuracy.md), and `auto` still keeps the head wherever it does not
+  scorer: 'auto',
 });
 
 /**
