@@ -56,7 +56,8 @@ describe('classification warm-up in a training run', () => {
     await stoppedAndResumed(run);
     const log = readLog(run);
     const kinds = log.map((r) => r.kind).filter((k) => k !== 'validation');
-    expect(kinds).toEqual(['warmup', 'warmup', 'warmup', 'warmup', 'warmup-done', 'epoch', 'epoch']);
+    // the scorer's choice ends the run (scorer-choice.ts)
+    expect(kinds).toEqual(['warmup', 'warmup', 'warmup', 'warmup', 'warmup-done', 'epoch', 'epoch', 'scorer']);
     const losses = warmupLosses(log);
     // softmax over the training individuals: chance is ln(classes)
     const classes = log.find((r) => r.kind === 'warmup')!.classes!;
