@@ -26,7 +26,7 @@ export interface BackupStore {
 export function createBackup(db: CatalogDb, files: PhotoFiles): BackupStore {
   return {
     async backup(dest) {
-      if (!db.backupTo) throw new WhaleidError(`${db.file}: a PostgreSQL catalog is backed up with PostgreSQL's tools (pg_dump), or copied whole into a SQLite file: whaleid catalog copy --from URL --to ${dest}`);
+      if (!db.backupTo) throw new WhaleidError(`${db.file}: a PostgreSQL catalog is backed up from its URL (backupCatalog, \`whaleid catalog backup --catalog URL --photos DIR --out ${dest}\`), or with PostgreSQL's tools (pg_dump)`);
       if (existsSync(dest)) throw new WhaleidError(`${dest} exists already: a backup never overwrites a file`);
       const tmp = `${dest}.partial`;
       // another backup may be writing it, or one was interrupted: a person decides, never us

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql, type InsertObject } from 'kysely';
 import { WhaleidError } from '../util/errors.js';
 import { isPostgresUrl, shownUrl, type CatalogDb } from './catalog-db.js';
-import { openCatalogDb, photoDirOf } from './catalog.js';
+import { openCatalog, openCatalogDb, photoDirOf } from './catalog.js';
 import { TABLE_ORDER, type CatalogTables } from './catalog-tables.js';
 import { openPhotoFiles, type PhotoFiles } from './photo-files.js';
 
@@ -177,4 +177,34 @@ export async function copyCatalog(from: string, to: string, options: CopyOptions
     await target?.close();
     await source.close();
   }
+}
+
+/**
+ * Backs a catalog up into a new SQLite file and the photo folder beside it (`<dest>.photos`),
+ * consistent while services keep writing. A SQLite catalog uses SQLite's online backup
+ * (`Catalog.backup`); a PostgreSQL catalog is copied from one snapshot by {@link copyCatalog},
+ * which checks every row and photo file, so a person restores either kind with `catalog copy`.
+ * A backup never overwrites: an existing `dest` is refused.
+ *
+ * @param location - the catalog: a SQLite file or a postgres:// URL
+ * @param dest - the backup file to write (must not exist)
+ * @param options - `photos`: the catalog's photo folder (needed for PostgreSQL)
+ * @returns how many photo files were copied
+ * @throws {@link WhaleidError} when `dest` exists, the photo folder is missing for PostgreSQL, or
+ *   the copy fails (nothing is left at `dest` then)
+ * @example
+ * await backupCatalog('postgres://whaleid@db/whales', 'backups/whales-2026-12-03.db', { photos: '/srv/whaleid/photos' });
+ */
+export async function backupCatalog(location: string, dest: string, options: { photos?: string } = {}): Promise<{ photos: number }> {
+  if (!isPostgresUrl(location)) {
+    const cat = await openCatalog(location, { readonly: true, photoDir: options.photos });
+    try {
+      return await cat.backup(dest);
+    } finally {
+      await cat.close();
+    }
+  }
+  if (existsSync(dest)) throw new WhaleidError(`${dest} exists already: a backup never overwrites a file`);
+  const copied = await copyCatalog(location, dest, { fromPhotos: photoDirOf(location, options.photos), toPhotos: `${dest}.photos` });
+  return { photos: copied.photosCopied };
 }

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
-import { copyCatalog } from '../../src/catalog/catalog-copy.js';
+import { backupCatalog, copyCatalog } from '../../src/catalog/catalog-copy.js';
 import { importDataset } from '../../src/catalog/catalog-import.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { exifPhoto, scenePhoto } from '../helpers/photos.js';
@@ -106,6 +106,27 @@ describe.skipIf(postgres.skip !== '')(onBackend('catalog copy between SQLite and
     await expect(copyCatalog(broken, path.join(dir, 'never.db'))).rejects.toThrow(/photo file missing/);
     expect(existsSync(path.join(dir, 'never.db'))).toBe(false);
     expect(existsSync(path.join(dir, 'never.db.partial'))).toBe(false);
+  });
+
+  it('backs a PostgreSQL catalog up into a new SQLite file with its photos, through the CLI too, never over a file', async () => {
+    const target = await newPostgresDatabase('backup');
+    const photos = path.join(dir, 'pg-photos-backup');
+    await copyCatalog(source, target, { toPhotos: photos });
+    const dest = path.join(dir, 'pg-backup.db');
+    const { photos: copied } = await backupCatalog(target, dest, { photos });
+    const before = tablesOf(source);
+    expect(copied).toBe(before.photos.length);
+    expect(tablesOf(dest)).toEqual(before);
+    const restored = await openCatalog(dest, { readonly: true });
+    for (const p of (await restored.listPhotos({ limit: 1000 })).items) expect(existsSync(restored.photoFile(p))).toBe(true);
+    await restored.close();
+    await expect(backupCatalog(target, dest, { photos })).rejects.toThrow(/pg-backup\.db exists already: a backup never overwrites a file/);
+    await expect(backupCatalog(target, path.join(dir, 'x.db'))).rejects.toThrow(/give it with --photos DIR/);
+    const viaCli = path.join(dir, 'pg-backup-cli.db');
+    const r = await runCli('catalog', 'backup', '--catalog', target, '--photos', photos, '--out', viaCli);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^backed up postgres:\/\/\S+ to .*pg-backup-cli\.db \(\d+ photos copied to .*pg-backup-cli\.db\.photos\)/);
+    expect(tablesOf(viaCli)).toEqual(before);
   });
 
   it('copies through the CLI, and serves, imports and exports a PostgreSQL catalog named by URL', async () => {

@@ -137,15 +137,11 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     example: 'whaleid catalog backup --catalog whales.db --out backups/whales-2026-11-28.db',
     options: BACKUP_OPTIONS,
     run: async (opts) => {
-      const { openCatalog } = await import('../../catalog/catalog.js');
-      const { catalog: file, out } = opts;
-      const cat = await openCatalog(file, { readonly: true, photoDir: opts.photos });
-      try {
-        const { photos } = await cat.backup(out);
-        io.out(`backed up ${cat.file} to ${out} (${photos} photos copied to ${out}.photos)`);
-      } finally {
-        await cat.close();
-      }
+      const { backupCatalog } = await import('../../catalog/catalog-copy.js');
+      const { shownUrl } = await import('../../catalog/catalog-db.js');
+      const { catalog: location, out } = opts;
+      const { photos } = await backupCatalog(location, out, { photos: opts.photos });
+      io.out(`backed up ${shownUrl(location)} to ${out} (${photos} photos copied to ${out}.photos)`);
     },
   });
 
