@@ -9,6 +9,9 @@ import { registerEvalCommands } from '../../src/cli/commands/eval-commands.js';
 import { readCsvFile } from '../../src/data/csv-file.js';
 import { readLabels } from '../../src/data/labels.js';
 import { averagePrecisionAt5 } from '../../src/infer/metrics.js';
+import { openRunScorer } from '../../src/eval/run-scorer.js';
+import { randomAugmentation } from '../../src/image/affine.js';
+import { createRng } from '../../src/util/random.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -110,6 +113,34 @@ describe('evaluate-open and evaluate-oneshot on a tiny trained run', () => {
     expect(num(r.out, /5-way one-shot accuracy: mean over \d+ run\(s\) ([\d.]+)%/)).toBeGreaterThan(25);
     const fused = await runEval('evaluate-oneshot', '--model', run, '--data', evalData, '--matcher', 'fused');
     expect(fused.err).toMatch(/no calibration part to fit the fusion on/);
+  });
+
+  it("with test-time augmentation a photo's features are the mean over it and its seeded copies, the same in any batch", async () => {
+    const files = (await readLabels(path.join(evalData, 'train.csv'))).slice(0, 4).map((l) => ({ file: path.join(evalData, 'train', l.image) }));
+    const plain = await openRunScorer(run, { cacheDir: cache });
+    const tta = await openRunScorer(run, { cacheDir: cache, tta: 2, seed: 1 });
+    try {
+      const F = plain.head.features;
+      const mean = await tta.featuresOf(files);
+      // by hand: the photo and 2 copies, each copy's augmentation drawn from the seed, the photo and the copy
+      const seed = createRng(1).fork('tta');
+      const copies = await Promise.all([1, 2].map((c) => plain.featuresOf(files.map((r) => ({ ...r, augmentation: randomAugmentation(seed.fork(`${r.file}|0|#${c}`)) })))));
+      const original = await plain.featuresOf(files);
+      const want = original.map((x, i) => (x + copies[0][i] + copies[1][i]) / 3);
+      for (let i = 0; i < want.length; i++) expect(mean[i]).toBeCloseTo(want[i], 5);
+      expect(Math.max(...mean.map((x, i) => Math.abs(x - original[i])))).toBeGreaterThan(1e-3);
+      // the same copies whatever the batch: reversed order, reversed rows
+      const reversed = await tta.featuresOf([...files].reverse());
+      for (let k = 0; k < files.length; k++) expect(Array.from(reversed.subarray((files.length - 1 - k) * F, (files.length - k) * F))).toEqual(Array.from(mean.subarray(k * F, (k + 1) * F)));
+    } finally {
+      await plain.dispose();
+      await tta.dispose();
+    }
+    await expect(openRunScorer(run, { tta: -1 })).rejects.toThrow(/Expected a non-negative integer for tta but received -1/);
+    const args = ['evaluate-oneshot', '--model', run, '--data', evalData, '--ways', '4', '--trials', '12', '--seed', '1', '--cache', cache, '--tta', '2'];
+    const once = await runEval(...args);
+    expect(once.code, once.err).toBe(0);
+    expect((await runEval(...args)).out).toBe(once.out);
   });
 
   it('evaluate-oneshot reads runNN folders and draws trials from a dataset', async () => {

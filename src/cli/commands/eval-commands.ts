@@ -17,6 +17,9 @@ function featureProgress(io: CliIo, quiet: boolean | undefined): (done: number, 
 
 const backend = common.backend.describedAs('tfjs backend, only for a run trained before the ONNX export (its network is exported from model/; features always use ONNX Runtime)');
 
+// features, not scores, averaged over the copies: see RunScorerOptions.tta
+const tta = common.tta.describedAs('augmented copies of every photo: its features are the mean over the photo and them (Omniglot one-shot: +1.8 points with 4)').withDefault(0);
+
 const OPEN_OPTIONS = {
   model: common.model.required('the training run folder'),
   data: common.data.describedAs('labelled dataset not used in training').required('a labelled dataset that was not used in training'),
@@ -25,6 +28,7 @@ const OPEN_OPTIONS = {
   calibrationShare: num('--calibration-share <x>', 'share of individuals whose queries calibrate the threshold (never the scored queries)', 0.01, 0.99).withDefault(0.3),
   out: common.outFile('per-query results CSV; a summary goes to <out>.json (and with --matcher local|fused its calibration, for predict, to <out>.matcher.json)', ['.json', '.matcher.json']).withDefaultFrom((v) => path.join(String(v.model), 'evaluate-open.csv'), '<model>/evaluate-open.csv'),
   matcher: common.matcher,
+  tta,
   boxes: common.boxes,
   rotate: common.rotate,
   backend,
@@ -43,6 +47,7 @@ const ONESHOT_OPTIONS = {
   out: common.outFile('per-query results CSV (optional)'),
   matcher: common.matcher.describedAs('which score identifies: siamese or local (fused needs a calibration part, which the one-shot task has not)'),
   seed: common.seed,
+  tta,
   backend,
   cache: common.cache,
   quiet: common.quiet,
@@ -68,7 +73,7 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       const { evaluateOpenRun } = await import('../../eval/evaluate-run.js');
       const { evaluateOpenRunMatched } = await import('../../eval/evaluate-matchers.js');
       const runOptions = {
-        runDir, data, backend: opts.backend, seed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache,
+        runDir, data, backend: opts.backend, seed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, tta: opts.tta,
         onMessage: (l: string) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
       };
       const matched = opts.matcher === 'siamese' ? null : await evaluateOpenRunMatched(runOptions, opts.matcher);
@@ -106,7 +111,7 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       const { localPairScorer } = await import('../../eval/evaluate-matchers.js');
       const { localSideFor } = await import('../../infer/fusion/gallery-scores.js');
       const res = await evaluateOneShotRun({
-        runDir, backend: opts.backend, runs: opts.runs, data: opts.data, only: opts.only, ways: opts.ways, trials: opts.trials, sameGroup: opts.sameGroup, seed: opts.seed, cacheDir: opts.cache,
+        runDir, backend: opts.backend, runs: opts.runs, data: opts.data, only: opts.only, ways: opts.ways, trials: opts.trials, sameGroup: opts.sameGroup, seed: opts.seed, cacheDir: opts.cache, tta: opts.tta,
         scorePairs: opts.matcher === 'local' ? localPairScorer(localSideFor(opts.cache)) : undefined,
         onMessage: (l) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
       });
