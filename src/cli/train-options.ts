@@ -64,7 +64,7 @@ export const TRAIN_OPTIONS = {
     .showingDefault(shown(TRAIN_DEFAULTS.warmupRotations)),
   warmupLr: num('--warmup-lr <x>', "the warm-up's learning rate", 1e-8, 1).showingDefault(shown(TRAIN_DEFAULTS.warmupLr)),
   scorer: choice('--scorer <how>', 'what the exported model scores pairs with', () => SCORER_SETTINGS, (s) => ({ head: 'the trained head (the method)', cosine: 'the cosine of the features, calibrated on validation', auto: 'the cosine when it ranks held-out individuals better' })[s]).showingDefault(TRAIN_DEFAULTS.scorer),
-  maxMinutes: num('--max-minutes <m>', 'time budget: finish at the first group boundary past it', 0.01, 1e6),
+  maxMinutes: num('--max-minutes <m>', 'time budget: finish at the first group boundary past it (a warm-up at the first epoch past it; the first pair group always runs)', 0.01, 1e6),
   cacheDir: common.cache,
   // no default here: a bootstrap keeps its base run's seed unless one is given
   seed: int('--seed <n>', 'random seed; the same seed gives the same result').showingDefault(shown(TRAIN_DEFAULTS.seed)),

@@ -42,7 +42,9 @@ export async function trainGroups(run: TrainingRun, start: Siamese): Promise<{ s
   try {
     for (let g = state.groupsDone; g < schedule.groups.length; g++) {
       if (run.options.signal?.aborted) return { siamese, end: 'stopped' };
-      if (config.maxMinutes !== undefined && (Date.now() - run.started) / 60000 >= config.maxMinutes) {
+      // never before the first group: a warm-up may have used the budget, and an unfitted head
+      // would be left (a run without a warm-up starts its first group at once anyway)
+      if (g > 0 && config.maxMinutes !== undefined && (Date.now() - run.started) / 60000 >= config.maxMinutes) {
         run.say(`time budget of ${config.maxMinutes} min reached after ${state.epochsDone} epochs: finishing here`);
         return { siamese, end: 'out-of-time' };
       }

@@ -66,7 +66,8 @@ export interface TrainConfig {
   cacheDir?: string;
   /**
    * Time budget: at the first schedule-group boundary past it, training ends as if the schedule
-   * were done (final validation, model/ written). For CPU runs of a fixed length.
+   * were done (final validation, model/ written); a warm-up ends at the first epoch past it, and
+   * the first pair group always runs (it fits the head). For CPU runs of a fixed length.
    */
   maxMinutes?: number;
   /** Multiplies every learning rate of the schedule (small CPU runs learn faster with more). */

@@ -65,6 +65,7 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
   run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} ${viewOf ? 'individual views' : 'individuals'}${turns > 1 ? ` x ${turns} turns` : ''} (${classifier.engine}, lr ${config.warmupLr})`);
   const rng = createRng(config.seed).fork('warmup');
   const perStep = 2 * config.batchSize;
+  let epochs = 0;
   try {
     for (let e = 0; e < config.warmupEpochs; e++) {
       const order = rng.fork(`order-${e}`).shuffle(Array.from(train, (_, k) => k));
@@ -81,13 +82,20 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
         run.options.onStep?.(`warm-up epoch ${e + 1} loss ${loss.toFixed(4)}`);
       }
       await run.record({ kind: 'warmup', epoch: e + 1, loss: lossSum / Math.max(1, steps), classes: names.length * turns, seconds: (Date.now() - run.started) / 1000 });
+      epochs = e + 1;
+      // the budget ends the warm-up too (a shared machine can be slower than the recipe's): the
+      // pair phase's first group still runs (group-loop.ts), so the head is fitted to the features
+      if (epochs < config.warmupEpochs && config.maxMinutes !== undefined && (Date.now() - run.started) / 60000 >= config.maxMinutes) {
+        run.say(`time budget of ${config.maxMinutes} min reached after ${epochs} of ${config.warmupEpochs} warm-up epochs: the warm-up ends here`);
+        break;
+      }
     }
     await classifier.writeTo(siamese);
   } finally {
     classifier.dispose();
   }
   if (config.headInit === 'distance') await initHeadFromTrainingPhotos(siamese, data);
-  await run.record({ kind: WARMUP_DONE, epochs: config.warmupEpochs });
+  await run.record({ kind: WARMUP_DONE, epochs });
   await saveCheckpoint(run.runDir, siamese, run.state);
   return true;
 }

@@ -50,6 +50,18 @@ describe('classification warm-up in a training run', () => {
     expect(result.epochs).toBe(2);
   }
 
+  it('ends the warm-up at the time budget and still trains the first pair group, then finishes', async () => {
+    const run = path.join(dir, 'budget');
+    // a budget smaller than one warm-up epoch: one epoch, then the first pair group only
+    const result = await startTraining(run, { ...config, maxMinutes: 1e-4 }, { engine: 'wasm' });
+    expect(result.stopped).toBe(false);
+    const log = readLog(run);
+    const kinds = log.map((r) => r.kind).filter((k) => k !== 'validation');
+    expect(kinds).toEqual(['warmup', 'warmup-done', 'epoch', 'scorer']);
+    expect(log.find((r) => r.kind === 'warmup-done')).toMatchObject({ epochs: 1 });
+    expect(result.epochs).toBe(1);
+  });
+
   // one run serves both checks: an uninterrupted run's log is the same (test/train/trainer.test.ts)
   it('logs its epochs before the pair epochs, with a falling loss over the training individuals, and a resume after it does not repeat it', async () => {
     const run = path.join(dir, 'wasm');
