@@ -63,11 +63,12 @@ const keyOf = (r: CropRequest): string => `${r.file}|${r.rotate180 ? 1 : 0}|${r.
  * await scorer.dispose();
  */
 export async function openRunScorer(runDir: string, options: RunScorerOptions = {}): Promise<RunScorer> {
+  // checked before the run is opened: a refused value would leave its ONNX session open
+  const tta = options.tta ?? 0;
+  if (!Number.isSafeInteger(tta) || tta < 0) throw invalidParameterError('tta', 'a non-negative integer', tta);
   const run = await loadRunModel(runDir, { backend: options.backend, onWarning: options.onWarning });
   const cache = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size) });
   const head = run.inference.head;
-  const tta = options.tta ?? 0;
-  if (!Number.isSafeInteger(tta) || tta < 0) throw invalidParameterError('tta', 'a non-negative integer', tta);
   const seed = createRng(options.seed ?? 0).fork('tta');
   const F = head.features;
   const plainFeatures = (requests: readonly CropRequest[]): Promise<Float32Array> => run.inference.features(cache, requests, run.crop, options.onFeatures);

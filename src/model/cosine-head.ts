@@ -11,12 +11,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { invalidParameterError } from '../util/errors.js';
 import { createHead } from './head.js';
-import { cosineHeadWeights } from './head-weights.js';
+import { cosineHeadWeights, L2_NORMALIZE_FLOOR } from './head-weights.js';
 
-export { cosineHeadWeights };
-
-/** Squared norms below this are treated as this (an all-zero feature vector stays all zero). */
-export const L2_NORMALIZE_FLOOR = 1e-12;
+export { cosineHeadWeights, L2_NORMALIZE_FLOOR };
 
 /** x / sqrt(max(sum x^2, floor)) along the last axis; registered so the layer serialises. */
 class L2NormalizeLayer extends tf.layers.Layer {

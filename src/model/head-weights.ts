@@ -73,6 +73,9 @@ export function scorePair(w: HeadWeights, a: ArrayLike<number>, b: ArrayLike<num
   return 1 / (1 + Math.exp(-pairLogit(w, a, b)));
 }
 
+/** Squared norms below this are treated as this when features are scaled to unit length (an all-zero vector stays all zero). */
+export const L2_NORMALIZE_FLOOR = 1e-12;
+
 /**
  * The cosine scorer's head weights: logit = scale * (a . b) + bias, which for unit-length features
  * is scale * cos(a, b) + bias. Two hidden units carry the product: relu(ab) - relu(-ab) = ab.

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WhaleidError } from '../util/errors.js';
-import { L2_NORMALIZE_FLOOR } from './cosine-head.js';
+import { L2_NORMALIZE_FLOOR } from './head-weights.js';
 import { attr, type GraphBuilder } from './onnx-graph.js';
 
 /** ONNX memory layout of a 4-D value. */
@@ -399,7 +399,7 @@ export const CONVERTERS: Record<string, Converter> = {
     const x = ctx.get(node.inputs[0]);
     return { name: ctx.g.node('Mul', [x.name, x.name], [], node.layer.name), shape: [], layout: x.layout };
   },
-  // x / sqrt(max(sum x^2, floor)) over the last axis, as cosine-head.ts computes it (opset 17: axes is an attribute)
+  // x / sqrt(max(sum x^2, floor)) over the last axis, as cosine-head.ts's layer computes it (opset 17: axes is an attribute)
   WhaleidL2Normalize: (ctx, node) => {
     const x = ctx.get(node.inputs[0], 'nhwc');
     const name = node.layer.name;

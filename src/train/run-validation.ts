@@ -3,7 +3,7 @@ import { readHeadWeights } from '../model/head.js';
 import { computeFeaturesOnnx } from '../infer/branch-features.js';
 import { cosineHeadWeights } from '../model/head-weights.js';
 import { chooseScorer, normalizeRows, type ScorerChoice, type ScorerSetting } from './scorer-choice.js';
-import { evaluateValidation, type ValidationResult } from './validation.js';
+import { evaluateValidation, gatherRows, type ValidationResult } from './validation.js';
 import type { TrainingData } from './training-data.js';
 
 /** Validation of a run's network at each schedule group's start and at its end. */
@@ -65,14 +65,7 @@ export function createRunValidator(data: TrainingData, record: (entry: Record<st
       }
       return feats;
     },
-    trainFeatures(features, F) {
-      const out = new Float32Array(split.train.length * F);
-      split.train.forEach((p, k) => {
-        const row = rowOf.get(p)!;
-        out.set(features.subarray(row * F, (row + 1) * F), k * F);
-      });
-      return out;
-    },
+    trainFeatures: (features, F) => gatherRows(features, rowOf, split.train, F),
     last: () => last,
     async chooseScorer(siamese, features, setting) {
       if (split.queries.length === 0) return null;

@@ -11,9 +11,9 @@
 import { NEW_WHALE } from '../data/labels.js';
 import { fitLogistic } from '../infer/fusion/logistic.js';
 import { scoreQueries } from '../infer/score-matrix.js';
-import { cosineHeadWeights, type HeadWeights } from '../model/head-weights.js';
-
+import { L2_NORMALIZE_FLOOR, type HeadWeights } from '../model/head-weights.js';
 import type { TrainValidationSplit } from './split.js';
+import { gatherRows } from './validation.js';
 
 /** The scorers a run can export. */
 export type ScorerName = 'head' | 'cosine';
@@ -57,8 +57,23 @@ export function normalizeRows(features: Float32Array, F: number): Float32Array {
   for (let r = 0; r * F < features.length; r++) {
     let s = 0;
     for (let f = 0; f < F; f++) s += features[r * F + f] ** 2;
-    const k = 1 / Math.sqrt(Math.max(s, 1e-12));
+    const k = 1 / Math.sqrt(Math.max(s, L2_NORMALIZE_FLOOR));
     for (let f = 0; f < F; f++) out[r * F + f] = features[r * F + f] * k;
+  }
+  return out;
+}
+
+/** Every row of `a` (na x F) against every row of `b` (nb x F): na*nb dot products, row-major. */
+function dotProducts(a: Float32Array, b: Float32Array, F: number): Float32Array {
+  const na = a.length / F;
+  const nb = b.length / F;
+  const out = new Float32Array(na * nb);
+  for (let i = 0; i < na; i++) {
+    for (let j = 0; j < nb; j++) {
+      let d = 0;
+      for (let f = 0; f < F; f++) d += a[i * F + f] * b[j * F + f];
+      out[i * nb + j] = d;
+    }
   }
   return out;
 }
@@ -104,18 +119,12 @@ function heldOutQuestions(ids: readonly string[], split: TrainValidationSplit): 
  */
 export function chooseScorer(features: Float32Array, rowOf: ReadonlyMap<number, number>, ids: readonly string[], split: TrainValidationSplit, head: HeadWeights, setting: ScorerSetting): ScorerChoice {
   const F = head.features;
-  const gather = (photos: readonly number[], from: Float32Array): Float32Array => {
-    const out = new Float32Array(photos.length * F);
-    photos.forEach((p, k) => out.set(from.subarray(rowOf.get(p)! * F, (rowOf.get(p)! + 1) * F), k * F));
-    return out;
-  };
   const questions = heldOutQuestions(ids, split);
   const galleryIds = split.gallery.map((p) => ids[p]);
   const photos = questions.map((q) => q.photo);
   const unit = normalizeRows(features, F);
-  // cosines through the same kernel as the exported scorer: a head of scale 1, bias 0 gives sigmoid(cos)
-  const cosines = scoreQueries(gather(photos, unit), gather(split.gallery, unit), cosineHeadWeights(F, 1, 0)).map((p) => Math.log(p / (1 - p)));
-  const headScores = scoreQueries(gather(photos, features), gather(split.gallery, features), head);
+  const cosines = dotProducts(gatherRows(unit, rowOf, photos, F), gatherRows(unit, rowOf, split.gallery, F), F);
+  const headScores = scoreQueries(gatherRows(features, rowOf, photos, F), gatherRows(features, rowOf, split.gallery, F), head);
   const heldOut = new Set(questions.map((q) => ids[q.photo]));
   const top1 = { head: top1Of(questions, headScores, galleryIds, ids), cosine: top1Of(questions, cosines, galleryIds, ids) };
   const falseAbove = { head: falseAboveOf(questions, headScores, galleryIds, ids, heldOut), cosine: falseAboveOf(questions, cosines, galleryIds, ids, heldOut) };

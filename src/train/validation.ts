@@ -54,6 +54,23 @@ export function chanceMap5(known: number): number {
 export const THRESHOLD_GRID = [0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 0.9999, 1.01];
 
 /**
+ * The rows of some photos out of a feature matrix whose rows are other photos.
+ *
+ * @param features - n*F features, row `rowOf.get(photo)` for each photo
+ * @param rowOf - dataset photo index -> row in `features`
+ * @param photos - the photos wanted, in order
+ * @param F - features per row
+ * @returns photos.length*F features, row k = photos[k]
+ * @example
+ * const queryRows = gatherRows(features, rowOf, split.queries.map((q) => q.index), 128);
+ */
+export function gatherRows(features: Float32Array, rowOf: ReadonlyMap<number, number>, photos: readonly number[], F: number): Float32Array {
+  const out = new Float32Array(photos.length * F);
+  photos.forEach((p, k) => out.set(features.subarray(rowOf.get(p)! * F, (rowOf.get(p)! + 1) * F), k * F));
+  return out;
+}
+
+/**
  * Scores the validation queries against the gallery and computes MAP@5 for every threshold of the
  * grid (the best is reported; it is chosen on these queries, so it is optimistic: use it to
  * follow training, and the `predict`/evaluation commands' calibrated threshold for final figures).
@@ -67,14 +84,9 @@ export const THRESHOLD_GRID = [0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 
  */
 export function evaluateValidation(features: Float32Array, rowOf: Map<number, number>, ids: readonly string[], split: TrainValidationSplit, w: HeadWeights): ValidationResult {
   const F = w.features;
-  const gather = (idx: readonly number[]): Float32Array => {
-    const out = new Float32Array(idx.length * F);
-    idx.forEach((p, k) => out.set(features.subarray(rowOf.get(p)! * F, (rowOf.get(p)! + 1) * F), k * F));
-    return out;
-  };
   const gallery = split.gallery;
   const galleryIds = gallery.map((i) => ids[i]);
-  const scores = scoreQueries(gather(split.queries.map((q) => q.index)), gather(gallery), w);
+  const scores = scoreQueries(gatherRows(features, rowOf, split.queries.map((q) => q.index), F), gatherRows(features, rowOf, gallery, F), w);
   const ng = gallery.length;
   const curve = THRESHOLD_GRID.map((t) => {
     let ap = 0;
