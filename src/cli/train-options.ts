@@ -5,7 +5,6 @@
  * Preset, schedule and recipe names are listed from their tables; the defaults shown are
  * {@link TRAIN_DEFAULTS}, applied by the trainer (a recipe may set any of them).
  */
-import os from 'node:os';
 import { MODEL_PRESETS, featureCount, type ModelPresetName } from '../model/branch.js';
 import { SCHEDULE_PRESETS, resolveSchedule, totalEpochs, type Schedule } from '../train/schedule.js';
 import { TRAIN_RECIPES, applyRecipe } from '../train/recipes.js';
@@ -91,13 +90,17 @@ const DEVICE_ABOUT = {
   cuda: 'the first GPU, channels_last',
 } as const;
 
-/** Options of the training engine (how, not what, is trained; a run may resume on another engine). */
+/**
+ * Options of the training engine (how, not what, is trained). Their defaults are applied by the
+ * pipeline, not here: a resume restores the engine its run was started on, so it must tell a
+ * flag given from a default (pipeline/run-engine.ts).
+ */
 export const ENGINE_OPTIONS = {
-  engine: choice('--engine <name>', 'training engine', () => ['auto', 'native', 'wasm'] as const, (e) => ENGINE_ABOUT[e]).withDefault('auto'),
-  device: choice('--device <name>', "the native engine's device", () => ['auto', 'cpu', 'cuda'] as const, (d) => DEVICE_ABOUT[d]).withDefault('auto'),
-  precision: choice('--precision <name>', "the native engine's arithmetic", () => ['fp32', 'bf16'] as const, (p) => (p === 'bf16' ? 'autocast, CUDA only' : 'float32')).withDefault('fp32'),
-  backend: common.backend.describedAs('tfjs backend for training (the wasm engine)'),
-  threads: int('--threads <n>', "threads for training: the native engine's, or wasm's (its threaded build caps at 8; 1 = the single-threaded build, e.g. for two runs side by side)", 1, 256).withDefault(os.availableParallelism(), 'the cores'),
+  engine: choice('--engine <name>', 'training engine', () => ['auto', 'native', 'wasm'] as const, (e) => ENGINE_ABOUT[e]).showingDefault('auto'),
+  device: choice('--device <name>', "the native engine's device", () => ['auto', 'cpu', 'cuda'] as const, (d) => DEVICE_ABOUT[d]).showingDefault('auto'),
+  precision: choice('--precision <name>', "the native engine's arithmetic", () => ['fp32', 'bf16'] as const, (p) => (p === 'bf16' ? 'autocast, CUDA only' : 'float32')).showingDefault('fp32'),
+  backend: choice('--backend <name>', 'tfjs backend for training (the wasm engine)', () => ['wasm', 'cpu'] as const).showingDefault('wasm'),
+  threads: int('--threads <n>', "threads for training: the native engine's, or wasm's (its threaded build caps at 8; 1 = the single-threaded build, e.g. for two runs side by side)", 1, 256).showingDefault('the cores'),
 };
 
 // Likewise an engine row whose key is not an EngineChoice field does not compile.

@@ -5,6 +5,7 @@
  *
  * ```
  * RUN/config.json            the training configuration (read back by a resume)
+ * RUN/engine.json            the engine that trains it: engine, backend, threads, device, precision
  * RUN/log.jsonl              one record per epoch and per validation
  * RUN/report.html            loss and validation curves
  * RUN/checkpoint/            the last schedule-group checkpoint (checkpoint.old: the one before)
@@ -36,6 +37,8 @@ export const HEAD_ONNX = 'head.onnx';
 export interface RunPaths {
   readonly dir: string;
   readonly config: string;
+  /** How the run is trained (engine, threads, ...): a resume restores it. */
+  readonly engine: string;
   readonly log: string;
   readonly report: string;
   readonly checkpoint: string;
@@ -68,6 +71,7 @@ export function runPaths(dir: string): RunPaths {
   return Object.freeze({
     dir,
     config: path.join(dir, 'config.json'),
+    engine: path.join(dir, 'engine.json'),
     log: path.join(dir, 'log.jsonl'),
     report: path.join(dir, 'report.html'),
     checkpoint,
@@ -178,6 +182,31 @@ export function readRunConfig(dir: string): Record<string, unknown> | null {
  */
 export async function writeRunConfig(dir: string, config: object): Promise<void> {
   await writeFileAtomic(runPaths(dir).config, JSON.stringify(config, null, 2));
+}
+
+/**
+ * Reads the engine settings a run was started with (RUN/engine.json) as a plain JSON object; the
+ * pipeline validates it.
+ *
+ * @param dir - the run folder
+ * @returns its fields, or null for a run without one (started before runs stored their engine)
+ * @throws {@link WhaleidError} when engine.json is not a JSON object
+ * @example
+ * readRunEngine('runs/a'); // { engine: 'wasm', backend: 'wasm', threads: 1 }
+ */
+export function readRunEngine(dir: string): Record<string, unknown> | null {
+  const file = runPaths(dir).engine;
+  return existsSync(file) ? readJsonObject(file) : null;
+}
+
+/**
+ * Writes the engine settings of a run (atomically).
+ *
+ * @param dir - the run folder (it exists)
+ * @param engine - the settings in force
+ */
+export async function writeRunEngine(dir: string, engine: object): Promise<void> {
+  await writeFileAtomic(runPaths(dir).engine, JSON.stringify(engine, null, 2));
 }
 
 /** What every reader of validation.json may rely on (the training layer stores more). */

@@ -3,37 +3,25 @@
  * trainer run with the report's progress hooks. The one place that decides the engine's threads
  * (the CLI used to read a stored run config for it).
  */
-import { initEngine, type EngineBackend, type EngineInfo } from '../model/engine.js';
+import { initEngine, type EngineInfo } from '../model/engine.js';
 import { MAX_WASM_THREADS } from '../model/wasm-threads.js';
-import type { NativeEngineSettings } from '../model/native-training-engine.js';
-import { selectTrainingEngine, type EngineRequest, type EngineSelection } from '../model/training-engines.js';
+import { selectTrainingEngine, type EngineSelection } from '../model/training-engines.js';
+import { WhaleidError } from '../util/errors.js';
 import { resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
 import { readStoredTrainConfig } from '../train/stored-config.js';
 import { resumeTraining, startTraining, type TrainOptions, type TrainResult } from '../train/trainer.js';
 import type { PipelineReport } from './report.js';
 import { refuseChangesOnResume } from './resume-check.js';
+import { resumedEngine, runEngineRecord, withEngineDefaults, type EngineChoice, type RunEngine } from './run-engine.js';
 
-/**
- * How to run the training (not what to train): which engine computes the steps (picked by
- * {@link startTrainingEngine}), its device, precision and threads, and the tfjs backend.
- */
-export interface EngineChoice {
-  /** tfjs backend (the wasm engine's, and tfjs's own work: the network's definition, prediction). */
-  backend: EngineBackend;
-  /** Threads: the native engine's, or wasm's for a run without replicas. */
-  threads: number;
-  /** `auto` (default: native when its addon is built, else wasm), `native` or `wasm`. */
-  engine?: EngineRequest;
-  /** The native engine's device: `auto` (default), `cpu` or `cuda`. */
-  device?: NativeEngineSettings['device'];
-  /** The native engine's precision: `fp32` (default) or `bf16` (CUDA). */
-  precision?: NativeEngineSettings['precision'];
-}
+export type { EngineChoice } from './run-engine.js';
 
 /** The engines a run uses: tfjs (always) and the one computing the training steps. */
 export interface StartedEngines {
   readonly tfjs: EngineInfo;
   readonly training: EngineSelection;
+  /** What a new run stores of them (RUN/engine.json). */
+  readonly record: RunEngine;
   /** A line for the user: which engine trains, how, and why not native when auto fell back. */
   readonly description: string;
 }
@@ -68,20 +56,42 @@ function runSettings(runDir: string, settings: Partial<TrainConfig>, resume: boo
  * thread's tfjs starts with one thread (they would compete for the cores otherwise); so does it
  * when the native engine computes the steps (tfjs then has little to do).
  *
- * @param engine - the engines asked for and their threads
+ * @param asked - the engines asked for and their threads (unset: the defaults)
  * @param replicas - the run's wasm replica count
  * @returns the engines started and a line describing them
  * @throws {@link WhaleidError} for `--engine native` without the addon, cuda without a GPU, bf16 off CUDA
  * @example
  * const { description } = await startTrainingEngine({ backend: 'wasm', threads: 2 }, 1);
  */
-export async function startTrainingEngine(engine: EngineChoice, replicas: number): Promise<StartedEngines> {
+export async function startTrainingEngine(asked: EngineChoice, replicas: number): Promise<StartedEngines> {
+  const engine = withEngineDefaults(asked);
   const training = selectTrainingEngine(engine.engine ?? 'auto', { device: engine.device, threads: engine.threads, precision: engine.precision }, { backend: engine.backend, replicas });
   const native = training.engine === 'native';
   const tfjs = await initEngine({ backend: engine.backend, threads: replicas > 1 || native ? 1 : Math.min(MAX_WASM_THREADS, engine.threads) });
   const wasm = `tfjs ${tfjs.backend}, ${tfjs.threads} thread(s)${replicas > 1 ? ` x ${replicas} replicas` : ''}`;
   const main = training.native ? training.native.description : wasm;
-  return { tfjs, training, description: training.note ? `${main} (${training.note})` : main };
+  return { tfjs, training, record: runEngineRecord(engine, training), description: training.note ? `${main} (${training.note})` : main };
+}
+
+/**
+ * Starts the engine a run is resumed on: the one it was started on (flags that would change it are
+ * refused), or for a run from before engines were stored, the one asked for.
+ *
+ * @param runDir - the run folder
+ * @param asked - the engine flags given
+ * @param replicas - the run's wasm replicas
+ * @returns the engines started
+ * @throws {@link WhaleidError} for a changed flag, or a stored engine this machine cannot start
+ */
+async function startStoredEngine(runDir: string, asked: EngineChoice, replicas: number): Promise<StartedEngines> {
+  const { choice, stored } = resumedEngine(runDir, asked);
+  if (!stored) return startTrainingEngine(choice, replicas);
+  try {
+    return await startTrainingEngine(choice, replicas);
+  } catch (e) {
+    if (!(e instanceof WhaleidError)) throw e;
+    throw new WhaleidError(`${runDir} was started on the ${choice.engine} engine${choice.engine === 'native' ? ` (${choice.device}, ${choice.threads} threads, ${choice.precision})` : ''}, which cannot start here: ${e.message}; resume it where it can, or train into a new folder`);
+  }
 }
 
 /**
@@ -106,14 +116,14 @@ export async function trainRun(
   if (!resume) resolveTrainConfig(settings); // a bad setting is reported before the engine starts
   const inForce = runSettings(runDir, settings, resume);
   const replicas = inForce.replicas ?? 1;
-  const engine = await startTrainingEngine(options.engine, replicas);
+  const engine = resume ? await startStoredEngine(runDir, options.engine, replicas) : await startTrainingEngine(options.engine, replicas);
   if (options.onEngine) options.onEngine(engine, replicas);
   else options.report.detail(`training engine: ${engine.description}`);
   // the budget counts from this process's start of the run: the bar's ETA never passes its end
   const deadline = inForce.maxMinutes === undefined ? undefined : Date.now() + inForce.maxMinutes * 60_000;
   const hooks = options.report.training({ deadline });
   try {
-    const driven: TrainOptions = { ...hooks, signal: options.signal, engine: engine.training.engine, native: engine.training.native };
+    const driven: TrainOptions = { ...hooks, signal: options.signal, engine: engine.training.engine, native: engine.training.native, engineRecord: engine.record };
     const result = resume ? await resumeTraining(runDir, driven) : await startTraining(runDir, settings, driven);
     return { result, engine, replicas };
   } finally {

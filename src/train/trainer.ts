@@ -13,7 +13,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { createSiamese, type Siamese } from '../model/siamese.js';
-import { hasCheckpoint } from '../model/run-folder.js';
+import { hasCheckpoint, writeRunEngine } from '../model/run-folder.js';
 import { WhaleidError } from '../util/errors.js';
 import { loadCheckpoint, writeLog, type TrainState } from './checkpoint.js';
 import { trainGroups } from './group-loop.js';
@@ -61,6 +61,7 @@ export async function startTraining(runDir: string, settings: Partial<TrainConfi
   if (hasCheckpoint(runDir)) throw new WhaleidError(`${runDir}: a run is already there; use --resume to continue it or choose another --out`);
   await fs.mkdir(runDir, { recursive: true });
   await writeStoredTrainConfig(runDir, config);
+  if (options.engineRecord) await writeRunEngine(runDir, options.engineRecord);
   return runTraining(runDir, config, false, options);
 }
 

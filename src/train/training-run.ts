@@ -36,6 +36,11 @@ export interface TrainOptions extends TrainHooks {
   engine?: TrainingEngineName;
   /** The native engine's device, threads and precision. */
   native?: NativeEngineSettings;
+  /**
+   * The engine settings a new run stores beside its configuration (RUN/engine.json), written
+   * with it so that a refused start leaves neither; a resume restores them (the pipeline does).
+   */
+  engineRecord?: object;
 }
 
 /** A run in progress. */

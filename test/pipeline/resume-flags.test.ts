@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -7,6 +7,7 @@ import { snapshotFiles } from '../helpers/file-snapshot.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { changedOnResume } from '../../src/pipeline/resume-check.js';
 import { resolveTrainConfig } from '../../src/train/train-config.js';
+import { readStoredEngine, resumedEngine } from '../../src/pipeline/run-engine.js';
 
 // Issue 19 item 3: a resume with changed flags used to print them as if used and go on with the stored ones.
 describe('resuming with changed settings', () => {
@@ -37,5 +38,54 @@ describe('resuming with changed settings', () => {
     const stored = resolveTrainConfig({ data: ds, preset: 'tiny', schedule: 'smoke' });
     expect(changedOnResume(stored, { preset: 'tiny', schedule: 'smoke', cacheDir: '/elsewhere', data: 'other', seed: undefined })).toEqual([]);
     expect(changedOnResume(stored, { recipe: 'omniglot', dedup: false })).toEqual(['recipe unset -> omniglot', 'dedup true -> false']);
+  });
+});
+
+// Issue 32 item 8: a resume used to take --threads and --engine from the flags (defaults included),
+// so a --threads 1 run resumed on 2 threads and a wasm run on native, with other weights and no word.
+describe('resuming on the engine a run was started on', () => {
+  const dir = tmpDir();
+  const ds = path.join(dir, 'ds');
+  const run = path.join(dir, 'run-wasm1');
+  const cache = path.join(dir, 'cache');
+  beforeAll(async () => {
+    await generateSynthCatalog({ out: ds, individuals: 6, photosPerIndividual: 3, seed: 5 });
+    const r = await runCli('train', '--data', ds, '--out', run, '--preset', 'tiny', '--schedule', 'smoke', '--engine', 'wasm', '--threads', '1', '--cache', cache, '--quiet');
+    expect(r.code, r.err).toBe(0);
+  });
+
+  it('stores the engine settings with the run', () => {
+    expect(readStoredEngine(run)).toEqual({ engine: 'wasm', backend: 'wasm', threads: 1 });
+  });
+
+  it('refuses flags that would change them, before anything is written', async () => {
+    const before = snapshotFiles(run);
+    const threads = await runCli('train', '--resume', run, '--threads', '2', '--quiet');
+    expect(threads.code).toBe(2);
+    expect(threads.err).toBe(`whaleid: ${run} resumes on the engine it was started on (${path.join(run, 'engine.json')}), which these flags would change: --threads 1 -> 2; leave them out to resume, or train into a new folder`);
+    const engine = await runCli('train', '--resume', run, '--engine', 'native', '--device', 'cpu', '--quiet');
+    expect(engine.code).toBe(2);
+    expect(engine.err).toMatch(/would change: --engine wasm -> native, --device \(not used by the wasm engine\) -> cpu;/);
+    expect(snapshotFiles(run)).toEqual(before);
+  });
+
+  it('resumes with the stored engine when no flag is given (the defaults would be native or 2 threads)', async () => {
+    const r = await runCli('train', '--resume', run);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^engine: tfjs wasm, 1 thread\(s\)$/m);
+    // given again as stored, or as auto (which asks for nothing), they are no change
+    const same = await runCli('train', '--resume', run, '--engine', 'auto', '--threads', '1', '--backend', 'wasm');
+    expect(same.code, same.err).toBe(0);
+  });
+
+  it('checks a stored record field by field, and resumes a run from before records on the flags given', () => {
+    const bad = path.join(dir, 'bad');
+    mkdirSync(bad);
+    writeFileSync(path.join(bad, 'engine.json'), JSON.stringify({ engine: 'native', backend: 'wasm', threads: 2, device: 'gpu', precision: 'fp32' }));
+    expect(() => readStoredEngine(bad)).toThrow(`${path.join(bad, 'engine.json')}: device must be cpu or cuda (found "gpu")`);
+    writeFileSync(path.join(bad, 'engine.json'), JSON.stringify({ engine: 'wasm', backend: 'wasm', threads: 0 }));
+    expect(() => readStoredEngine(bad)).toThrow(/threads must be an integer from 1 to 256 \(found 0\)/);
+    rmSync(path.join(bad, 'engine.json'));
+    expect(resumedEngine(bad, { threads: 3 })).toEqual({ choice: { engine: 'auto', device: 'auto', precision: 'fp32', backend: 'wasm', threads: 3 }, stored: false });
   });
 });
