@@ -45,6 +45,12 @@ export interface CatalogDb {
   integrityCheck(): Promise<string>;
   /** Copies the database consistently to a new SQLite file (SQLite's online backup). */
   backupTo?(dest: string): Promise<void>;
+  /**
+   * What the database is, however it was named: a SQLite file's device and inode (a symlink or
+   * another path to it reads the same), a PostgreSQL server's system identifier with the
+   * database's name. Two opens of one catalog have equal identities.
+   */
+  identity(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -60,6 +66,7 @@ export interface BackendConnection {
   revision(): Promise<string>;
   integrityCheck(): Promise<string>;
   backupTo?(dest: string): Promise<void>;
+  identity(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -107,6 +114,7 @@ export function wrapCatalogDb(c: BackendConnection): CatalogDb {
     revision: () => c.revision(),
     integrityCheck: () => c.integrityCheck(),
     ...(c.backupTo ? { backupTo: c.backupTo } : {}),
+    identity: () => c.identity(),
     close: () => c.close(),
   };
 }

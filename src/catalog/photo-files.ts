@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
@@ -90,6 +90,75 @@ export function openPhotoFiles(dir: string): PhotoFiles {
       if (existsSync(file)) return file;
       await writeFileAtomic(file, bytes);
       return file;
+    },
+  };
+}
+
+/** A catalog's photo row as a copy needs it. */
+export type StoredPhoto = Pick<PhotoFacts, 'sha256' | 'format' | 'width' | 'height' | 'bytes'>;
+
+/**
+ * Copies one photo's file into another photo folder unless there, checking the SHA-256 of the
+ * bytes read (a damaged source is never copied) and of a file already in the target (a damaged
+ * copy is never taken for a good one). Why: a backup or copy that passes a damaged file on
+ * cannot be restored, and nobody finds out until the day it is needed.
+ *
+ * @param from - the source's photo folder
+ * @param to - the target's photo folder
+ * @param p - the photo's row (its content hash names the file)
+ * @param photosFlag - the option that names the source's folder, for the error about a missing file
+ * @returns the target file, and whether this call wrote it
+ * @throws {@link WhaleidError} naming the file when it is missing or its SHA-256 differs from the row's
+ * @example
+ * const { copied } = await copyPhotoChecked(openPhotoFiles('a.db.photos'), openPhotoFiles('b.db.photos'), row, '--from-photos');
+ */
+export async function copyPhotoChecked(from: PhotoFiles, to: PhotoFiles, p: StoredPhoto, photosFlag: string): Promise<{ file: string; copied: boolean }> {
+  const target = to.pathOf(p.sha256, p.format);
+  const check = (bytes: Buffer, file: string): void => {
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    if (sha !== p.sha256) throw new WhaleidError(`${file}: its content's SHA-256 is ${sha}, not the catalog's ${p.sha256} (a damaged or replaced photo file)`);
+  };
+  if (existsSync(target)) {
+    check(await fs.readFile(target), target);
+    return { file: target, copied: false };
+  }
+  const source = from.pathOf(p.sha256, p.format);
+  if (!existsSync(source)) throw new WhaleidError(`${source}: photo file missing (the catalog's photo ${p.sha256}); give the catalog's photo folder with ${photosFlag}`);
+  const bytes = await fs.readFile(source);
+  check(bytes, source);
+  await to.put(bytes, p);
+  return { file: target, copied: true };
+}
+
+/** The photo files one command wrote into a folder, to take back if the command fails. */
+export interface WrittenFiles {
+  /** Notes a file this command wrote. */
+  add(file: string): void;
+  readonly count: number;
+  /** Removes them (the whole folder when this command created it). */
+  undo(): Promise<void>;
+}
+
+/**
+ * Starts a record of the files a backup writes into its own photo folder. Why: a failed backup
+ * must not leave half a photo folder that looks like part of a good one.
+ *
+ * @param dir - the folder (noted now: missing means this command creates it)
+ * @returns the record
+ * @example
+ * const written = trackWrittenFiles('b.db.photos'); ... catch (e) { await written.undo(); throw e; }
+ */
+export function trackWrittenFiles(dir: string): WrittenFiles {
+  const created = !existsSync(dir);
+  const files: string[] = [];
+  return {
+    add: (file) => void files.push(file),
+    get count() {
+      return files.length;
+    },
+    async undo() {
+      if (created) await fs.rm(dir, { recursive: true, force: true });
+      else for (const f of files) await fs.rm(f, { force: true });
     },
   };
 }

@@ -36,6 +36,22 @@ async function analyzeStaleTables(client: pg.PoolClient): Promise<void> {
   for (const { relname } of r.rows) await client.query(`ANALYZE ${client.escapeIdentifier(relname)}`);
 }
 
+/**
+ * The database's identity: the server's system identifier (fixed at initdb) and the database's
+ * name and oid, whatever host alias, socket or user the URL named. pg_control_system() may be
+ * kept from unprivileged roles: then the postmaster's start time stands in for the server.
+ */
+async function serverIdentity(kysely: Kysely<CatalogTables>): Promise<string> {
+  const db = (await sql<{ name: string; oid: string }>`SELECT current_database() AS name, oid::text AS oid FROM pg_database WHERE datname = current_database()`.execute(kysely)).rows[0];
+  let server: string;
+  try {
+    server = (await sql<{ id: string }>`SELECT system_identifier::text AS id FROM pg_control_system()`.execute(kysely)).rows[0].id;
+  } catch {
+    server = `started ${(await sql<{ t: string }>`SELECT pg_postmaster_start_time()::text AS t`.execute(kysely)).rows[0].t}`;
+  }
+  return `postgres:${server}:${db.oid}:${db.name}`;
+}
+
 /** A connection failure as one line naming the database and what to do. */
 function connectError(shown: string, e: unknown): Error {
   const err = e as Error & { code?: string };
@@ -108,6 +124,7 @@ export async function openPostgresConnection(url: string, options: CatalogDbOpti
       for (const t of [...CATALOG_TABLES, 'encounters']) await sql`SELECT count(*) FROM ${sql.table(t)}`.execute(kysely);
       return 'ok';
     },
+    identity: () => serverIdentity(kysely),
     close: () => kysely.destroy(),
   };
 }

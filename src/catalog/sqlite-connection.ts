@@ -85,6 +85,8 @@ export function openSqliteConnection(file: string, options: CatalogDbOptions): B
     throw e;
   }
   let writes = 0;
+  const st = statSync(file);
+  const identity = `sqlite:${st.dev}:${st.ino}`;
   return {
     backend: 'sqlite',
     file,
@@ -94,6 +96,8 @@ export function openSqliteConnection(file: string, options: CatalogDbOptions): B
     revision: async () => `${writes}:${raw.pragma('data_version', { simple: true }) as number}`,
     integrityCheck: async () => String(raw.pragma('integrity_check', { simple: true })),
     backupTo: async (dest) => void (await raw.backup(dest)),
+    // taken at open: the file may be renamed later (a copy's `.partial`)
+    identity: async () => identity,
     close: async () => {
       if (raw.open) raw.close();
     },
