@@ -15,7 +15,8 @@ export async function showQueue() {
   drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); upload(e.dataTransfer.files); });
   const cards = pending.items.map((p) => h('a', { class: 'card', href: `#/review/${p.id}`, 'data-testid': 'pending' }, crop(p.id, 320),
     h('div', { class: 'meta' }, `#${p.id} ${p.originalName}`, p.takenOn ? ` · ${when(p.takenOn)}` : '', p.location ? ` · ${p.location}` : '',
-      p.processing ? h('span', { class: 'processing', 'data-testid': 'processing', title: 'a worker has not extracted its features yet: its candidates come when it has' }, ' · being processed') : '')));
+      p.processing ? h('span', { class: 'processing', 'data-testid': 'processing', title: 'a worker has not extracted its features yet: its candidates come when it has' }, ' · being processed') : '',
+      p.extractionFailed ? h('span', { class: 'failed', 'data-testid': 'extraction-failed', title: p.extractionFailed }, ` · features failed: ${p.extractionFailed}`) : '')));
   render(screen, h('h1', {}, 'Review queue'), drop,
     h('p', { class: 'muted' }, `${pending.total} photo(s) waiting for review. `, pending.total ? h('a', { href: `#/review/${pending.items[0].id}` }, 'Start reviewing') : '',
       review.lastDecided === null ? '' : h('button', { 'data-testid': 'undo', onclick: undoLast, style: 'margin-left:1rem' }, `Undo the last decision (photo #${review.lastDecided})`)),

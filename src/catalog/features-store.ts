@@ -18,6 +18,11 @@ export interface FeaturesStore {
   getFeatureRecords(key: string, photoIds: readonly number[]): Promise<Map<number, Buffer>>;
   /** Stores (or replaces) records of photos under a key, in one write. */
   putFeatureRecords(key: string, entries: readonly { photoId: number; bytes: Uint8Array }[]): Promise<void>;
+  /**
+   * The photos without a record under a key (a model version), ascending, in one query: what a
+   * worker of a copied or bulk-imported catalog has to extract.
+   */
+  photosWithoutFeatures(key: string): Promise<number[]>;
 }
 
 /** {@link FeaturesStore} and what the photos store uses inside its writes. */
@@ -80,6 +85,12 @@ export function createFeatures(db: CatalogDb): Features {
       putFeatures: (modelVersion, entries) => putRecords(modelVersion, entries.map((e) => ({ photoId: e.photoId, bytes: new Uint8Array(e.vector.buffer, e.vector.byteOffset, e.vector.byteLength) }))),
       getFeatureRecords: getRecords,
       putFeatureRecords: putRecords,
+      async photosWithoutFeatures(key) {
+        const rows = await db.q().selectFrom('photos').select('photos.id')
+          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('features').select('features.photo_id').whereRef('features.photo_id', '=', 'photos.id').where('features.model_version', '=', key))))
+          .orderBy('photos.id').execute();
+        return rows.map((r) => r.id);
+      },
     },
     dropPhoto: async (photoId) => {
       await db.q().deleteFrom('features').where('photo_id', '=', photoId).execute();

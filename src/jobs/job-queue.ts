@@ -6,6 +6,7 @@
  * worker; the job itself is idempotent (`feature-job.ts`), so a retry never writes twice.
  */
 import PgBoss from 'pg-boss';
+import type { FeaturesStore } from '../catalog/features-store.js';
 import { invalidParameterError } from '../util/errors.js';
 
 /** The queue of feature extraction jobs. */
@@ -18,6 +19,30 @@ export const DEFAULT_JOB_EXPIRY_S = 60;
 /** The data of a feature extraction job. */
 export interface FeatureJobData {
   photoId: number;
+}
+
+/** Jobs per insert statement when a whole catalog is swept. */
+const IDS_PER_INSERT = 5000;
+
+/**
+ * The newest unfinished job of each photo, from pg-boss's job and archive tables (its documented
+ * schema: state, data, output, created_on). Completed and cancelled jobs say nothing here: the
+ * features are then present, or were dropped since (a new box), and a new job is queued.
+ */
+async function featureJobStates(boss: PgBoss, photoIds: readonly number[]): Promise<Map<number, FeatureJobState>> {
+  const out = new Map<number, FeatureJobState>();
+  if (photoIds.length === 0) return out;
+  const sql = `SELECT DISTINCT ON (photo) photo, state, output FROM (
+      SELECT (data->>'photoId')::bigint AS photo, state::text AS state, output, created_on FROM ${JOB_SCHEMA}.job WHERE name = $1 AND (data->>'photoId')::bigint = ANY($2::bigint[])
+      UNION ALL
+      SELECT (data->>'photoId')::bigint AS photo, state::text AS state, output, created_on FROM ${JOB_SCHEMA}.archive WHERE name = $1 AND (data->>'photoId')::bigint = ANY($2::bigint[])
+    ) jobs ORDER BY photo, created_on DESC`;
+  const { rows } = (await boss.getDb().executeSql(sql, [FEATURE_QUEUE, photoIds])) as { rows: { photo: string; state: string; output: unknown }[] };
+  for (const r of rows) {
+    if (r.state === 'failed') out.set(Number(r.photo), { state: 'failed', reason: failureReason(r.output) });
+    else if (r.state !== 'completed' && r.state !== 'cancelled') out.set(Number(r.photo), { state: 'waiting' });
+  }
+  return out;
 }
 
 /** Options of {@link openJobQueue}. */
@@ -37,13 +62,42 @@ export interface JobQueueOptions {
   onError?: (err: Error) => void;
 }
 
+/**
+ * Where the feature job of a photo whose features are missing stands: `waiting` (queued, running,
+ * or failed with retries left), or `failed` for good, with the last attempt's reason.
+ */
+export interface FeatureJobState {
+  readonly state: 'waiting' | 'failed';
+  /** The last attempt's error (failed jobs). */
+  readonly reason?: string;
+}
+
 /** An open job queue. */
 export interface JobQueue {
   /** pg-boss itself, for the worker loop and checks. */
   readonly boss: PgBoss;
   /** Enqueues feature extraction for photos (one job each, in one statement). */
   enqueueFeatures(photoIds: readonly number[]): Promise<string[]>;
+  /**
+   * The state of the newest feature job of each photo that has one (queued, running, retried or
+   * failed; finished jobs are left out), archived jobs included.
+   */
+  featureJobStates(photoIds: readonly number[]): Promise<Map<number, FeatureJobState>>;
+  /**
+   * Enqueues a job for each photo of the catalog without features of a model and without a job
+   * waiting or failed for good: the photos of a catalog that was copied or filled in bulk, which no
+   * upload enqueued. Two workers sweeping at once may queue a photo twice; the job is idempotent.
+   *
+   * @returns how many photos were enqueued
+   */
+  enqueueMissingFeatures(catalog: Pick<FeaturesStore, 'photosWithoutFeatures'>, modelVersion: string): Promise<number>;
   close(): Promise<void>;
+}
+
+/** The reason stored with a failed job (pg-boss keeps the thrown error, serialised). */
+function failureReason(output: unknown): string {
+  if (output && typeof output === 'object' && 'message' in output && typeof output.message === 'string') return output.message.split('\n')[0];
+  return 'no reason recorded';
 }
 
 /**
@@ -84,13 +138,23 @@ export async function openJobQueue(url: string, o: JobQueueOptions = {}): Promis
     }
   }
   if (o.expireInSeconds) await boss.updateQueue(FEATURE_QUEUE, queue);
+  const enqueueFeatures = async (photoIds: readonly number[]): Promise<string[]> => {
+    if (photoIds.length === 0) return [];
+    const ids = photoIds.map(() => crypto.randomUUID());
+    await boss.insert(photoIds.map((photoId, i) => ({ id: ids[i], name: FEATURE_QUEUE, data: { photoId } satisfies FeatureJobData })));
+    return ids;
+  };
   return {
     boss,
-    async enqueueFeatures(photoIds) {
-      if (photoIds.length === 0) return [];
-      const ids = photoIds.map(() => crypto.randomUUID());
-      await boss.insert(photoIds.map((photoId, i) => ({ id: ids[i], name: FEATURE_QUEUE, data: { photoId } satisfies FeatureJobData })));
-      return ids;
+    enqueueFeatures,
+    featureJobStates: (photoIds) => featureJobStates(boss, photoIds),
+    async enqueueMissingFeatures(catalog, modelVersion) {
+      const missing = await catalog.photosWithoutFeatures(modelVersion);
+      if (missing.length === 0) return 0;
+      const states = await featureJobStates(boss, missing);
+      const fresh = missing.filter((id) => !states.has(id));
+      for (let i = 0; i < fresh.length; i += IDS_PER_INSERT) await enqueueFeatures(fresh.slice(i, i + IDS_PER_INSERT));
+      return fresh.length;
     },
     async close() {
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 });

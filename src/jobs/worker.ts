@@ -93,7 +93,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
   const summary: WorkerSummary = { jobs: 0, written: 0, present: 0, gone: 0, failed: 0, queries: 0, dropped: 0 };
   const queue = await openJobQueue(o.url, { supervise: true, expireInSeconds: o.jobExpirySeconds, onError: (e) => o.onLine(`job queue: ${e.message}`) });
   const scorer = o.scoring === false ? null : await startShardScorer({ url: o.url, catalog, modelVersion: extractor.modelVersion, head: run.inference.head, onLine: o.onLine });
-  const handle = async ([job]: { data: FeatureJobData }[]): Promise<FeatureJobResult> => {
+  const handle = async ([job]: { data: FeatureJobData; retryCount: number; retryLimit: number }[]): Promise<FeatureJobResult> => {
     o.onJobStart?.(job.data.photoId);
     try {
       const result = await runFeatureJob(catalog, extractor, job.data.photoId, local);
@@ -103,12 +103,17 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
       return result;
     } catch (e) {
       summary.failed++;
-      o.onLine(`photo ${job.data.photoId}: ${(e as Error).message} (the job is retried)`);
+      // the last attempt says so: the photo then shows as failed, with this reason, in the service
+      const left = job.retryLimit - job.retryCount;
+      o.onLine(`photo ${job.data.photoId}: ${(e as Error).message} (${left > 0 ? `the job is retried, ${left} ${left === 1 ? 'try' : 'tries'} left` : `failed for good after ${job.retryCount + 1} tries`})`);
       throw e;
     }
   };
   o.onLine(`worker ${scorer?.id ?? ''}: model ${extractor.modelVersion}, ${o.concurrency} jobs at a time${local ? `, local descriptors stored too (${local.recordKey})` : ''}${scorer ? ', scoring shards' : ''}`);
-  for (let i = 0; i < o.concurrency; i++) await queue.boss.work<FeatureJobData>(FEATURE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, handle);
+  // a copied or bulk-filled catalog has photos no upload enqueued: they get their jobs here
+  const swept = await queue.enqueueMissingFeatures(catalog, extractor.modelVersion);
+  if (swept > 0) o.onLine(`worker: queued ${swept} photo(s) that had neither features of this model nor a job (a copied or imported catalog)`);
+  for (let i = 0; i < o.concurrency; i++) await queue.boss.work<FeatureJobData>(FEATURE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true }, handle);
   const status = (): void => {
     if (scorer) {
       summary.queries = scorer.answered;

@@ -15,8 +15,10 @@ const photo = {
     latitude: nullable('number'), longitude: nullable('number'), takenOnSource: { type: 'string', nullable: true, enum: ['exif', 'user', null] },
     positionSource: { type: 'string', nullable: true, enum: ['exif', 'user', null] }, encounterId: nullable('integer'),
     uploadedBy: { type: 'string' }, uploadedAt: { type: 'string' }, individualId: nullable('integer'), status: { type: 'string', enum: ['pending', 'identified', 'skipped'] },
-    // only in lists of a queued catalog (workers extract features): true until the photo's are in
+    // only in lists of a queued catalog (workers extract features): true until the photo's are in;
+    // a photo whose job failed for good is not processing and says why
     processing: { type: 'boolean' },
+    extractionFailed: { type: 'string', description: 'why no worker could extract the features of this photo (its job failed on every try)' },
   },
 };
 

@@ -36,7 +36,14 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
     if (!ctx.jobs || !ctx.identifier || page.items.length === 0) return page;
     // the stored records as bytes: whether they are there is all this needs
     const extracted = await catalog.getFeatureRecords(ctx.identifier.modelVersion, page.items.map((p) => p.id));
-    return { ...page, items: page.items.map((p) => ({ ...p, processing: !extracted.has(p.id) })) };
+    const jobs = await ctx.jobs.featureJobStates(page.items.filter((p) => !extracted.has(p.id)).map((p) => p.id));
+    return {
+      ...page,
+      items: page.items.map((p) => {
+        const failed = extracted.has(p.id) ? undefined : jobs.get(p.id);
+        return failed?.state === 'failed' ? { ...p, processing: false, extractionFailed: failed.reason } : { ...p, processing: !extracted.has(p.id) };
+      }),
+    };
   });
 
   app.get('/api/photos/:id', { schema: { summary: 'One photo', params: idParam, response: { 200: schemas.photo } } }, async (req) => catalog.photo((req.params as { id: number }).id));
@@ -63,8 +70,11 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
     try {
       return await ctx.identifier.identify((req.params as { id: number }).id, { k: (req.query as { k: number }).k });
     } catch (e) {
-      if (e instanceof FeaturesPendingError) throw new HttpError(409, e.message);
-      throw e;
+      if (!(e instanceof FeaturesPendingError)) throw e;
+      const id = (req.params as { id: number }).id;
+      const job = (await ctx.jobs?.featureJobStates([id]))?.get(id);
+      if (job?.state === 'failed') throw new HttpError(409, `photo ${id}: its features could not be extracted (the job failed on every try: ${job.reason}); a new box queues it again`);
+      throw new HttpError(409, e.message);
     }
   });
 

@@ -22,6 +22,7 @@ import { cliLauncher, startCli, until, type CliProcess } from '../helpers/cli-pr
 import { newPostgresDatabase } from '../helpers/backends.js';
 import { scenePhoto } from '../helpers/photos.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { runCli } from '../helpers/cli.js';
 
 const unavailable = inject('postgresMissing');
 if (unavailable) console.warn(`skipping the job queue and worker tests: ${unavailable}`);
@@ -157,5 +158,50 @@ describe.skipIf(unavailable !== '')('feature jobs on a PostgreSQL catalog and wh
     const features = await gallery.featuresOf(await Promise.all(ids.map((id) => catalog.photo(id))));
     expect(gallery.described).toBe(0);
     expect(features.map(keypointCount)).toEqual(keypoints);
+  });
+
+  // Issue 32 item 9: photos no upload enqueued (a catalog copied into PostgreSQL) stayed "being
+  // processed" forever, and a job that failed for good still said it would be retried
+  it('a worker queues the photos of a copied catalog that have no features and no job, and extracts them', async () => {
+    const source = path.join(dir, 'copied-from.db');
+    const sqlite = await openCatalog(source, { create: true });
+    const added = [(await sqlite.addPhoto(await scenePhoto(21), { originalName: 'c1.jpg' })).photo.id, (await sqlite.addPhoto(await scenePhoto(22), { originalName: 'c2.jpg' })).photo.id];
+    await sqlite.close();
+    const target = await newPostgresDatabase('worker-copy');
+    const copied = await runCli('catalog', 'copy', '--from', source, '--to', target, '--to-photos', path.join(dir, 'copied-photos'), '--quiet');
+    expect(copied.code, copied.err).toBe(0);
+    const d = startCli(launcher, 'worker D', ['worker', '--catalog', target, '--photos', path.join(dir, 'copied-photos'), '--model', runDir, '--concurrency', '1', '--log-jobs', '--threads', '1']);
+    procs.push(d);
+    await d.waitFor(/worker: queued 2 photo\(s\) that had neither features of this model nor a job/, 60_000);
+    for (const id of added) await d.waitFor(new RegExp(`job photo ${id}: written`), 30_000);
+    const copy = await openCatalog(target, { photoDir: path.join(dir, 'copied-photos') });
+    try {
+      expect((await copy.getFeatures(identifier.modelVersion, added)).size).toBe(2);
+      const queue = await openJobQueue(target);
+      // every photo has its features now: a second sweep queues nothing
+      expect(await queue.enqueueMissingFeatures(copy, identifier.modelVersion)).toBe(0);
+      await queue.close();
+    } finally {
+      await copy.close();
+    }
+    d.kill('SIGTERM');
+    await d.exited;
+  });
+
+  it('a job that fails on every try shows as failed, with its reason, in the list and the candidates; the sweep leaves it', async () => {
+    const { id } = await upload(await scenePhoto(31), 'damaged.jpg');
+    // the stored file damaged after the upload: every try of its job fails to decode it
+    writeFileSync(catalog.photoFile(await catalog.photo(id)), Buffer.from('not a photo any more'));
+    const c = procs.find((p) => p.name === 'worker C')!;
+    await c.waitFor(new RegExp(`photo ${id}: .*\\(the job is retried, 5 tries left\\)`), 30_000);
+    await c.waitFor(new RegExp(`photo ${id}: .*\\(failed for good after 6 tries\\)`), 60_000);
+    await until('the job failed', async () => (await jobsOf(id))[0]?.state === 'failed', 10_000);
+    const item = (await listed(id)) as { processing?: boolean; extractionFailed?: string };
+    expect(item.processing).toBe(false);
+    expect(item.extractionFailed).toMatch(/\S/);
+    const res = await fetch(`${base}/api/photos/${id}/candidates`);
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: string }).error).toBe(`photo ${id}: its features could not be extracted (the job failed on every try: ${item.extractionFailed}); a new box queues it again`);
+    expect(await jobs.enqueueMissingFeatures(catalog, identifier.modelVersion)).toBe(0);
   });
 });
