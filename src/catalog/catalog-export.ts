@@ -1,6 +1,10 @@
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { spreadsheetSafe } from '../util/spreadsheet-cell.js';
-import type { Catalog } from './catalog.js';
+import { openCatalog, type Catalog } from './catalog.js';
+import { isPostgresUrl } from './catalog-db.js';
 
 /** Columns of {@link catalogCsv}: Kaggle's `Image,Id` first, then the photo's details. */
 export const EXPORT_COLUMNS = ['Image', 'Id', 'PhotoId', 'OriginalName', 'Status', 'x0', 'y0', 'x1', 'y1', 'BoxSource', 'TakenOn', 'Location', 'UploadedBy', 'UploadedAt'] as const;
@@ -38,4 +42,42 @@ export async function catalogCsv(catalog: Catalog): Promise<string> {
     if (page.items.length < 1000) break;
   }
   return stringify(rows.map((row) => row.map(spreadsheetSafe)), { header: true, columns: [...EXPORT_COLUMNS] });
+}
+
+/** SQLite's answers to a read-only open that needs to write its shared-memory file beside the catalog. */
+const NEEDS_FOLDER = new Set(['SQLITE_READONLY_DIRECTORY', 'SQLITE_CANTOPEN', 'SQLITE_READONLY_CANTINIT', 'SQLITE_READONLY']);
+
+/**
+ * Opens a catalog to read it (an export), even from a folder this user cannot write: SQLite
+ * reads a WAL-mode database through a shared-memory file it creates beside it, which failed there
+ * with "attempt to write a readonly database" (and `catalog export` said "internal error"). Then
+ * the database file (and its WAL, if any) is copied to a private temporary folder and read there.
+ *
+ * @param location - the SQLite file or PostgreSQL URL
+ * @param photoDir - the photo folder, if given
+ * @returns the open catalog, and `close`, which also removes a temporary copy
+ * @throws {@link WhaleidError} as {@link openCatalog}; the open's own error when the copy cannot help
+ * @example
+ * const { catalog, close } = await openCatalogToRead('/mnt/ro/whales.db');
+ * try { console.log(await catalogCsv(catalog)); } finally { await close(); }
+ */
+export async function openCatalogToRead(location: string, photoDir?: string): Promise<{ catalog: Catalog; close(): Promise<void> }> {
+  try {
+    const catalog = await openCatalog(location, { readonly: true, photoDir });
+    return { catalog, close: () => catalog.close() };
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (isPostgresUrl(location) || typeof code !== 'string' || !NEEDS_FOLDER.has(code) || !existsSync(location)) throw e;
+    const dir = mkdtempSync(path.join(tmpdir(), 'whaleid-read-'));
+    const copy = path.join(dir, path.basename(location));
+    try {
+      copyFileSync(location, copy);
+      if (existsSync(`${location}-wal`)) copyFileSync(`${location}-wal`, `${copy}-wal`);
+      const catalog = await openCatalog(copy, { readonly: true, photoDir: photoDir ?? `${location}.photos` });
+      return { catalog, close: async () => { await catalog.close(); rmSync(dir, { recursive: true, force: true }); } };
+    } catch (copyError) {
+      rmSync(dir, { recursive: true, force: true });
+      throw copyError;
+    }
+  }
 }

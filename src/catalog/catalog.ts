@@ -1,3 +1,4 @@
+import { checkCatalogWritable } from './catalog-writable.js';
 import { createBackup, type BackupStore } from './catalog-backup.js';
 import { WhaleidError } from '../util/errors.js';
 import { isPostgresUrl, shownUrl, wrapCatalogDb, type CatalogBackend, type CatalogDb } from './catalog-db.js';
@@ -52,6 +53,11 @@ export interface Catalog extends PhotosStore, IndividualsStore, DecisionsStore, 
   revision(): Promise<string>;
   /** The database's integrity check: `ok` when sound. */
   integrityCheck(): Promise<string>;
+  /**
+   * Throws a one-line {@link WhaleidError} when this process cannot change the catalog (its
+   * database or photo folder is read-only for it); see {@link checkCatalogWritable}.
+   */
+  checkWritable(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -123,6 +129,7 @@ export async function openCatalog(location: string, options: CatalogOptions = {}
     ...createBackup(db, files),
     revision: db.revision,
     integrityCheck: db.integrityCheck,
+    checkWritable: () => checkCatalogWritable(db, db.file, photoDir),
     close: db.close,
   };
 }

@@ -59,7 +59,8 @@ export function createIndividuals(db: CatalogDb): Individuals {
   };
   const live = async (id: number): Promise<IndividualRecord> => {
     const ind = await individual(id);
-    if (ind.mergedInto !== null) throw new WhaleidError(`individual ${id} (${ind.name}) was merged into ${ind.mergedInto}; use that one`);
+    // the end of the merge chain: the one it was merged into may have been merged in turn
+    if (ind.mergedInto !== null) throw new WhaleidError(`individual ${id} (${ind.name}) was merged into ${(await current(ind.mergedInto)).id}; use that one`);
     return ind;
   };
   const current = async (id: number): Promise<IndividualRecord> => {
@@ -78,7 +79,7 @@ export function createIndividuals(db: CatalogDb): Individuals {
       while (await byName(autoName(k))) k++;
       finalName = autoName(k);
     } else {
-      finalName = textField('name', name, 200);
+      finalName = textField('name', name, 200, false, 'name');
       if (await byName(finalName)) throw new WhaleidError(`an individual named ${JSON.stringify(finalName)} exists already`);
     }
     const { id } = await db.q().insertInto('individuals').values({ name: finalName, notes: n, created_at: now(), created_by: who }).returning('id').executeTakeFirstOrThrow();
@@ -102,7 +103,7 @@ export function createIndividuals(db: CatalogDb): Individuals {
     },
     updateIndividual: (id, change) => db.write(async () => {
       const ind = await individual(id);
-      const name = change.name === undefined ? ind.name : textField('name', change.name, 200);
+      const name = change.name === undefined ? ind.name : textField('name', change.name, 200, false, 'name');
       const notes = change.notes === undefined ? ind.notes : textField('notes', change.notes, 10_000, true);
       const other = await byName(name);
       if (other && other.id !== id) throw new WhaleidError(`an individual named ${JSON.stringify(name)} exists already`);

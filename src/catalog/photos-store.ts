@@ -43,9 +43,18 @@ export interface Photos {
 /** The `photos` columns an insert gives. */
 type InsertRow = Omit<Insertable<PhotosTable>, 'id' | 'encounter_id'>;
 
+/**
+ * Refuses a box that cannot be a fluke's: corners out of order, less than a pixel of it inside the
+ * photo each way (a zero-area box gave a crop of nothing), or a corner further than the photo's
+ * own size beyond its edges (±1e308 boxes were accepted and cropped to noise).
+ */
 function checkBox(b: Box, width: number, height: number): Box {
   const ok = [b.x0, b.y0, b.x1, b.y1].every(Number.isFinite) && b.x1 > b.x0 && b.y1 > b.y0 && b.x0 < width && b.y0 < height && b.x1 > 0 && b.y1 > 0;
   if (!ok) throw new WhaleidError(`box ${JSON.stringify(b)}: expected x0 < x1 and y0 < y1 overlapping the ${width}x${height} photo`);
+  const near = b.x0 >= -width && b.x1 <= 2 * width && b.y0 >= -height && b.y1 <= 2 * height;
+  if (!near) throw new WhaleidError(`box ${JSON.stringify(b)}: expected corners within one photo size of the ${width}x${height} photo's edges (x ${-width}..${2 * width}, y ${-height}..${2 * height})`);
+  const inside = { w: Math.min(b.x1, width) - Math.max(b.x0, 0), h: Math.min(b.y1, height) - Math.max(b.y0, 0) };
+  if (inside.w < 1 || inside.h < 1) throw new WhaleidError(`box ${JSON.stringify(b)}: expected at least 1 pixel wide and high inside the ${width}x${height} photo (${Number(inside.w.toPrecision(3))}x${Number(inside.h.toPrecision(3))} is)`);
   return b;
 }
 

@@ -24,18 +24,30 @@ export class HttpError extends Error {
 export function handleErrors(app: FastifyInstance, logged: boolean): void {
   const logInternal = internalErrorLog(app, logged);
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply: FastifyReply) => {
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return reply.code(415).send({ error: `content type ${JSON.stringify(req.headers['content-type'] ?? '')} is not accepted (expected application/json; uploads: multipart/form-data)` });
+    try {
+      return answerError(err, req.headers['content-type'], reply, logInternal);
+    } catch (e) {
+      // answering failed (an error whose message cannot be read, a reply already sent): the
+      // process must outlive any one request
+      logInternal(e);
+      return reply.sent ? undefined : reply.code(500).send({ error: 'internal error' });
     }
-    if (err instanceof HttpError) return reply.code(err.statusCode).headers(err.headers).send({ error: err.message });
-    if (err instanceof NotFoundError) return reply.code(404).send({ error: err.message });
-    if (err instanceof WhaleidError) return reply.code(400).send({ error: err.message });
-    if (err.validation) return reply.code(400).send({ error: err.message });
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
-    // a bug, not the client's mistake: keep the stack for the operator, tell the client nothing internal
-    logInternal(err);
-    return reply.code(500).send({ error: 'internal error' });
   });
+}
+
+/** The answer to one error (see {@link handleErrors}). */
+function answerError(err: Error & { statusCode?: number; validation?: unknown; code?: string }, contentType: string | undefined, reply: FastifyReply, logInternal: (err: unknown) => void): FastifyReply {
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return reply.code(415).send({ error: `content type ${JSON.stringify((contentType ?? '').slice(0, 100))} is not accepted (expected application/json; uploads: multipart/form-data)` });
+  }
+  if (err instanceof HttpError) return reply.code(err.statusCode).headers(err.headers).send({ error: err.message });
+  if (err instanceof NotFoundError) return reply.code(404).send({ error: err.message });
+  if (err instanceof WhaleidError) return reply.code(400).send({ error: err.message });
+  if (err.validation) return reply.code(400).send({ error: err.message });
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
+  // a bug, not the client's mistake: keep the stack for the operator, tell the client nothing internal
+  logInternal(err);
+  return reply.code(500).send({ error: 'internal error' });
 }
 
 /**

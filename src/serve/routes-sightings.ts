@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { PhotoDetailsChange } from '../catalog/sightings-store.js';
 import { schemas, idParam } from './api-schemas.js';
+import { dateField } from '../catalog/text-fields.js';
 import type { ServiceContext } from './service-context.js';
 import { sightingsMapSvg, type MapPoint } from './sightings-map.js';
 
@@ -59,6 +60,8 @@ export function registerSightingRoutes(app: FastifyInstance, ctx: ServiceContext
     },
   }, async (req) => {
     const q = req.query as { date?: string; limit: number };
+    // checked here too, so the error names the query's field (`date`), not the catalog's
+    if (q.date !== undefined) dateField('date', q.date);
     return catalog.listEncounters({ day: q.date, limit: q.limit });
   });
 

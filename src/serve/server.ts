@@ -16,6 +16,7 @@ import { handleErrors, HttpError, internalErrorLog } from './http-error.js';
 import { createServiceContext } from './service-context.js';
 import { checkHost, createTokenAttempts, type TokenAttemptLimit } from './service-guards.js';
 import { STRICT_AJV, strictRequestValidation } from './request-validation.js';
+import { limitJsonBodies } from './json-body.js';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -56,15 +57,20 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
  *
  * @param o - catalog, identifier, token and limits
  * @returns the Fastify app (not listening yet)
+ * @throws {@link WhaleidError} when a token is given and this process cannot write the catalog
  * @example
  * const app = await createServer({ catalog, identifier, token: 's3cret' });
  * await app.listen({ port: 8080, host: '127.0.0.1' });
  */
 export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
+  // a token promises changes: a catalog this process may only read is refused here, at start,
+  // instead of answering every change with 500
+  if (o.token) await o.catalog.checkWritable();
   const maxUploadBytes = o.maxUploadBytes ?? 30 * 1024 * 1024;
   const maxFilesPerUpload = o.maxFilesPerUpload ?? 50;
   const app = Fastify({ logger: o.logger ?? false, bodyLimit: 1024 * 1024, ajv: STRICT_AJV });
   strictRequestValidation(app);
+  limitJsonBodies(app);
   checkHost(app, o.allowedHosts);
   // X-Frame-Options, nosniff, a CSP for the review page (its own scripts, styles and images only);
   // no HSTS or upgrade-insecure-requests: the service speaks plain HTTP on its own machine

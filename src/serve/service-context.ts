@@ -48,7 +48,8 @@ export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'd
     requireWrite(req) {
       if (!token) throw new HttpError(403, 'read-only service: start whaleid serve with --token to allow changes');
       o.tokenAttempts.check(req.ip);
-      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+      // the scheme's name is case-insensitive (RFC 9110 11.1): `bearer` is the same scheme
+      const m = /^bearer +(.+)$/i.exec(req.headers.authorization ?? '');
       const given = m ? Buffer.from(m[1]) : Buffer.alloc(0);
       if (given.length !== token.length || !timingSafeEqual(given, token)) {
         if (given.length) o.tokenAttempts.failed(req.ip); // a request without a token is no guess

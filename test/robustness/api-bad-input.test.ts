@@ -53,7 +53,7 @@ const CASES: Case[] = [
   ['GET', '/api/export.csv?sep=;', undefined, 400, /^querystring\/sep: unknown field \(expected none\)$/],
   ['GET', '/api/encounters?limit=500', undefined, 400, /^querystring\/limit must be <= 200 \(received 500\)$/],
   ['GET', '/api/encounters?date=2019-07-04T10:00', undefined, 400, /^querystring\/date must NOT have more than 10 characters/],
-  ['GET', '/api/encounters?date=yesterday', undefined, 400, /for day but received "yesterday"$/],
+  ['GET', '/api/encounters?date=yesterday', undefined, 400, /^Expected a date YYYY-MM-DD \(optionally with a time\) for date but received "yesterday"$/],
   ['GET', '/api/encounters?day=2019-07-04', undefined, 400, /^querystring\/day: unknown field \(expected only date, limit\)$/],
   ['GET', `/api/encounters/${NONE}`, undefined, 404, /999999 not found$/],
   ['GET', `/api/individuals/${NONE}/sightings`, undefined, 404, /^individual 999999 not found$/],

@@ -151,17 +151,24 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     example: 'whaleid catalog export --catalog whales.db --out catalog.csv',
     options: EXPORT_OPTIONS,
     run: async (opts) => {
-      const { openCatalog } = await import('../../catalog/catalog.js');
-      const { catalogCsv } = await import('../../catalog/catalog-export.js');
+      const { catalogCsv, openCatalogToRead } = await import('../../catalog/catalog-export.js');
       const { writeFileAtomic } = await import('../../util/atomic-file.js');
+      const { shownUrl } = await import('../../catalog/catalog-db.js');
       const { catalog: file, out } = opts;
-      const cat = await openCatalog(file, { readonly: true, photoDir: opts.photos });
+      // readable from a folder this user may not write (a read-only mount, another user's files)
+      const { catalog: cat, close } = await openCatalogToRead(file, opts.photos);
       try {
         const csv = await catalogCsv(cat);
-        await writeFileAtomic(out, csv);
-        io.out(`wrote ${csv.trim().split('\n').length - 1} photos of ${cat.file} to ${out}`);
+        try {
+          await writeFileAtomic(out, csv);
+        } catch (e) {
+          const code = (e as { code?: string }).code;
+          if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM' || code === 'ENOENT') throw new WhaleidError(`--out ${out}: cannot write the CSV there (${code}); give a file in a folder you can write`);
+          throw e;
+        }
+        io.out(`wrote ${csv.trim().split('\n').length - 1} photos of ${shownUrl(file)} to ${out}`);
       } finally {
-        await cat.close();
+        await close();
       }
     },
   });
@@ -194,7 +201,17 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const { readMatcherCalibration } = await import('../../predict/matched-predictions.js');
       const calibration = opts.matcherCalibration && opts.matcher !== 'siamese' ? await readMatcherCalibration(opts.matcherCalibration, opts.matcher) : undefined;
       const { openCatalog } = await import('../../catalog/catalog.js');
-      const cat = await openCatalog(file, { maxPixels: opts.maxPixels, create: opts.create, photoDir: opts.photos });
+      const { catalogWriteError } = await import('../../catalog/catalog-writable.js');
+      const { shownUrl } = await import('../../catalog/catalog-db.js');
+      // a catalog this user may only read is refused here with one line, not an internal error
+      const cat = await openCatalog(file, { maxPixels: opts.maxPixels, create: opts.create, photoDir: opts.photos }).catch((e: unknown) => {
+        throw catalogWriteError(shownUrl(file), e) ?? e;
+      });
+      // the service writes (features, uploads, decisions): refused now, not with a 500 at each change
+      await cat.checkWritable().catch(async (e: unknown) => {
+        await cat.close();
+        throw e;
+      });
       // a PostgreSQL catalog: features come from the job queue's workers, who also score shards of the gallery
       const queued = cat.backend === 'postgres';
       const jobs = queued ? await (await import('../../jobs/job-queue.js')).openJobQueue(file, { onError: (e) => io.err(`job queue: ${e.message}`) }) : null;
