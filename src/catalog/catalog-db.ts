@@ -96,7 +96,9 @@ export function wrapCatalogDb(c: BackendConnection): CatalogDb {
           await sql`RELEASE SAVEPOINT ${name}`.execute(open.trx);
           return r;
         } catch (e) {
-          await sql`ROLLBACK TO SAVEPOINT ${name}`.execute(open.trx);
+          // a failed rollback (SQLite already rolled the whole transaction back) must not hide the
+          // cause; the outer transaction is rolled back as the error leaves it
+          await sql`ROLLBACK TO SAVEPOINT ${name}`.execute(open.trx).catch(() => {});
           throw e;
         }
       }

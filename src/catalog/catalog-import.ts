@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { loadUsableDataset } from '../data/dataset.js';
 import { NEW_WHALE } from '../data/labels.js';
 import { loadPhotoExtras } from '../image/photo-extras.js';
+import { storageFailure } from '../util/storage-failure.js';
 import type { Catalog } from './catalog.js';
 
 /** Options of {@link importDataset}. */
@@ -37,13 +38,15 @@ export interface ImportSummary {
  * test photos, photos directly in a folder layout's root) go into the review queue, as an upload
  * would, rather than being left out. Dates and positions come from the photos' EXIF, and dated
  * photos are grouped into sightings. Unreadable photos are reported and the rest imported;
- * running it again adds only what is new (photos are matched by content).
+ * running it again adds only what is new (photos are matched by content). A full or failing disk
+ * stops the import at that photo with one line (each photo is added in one transaction, so the
+ * ones before it are complete).
  *
  * @param catalog - an open catalog
  * @param data - the dataset folder
  * @param options - boxes, importer name, reporting
  * @returns the counts
- * @throws {@link WhaleidError} when the dataset is unusable
+ * @throws {@link WhaleidError} when the dataset is unusable, or the catalog's disk is full or failing
  * @example
  * const s = await importDataset(await openCatalog('whales.db'), '../shared/datasets/nyala-train');
  */
@@ -76,6 +79,10 @@ export async function importDataset(catalog: Catalog, data: string, options: Imp
         await options.onAdded?.(r.photo.id);
       }
     } catch (e) {
+      // a full or failing disk fails every photo after it: one line and a stop, not a line per
+      // photo counted as unreadable; each photo is one transaction, so those before it are whole
+      const full = storageFailure(e, `${catalog.file} (photos in ${catalog.photoFiles.dir})`, `import stopped at photo ${i + 1} of ${photos.length} (${p.image}); the photos before it are in, whole: make room and run the import again to add the rest`);
+      if (full) throw full;
       s.failed++;
       say(`${p.file}: ${(e as Error).message}`);
     }

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type Dialect, type Driver } from 'kysely';
 import { WhaleidError } from '../util/errors.js';
 import type { BackendConnection } from './catalog-db.js';
 import { migrateSqlite } from './catalog-schema.js';
@@ -48,6 +48,26 @@ function checkIsCatalog(sql: Database.Database, file: string, readonly: boolean)
 }
 
 /**
+ * Kysely's SQLite dialect, whose ROLLBACK is skipped when SQLite already ended the transaction
+ * itself: it does on a full disk or an I/O error (SQLITE_FULL, SQLITE_IOERR), and Kysely's
+ * ROLLBACK then fails with "no transaction is active", an error that replaces the one that says
+ * what happened.
+ */
+function catalogSqliteDialect(raw: Database.Database): Dialect {
+  const dialect = new SqliteDialect({ database: raw });
+  const createDriver = dialect.createDriver.bind(dialect);
+  dialect.createDriver = (): Driver => {
+    const driver = createDriver();
+    const rollback = driver.rollbackTransaction.bind(driver);
+    driver.rollbackTransaction = async (...args) => {
+      if (raw.inTransaction) await rollback(...args);
+    };
+    return driver;
+  };
+  return dialect;
+}
+
+/**
  * Opens a catalog's SQLite file: foreign keys on, a busy timeout, and when writable WAL mode and
  * the schema's migrations; queries go through Kysely's SQLite dialect over the one connection.
  *
@@ -90,7 +110,7 @@ export function openSqliteConnection(file: string, options: CatalogDbOptions): B
   return {
     backend: 'sqlite',
     file,
-    kysely: new Kysely<CatalogTables>({ dialect: new SqliteDialect({ database: raw }) }),
+    kysely: new Kysely<CatalogTables>({ dialect: catalogSqliteDialect(raw) }),
     afterWrite: () => void writes++,
     // data_version changes when another connection commits; the counter when this one does
     revision: async () => `${writes}:${raw.pragma('data_version', { simple: true }) as number}`,
