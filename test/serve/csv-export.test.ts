@@ -20,7 +20,7 @@ for (const backend of BACKENDS) {
       svc = await startTestService({}, backend);
       const headers = { authorization: `Bearer ${svc.token}` };
       const form = new FormData();
-      form.append('location', '+1-2');
+      form.append('location', '+1-2;=3');
       form.append('by', '@SUM(A1)');
       form.append('photo', new Blob([new Uint8Array(await scenePhoto(70))], { type: 'image/jpeg' }), '-minus.jpg');
       photoId = ((await (await fetch(`${svc.url}/api/photos`, { method: 'POST', body: form, headers })).json()) as { results: { photo: { id: number } }[] }).results[0].photo.id;
@@ -30,7 +30,7 @@ for (const backend of BACKENDS) {
 
     const rowOf = (csv: string): Record<string, string> => (parse(csv, { columns: true }) as Record<string, string>[]).find((r) => r.PhotoId === String(photoId))!;
     const expectSafe = (row: Record<string, string>): void => {
-      expect(row).toMatchObject({ Id: `'${NAME}`, OriginalName: "'-minus.jpg", Location: "'+1-2", UploadedBy: "'@SUM(A1)" });
+      expect(row).toMatchObject({ Id: `'${NAME}`, OriginalName: "'-minus.jpg", Location: "'+1-2;'=3", UploadedBy: "'@SUM(A1)" });
       expect(Number(row.x0 || '0')).not.toBeNaN();
     };
 
@@ -50,6 +50,11 @@ for (const backend of BACKENDS) {
     it('for every formula start, and only text cells', () => {
       for (const c of ['=1', '+1', '-1', '@A1', '\tx', '\rx']) expect(spreadsheetSafe(c)).toBe(`'${c}`);
       expect(spreadsheetSafe('Salt')).toBe('Salt');
+      // issue 32 item 11: a spreadsheet that splits on ';' (or tab, '|') makes the rest a cell of its own
+      expect(spreadsheetSafe('Salt;=HYPERLINK("x")')).toBe('Salt;\'=HYPERLINK("x")');
+      expect(spreadsheetSafe('a; "@SUM(A1)')).toBe('a; "\'@SUM(A1)');
+      expect(spreadsheetSafe('=1;+2|-3\t@4')).toBe("'=1;'+2|'-3\t'@4");
+      expect(spreadsheetSafe('Salt; left fluke, 2 m')).toBe('Salt; left fluke, 2 m');
       expect(spreadsheetSafe(-12.5)).toBe(-12.5);
       expect(spreadsheetSafe(null)).toBe(null);
     });
