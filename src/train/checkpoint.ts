@@ -7,6 +7,7 @@ import { readAdamState, restoreAdamState } from '../model/siamese-state.js';
 import type { NamedArrays, OptimizerState } from '../model/training-engine.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { WhaleidError } from '../util/errors.js';
+import { storageFailure } from '../util/storage-failure.js';
 import { MODEL_JSON, runPaths, WEIGHTS_BIN } from '../model/run-folder.js';
 import { featureCount } from '../model/presets.js';
 import { checkManifest, checkModelIdentity, writeManifest, type ModelIdentity } from '../model/run-manifest.js';
@@ -53,24 +54,58 @@ export function modelIdentity(siamese: Siamese): ModelIdentity {
 export async function saveCheckpoint(runDir: string, siamese: Siamese, state: TrainState): Promise<void> {
   const { checkpoint: final, checkpointOld: old } = runPaths(runDir);
   const tmp = `${final}.tmp-${process.pid}`;
-  await fs.rm(tmp, { recursive: true, force: true });
-  await fs.mkdir(tmp, { recursive: true });
-  await saveSiamese(siamese, tmp);
+  await removeStaleTemporaries(runDir, path.basename(final));
+  try {
+    await fs.mkdir(tmp, { recursive: true });
+    await writeCheckpointFiles(tmp, siamese, state);
+  } catch (e) {
+    // a failed write (a full disk) leaves no half-written folder beside the checkpoint it meant to replace
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw storageFailure(e, tmp, `the checkpoint was not written and the previous one is kept: make room and continue with whaleid train --resume ${runDir}`) ?? e;
+  }
+  await fs.rm(old, { recursive: true, force: true });
+  if (existsSync(final)) await fs.rename(final, old);
+  await fs.rename(tmp, final);
+}
+
+/** The files of a checkpoint, into its (new, empty) folder. */
+async function writeCheckpointFiles(dir: string, siamese: Siamese, state: TrainState): Promise<void> {
+  await saveSiamese(siamese, dir);
   const adam = await readAdamState(siamese.model);
   const iter = tf.scalar(adam.iterations, 'int32');
   const moments = [...adam.moments].map(([name, m]) => ({ name, tensor: tf.tensor(m.values, m.shape as number[]) }));
   try {
     const { data, specs } = await tf.io.encodeWeights([{ name: ITERATIONS, tensor: iter }, ...moments]);
-    await fs.writeFile(path.join(tmp, 'optimizer.bin'), Buffer.from(data));
-    await fs.writeFile(path.join(tmp, 'optimizer.json'), JSON.stringify(specs));
+    await fs.writeFile(path.join(dir, 'optimizer.bin'), Buffer.from(data));
+    await fs.writeFile(path.join(dir, 'optimizer.json'), JSON.stringify(specs));
   } finally {
     tf.dispose([iter, ...moments.map((m) => m.tensor)]);
   }
-  await fs.writeFile(path.join(tmp, 'state.json'), JSON.stringify(state));
-  await writeManifest(tmp, CHECKPOINT_FILES, modelIdentity(siamese));
-  await fs.rm(old, { recursive: true, force: true });
-  if (existsSync(final)) await fs.rename(final, old);
-  await fs.rename(tmp, final);
+  await fs.writeFile(path.join(dir, 'state.json'), JSON.stringify(state));
+  await writeManifest(dir, CHECKPOINT_FILES, modelIdentity(siamese));
+}
+
+/**
+ * Removes the temporary checkpoint folders of this process and of processes that are gone (a run
+ * killed while writing one): they are never read, and would pile up beside the run.
+ */
+async function removeStaleTemporaries(runDir: string, base: string): Promise<void> {
+  const prefix = `${base}.tmp-`;
+  for (const name of await fs.readdir(runDir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (pid === process.pid || !Number.isSafeInteger(pid) || !processAlive(pid)) await fs.rm(path.join(runDir, name), { recursive: true, force: true });
+  }
+}
+
+/** Whether a process is running (EPERM: it is, under another user). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
+  }
 }
 
 /**

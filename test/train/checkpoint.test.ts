@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/model/engine.js';
@@ -7,6 +7,7 @@ import { createSiamese, type Siamese } from '../../src/model/siamese.js';
 import { readAdamState } from '../../src/model/siamese-state.js';
 import { loadCheckpoint, saveCheckpoint, type TrainState } from '../../src/train/checkpoint.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { mountTmpfs, tmpfsMissing } from '../helpers/tmpfs.js';
 
 const dir = tmpDir();
 
@@ -75,5 +76,34 @@ describe('checkpoints', () => {
     expect(readFileSync(path.join(run, 'checkpoint', 'state.json'), 'utf8')).toBe(JSON.stringify(state(1)));
     s.model.dispose();
     loaded!.siamese.model.dispose();
+  });
+
+  // Issue 32 item 11: a failed checkpoint write left its checkpoint.tmp-<pid> folder behind
+  const noTmpfs = tmpfsMissing();
+  it.skipIf(noTmpfs !== '')(`a write that fails on a full disk leaves no temporary folder and keeps the previous checkpoint${noTmpfs ? ` (skipped: ${noTmpfs})` : ''}`, async () => {
+    const ref = path.join(dir, 'size-ref');
+    mkdirSync(ref);
+    const s = createSiamese({ preset: 'tiny', seed: 4 });
+    await trainStep(s, 7);
+    await saveCheckpoint(ref, s, state(1));
+    const bytes = readdirSync(path.join(ref, 'checkpoint')).reduce((n, f) => n + statSync(path.join(ref, 'checkpoint', f)).size, 0);
+    // room for one checkpoint and a half: the second write cannot finish
+    const run = path.join(dir, 'full');
+    const disk = mountTmpfs(run, bytes * 1.5 + 64 * 1024);
+    try {
+      // a temporary folder left by a run killed while writing (its process is gone)
+      mkdirSync(path.join(run, 'checkpoint.tmp-999999999'));
+      await saveCheckpoint(run, s, state(1));
+      expect(readdirSync(run)).toEqual(['checkpoint']);
+      await trainStep(s, 8);
+      await expect(saveCheckpoint(run, s, state(2))).rejects.toThrow(new RegExp(`^${path.join(run, 'checkpoint')}\\.tmp-\\d+: no space left on device \\(ENOSPC.*\\); the checkpoint was not written and the previous one is kept: make room and continue with whaleid train --resume ${run}$`));
+      expect(readdirSync(run)).toEqual(['checkpoint']);
+      const kept = await loadCheckpoint(run);
+      expect(kept!.state).toEqual(state(1));
+      kept!.siamese.model.dispose();
+    } finally {
+      disk.unmount();
+      s.model.dispose();
+    }
   });
 });
