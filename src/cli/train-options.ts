@@ -48,7 +48,7 @@ export const TRAIN_OPTIONS = {
   boxModel: text('--box-model <dir>', 'box model for photos the boxes CSV lacks, in boxed runs (default: the shipped fluke detector; none: crop them whole)').asInput('folder'),
   rotate: common.rotate,
   exclude: common.exclude,
-  viewPattern: text('--view-pattern <regex>', 'views with different marks, from the photo name (e.g. left|right for flanks): matching pairs only within a view').checkedBy((v) => void viewRegExp(v)),
+  viewPattern: text('--view-pattern <regex>', 'views with different marks, from the photo name (e.g. left|right for flanks): matching pairs only within a view').checkedBy((v) => void viewRegExp(v, '--view-pattern')),
   dedup: switchOff('--no-dedup', 'keep duplicate photos'),
   margin: num('--margin <x>', 'share of the box added on each side', 0, 1).showingDefault(shown(TRAIN_DEFAULTS.margin)),
   aspect: num('--aspect <x>', 'width/height of the cropped region (flukes: 2.15)', 0.1, 10).showingDefault(shown(TRAIN_DEFAULTS.aspect)),

@@ -170,16 +170,17 @@ export function trainedWithBoxes(config: Pick<TrainConfig, 'boxes' | 'data'>): b
  * The regular expression of a {@link TrainConfig.viewPattern}.
  *
  * @param pattern - the pattern's source
+ * @param name - how the setting is named where it was given (the CLI's `--view-pattern`; a config's `viewPattern`)
  * @returns the expression (case-insensitive)
  * @throws {@link WhaleidError} when it is empty or not a valid regular expression
  * @example
  * viewRegExp('left|right').exec('124_leftphoto.jpg')?.[0]; // 'left'
  */
-export function viewRegExp(pattern: string): RegExp {
-  if (typeof pattern !== 'string' || pattern === '') throw invalidParameterError('viewPattern', 'a non-empty regular expression', pattern);
+export function viewRegExp(pattern: string, name = 'viewPattern'): RegExp {
+  if (typeof pattern !== 'string' || pattern === '') throw invalidParameterError(name, 'a non-empty regular expression', pattern);
   try {
     return new RegExp(pattern, 'i');
   } catch {
-    throw invalidParameterError('viewPattern', 'a valid regular expression', pattern);
+    throw invalidParameterError(name, 'a valid regular expression', pattern);
   }
 }

@@ -18,6 +18,7 @@ const db = path.join(dir, 'whales.db');
 const a = path.join(dir, 'a.csv');
 const truth = path.join(ds, 'test_truth.csv');
 const existing = path.join(dir, 'existing.csv');
+const viewConfig = path.join(dir, 'view-config.json');
 const existingDir = path.join(dir, 'existing-dir');
 const noRun = path.join(dir, 'no-run');
 const nowhere = path.join(dir, 'nowhere');
@@ -40,7 +41,8 @@ const CASES: [string[], RegExp][] = [
   [['preview', '--data', ds, '--out', path.join(ds, 'train', 'sheet.png')], /is part of the --data input/],
   [['preview', '--data', ds, '--out', path.join(dir, 's.png'), '--augment', '-1'], /Expected an integer between 0 and 20 for --augment/],
   [['train', '--data', ds, '--out', path.join(dir, 'run'), '--preset', 'huge'], /Expected one of method, cpu, small, tiny for --preset but received "huge"/],
-  [['train', '--data', ds, '--out', path.join(dir, 'run'), '--view-pattern', '('], /Expected a valid regular expression for viewPattern but received "\("/],
+  [['train', '--data', ds, '--out', path.join(dir, 'run'), '--view-pattern', '('], /^whaleid: Expected a valid regular expression for --view-pattern but received "\("$/],
+  [['train', '--data', ds, '--out', path.join(dir, 'run'), '--config', viewConfig], /^whaleid: Expected a valid regular expression for --view-pattern but received "\["$/],
   [['train', '--out', path.join(dir, 'run')], /^whaleid: missing --data: the dataset to train on$/],
   [['predict', '--model', noRun, '--data', ds, '--out', path.join(ds, 'train.csv')], /is part of the --data input/],
   [['predict', '--model', noRun, '--data', ds, '--out', existing], /existing\.csv already exists/],
@@ -71,6 +73,7 @@ describe('bad input through every command: one line, exit 2, files byte-identica
     expect(imp.code, imp.err).toBe(0);
     writeFileSync(a, 'Image,Id\n1.jpg,w_a\n');
     writeFileSync(existing, 'precious\n');
+    writeFileSync(viewConfig, JSON.stringify({ viewPattern: '[' }));
     mkdirSync(existingDir);
     writeFileSync(path.join(existingDir, 'duplicates.csv'), 'precious\n');
   });
