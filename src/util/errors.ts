@@ -29,15 +29,20 @@ export function invalidParameterError(name: string, expected: string, actual: un
   return new WhaleidError(`Expected ${expected} for ${name} but received ${describe(actual)}`);
 }
 
+/** Longest part of a received value a message shows: it names the value, never echoes a whole request back. */
+const SHOWN_CHARS = 100;
+
 function describe(value: unknown): string {
-  if (typeof value === 'string') return value === '' ? 'an empty string' : JSON.stringify(value);
+  if (value === '') return 'an empty string';
   if (value === undefined) return 'nothing';
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  let text: string;
   try {
-    return JSON.stringify(value);
+    text = JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    text = Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`;
   }
+  return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}... (${text.length} characters)` : text;
 }
 
 /**

@@ -32,7 +32,7 @@ for (const backend of BACKENDS) {
       const thatDay = (await svc.json('GET', '/api/encounters?date=2022-08-14')).body;
       expect(thatDay.map((x: { id: number }) => x.id)).toEqual([c.encounterId, a.encounterId]);
       expect((await svc.json('GET', '/api/encounters?date=2022-08-13')).body).toEqual([]);
-      expect((await svc.json('GET', '/api/encounters?date=yesterday')).body.error).toMatch(/for day but received "yesterday"/);
+      expect((await svc.json('GET', '/api/encounters?date=yesterday')).body.error).toMatch(/for date but received "yesterday"/);
       expect((await svc.json('GET', '/api/encounters?limit=1')).body).toHaveLength(1);
     });
 
