@@ -2,7 +2,7 @@ import { promises as fs, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readCsvFile, expectHeader } from './csv-file.js';
 import { checkLabelTable } from './labels.js';
-import { formatIssue, hasIssues, type DataIssue } from './issues.js';
+import { hasIssues, reportIssues, type DataIssue } from './issues.js';
 import { WhaleidError } from '../util/errors.js';
 
 /** File extensions treated as photos (decodable by sharp/libvips). */
@@ -92,8 +92,8 @@ export async function loadDataset(root: string): Promise<Dataset> {
 }
 
 /**
- * Loads a dataset for a job that needs it whole: every problem is reported (one line each), and
- * a fatal one stops the job; rows with errors are left out and the job goes on.
+ * Loads a dataset for a job that needs it whole: its problems are reported (fatal first, a line
+ * each up to 20 per file and kind, then a count: {@link reportIssues}), and a fatal one stops the job; rows with errors are left out and the job goes on.
  *
  * @param root - dataset folder
  * @param report - where the problem lines go
@@ -104,7 +104,7 @@ export async function loadDataset(root: string): Promise<Dataset> {
  */
 export async function loadUsableDataset(root: string, report: (line: string) => void): Promise<Dataset> {
   const ds = await loadDataset(root);
-  for (const issue of ds.issues) report(formatIssue(issue));
+  reportIssues(ds.issues, report);
   if (hasIssues(ds.issues, 'fatal')) throw new WhaleidError(`${root}: dataset unusable (see the fatal problems above)`);
   return ds;
 }

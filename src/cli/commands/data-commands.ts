@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
-import { choice } from '../option-field.js';
+import { choice, switchOn } from '../option-field.js';
 import { common } from '../common-options.js';
 import { loadDataset, loadUsableDataset } from '../../data/dataset.js';
-import { formatIssue, hasIssues } from '../../data/issues.js';
+import { hasIssues, reportIssues } from '../../data/issues.js';
 import { NEW_WHALE } from '../../data/labels.js';
 import { writeSubmission } from '../../data/submission.js';
 import { allNewWhale, mostFrequentIds } from '../../predict/baselines.js';
@@ -13,6 +13,7 @@ import type { CliIo } from '../io.js';
 
 const VALIDATE_OPTIONS = {
   data: common.data.required('the dataset folder to check'),
+  all: switchOn('--all', 'list every problem (default: 20 per file and kind, then a count of the rest)'),
 };
 
 const BASELINE_OPTIONS = {
@@ -32,7 +33,8 @@ export function registerDataCommands(program: Command, io: CliIo): void {
       const loaded = await loadDataset(opts.data);
       // photos are checked too (headers: format, size, whole file), as every command would refuse them
       const ds = { ...loaded, issues: [...loaded.issues, ...(await datasetPhotoIssues(loaded))] };
-      for (const issue of ds.issues) io.err(formatIssue(issue));
+      const hidden = reportIssues(ds.issues, io.err, opts.all ? Infinity : undefined);
+      if (hidden > 0) io.err(`(${hidden} problems counted, not listed: --all lists every one)`);
       const ids = new Set(ds.train.map((p) => p.id).filter((id) => id !== NEW_WHALE));
       const newWhale = ds.train.filter((p) => p.id === NEW_WHALE).length;
       io.out(`${ds.layout} layout: ${ds.train.length} labelled photos of ${ids.size} individuals (+${newWhale} new_whale), ${ds.test.length} test photos`);
