@@ -5,6 +5,7 @@ import { stringify } from 'csv-stringify/sync';
 import { spreadsheetSafe } from '../util/spreadsheet-cell.js';
 import { openCatalog, type Catalog } from './catalog.js';
 import { isPostgresUrl } from './catalog-db.js';
+import { WhaleidError } from '../util/errors.js';
 
 /** Columns of {@link catalogCsv}: Kaggle's `Image,Id` first, then the photo's details. */
 export const EXPORT_COLUMNS = ['Image', 'Id', 'PhotoId', 'OriginalName', 'Status', 'x0', 'y0', 'x1', 'y1', 'BoxSource', 'TakenOn', 'Location', 'UploadedBy', 'UploadedAt'] as const;
@@ -47,6 +48,8 @@ export async function catalogCsv(catalog: Catalog): Promise<string> {
 /** SQLite's answers to a read-only open that needs to write its shared-memory file beside the catalog. */
 const NEEDS_FOLDER = new Set(['SQLITE_READONLY_DIRECTORY', 'SQLITE_CANTOPEN', 'SQLITE_READONLY_CANTINIT', 'SQLITE_READONLY']);
 
+const cannotRead = (location: string, code: string): WhaleidError => new WhaleidError(`${location}: this user cannot read the catalog (${code}); export it as a user who may read its file`);
+
 /**
  * Opens a catalog to read it (an export), even from a folder this user cannot write: SQLite
  * reads a WAL-mode database through a shared-memory file it creates beside it, which failed there
@@ -67,6 +70,7 @@ export async function openCatalogToRead(location: string, photoDir?: string): Pr
     return { catalog, close: () => catalog.close() };
   } catch (e) {
     const code = (e as { code?: unknown }).code;
+    if (code === 'EACCES' || code === 'EPERM') throw cannotRead(location, code);
     if (isPostgresUrl(location) || typeof code !== 'string' || !NEEDS_FOLDER.has(code) || !existsSync(location)) throw e;
     const dir = mkdtempSync(path.join(tmpdir(), 'whaleid-read-'));
     const copy = path.join(dir, path.basename(location));
@@ -77,6 +81,8 @@ export async function openCatalogToRead(location: string, photoDir?: string): Pr
       return { catalog, close: async () => { await catalog.close(); rmSync(dir, { recursive: true, force: true }); } };
     } catch (copyError) {
       rmSync(dir, { recursive: true, force: true });
+      const copyCode = (copyError as { code?: unknown }).code;
+      if (copyCode === 'EACCES' || copyCode === 'EPERM') throw cannotRead(location, copyCode);
       throw copyError;
     }
   }

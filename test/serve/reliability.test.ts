@@ -194,7 +194,7 @@ function runAsNobody(launcher: string, args: string[]): { code: number | null; o
 const asRoot = process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status === 0;
 
 describe.skipIf(!asRoot)(`item 7 as a user who may only read the catalog (runuser -u nobody)${asRoot ? '' : ': skipped, needs root and runuser'}`, () => {
-  it('serve --token refuses the catalog at start, and catalog export from a read-only folder succeeds', async () => {
+  it('serve --token refuses the catalog at start, catalog export from a read-only folder succeeds, an unreadable one is one line', async () => {
     const dir = tmpDir('whaleid-nobody-');
     const folder = path.join(dir, 'ro');
     mkdirSync(folder);
@@ -225,5 +225,10 @@ describe.skipIf(!asRoot)(`item 7 as a user who may only read the catalog (runuse
     expect(refusedFile.code).toBe(2);
     expect(refusedFile.out).toMatch(/this process cannot write the catalog \(attempt to write a readonly database; SQLITE_READONLY\)/);
     expect(refusedFile.out.split('\n')).toHaveLength(1);
+    // a file the user may not even read: one line, not an internal error
+    chmodSync(file, 0o600);
+    const unreadable = runAsNobody(launcher, ['catalog', 'export', '--catalog', file, '--out', path.join(out, 'd.csv')]);
+    expect(unreadable.code).toBe(2);
+    expect(unreadable.out).toBe(`whaleid: ${file}: this user cannot read the catalog (EACCES); export it as a user who may read its file`);
   }, 120_000);
 });
