@@ -12,6 +12,7 @@ import { registerPredictCommand } from './commands/predict-command.js';
 import { registerPipelineCommands } from './commands/pipeline-commands.js';
 import { registerEvalCommands } from './commands/eval-commands.js';
 import { registerBoxesCommand } from './commands/boxes-command.js';
+import { registerModelCommand } from './commands/model-command.js';
 import { registerServeCommands } from './commands/serve-commands.js';
 import { registerDoctorCommand } from './commands/doctor-command.js';
 import { registerWorkerCommand } from './commands/worker-command.js';
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIo): Command {
   registerPipelineCommands(program, io);
   registerEvalCommands(program, io);
   registerBoxesCommand(program, io);
+  registerModelCommand(program, io);
   registerServeCommands(program, io);
   registerWorkerCommand(program, io);
   registerDemoCommand(program, io);

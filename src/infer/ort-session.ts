@@ -88,6 +88,21 @@ function sessionOptions(options: OrtSessionOptions): ort.InferenceSession.Sessio
   };
 }
 
+/**
+ * Opens an ONNX Runtime session with this project's settings (see the module's comment), for a
+ * model of any shape (the imported embedding models of `embedding-model.ts`).
+ *
+ * @param model - path of the `.onnx` file, or its bytes
+ * @param options - see {@link OrtSessionOptions}
+ * @returns the session; `release()` it when done
+ * @throws {@link WhaleidError} when the file is missing or not a model ONNX Runtime can load
+ * @example
+ * const session = await openOrtSession('models/a/embedding.onnx', { threads: 1 });
+ */
+export async function openOrtSession(model: string | Uint8Array, options: OrtSessionOptions = {}): Promise<ort.InferenceSession> {
+  return openSession(model, options);
+}
+
 async function openSession(model: string | Uint8Array, options: OrtSessionOptions): Promise<ort.InferenceSession> {
   const opts = sessionOptions(options);
   const label = typeof model === 'string' ? model : `(${model.byteLength} bytes)`;

@@ -7,6 +7,9 @@
  * A run trained before the ONNX export (model/ but no onnx/) is still served the same way: its
  * network is exported from model/ in memory (`legacy-export.ts`, the only path that loads tfjs),
  * with a warning.
+ *
+ * An imported embedding model's folder (`whaleid model import`) is opened here too, by
+ * `embedding-model.ts`: the same interface, its cosine in the head's form.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ import path from 'node:path';
 import type { CropRequest, CropSettings } from '../image/crop.js';
 import type { ImageCache } from '../image/image-cache.js';
 import type { HeadWeights } from '../model/head-weights.js';
+import { isModelFolder } from '../model/model-folder.js';
 import { checkRunManifest, hasOnnxExport, runPaths } from '../model/run-folder.js';
 import { checkModelIdentity, type Manifest } from '../model/run-manifest.js';
 import { WhaleidError } from '../util/errors.js';
@@ -65,7 +69,8 @@ const stderrWarning = (line: string): void => {
 /**
  * Opens a trained run for inference (see the module's comment for the engine choice).
  *
- * @param runDir - a finished run folder (model/ and, for runs since the ONNX export, onnx/)
+ * @param runDir - a finished run folder (model/ and, for runs since the ONNX export, onnx/), or an
+ *   imported model's folder
  * @param options - threads, tfjs backend for old runs, warnings
  * @returns the run's inference; call `dispose()` when done
  * @throws {@link WhaleidError} when a model file does not match the run's manifest (naming it),
@@ -76,6 +81,10 @@ const stderrWarning = (line: string): void => {
  * await run.dispose();
  */
 export async function openRunInference(runDir: string, options: RunInferenceOptions = {}): Promise<RunInference> {
+  if (isModelFolder(runDir)) {
+    const { openEmbeddingInference } = await import('./embedding-model.js');
+    return openEmbeddingInference(runDir, options);
+  }
   const warn = options.onWarning ?? stderrWarning;
   const paths = runPaths(runDir);
   const manifest = checkRunManifest(runDir, warn);

@@ -24,6 +24,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { WhaleidError } from '../util/errors.js';
+import { isModelFolder } from './model-folder.js';
 import { checkManifest, MANIFEST_JSON, removeManifest, writeManifest, type Manifest, type ModelIdentity } from './run-manifest.js';
 
 /** The tfjs layers-format files of a saved network (model-io writes them; run folders hold them). */
@@ -124,7 +125,8 @@ function isRun(dir: string): boolean {
 }
 
 /**
- * What is wrong with a folder given as a training run, in one line, or null when it is one: a
+ * What is wrong with a folder given as a training run, in one line, or null when it is one (or an
+ * imported model's folder, which is given wherever a run is): a
  * folder inside a run (its model/ or onnx/) names the run to give instead, and a folder holding
  * runs lists them.
  *
@@ -134,8 +136,8 @@ function isRun(dir: string): boolean {
  * runFolderProblem('work/run1/model'); // 'work/run1/model is inside the run work/run1; use work/run1'
  */
 export function runFolderProblem(dir: string): string | null {
-  if (isRun(dir)) return null;
-  if (!existsSync(dir)) return `${dir}: no such folder; expected a training run folder (written by whaleid train)`;
+  if (isRun(dir) || isModelFolder(dir)) return null;
+  if (!existsSync(dir)) return `${dir}: no such folder; expected a training run folder (written by whaleid train) or a model folder (whaleid model import)`;
   const parent = path.dirname(dir);
   if (isRun(parent)) return `${dir} is inside the run ${parent}; use ${parent}`;
   let runs: string[] = [];
@@ -145,7 +147,7 @@ export function runFolderProblem(dir: string): string | null {
     // not a folder: the general message below
   }
   if (runs.length > 0) return `${dir} is not a training run but holds ${runs.length}: ${runs.sort().join(', ')}; give one of them`;
-  return `${dir}: not a training run (config.json missing)`;
+  return `${dir}: not a training run (config.json missing) nor an imported model (embedding.onnx and preprocessing.json missing)`;
 }
 
 function readJsonObject(file: string): Record<string, unknown> {

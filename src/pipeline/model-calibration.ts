@@ -1,0 +1,87 @@
+/**
+ * `whaleid model calibrate`: fits an imported model's cosine curve and new-individual threshold
+ * on the user's own labelled photos (a labelled dataset, or the identified photos of a catalog:
+ * imported with their individual or confirmed by a reviewer) and writes them to the model
+ * folder's calibration.json, which every `--model` user then scores with.
+ */
+import { NEW_WHALE } from '../data/labels.js';
+import { loadUsableDataset } from '../data/dataset.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { CropRequest } from '../image/crop.js';
+import { createImageCache } from '../image/image-cache.js';
+import { loadPhotoExtras } from '../image/photo-extras.js';
+import { calibrateCosine, type CosineCalibration } from '../infer/cosine-calibration.js';
+import { openEmbeddingInference } from '../infer/embedding-model.js';
+import { isModelFolder, writeModelCalibration, type ModelCalibration } from '../model/model-folder.js';
+import { WhaleidError } from '../util/errors.js';
+import type { PipelineReport } from './report.js';
+
+/** Where the labelled photos come from: a dataset folder, or an open catalog. */
+export type CalibrationSource = { data: string; boxes?: string; rotate?: string } | { catalog: Catalog; name: string };
+
+/** Options of {@link calibrateModel}. */
+export interface CalibrateModelOptions {
+  /** The imported model's folder. */
+  model: string;
+  source: CalibrationSource;
+  /** ONNX Runtime threads. */
+  threads?: number;
+}
+
+/** What {@link calibrateModel} fitted and wrote. */
+export interface CalibrateModelResult extends CosineCalibration {
+  photos: number;
+  individuals: number;
+  file: string;
+}
+
+/** Labelled photos of the source, with their boxes and ids. */
+async function labelledPhotos(source: CalibrationSource, report: PipelineReport): Promise<{ requests: CropRequest[]; ids: string[] }> {
+  if ('data' in source) {
+    const ds = await loadUsableDataset(source.data, (l) => report.detail(l));
+    const extras = await loadPhotoExtras(ds.root, { boxes: source.boxes, rotate: source.rotate });
+    return { requests: ds.train.map((p) => ({ file: p.file, ...extras.of(p.image) })), ids: ds.train.map((p) => p.id) };
+  }
+  const requests: CropRequest[] = [];
+  const ids: string[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = await source.catalog.listPhotos({ status: 'identified', limit: 500, offset });
+    for (const p of page.items) {
+      if (p.individualId === null) continue;
+      requests.push({ file: source.catalog.photoFile(p), box: p.box ?? undefined });
+      ids.push(String(p.individualId));
+    }
+    if (page.items.length < 500) break;
+  }
+  return { requests, ids };
+}
+
+/**
+ * Calibrates an imported model on labelled photos and writes its calibration.json (atomically;
+ * the folder's manifest is written again to cover it).
+ *
+ * @param o - see {@link CalibrateModelOptions}
+ * @param report - detail lines and the features' progress
+ * @returns the calibration, the photos and individuals it saw, and the file written
+ * @throws {@link WhaleidError} when the folder is not an imported model, the source has no
+ *   individual with two photos, or the cosine does not separate them
+ * @example
+ * const c = await calibrateModel({ model: 'models/resnet', source: { data: 'photos' } }, report);
+ */
+export async function calibrateModel(o: CalibrateModelOptions, report: PipelineReport): Promise<CalibrateModelResult> {
+  if (!isModelFolder(o.model)) throw new WhaleidError(`${o.model}: not an imported model folder (embedding.onnx and preprocessing.json); only imported models are calibrated here (a trained run calibrates itself on its validation photos)`);
+  const { requests, ids } = await labelledPhotos(o.source, report);
+  const sourceName = 'data' in o.source ? o.source.data : o.source.name;
+  const individuals = new Set(ids.filter((id) => id !== NEW_WHALE)).size;
+  if (requests.length < 3 || individuals < 2) throw new WhaleidError(`${sourceName}: ${requests.length} labelled photos of ${individuals} individuals; calibration needs at least 2 individuals, one with 2 photos or more`);
+  const model = await openEmbeddingInference(o.model, { threads: o.threads, onWarning: () => {} });
+  try {
+    const unit = await model.features(createImageCache(), requests, { size: model.inputSize }, report.progress('features'));
+    const fit = calibrateCosine(unit, ids, model.featureCount);
+    const calibration: ModelCalibration = { scale: fit.scale, bias: fit.bias, threshold: fit.threshold, source: sourceName, pairs: fit.pairs, map5: fit.map5 };
+    await writeModelCalibration(o.model, model.manifest!, calibration);
+    return { ...fit, photos: requests.length, individuals, file: `${o.model}/calibration.json` };
+  } finally {
+    await model.dispose();
+  }
+}
