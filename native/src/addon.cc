@@ -132,6 +132,19 @@ whaleid::NetSpec parseSpec(Napi::Object o) {
   return spec;
 }
 
+std::vector<float> floats(Napi::Value v, const std::string& where);
+
+// options.margin: { classes, subcenters, features, scale, margins: Float32Array }
+whaleid::MarginOptions parseMargin(Napi::Object o) {
+  whaleid::MarginOptions m;
+  m.classes = static_cast<int64_t>(numberField(o, "classes", "options.margin"));
+  m.subcenters = static_cast<int64_t>(numberField(o, "subcenters", "options.margin", false, 1));
+  m.features = static_cast<int64_t>(numberField(o, "features", "options.margin", false, 0));
+  m.scale = numberField(o, "scale", "options.margin");
+  m.margins = floats(o.Get("margins"), "options.margin.margins");
+  return m;
+}
+
 std::vector<float> floats(Napi::Value v, const std::string& where) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
     throw Napi::TypeError::New(v.Env(), "native engine: " + where + ": expected a Float32Array");
@@ -222,13 +235,13 @@ class NetWrap : public Napi::ObjectWrap<NetWrap> {
         InstanceMethod("setWeights", &NetWrap::SetWeights),
         InstanceMethod("getOptimizerState", &NetWrap::GetOptimizerState),
         InstanceMethod("setOptimizerState", &NetWrap::SetOptimizerState),
+        InstanceMethod("save", &NetWrap::Save),
         InstanceMethod("dispose", &NetWrap::Dispose),
     });
   }
 
   explicit NetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetWrap>(info) {
     if (!info[0].IsObject() || !info[1].IsObject()) typeError(info.Env(), "new Net(spec, options): two objects expected");
-    auto spec = parseSpec(info[0].As<Napi::Object>());
     auto o = info[1].As<Napi::Object>();
     whaleid::NetOptions options;
     options.device = stringField(o, "device", "options", "cpu");
@@ -238,8 +251,14 @@ class NetWrap : public Napi::ObjectWrap<NetWrap> {
     options.float64 = o.Get("float64").ToBoolean();
     options.deterministic = o.Has("deterministic") ? o.Get("deterministic").ToBoolean().Value() : true;
     options.loss = stringField(o, "loss", "options", "binary");
+    options.seed = static_cast<int64_t>(numberField(o, "seed", "options", false, 0));
+    if (o.Get("margin").IsObject()) options.margin = parseMargin(o.Get("margin").As<Napi::Object>());
+    auto spec = info[0].As<Napi::Object>();
     try {
-      net_ = whaleid::createNet(spec, options);
+      // { torchscript: FILE, trainable? }: a TorchScript network; otherwise a layer spec
+      net_ = spec.Get("torchscript").IsString()
+                 ? whaleid::createScriptNet(spec.Get("torchscript").As<Napi::String>().Utf8Value(), options, static_cast<int64_t>(numberField(spec, "trainable", "spec", false, 0)))
+                 : whaleid::createNet(parseSpec(spec), options);
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), e.what());
     }
@@ -342,6 +361,14 @@ class NetWrap : public Napi::ObjectWrap<NetWrap> {
     auto m = fromJs(o.Get("m"), "setOptimizerState.m");
     auto v = fromJs(o.Get("v"), "setOptimizerState.v");
     guarded(info.Env(), [&](Net& net) { net.setOptimizerState(iterations, m, v); });
+    return info.Env().Undefined();
+  }
+
+  // save(file): the TorchScript network, fine-tuned, as a TorchScript file
+  Napi::Value Save(const Napi::CallbackInfo& info) {
+    if (!info[0].IsString()) typeError(info.Env(), "save: a file name expected");
+    const std::string file = info[0].As<Napi::String>().Utf8Value();
+    guarded(info.Env(), [&](Net& net) { net.save(file); });
     return info.Env().Undefined();
   }
 

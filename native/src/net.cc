@@ -2,6 +2,7 @@
 // time (the binding serialises calls), usually a libuv worker, so the thread count and the
 // autocast state, both thread-local in libtorch, are set at the start of each call.
 #include "net.h"
+#include "torch-util.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -26,12 +27,6 @@
 
 namespace whaleid {
 namespace {
-
-// tfjs's float32 epsilon (backend().epsilon()): BCE clipping and Adam's default epsilon.
-constexpr float kEpsilon = 1e-7f;
-constexpr double kBeta1 = 0.9, kBeta2 = 0.999;
-
-std::runtime_error fail(const std::string& what) { return std::runtime_error("native engine: " + what); }
 
 // Scopes bf16 autocast on CUDA (thread-local in libtorch, so set on the thread that computes).
 class AutocastScope {
@@ -75,15 +70,6 @@ int64_t numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (auto d : shape) n *= d;
   return n;
-}
-
-// beta^(steps + 1) as tfjs's live training computes it: float32(beta) multiplied by float32(beta)
-// once per step, each product rounded to float32.
-float chainPower(double beta, int64_t steps) {
-  const float b = static_cast<float>(beta);
-  float p = b;
-  for (int64_t i = 0; i < steps; i++) p *= b;
-  return p;
 }
 
 // x with the activation applied; relu's gradient at 0 is 0 in both libraries.
@@ -150,10 +136,11 @@ class TorchNet final : public Net {
     if (options.bf16 && !isCuda()) throw fail("bf16 precision needs --device cuda");
     if (options.bf16 && options.float64) throw fail("bf16 and float64 exclude each other");
     if (spec.output < 0 || spec.output >= spec.values) throw fail("the spec has no output value");
-    if (options.loss != "binary" && options.loss != "softmax") throw fail("loss must be binary or softmax, got " + options.loss);
-    params_.reserve(spec.params.size());
-    for (size_t i = 0; i < spec.params.size(); i++) {
-      const auto& p = spec.params[i];
+    if (options.loss != "binary" && options.loss != "softmax" && options.loss != "arcface") throw fail("loss must be binary, softmax or arcface, got " + options.loss);
+    if (options.loss == "arcface") addMarginHead();
+    params_.reserve(spec_.params.size());
+    for (size_t i = 0; i < spec_.params.size(); i++) {
+      const auto& p = spec_.params[i];
       if (byName_.count(p.name)) throw fail("parameter " + p.name + " twice in the spec");
       byName_[p.name] = static_cast<int>(i);
       auto t = at::zeros(p.shape, dtype());
@@ -184,7 +171,9 @@ class TorchNet final : public Net {
       p = forward(pairs, true);
     }
     // the loss in float32, outside autocast, as the backward pass
-    at::Tensor loss = options_.loss == "softmax" ? softmaxCrossEntropy(p.to(dtype()), classes(pairs, p.size(1))) : crossEntropy(p.to(dtype()), labels(pairs));
+    at::Tensor loss = options_.loss == "softmax" ? softmaxCrossEntropy(p.to(dtype()), classNumbers(pairs, p.size(1), device_))
+                      : options_.loss == "arcface" ? arcfaceLoss(p.to(dtype()), params_[head_], classNumbers(pairs, options_.margin.classes, device_), margins_, options_.margin)
+                                                   : crossEntropy(p.to(dtype()), labels(pairs));
     at::Tensor penalty = l2Penalty();
     if (penalty.defined()) loss = loss + penalty;
     (loss * scale).backward();
@@ -196,30 +185,13 @@ class TorchNet final : public Net {
     at::NoGradGuard noGrad;
     // tfjs: oneMinusAccBeta = 1 - accBeta in float32, where accBeta = beta^(iterations + 1) as a
     // chain of float32 products (kept in acc1_, acc2_; rebuilt the same way by setOptimizerState)
-    const float oneMinusAcc1 = 1.0f - acc1_, oneMinusAcc2 = 1.0f - acc2_;
-    const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
-    const float c1 = static_cast<float>(1 - kBeta1), c2 = static_cast<float>(1 - kBeta2);
-    const float lr = static_cast<float>(lr_);
     for (int i : trainable_) {
-      at::Tensor& w = params_[i];
-      at::Tensor g = w.grad();
-      if (!g.defined()) continue;
-      if (!m_[i].defined()) m_[i] = at::zeros_like(w);
-      if (!v_[i].defined()) v_[i] = at::zeros_like(w);
-      // tfjs: m = m*b1 + g*(1-b1); v = v*b2 + g^2*(1-b2); w += -lr * (m/c1) / (sqrt(v/c2) + eps),
-      // each op rounded as tfjs rounds it, in two scratch tensors rather than one per op
-      at::Tensor t = at::mul(g, c1);
-      m_[i].mul_(b1).add_(t);
-      at::Tensor u = at::square(g);
-      u.mul_(c2);
-      v_[i].mul_(b2).add_(u);
-      at::div_out(u, v_[i], oneMinusAcc2).sqrt_().add_(kEpsilon);
-      at::div_out(t, m_[i], oneMinusAcc1).div_(u).mul_(-lr);
-      w.add_(t);
+      at::Tensor g = params_[i].grad();
+      if (g.defined()) adamUpdate(params_[i], g, m_[i], v_[i], acc1_, acc2_, lr_);
     }
     iterations_++;
-    acc1_ *= b1;
-    acc2_ *= b2;
+    acc1_ *= static_cast<float>(kBeta1);
+    acc2_ *= static_cast<float>(kBeta2);
     clearGradients();
   }
 
@@ -297,6 +269,16 @@ class TorchNet final : public Net {
 
  private:
   bool isCuda() const { return device_.is_cuda(); }
+
+  // The ArcFace loss's margin head: one more trainable parameter, after the spec's, read by the
+  // loss rather than by a node (the spec's output is the embedding).
+  void addMarginHead() {
+    const auto& o = options_.margin;
+    checkMargin(o);
+    head_ = static_cast<int>(spec_.params.size());
+    spec_.params.push_back({"margin_head/kernel", {o.features, o.classes * o.subcenters}, "plain", true, 0});
+    margins_ = at::tensor(std::vector<float>(o.margins), at::kFloat).to(dtype()).to(device_);
+  }
   // float64 is a reference for tests: how far float32 rounding moves a result.
   at::ScalarType dtype() const { return options_.float64 ? at::kDouble : at::kFloat; }
 
@@ -349,20 +331,6 @@ class TorchNet final : public Net {
   at::Tensor labels(const Pairs& pairs) const {
     if (static_cast<int64_t>(pairs.labels.size()) != pairs.count) throw fail("one label per pair expected");
     return at::from_blob(const_cast<float*>(pairs.labels.data()), {pairs.count, 1}, at::kFloat).to(dtype(), /*non_blocking=*/false, /*copy=*/true).to(device_);
-  }
-
-  // Class numbers of a softmax batch as int64 [count]; each must be a whole number in [0, classes).
-  at::Tensor classes(const Pairs& pairs, int64_t count) const {
-    if (static_cast<int64_t>(pairs.labels.size()) != pairs.count) throw fail("one class number per photo expected");
-    std::vector<int64_t> c(pairs.labels.size());
-    for (size_t i = 0; i < c.size(); i++) {
-      const float x = pairs.labels[i];
-      if (!(x >= 0 && x < static_cast<float>(count) && x == static_cast<float>(static_cast<int64_t>(x)))) {
-        throw fail("label " + std::to_string(i) + " is " + std::to_string(x) + ", expected a class number from 0 to " + std::to_string(count - 1));
-      }
-      c[i] = static_cast<int64_t>(x);
-    }
-    return at::tensor(c, at::kLong).to(device_);
   }
 
   const at::Tensor& param(int i) const { return params_[i]; }
@@ -511,6 +479,9 @@ class TorchNet final : public Net {
   at::Device device_;
   std::vector<at::Tensor> params_, m_, v_;
   std::vector<int> trainable_;
+  // the margin head's parameter index and the classes' margins (loss arcface)
+  int head_ = -1;
+  at::Tensor margins_;
   std::unordered_map<std::string, int> byName_;
   int64_t iterations_ = 0;
   float acc1_ = static_cast<float>(kBeta1), acc2_ = static_cast<float>(kBeta2);
@@ -533,6 +504,8 @@ void keepFreedMemory() {
 }
 
 }  // namespace
+
+void Net::save(const std::string&) { throw fail("only a TorchScript network is saved as TorchScript"); }
 
 std::unique_ptr<Net> createNet(const NetSpec& spec, const NetOptions& options) {
   if (options.threads < 1) throw fail("threads must be >= 1");

@@ -60,6 +60,21 @@ struct NetSpec {
   int output = -1;
 };
 
+// The margin head of the ArcFace losses: a kernel [features, classes x subcenters] (trainable,
+// named margin_head/kernel) whose columns, unit length, are the classes' sub-centres; a photo's
+// cosine to a class is its best sub-centre's, and the true class's angle gets the class's margin.
+struct MarginOptions {
+  int64_t classes = 0;
+  // k sub-centres per class (1: plain ArcFace).
+  int64_t subcenters = 1;
+  // Embedding size (the kernel's rows).
+  int64_t features = 0;
+  // s: the logits are s x cos.
+  double scale = 30;
+  // One margin per class (radians), e.g. the dynamic a * n^(-1/4) + b.
+  std::vector<float> margins;
+};
+
 struct NetOptions {
   // "cpu" or "cuda".
   std::string device = "cpu";
@@ -75,7 +90,13 @@ struct NetOptions {
   // "binary": the output is the pair's probability, labels 0/1 (the Siamese network).
   // "softmax": the output is one logit per class, labels are class numbers (the branch's
   // classification warm-up): softmax cross-entropy from the logits, as tf.losses.softmaxCrossEntropy.
+  // "arcface": the output is a photo's embedding, labels are class numbers; the loss is ArcFace
+  // (sub-centre ArcFace with margin.subcenters > 1) over the margin head.
   std::string loss = "binary";
+  MarginOptions margin;
+  // A TorchScript network only: seeds libtorch's generator at each step (seed, step), so dropout
+  // and the like draw the same numbers in a resumed run.
+  int64_t seed = 0;
 };
 
 // A named array in tfjs layout.
@@ -116,10 +137,19 @@ class Net {
   virtual void setOptimizerState(int64_t iterations, const std::vector<NamedArray>& m, const std::vector<NamedArray>& v) = 0;
   // The probabilities of the pairs, inference mode (moving statistics).
   virtual std::vector<float> predict(const Pairs& pairs) = 0;
+  // Writes the network as a TorchScript file (a TorchScript network only).
+  virtual void save(const std::string& file);
 };
 
 // Builds a network; throws std::exception with a message naming what is wrong.
 std::unique_ptr<Net> createNet(const NetSpec& spec, const NetOptions& options);
+
+// A TorchScript network (torch::jit::load of `file`, e.g. a traced timm or torchvision model) that
+// maps [N, 3, H, W] photos to embeddings [N, D] (or feature maps [N, D, h, w], average-pooled),
+// trained with the margin head of options.margin (options.loss "arcface"); with no classes, an
+// embedder for inference only. `trainable`: the last that many parameter tensors are trained (0:
+// all). Parameters and buffers are named "backbone/<torch name>". Throws naming what is wrong.
+std::unique_ptr<Net> createScriptNet(const std::string& file, const NetOptions& options, int64_t trainable);
 
 // What this build links and sees.
 struct TorchInfo {

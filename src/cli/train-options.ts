@@ -9,6 +9,7 @@ import { MODEL_PRESETS, featureCount, type ModelPresetName } from '../model/bran
 import { SCHEDULE_PRESETS, resolveSchedule, totalEpochs, type Schedule } from '../train/schedule.js';
 import { TRAIN_RECIPES, applyRecipe } from '../train/recipes.js';
 import { SCORER_SETTINGS } from '../train/scorer-choice.js';
+import { LOSS_NAMES } from '../model/margin-head.js';
 import { TRAIN_DEFAULTS, viewRegExp, WARMUP_ROTATIONS, type TrainConfig } from '../train/train-config.js';
 import { invalidParameterError } from '../util/errors.js';
 import { choice, int, num, switchOff, text, type Field } from './option-field.js';
@@ -62,6 +63,11 @@ export const TRAIN_OPTIONS = {
     })
     .showingDefault(shown(TRAIN_DEFAULTS.warmupRotations)),
   warmupLr: num('--warmup-lr <x>', "the warm-up's learning rate", 1e-8, 1).showingDefault(shown(TRAIN_DEFAULTS.warmupLr)),
+  loss: choice('--loss <name>', 'the warm-up\'s classification loss (native engine for the margin losses, which need --warmup-epochs)', () => LOSS_NAMES, (l) => ({ pair: 'the method (softmax warm-up, if any)', arcface: 'ArcFace, dynamic margins', 'subcenter-arcface': 'sub-center ArcFace, dynamic margins' })[l]).showingDefault(TRAIN_DEFAULTS.loss),
+  arcfaceScale: num('--arcface-scale <s>', 'ArcFace: logits are s x cos', 1e-3, 1000).showingDefault(shown(TRAIN_DEFAULTS.arcfaceScale)),
+  arcfaceMarginA: num('--arcface-margin-a <a>', 'ArcFace: margin a n^(-1/4) + b for a class of n photos (radians)', 0, 1.5).showingDefault(shown(TRAIN_DEFAULTS.arcfaceMarginA)),
+  arcfaceMarginB: num('--arcface-margin-b <b>', 'ArcFace: the margin floor b (radians)', 0, 1.5).showingDefault(shown(TRAIN_DEFAULTS.arcfaceMarginB)),
+  subcenters: int('--subcenters <k>', 'sub-center ArcFace: centres per class, the best one counts', 1, 16).showingDefault(shown(TRAIN_DEFAULTS.subcenters)),
   scorer: choice('--scorer <how>', 'what the exported model scores pairs with', () => SCORER_SETTINGS, (s) => ({ head: 'the trained head (the method)', cosine: 'the cosine of the features, calibrated on validation', auto: 'the cosine when it ranks held-out individuals better' })[s]).showingDefault(TRAIN_DEFAULTS.scorer),
   maxMinutes: num('--max-minutes <m>', 'time budget: finish at the first group boundary past it (a warm-up at the first epoch past it; the first pair group always runs)', 0.01, 1e6),
   cacheDir: common.cache,

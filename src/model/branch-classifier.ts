@@ -10,11 +10,16 @@
  * with its softmax loss) and `wasm` (tfjs's own trainOnBatch). Both start from the Siamese's
  * branch and leave their branch weights and BatchNorm moving averages in it; neither touches the
  * Siamese's Adam state (the pair phase starts its optimiser afresh).
+ *
+ * With a margin loss (`--loss arcface|subcenter-arcface`, native engine only) the dense layer is
+ * the addon's margin head instead: the classifier's network ends at the branch's features, and
+ * the loss is ArcFace over unit features and unit class centres (margin-head.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { invalidParameterError } from '../util/errors.js';
+import { invalidParameterError, WhaleidError } from '../util/errors.js';
 import { layerSpecOf } from './layer-spec.js';
-import type { AddonNet } from './native-addon.js';
+import { initialMarginKernel, MARGIN_KERNEL } from './margin-head.js';
+import type { AddonMarginOptions, AddonNet } from './native-addon.js';
 import { createAddonNet, resolveNativeChoice, type NativeEngineSettings } from './native-training-engine.js';
 import type { Siamese } from './siamese.js';
 import { writeSiameseWeights } from './siamese-state.js';
@@ -61,6 +66,10 @@ export interface BranchClassifierOptions extends NativeEngineSettings {
   lr: number;
   /** Seed of the dense layer's initial weights. */
   seed: number;
+  /** A margin loss's head (native engine only; its `features` are the branch's); unset: softmax over a dense layer. */
+  margin?: AddonMarginOptions;
+  /** The loss's name for the wasm engine's refusal (e.g. `subcenter-arcface`). */
+  lossName?: string;
 }
 
 /**
@@ -99,6 +108,11 @@ export function classifierModel(siamese: Siamese, classes: number, seed: number)
  */
 export async function createBranchClassifier(siamese: Siamese, classes: number, options: BranchClassifierOptions): Promise<BranchClassifier> {
   if (!(options.lr > 0)) throw invalidParameterError('lr', 'a positive number', options.lr);
+  if (options.margin) {
+    if ((options.engine ?? 'wasm') !== 'native') throw new WhaleidError(`--loss ${options.lossName ?? 'arcface'}: the wasm engine trains only the pair loss and the softmax warm-up; train on the native engine (--engine native)`);
+    if (options.margin.classes !== classes) throw invalidParameterError('margin.classes', `${classes} (the classifier's)`, options.margin.classes);
+    return nativeClassifier(featureModel(siamese), classes, options);
+  }
   const model = classifierModel(siamese, classes, options.seed);
   const dense = model.getLayer(LOGITS_LAYER);
   const disposeDense = (): void => dense.weights.forEach((w) => w.dispose());
@@ -110,6 +124,12 @@ export async function createBranchClassifier(siamese: Siamese, classes: number, 
     }
   }
   return wasmClassifier(model, classes, options.lr, disposeDense);
+}
+
+/** input -> the Siamese's branch -> its features: the network a margin head reads. */
+function featureModel(siamese: Siamese): tf.LayersModel {
+  const input = tf.input({ shape: siamese.branch.inputs[0].shape.slice(1) as number[], name: 'warmup_photo' });
+  return tf.model({ inputs: input, outputs: siamese.branch.apply(input) as tf.SymbolicTensor, name: 'warmup_embedder' });
 }
 
 /** tfjs's own training of the classifier (its variables are the branch's). */
@@ -142,11 +162,15 @@ function wasmClassifier(model: tf.LayersModel, classes: number, lr: number, disp
   };
 }
 
-/** The addon's network of the classifier's layer spec, with its softmax loss. */
+/** The addon's network of the classifier's layer spec, with its softmax loss or the margin head. */
 function nativeClassifier(model: tf.LayersModel, classes: number, options: BranchClassifierOptions): BranchClassifier {
-  let net: AddonNet | null = createAddonNet(layerSpecOf(model), resolveNativeChoice(options), 'softmax');
+  // the head reads the branch's features: their count is the network's
+  const margin = options.margin && { ...options.margin, features: model.outputs[0].shape.at(-1) as number };
+  let net: AddonNet | null = createAddonNet(layerSpecOf(model), resolveNativeChoice(options), margin ? 'arcface' : 'softmax', margin);
   try {
-    net.setWeights(model.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array })));
+    const weights = model.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array }));
+    if (margin) weights.push({ name: MARGIN_KERNEL, values: initialMarginKernel(margin, options.seed) });
+    net.setWeights(weights);
     net.setLearningRate(options.lr);
   } catch (e) {
     net.dispose();
@@ -181,7 +205,7 @@ function nativeClassifier(model: tf.LayersModel, classes: number, options: Branc
     },
     async writeTo(siamese) {
       const branch: NamedArrays = new Map();
-      for (const w of live().getWeights()) if (!w.name.startsWith(`${LOGITS_LAYER}/`)) branch.set(w.name, { shape: w.shape ?? [w.values.length], values: w.values });
+      for (const w of live().getWeights()) if (!w.name.startsWith(`${LOGITS_LAYER}/`) && w.name !== MARGIN_KERNEL) branch.set(w.name, { shape: w.shape ?? [w.values.length], values: w.values });
       writeSiameseWeights(siamese, branch);
     },
     dispose() {

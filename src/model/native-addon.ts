@@ -34,7 +34,31 @@ export interface AddonNetOptions {
    * `softmax`: the output is a photo's class logits, labels are class numbers (the branch's
    * classification warm-up; the network has one input, `a`).
    */
-  loss?: 'binary' | 'softmax';
+  loss?: 'binary' | 'softmax' | 'arcface';
+  /** `arcface`: the margin head (the network's output is the embedding). */
+  margin?: AddonMarginOptions;
+  /** A TorchScript network: seeds libtorch's generator per step (dropout draws the same in a resumed run). */
+  seed?: number;
+}
+
+/** The margin head of the ArcFace losses (see native/src/net.h, MarginOptions). */
+export interface AddonMarginOptions {
+  /** Classes (>= 2). */
+  readonly classes: number;
+  /** Sub-centres per class (1: plain ArcFace). */
+  readonly subcenters: number;
+  /** Embedding size. */
+  readonly features: number;
+  /** s: the logits are s x cos. */
+  readonly scale: number;
+  /** One margin per class, in radians. */
+  readonly margins: Float32Array;
+}
+
+/** A TorchScript network instead of a layer spec: its file and how many of its last parameter tensors train (0: all). */
+export interface AddonTorchScript {
+  readonly torchscript: string;
+  readonly trainable?: number;
 }
 
 /** The addon's network: one call at a time (a second while a step runs is refused). */
@@ -52,6 +76,8 @@ export interface AddonNet {
   setWeights(weights: readonly AddonArray[]): void;
   getOptimizerState(): { iterations: number; m: AddonArray[]; v: AddonArray[] };
   setOptimizerState(state: { iterations: number; m: readonly AddonArray[]; v: readonly AddonArray[] }): void;
+  /** Writes a TorchScript network (fine-tuned) as a TorchScript file; a layer-spec network throws. */
+  save(file: string): void;
   dispose(): void;
 }
 
@@ -69,7 +95,7 @@ export interface TorchInfo {
 
 /** The compiled addon's exports. */
 export interface NativeAddon {
-  Net: new (spec: LayerSpec, options: AddonNetOptions) => AddonNet;
+  Net: new (spec: LayerSpec | AddonTorchScript, options: AddonNetOptions) => AddonNet;
   torchInfo(): TorchInfo;
 }
 

@@ -11,7 +11,7 @@
 import os from 'node:os';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
 import { layerSpecOf, type LayerSpec } from './layer-spec.js';
-import { loadNativeAddon, type AddonArray, type AddonNet, type NativeAddon } from './native-addon.js';
+import { loadNativeAddon, type AddonArray, type AddonMarginOptions, type AddonNet, type NativeAddon } from './native-addon.js';
 import { getLearningRate, type Siamese } from './siamese.js';
 import { readAdamState, readSiameseWeights, restoreAdamState, writeSiameseWeights } from './siamese-state.js';
 import type { NamedArrays, OptimizerState, PairBatch, TrainingEngine } from './training-engine.js';
@@ -38,7 +38,15 @@ export interface NativeEngineChoice {
   readonly description: string;
 }
 
-function requireAddon(): NativeAddon {
+/**
+ * The addon, or the one line saying why there is none.
+ *
+ * @returns the loaded addon
+ * @throws {@link WhaleidError} naming why the native engine is unavailable
+ * @example
+ * const torch = requireAddon().torchInfo();
+ */
+export function requireAddon(): NativeAddon {
   const native = loadNativeAddon();
   if (!native.available) throw new WhaleidError(`--engine native: ${native.reason}`);
   return native.addon;
@@ -74,13 +82,15 @@ export function resolveNativeChoice(settings: NativeEngineSettings = {}): Native
  *
  * @param spec - the layer spec ({@link layerSpecOf})
  * @param choice - device, threads, precision ({@link resolveNativeChoice})
- * @param loss - `binary` for the Siamese head's probability, `softmax` for class numbers
+ * @param loss - `binary` for the Siamese head's probability, `softmax` for class numbers, `arcface`
+ *   for class numbers through the margin head (the spec's output is the embedding)
+ * @param margin - the margin head, with `arcface`
  * @returns the network (the caller disposes it)
  * @throws {@link WhaleidError} without the addon
  * @example
  * const net = createAddonNet(layerSpecOf(siamese.model), resolveNativeChoice(), 'binary');
  */
-export function createAddonNet(spec: LayerSpec, choice: NativeEngineChoice, loss: 'binary' | 'softmax'): AddonNet {
+export function createAddonNet(spec: LayerSpec, choice: NativeEngineChoice, loss: 'binary' | 'softmax' | 'arcface', margin?: AddonMarginOptions): AddonNet {
   return new (requireAddon().Net)(spec, {
     device: choice.device,
     threads: choice.threads,
@@ -89,6 +99,7 @@ export function createAddonNet(spec: LayerSpec, choice: NativeEngineChoice, loss
     // 17-18 photos per CPU-second at 192 px, PyTorch 24-26 with channels_last too)
     channelsLast: true,
     loss,
+    margin,
   });
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { invalidParameterError } from '../util/errors.js';
+import { LOSS_NAMES, type LossName, type MarginSettings } from '../model/margin-head.js';
 import { MODEL_PRESETS, type ModelPresetName } from '../model/presets.js';
 import type { ScheduleGroup } from './schedule.js';
 import { SCORER_SETTINGS, type ScorerSetting } from './scorer-choice.js';
@@ -91,6 +92,21 @@ export interface TrainConfig {
    */
   warmupRotations: number;
   /**
+   * The classification loss of the warm-up: `pair` (the method's pair loss, with a softmax
+   * warm-up when warmupEpochs > 0), or a margin loss on the native engine, `arcface` or
+   * `subcenter-arcface` (ArcFace over unit features; see model/margin-head.ts), which needs
+   * warm-up epochs. The schedule's pair groups follow either way (they fit the pair head).
+   */
+  loss: LossName;
+  /** ArcFace's scale s (the logits are s x cos). */
+  arcfaceScale: number;
+  /** a of the dynamic margins m = a n^(-1/4) + b (n: the class's training photos; 0: one margin b). */
+  arcfaceMarginA: number;
+  /** b of the dynamic margins. */
+  arcfaceMarginB: number;
+  /** Sub-centres per class of `subcenter-arcface`. */
+  subcenters: number;
+  /**
    * What the exported model scores pairs with: the trained `head` (the method), the calibrated
    * `cosine` of the features, or `auto`: the cosine when it ranks the held-out individuals better
    * (see scorer-choice.ts).
@@ -118,6 +134,13 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   warmupEpochs: 0,
   warmupLr: 1e-3,
   warmupRotations: 1,
+  loss: 'pair',
+  arcfaceScale: 30,
+  // the dynamic margins of the Google Landmark 2020 winners (0.45 n^(-1/4) + 0.05), which the
+  // Happywhale 2022 winners took over: 0.5 rad for one photo, 0.275 for 16
+  arcfaceMarginA: 0.45,
+  arcfaceMarginB: 0.05,
+  subcenters: 3,
   // measured: the cosine ranked held-out individuals better on Omniglot, nyala and synthetic flukes
   // (bench/accuracy.md), and `auto` still keeps the head wherever it does not
   scorer: 'auto',
@@ -146,11 +169,37 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0) throw invalidParameterError('warmupEpochs', 'a non-negative integer', c.warmupEpochs);
   if (!WARMUP_ROTATIONS.includes(c.warmupRotations)) throw invalidParameterError('warmupRotations', WARMUP_ROTATIONS.join(' or '), c.warmupRotations);
   if (!SCORER_SETTINGS.includes(c.scorer)) throw invalidParameterError('scorer', SCORER_SETTINGS.map((x) => `'${x}'`).join(', '), c.scorer);
+  checkLoss(c);
   if (!(c.warmupLr > 0)) throw invalidParameterError('warmupLr', 'a positive number', c.warmupLr);
   if (!(c.lrScale > 0)) throw invalidParameterError('lrScale', 'a positive number', c.lrScale);
   if (c.maxMinutes !== undefined && !(c.maxMinutes > 0)) throw invalidParameterError('maxMinutes', 'a positive number', c.maxMinutes);
   if (c.viewPattern !== undefined) viewRegExp(c.viewPattern);
   return c;
+}
+
+/** The loss settings: a margin loss trains in the warm-up, so it needs warm-up epochs. */
+function checkLoss(c: TrainConfig): void {
+  if (!LOSS_NAMES.includes(c.loss)) throw invalidParameterError('--loss', LOSS_NAMES.join(', '), c.loss);
+  if (!(c.arcfaceScale > 0 && c.arcfaceScale <= 1000)) throw invalidParameterError('--arcface-scale', 'a number above 0 and at most 1000', c.arcfaceScale);
+  for (const [k, flag] of [['arcfaceMarginA', '--arcface-margin-a'], ['arcfaceMarginB', '--arcface-margin-b']] as const) {
+    if (!(c[k] >= 0 && c[k] < Math.PI / 2)) throw invalidParameterError(flag, 'a number of radians from 0 to below pi/2', c[k]);
+  }
+  if (!(c.arcfaceMarginA + c.arcfaceMarginB < Math.PI / 2)) throw invalidParameterError('--arcface-margin-a + --arcface-margin-b', 'below pi/2 (the margin of a class of one photo)', c.arcfaceMarginA + c.arcfaceMarginB);
+  if (!Number.isInteger(c.subcenters) || c.subcenters < 1 || c.subcenters > 16) throw invalidParameterError('--subcenters', 'an integer from 1 to 16', c.subcenters);
+  if (c.loss !== 'pair' && c.warmupEpochs === 0) throw invalidParameterError('--loss', `pair, or ${c.loss} with --warmup-epochs N (the margin loss trains the branch in the warm-up)`, `${c.loss} without warm-up epochs`);
+}
+
+/**
+ * The margin loss settings of a configuration, or null for the pair loss.
+ *
+ * @param c - the configuration
+ * @returns the settings of `--loss arcface|subcenter-arcface`, null for `pair`
+ * @example
+ * marginSettings({ ...config, loss: 'arcface' })?.scale; // 30
+ */
+export function marginSettings(c: Pick<TrainConfig, 'loss' | 'arcfaceScale' | 'arcfaceMarginA' | 'arcfaceMarginB' | 'subcenters'>): MarginSettings | null {
+  if (c.loss === 'pair') return null;
+  return { loss: c.loss, scale: c.arcfaceScale, marginA: c.arcfaceMarginA, marginB: c.arcfaceMarginB, subcenters: c.subcenters };
 }
 
 /**

@@ -4,14 +4,21 @@
  * identity, see model/branch-classifier.ts), on the run's engine, with the pair phase's crops and
  * augmentation. Then a `distance` head is started again from the new features and a checkpoint
  * is written, so a resume never repeats the warm-up; a run stopped during it starts it over.
+ *
+ * `--loss arcface|subcenter-arcface` trains here too, with the margin head in place of the softmax
+ * layer: the warm-up is the one phase that classifies photos by individual, with its epochs,
+ * augmentation, time budget and checkpoint already in place, and the pair groups after it fit the
+ * pair head to the new features as they do after a softmax warm-up.
  */
 import { randomAugmentation } from '../image/affine.js';
 import { loadCropBuffer } from '../image/crop.js';
 import { prefetched } from '../util/prefetch.js';
 import { createBranchClassifier, type ClassBatch } from '../model/branch-classifier.js';
+import { marginOptions } from '../model/margin-head.js';
 import type { Siamese } from '../model/siamese.js';
 import { createRng, type Rng } from '../util/random.js';
 import { saveCheckpoint } from './checkpoint.js';
+import { marginSettings } from './train-config.js';
 import { initHeadFromTrainingPhotos } from './head-init.js';
 import type { TrainingRun } from './training-run.js';
 
@@ -61,8 +68,10 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
   const classOf = new Map(names.map((key, c) => [key, c]));
   const labels = Int32Array.from(keys, (key) => classOf.get(key)!);
   const turns = config.warmupRotations;
-  const classifier = await createBranchClassifier(siamese, names.length * turns, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed });
-  run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} ${viewOf ? 'individual views' : 'individuals'}${turns > 1 ? ` x ${turns} turns` : ''} (${classifier.engine}, lr ${config.warmupLr})`);
+  const margin = marginHead(config, labels, names.length, turns);
+  const classifier = await createBranchClassifier(siamese, names.length * turns, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed, margin, lossName: config.loss });
+  const loss = margin ? `${config.loss}, s ${config.arcfaceScale}, margins ${Math.min(...margin.margins).toFixed(3)}-${Math.max(...margin.margins).toFixed(3)}${margin.subcenters > 1 ? `, ${margin.subcenters} sub-centres` : ''}` : 'softmax';
+  run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} ${viewOf ? 'individual views' : 'individuals'}${turns > 1 ? ` x ${turns} turns` : ''} (${classifier.engine}, ${loss}, lr ${config.warmupLr})`);
   const rng = createRng(config.seed).fork('warmup');
   const perStep = 2 * config.batchSize;
   let epochs = 0;
@@ -98,6 +107,19 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
   await run.record({ kind: WARMUP_DONE, epochs });
   await saveCheckpoint(run.runDir, siamese, run.state);
   return true;
+}
+
+/**
+ * The margin head of a margin loss (null for the pair loss): each class's margin from its training
+ * photos (a turned copy of a class counts its individual's photos).
+ */
+function marginHead(config: TrainingRun['config'], labels: Int32Array, classes: number, turns: number): ReturnType<typeof marginOptions> | undefined {
+  const settings = marginSettings(config);
+  if (!settings) return undefined;
+  const photos = new Array<number>(classes).fill(0);
+  for (const c of labels) photos[c]++;
+  // features: the branch's, filled in by the classifier
+  return marginOptions(settings, photos.flatMap((n) => new Array<number>(turns).fill(n)), 0);
 }
 
 /**

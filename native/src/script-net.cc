@@ -1,0 +1,247 @@
+// A TorchScript network (see createScriptNet in net.h): a pretrained backbone written by
+// torch.jit.trace or torch.jit.script, fine-tuned with the margin head on the user's photos, or
+// run for embeddings. Its state crosses as named float32 arrays, as the layer-spec network's does,
+// so the run's checkpoints are the same kind of files and a resume restores it bit for bit.
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+
+#include <cmath>
+
+#include "net.h"
+#include "torch-util.h"
+
+namespace whaleid {
+namespace {
+
+// The first line of a libtorch error (its messages carry a C++ backtrace after it).
+std::string firstLine(const std::exception& e) {
+  std::string s = e.what();
+  return s.substr(0, s.find('\n'));
+}
+
+class ScriptNet final : public Net {
+ public:
+  ScriptNet(const std::string& file, const NetOptions& options, int64_t trainable) : options_(options), device_(at::kCPU) {
+    if (options.device == "cuda") {
+      if (!torch::cuda::is_available()) throw fail("--device cuda: this libtorch sees no CUDA device");
+      device_ = at::Device(at::kCUDA, 0);
+      at::globalContext().setDeterministicCuDNN(options.deterministic);
+      at::globalContext().setBenchmarkCuDNN(!options.deterministic);
+    } else if (options.device != "cpu") {
+      throw fail("unknown device " + options.device);
+    }
+    if (options.bf16) throw fail("a TorchScript backbone trains in fp32 (bf16 autocast is for the layer-spec network)");
+    if (trainable < 0) throw fail("the number of trained parameter tensors must be >= 0");
+    try {
+      module_ = torch::jit::load(file, device_);
+    } catch (const std::exception& e) {
+      throw fail("cannot load the TorchScript file " + file + ": " + firstLine(e));
+    }
+    if (options.float64) module_.to(at::kDouble);
+    std::vector<at::Tensor> params;
+    for (const auto& p : module_.named_parameters(true)) {
+      names_.push_back("backbone/" + p.name);
+      params.push_back(p.value);
+    }
+    const int64_t count = static_cast<int64_t>(params.size());
+    for (int64_t i = 0; i < count; i++) {
+      const bool trained = options.margin.classes > 0 && (trainable == 0 || i >= count - trainable);
+      params[i].set_requires_grad(trained);
+      if (trained) trainable_.push_back(static_cast<int>(i));
+    }
+    tensors_ = params;
+    for (const auto& b : module_.named_buffers(true)) {
+      names_.push_back("backbone/" + b.name);
+      tensors_.push_back(b.value);
+    }
+    if (options.margin.classes > 0) {
+      if (options.loss != "arcface") throw fail("a TorchScript backbone trains with the arcface loss, got " + options.loss);
+      checkMargin(options.margin);
+      const auto& o = options.margin;
+      trainable_.push_back(static_cast<int>(tensors_.size()));
+      names_.push_back("margin_head/kernel");
+      tensors_.push_back(at::zeros({o.features, o.classes * o.subcenters}, at::TensorOptions().dtype(dtype()).device(device_)).set_requires_grad(true));
+      head_ = tensors_.back();
+      margins_ = at::tensor(std::vector<float>(o.margins), at::kFloat).to(dtype()).to(device_);
+    }
+    for (size_t i = 0; i < names_.size(); i++) byName_[names_[i]] = static_cast<int>(i);
+    m_.resize(tensors_.size());
+    v_.resize(tensors_.size());
+  }
+
+  double accumulate(const Pairs& pairs, double scale) override {
+    if (!head_.defined()) throw fail("this TorchScript network was opened for embeddings only");
+    prepareThread();
+    // dropout and drop-path draw from libtorch's generator: seeded by (seed, step, micro-batch)
+    at::manual_seed(static_cast<uint64_t>(options_.seed) * 1000003ULL + static_cast<uint64_t>(iterations_) * 1009ULL + micro_++);
+    at::Tensor loss = arcfaceLoss(embed(pairs, true), head_, classNumbers(pairs, options_.margin.classes, device_), margins_, options_.margin);
+    (loss * scale).backward();
+    return loss.item<double>();
+  }
+
+  void applyAdam() override {
+    prepareThread();
+    at::NoGradGuard noGrad;
+    for (int i : trainable_) {
+      at::Tensor g = tensors_[i].grad();
+      if (g.defined()) adamUpdate(tensors_[i], g, m_[i], v_[i], acc1_, acc2_, lr_);
+    }
+    iterations_++;
+    micro_ = 0;
+    acc1_ *= static_cast<float>(kBeta1);
+    acc2_ *= static_cast<float>(kBeta2);
+    clearGradients();
+  }
+
+  std::vector<NamedArray> gradients() override {
+    std::vector<NamedArray> out;
+    for (int i : trainable_) {
+      const auto& g = tensors_[i].grad();
+      out.push_back(toNamed(i, g.defined() ? g : at::zeros_like(tensors_[i])));
+    }
+    return out;
+  }
+
+  void clearGradients() override {
+    for (int i : trainable_) tensors_[i].mutable_grad() = at::Tensor();
+  }
+
+  void setLearningRate(double lr) override {
+    if (!(lr > 0) || !std::isfinite(lr)) throw fail("learning rate must be a positive number");
+    lr_ = lr;
+  }
+  double learningRate() const override { return lr_; }
+
+  std::vector<NamedArray> getWeights() override {
+    std::vector<NamedArray> out;
+    for (size_t i = 0; i < tensors_.size(); i++) out.push_back(toNamed(static_cast<int>(i), tensors_[i]));
+    return out;
+  }
+
+  void setWeights(const std::vector<NamedArray>& weights) override {
+    at::NoGradGuard noGrad;
+    for (const auto& w : weights) {
+      const int i = indexOf(w.name);
+      tensors_[i].copy_(fromNamed(i, w));
+    }
+  }
+
+  int64_t iterations() const override { return iterations_; }
+
+  std::vector<NamedArray> getMoments(bool second) override {
+    std::vector<NamedArray> out;
+    for (int i : trainable_) {
+      const at::Tensor& t = second ? v_[i] : m_[i];
+      out.push_back(toNamed(i, t.defined() ? t : at::zeros_like(tensors_[i])));
+    }
+    return out;
+  }
+
+  void setOptimizerState(int64_t iterations, const std::vector<NamedArray>& m, const std::vector<NamedArray>& v) override {
+    if (iterations < 0) throw fail("Adam iterations must be >= 0");
+    std::vector<at::Tensor> nm(tensors_.size()), nv(tensors_.size());
+    for (const auto& a : m) nm[indexOf(a.name)] = fromNamed(indexOf(a.name), a);
+    for (const auto& a : v) nv[indexOf(a.name)] = fromNamed(indexOf(a.name), a);
+    for (size_t i = 0; i < tensors_.size(); i++) {
+      if (nm[i].defined() != nv[i].defined()) throw fail("Adam state of " + names_[i] + " has one moment without the other");
+      if (nm[i].defined() && !tensors_[i].requires_grad()) throw fail("Adam state for " + names_[i] + ", which is not trained");
+    }
+    m_ = nm;
+    v_ = nv;
+    iterations_ = iterations;
+    micro_ = 0;
+    acc1_ = chainPower(kBeta1, iterations);
+    acc2_ = chainPower(kBeta2, iterations);
+  }
+
+  std::vector<float> predict(const Pairs& pairs) override {
+    prepareThread();
+    at::NoGradGuard noGrad;
+    at::Tensor e = embed(pairs, false).to(at::kFloat).to(at::kCPU).contiguous();
+    return std::vector<float>(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
+  }
+
+  void save(const std::string& file) override {
+    module_.eval();
+    try {
+      module_.save(file);
+    } catch (const std::exception& e) {
+      throw fail("cannot write the TorchScript file " + file + ": " + firstLine(e));
+    }
+  }
+
+ private:
+  at::ScalarType dtype() const { return options_.float64 ? at::kDouble : at::kFloat; }
+
+  void prepareThread() {
+    if (at::get_num_threads() != options_.threads) at::set_num_threads(options_.threads);
+  }
+
+  int indexOf(const std::string& name) const {
+    auto it = byName_.find(name);
+    if (it == byName_.end()) throw fail("no parameter or buffer named " + name);
+    return it->second;
+  }
+
+  NamedArray toNamed(int i, const at::Tensor& t) const {
+    at::Tensor c = t.detach().to(at::kCPU).to(at::kFloat).contiguous();
+    NamedArray a{names_[i], c.sizes().vec(), {}};
+    a.values.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    return a;
+  }
+
+  // A named array as tensor i's dtype (integer buffers such as BatchNorm's step count included:
+  // whole numbers below 2^24 cross float32 exactly) and device.
+  at::Tensor fromNamed(int i, const NamedArray& a) const {
+    const at::Tensor& t = tensors_[i];
+    if (static_cast<int64_t>(a.values.size()) != t.numel()) {
+      throw fail(names_[i] + ": " + std::to_string(a.values.size()) + " values, expected " + std::to_string(t.numel()));
+    }
+    return at::from_blob(const_cast<float*>(a.values.data()), t.sizes(), at::kFloat).to(t.scalar_type(), false, true).to(device_);
+  }
+
+  // NHWC grey crops [n, s, s, 1] -> the backbone's [n, 3, s, s] (the grey channel three times, as
+  // an ImageNet backbone takes RGB) -> embeddings [n, D] (feature maps average-pooled).
+  at::Tensor embed(const Pairs& pairs, bool training) {
+    const int64_t n = pairs.count, s = pairs.size;
+    if (n <= 0 || s <= 0 || static_cast<int64_t>(pairs.a.size()) != n * s * s) {
+      throw fail("a batch of " + std::to_string(n) + " photos of " + std::to_string(s) + " px needs " + std::to_string(n * s * s) + " values, got " + std::to_string(pairs.a.size()));
+    }
+    at::Tensor x = at::from_blob(const_cast<float*>(pairs.a.data()), {n, 1, s, s}, at::kFloat).to(dtype(), false, true).expand({n, 3, s, s}).contiguous().to(device_);
+    module_.train(training);
+    at::Tensor y;
+    try {
+      y = module_.forward({x}).toTensor();
+    } catch (const std::exception& e) {
+      throw fail("the TorchScript network failed on a batch of [" + std::to_string(n) + ", 3, " + std::to_string(s) + ", " + std::to_string(s) + "]: " + firstLine(e));
+    }
+    if (y.dim() == 4) y = y.mean({2, 3});
+    if (y.dim() != 2 || y.size(0) != n) throw fail("the TorchScript network returned " + std::to_string(y.dim()) + " dimensions: expected embeddings [N, D] or feature maps [N, D, h, w]");
+    return y;
+  }
+
+  NetOptions options_;
+  at::Device device_;
+  torch::jit::script::Module module_;
+  // parameters, then buffers, then the margin head: names "backbone/<torch name>", "margin_head/kernel"
+  std::vector<std::string> names_;
+  std::vector<at::Tensor> tensors_, m_, v_;
+  std::vector<int> trainable_;
+  std::unordered_map<std::string, int> byName_;
+  at::Tensor head_, margins_;
+  int64_t iterations_ = 0;
+  uint64_t micro_ = 0;
+  float acc1_ = static_cast<float>(kBeta1), acc2_ = static_cast<float>(kBeta2);
+  double lr_ = 1e-3;
+};
+
+}  // namespace
+
+std::unique_ptr<Net> createScriptNet(const std::string& file, const NetOptions& options, int64_t trainable) {
+  if (options.threads < 1) throw fail("threads must be >= 1");
+  at::set_num_threads(options.threads);
+  return std::make_unique<ScriptNet>(file, options, trainable);
+}
+
+}  // namespace whaleid
