@@ -110,13 +110,14 @@ export function hasCheckpoint(dir: string): boolean {
 }
 
 /**
- * Whether a run exported its network for ONNX Runtime (onnx/branch.onnx).
+ * Whether a run exported its network for ONNX Runtime (onnx/branch.onnx); an imported model's
+ * folder (`model-folder.ts`) is ONNX already, and is served wherever an exported run is.
  *
- * @param dir - the run folder
- * @returns true when onnx/branch.onnx exists
+ * @param dir - the run folder, or an imported model's folder
+ * @returns true when onnx/branch.onnx exists, or for an imported model
  */
 export function hasOnnxExport(dir: string): boolean {
-  return existsSync(runPaths(dir).branchOnnx);
+  return existsSync(runPaths(dir).branchOnnx) || isModelFolder(dir);
 }
 
 /** Whether `dir` holds a training run (its config.json). */

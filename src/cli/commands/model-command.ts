@@ -63,7 +63,8 @@ export function registerModelCommand(program: Command, io: CliIo): void {
       const { importOnnxModel } = await import('../../infer/model-import.js');
       const given: Partial<Preprocessing> = { inputSize: o.inputSize, channels: o.channels, layout: o.layout, mean: numbers('--mean', o.mean), std: numbers('--std', o.std), range: o.range, resize: o.resize, margin: o.margin };
       const preprocessing = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<Preprocessing>;
-      const res = await importOnnxModel({ onnx: o.onnx, out: o.out, preprocessing, force: (o as { force?: boolean }).force === true, threads: o.threads });
+      // the option table's output guard has already refused a folder holding these files without --force
+      const res = await importOnnxModel({ onnx: o.onnx, out: o.out, preprocessing, force: true, threads: o.threads });
       const p = res.preprocessing;
       io.out(`${o.out}: ${res.featureCount}-value embeddings of ${p.inputSize} px ${p.channels} ${p.layout} input (${p.resize}, mean ${p.mean.join(',')}, std ${p.std.join(',')}); calibrate it with whaleid model calibrate --model ${o.out} --data LABELLED_PHOTOS`);
     },
