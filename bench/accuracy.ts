@@ -26,7 +26,8 @@ import { checkLocalSettings, DEFAULT_LOCAL, localCropWidth } from '../src/infer/
 import { describePhotos } from '../src/infer/local/local-feature-store.js';
 import { createLocalMatcher } from '../src/infer/local/local-matcher.js';
 import { loadOpenCv } from '../src/infer/local/opencv.js';
-import { fitFusion, fusedScores, matcherScores, ranksOf, type MatcherKind } from '../src/infer/fusion/fusion-model.js';
+import { fitFusion, fusedScores, ranksOf } from '../src/infer/fusion/fusion-model.js';
+import { MATCHER_KINDS, matcherOf, type MatcherKind } from '../src/infer/matchers/matcher-registry.js';
 import { splitByIndividuals } from '../src/train/split.js';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
 import { invalidParameterError } from '../src/util/errors.js';
@@ -62,7 +63,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 const pct = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
-const kindsFor = (scorer: RunScorer | null): MatcherKind[] => (scorer ? ['siamese', 'local', 'fused'] : ['local']);
+const kindsFor = (scorer: RunScorer | null): MatcherKind[] => (scorer ? [...MATCHER_KINDS] : MATCHER_KINDS.filter((k) => !matcherOf(k).describes.embedding));
 
 function localSide(args: Args): LocalSide {
   const settings = checkLocalSettings({ ...DEFAULT_LOCAL, maxKeypoints: args.keypoints ?? DEFAULT_LOCAL.maxKeypoints });
@@ -114,7 +115,7 @@ async function humpback(args: Args, lines: string[]): Promise<void> {
   const requests: CropRequest[] = names.map((f) => (boxes.has(f) ? { file: path.join(kaggle, 'sample_flukes', f), box: boxes.get(f) } : { file: path.join(fb, f) }));
   const side = localSide(args);
   const g = await scoreGallery({ queries: requests, gallery: requests, galleryIds: names, local: side, skip: (q, p) => q === p });
-  const rankOf = (a: string, b: string): number => ranksOf(matcherScores('local', g.scores[names.indexOf(a)]).map((v, i) => (g.individuals[i] === a ? -Infinity : v)))[g.individuals.indexOf(b)];
+  const rankOf = (a: string, b: string): number => ranksOf(matcherOf('local').rank(g.scores[names.indexOf(a)]).score.map((v, i) => (g.individuals[i] === a ? -Infinity : v)))[g.individuals.indexOf(b)];
   lines.push(`### humpback: 15 Kaggle sample flukes + 19 Flukebook photos (every photo its own individual)`, '');
   lines.push(`The true pair w_ac2c28e with the local matcher: 0e6abdd05 ranks d6dce5f26 ${rankOf('0e6abdd05.jpg', 'd6dce5f26.jpg')} of 33; d6dce5f26 ranks 0e6abdd05 ${rankOf('d6dce5f26.jpg', '0e6abdd05.jpg')} of 33 (1 = first candidate). No Siamese run was trained on real flukes, so there is no fused figure.`, '');
 }

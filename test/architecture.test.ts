@@ -104,4 +104,21 @@ describe('architecture', () => {
     // the guard itself works: training does load tfjs
     expect(reachesTfjs(path.join(SRC, 'train/trainer.ts'))).not.toBeNull();
   });
+
+  // issue 29 item 1: a matcher is declared once (src/infer/matchers/matcher-registry.ts); every other
+  // module asks the registry what a matcher needs instead of switching on its name
+  it('no matcher kind is switched on outside the matcher registry', () => {
+    const kinds = '(siamese|local|fused)';
+    const switches = new RegExp(`(===|!==)\\s*'${kinds}'|'${kinds}'\\s*(===|!==)|case\\s+'${kinds}'|\\.includes\\(\\s*'${kinds}'\\s*\\)`);
+    const registry = path.join(SRC, 'infer', 'matchers');
+    const found = sourceFiles(SRC)
+      .filter((f) => !f.startsWith(registry))
+      .flatMap((f) => readFileSync(f, 'utf8').split('\n').map((line, i) => ({ at: `${path.relative(SRC, f)}:${i + 1}`, line })))
+      .filter(({ line }) => switches.test(line))
+      .map(({ at, line }) => `${at}: ${line.trim()}`);
+    expect(found).toEqual([]);
+    // the guard itself works: it sees the switches the registry replaced
+    expect(switches.test("if (opts.matcher !== 'siamese' && !opts.model)")).toBe(true);
+    expect(switches.test("const fusion = kinds.includes('fused') ? fit() : undefined;")).toBe(true);
+  });
 });

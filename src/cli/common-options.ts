@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import { choice, int, switchOn, text, type Field } from './option-field.js';
-import { MATCHER_KINDS, type MatcherKind } from '../infer/fusion/fusion-model.js';
+import { MATCHER_KINDS, matcherOf } from '../infer/matchers/matcher-registry.js';
 
 /** Default folder of the decoded-photo cache ($XDG_CACHE_HOME/whaleid or ~/.cache/whaleid). */
 export function defaultCacheDir(): string {
@@ -28,11 +28,6 @@ export function cacheOption(fallback?: { from: (values: Readonly<Record<string, 
   return withDefault.negatable('decode every photo afresh', undefined);
 }
 
-const MATCHER_ABOUT: Record<MatcherKind, string> = {
-  siamese: "the trained run's network",
-  local: 'keypoints matched one-vs-many against the whole gallery (LNBNN, RANSAC-verified); no training',
-  fused: 'both, combined by a logistic regression fitted on held-out queries',
-};
 
 /** Rows shared by commands. */
 export const common = {
@@ -57,5 +52,5 @@ export const common = {
   photos: text('--photos <dir>', "the catalog's photo folder (default: <file>.photos beside a SQLite file; a PostgreSQL catalog needs one that every service process shares)").fromEnv('WHALEID_PHOTOS').asInput('folder'),
   tta: int('--tta <n>', 'augmented copies per test photo, averaged with the original', 0, 64),
   /** Which score identifies (issue 20): the network's, local keypoints', or both fused. */
-  matcher: choice('--matcher <name>', 'which score identifies', () => MATCHER_KINDS, (k) => MATCHER_ABOUT[k]).withDefault('siamese'),
+  matcher: choice('--matcher <name>', 'which score identifies', () => MATCHER_KINDS, (k) => matcherOf(k).about).withDefault('siamese'),
 };

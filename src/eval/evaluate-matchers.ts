@@ -6,7 +6,8 @@ import { loadUsableDataset } from '../data/dataset.js';
 import { loadPhotoExtras } from '../image/photo-extras.js';
 import type { CropRequest } from '../image/crop.js';
 import { DEFAULT_LOCAL } from '../infer/local/local-features.js';
-import type { FusionModel, MatcherKind } from '../infer/fusion/fusion-model.js';
+import { matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
+import type { MatcherCalibration } from '../infer/matchers/matcher-calibration.js';
 import { WhaleidError } from '../util/errors.js';
 import { evaluateOpenSetMatchers } from './matched-open-set.js';
 import { localSideFor, type LocalSide } from '../infer/fusion/gallery-scores.js';
@@ -15,7 +16,7 @@ import { createLocalMatcher } from '../infer/local/local-matcher.js';
 import { loadOpenCv } from '../infer/local/opencv.js';
 import type { PairScoreFunction } from './one-shot.js';
 import type { OpenSetResult } from './open-set.js';
-import type { OpenRunOptions } from './evaluate-run.js';
+import { evaluateOpenRun, type OpenRunOptions } from './evaluate-run.js';
 import { openRunScorer } from './run-scorer.js';
 
 /** What {@link evaluateOpenRunMatched} found, and the calibration a later `predict` can reuse. */
@@ -25,12 +26,22 @@ export interface MatchedOpenRun {
   calibration: MatcherCalibration;
 }
 
-/** A matcher's calibration file (`<out>.matcher.json` of evaluate-open). */
-export interface MatcherCalibration {
-  matcher: MatcherKind;
-  /** new_whale threshold on the matcher's score, calibrated on the calibration part. */
-  threshold: number;
-  fusion?: FusionModel;
+/**
+ * The open-set protocol with any matcher, and its calibration: a matcher that needs no local
+ * features is measured by {@link evaluateOpenRun} (the run's own protocol, TTA included), the
+ * others by {@link evaluateOpenRunMatched}.
+ *
+ * @param o - run, dataset, shares, seed, boxes/rotate lists, cache
+ * @param matcher - which matcher
+ * @returns the protocol's result and the matcher's calibration (for predict and serve)
+ * @throws {@link WhaleidError} for an unusable run or dataset
+ * @example
+ * const { result, calibration } = await evaluateOpenMatcher({ runDir: 'runs/a', data: 'nyala-test' }, 'siamese');
+ */
+export async function evaluateOpenMatcher(o: OpenRunOptions, matcher: MatcherKind): Promise<MatchedOpenRun> {
+  if (matcherOf(matcher).describes.local) return evaluateOpenRunMatched(o, matcher);
+  const result = await evaluateOpenRun(o);
+  return { result, calibration: { matcher, threshold: result.calibration.threshold } };
 }
 
 /**
@@ -51,10 +62,11 @@ export async function evaluateOpenRunMatched(o: OpenRunOptions, matcher: Matcher
   const extras = await loadPhotoExtras(ds.root, { boxes: o.boxes, rotate: o.rotate });
   const photos = ds.train;
   const requests: CropRequest[] = photos.map((p) => ({ file: p.file, ...extras.of(p.image) }));
-  const scorer = matcher === 'local' ? null : await openRunScorer(o.runDir, { cacheDir: o.cacheDir, backend: o.backend, onWarning: say, onFeatures: o.onFeatures, tta: o.tta, seed: o.seed });
+  const { describes } = matcherOf(matcher);
+  const scorer = !describes.embedding ? null : await openRunScorer(o.runDir, { cacheDir: o.cacheDir, backend: o.backend, onWarning: say, onFeatures: o.onFeatures, tta: o.tta, seed: o.seed });
   try {
     say(`${photos.length} labelled photos of ${new Set(photos.map((p) => p.id)).size} ids; matcher ${matcher}`);
-    const r = await evaluateOpenSetMatchers(photos, requests, [matcher], { siamese: scorer ? (q, g) => scorer.scoreMatrix(q, g) : undefined, local: matcher === 'siamese' ? undefined : localSideFor(o.cacheDir, DEFAULT_LOCAL, o.onFeatures) }, o);
+    const r = await evaluateOpenSetMatchers(photos, requests, [matcher], { siamese: scorer ? (q, g) => scorer.scoreMatrix(q, g) : undefined, local: !describes.local ? undefined : localSideFor(o.cacheDir, DEFAULT_LOCAL, o.onFeatures) }, o);
     const result = r.results[matcher]!;
     return { result, calibration: { matcher, threshold: result.calibration.threshold, ...(r.fusion ? { fusion: r.fusion } : {}) } };
   } finally {

@@ -5,7 +5,8 @@
  * matcher's new-individual threshold), so the test part's figures never saw their answers.
  */
 import type { CropRequest } from '../image/crop.js';
-import { fitFusion, type FusionModel, type MatcherKind } from '../infer/fusion/fusion-model.js';
+import { fitFusion, type FusionModel } from '../infer/fusion/fusion-model.js';
+import { matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
 import { NEW_WHALE } from '../data/labels.js';
 import { evaluateOpenSet, planOpenSet, type OpenSetPlanOptions, type OpenSetResult } from './open-set.js';
 import { neededSides, photoScoreMatrix, scoreGallery, type MatcherSides } from '../infer/fusion/gallery-scores.js';
@@ -48,7 +49,7 @@ export async function evaluateOpenSetMatchers(
     ...used,
   });
   const calibration = ordered.map((q, k) => ({ q, k })).filter(({ q }) => q.part === 'calibration');
-  const fusion = kinds.includes('fused') ? fitFusion(calibration.map(({ q, k }) => ({ scores: g.scores[k], truth: q.truth === NEW_WHALE ? -1 : g.individuals.indexOf(q.truth) }))) : undefined;
+  const fusion = kinds.some((k) => matcherOf(k).calibration.fusion) ? fitFusion(calibration.map(({ q, k }) => ({ scores: g.scores[k], truth: q.truth === NEW_WHALE ? -1 : g.individuals.indexOf(q.truth) }))) : undefined;
   const results: MatchedOpenSetResult['results'] = {};
   for (const kind of kinds) {
     const matrix = photoScoreMatrix(kind, g, fusion);

@@ -1,7 +1,9 @@
 /**
- * The new_whale threshold of prediction when it is not the run's calibrated one: the threshold
- * that gives a target share of queries new_whale as their first answer.
+ * The new-individual threshold: the one rule of where it comes from ({@link newIndividualThreshold}),
+ * and the threshold that gives a target share of queries new_whale as their first answer.
  */
+import { invalidParameterError, WhaleidError } from '../util/errors.js';
+import { DEFAULT_NEW_WHALE_THRESHOLD } from './walk.js';
 
 /**
  * The threshold that makes a target share of queries get new_whale as their first answer: the
@@ -24,5 +26,66 @@ export function thresholdForNewShare(scores: Float32Array, nk: number, share: nu
   }).sort((a, b) => a - b);
   const k = Math.min(nq - 1, Math.max(0, Math.round(share * nq)));
   // new_whale first <=> best < threshold: put the threshold just above the k-th best score
+  return k === 0 ? best[0] : (best[k - 1] + best[k]) / 2;
+}
+
+/** Where a new-individual threshold can come from, in the order {@link newIndividualThreshold} takes them. */
+export interface ThresholdSources {
+  /** Given by the person (`--threshold`). */
+  given?: number;
+  /** A share of queries to answer new first (`--new-share`): needs each query's best scores. */
+  newShare?: number;
+  /** The queries' per-individual scores, for `newShare`. */
+  scores?: () => readonly Float64Array[];
+  /** The matcher's calibration file (`evaluate-open --matcher` wrote it). */
+  calibration?: { threshold: number };
+  /** The run's own validation threshold (used only by a matcher its run calibrates). */
+  validation?: { threshold: number } | null;
+}
+
+/** A threshold and where it came from, for the person reading the output. */
+export interface ChosenThreshold {
+  threshold: number;
+  source: 'given' | 'new-share' | 'calibration' | 'run' | 'default';
+}
+
+/**
+ * The one rule for the new-individual threshold: the one given, else the one that answers a
+ * share of queries new, else the matcher's calibration file, else (for a matcher its run
+ * calibrates) the run's validation threshold, else (for such a matcher) the method's default.
+ * A matcher without any of these is refused rather than given a threshold that means nothing on
+ * its scale (the local score is a sum of keypoint weights).
+ *
+ * @param matcher - the matcher's name and whether its run calibrates it
+ * @param sources - what is at hand
+ * @returns the threshold and its source
+ * @throws {@link WhaleidError} when the matcher has no threshold to go by
+ * @example
+ * newIndividualThreshold({ kind: 'siamese', byRun: true }, { validation: run.validation }); // { threshold: 0.97, source: 'run' }
+ */
+export function newIndividualThreshold(matcher: { kind: string; byRun: boolean }, sources: ThresholdSources): ChosenThreshold {
+  if (sources.given !== undefined) return { threshold: sources.given, source: 'given' };
+  if (sources.newShare !== undefined && sources.scores) return { threshold: thresholdForShare(sources.scores(), sources.newShare), source: 'new-share' };
+  if (sources.calibration) return { threshold: sources.calibration.threshold, source: 'calibration' };
+  if (matcher.byRun && sources.validation) return { threshold: sources.validation.threshold, source: 'run' };
+  if (matcher.byRun) return { threshold: DEFAULT_NEW_WHALE_THRESHOLD, source: 'default' };
+  throw new WhaleidError(`--matcher ${matcher.kind} needs a threshold: --threshold, --new-share, or --matcher-calibration FILE (evaluate-open --matcher ${matcher.kind} writes one)`);
+}
+
+/**
+ * The threshold that puts new first for a share of the queries, on per-individual scores.
+ *
+ * @param scores - per query, the matcher's score per individual
+ * @param share - target share in [0, 1]
+ * @returns the threshold
+ * @throws {@link WhaleidError} for a share outside [0, 1]
+ * @example
+ * thresholdForShare([Float64Array.of(0.2, 0.9), Float64Array.of(0.4, 0.1)], 0.5); // 0.65
+ */
+export function thresholdForShare(scores: readonly Float64Array[], share: number): number {
+  if (!(share >= 0 && share <= 1)) throw invalidParameterError('newShare', 'a number between 0 and 1', share);
+  const best = scores.map((s) => s.reduce((m, v) => Math.max(m, v), -Infinity)).sort((a, b) => a - b);
+  if (best.length === 0) return 0.5;
+  const k = Math.min(best.length - 1, Math.max(0, Math.round(share * best.length)));
   return k === 0 ? best[0] : (best[k - 1] + best[k]) / 2;
 }

@@ -3,61 +3,15 @@
  * matcher alone, or by its score fused with the Siamese one, with the threshold and fusion that
  * `evaluate-open --matcher ...` calibrated on held-out individuals (`<out>.matcher.json`).
  */
-import { promises as fs } from 'node:fs';
 import type { Prediction } from '../data/submission.js';
 import { NEW_WHALE } from '../data/labels.js';
-import { fusedScores, matcherScores, parseFusionModel, type FusionModel, type MatchScores, type MatcherKind } from '../infer/fusion/fusion-model.js';
+import type { FusionModel } from '../infer/fusion/fusion-model.js';
 import { localSideFor, scoreGallery, type LocalSide } from '../infer/fusion/gallery-scores.js';
+import { matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
+import { checkCalibrationFor, type MatcherCalibration } from '../infer/matchers/matcher-calibration.js';
+import { newIndividualThreshold } from '../infer/threshold.js';
 import { walkPredictions } from '../infer/walk.js';
-import { invalidParameterError, WhaleidError } from '../util/errors.js';
 import type { KnownPhoto, QueryPhoto } from './identify.js';
-
-/** A matcher's calibration as `evaluate-open --matcher` writes it. */
-export interface MatcherCalibrationFile {
-  matcher: MatcherKind;
-  threshold: number;
-  fusion?: FusionModel;
-}
-
-/**
- * Reads and checks `<out>.matcher.json`.
- *
- * @param file - the calibration file
- * @param matcher - the matcher it must be for
- * @returns the calibration
- * @throws {@link WhaleidError} naming the file and the field that is missing or wrong
- */
-export async function readMatcherCalibration(file: string, matcher: MatcherKind): Promise<MatcherCalibrationFile> {
-  let value: Partial<MatcherCalibrationFile>;
-  try {
-    value = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<MatcherCalibrationFile>;
-  } catch (err) {
-    throw new WhaleidError(`${file}: cannot read the matcher calibration (${(err as Error).message.split('\n')[0]}); expected the .matcher.json written by evaluate-open --matcher ${matcher}`);
-  }
-  if (value.matcher !== matcher) throw new WhaleidError(`${file}: field matcher: expected "${matcher}" (a calibration of the matcher asked for), got ${JSON.stringify(value.matcher)}`);
-  if (!Number.isFinite(value.threshold)) throw new WhaleidError(`${file}: field threshold: expected a number`);
-  const fusion = matcher === 'fused' ? parseFusionModel(value.fusion, `${file} (fusion)`) : undefined;
-  return { matcher, threshold: value.threshold as number, ...(fusion ? { fusion } : {}) };
-}
-
-/**
- * What a matcher makes of one query's per-individual scores: the score it ranks by (and puts
- * new_whale against the threshold with) and, when a fusion is at hand, the fused score. The one
- * place prediction and the service turn scores into a ranking.
- *
- * @param kind - the matcher
- * @param s - the query's Siamese and local scores per individual
- * @param fusion - the fitted fusion (needed for `fused`; shown beside the others when given)
- * @returns the ranking score and the fused score per individual (a copy: free to change)
- * @throws {@link WhaleidError} for `fused` without a fusion
- * @example
- * const { score, fused } = matcherRanking('fused', scores, calibration.fusion);
- */
-export function matcherRanking(kind: MatcherKind, s: MatchScores, fusion?: FusionModel): { score: Float64Array; fused?: Float64Array } {
-  const fused = fusion ? fusedScores(fusion, s) : undefined;
-  const score = kind === 'fused' && fused ? Float64Array.from(fused) : Float64Array.from(matcherScores(kind, s, fusion));
-  return { score, ...(fused ? { fused } : {}) };
-}
 
 /** A candidate of `<out>.top.json` with every score behind it. */
 export interface MatchedCandidate {
@@ -75,7 +29,8 @@ export interface MatchedCandidate {
 
 /** Inputs of {@link predictWithMatcher}. */
 export interface MatchedPredictInput {
-  matcher: Exclude<MatcherKind, 'siamese'>;
+  /** A matcher that describes photos by their local features too. */
+  matcher: MatcherKind;
   known: readonly KnownPhoto[];
   queries: readonly QueryPhoto[];
   /** Siamese scores, queries x known photos (TTA-averaged; duplicates at 2), as identify gives them. */
@@ -90,7 +45,7 @@ export interface MatchedPredictInput {
 }
 
 /**
- * Identifies queries with the local or the fused matcher: per individual, the Siamese score of
+ * Identifies queries with a matcher that uses the local features (local, fused): per individual, the Siamese score of
  * its best photo and the local score from one index over the known photos, then the matcher's
  * score and the walk with new_whale at the threshold. A query that duplicates a known photo
  * still gets that photo's individual first (above any score), as the Siamese path does.
@@ -100,7 +55,7 @@ export interface MatchedPredictInput {
  * @throws {@link WhaleidError} for `fused` without a fusion
  */
 export async function predictWithMatcher(input: MatchedPredictInput): Promise<{ predictions: Prediction[]; scores: Float64Array[]; individuals: string[]; top: { image: string; candidates: MatchedCandidate[] }[] }> {
-  if (input.matcher === 'fused' && !input.fusion) throw new WhaleidError('the fused matcher needs a fusion: pass the .matcher.json of evaluate-open --matcher fused');
+  const matcher = matcherOf(input.matcher);
   const nk = input.known.length;
   const g = await scoreGallery({
     queries: input.queries,
@@ -114,7 +69,7 @@ export async function predictWithMatcher(input: MatchedPredictInput): Promise<{ 
   const top: { image: string; candidates: MatchedCandidate[] }[] = [];
   input.queries.forEach((q, qi) => {
     const s = g.scores[qi];
-    const { score: per, fused } = matcherRanking(input.matcher, s, input.fusion);
+    const { score: per, fused } = matcher.rank(s, input.fusion);
     if (q.duplicateOf?.length) {
       const first = Math.max(0, ...per) + 1;
       for (const id of q.duplicateOf) if (g.individuals.includes(id)) per[g.individuals.indexOf(id)] = first;
@@ -145,27 +100,11 @@ function bestSiamesePhoto(scores: Float32Array, q: number, nk: number, individua
   return best;
 }
 
-/**
- * The threshold that puts new_whale first for a share of the queries, on per-individual scores.
- *
- * @param scores - per query, the matcher's score per individual
- * @param share - target share in [0, 1]
- * @returns the threshold
- * @throws {@link WhaleidError} for a share outside [0, 1]
- */
-export function thresholdForShare(scores: readonly Float64Array[], share: number): number {
-  if (!(share >= 0 && share <= 1)) throw invalidParameterError('newShare', 'a number between 0 and 1', share);
-  const best = scores.map((s) => Math.max(-Infinity, ...s)).sort((a, b) => a - b);
-  if (best.length === 0) return 0.5;
-  const k = Math.min(best.length - 1, Math.max(0, Math.round(share * best.length)));
-  return k === 0 ? best[0] : (best[k - 1] + best[k]) / 2;
-}
-
-/** What predictDataset hands over for `--matcher local|fused`. */
+/** What predictDataset hands over for a matcher that uses the local features. */
 export interface MatcherRequest {
-  matcher: Exclude<MatcherKind, 'siamese'>;
-  /** `<out>.matcher.json` of evaluate-open (its threshold; the fusion for `fused`). */
-  calibration?: string;
+  matcher: MatcherKind;
+  /** The matcher's calibration (its threshold; the fusion where its ranking needs one). */
+  calibration?: MatcherCalibration;
   threshold?: number;
   newShare?: number;
   topK?: number;
@@ -174,25 +113,25 @@ export interface MatcherRequest {
 }
 
 /**
- * Replaces the Siamese predictions of predictDataset by the local or fused matcher's: threshold
- * from `threshold`, else from `newShare`, else from the calibration file.
+ * Replaces the Siamese predictions of predictDataset by those of a matcher that uses the local
+ * features, its threshold by the one rule ({@link newIndividualThreshold}).
  *
- * @param r - matcher, calibration file, threshold options, cache
+ * @param r - matcher, calibration, threshold options, cache
  * @param known - known photos
  * @param queries - test photos
  * @param siameseScores - the Siamese scores identify computed
  * @returns predictions, top candidates with every score, and the threshold used
- * @throws {@link WhaleidError} when no threshold can be had or `fused` has no calibration file
+ * @throws {@link WhaleidError} when no threshold can be had, or the matcher needs a fusion the calibration lacks
  */
 export async function applyMatcher(r: MatcherRequest, known: readonly KnownPhoto[], queries: readonly QueryPhoto[], siameseScores: Float32Array): Promise<{ predictions: Prediction[]; top: { image: string; candidates: MatchedCandidate[] }[]; threshold: number }> {
-  const calibration = r.calibration ? await readMatcherCalibration(r.calibration, r.matcher) : undefined;
-  if (r.matcher === 'fused' && !calibration) throw new WhaleidError('--matcher fused needs --matcher-calibration FILE: the .matcher.json that evaluate-open --matcher fused writes');
-  if (r.threshold === undefined && r.newShare === undefined && !calibration) throw new WhaleidError(`--matcher ${r.matcher} needs a threshold: --threshold, --new-share, or --matcher-calibration FILE (evaluate-open --matcher ${r.matcher} writes one)`);
+  const matcher = matcherOf(r.matcher);
+  const sources = { given: r.threshold, newShare: r.newShare, calibration: r.calibration };
+  // checked before the keypoints are computed: a matcher with nothing to go by is refused at once
+  checkCalibrationFor(matcher.kind, r.calibration);
+  if (r.newShare === undefined) newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, sources);
   r.onMessage?.(`matcher ${r.matcher}: keypoints of ${known.length + queries.length} photos (cached by content)`);
-  const input = { matcher: r.matcher, known, queries, siameseScores, local: localSideFor(r.cacheDir), fusion: calibration?.fusion, topK: r.topK ?? 20 };
-  const first = await predictWithMatcher({ ...input, threshold: r.threshold ?? calibration?.threshold ?? Infinity });
-  if (r.threshold !== undefined || r.newShare === undefined) return { predictions: first.predictions, top: first.top, threshold: r.threshold ?? calibration!.threshold };
-  const threshold = thresholdForShare(first.scores, r.newShare);
+  const first = await predictWithMatcher({ matcher: r.matcher, known, queries, siameseScores, local: localSideFor(r.cacheDir), fusion: r.calibration?.fusion, topK: r.topK ?? 20, threshold: Infinity });
+  const { threshold } = newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, { ...sources, scores: () => first.scores });
   const predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(first.scores[qi], first.individuals, threshold) }));
   return { predictions, top: first.top, threshold };
 }

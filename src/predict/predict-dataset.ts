@@ -9,17 +9,19 @@ import { WhaleidError } from '../util/errors.js';
 import { runPaths } from '../model/run-folder.js';
 import { loadRunModel, trainedWithBoxes, type RunModel } from './run-model.js';
 import { identify, type PhotoCandidate, type KnownPhoto, type QueryPhoto } from './identify.js';
-import { DEFAULT_NEW_WHALE_THRESHOLD, walkPredictions } from '../infer/walk.js';
-import { thresholdForNewShare } from '../infer/threshold.js';
+import { walkPredictions } from '../infer/walk.js';
+import { newIndividualThreshold } from '../infer/threshold.js';
+import { matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
+import { checkCalibrationFor, readMatcherCalibration } from '../infer/matchers/matcher-calibration.js';
 import { fillMissingBoxes } from '../boxes/box-fallback.js';
 import type { Box } from '../image/affine.js';
-import { applyMatcher, type MatchedCandidate, type MatcherRequest } from './matched-predictions.js';
+import { applyMatcher, type MatchedCandidate } from './matched-predictions.js';
 
 /** Options of {@link predictDataset}. */
 export interface PredictOptions {
   runDir: string;
   data: string;
-  /** Fixed threshold; default: the run's calibrated threshold, else {@link DEFAULT_NEW_WHALE_THRESHOLD}. */
+  /** Fixed threshold; default by the one rule ({@link newIndividualThreshold}): the calibration file's, the run's, the method's. */
   threshold?: number;
   /** Or: the share of test photos that should get new_whale first. */
   newShare?: number;
@@ -38,8 +40,10 @@ export interface PredictOptions {
   boxModel?: string;
   /** Cache of predicted boxes by photo content; default `<runDir>/predicted-boxes.json`. */
   boxCacheFile?: string;
-  /** Which score identifies (default siamese); local and fused take their calibration from `matcher.calibration`. */
-  matcher?: Omit<MatcherRequest, 'threshold' | 'newShare' | 'topK' | 'cacheDir' | 'onMessage'>;
+  /** Which score identifies (default siamese). */
+  matcher?: MatcherKind;
+  /** The matcher's calibration file (`evaluate-open --matcher` writes it): its threshold, and the fusion a fused matcher needs. */
+  matcherCalibration?: string;
   onMessage?: (line: string) => void;
   onFeatures?: (done: number, total: number) => void;
   onBoxes?: (done: number, total: number) => void;
@@ -110,16 +114,23 @@ async function predictWith(run: RunModel, o: PredictOptions, say: (line: string)
   say(`features with ${run.inference.engine}`);
   const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> => run.inference.features(cache, requests, run.crop, o.onFeatures);
   const head = run.inference.head;
-  let threshold = o.threshold ?? run.validation?.threshold ?? DEFAULT_NEW_WHALE_THRESHOLD;
+  const matcher = matcherOf(o.matcher ?? 'siamese');
+  const calibration = o.matcherCalibration ? await readMatcherCalibration(o.matcherCalibration, matcher.kind) : undefined;
+  checkCalibrationFor(matcher.kind, calibration);
+  const sources = { given: o.threshold, newShare: o.newShare, calibration, validation: run.validation };
+  // the threshold the walk starts with; a share of new answers is known only once the scores are
+  let threshold = o.newShare === undefined && !matcher.describes.local ? newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, sources).threshold : Infinity;
   const res = await identify(known, queries, featuresOf, head, { threshold, tta: o.tta, seed: o.seed, topK: o.topK });
   let predictions = res.predictions;
   let top: PredictResult['top'] = res.top;
-  if (o.matcher) {
-    ({ predictions, top, threshold } = await applyMatcher({ ...o.matcher, threshold: o.threshold, newShare: o.newShare, topK: o.topK, cacheDir: o.cacheDir, onMessage: say }, known, queries, res.scores));
+  if (matcher.describes.local) {
+    ({ predictions, top, threshold } = await applyMatcher({ matcher: matcher.kind, calibration, threshold: o.threshold, newShare: o.newShare, topK: o.topK, cacheDir: o.cacheDir, onMessage: say }, known, queries, res.scores));
   } else if (o.newShare !== undefined) {
-    threshold = thresholdForNewShare(res.scores, known.length, o.newShare);
+    const nk = known.length;
+    const rows = queries.map((_, qi) => Float64Array.from(res.scores.subarray(qi * nk, (qi + 1) * nk)));
+    threshold = newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, { ...sources, scores: () => rows }).threshold;
     const ids = known.map((k) => k.id);
-    predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(res.scores.subarray(qi * known.length, (qi + 1) * known.length), ids, threshold) }));
+    predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(rows[qi], ids, threshold) }));
   }
   const newFirst = predictions.filter((p) => p.ids[0] === NEW_WHALE).length / Math.max(1, predictions.length);
   return { predictions, top, threshold, newFirstShare: newFirst, duplicates: dupIds.size, predictedBoxes: filled.predicted };

@@ -3,6 +3,7 @@
  * them, and @fastify/swagger turns them into the OpenAPI document at /api/openapi.json, so the
  * documentation cannot drift from what the service does.
  */
+import { MATCHER_KINDS } from '../infer/matchers/matcher-registry.js';
 const nullable = (type: string): object => ({ type, nullable: true });
 
 const box = { type: 'object', nullable: true, properties: { x0: { type: 'number' }, y0: { type: 'number' }, x1: { type: 'number' }, y1: { type: 'number' } } };
@@ -43,7 +44,7 @@ const identification = {
   nullable: true,
   properties: {
     photoId: { type: 'integer' }, modelVersion: { type: 'string' },
-    matcher: { type: 'string', enum: ['siamese', 'local', 'fused'], description: 'the matcher that ranked the candidates (whaleid serve --matcher): its score is each candidate\'s `score`, the threshold is on it' },
+    matcher: { type: 'string', enum: [...MATCHER_KINDS], description: 'the matcher that ranked the candidates (whaleid serve --matcher): its score is each candidate\'s `score`, the threshold is on it' },
     threshold: { type: 'number', description: 'the new-individual threshold on the matcher\'s score' }, suggestion: { type: 'string', enum: ['match', 'new'] }, compared: { type: 'integer' },
     candidates: {
       type: 'array',

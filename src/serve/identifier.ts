@@ -5,7 +5,7 @@ import { decodeSideFor, type CropSettings } from '../image/crop.js';
 import { createImageCache, type ImageCache } from '../image/image-cache.js';
 import type { HeadWeights } from '../model/head-weights.js';
 import { loadRunModel, trainedWithBoxes } from '../predict/run-model.js';
-import { DEFAULT_NEW_WHALE_THRESHOLD } from '../infer/walk.js';
+import { newIndividualThreshold } from '../infer/threshold.js';
 import { createScoreKernel, type ScoreKernel } from '../infer/score-kernel.js';
 import { rankIndividuals, rankingIndex, type RankingIndex } from '../infer/score-shards.js';
 import { WhaleidError } from '../util/errors.js';
@@ -13,8 +13,9 @@ import { createShardClient, type ShardClient, type ShardStats } from '../jobs/sh
 import { galleryHash, type ShardRow } from '../jobs/shard-protocol.js';
 import { shardOf } from '../infer/score-shards.js';
 import { hasOnnxExport } from '../model/run-folder.js';
-import type { MatcherKind, MatchScores } from '../infer/fusion/fusion-model.js';
-import { matcherRanking, type MatcherCalibrationFile } from '../predict/matched-predictions.js';
+import type { MatchScores } from '../infer/fusion/fusion-model.js';
+import { matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
+import { checkCalibrationFor, type MatcherCalibration } from '../infer/matchers/matcher-calibration.js';
 import { createLocalGallery, type GalleryPhoto, type LocalGallery } from './local-gallery.js';
 
 /** One proposed individual for a query photo. */
@@ -58,8 +59,11 @@ export interface Identifier {
   readonly modelVersion: string;
   /** Which score ranks the candidates: the network's, the local features', or both fused. */
   readonly matcher: MatcherKind;
-  /** The new-individual threshold on the matcher's score. */
-  readonly threshold: number;
+  /**
+   * The new-individual threshold on the matcher's score (the one rule: newIndividualThreshold);
+   * null for a matcher given no calibration, which can compute the catalog's features but not identify.
+   */
+  readonly threshold: number | null;
   readonly crop: CropSettings;
   /** Whether the run learnt boxed crops (then unboxed photos should get the detector's box). */
   readonly trainedWithBoxes: boolean;
@@ -97,7 +101,7 @@ export interface IdentifierOptions {
    * matcher's score and, for fused, the fusion. Needed to identify with local or fused (not to
    * compute the catalog's features); with siamese it replaces the run's threshold.
    */
-  calibration?: MatcherCalibrationFile;
+  calibration?: MatcherCalibration;
   /**
    * Features come from the job queue's workers: never extracted here; the gallery holds the photos
    * whose features are in, and a query photo without them is being processed.
@@ -129,18 +133,26 @@ export interface IdentifierOptions {
  * const { candidates } = await id.identify(42);
  */
 export async function createIdentifier(catalog: Catalog, runDir: string, options: IdentifierOptions = {}): Promise<Identifier> {
-  const kind = options.matcher ?? 'siamese';
+  const matcher = matcherOf(options.matcher ?? 'siamese');
+  const kind = matcher.kind;
   const calibration = options.calibration;
-  if (calibration && calibration.matcher !== kind) throw new WhaleidError(`the matcher calibration is for --matcher ${calibration.matcher}, not ${kind}`);
-  if (kind === 'fused' && calibration && !calibration.fusion) throw new WhaleidError('the fused matcher needs a calibration with its fusion (the .matcher.json of evaluate-open --matcher fused)');
+  if (calibration) checkCalibrationFor(kind, calibration);
   if (!hasOnnxExport(runDir)) throw new WhaleidError(`${runDir}: no onnx/branch.onnx (train the run to its end, or it predates the ONNX export)`);
   const run = await loadRunModel(runDir, { threads: options.threads, onWarning: options.onWarning });
   const head: HeadWeights = run.inference.head;
   const cache: ImageCache = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
   // features stored in the catalog are never mixed between models: retraining or replacing a run gives a new version
   const modelVersion = run.inference.modelVersion;
-  const threshold = kind === 'siamese' ? calibration?.threshold ?? run.validation?.threshold ?? DEFAULT_NEW_WHALE_THRESHOLD : calibration?.threshold ?? NaN;
-  const local: LocalGallery | null = kind === 'siamese' ? null : createLocalGallery(catalog, { cacheDir: options.cacheDir });
+  // a matcher without a threshold to go by still computes the catalog's features; identify refuses
+  let thresholdProblem: WhaleidError | null = null;
+  let threshold: number | null = null;
+  try {
+    threshold = newIndividualThreshold({ kind, ...matcher.calibration }, { calibration, validation: run.validation }).threshold;
+  } catch (e) {
+    if (!(e instanceof WhaleidError)) throw e;
+    thresholdProblem = e;
+  }
+  const local: LocalGallery | null = matcher.describes.local ? createLocalGallery(catalog, { cacheDir: options.cacheDir }) : null;
   const F = head.features;
 
   // features in memory by photo and box: a photo whose box changed is computed again
@@ -148,7 +160,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   const keyOf = (photoId: number, boxKey: string): string => `${photoId}|${boxKey}`;
   const boxKeyOf = (p: PhotoRecord): string => boxKey(p.box);
   let gallery: { rows: GalleryPhoto[]; photoIds: Int32Array; individualIds: Int32Array; index: RankingIndex; kernel: ScoreKernel | null; key: string; revision: string; hashes: Map<number, string[]> } | null = null;
-  const shards: ShardClient | null = options.scoring && kind === 'siamese' ? await createShardClient({ url: options.scoring.url, modelVersion, timeoutMs: options.scoring.timeoutMs }) : null;
+  const shards: ShardClient | null = options.scoring && matcher.sharded ? await createShardClient({ url: options.scoring.url, modelVersion, timeoutMs: options.scoring.timeoutMs }) : null;
   let scoredHere = 0;
 
   const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<void> => {
@@ -237,13 +249,12 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
 
   /** Ranks the individuals by the local or fused matcher, as `predict --matcher` does. */
   const rankMatched = async (lg: LocalGallery, photo: PhotoRecord, rows: GalleryPhoto[], byIndividual: Map<number, { photoId: number; score: number }[]>): Promise<Omit<IndividualCandidate, 'name'>[]> => {
-    if (!calibration) throw new WhaleidError(`the ${kind} matcher needs its calibration (threshold${kind === 'fused' ? ' and fusion' : ''}): the .matcher.json of evaluate-open --matcher ${kind}`);
     const individualIds = [...new Set(rows.map((r) => r.individualId))];
     const siamese = Float64Array.from(individualIds, (id) => byIndividual.get(id)?.[0].score ?? 0);
     const [query] = await lg.featuresOf([photo]);
     const { match, photoIdOf } = await lg.match(query, rows, individualIds, photo.id);
     const s: MatchScores = { siamese, local: match.verified, localRaw: match.raw };
-    const { score, fused } = matcherRanking(kind, s, calibration.fusion);
+    const { score, fused } = matcher.rank(s, calibration?.fusion);
     return individualIds.flatMap((individualId, i) => {
       const list = byIndividual.get(individualId);
       if (!list) return []; // its only photo is the query
@@ -273,6 +284,8 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     trainedWithBoxes: trainedWithBoxes(run.config),
     sync,
     async identify(photoId, o = {}) {
+      if (threshold === null) throw thresholdProblem!;
+      const limit = threshold;
       const k = o.k ?? 5;
       const per = o.photosPerCandidate ?? 3;
       const photo = await catalog.photo(photoId);
@@ -308,8 +321,8 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       }
       const candidates = [];
       for (const c of top) candidates.push({ ...c, photos: c.photos.slice(0, per), name: (await catalog.individual(c.individualId)).name });
-      const suggestion = candidates.length && candidates[0].score >= threshold ? 'match' : 'new';
-      return { photoId, modelVersion, matcher: kind, threshold, suggestion, candidates, compared: n };
+      const suggestion = candidates.length && candidates[0].score >= limit ? 'match' : 'new';
+      return { photoId, modelVersion, matcher: kind, threshold: limit, suggestion, candidates, compared: n };
     },
     scoringStats: () => (shards ? { ...shards.stats, workers: shards.liveWorkers().length, local: scoredHere } : null),
     async close() {

@@ -9,7 +9,7 @@ import { readBoxes } from '../../src/image/boxes.js';
 import { FUSION_FEATURES } from '../../src/infer/fusion/fusion-model.js';
 import { decodeLocalFeatures } from '../../src/infer/local/local-feature-store.js';
 import { DEFAULT_LOCAL, keypointCount } from '../../src/infer/local/local-features.js';
-import { readMatcherCalibration } from '../../src/predict/matched-predictions.js';
+import { readMatcherCalibration } from '../../src/infer/matchers/matcher-calibration.js';
 import { createIdentifier } from '../../src/serve/identifier.js';
 import { localRecordKey } from '../../src/serve/local-gallery.js';
 import { runCli } from '../helpers/cli.js';

@@ -6,6 +6,7 @@ import { common } from '../common-options.js';
 import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
+import { MATCHER_KINDS, matcherOf } from '../../infer/matchers/matcher-registry.js';
 import type { CliIo } from '../io.js';
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
@@ -26,7 +27,7 @@ const OPEN_OPTIONS = {
   splitSeed: int('--split-seed <n>', 'seed of the gallery/query/calibration split').withDefault(0),
   newShare: num('--new-share <x>', 'share of individuals that keep no gallery photo (their queries are new_whale)', 0, 0.95).withDefault(0.3),
   calibrationShare: num('--calibration-share <x>', 'share of individuals whose queries calibrate the threshold (never the scored queries)', 0.01, 0.99).withDefault(0.3),
-  out: common.outFile('per-query results CSV; a summary goes to <out>.json (and with --matcher local|fused its calibration, for predict, to <out>.matcher.json)', ['.json', '.matcher.json']).withDefaultFrom((v) => path.join(String(v.model), 'evaluate-open.csv'), '<model>/evaluate-open.csv'),
+  out: common.outFile('per-query results CSV; a summary goes to <out>.json and the calibration of the matcher (threshold; fusion), for predict and serve, to <out>.matcher.json', ['.json', '.matcher.json']).withDefaultFrom((v) => path.join(String(v.model), 'evaluate-open.csv'), '<model>/evaluate-open.csv'),
   matcher: common.matcher,
   tta,
   boxes: common.boxes,
@@ -70,14 +71,14 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
     options: OPEN_OPTIONS,
     run: async (opts) => {
       const { model: runDir, data, out } = opts;
-      const { evaluateOpenRun } = await import('../../eval/evaluate-run.js');
-      const { evaluateOpenRunMatched } = await import('../../eval/evaluate-matchers.js');
+      const { evaluateOpenMatcher } = await import('../../eval/evaluate-matchers.js');
+      const { calibrationFileOf, writeMatcherCalibration } = await import('../../infer/matchers/matcher-calibration.js');
       const runOptions = {
         runDir, data, backend: opts.backend, seed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, tta: opts.tta,
         onMessage: (l: string) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
       };
-      const matched = opts.matcher === 'siamese' ? null : await evaluateOpenRunMatched(runOptions, opts.matcher);
-      const res = matched ? matched.result : await evaluateOpenRun(runOptions);
+      const matched = await evaluateOpenMatcher(runOptions, opts.matcher);
+      const res = matched.result;
       const { plan, calibration: cal, test, newWhale: nw } = res;
       io.out(`gallery ${plan.gallery.length} photos; calibration ${cal.queries} queries of ${plan.individuals.calibration.total} individuals (${plan.individuals.calibration.new} new); test ${test.count} queries of ${plan.individuals.test.total} individuals (${plan.individuals.test.new} new)`);
       io.out(`threshold ${cal.threshold.toPrecision(6)} (calibrated on the calibration part: MAP@5 ${cal.map5.toFixed(4)})`);
@@ -85,10 +86,8 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       io.out(`new_whale: precision ${pct(nw.precision)} (${nw.correct}/${nw.predicted})  recall ${pct(nw.recall)} (${nw.correct}/${nw.actual})`);
       const { writeCsvFile } = await import('../../data/csv-file.js');
       await writeCsvFile(out, ['Image', 'Part', 'Truth', 'Predicted', 'AP', 'BestScore'], res.queries.map((q) => [q.image, q.part, q.truth, q.predicted.join(' '), q.ap, q.bestScore]));
-      if (matched) {
-        await writeFileAtomic(`${out}.matcher.json`, JSON.stringify(matched.calibration, null, 1));
-        io.out(`wrote the ${opts.matcher} matcher's calibration (threshold${matched.calibration.fusion ? ', fusion' : ''}) to ${out}.matcher.json`);
-      }
+      await writeMatcherCalibration(calibrationFileOf(out), matched.calibration);
+      io.out(`wrote the ${opts.matcher} matcher's calibration (threshold${matched.calibration.fusion ? ', fusion' : ''}) to ${calibrationFileOf(out)}`);
       const summary = { model: runDir, data, matcher: opts.matcher, splitSeed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, gallery: plan.gallery.length, individuals: plan.individuals, calibration: cal, test, newWhale: nw };
       await writeFileAtomic(`${out}.json`, JSON.stringify(summary, null, 1));
       io.out(`wrote ${res.queries.length} per-query results to ${out}`);
@@ -106,13 +105,14 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
     },
     run: async (opts) => {
       const runDir = opts.model;
-      if (opts.matcher === 'fused') throw new WhaleidError('evaluate-oneshot --matcher fused: the one-shot task has no calibration part to fit the fusion on; use siamese or local (evaluate-open measures fused)');
+      const matcher = matcherOf(opts.matcher);
+      if (!matcher.oneShot) throw new WhaleidError(`evaluate-oneshot --matcher ${opts.matcher}: the one-shot task has no calibration part to fit the fusion on; use ${MATCHER_KINDS.filter((k) => matcherOf(k).oneShot).join(' or ')} (evaluate-open measures ${opts.matcher})`);
       const { evaluateOneShotRun } = await import('../../eval/evaluate-run.js');
       const { localPairScorer } = await import('../../eval/evaluate-matchers.js');
       const { localSideFor } = await import('../../infer/fusion/gallery-scores.js');
       const res = await evaluateOneShotRun({
         runDir, backend: opts.backend, runs: opts.runs, data: opts.data, only: opts.only, ways: opts.ways, trials: opts.trials, sameGroup: opts.sameGroup, seed: opts.seed, cacheDir: opts.cache, tta: opts.tta,
-        scorePairs: opts.matcher === 'local' ? localPairScorer(localSideFor(opts.cache)) : undefined,
+        scorePairs: matcher.describes.local ? localPairScorer(localSideFor(opts.cache)) : undefined,
         onMessage: (l) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
       });
       // Lake's runs are few and named: one line each; drawn trials have one query each, so only the total

@@ -18,7 +18,7 @@ const PREDICT_OPTIONS = {
   newShare: num('--new-share <x>', 'choose the threshold so this share of photos gets new_whale first', 0, 1),
   tta: common.tta.withDefault(0),
   matcher: common.matcher,
-  matcherCalibration: text('--matcher-calibration <file>', "with --matcher local|fused: the <out>.matcher.json of evaluate-open --matcher (threshold; fusion)").asInput('file'),
+  matcherCalibration: text('--matcher-calibration <file>', "the <out>.matcher.json of evaluate-open --matcher: its threshold (before the run's), and the fusion of --matcher fused").asInput('file'),
   topK: int('--top-k <n>', 'candidates per photo in <out>.top.json', 1, 1000).withDefault(20),
   boxes: common.boxes,
   rotate: common.rotate,
@@ -45,7 +45,7 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
       const res = await predictDataset({
         runDir, data, threshold: opts.threshold, newShare: opts.newShare, tta: opts.tta, seed: opts.seed, topK: opts.topK,
         boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, boxModel: opts.boxModel, backend: opts.backend,
-        matcher: opts.matcher === 'siamese' ? undefined : { matcher: opts.matcher, calibration: opts.matcherCalibration },
+        matcher: opts.matcher, matcherCalibration: opts.matcherCalibration,
         onMessage: (l) => io.err(l),
         onFeatures: createPassProgress('features', io.progress && !opts.quiet),
         onBoxes: createPassProgress('boxes', io.progress && !opts.quiet),

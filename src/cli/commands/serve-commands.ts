@@ -6,6 +6,7 @@ import { common } from '../common-options.js';
 import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
+import { matcherOf } from '../../infer/matchers/matcher-registry.js';
 
 const catalog = common.catalog.required('the catalog: a SQLite file or a postgres:// URL');
 const photos = common.photos;
@@ -62,7 +63,7 @@ const SERVE_OPTIONS = {
   maxUploadMb: int('--max-upload-mb <n>', 'largest photo accepted, in MB', 1, 1000).withDefault(30),
   maxPixels: int('--max-pixels <n>', 'largest photo accepted, in pixels', 1).withDefault(100_000_000),
   matcher: common.matcher.describedAs('which score ranks the candidates: siamese (the run\'s network), local (keypoints; descriptors stored in the catalog) or fused (both, by the calibrated fusion)'),
-  matcherCalibration: text('--matcher-calibration <file>', 'with --matcher local|fused: the <out>.matcher.json of evaluate-open --matcher (threshold; fusion)').asInput('file'),
+  matcherCalibration: text('--matcher-calibration <file>', 'the <out>.matcher.json of evaluate-open --matcher: its threshold (before the run\'s), and the fusion of --matcher fused').asInput('file'),
   cache: common.cache,
   quiet: common.quiet,
 };
@@ -123,7 +124,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const { identifier, cat } = await openService(io, file, opts.photos, runDir, opts.cache, undefined, { matcher: opts.matcher });
       try {
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
-        io.out(`${cat.file}: ${n} photos' features computed for model ${identifier.modelVersion}${opts.matcher === 'siamese' ? '' : ' (and their keypoints and descriptors)'}`);
+        io.out(`${cat.file}: ${n} photos' features computed for model ${identifier.modelVersion}${matcherOf(opts.matcher).describes.local ? ' (and their keypoints and descriptors)' : ''}`);
       } finally {
         await identifier.close();
         await cat.close();
@@ -195,11 +196,11 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     run: async (opts) => {
       const file = opts.catalog;
       if (opts.token !== undefined && opts.token.length < 8) throw new WhaleidError('--token: expected at least 8 characters');
-      if (opts.matcher !== 'siamese' && !opts.model) throw new WhaleidError(`--matcher ${opts.matcher}: needs --model RUN (the matcher also shows the run's Siamese score)`);
-      if (opts.matcher === 'siamese' && opts.matcherCalibration) throw new WhaleidError('--matcher-calibration: goes with --matcher local|fused (evaluate-open writes it for those)');
-      if (opts.matcher !== 'siamese' && !opts.matcherCalibration) throw new WhaleidError(`--matcher ${opts.matcher}: needs --matcher-calibration FILE, the .matcher.json that evaluate-open --matcher ${opts.matcher} writes (its new-individual threshold${opts.matcher === 'fused' ? ' and the fusion' : ''})`);
-      const { readMatcherCalibration } = await import('../../predict/matched-predictions.js');
-      const calibration = opts.matcherCalibration && opts.matcher !== 'siamese' ? await readMatcherCalibration(opts.matcherCalibration, opts.matcher) : undefined;
+      const matcher = matcherOf(opts.matcher);
+      if (matcher.describes.local && !opts.model) throw new WhaleidError(`--matcher ${opts.matcher}: needs --model RUN (the matcher also shows the run's Siamese score)`);
+      if (!matcher.calibration.byRun && !opts.matcherCalibration) throw new WhaleidError(`--matcher ${opts.matcher}: needs --matcher-calibration FILE, the .matcher.json that evaluate-open --matcher ${opts.matcher} writes (its new-individual threshold${matcher.calibration.fusion ? ' and the fusion' : ''})`);
+      const { readMatcherCalibration } = await import('../../infer/matchers/matcher-calibration.js');
+      const calibration = opts.matcherCalibration ? await readMatcherCalibration(opts.matcherCalibration, matcher.kind) : undefined;
       const { openCatalog } = await import('../../catalog/catalog.js');
       const { catalogWriteError } = await import('../../catalog/catalog-writable.js');
       const { shownUrl } = await import('../../catalog/catalog-db.js');
@@ -219,7 +220,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       if (opts.model) {
         identifier = (await openService(io, file, opts.photos, opts.model, opts.cache, cat, { matcher: opts.matcher, calibration, ...(queued ? { queued: true, scoring: { url: file } } : {}) })).identifier;
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
-        io.err(`model ${identifier.modelVersion}: ${queued ? 'features from the workers (whaleid worker), queries sharded over the live workers' : `${n} catalog photos' features computed${opts.matcher === 'siamese' ? '' : ' (with their keypoints)'}`}; candidates ranked by the ${opts.matcher} matcher, new-individual threshold ${identifier.threshold}`);
+        io.err(`model ${identifier.modelVersion}: ${queued ? 'features from the workers (whaleid worker), queries sharded over the live workers' : `${n} catalog photos' features computed${matcher.describes.local ? ' (with their keypoints)' : ''}`}; candidates ranked by the ${opts.matcher} matcher, new-individual threshold ${identifier.threshold}`);
       }
       const { openFallbackDetector } = await import('../../boxes/box-fallback.js');
       const boxDetector = await openFallbackDetector(opts.boxModel, identifier ? identifier.trainedWithBoxes : true);

@@ -4,6 +4,7 @@ import { int, switchOn } from '../option-field.js';
 import { common } from '../common-options.js';
 import { stopOnInterrupt } from '../interrupt.js';
 import { WhaleidError } from '../../util/errors.js';
+import { matcherOf } from '../../infer/matchers/matcher-registry.js';
 import type { CliIo } from '../io.js';
 
 const WORKER_OPTIONS = {
@@ -49,7 +50,7 @@ export function registerWorkerCommand(program: Command, io: CliIo): void {
       try {
         const s = await runWorker({
           catalog: cat, url, runDir: opts.model, concurrency: opts.concurrency, jobExpirySeconds: opts.jobExpiry, threads: opts.threads, cacheDir: opts.cache,
-          local: opts.matcher === 'siamese' ? undefined : DEFAULT_LOCAL,
+          local: matcherOf(opts.matcher).describes.local ? DEFAULT_LOCAL : undefined,
           onLine: (l) => {
             if (!opts.quiet) io.err(l);
           },

@@ -1,12 +1,6 @@
 import { fitLogistic, predictLogistic, type LogisticFitOptions, type LogisticModel } from './logistic.js';
 import { invalidParameterError, WhaleidError } from '../../util/errors.js';
 
-/** Which score identifies: the Siamese network's, the local-feature matcher's, or both fused. */
-export type MatcherKind = 'siamese' | 'local' | 'fused';
-
-/** The matchers, for option checks and help texts. */
-export const MATCHER_KINDS: readonly MatcherKind[] = ['siamese', 'local', 'fused'];
-
 /** One query's scores against every individual of the catalog (same individual order in each). */
 export interface MatchScores {
   /** Siamese score per individual: the head's probability for its best photo. */
@@ -75,23 +69,6 @@ export function fusionFeatureRows(s: MatchScores): Float64Array[] {
  */
 export function fusedScores(model: FusionModel, s: MatchScores): Float64Array {
   return Float64Array.from(fusionFeatureRows(s), (x) => predictLogistic(model, x));
-}
-
-/**
- * The score a matcher ranks individuals by. The local one adds the LNBNN score scaled far below
- * any verified difference (1e-9), so it only orders individuals verification left at 0.
- *
- * @param kind - which matcher
- * @param s - the query's scores
- * @param model - the fusion (needed for `fused`)
- * @returns score per individual
- * @throws {@link WhaleidError} for `fused` without a model
- */
-export function matcherScores(kind: MatcherKind, s: MatchScores, model?: FusionModel): Float64Array {
-  if (kind === 'siamese') return s.siamese;
-  if (kind === 'local') return Float64Array.from(s.local, (v, i) => v + 1e-9 * s.localRaw[i]);
-  if (!model) throw new WhaleidError('the fused matcher needs a fitted fusion model');
-  return fusedScores(model, s);
 }
 
 /** A query of the fit: its scores and the number of its individual (-1: a new individual). */

@@ -10,7 +10,8 @@ import { describePhotos } from '../local/local-feature-store.js';
 import { DEFAULT_LOCAL, localCropWidth, type LocalFeatures, type LocalSettings } from '../local/local-features.js';
 import { createLocalMatcher, type LocalMatcher, type LocalMatcherOptions } from '../local/local-matcher.js';
 import { loadOpenCv } from '../local/opencv.js';
-import { matcherScores, type FusionModel, type MatchScores, type MatcherKind } from './fusion-model.js';
+import type { FusionModel, MatchScores } from './fusion-model.js';
+import { describedBy, matcherOf, type MatcherKind } from '../matchers/matcher-registry.js';
 import { WhaleidError } from '../../util/errors.js';
 
 /** How to compute the local matcher's side. */
@@ -52,8 +53,8 @@ export interface MatcherSides {
 }
 
 /**
- * The sources the matchers need, and only those: the Siamese matrix for siamese and fused, the
- * local side for local and fused.
+ * The sources the matchers need, and only those: the learned embedding's matrix and/or the local
+ * side, as the registry says each matcher describes photos.
  *
  * @param kinds - matchers asked for
  * @param sides - what the caller has
@@ -61,10 +62,9 @@ export interface MatcherSides {
  * @throws {@link WhaleidError} naming what a matcher lacks
  */
 export function neededSides(kinds: readonly MatcherKind[], sides: MatcherSides): MatcherSides {
-  const needSiamese = kinds.some((k) => k !== 'local');
-  const needLocal = kinds.some((k) => k !== 'siamese');
-  if (needSiamese && !sides.siamese) throw new WhaleidError('the siamese and fused matchers need a trained run (--model)');
-  if (needLocal && !sides.local) throw new WhaleidError('the local and fused matchers need the local side');
+  const { embedding: needSiamese, local: needLocal } = describedBy(kinds);
+  if (needSiamese && !sides.siamese) throw new WhaleidError(`the matchers ${kinds.join(', ')} need a trained run (--model)`);
+  if (needLocal && !sides.local) throw new WhaleidError(`the matchers ${kinds.join(', ')} need the local side (keypoints and descriptors)`);
   return { siamese: needSiamese ? sides.siamese : undefined, local: needLocal ? sides.local : undefined };
 }
 
@@ -162,7 +162,7 @@ export function photoScoreMatrix(kind: MatcherKind, g: GalleryScores, model?: Fu
   const ng = g.individualOf.length;
   const out = new Float32Array(g.scores.length * ng);
   g.scores.forEach((s, q) => {
-    const per = matcherScores(kind, s, model);
+    const per = matcherOf(kind).rank(s, model).score;
     for (let p = 0; p < ng; p++) out[q * ng + p] = skip?.(q, p) ? -Infinity : per[g.individualOf[p]];
   });
   return out;
