@@ -17,7 +17,8 @@ export interface BackupStore {
 
 /**
  * Claims `<dest>.partial` for one backup or copy to `dest`: refuses an existing `dest` and a
- * `.partial` that another run holds or left behind (a person decides, never us).
+ * `.partial` that another run holds or left behind (a person decides, never us), and removes the
+ * journals a killed run left beside a `.partial` that is gone.
  *
  * @param dest - the file to write
  * @param what - `backup` or `copy`, for the messages
@@ -29,7 +30,11 @@ export interface BackupStore {
 export async function claimPartial(dest: string, what: 'backup' | 'copy'): Promise<string> {
   if (existsSync(dest)) throw new WhaleidError(`${dest} exists already: a ${what} never overwrites a file`);
   const tmp = `${dest}.partial`;
-  if (!(await claimFile(tmp))) throw new WhaleidError(`${tmp} exists: another ${what} to ${dest} is running or was interrupted; remove ${tmp} and run again`);
+  // a backup's photo folder holds what the interrupted one copied: the command line refuses it as an existing output
+  const also = what === 'backup' && existsSync(`${dest}.photos`) ? ` and ${dest}.photos` : '';
+  if (!(await claimFile(tmp))) throw new WhaleidError(`${tmp} exists: another ${what} to ${dest} is running or was interrupted; remove ${tmp}${also} and run again`);
+  // journals of an interrupted run's file (now gone) would be replayed into ours
+  for (const f of [`${tmp}-wal`, `${tmp}-shm`, `${tmp}-journal`]) await fs.rm(f, { force: true });
   return tmp;
 }
 
@@ -71,7 +76,8 @@ export function backupFailure(e: unknown, dest: string): unknown {
 
 /** Copies the photos a backup file names into its photo folder, checked; notes each file written. */
 async function backupPhotos(tmp: string, files: PhotoFiles, destFiles: PhotoFiles, written: WrittenFiles): Promise<void> {
-  const copy = wrapCatalogDb(openSqliteConnection(tmp, { readonly: true, create: false }));
+  // opened writable (it is ours, nothing is written): a read-only open of a WAL database leaves its -wal and -shm behind
+  const copy = wrapCatalogDb(openSqliteConnection(tmp, { readonly: false, create: false }));
   try {
     const check = await copy.integrityCheck();
     if (check !== 'ok') throw new WhaleidError(`${tmp}: the database copy fails SQLite's integrity check (${check})`);

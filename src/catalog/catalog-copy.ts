@@ -152,9 +152,9 @@ async function copyPhotos(from: PhotoFiles, to: PhotoFiles, photos: readonly Sto
   return copied;
 }
 
-/** A failed copy's error: a full disk or a locked SQLite target as one line, the rest as it is. */
-function copyFailure(e: unknown, to: string): unknown {
-  if (e instanceof WhaleidError) return e;
+/** A failed copy's error: a full disk or a locked SQLite target as one line, the rest as it is (a backup words its own). */
+function copyFailure(e: unknown, to: string, backup: boolean | undefined): unknown {
+  if (e instanceof WhaleidError || backup) return e;
   if (String((e as { code?: unknown }).code).startsWith('SQLITE_BUSY')) return new WhaleidError(`${to}: another process is writing to it (the database is locked); nothing was copied`);
   return storageFailure(e, shownUrl(to), 'nothing was copied') ?? e;
 }
@@ -214,7 +214,7 @@ export async function copyCatalog(from: string, to: string, options: CopyOptions
     target = null;
     if (partial) await removePartial(partial);
     await written?.undo();
-    throw copyFailure(e, to);
+    throw copyFailure(e, to, options.backup);
   } finally {
     await target?.close();
     await source.close();

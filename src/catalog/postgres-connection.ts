@@ -98,7 +98,8 @@ export async function openPostgresConnection(url: string, options: CatalogDbOpti
   }
   try {
     const tables = await tablesOf(client);
-    if (tables.length === 0) {
+    // only the state row's table: another process is creating the catalog (its migrations wait on that row)
+    if (tables.length === 0 || (tables.length === 1 && tables[0] === 'whaleid_state')) {
       if (readonly) throw new WhaleidError(`${shown}: an empty database, not a whaleid catalog`);
       if (!options.create) throw new WhaleidError(`${shown}: an empty database, no catalog yet (a new one is made only when asked: whaleid serve --create, or whaleid catalog import)`);
     } else if (!tables.includes('whaleid_state') || !CATALOG_TABLES.every((t) => tables.includes(t))) {

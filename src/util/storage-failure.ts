@@ -4,6 +4,8 @@ import { WhaleidError } from './errors.js';
 const REASONS: Record<string, string> = {
   ENOSPC: 'no space left on device',
   SQLITE_FULL: 'no space left on device',
+  // SQLite could not grow its -shm file: a write that failed for want of room
+  SQLITE_IOERR_SHMSIZE: 'no space left on device',
   53100: 'no space left on the database server',
   EDQUOT: 'disk quota exceeded',
   EFBIG: 'file too large',
