@@ -201,14 +201,16 @@ class ScriptNet final : public Net {
     return at::from_blob(const_cast<float*>(a.values.data()), t.sizes(), at::kFloat).to(t.scalar_type(), false, true).to(device_);
   }
 
-  // NHWC grey crops [n, s, s, 1] -> the backbone's [n, 3, s, s] (the grey channel three times, as
-  // an ImageNet backbone takes RGB) -> embeddings [n, D] (feature maps average-pooled).
+  // Photos as the backbone takes them, [n, 3, s, s] (an imported model's preprocessing, NCHW
+  // RGB), or grey crops [n, s, s, 1] with the grey channel three times -> embeddings [n, D]
+  // (feature maps average-pooled).
   at::Tensor embed(const Pairs& pairs, bool training) {
-    const int64_t n = pairs.count, s = pairs.size;
-    if (n <= 0 || s <= 0 || static_cast<int64_t>(pairs.a.size()) != n * s * s) {
-      throw fail("a batch of " + std::to_string(n) + " photos of " + std::to_string(s) + " px needs " + std::to_string(n * s * s) + " values, got " + std::to_string(pairs.a.size()));
+    const int64_t n = pairs.count, s = pairs.size, size = static_cast<int64_t>(pairs.a.size());
+    if (n <= 0 || s <= 0 || (size != n * s * s && size != 3 * n * s * s)) {
+      throw fail("a batch of " + std::to_string(n) + " photos of " + std::to_string(s) + " px needs " + std::to_string(3 * n * s * s) + " (RGB) or " + std::to_string(n * s * s) + " (grey) values, got " + std::to_string(size));
     }
-    at::Tensor x = at::from_blob(const_cast<float*>(pairs.a.data()), {n, 1, s, s}, at::kFloat).to(dtype(), false, true).expand({n, 3, s, s}).contiguous().to(device_);
+    const int64_t channels = size / (n * s * s);
+    at::Tensor x = at::from_blob(const_cast<float*>(pairs.a.data()), {n, channels, s, s}, at::kFloat).to(dtype(), false, true).expand({n, 3, s, s}).contiguous().to(device_);
     module_.train(training);
     at::Tensor y;
     try {

@@ -68,6 +68,8 @@ export const TRAIN_OPTIONS = {
   arcfaceMarginA: num('--arcface-margin-a <a>', 'ArcFace: margin a n^(-1/4) + b for a class of n photos (radians)', 0, 1.5).showingDefault(shown(TRAIN_DEFAULTS.arcfaceMarginA)),
   arcfaceMarginB: num('--arcface-margin-b <b>', 'ArcFace: the margin floor b (radians)', 0, 1.5).showingDefault(shown(TRAIN_DEFAULTS.arcfaceMarginB)),
   subcenters: int('--subcenters <k>', 'sub-center ArcFace: centres per class, the best one counts', 1, 16).showingDefault(shown(TRAIN_DEFAULTS.subcenters)),
+  backbone: text('--backbone <file.pt>', 'fine-tune a pretrained TorchScript backbone (torch.jit.trace/script of a timm or torchvision model) with --loss arcface|subcenter-arcface for --warmup-epochs on the native engine; RUN/model/ is then a model folder').asInput('file'),
+  backboneTrainable: int('--backbone-trainable <n>', "with --backbone: train only its last n parameter tensors (0: all)", 0, 100000).showingDefault(shown(TRAIN_DEFAULTS.backboneTrainable)),
   scorer: choice('--scorer <how>', 'what the exported model scores pairs with', () => SCORER_SETTINGS, (s) => ({ head: 'the trained head (the method)', cosine: 'the cosine of the features, calibrated on validation', auto: 'the cosine when it ranks held-out individuals better' })[s]).showingDefault(TRAIN_DEFAULTS.scorer),
   maxMinutes: num('--max-minutes <m>', 'time budget: finish at the first group boundary past it (a warm-up at the first epoch past it; the first pair group always runs)', 0.01, 1e6),
   cacheDir: common.cache,

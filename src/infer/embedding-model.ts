@@ -13,6 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { channelCount, embeddingInputBuffer, type Preprocessing } from '../image/embedding-input.js';
 import { cosineHeadWeights, L2_NORMALIZE_FLOOR } from '../model/head-weights.js';
 import { checkModelFolder, modelFolderPaths, readModelCalibration, readModelPreprocessing, type ModelCalibration } from '../model/model-folder.js';
+import { openTorchScriptEmbedder } from '../model/native-backbone.js';
 import { checkModelIdentity } from '../model/run-manifest.js';
 import { WhaleidError } from '../util/errors.js';
 import { openOrtSession, type OrtSessionOptions } from './ort-session.js';
@@ -161,7 +162,9 @@ export async function openEmbeddingInference(dir: string, options: Pick<RunInfer
   const calibration = readModelCalibration(dir);
   if (calibration === null) (options.onWarning ?? ((l) => process.stderr.write(`${l}\n`)))(`warning: ${dir} is not calibrated (no ${path.basename(paths.calibration)}): its scores use cos ${UNCALIBRATED.scale} - ${-UNCALIBRATED.bias} and the default threshold; run whaleid model calibrate --model ${dir} --data LABELLED_PHOTOS`);
   const bytes = readFileSync(paths.embedding);
-  const net = await openEmbeddingSession(bytes, pre, paths.embedding, { threads: options.threads });
+  // a fine-tuned TorchScript backbone (whaleid train --backbone) runs on libtorch, not ONNX Runtime
+  const torchscript = paths.embedding.endsWith('.pt');
+  const net = torchscript ? await openTorchScriptEmbedder(paths.embedding, pre.inputSize, options.threads) : await openEmbeddingSession(bytes, pre, paths.embedding, { threads: options.threads });
   try {
     checkModelIdentity(dir, manifest, { inputSize: pre.inputSize, features: net.featureCount }, paths.embedding);
   } catch (err) {
@@ -175,7 +178,7 @@ export async function openEmbeddingInference(dir: string, options: Pick<RunInfer
     featureCount: net.featureCount,
     head: cosineHeadWeights(net.featureCount, scale, bias),
     modelVersion: modelVersionOf(dir, bytes, pre),
-    engine: 'ONNX Runtime (imported embedding model, cosine)',
+    engine: torchscript ? 'libtorch (fine-tuned TorchScript backbone, cosine)' : 'ONNX Runtime (imported embedding model, cosine)',
     manifest,
     preprocessing: pre,
     calibration,

@@ -19,6 +19,8 @@ import { WhaleidError } from '../util/errors.js';
 import { checkManifest, removeManifest, writeManifest, type Manifest } from './run-manifest.js';
 
 export const EMBEDDING_ONNX = 'embedding.onnx';
+/** A fine-tuned TorchScript backbone's network (`whaleid train --backbone`), run by libtorch in place of embedding.onnx. */
+export const EMBEDDING_TORCHSCRIPT = 'embedding.pt';
 export const PREPROCESSING_JSON = 'preprocessing.json';
 export const CALIBRATION_JSON = 'calibration.json';
 /** The manifest's `preset` of an imported model. */
@@ -41,7 +43,9 @@ export interface ModelFolderPaths {
  * modelFolderPaths('models/a').embedding; // 'models/a/embedding.onnx'
  */
 export function modelFolderPaths(dir: string): ModelFolderPaths {
-  return Object.freeze({ dir, embedding: path.join(dir, EMBEDDING_ONNX), preprocessing: path.join(dir, PREPROCESSING_JSON), calibration: path.join(dir, CALIBRATION_JSON) });
+  const torchscript = path.join(dir, EMBEDDING_TORCHSCRIPT);
+  const embedding = !existsSync(path.join(dir, EMBEDDING_ONNX)) && existsSync(torchscript) ? torchscript : path.join(dir, EMBEDDING_ONNX);
+  return Object.freeze({ dir, embedding, preprocessing: path.join(dir, PREPROCESSING_JSON), calibration: path.join(dir, CALIBRATION_JSON) });
 }
 
 /**
@@ -112,7 +116,7 @@ export function readModelCalibration(dir: string): ModelCalibration | null {
 
 /** The files a model folder's manifest covers (calibration.json once there is one). */
 function coveredFiles(dir: string): string[] {
-  return [EMBEDDING_ONNX, PREPROCESSING_JSON, ...(existsSync(modelFolderPaths(dir).calibration) ? [CALIBRATION_JSON] : [])];
+  return [path.basename(modelFolderPaths(dir).embedding), PREPROCESSING_JSON, ...(existsSync(modelFolderPaths(dir).calibration) ? [CALIBRATION_JSON] : [])];
 }
 
 /**
@@ -171,6 +175,6 @@ export async function writeModelCalibration(dir: string, manifest: Manifest, cal
  * @example
  * removeModelFiles('models/a', [CALIBRATION_JSON]);
  */
-export function removeModelFiles(dir: string, files: readonly string[] = [EMBEDDING_ONNX, PREPROCESSING_JSON, CALIBRATION_JSON, 'manifest.json']): void {
+export function removeModelFiles(dir: string, files: readonly string[] = [EMBEDDING_ONNX, EMBEDDING_TORCHSCRIPT, PREPROCESSING_JSON, CALIBRATION_JSON, 'manifest.json']): void {
   for (const f of files) rmSync(path.join(dir, f), { force: true });
 }

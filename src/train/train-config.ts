@@ -107,6 +107,14 @@ export interface TrainConfig {
   /** Sub-centres per class of `subcenter-arcface`. */
   subcenters: number;
   /**
+   * A pretrained TorchScript backbone to fine-tune instead of whaleid's own network (see
+   * backbone-training.ts): trained with the margin loss for `warmupEpochs` at `warmupLr`, native
+   * engine only; the run's model/ is then a model folder served by libtorch.
+   */
+  backbone?: string;
+  /** With `backbone`: its last that many parameter tensors train (0: all). */
+  backboneTrainable: number;
+  /**
    * What the exported model scores pairs with: the trained `head` (the method), the calibrated
    * `cosine` of the features, or `auto`: the cosine when it ranks the held-out individuals better
    * (see scorer-choice.ts).
@@ -141,6 +149,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   arcfaceMarginA: 0.45,
   arcfaceMarginB: 0.05,
   subcenters: 3,
+  backboneTrainable: 0,
   // measured: the cosine ranked held-out individuals better on Omniglot, nyala and synthetic flukes
   // (bench/accuracy.md), and `auto` still keeps the head wherever it does not
   scorer: 'auto',
@@ -186,6 +195,9 @@ function checkLoss(c: TrainConfig): void {
   }
   if (!(c.arcfaceMarginA + c.arcfaceMarginB < Math.PI / 2)) throw invalidParameterError('--arcface-margin-a + --arcface-margin-b', 'below pi/2 (the margin of a class of one photo)', c.arcfaceMarginA + c.arcfaceMarginB);
   if (!Number.isInteger(c.subcenters) || c.subcenters < 1 || c.subcenters > 16) throw invalidParameterError('--subcenters', 'an integer from 1 to 16', c.subcenters);
+  if (!Number.isInteger(c.backboneTrainable) || c.backboneTrainable < 0) throw invalidParameterError('--backbone-trainable', 'a non-negative integer (0: every parameter tensor)', c.backboneTrainable);
+  if (c.backbone !== undefined && !existsSync(c.backbone)) throw invalidParameterError('--backbone', 'a TorchScript file (torch.jit.trace or torch.jit.script, then .save)', `${c.backbone}, which does not exist`);
+  if (c.backbone !== undefined && c.loss === 'pair') throw invalidParameterError('--loss', 'arcface or subcenter-arcface with --backbone (a backbone trains with a margin loss)', c.loss);
   if (c.loss !== 'pair' && c.warmupEpochs === 0) throw invalidParameterError('--loss', `pair, or ${c.loss} with --warmup-epochs N (the margin loss trains the branch in the warm-up)`, `${c.loss} without warm-up epochs`);
 }
 

@@ -24,6 +24,7 @@ import { resolveTrainConfig, type TrainConfig } from './train-config.js';
 import { readStoredTrainConfig, writeStoredTrainConfig } from './stored-config.js';
 import { prepareTrainingData, type TrainingData } from './training-data.js';
 import { finishTraining, writeRunReport } from './training-finish.js';
+import { runBackboneTraining } from './backbone-training.js';
 import { createTrainingRun, type TrainOptions } from './training-run.js';
 import { pairConstraints } from './training-views.js';
 import type { ValidationResult } from './validation.js';
@@ -84,6 +85,7 @@ export async function resumeTraining(runDir: string, options: TrainOptions = {})
 }
 
 async function runTraining(runDir: string, config: TrainConfig, resume: boolean, options: TrainOptions): Promise<TrainResult> {
+  if (config.backbone !== undefined) return { ...(await runBackboneTraining(runDir, config, resume, options)), validation: null };
   const started = Date.now();
   const say = options.onMessage ?? ((): void => {});
   const schedule = resolveSchedule(config.schedule);
