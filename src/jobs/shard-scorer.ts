@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
 import type { HeadWeights } from '../model/head-weights.js';
-import { createScoreKernel, type ScoreKernel } from '../infer/score-kernel.js';
-import { rankIndividuals, rankingIndex, shardOf, type RankingIndex } from '../infer/score-shards.js';
+import { shardOf } from '../infer/score-shards.js';
+import { buildScoredGallery, createFeatureCache, type ScoredGallery } from '../infer/scored-gallery.js';
 import { decodeVector, galleryHash, HELLO_CHANNEL, HELLO_INTERVAL_MS, MAX_PAYLOAD, notifier, parseMessage, QUERY_CHANNEL, type QueryMessage, type ReplyMessage, type ShardRow } from './shard-protocol.js';
 
 /** What the scorer reads of the catalog. */
-export type ShardSource = Pick<Catalog, 'gallery' | 'getFeatures'>;
+export type ShardSource = Pick<Catalog, 'gallery' | 'getFeatures' | 'getAllFeatures'>;
 
 /** Options of {@link startShardScorer}. */
 export interface ShardScorerOptions {
@@ -39,14 +39,12 @@ export interface ShardScorer {
   close(): Promise<void>;
 }
 
-/** One loaded shard: `s` of `n`, its rows' hash, kernel and ranking index. */
+/** One loaded shard: `s` of `n`, its rows' hash and scored gallery. */
 interface LoadedShard {
   n: number;
   s: number;
   hash: string;
-  rows: number;
-  kernel: ScoreKernel | null;
-  index: RankingIndex;
+  gallery: ScoredGallery<ShardRow>;
   loadedAt: number;
 }
 
@@ -62,12 +60,11 @@ interface LoadedShard {
  */
 export async function startShardScorer(o: ShardScorerOptions): Promise<ShardScorer> {
   const id = randomBytes(6).toString('hex');
-  const F = o.head.features;
   const minReload = o.minReloadMs ?? 250;
   const client = new pg.Client({ connectionString: o.url, application_name: `whaleid-worker-${id}` });
   await client.connect();
   // features kept per photo with the box they were computed for: a reload fetches only new ones
-  const cache = new Map<number, { boxKey: string; vector: Float32Array }>();
+  const features = createFeatureCache(o.catalog, o.modelVersion);
   let shard: LoadedShard | null = null;
   let loading: Promise<LoadedShard> | null = null;
   let answered = 0;
@@ -78,28 +75,14 @@ export async function startShardScorer(o: ShardScorerOptions): Promise<ShardScor
 
   const load = async (n: number, s: number): Promise<LoadedShard> => {
     const rows: ShardRow[] = (await o.catalog.gallery()).filter((r) => shardOf(r.individualId, n) === s);
-    const missing = rows.filter((r) => cache.get(r.photoId)?.boxKey !== r.boxKey);
-    for (let i = 0; i < missing.length; i += 10_000) {
-      const part = missing.slice(i, i + 10_000);
-      const got = await o.catalog.getFeatures(o.modelVersion, part.map((r) => r.photoId));
-      for (const r of part) {
-        const v = got.get(r.photoId);
-        if (v) cache.set(r.photoId, { boxKey: r.boxKey, vector: v });
-      }
-    }
+    const before = features.size;
+    const absent = await features.load(rows);
     // photos whose features are still being extracted are not in the gallery yet
-    const ready = rows.filter((r) => cache.get(r.photoId)?.boxKey === r.boxKey);
-    const keep = new Set(ready.map((r) => r.photoId));
-    for (const pid of cache.keys()) if (!keep.has(pid)) cache.delete(pid);
-    const cols = new Float32Array(ready.length * F);
-    ready.forEach((r, j) => cols.set(cache.get(r.photoId)!.vector, j * F));
-    const loaded: LoadedShard = {
-      n, s, hash: galleryHash(ready), rows: ready.length,
-      kernel: ready.length ? createScoreKernel(o.head, cols) : null,
-      index: rankingIndex(Int32Array.from(ready, (r) => r.photoId), Int32Array.from(ready, (r) => r.individualId)),
-      loadedAt: Date.now(),
-    };
-    o.onLine?.(`shard ${s + 1} of ${n}: ${ready.length} photos loaded (${missing.length} read)`);
+    const missing = new Set(absent.map((r) => r.photoId));
+    const ready = rows.filter((r) => !missing.has(r.photoId));
+    features.retain(ready);
+    const loaded: LoadedShard = { n, s, hash: galleryHash(ready), gallery: buildScoredGallery(ready, features, o.head), loadedAt: Date.now() };
+    o.onLine?.(`shard ${s + 1} of ${n}: ${ready.length} photos loaded (${Math.max(0, features.size - before)} read)`);
     return loaded;
   };
   /** The shard the query means, reloaded when it differs (one load at a time). */
@@ -126,9 +109,7 @@ export async function startShardScorer(o: ShardScorerOptions): Promise<ShardScor
       if (sh.hash !== q.h[s]) {
         reply = { i: q.i, s, ok: false, why: `shard ${s} differs from the service's gallery (changed since)` };
       } else {
-        const scores = new Float32Array(sh.rows);
-        sh.kernel?.scoreRow(decodeVector(q.q), 0, sh.rows, scores);
-        const c = sh.rows ? rankIndividuals(scores, sh.index, { k: q.k, photosPerCandidate: q.p, excludePhotoId: q.x ?? undefined }) : [];
+        const c = sh.gallery.rank(decodeVector(q.q), { k: q.k, photosPerCandidate: q.p, excludePhotoId: q.x ?? undefined });
         reply = { i: q.i, s, ok: true, c };
       }
     } catch (e) {

@@ -2,19 +2,17 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { PhotoRecord } from '../catalog/catalog-types.js';
 import { boxKey } from '../catalog/box-key.js';
 import { decodeSideFor, type CropSettings } from '../image/crop.js';
-import { createImageCache, type ImageCache } from '../image/image-cache.js';
-import type { HeadWeights } from '../model/head-weights.js';
-import { loadRunModel, trainedWithBoxes } from '../predict/run-model.js';
+import { createImageCache } from '../image/image-cache.js';
+import { loadRunModel, trainedWithBoxes, type RunModel } from '../predict/run-model.js';
 import { newIndividualThreshold } from '../infer/threshold.js';
-import { createScoreKernel, type ScoreKernel } from '../infer/score-kernel.js';
-import { rankIndividuals, rankingIndex, type RankingIndex } from '../infer/score-shards.js';
+import { buildScoredGallery, createFeatureCache, type FeatureCache, type ScoredGallery } from '../infer/scored-gallery.js';
 import { WhaleidError } from '../util/errors.js';
 import { createShardClient, type ShardClient, type ShardStats } from '../jobs/shard-client.js';
 import { galleryHash, type ShardRow } from '../jobs/shard-protocol.js';
 import { shardOf } from '../infer/score-shards.js';
 import { hasOnnxExport } from '../model/run-folder.js';
 import type { MatchScores } from '../infer/fusion/fusion-model.js';
-import { matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
+import { matcherOf, type MatcherDefinition, type MatcherKind } from '../infer/matchers/matcher-registry.js';
 import { checkCalibrationFor, type MatcherCalibration } from '../infer/matchers/matcher-calibration.js';
 import { createLocalGallery, type GalleryPhoto, type LocalGallery } from './local-gallery.js';
 
@@ -134,72 +132,29 @@ export interface IdentifierOptions {
  */
 export async function createIdentifier(catalog: Catalog, runDir: string, options: IdentifierOptions = {}): Promise<Identifier> {
   const matcher = matcherOf(options.matcher ?? 'siamese');
-  const kind = matcher.kind;
   const calibration = options.calibration;
-  if (calibration) checkCalibrationFor(kind, calibration);
+  if (calibration) checkCalibrationFor(matcher.kind, calibration);
   if (!hasOnnxExport(runDir)) throw new WhaleidError(`${runDir}: no onnx/branch.onnx (train the run to its end, or it predates the ONNX export)`);
   const run = await loadRunModel(runDir, { threads: options.threads, onWarning: options.onWarning });
-  const head: HeadWeights = run.inference.head;
-  const cache: ImageCache = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
   // features stored in the catalog are never mixed between models: retraining or replacing a run gives a new version
   const modelVersion = run.inference.modelVersion;
   // a matcher without a threshold to go by still computes the catalog's features; identify refuses
-  let thresholdProblem: WhaleidError | null = null;
-  let threshold: number | null = null;
+  let threshold: number | WhaleidError;
   try {
-    threshold = newIndividualThreshold({ kind, ...matcher.calibration }, { calibration, validation: run.validation }).threshold;
+    threshold = newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, { calibration, validation: run.validation }).threshold;
   } catch (e) {
     if (!(e instanceof WhaleidError)) throw e;
-    thresholdProblem = e;
+    threshold = e;
   }
   const local: LocalGallery | null = matcher.describes.local ? createLocalGallery(catalog, { cacheDir: options.cacheDir }) : null;
-  const F = head.features;
-
-  // features in memory by photo and box: a photo whose box changed is computed again
-  const features = new Map<string, Float32Array>();
-  const keyOf = (photoId: number, boxKey: string): string => `${photoId}|${boxKey}`;
-  const boxKeyOf = (p: PhotoRecord): string => boxKey(p.box);
-  let gallery: { rows: GalleryPhoto[]; photoIds: Int32Array; individualIds: Int32Array; index: RankingIndex; kernel: ScoreKernel | null; key: string; revision: string; hashes: Map<number, string[]> } | null = null;
+  const learned = learnedFeatures(catalog, run, options);
+  const gallery = currentGallery(catalog, learned, run, options.queued === true);
   const shards: ShardClient | null = options.scoring && matcher.sharded ? await createShardClient({ url: options.scoring.url, modelVersion, timeoutMs: options.scoring.timeoutMs }) : null;
   let scoredHere = 0;
 
-  const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<void> => {
-    const requests = photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined }));
-    const out = await run.inference.features(cache, requests, run.crop, onProgress);
-    const entries = photos.map((p, i) => ({ photoId: p.id, vector: out.slice(i * F, (i + 1) * F) }));
-    await catalog.putFeatures(modelVersion, entries);
-    photos.forEach((p, i) => features.set(keyOf(p.id, boxKeyOf(p)), entries[i].vector));
-  };
-  const featuresOf = async (photo: PhotoRecord): Promise<Float32Array> => {
-    const key = keyOf(photo.id, boxKeyOf(photo));
-    let f = features.get(key) ?? (await catalog.getFeatures(modelVersion, [photo.id])).get(photo.id);
-    if (!f && options.queued) throw new FeaturesPendingError(`photo ${photo.id}: being processed (its features are not extracted yet; its candidates come when a worker has them)`);
-    if (!f) {
-      await compute([photo]);
-      f = features.get(key)!;
-    }
-    return f;
-  };
-  /** Fills the in-memory features of rows from the catalog; returns the rows with none stored. */
-  const loadStored = async (rows: { photoId: number; boxKey: string }[]): Promise<{ photoId: number; boxKey: string }[]> => {
-    const absent = rows.filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
-    if (absent.length === 0) return absent;
-    // the first load (a service's start) reads every stored vector of the model in one query; later
-    // ones only the absent photos' (the store splits the ids into queries of bounded size). The
-    // catalog drops a photo's stored features when its box changes, so stored ones are current
-    const stored = features.size === 0 ? await catalog.getAllFeatures(modelVersion) : await catalog.getFeatures(modelVersion, absent.map((r) => r.photoId));
-    for (const r of absent) if (stored.has(r.photoId)) features.set(keyOf(r.photoId, r.boxKey), stored.get(r.photoId)!);
-    return absent.filter((r) => !features.has(keyOf(r.photoId, r.boxKey)));
-  };
   const sync = async (onProgress?: (done: number, total: number) => void): Promise<number> => {
-    const absent = await loadStored(await catalog.gallery());
-    const missing: PhotoRecord[] = [];
-    // queued: the workers extract them
-    if (!options.queued) for (const r of absent) missing.push(await catalog.photo(r.photoId));
-    for (let i = 0; i < missing.length; i += 256) {
-      await compute(missing.slice(i, i + 256), onProgress && ((d) => onProgress(i + d, missing.length)));
-    }
-    if (!local) return missing.length;
+    const computed = await learned.sync(onProgress);
+    if (!local) return computed;
     // local features: read back from the catalog into memory (the index needs them), the missing ones described and stored
     const all = await catalog.gallery();
     const before = local.described;
@@ -208,121 +163,44 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       for (const r of all.slice(i, i + 256)) batch.push(await catalog.photo(r.photoId));
       await local.featuresOf(batch, onProgress);
     }
-    return Math.max(missing.length, local.described - before);
-  };
-  const currentGallery = async (): Promise<NonNullable<typeof gallery>> => {
-    const revision = await catalog.revision();
-    if (gallery && gallery.revision === revision) return gallery; // nothing written since: no query at all
-    let rows = await catalog.gallery();
-    if (options.queued) {
-      // the photos whose features a worker extracted: the others join when they are in
-      await loadStored(rows);
-      rows = rows.filter((r) => features.has(keyOf(r.photoId, r.boxKey)));
-    }
-    // the gallery changes with decisions (assignments, merges), boxes and (queued) extracted features: its rows are its identity
-    const key = `${rows.length}|${rows.map((r) => keyOf(r.photoId, r.boxKey) + r.individualId).join(';')}`;
-    if (gallery && gallery.key === key) {
-      gallery.revision = revision;
-      return gallery;
-    }
-    if (!options.queued && rows.some((r) => !features.has(keyOf(r.photoId, r.boxKey)))) {
-      await sync();
-      rows = await catalog.gallery();
-    }
-    const cols = new Float32Array(rows.length * F);
-    rows.forEach((r, i) => cols.set(features.get(keyOf(r.photoId, r.boxKey))!, i * F));
-    const photoIds = Int32Array.from(rows, (r) => r.photoId);
-    const individualIds = Int32Array.from(rows, (r) => r.individualId);
-    gallery = {
-      rows,
-      hashes: new Map(),
-      photoIds,
-      individualIds,
-      index: rankingIndex(photoIds, individualIds),
-      kernel: rows.length ? createScoreKernel(head, cols) : null,
-      key,
-      // the revision read before the rows: a write since then (this process's or another's) is seen next time
-      revision,
-    };
-    return gallery;
-  };
-
-  /** Ranks the individuals by the local or fused matcher, as `predict --matcher` does. */
-  const rankMatched = async (lg: LocalGallery, photo: PhotoRecord, rows: GalleryPhoto[], byIndividual: Map<number, { photoId: number; score: number }[]>): Promise<Omit<IndividualCandidate, 'name'>[]> => {
-    const individualIds = [...new Set(rows.map((r) => r.individualId))];
-    const siamese = Float64Array.from(individualIds, (id) => byIndividual.get(id)?.[0].score ?? 0);
-    const [query] = await lg.featuresOf([photo]);
-    const { match, photoIdOf } = await lg.match(query, rows, individualIds, photo.id);
-    const s: MatchScores = { siamese, local: match.verified, localRaw: match.raw };
-    const { score, fused } = matcher.rank(s, calibration?.fusion);
-    return individualIds.flatMap((individualId, i) => {
-      const list = byIndividual.get(individualId);
-      if (!list) return []; // its only photo is the query
-      const best = match.bestPhoto[i] >= 0 ? photoIdOf(match.bestPhoto[i]) : -1;
-      const photos = best >= 0 ? [...list.filter((p) => p.photoId === best), ...list.filter((p) => p.photoId !== best)] : list;
-      return [{ individualId, score: score[i], siamese: siamese[i], local: s.local[i], inliers: match.inliers[i], ...(fused ? { fused: fused[i] } : {}), photos }];
-    });
-  };
-
-  /** The gallery's rows split into `count` shards by individual, hashed (once per gallery and count). */
-  const shardHashes = (g: NonNullable<typeof gallery>, count: number): string[] => {
-    let hashes = g.hashes.get(count);
-    if (!hashes) {
-      const parts: ShardRow[][] = Array.from({ length: count }, () => []);
-      for (const r of g.rows) parts[shardOf(r.individualId, count)].push(r);
-      hashes = parts.map(galleryHash);
-      g.hashes.set(count, hashes);
-    }
-    return hashes;
+    return Math.max(computed, local.described - before);
   };
 
   return {
     modelVersion,
-    matcher: kind,
-    threshold,
+    matcher: matcher.kind,
+    threshold: typeof threshold === 'number' ? threshold : null,
     crop: run.crop,
     trainedWithBoxes: trainedWithBoxes(run.config),
     sync,
     async identify(photoId, o = {}) {
-      if (threshold === null) throw thresholdProblem!;
+      if (typeof threshold !== 'number') throw threshold;
       const limit = threshold;
       const k = o.k ?? 5;
       const per = o.photosPerCandidate ?? 3;
       const photo = await catalog.photo(photoId);
-      const q = await featuresOf(photo);
-      const g = await currentGallery();
-      const n = g.photoIds.length;
+      const q = await learned.featuresOf(photo);
+      const g = await gallery.current(() => sync());
+      const n = g.scored.rows.length;
       // a catalog photo is not its own candidate
       const rank = { k, photosPerCandidate: per, excludePhotoId: photoId };
       let top: Omit<IndividualCandidate, 'name'>[];
       if (!local) {
-        // the Siamese matcher: the workers' shards when they answer, else the whole gallery here
-        let ranked = n && shards ? await shards.query({ features: q, ...rank, hashes: (count) => shardHashes(g, count) }) : null;
+        // a sharded matcher: the workers' shards when they answer, else the whole gallery here
+        let ranked = n && shards ? await shards.query({ features: q, ...rank, hashes: (count) => gallery.shardHashes(g, count) }) : null;
         if (!ranked) {
           scoredHere++;
-          const scores = new Float32Array(n);
-          g.kernel?.scoreRow(q, 0, n, scores);
-          ranked = n ? rankIndividuals(scores, g.index, rank) : [];
+          ranked = g.scored.rank(q, rank);
         }
         top = ranked.map((c) => ({ ...c, siamese: c.score }));
       } else {
         scoredHere++;
-        const scores = new Float32Array(n);
-        g.kernel?.scoreRow(q, 0, n, scores);
-        const byIndividual = new Map<number, { photoId: number; score: number }[]>();
-        for (let j = 0; j < n; j++) {
-          if (g.photoIds[j] === photoId) continue;
-          const list = byIndividual.get(g.individualIds[j]) ?? [];
-          list.push({ photoId: g.photoIds[j], score: scores[j] });
-          byIndividual.set(g.individualIds[j], list);
-        }
-        for (const list of byIndividual.values()) list.sort((a, b) => b.score - a.score || a.photoId - b.photoId);
-        top = (await rankMatched(local, photo, g.rows, byIndividual)).sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
+        top = (await rankWithLocal(matcher, calibration, local, photo, g.scored, g.scored.score(q))).sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
       }
       const candidates = [];
       for (const c of top) candidates.push({ ...c, photos: c.photos.slice(0, per), name: (await catalog.individual(c.individualId)).name });
       const suggestion = candidates.length && candidates[0].score >= limit ? 'match' : 'new';
-      return { photoId, modelVersion, matcher: kind, threshold: limit, suggestion, candidates, compared: n };
+      return { photoId, modelVersion, matcher: matcher.kind, threshold: limit, suggestion, candidates, compared: n };
     },
     scoringStats: () => (shards ? { ...shards.stats, workers: shards.liveWorkers().length, local: scoredHere } : null),
     async close() {
@@ -330,4 +208,133 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       await run.inference.dispose();
     },
   };
+}
+
+/** The learned features of catalog photos: held in memory, read from the catalog, or computed here. */
+interface LearnedFeatures {
+  readonly cache: FeatureCache;
+  /** A photo's features: held, stored, or computed now (queued: a {@link FeaturesPendingError} until a worker has them). */
+  featuresOf(photo: PhotoRecord): Promise<Float32Array>;
+  /** Reads or computes (not queued) the features of every gallery photo; returns how many were computed. */
+  sync(onProgress?: (done: number, total: number) => void): Promise<number>;
+}
+
+/**
+ * The learned features of a catalog's photos for one run: a photo whose box changed is computed
+ * again; with a job queue (`queued`) nothing is computed here, the workers extract them.
+ */
+function learnedFeatures(catalog: Catalog, run: RunModel, options: Pick<IdentifierOptions, 'cacheDir' | 'queued'>): LearnedFeatures {
+  const modelVersion = run.inference.modelVersion;
+  const F = run.inference.head.features;
+  const images = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
+  const cache = createFeatureCache(catalog, modelVersion);
+  const rowOf = (p: PhotoRecord): { photoId: number; boxKey: string } => ({ photoId: p.id, boxKey: boxKey(p.box) });
+  const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<void> => {
+    const requests = photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined }));
+    const out = await run.inference.features(images, requests, run.crop, onProgress);
+    const entries = photos.map((p, i) => ({ photoId: p.id, vector: out.slice(i * F, (i + 1) * F) }));
+    await catalog.putFeatures(modelVersion, entries);
+    photos.forEach((p, i) => cache.set(rowOf(p), entries[i].vector));
+  };
+  return {
+    cache,
+    async featuresOf(photo) {
+      const row = rowOf(photo);
+      if (!cache.get(row)) await cache.load([row]);
+      const held = cache.get(row);
+      if (held) return held;
+      if (options.queued) throw new FeaturesPendingError(`photo ${photo.id}: being processed (its features are not extracted yet; its candidates come when a worker has them)`);
+      await compute([photo]);
+      return cache.get(row)!;
+    },
+    async sync(onProgress) {
+      const absent = await cache.load(await catalog.gallery());
+      if (options.queued) return 0;
+      const missing: PhotoRecord[] = [];
+      for (const r of absent) missing.push(await catalog.photo(r.photoId));
+      for (let i = 0; i < missing.length; i += 256) await compute(missing.slice(i, i + 256), onProgress && ((d) => onProgress(i + d, missing.length)));
+      return missing.length;
+    },
+  };
+}
+
+/** The gallery the service scores against, as of a catalog revision. */
+interface GalleryState {
+  scored: ScoredGallery<GalleryPhoto>;
+  /** Its rows as text: the gallery changes with decisions, merges, boxes and (queued) extracted features. */
+  key: string;
+  revision: string;
+  /** Shard hashes per shard count. */
+  hashes: Map<number, string[]>;
+}
+
+/**
+ * The service's current gallery: rebuilt only when the catalog's revision moved and its rows
+ * changed; queued, the photos whose features a worker extracted (the others join when they are in).
+ */
+function currentGallery(catalog: Catalog, learned: LearnedFeatures, run: RunModel, queued: boolean): { current(sync: () => Promise<unknown>): Promise<GalleryState>; shardHashes(g: GalleryState, count: number): string[] } {
+  let state: GalleryState | null = null;
+  const rowKey = (r: GalleryPhoto): string => `${r.photoId}|${r.boxKey}${r.individualId}`;
+  return {
+    async current(sync) {
+      const revision = await catalog.revision();
+      if (state && state.revision === revision) return state; // nothing written since: no query at all
+      let rows = await catalog.gallery();
+      if (queued) {
+        await learned.cache.load(rows);
+        rows = rows.filter((r) => learned.cache.get(r));
+      }
+      const key = `${rows.length}|${rows.map(rowKey).join(';')}`;
+      if (state && state.key === key) {
+        state.revision = revision;
+        return state;
+      }
+      if (!queued && rows.some((r) => !learned.cache.get(r))) {
+        await sync();
+        rows = await catalog.gallery();
+      }
+      // the revision read before the rows: a write since then (this process's or another's) is seen next time
+      state = { scored: buildScoredGallery(rows, learned.cache, run.inference.head), key, revision, hashes: new Map() };
+      return state;
+    },
+    /** The gallery's rows split into `count` shards by individual, hashed (once per gallery and count). */
+    shardHashes(g, count) {
+      let hashes = g.hashes.get(count);
+      if (!hashes) {
+        const parts: ShardRow[][] = Array.from({ length: count }, () => []);
+        for (const r of g.scored.rows) parts[shardOf(r.individualId, count)].push(r);
+        hashes = parts.map(galleryHash);
+        g.hashes.set(count, hashes);
+      }
+      return hashes;
+    },
+  };
+}
+
+/**
+ * Ranks the individuals by a matcher that uses the local features (as `predict --matcher` does):
+ * per individual its best learned score and the local match, through the matcher's ranking.
+ */
+async function rankWithLocal(matcher: MatcherDefinition, calibration: MatcherCalibration | undefined, local: LocalGallery, photo: PhotoRecord, g: ScoredGallery<GalleryPhoto>, scores: Float32Array): Promise<Omit<IndividualCandidate, 'name'>[]> {
+  const byIndividual = new Map<number, { photoId: number; score: number }[]>();
+  for (let j = 0; j < g.rows.length; j++) {
+    if (g.photoIds[j] === photo.id) continue;
+    const list = byIndividual.get(g.individualIds[j]) ?? [];
+    list.push({ photoId: g.photoIds[j], score: scores[j] });
+    byIndividual.set(g.individualIds[j], list);
+  }
+  for (const list of byIndividual.values()) list.sort((a, b) => b.score - a.score || a.photoId - b.photoId);
+  const individualIds = [...new Set(g.rows.map((r) => r.individualId))];
+  const siamese = Float64Array.from(individualIds, (id) => byIndividual.get(id)?.[0].score ?? 0);
+  const [query] = await local.featuresOf([photo]);
+  const { match, photoIdOf } = await local.match(query, g.rows, individualIds, photo.id);
+  const s: MatchScores = { siamese, local: match.verified, localRaw: match.raw };
+  const { score, fused } = matcher.rank(s, calibration?.fusion);
+  return individualIds.flatMap((individualId, i) => {
+    const list = byIndividual.get(individualId);
+    if (!list) return []; // its only photo is the query
+    const best = match.bestPhoto[i] >= 0 ? photoIdOf(match.bestPhoto[i]) : -1;
+    const photos = best >= 0 ? [...list.filter((p) => p.photoId === best), ...list.filter((p) => p.photoId !== best)] : list;
+    return [{ individualId, score: score[i], siamese: siamese[i], local: s.local[i], inliers: match.inliers[i], ...(fused ? { fused: fused[i] } : {}), photos }];
+  });
 }

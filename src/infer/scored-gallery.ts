@@ -1,0 +1,132 @@
+/**
+ * The scored gallery: catalog photos' learned features held in memory (per photo and box, read
+ * from the catalog's feature store), laid out for the score kernel, with the ranking index of
+ * their individuals. The service's identifier and a worker's shard both score queries through
+ * it, so features, kernel and ranking are built one way (they were built twice).
+ */
+import type { HeadWeights } from '../model/head-weights.js';
+import { createScoreKernel, type ScoreKernel } from './score-kernel.js';
+import { rankIndividuals, rankingIndex, type RankedIndividual, type RankingIndex, type RankOptions } from './score-shards.js';
+
+/** A gallery photo: its individual and the box its features were computed for. */
+export interface GalleryRow {
+  readonly photoId: number;
+  readonly individualId: number;
+  /** The photo's box as text ({@link boxKey} of the catalog): features of another box are stale. */
+  readonly boxKey: string;
+}
+
+/** What the feature cache reads of the catalog. */
+export interface StoredFeatures {
+  getFeatures(modelVersion: string, photoIds: readonly number[]): Promise<Map<number, Float32Array>>;
+  getAllFeatures(modelVersion: string): Promise<Map<number, Float32Array>>;
+}
+
+/** Learned features of catalog photos in memory, by photo and box. */
+export interface FeatureCache {
+  /** The features of a row, when held. */
+  get(row: Pick<GalleryRow, 'photoId' | 'boxKey'>): Float32Array | undefined;
+  set(row: Pick<GalleryRow, 'photoId' | 'boxKey'>, vector: Float32Array): void;
+  /**
+   * Reads the features of rows not held yet from the catalog: every stored vector of the model in
+   * one query the first time (a service's start), later only the absent photos'.
+   *
+   * @returns the rows whose features the catalog does not have either
+   */
+  load<R extends Pick<GalleryRow, 'photoId' | 'boxKey'>>(rows: readonly R[]): Promise<R[]>;
+  /** Forgets every photo not among `rows` (a shard keeps only its own). */
+  retain(rows: readonly Pick<GalleryRow, 'photoId'>[]): void;
+  readonly size: number;
+}
+
+/**
+ * A feature cache over a catalog's stored features of one model. The catalog drops a photo's
+ * stored features when its box changes, so a stored vector is current for the photo's box.
+ *
+ * @param store - the catalog (its feature store)
+ * @param modelVersion - the model whose features are held
+ * @returns the cache
+ * @example
+ * const cache = createFeatureCache(catalog, run.inference.modelVersion);
+ * const absent = await cache.load(await catalog.gallery());
+ */
+export function createFeatureCache(store: StoredFeatures, modelVersion: string): FeatureCache {
+  const held = new Map<number, { boxKey: string; vector: Float32Array }>();
+  const get = (r: Pick<GalleryRow, 'photoId' | 'boxKey'>): Float32Array | undefined => {
+    const e = held.get(r.photoId);
+    return e && e.boxKey === r.boxKey ? e.vector : undefined;
+  };
+  return {
+    get,
+    set: (r, vector) => void held.set(r.photoId, { boxKey: r.boxKey, vector }),
+    async load(rows) {
+      const absent = rows.filter((r) => !get(r));
+      if (absent.length === 0) return absent;
+      const stored = held.size === 0 ? await store.getAllFeatures(modelVersion) : await store.getFeatures(modelVersion, absent.map((r) => r.photoId));
+      for (const r of absent) {
+        const v = stored.get(r.photoId);
+        if (v) held.set(r.photoId, { boxKey: r.boxKey, vector: v });
+      }
+      return absent.filter((r) => !get(r));
+    },
+    retain(rows) {
+      const keep = new Set(rows.map((r) => r.photoId));
+      for (const id of held.keys()) if (!keep.has(id)) held.delete(id);
+    },
+    get size() {
+      return held.size;
+    },
+  };
+}
+
+/** Rows with their features laid out for the score kernel, and their individuals' ranking index. */
+export interface ScoredGallery<R extends GalleryRow = GalleryRow> {
+  readonly rows: readonly R[];
+  readonly photoIds: Int32Array;
+  readonly individualIds: Int32Array;
+  readonly index: RankingIndex;
+  /** The query's score against every gallery photo, in row order. */
+  score(query: Float32Array): Float32Array;
+  /** The top individuals for a query (their best photos first). */
+  rank(query: Float32Array, options: RankOptions): RankedIndividual[];
+}
+
+/**
+ * Builds the scored gallery of rows whose features the cache holds (the caller filters or fills
+ * the others first).
+ *
+ * @param rows - the gallery's photos
+ * @param features - holds every row's features
+ * @param head - the model's head (the score kernel's weights)
+ * @returns the gallery
+ * @throws Error when a row's features are not held (a caller's mistake)
+ * @example
+ * const g = buildScoredGallery(rows, cache, run.inference.head);
+ * const top = g.rank(queryFeatures, { k: 5, photosPerCandidate: 3 });
+ */
+export function buildScoredGallery<R extends GalleryRow>(rows: readonly R[], features: Pick<FeatureCache, 'get'>, head: HeadWeights): ScoredGallery<R> {
+  const F = head.features;
+  const cols = new Float32Array(rows.length * F);
+  rows.forEach((r, i) => {
+    const v = features.get(r);
+    if (!v) throw new Error(`scored gallery: photo ${r.photoId} has no features held`);
+    cols.set(v, i * F);
+  });
+  const photoIds = Int32Array.from(rows, (r) => r.photoId);
+  const individualIds = Int32Array.from(rows, (r) => r.individualId);
+  const index = rankingIndex(photoIds, individualIds);
+  const kernel: ScoreKernel | null = rows.length ? createScoreKernel(head, cols) : null;
+  const score = (query: Float32Array): Float32Array => {
+    const out = new Float32Array(rows.length);
+    kernel?.scoreRow(query, 0, rows.length, out);
+    return out;
+  };
+  return {
+    rows,
+    photoIds,
+    individualIds,
+    index,
+    score,
+    rank: (query, options) => (rows.length ? rankIndividuals(score(query), index, options) : []),
+  };
+}
