@@ -10,8 +10,8 @@
  * the margins and the head's first weights, which are the same for the branch and a TorchScript
  * backbone.
  */
-import * as tf from '@tensorflow/tfjs';
 import { invalidParameterError } from '../util/errors.js';
+import { createRng } from '../util/random.js';
 import type { AddonMarginOptions } from './native-addon.js';
 
 /** `--loss`: the pair loss (the method; the warm-up, if any, softmax) or a margin loss. */
@@ -84,7 +84,8 @@ export function marginOptions(settings: MarginSettings, photoCounts: ArrayLike<n
 
 /**
  * The margin head's first kernel, `[features, classes x subcenters]`, Glorot-uniform from a seed
- * (as the softmax warm-up's dense layer starts).
+ * (as the softmax warm-up's dense layer starts), drawn by our own generator: the training
+ * configuration reads this module, and prediction must not load tfjs through it.
  *
  * @param margin - the head's options
  * @param seed - the seed
@@ -93,6 +94,8 @@ export function marginOptions(settings: MarginSettings, photoCounts: ArrayLike<n
  * const w = initialMarginKernel(margin, 0); // w.length === margin.features * margin.classes * margin.subcenters
  */
 export function initialMarginKernel(margin: AddonMarginOptions, seed: number): Float32Array {
-  const shape = [margin.features, margin.classes * margin.subcenters];
-  return tf.tidy(() => tf.initializers.glorotUniform({ seed }).apply(shape).dataSync() as Float32Array);
+  const [rows, cols] = [margin.features, margin.classes * margin.subcenters];
+  const limit = Math.sqrt(6 / (rows + cols));
+  const rng = createRng(seed).fork('margin-head');
+  return Float32Array.from({ length: rows * cols }, () => rng.uniform(-limit, limit));
 }

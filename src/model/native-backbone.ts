@@ -10,8 +10,16 @@
  * moments and step count) crosses as named float32 arrays, so a checkpoint holds it bit for bit.
  */
 import { L2_NORMALIZE_FLOOR } from './head-weights.js';
-import type { AddonArray, AddonMarginOptions, AddonNet } from './native-addon.js';
-import { requireAddon, type NativeEngineChoice } from './native-training-engine.js';
+import { WhaleidError } from '../util/errors.js';
+import { loadNativeAddon, type AddonArray, type AddonMarginOptions, type AddonNet, type NativeAddon } from './native-addon.js';
+// a type only: prediction and the service load this module, and must not load tfjs
+import type { NativeEngineChoice } from './native-training-engine.js';
+
+function requireAddon(): NativeAddon {
+  const native = loadNativeAddon();
+  if (!native.available) throw new WhaleidError(`a TorchScript backbone runs on the native engine: ${native.reason}`);
+  return native.addon;
+}
 
 /** Options of {@link createBackboneNet}. */
 export interface BackboneNetOptions {

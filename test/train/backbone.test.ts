@@ -27,7 +27,7 @@ const dir = tmpDir();
 const catalog = path.join(dir, 'catalog');
 const backbone = path.join(dir, 'backbone.pt');
 const cli = path.join(dir, 'whaleid.mts');
-const args = ['--backbone', backbone, '--loss', 'subcenter-arcface', '--warmup-epochs', '8', '--warmup-lr', '1e-2', '--input-size', '32', '--batch-size', '8', '--engine', 'native', '--threads', '2', '--cache', path.join(dir, 'cache'), '--seed', '2', '--quiet'];
+const args = ['--backbone', backbone, '--loss', 'subcenter-arcface', '--warmup-epochs', '20', '--warmup-lr', '1e-2', '--input-size', '32', '--batch-size', '8', '--engine', 'native', '--threads', '2', '--cache', path.join(dir, 'cache'), '--seed', '2', '--quiet'];
 
 function whaleid(argv: string[], killAfterCheckpoint?: string): Promise<{ code: number | null; signal: string | null; err: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', cli, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -58,11 +58,11 @@ describe.skipIf(why !== null)('whaleid train --backbone FILE.pt (TorchScript, su
     expect(full.code, full.err).toBe(0);
   }, 120_000);
 
-  it('fine-tunes it: the loss falls over 8 epochs and RUN/model/ is a model folder of the fine-tuned TorchScript', () => {
+  it('fine-tunes it: the loss falls over 20 epochs and RUN/model/ is a model folder of the fine-tuned TorchScript', () => {
     const losses = readFileSync(path.join(whole, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; loss: number }).filter((r) => r.kind === 'backbone').map((r) => r.loss);
     console.log(`backbone losses ${losses.map((l) => l.toFixed(3)).join(' ')}`);
-    expect(losses).toHaveLength(8);
-    expect(losses[7]).toBeLessThan(0.9 * losses[0]);
+    expect(losses).toHaveLength(20);
+    expect(losses[19]).toBeLessThan(0.7 * losses[0]);
     for (const f of ['embedding.pt', 'preprocessing.json', 'manifest.json']) expect(existsSync(path.join(whole, 'model', f)), f).toBe(true);
     // fine-tuned: not the file it started from
     expect(readFileSync(path.join(whole, 'model', 'embedding.pt')).equals(readFileSync(backbone))).toBe(false);
