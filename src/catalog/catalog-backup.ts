@@ -42,6 +42,7 @@ export async function claimPartial(dest: string, what: 'backup' | 'copy'): Promi
  * Removes a claimed `.partial` SQLite file with its journals.
  *
  * @param tmp - the file from {@link claimPartial}
+ * @returns resolves once removed (missing files are no error)
  * @example
  * await removePartial('b.db.partial');
  */
@@ -54,7 +55,10 @@ export async function removePartial(tmp: string): Promise<void> {
  *
  * @param tmp - the finished file
  * @param dest - its place
+ * @returns resolves once `dest` is the finished file
  * @throws {@link WhaleidError} when `dest` exists now
+ * @example
+ * await finishPartial('b.db.partial', 'b.db');
  */
 export async function finishPartial(tmp: string, dest: string): Promise<void> {
   if (!(await renameNoReplace(tmp, dest))) throw new WhaleidError(`${dest} appeared while this ran: never overwritten`);
@@ -67,6 +71,8 @@ export async function finishPartial(tmp: string, dest: string): Promise<void> {
  * @param e - what was thrown
  * @param dest - the backup file
  * @returns the error to throw
+ * @example
+ * catch (e) { throw backupFailure(e, 'b.db'); } // whaleid: b.db: no space left on device (ENOSPC); the backup failed ...
  */
 export function backupFailure(e: unknown, dest: string): unknown {
   const after = 'the backup failed and nothing of it was kept';

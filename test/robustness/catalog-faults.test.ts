@@ -1,6 +1,6 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, promises as fs, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { runCli } from '../helpers/cli.js';
@@ -21,6 +21,7 @@ const dir = tmpDir('whaleid-catalog-faults-');
 const postgres = BACKENDS.find((b) => b.name === 'postgres')!;
 const launcher = cliLauncher(dir);
 let seed = 1000;
+const realWriteFile = fs.writeFile.bind(fs);
 
 /** A new small SQLite catalog in `dir`, with its photo files. */
 async function sqliteSource(name: string, n = 4, width = 240): Promise<{ db: string; photos: string; files: string[] }> {
@@ -163,6 +164,24 @@ describe('two copies into one target', () => {
     }
     expect(leftOf('c2.db')).toEqual(['c2.db', 'c2.db.photos']);
     expect(await checkedContents(to, `${to}.photos`)).toEqual(await checkedContents(a.db, a.photos));
+  });
+});
+
+describe('a photo write that fails with ENOSPC (injected into node\'s fs, on any machine)', () => {
+  it('fails a SQLite backup in one line (exit 2) and leaves nothing; the same command then completes', async () => {
+    const s = await sqliteSource('e');
+    const out = path.join(dir, 'e-backup.db');
+    let writes = 0;
+    // the third photo file written runs out of room
+    const spy = vi.spyOn(fs, 'writeFile').mockImplementation(async (...args: Parameters<typeof fs.writeFile>) => {
+      if (String(args[0]).includes('e-backup.db.photos') && ++writes === 3) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+      return realWriteFile(...args);
+    });
+    const r = await runCli('catalog', 'backup', '--catalog', s.db, '--out', out).finally(() => spy.mockRestore());
+    expect([r.code, r.err]).toEqual([2, `whaleid: ${out}: no space left on device (ENOSPC); the backup failed and nothing of it was kept`]);
+    expect(leftOf('e-backup')).toEqual([]);
+    expect((await runCli('catalog', 'backup', '--catalog', s.db, '--out', out)).code).toBe(0);
+    expect(await checkedContents(out, `${out}.photos`)).toEqual(await checkedContents(s.db, s.photos));
   });
 });
 
