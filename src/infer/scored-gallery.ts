@@ -85,6 +85,8 @@ export interface ScoredGallery<R extends GalleryRow = GalleryRow> {
   readonly photoIds: Int32Array;
   readonly individualIds: Int32Array;
   readonly index: RankingIndex;
+  /** Each row's features (the cache's vectors as the gallery was built). */
+  readonly vectors: readonly Float32Array[];
   /** The query's score against every gallery photo, in row order. */
   score(query: Float32Array): Float32Array;
   /** The top individuals for a query (their best photos first). */
@@ -106,19 +108,27 @@ export interface ScoredGallery<R extends GalleryRow = GalleryRow> {
  */
 export function buildScoredGallery<R extends GalleryRow>(rows: readonly R[], features: Pick<FeatureCache, 'get'>, head: HeadWeights): ScoredGallery<R> {
   const F = head.features;
-  const cols = new Float32Array(rows.length * F);
-  rows.forEach((r, i) => {
+  // the vectors of now (references, not copies): the cache may hold another box's later
+  const vectors = rows.map((r) => {
     const v = features.get(r);
     if (!v) throw new Error(`scored gallery: photo ${r.photoId} has no features held`);
-    cols.set(v, i * F);
+    return v;
   });
+  const columns = (): Float32Array => {
+    const cols = new Float32Array(rows.length * F);
+    vectors.forEach((v, i) => cols.set(v, i * F));
+    return cols;
+  };
   const photoIds = Int32Array.from(rows, (r) => r.photoId);
   const individualIds = Int32Array.from(rows, (r) => r.individualId);
   const index = rankingIndex(photoIds, individualIds);
-  const kernel: ScoreKernel | null = rows.length ? createScoreKernel(head, cols) : null;
+  // compiled at the first exhaustive score: a gallery ranked through a shortlist never needs its copy of every column
+  let kernel: ScoreKernel | null = null;
   const score = (query: Float32Array): Float32Array => {
     const out = new Float32Array(rows.length);
-    kernel?.scoreRow(query, 0, rows.length, out);
+    if (rows.length === 0) return out;
+    kernel ??= createScoreKernel(head, columns());
+    kernel.scoreRow(query, 0, rows.length, out);
     return out;
   };
   return {
@@ -126,6 +136,7 @@ export function buildScoredGallery<R extends GalleryRow>(rows: readonly R[], fea
     photoIds,
     individualIds,
     index,
+    vectors,
     score,
     rank: (query, options) => (rows.length ? rankIndividuals(score(query), index, options) : []),
   };
