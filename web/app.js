@@ -17,6 +17,10 @@ userInput.addEventListener('change', () => localStorage.setItem('whaleid.user', 
 async function refreshMode() {
   const health = await api('GET', '/api/health');
   $('#mode').textContent = health.readOnly ? 'read-only service' : tokenInput.value ? 'token set' : 'no token: view only';
+  // a queued catalog without a live worker: uploads would stay "being processed" with no word
+  const warning = $('#service-warning');
+  warning.textContent = health.warning ?? '';
+  warning.hidden = !health.warning;
   return health;
 }
 

@@ -70,7 +70,7 @@ const uploadResponse = {
     error: { type: 'string' },
     results: {
       type: 'array',
-      items: { type: 'object', properties: { ok: { type: 'boolean' }, name: { type: 'string' }, photo, duplicate: { type: 'boolean' }, identification, processing: { type: 'boolean' }, status: { type: 'integer' }, error: { type: 'string' } } },
+      items: { type: 'object', properties: { ok: { type: 'boolean' }, name: { type: 'string' }, photo, duplicate: { type: 'boolean' }, identification, processing: { type: 'boolean' }, warning: { type: 'string', description: 'why the photo may stay being processed (no live worker)' }, status: { type: 'integer' }, error: { type: 'string' } } },
     },
   },
 };

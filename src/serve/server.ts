@@ -102,6 +102,8 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     readOnly: !o.token,
     model: ctx.identifier ? { version: ctx.identifier.modelVersion, matcher: ctx.identifier.matcher, threshold: ctx.identifier.threshold } : null,
     scoring: ctx.identifier?.scoringStats() ?? null,
+    queued: Boolean(o.jobs),
+    warning: ctx.workerWarning(),
   }));
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   registerUploadRoute(app, ctx);

@@ -23,7 +23,16 @@ export interface ServiceContext {
   requireWrite(req: FastifyRequest): void;
   /** Who a decision of this request is recorded under (see {@link decisionAuthor}). */
   decidedBy(req: FastifyRequest): string;
+  /**
+   * A queued catalog whose features no live worker extracts: the line that says so (uploads stay
+   * "being processed" until a `whaleid worker` runs), else null. Workers are seen by their hellos,
+   * so only a service that shards its queries can count them.
+   */
+  workerWarning(): string | null;
 }
+
+/** The line a queued service without a live worker shows (start, uploads, the review page). */
+export const NO_WORKER_WARNING = 'no whaleid worker is running for this model: uploads stay "being processed" until one starts (whaleid worker --catalog ... --model ...)';
 
 /**
  * Builds the context the routes share: the catalog and models, the limits, and the write check
@@ -35,7 +44,7 @@ export interface ServiceContext {
  * const ctx = createServiceContext({ catalog, identifier: null, boxDetector: null, jobs: null, token: 's3cret-token', maxUploadBytes: 30e6, maxFilesPerUpload: 50, logInternal: console.error,
  *   tokenAttempts: createTokenAttempts({ attempts: 10, windowMs: 60_000 }) });
  */
-export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'decidedBy'> & { token: string | null; tokenAttempts: TokenAttempts }): ServiceContext {
+export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'decidedBy' | 'workerWarning'> & { token: string | null; tokenAttempts: TokenAttempts }): ServiceContext {
   const token = o.token ? Buffer.from(o.token) : null;
   return {
     catalog: o.catalog,
@@ -57,5 +66,6 @@ export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'd
       }
     },
     decidedBy: (req) => decisionAuthor((req.body as { by?: unknown } | undefined)?.by, req.headers['x-whaleid-user']),
+    workerWarning: () => (o.jobs && o.identifier?.scoringStats()?.workers === 0 ? NO_WORKER_WARNING : null),
   };
 }

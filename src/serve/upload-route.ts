@@ -20,7 +20,7 @@ export const MAX_UPLOAD_FIELDS = 20;
 
 /** One photo's outcome in an upload. */
 type UploadResult =
-  | { ok: true; name: string; photo: PhotoRecord; duplicate: boolean; identification: unknown; processing?: boolean; error?: string }
+  | { ok: true; name: string; photo: PhotoRecord; duplicate: boolean; identification: unknown; processing?: boolean; warning?: string; error?: string }
   | { ok: false; name: string; status: number; error: string };
 
 /** A client's file name made safe to show and store: last path part, no control characters, bounded. */
@@ -116,7 +116,8 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServiceContext): 
         } catch (e) {
           if (!(e instanceof FeaturesPendingError)) throw e;
         }
-        return { ok: true, name, photo, duplicate: added.duplicate, identification: null, processing: true };
+        const warning = ctx.workerWarning();
+        return { ok: true, name, photo, duplicate: added.duplicate, identification: null, processing: true, ...(warning ? { warning } : {}) };
       }
       return { ok: true, name, photo, duplicate: added.duplicate, identification: ctx.identifier ? await ctx.identifier.identify(photo.id, { k: 5 }) : null };
     } catch (e) {

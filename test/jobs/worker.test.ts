@@ -13,6 +13,7 @@ import { resolveTrainConfig } from '../../src/train/train-config.js';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
 import { createIdentifier, type Identifier } from '../../src/serve/identifier.js';
 import { createServer } from '../../src/serve/server.js';
+import { NO_WORKER_WARNING } from '../../src/serve/service-context.js';
 import { FEATURE_QUEUE, JOB_SCHEMA, openJobQueue, type JobQueue } from '../../src/jobs/job-queue.js';
 import { decodeLocalFeatures } from '../../src/infer/local/local-feature-store.js';
 import { DEFAULT_LOCAL, keypointCount } from '../../src/infer/local/local-features.js';
@@ -75,14 +76,14 @@ describe.skipIf(unavailable !== '')('feature jobs on a PostgreSQL catalog and wh
     procs.push(p);
     return p;
   };
-  const upload = async (bytes: Buffer, name: string): Promise<{ id: number; processing: boolean }> => {
+  const upload = async (bytes: Buffer, name: string): Promise<{ id: number; processing: boolean; warning?: string }> => {
     const form = new FormData();
     form.append('file', new Blob([bytes], { type: 'image/jpeg' }), name);
     const res = await fetch(`${base}/api/photos`, { method: 'POST', body: form, headers: { authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(200);
-    const r = ((await res.json()) as { results: { photo: { id: number }; processing?: boolean; identification: unknown }[] }).results[0];
+    const r = ((await res.json()) as { results: { photo: { id: number }; processing?: boolean; warning?: string; identification: unknown }[] }).results[0];
     expect(r.identification).toBeNull();
-    return { id: r.photo.id, processing: r.processing === true };
+    return { id: r.photo.id, processing: r.processing === true, warning: r.warning };
   };
   const jobsOf = async (photoId: number) => (await db.query<{ state: string; retry_count: number }>(`SELECT state, retry_count FROM ${JOB_SCHEMA}.job WHERE name = $1 AND (data->>'photoId')::int = $2`, [FEATURE_QUEUE, photoId])).rows;
 
@@ -93,8 +94,11 @@ describe.skipIf(unavailable !== '')('feature jobs on a PostgreSQL catalog and wh
 
   it('an upload enqueues a job, shows as being processed (its candidates and in the review queue), and a worker process extracts its features', async () => {
     // uploaded before any worker runs, so nothing can have extracted its features yet
-    const { id, processing } = await upload(await scenePhoto(1), 'one.jpg');
+    const { id, processing, warning } = await upload(await scenePhoto(1), 'one.jpg');
     expect(processing).toBe(true);
+    // issue 33 item 5: with no worker alive the upload, the health route (the review page's banner) say so
+    expect(warning).toBe(NO_WORKER_WARNING);
+    expect(((await (await fetch(`${base}/api/health`)).json()) as { warning: string | null }).warning).toBe(NO_WORKER_WARNING);
     const pending = await fetch(`${base}/api/photos/${id}/candidates`);
     expect(pending.status).toBe(409);
     expect(((await pending.json()) as { error: string }).error).toMatch(new RegExp(`^photo ${id}: being processed`));
@@ -104,6 +108,7 @@ describe.skipIf(unavailable !== '')('feature jobs on a PostgreSQL catalog and wh
     await a.waitFor(new RegExp(`job photo ${id}: written`), 30_000);
     expect(await listed(id)).toMatchObject({ processing: false });
     expect(await jobsOf(id)).toEqual([{ state: 'completed', retry_count: 0 }]);
+    await until('the service sees the worker', async () => ((await (await fetch(`${base}/api/health`)).json()) as { warning: string | null }).warning === null, 10_000);
     expect((await catalog.getFeatures(identifier.modelVersion, [id])).get(id)).toHaveLength(64);
     const ready = await fetch(`${base}/api/photos/${id}/candidates`);
     expect(ready.status).toBe(200);

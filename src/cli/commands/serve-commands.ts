@@ -5,6 +5,7 @@ import { int, list, switchOn, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
+import { checkPortFree } from '../../util/port-check.js';
 import type { CliIo } from '../io.js';
 import { matcherOf } from '../../infer/matchers/matcher-registry.js';
 
@@ -196,6 +197,8 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     run: async (opts) => {
       const file = opts.catalog;
       if (opts.token !== undefined && opts.token.length < 8) throw new WhaleidError('--token: expected at least 8 characters');
+      // the port first: loading a model and a catalog takes minutes, a port in use a moment
+      await checkPortFree(opts.host, opts.port);
       const matcher = matcherOf(opts.matcher);
       if (matcher.describes.local && !opts.model) throw new WhaleidError(`--matcher ${opts.matcher}: needs --model RUN (the matcher also shows the run's Siamese score)`);
       if (!matcher.calibration.byRun && !opts.matcherCalibration) throw new WhaleidError(`--matcher ${opts.matcher}: needs --matcher-calibration FILE, the .matcher.json that evaluate-open --matcher ${opts.matcher} writes (its new-individual threshold${matcher.calibration.fusion ? ' and the fusion' : ''})`);
@@ -221,6 +224,12 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         identifier = (await openService(io, file, opts.photos, opts.model, opts.cache, cat, { matcher: opts.matcher, calibration, ...(queued ? { queued: true, scoring: { url: file } } : {}) })).identifier;
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
         io.err(`model ${identifier.modelVersion}: ${queued ? 'features from the workers (whaleid worker), queries sharded over the live workers' : `${n} catalog photos' features computed${matcher.describes.local ? ' (with their keypoints)' : ''}`}; candidates ranked by the ${opts.matcher} matcher, new-individual threshold ${identifier.threshold}`);
+        if (queued && identifier.scoringStats()?.workers === 0) {
+          // workers say hello every second: one interval and a little more before saying none is there
+          await new Promise((resolve) => setTimeout(resolve, 1200));
+          const { NO_WORKER_WARNING } = await import('../../serve/service-context.js');
+          if (identifier.scoringStats()?.workers === 0) io.err(`warning: ${NO_WORKER_WARNING}`);
+        }
       }
       const { openFallbackDetector } = await import('../../boxes/box-fallback.js');
       const boxDetector = await openFallbackDetector(opts.boxModel, identifier ? identifier.trainedWithBoxes : true);
@@ -238,8 +247,15 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       // the handlers before the line that says the service is up: a supervisor that stops it as
       // soon as it reads that line must find them in place
       const stopped = new Promise<void>((resolve) => {
-        process.once('SIGINT', () => void stop().then(resolve));
-        process.once('SIGTERM', () => void stop().then(resolve));
+        const on = (signal: string) => (): void => {
+          io.err(`${signal}: stopping (requests in progress finish, the catalog is closed)`);
+          void stop().then(() => {
+            io.err('whaleid serve stopped');
+            resolve();
+          });
+        };
+        process.once('SIGINT', on('Ctrl-C'));
+        process.once('SIGTERM', on('SIGTERM'));
       });
       io.out(`whaleid serving ${cat.backend === 'sqlite' ? path.resolve(file) : cat.file} at ${address} (${opts.token ? 'changes need the token' : 'read-only: no --token'})`);
       await stopped;
