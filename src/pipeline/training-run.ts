@@ -7,6 +7,9 @@ import { initEngine, type EngineInfo } from '../model/engine.js';
 import { MAX_WASM_THREADS } from '../model/wasm-threads.js';
 import { selectTrainingEngine, type EngineSelection } from '../model/training-engines.js';
 import { WhaleidError } from '../util/errors.js';
+import { loadDataset } from '../data/dataset.js';
+import { NEW_WHALE } from '../data/labels.js';
+import { formatIssue, reportIssues } from '../data/issues.js';
 import { resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
 import { readStoredTrainConfig } from '../train/stored-config.js';
 import { resumeTraining, startTraining, type TrainOptions, type TrainResult } from '../train/trainer.js';
@@ -74,6 +77,28 @@ export async function startTrainingEngine(asked: EngineChoice, replicas: number)
 }
 
 /**
+ * Refuses a dataset a new run could not train on, before the engine starts: its fatal problems
+ * (the other problems are reported once, as training reads the data).
+ *
+ * @param data - the dataset folder
+ * @param report - where the fatal problems go
+ * @throws {@link WhaleidError} when the dataset is missing or has a fatal problem
+ */
+async function checkDatasetUsable(data: string, report: PipelineReport): Promise<void> {
+  const ds = await loadDataset(data);
+  const fatal = ds.issues.filter((i) => i.severity === 'fatal');
+  if (fatal.length === 0) {
+    // the trainer's own refusal, foreseen: pairs need individuals with two photos or more
+    const count = new Map<string, number>();
+    for (const p of ds.train) if (p.id !== NEW_WHALE) count.set(p.id, (count.get(p.id) ?? 0) + 1);
+    if ([...count.values()].filter((n) => n >= 2).length === 0) throw new WhaleidError(`${data}: no individual has 2 or more labelled photos (${ds.train.length} labelled photos of ${count.size} individuals); nothing to learn from`);
+    return;
+  }
+  if (fatal.length > 1) reportIssues(fatal.slice(1), (line) => report.detail(line));
+  throw new WhaleidError(`${data}: dataset unusable: ${formatIssue(fatal[0])}${fatal.length > 1 ? ` (and ${fatal.length - 1} more fatal problems)` : ''}`);
+}
+
+/**
  * Starts the engine a run is resumed on: the one it was started on (flags that would change it are
  * refused), or for a run from before engines were stored, the one asked for.
  *
@@ -113,7 +138,8 @@ export async function trainRun(
   options: { resume?: boolean; engine: EngineChoice; report: PipelineReport; signal?: AbortSignal; onEngine?: (engines: StartedEngines, replicas: number) => void },
 ): Promise<TrainRunResult> {
   const resume = options.resume === true;
-  if (!resume) resolveTrainConfig(settings); // a bad setting is reported before the engine starts
+  // a bad setting or an unusable dataset is reported before the engine starts or anything is printed or written
+  if (!resume) await checkDatasetUsable(resolveTrainConfig(settings).data, options.report);
   const inForce = runSettings(runDir, settings, resume);
   const replicas = inForce.replicas ?? 1;
   const engine = resume ? await startStoredEngine(runDir, options.engine, replicas) : await startTrainingEngine(options.engine, replicas);

@@ -11,7 +11,7 @@
  * randomness of a group derives from (seed, group number), and the checkpoint holds the weights,
  * BatchNorm statistics and Adam's state (restored exactly, see siamese-state.ts).
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { createSiamese, type Siamese } from '../model/siamese.js';
 import { hasCheckpoint, writeRunEngine } from '../model/run-folder.js';
 import { WhaleidError } from '../util/errors.js';
@@ -60,10 +60,18 @@ export interface TrainResult {
 export async function startTraining(runDir: string, settings: Partial<TrainConfig> & { data: string }, options: TrainOptions = {}): Promise<TrainResult> {
   const config = resolveTrainConfig(settings);
   if (hasCheckpoint(runDir)) throw new WhaleidError(`${runDir}: a run is already there; use --resume to continue it or choose another --out`);
+  const created = !existsSync(runDir);
   await fs.mkdir(runDir, { recursive: true });
-  await writeStoredTrainConfig(runDir, config);
-  if (options.engineRecord) await writeRunEngine(runDir, options.engineRecord);
-  return runTraining(runDir, config, false, options);
+  try {
+    await writeStoredTrainConfig(runDir, config);
+    if (options.engineRecord) await writeRunEngine(runDir, options.engineRecord);
+    return await runTraining(runDir, config, false, options);
+  } catch (e) {
+    // a run refused before its first checkpoint (its data unusable) leaves no folder that looks
+    // like a run to resume; one that got further is kept for --resume
+    if (created && e instanceof WhaleidError && !hasCheckpoint(runDir)) await fs.rm(runDir, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /**

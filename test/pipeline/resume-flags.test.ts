@@ -8,6 +8,7 @@ import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { changedOnResume } from '../../src/pipeline/resume-check.js';
 import { resolveTrainConfig } from '../../src/train/train-config.js';
 import { readStoredEngine, resumedEngine } from '../../src/pipeline/run-engine.js';
+import { startTraining } from '../../src/train/trainer.js';
 
 // Issue 19 item 3: a resume with changed flags used to print them as if used and go on with the stored ones.
 describe('resuming with changed settings', () => {
@@ -87,5 +88,41 @@ describe('resuming on the engine a run was started on', () => {
     expect(() => readStoredEngine(bad)).toThrow(/threads must be an integer from 1 to 256 \(found 0\)/);
     rmSync(path.join(bad, 'engine.json'));
     expect(resumedEngine(bad, { threads: 3 })).toEqual({ choice: { engine: 'auto', device: 'auto', precision: 'fp32', backend: 'wasm', threads: 3 }, stored: false });
+  });
+});
+
+// Issue 33 item 6: a refused train left a run folder (config.json naming the wrong data) and
+// printed its engine and recipe lines before the refusal.
+describe('a refused train writes and prints nothing but its one line', () => {
+  const dir = tmpDir();
+  it('a folder that is not a dataset, or one where no individual has two photos: exit 2, one line, no run folder', async () => {
+    const notData = path.join(dir, 'not-data');
+    mkdirSync(path.join(notData, 'train'), { recursive: true });
+    writeFileSync(path.join(notData, 'train.csv'), 'Photo,Whale\n');
+    const run = path.join(dir, 'run');
+    const r = await runCli('train', '--data', notData, '--out', run, '--recipe', 'synthetic');
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err.split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/^whaleid: .*not-data: dataset unusable: fatal: train\.csv:1: /);
+    expect(existsSync(run)).toBe(false);
+
+    const single = path.join(dir, 'single');
+    await generateSynthCatalog({ out: single, individuals: 5, photosPerIndividual: 1, seed: 2 });
+    const s = await runCli('train', '--data', single, '--out', run, '--preset', 'tiny', '--schedule', 'smoke');
+    expect(s.code).toBe(2);
+    expect(s.out).toBe('');
+    expect(s.err).toMatch(/no individual has 2 or more labelled photos \(\d+ labelled photos of \d+ individuals\); nothing to learn from$/);
+    expect(existsSync(run)).toBe(false);
+  });
+
+  it('a run the trainer refuses before its first checkpoint (every photo unreadable) leaves no folder', async () => {
+    const broken = path.join(dir, 'broken');
+    mkdirSync(path.join(broken, 'a'), { recursive: true });
+    mkdirSync(path.join(broken, 'b'), { recursive: true });
+    for (const f of ['a/1.jpg', 'a/2.jpg', 'b/1.jpg', 'b/2.jpg']) writeFileSync(path.join(broken, f), 'not a photo');
+    const run = path.join(dir, 'run-broken');
+    await expect(startTraining(run, { data: broken, preset: 'tiny', schedule: 'smoke' })).rejects.toThrow(/fewer than 2 training photos/);
+    expect(existsSync(run)).toBe(false);
   });
 });

@@ -33,12 +33,15 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
       const resume = o.resume;
       const runDir = resume ?? o.out ?? '';
       const settings = { ...trainSettings(o), data: o.data ?? '' };
-      if (o.recipe) io.out(`recipe ${o.recipe}: ${JSON.stringify({ ...settings, data: undefined, cacheDir: undefined, schedule: undefined })}`);
       const { trainRun } = await import('../../pipeline/training-run.js');
       const stop = stopOnInterrupt(io, 'stopping after this step; the last checkpoint is kept (Ctrl-C again to quit now)');
       const { result } = await trainRun(runDir, settings, {
         resume: Boolean(resume), engine: engineChoice(o), report: cliReport(io, o.quiet, ''), signal: stop.signal,
-        onEngine: (e) => io.out(`engine: ${e.description}`),
+        // printed once the settings and the dataset passed their checks (a refusal prints one line only)
+        onEngine: (e) => {
+          if (o.recipe) io.out(`recipe ${o.recipe}: ${JSON.stringify({ ...settings, data: undefined, cacheDir: undefined, schedule: undefined })}`);
+          io.out(`engine: ${e.description}`);
+        },
       }).finally(() => stop.release());
       if (result.stopped) {
         io.out(`stopped after ${result.epochs} epochs; continue with: whaleid train --resume ${runDir}`);
