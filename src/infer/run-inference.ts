@@ -23,6 +23,7 @@ import { checkModelIdentity, type Manifest } from '../model/run-manifest.js';
 import { WhaleidError } from '../util/errors.js';
 import { ortFeatures } from './features.js';
 import { readHeadWeightsOnnx } from './head-onnx.js';
+import { readInt8Branch, type Precision } from './int8-branch.js';
 import { createOrtModel, type OrtModel } from './ort-session.js';
 
 /** Options of {@link openRunInference}. */
@@ -33,6 +34,11 @@ export interface RunInferenceOptions {
   backend?: 'wasm' | 'cpu';
   /** Receives warnings (a run without a manifest or without onnx/); default: stderr. */
   onWarning?: (line: string) => void;
+  /**
+   * The branch's precision: float32 (`onnx/branch.onnx`, default) or int8 (`onnx/branch.int8.onnx`,
+   * written by `whaleid quantize`; refused when the run has none). The model version differs.
+   */
+  precision?: Precision;
 }
 
 /** A trained run, ready to compute features and score pairs. */
@@ -81,7 +87,9 @@ const stderrWarning = (line: string): void => {
  * await run.dispose();
  */
 export async function openRunInference(runDir: string, options: RunInferenceOptions = {}): Promise<RunInference> {
+  const int8 = options.precision === 'int8';
   if (isModelFolder(runDir)) {
+    if (int8) throw new WhaleidError(`--precision int8: ${runDir} is an imported model; only whaleid runs are quantized (whaleid quantize)`);
     const { openEmbeddingInference } = await import('./embedding-model.js');
     return openEmbeddingInference(runDir, options);
   }
@@ -94,7 +102,12 @@ export async function openRunInference(runDir: string, options: RunInferenceOpti
   if (hasOnnxExport(runDir)) {
     branchBytes = readFileSync(paths.branchOnnx);
     headBytes = readFileSync(paths.headOnnx);
+    if (int8) {
+      branchBytes = readInt8Branch(runDir, manifest, branchBytes);
+      engine = 'ONNX Runtime, int8 branch';
+    }
   } else {
+    if (int8) throw new WhaleidError(`--precision int8: ${runDir} has no onnx/ (trained before the ONNX export); it has no int8 branch`);
     warn(`warning: ${runDir} has no onnx/ (trained before the ONNX export): its network is exported from model/ in memory`);
     const { exportRunFromModel } = await import('./legacy-export.js');
     ({ branch: branchBytes, head: headBytes } = await exportRunFromModel(runDir, options.backend ?? 'wasm'));

@@ -9,7 +9,7 @@ import protobuf from 'protobufjs';
 import { WhaleidError } from '../util/errors.js';
 
 /** ONNX `TensorProto.DataType` codes used here. */
-export const OnnxDataType = Object.freeze({ FLOAT: 1, INT32: 6, INT64: 7 });
+export const OnnxDataType = Object.freeze({ FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 });
 
 /** ONNX `AttributeProto.AttributeType` codes used here. */
 export const OnnxAttributeType = Object.freeze({ FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 });

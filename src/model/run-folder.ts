@@ -12,6 +12,7 @@
  * RUN/model/                 the final network: model.json + weights.bin (tfjs layers format)
  * RUN/onnx/branch.onnx       the final branch, for ONNX Runtime
  * RUN/onnx/head.onnx         the final head
+ * RUN/onnx/branch.int8.onnx  the branch quantized to int8 (whaleid quantize), and branch.int8.json its calibration
  * RUN/validation.json        the final validation (threshold, MAP@5, curve)
  * RUN/manifest.json          SHA-256 of the final model's files, preset, input size, features
  * RUN/predicted-boxes.json   the box model's boxes of photos a boxes CSV lacks (a cache)
@@ -33,6 +34,9 @@ export const WEIGHTS_BIN = 'weights.bin';
 /** The ONNX files of an exported Siamese network (onnx-export writes them). */
 export const BRANCH_ONNX = 'branch.onnx';
 export const HEAD_ONNX = 'head.onnx';
+/** The int8 branch written beside the float32 one by `whaleid quantize`, and its calibration summary. */
+export const BRANCH_INT8_ONNX = 'branch.int8.onnx';
+export const BRANCH_INT8_JSON = 'branch.int8.json';
 
 /** The paths of a run folder's files. */
 export interface RunPaths {
@@ -52,6 +56,10 @@ export interface RunPaths {
   readonly onnx: string;
   readonly branchOnnx: string;
   readonly headOnnx: string;
+  /** The int8 branch (present once the run was quantized). */
+  readonly branchInt8Onnx: string;
+  /** What the int8 branch was calibrated on (photos, ranges, the float model's hash). */
+  readonly branchInt8Json: string;
   readonly validation: string;
   readonly manifest: string;
   readonly predictedBoxes: string;
@@ -83,6 +91,8 @@ export function runPaths(dir: string): RunPaths {
     onnx,
     branchOnnx: path.join(onnx, BRANCH_ONNX),
     headOnnx: path.join(onnx, HEAD_ONNX),
+    branchInt8Onnx: path.join(onnx, BRANCH_INT8_ONNX),
+    branchInt8Json: path.join(onnx, BRANCH_INT8_JSON),
     validation: path.join(dir, 'validation.json'),
     manifest: path.join(dir, MANIFEST_JSON),
     predictedBoxes: path.join(dir, 'predicted-boxes.json'),
@@ -272,6 +282,25 @@ export function removeRunManifest(dir: string): void {
  */
 export async function writeRunManifest(dir: string, identity: ModelIdentity): Promise<Manifest> {
   return writeManifest(dir, RUN_MODEL_FILES, identity);
+}
+
+/**
+ * Adds files written after the final model (the int8 branch and its calibration) to the run's
+ * manifest, so that loaders check them like the others; the files already listed are checked
+ * first (a quantization of a changed run is refused).
+ *
+ * @param dir - the run folder (with a manifest)
+ * @param files - the files to add, relative to the run folder (`/` separators)
+ * @returns the manifest written
+ * @throws {@link WhaleidError} when the run has no manifest or a listed file does not match it
+ * @example
+ * await addRunManifestFiles('runs/a', ['onnx/branch.int8.onnx', 'onnx/branch.int8.json']);
+ */
+export async function addRunManifestFiles(dir: string, files: readonly string[]): Promise<Manifest> {
+  const manifest = checkManifest(dir, () => undefined);
+  if (manifest === null) throw new WhaleidError(`${dir}: no ${MANIFEST_JSON} (a run from before manifests); retrain it or export it again before adding files`);
+  const all = [...new Set([...Object.keys(manifest.files), ...files])];
+  return writeManifest(dir, all, manifest);
 }
 
 /**
