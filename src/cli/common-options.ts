@@ -8,6 +8,7 @@ import path from 'node:path';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import { choice, int, switchOn, text, type Field } from './option-field.js';
 import { MATCHER_KINDS, matcherOf } from '../infer/matchers/matcher-registry.js';
+import { PRECISIONS } from '../infer/int8-branch.js';
 
 /** Default folder of the decoded-photo cache ($XDG_CACHE_HOME/whaleid or ~/.cache/whaleid). */
 export function defaultCacheDir(): string {
@@ -52,5 +53,7 @@ export const common = {
   photos: text('--photos <dir>', "the catalog's photo folder (default: <file>.photos beside a SQLite file; a PostgreSQL catalog needs one that every service process shares)").fromEnv('WHALEID_PHOTOS').asInput('folder'),
   tta: int('--tta <n>', 'augmented copies per test photo, averaged with the original', 0, 64),
   /** Which score identifies (issue 20): the network's, local keypoints', or both fused. */
+  /** The branch's precision (issue 30): the run's float32 branch, or its int8 one (whaleid quantize). */
+  precision: choice('--precision <name>', "the branch's precision: float32, or int8 (the run's onnx/branch.int8.onnx, written by whaleid quantize)", () => PRECISIONS).withDefault('float32'),
   matcher: choice('--matcher <name>', 'which score identifies', () => MATCHER_KINDS, (k) => matcherOf(k).about).withDefault('siamese'),
 };

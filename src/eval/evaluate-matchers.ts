@@ -63,7 +63,7 @@ export async function evaluateOpenRunMatched(o: OpenRunOptions, matcher: Matcher
   const photos = ds.train;
   const requests: CropRequest[] = photos.map((p) => ({ file: p.file, ...extras.of(p.image) }));
   const { describes } = matcherOf(matcher);
-  const scorer = !describes.embedding ? null : await openRunScorer(o.runDir, { cacheDir: o.cacheDir, backend: o.backend, onWarning: say, onFeatures: o.onFeatures, tta: o.tta, seed: o.seed });
+  const scorer = !describes.embedding ? null : await openRunScorer(o.runDir, { cacheDir: o.cacheDir, backend: o.backend, precision: o.precision, onWarning: say, onFeatures: o.onFeatures, tta: o.tta, seed: o.seed });
   try {
     say(`${photos.length} labelled photos of ${new Set(photos.map((p) => p.id)).size} ids; matcher ${matcher}`);
     const r = await evaluateOpenSetMatchers(photos, requests, [matcher], { siamese: scorer ? (q, g) => scorer.scoreMatrix(q, g) : undefined, local: !describes.local ? undefined : localSideFor(o.cacheDir, DEFAULT_LOCAL, o.onFeatures) }, o);

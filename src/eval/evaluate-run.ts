@@ -10,6 +10,7 @@ import { WhaleidError } from '../util/errors.js';
 import { evaluateOpenSet, type OpenSetPlanOptions, type OpenSetResult } from './open-set.js';
 import { buildOneShotTrials, evaluateOneShot, loadOneShotRuns, type BuildTrialsOptions, type OneShotResult, type PairScoreFunction } from './one-shot.js';
 import { openRunScorer } from './run-scorer.js';
+import type { Precision } from '../infer/int8-branch.js';
 
 /** Options shared by both evaluations. */
 export interface RunEvalOptions {
@@ -17,6 +18,8 @@ export interface RunEvalOptions {
   cacheDir?: string;
   /** tfjs backend, only for a run trained before the ONNX export (its network is exported from model/). */
   backend?: 'wasm' | 'cpu';
+  /** The branch's precision (float32 by default; int8 needs the run's onnx/branch.int8.onnx). */
+  precision?: Precision;
   onMessage?: (line: string) => void;
   onFeatures?: (done: number, total: number) => void;
   /** Test-time augmentation of every photo's features (see `RunScorerOptions.tta`); default 0. */
@@ -59,7 +62,7 @@ export async function evaluateOpenRun(o: OpenRunOptions): Promise<OpenSetResult>
   const { root, photos } = await labelledPhotos(o.data, say);
   const extras = await loadPhotoExtras(root, { boxes: o.boxes, rotate: o.rotate });
   const requests: CropRequest[] = photos.map((p) => ({ file: p.file, ...extras.of(p.image) }));
-  const scorer = await openRunScorer(o.runDir, { cacheDir: o.cacheDir, backend: o.backend, onWarning: say, onFeatures: o.onFeatures, tta: o.tta, seed: o.seed });
+  const scorer = await openRunScorer(o.runDir, { cacheDir: o.cacheDir, backend: o.backend, precision: o.precision, onWarning: say, onFeatures: o.onFeatures, tta: o.tta, seed: o.seed });
   try {
     warnIfTrainedOn(scorer.run.config.data, o.data, say);
     say(`${photos.length} labelled photos of ${new Set(photos.map((p) => p.id)).size} ids; features with ${scorer.engine}`);
@@ -111,7 +114,7 @@ export async function evaluateOneShotRun(o: OneShotRunOptions): Promise<OneShotR
     say(`${trials.length} ${o.ways ?? 20}-way trials drawn from ${photos.length} photos of ${new Set(photos.map((p) => p.id)).size} individuals${o.sameGroup ? ' (classes of a trial share their group)' : ''}`);
   }
   if (o.scorePairs) return evaluateOneShot(trials, o.scorePairs);
-  const scorer = await openRunScorer(o.runDir, { cacheDir: o.cacheDir, backend: o.backend, onWarning: say, onFeatures: o.onFeatures, tta: o.tta, seed: o.seed });
+  const scorer = await openRunScorer(o.runDir, { cacheDir: o.cacheDir, backend: o.backend, precision: o.precision, onWarning: say, onFeatures: o.onFeatures, tta: o.tta, seed: o.seed });
   try {
     if (o.data !== undefined) warnIfTrainedOn(scorer.run.config.data, o.data, say);
     return await evaluateOneShot(trials, (pairs) => scorer.scorePairs(pairs.map(([a, b]) => [{ file: a }, { file: b }] as const)));

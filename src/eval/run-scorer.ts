@@ -7,6 +7,7 @@ import { createImageCache } from '../image/image-cache.js';
 import { scorePair, type HeadWeights } from '../model/head-weights.js';
 import { loadRunModel, type RunModel } from '../predict/run-model.js';
 import { scoreQueries } from '../infer/score-matrix.js';
+import type { Precision } from '../infer/int8-branch.js';
 
 /** A trained run, ready to score photos against photos. */
 export interface RunScorer {
@@ -31,6 +32,8 @@ export interface RunScorerOptions {
   cacheDir?: string;
   /** tfjs backend, only for a run trained before the ONNX export (its network is exported from model/). */
   backend?: 'wasm' | 'cpu';
+  /** The branch's precision (float32 by default; int8 needs the run's onnx/branch.int8.onnx). */
+  precision?: Precision;
   /** Receives warnings (a run without a manifest); default stderr. */
   onWarning?: (line: string) => void;
   onFeatures?: (done: number, total: number) => void;
@@ -66,7 +69,7 @@ export async function openRunScorer(runDir: string, options: RunScorerOptions = 
   // checked before the run is opened: a refused value would leave its ONNX session open
   const tta = options.tta ?? 0;
   if (!Number.isSafeInteger(tta) || tta < 0) throw invalidParameterError('tta', 'a non-negative integer', tta);
-  const run = await loadRunModel(runDir, { backend: options.backend, onWarning: options.onWarning });
+  const run = await loadRunModel(runDir, { backend: options.backend, precision: options.precision, onWarning: options.onWarning });
   const cache = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size) });
   const head = run.inference.head;
   const seed = createRng(options.seed ?? 0).fork('tta');

@@ -15,6 +15,7 @@ import { invalidParameterError } from '../util/errors.js';
 import { runFeatureJob, type FeatureExtractor, type FeatureJobResult } from './feature-job.js';
 import { FEATURE_QUEUE, openJobQueue, type FeatureJobData } from './job-queue.js';
 import { startShardScorer } from './shard-scorer.js';
+import type { Precision } from '../infer/int8-branch.js';
 
 /** Options of {@link runWorker}. */
 export interface WorkerOptions {
@@ -24,6 +25,8 @@ export interface WorkerOptions {
   url: string;
   /** The training run whose features it extracts and scores. */
   runDir: string;
+  /** The branch's precision (float32 by default; int8 needs the run's onnx/branch.int8.onnx). */
+  precision?: Precision;
   /** Jobs at a time (>= 1). */
   concurrency: number;
   /** How long a job may take before it counts as dead and is retried (seconds). */
@@ -78,7 +81,7 @@ export interface WorkerSummary {
 export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
   if (!Number.isSafeInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 64) throw invalidParameterError('concurrency', 'a whole number from 1 to 64', o.concurrency);
   if (o.local) checkLocalSettings(o.local);
-  const run = await loadRunModel(o.runDir, { threads: o.threads, onWarning: o.onLine });
+  const run = await loadRunModel(o.runDir, { threads: o.threads, precision: o.precision, onWarning: o.onLine });
   const { catalog } = o;
   const cache = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
   const F = run.inference.head.features;

@@ -16,6 +16,7 @@ import { checkCalibrationFor, readMatcherCalibration } from '../infer/matchers/m
 import { fillMissingBoxes } from '../boxes/box-fallback.js';
 import type { Box } from '../image/affine.js';
 import { applyMatcher, type MatchedCandidate } from './matched-predictions.js';
+import type { Precision } from '../infer/int8-branch.js';
 
 /** Options of {@link predictDataset}. */
 export interface PredictOptions {
@@ -33,6 +34,8 @@ export interface PredictOptions {
   cacheDir?: string;
   /** tfjs backend, only for a run trained before the ONNX export (its network is exported from model/). */
   backend?: 'wasm' | 'cpu';
+  /** The branch's precision (float32 by default; int8 needs the run's onnx/branch.int8.onnx). */
+  precision?: Precision;
   /**
    * Box model for photos the boxes CSV does not cover: a folder or `.onnx` file, or `none` to use
    * them whole; default the model shipped with whaleid.
@@ -72,7 +75,7 @@ export interface PredictResult {
  */
 export async function predictDataset(o: PredictOptions): Promise<PredictResult> {
   const say = o.onMessage ?? (() => {});
-  const run = await loadRunModel(o.runDir, { backend: o.backend, onWarning: say });
+  const run = await loadRunModel(o.runDir, { backend: o.backend, precision: o.precision, onWarning: say });
   try {
     return await predictWith(run, o, say);
   } finally {

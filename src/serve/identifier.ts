@@ -15,6 +15,7 @@ import type { MatchScores } from '../infer/fusion/fusion-model.js';
 import { matcherOf, type MatcherDefinition, type MatcherKind } from '../infer/matchers/matcher-registry.js';
 import { checkCalibrationFor, type MatcherCalibration } from '../infer/matchers/matcher-calibration.js';
 import { createLocalGallery, type GalleryPhoto, type LocalGallery } from './local-gallery.js';
+import type { Precision } from '../infer/int8-branch.js';
 
 /** One proposed individual for a query photo. */
 export interface IndividualCandidate {
@@ -90,6 +91,8 @@ export interface IdentifierOptions {
   cacheDir?: string;
   /** ONNX Runtime threads. */
   threads?: number;
+  /** The branch's precision (float32 by default; int8 needs the run's onnx/branch.int8.onnx). */
+  precision?: Precision;
   /** Warnings (a run without a manifest). */
   onWarning?: (line: string) => void;
   /** Which score ranks the candidates; default siamese. */
@@ -135,7 +138,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   const calibration = options.calibration;
   if (calibration) checkCalibrationFor(matcher.kind, calibration);
   if (!hasOnnxExport(runDir)) throw new WhaleidError(`${runDir}: no onnx/branch.onnx (train the run to its end, or it predates the ONNX export)`);
-  const run = await loadRunModel(runDir, { threads: options.threads, onWarning: options.onWarning });
+  const run = await loadRunModel(runDir, { threads: options.threads, precision: options.precision, onWarning: options.onWarning });
   // features stored in the catalog are never mixed between models: retraining or replacing a run gives a new version
   const modelVersion = run.inference.modelVersion;
   // a matcher without a threshold to go by still computes the catalog's features; identify refuses

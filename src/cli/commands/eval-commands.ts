@@ -33,6 +33,7 @@ const OPEN_OPTIONS = {
   boxes: common.boxes,
   rotate: common.rotate,
   backend,
+  precision: common.precision,
   cache: common.cache,
   quiet: common.quiet,
 };
@@ -48,6 +49,7 @@ const ONESHOT_OPTIONS = {
   out: common.outFile('per-query results CSV (optional)'),
   matcher: common.matcher.describedAs('which score identifies: siamese or local (fused needs a calibration part, which the one-shot task has not)'),
   seed: common.seed,
+  precision: common.precision,
   tta,
   backend,
   cache: common.cache,
@@ -74,7 +76,7 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       const { evaluateOpenMatcher } = await import('../../eval/evaluate-matchers.js');
       const { calibrationFileOf, writeMatcherCalibration } = await import('../../infer/matchers/matcher-calibration.js');
       const runOptions = {
-        runDir, data, backend: opts.backend, seed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, tta: opts.tta,
+        runDir, data, backend: opts.backend, precision: opts.precision, seed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, tta: opts.tta,
         onMessage: (l: string) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
       };
       const matched = await evaluateOpenMatcher(runOptions, opts.matcher);
@@ -111,7 +113,7 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       const { localPairScorer } = await import('../../eval/evaluate-matchers.js');
       const { localSideFor } = await import('../../infer/fusion/gallery-scores.js');
       const res = await evaluateOneShotRun({
-        runDir, backend: opts.backend, runs: opts.runs, data: opts.data, only: opts.only, ways: opts.ways, trials: opts.trials, sameGroup: opts.sameGroup, seed: opts.seed, cacheDir: opts.cache, tta: opts.tta,
+        runDir, backend: opts.backend, precision: opts.precision, runs: opts.runs, data: opts.data, only: opts.only, ways: opts.ways, trials: opts.trials, sameGroup: opts.sameGroup, seed: opts.seed, cacheDir: opts.cache, tta: opts.tta,
         scorePairs: matcher.describes.local ? localPairScorer(localSideFor(opts.cache)) : undefined,
         onMessage: (l) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
       });

@@ -24,6 +24,7 @@ const PREDICT_OPTIONS = {
   rotate: common.rotate,
   boxModel: text('--box-model <dir>', 'fluke detector for photos without a CSV box (default: the shipped one when the run was trained with boxes, else none); "none": use them whole; its boxes go to <out>.boxes.csv').asInput('folder'),
   backend: common.backend.describedAs('tfjs backend, only for a run trained before the ONNX export (its network is exported from model/; features always use ONNX Runtime)'),
+  precision: common.precision,
   cache: common.cache,
   seed: common.seed,
   quiet: common.quiet,
@@ -44,7 +45,7 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
       const { predictDataset } = await import('../../predict/predict-dataset.js');
       const res = await predictDataset({
         runDir, data, threshold: opts.threshold, newShare: opts.newShare, tta: opts.tta, seed: opts.seed, topK: opts.topK,
-        boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, boxModel: opts.boxModel, backend: opts.backend,
+        boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, boxModel: opts.boxModel, backend: opts.backend, precision: opts.precision,
         matcher: opts.matcher, matcherCalibration: opts.matcherCalibration,
         onMessage: (l) => io.err(l),
         onFeatures: createPassProgress('features', io.progress && !opts.quiet),

@@ -25,6 +25,7 @@ const FEATURES_OPTIONS = {
   catalog,
   photos,
   model: common.model.required('the training run folder'),
+  precision: common.precision,
   matcher: common.matcher.describedAs('with local or fused, each photo\'s keypoints and descriptors are stored too (what serve --matcher local|fused matches with)'),
   cache: common.cache,
   quiet: common.quiet,
@@ -65,6 +66,7 @@ const SERVE_OPTIONS = {
   maxPixels: int('--max-pixels <n>', 'largest photo accepted, in pixels', 1).withDefault(100_000_000),
   matcher: common.matcher.describedAs('which score ranks the candidates: siamese (the run\'s network), local (keypoints; descriptors stored in the catalog) or fused (both, by the calibrated fusion)'),
   matcherCalibration: text('--matcher-calibration <file>', 'the <out>.matcher.json of evaluate-open --matcher: its threshold (before the run\'s), and the fusion of --matcher fused').asInput('file'),
+  precision: common.precision,
   cache: common.cache,
   quiet: common.quiet,
 };
@@ -122,7 +124,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     options: FEATURES_OPTIONS,
     run: async (opts) => {
       const { catalog: file, model: runDir } = opts;
-      const { identifier, cat } = await openService(io, file, opts.photos, runDir, opts.cache, undefined, { matcher: opts.matcher });
+      const { identifier, cat } = await openService(io, file, opts.photos, runDir, opts.cache, undefined, { matcher: opts.matcher, precision: opts.precision });
       try {
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
         io.out(`${cat.file}: ${n} photos' features computed for model ${identifier.modelVersion}${matcherOf(opts.matcher).describes.local ? ' (and their keypoints and descriptors)' : ''}`);
@@ -221,7 +223,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const jobs = queued ? await (await import('../../jobs/job-queue.js')).openJobQueue(file, { onError: (e) => io.err(`job queue: ${e.message}`) }) : null;
       let identifier = null;
       if (opts.model) {
-        identifier = (await openService(io, file, opts.photos, opts.model, opts.cache, cat, { matcher: opts.matcher, calibration, ...(queued ? { queued: true, scoring: { url: file } } : {}) })).identifier;
+        identifier = (await openService(io, file, opts.photos, opts.model, opts.cache, cat, { matcher: opts.matcher, precision: opts.precision, calibration, ...(queued ? { queued: true, scoring: { url: file } } : {}) })).identifier;
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
         io.err(`model ${identifier.modelVersion}: ${queued ? 'features from the workers (whaleid worker), queries sharded over the live workers' : `${n} catalog photos' features computed${matcher.describes.local ? ' (with their keypoints)' : ''}`}; candidates ranked by the ${opts.matcher} matcher, new-individual threshold ${identifier.threshold}`);
         if (queued && identifier.scoringStats()?.workers === 0) {
@@ -263,7 +265,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
   });
 }
 
-async function openService(io: CliIo, file: string, photoDir: string | undefined, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog, more: Pick<import('../../serve/identifier.js').IdentifierOptions, 'matcher' | 'calibration' | 'queued' | 'scoring'> = {}) {
+async function openService(io: CliIo, file: string, photoDir: string | undefined, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog, more: Pick<import('../../serve/identifier.js').IdentifierOptions, 'matcher' | 'calibration' | 'queued' | 'scoring' | 'precision'> = {}) {
   const { openCatalog } = await import('../../catalog/catalog.js');
   const cat = open ?? await openCatalog(file, { create: false, photoDir });
   const { createIdentifier } = await import('../../serve/identifier.js');

@@ -12,6 +12,7 @@ const WORKER_OPTIONS = {
   photos: common.photos,
   model: common.model.required('the training run whose features it extracts and scores (the one the services use)'),
   matcher: common.matcher.describedAs("the services' matcher: with local or fused, each job stores its photo's keypoints and descriptors too (what serve --matcher local|fused matches with)"),
+  precision: common.precision,
   concurrency: int('--concurrency <n>', 'feature extraction jobs at a time', 1, 64).withDefault(2),
   jobExpiry: int('--job-expiry <seconds>', 'how long a job may run before it counts as dead (its worker killed) and is retried by another', 1, 86_399).withDefault(60),
   threads: int('--threads <n>', 'ONNX Runtime threads (default: its own choice)', 1, 256),
@@ -49,7 +50,7 @@ export function registerWorkerCommand(program: Command, io: CliIo): void {
       process.once('SIGTERM', onTerm);
       try {
         const s = await runWorker({
-          catalog: cat, url, runDir: opts.model, concurrency: opts.concurrency, jobExpirySeconds: opts.jobExpiry, threads: opts.threads, cacheDir: opts.cache,
+          catalog: cat, url, runDir: opts.model, precision: opts.precision, concurrency: opts.concurrency, jobExpirySeconds: opts.jobExpiry, threads: opts.threads, cacheDir: opts.cache,
           local: matcherOf(opts.matcher).describes.local ? DEFAULT_LOCAL : undefined,
           onLine: (l) => {
             if (!opts.quiet) io.err(l);
