@@ -12,7 +12,7 @@ import { NEW_WHALE } from '../data/labels.js';
 import { formatIssue, reportIssues } from '../data/issues.js';
 import { resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
 import { readStoredTrainConfig } from '../train/stored-config.js';
-import { resumeTraining, startTraining, type TrainOptions, type TrainResult } from '../train/trainer.js';
+import { resumeConfig, resumeTraining, startTraining, type TrainOptions, type TrainResult } from '../train/trainer.js';
 import type { PipelineReport } from './report.js';
 import { refuseChangesOnResume } from './resume-check.js';
 import { resumedEngine, runEngineRecord, withEngineDefaults, type EngineChoice, type RunEngine } from './run-engine.js';
@@ -135,12 +135,18 @@ async function startStoredEngine(runDir: string, asked: EngineChoice, replicas: 
 export async function trainRun(
   runDir: string,
   settings: Partial<TrainConfig> & { data: string },
-  options: { resume?: boolean; engine: EngineChoice; report: PipelineReport; signal?: AbortSignal; onEngine?: (engines: StartedEngines, replicas: number) => void },
+  options: { resume?: boolean; moreMinutes?: number; engine: EngineChoice; report: PipelineReport; signal?: AbortSignal; onEngine?: (engines: StartedEngines, replicas: number) => void },
 ): Promise<TrainRunResult> {
   const resume = options.resume === true;
   // a bad setting or an unusable dataset is reported before the engine starts or anything is printed or written
   if (!resume) await checkDatasetUsable(resolveTrainConfig(settings).data, options.report);
   const inForce = runSettings(runDir, settings, resume);
+  // a finished run goes on only when asked: said before the engine starts
+  const stored = resume ? readStoredTrainConfig(runDir) : null;
+  if (stored) {
+    resumedEngine(runDir, options.engine); // a changed engine flag is named first
+    await resumeConfig(runDir, stored, options.moreMinutes);
+  }
   const replicas = inForce.replicas ?? 1;
   const engine = resume ? await startStoredEngine(runDir, options.engine, replicas) : await startTrainingEngine(options.engine, replicas);
   if (options.onEngine) options.onEngine(engine, replicas);
@@ -150,7 +156,7 @@ export async function trainRun(
   const hooks = options.report.training({ deadline });
   try {
     const driven: TrainOptions = { ...hooks, signal: options.signal, engine: engine.training.engine, native: engine.training.native, engineRecord: engine.record };
-    const result = resume ? await resumeTraining(runDir, driven) : await startTraining(runDir, settings, driven);
+    const result = resume ? await resumeTraining(runDir, { ...driven, moreMinutes: options.moreMinutes }) : await startTraining(runDir, settings, driven);
     return { result, engine, replicas };
   } finally {
     hooks.done();

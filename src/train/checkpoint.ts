@@ -166,6 +166,39 @@ async function readText(file: string): Promise<string> {
 }
 
 /**
+ * The training state of a run's latest checkpoint, without loading its network (what a finished
+ * run's resume reports).
+ *
+ * @param runDir - the run folder
+ * @returns the state, or null when there is no checkpoint
+ * @throws {@link WhaleidError} when checkpoint/state.json is not valid
+ */
+export async function readCheckpointState(runDir: string): Promise<TrainState | null> {
+  const file = path.join(runPaths(runDir).checkpoint, 'state.json');
+  return existsSync(file) ? parseTrainState(file, await readText(file)) : null;
+}
+
+/**
+ * Seconds a run has trained in all, from its history: each process's records count seconds from
+ * its own start, so the run's time is the sum of each stretch's last count.
+ *
+ * @param history - the run's records
+ * @returns the seconds
+ * @example
+ * trainedSeconds([{ seconds: 10 }, { seconds: 20 }, { seconds: 5 }]); // 25: 20, then a resume ran 5
+ */
+export function trainedSeconds(history: readonly Record<string, unknown>[]): number {
+  let total = 0;
+  let last = 0;
+  for (const r of history) {
+    if (typeof r.seconds !== 'number') continue;
+    if (r.seconds < last) total += last;
+    last = r.seconds;
+  }
+  return total + last;
+}
+
+/**
  * A checked {@link TrainState}.
  *
  * @throws {@link WhaleidError} naming the file and the field that is wrong

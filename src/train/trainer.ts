@@ -13,9 +13,9 @@
  */
 import { existsSync, promises as fs } from 'node:fs';
 import { createSiamese, type Siamese } from '../model/siamese.js';
-import { hasCheckpoint, writeRunEngine } from '../model/run-folder.js';
-import { WhaleidError } from '../util/errors.js';
-import { loadCheckpoint, writeLog, type TrainState } from './checkpoint.js';
+import { hasCheckpoint, hasFinalModel, writeRunEngine } from '../model/run-folder.js';
+import { invalidParameterError, WhaleidError } from '../util/errors.js';
+import { loadCheckpoint, readCheckpointState, trainedSeconds, writeLog, type TrainState } from './checkpoint.js';
 import { trainGroups } from './group-loop.js';
 import { warmUpBranch, warmupPending, warmupSteps } from './warmup.js';
 import { initHeadFromTrainingPhotos } from './head-init.js';
@@ -40,6 +40,8 @@ export interface TrainResult {
   epochs: number;
   /** Seconds this process trained. */
   seconds: number;
+  /** Seconds the run trained in all, every resume included (from its log). */
+  totalSeconds: number;
   /** True when the caller's signal stopped the run before its end: resume it to continue. */
   stopped: boolean;
   /** Photos left out of training (dataset rows with errors, unreadable photos; each reported). */
@@ -86,14 +88,52 @@ export async function startTraining(runDir: string, settings: Partial<TrainConfi
  * @example
  * await resumeTraining('runs/demo', { onMessage: console.error });
  */
-export async function resumeTraining(runDir: string, options: TrainOptions = {}): Promise<TrainResult> {
+export async function resumeTraining(runDir: string, options: TrainOptions & { moreMinutes?: number } = {}): Promise<TrainResult> {
   const stored = readStoredTrainConfig(runDir);
   if (!stored) throw new WhaleidError(`${runDir}: no training run to resume (config.json missing)`);
-  return runTraining(runDir, stored, true, options);
+  return runTraining(runDir, await resumeConfig(runDir, stored, options.moreMinutes), true, options);
+}
+
+/**
+ * The configuration a resume trains with: the stored one; for a finished run (its model/ and
+ * onnx/ written, which predictions may already use) only when asked, that is when its time budget
+ * ran out before its schedule's end and `moreMinutes` gives a new budget (for this process;
+ * config.json keeps the run's own). A run whose schedule ended has nothing left. Cheap: callers
+ * check it before starting an engine.
+ *
+ * @param runDir - the run folder
+ * @param stored - its stored configuration
+ * @param moreMinutes - a new time budget for a finished run (the person's explicit choice)
+ * @returns the configuration to train with
+ * @throws {@link WhaleidError} saying that the run is finished, why, and what continuing takes;
+ *   or that `moreMinutes` was given for a run that is not finished
+ * @example
+ * await resumeConfig('runs/a', stored, 30); // { ...stored, maxMinutes: 30 } for a run its budget stopped
+ */
+export async function resumeConfig(runDir: string, stored: TrainConfig, moreMinutes?: number): Promise<TrainConfig> {
+  if (moreMinutes !== undefined && !(moreMinutes > 0)) throw invalidParameterError('--more-minutes', 'a positive number of minutes', moreMinutes);
+  if (!hasFinalModel(runDir)) {
+    if (moreMinutes !== undefined) throw new WhaleidError(`--more-minutes: ${runDir} is not finished (it resumes where it stopped, within its own budget); leave the flag out`);
+    return stored;
+  }
+  const state = await readCheckpointState(runDir);
+  const schedule = resolveSchedule(stored.schedule);
+  const minutes = state ? (trainedSeconds(state.history) / 60).toFixed(1) : '?';
+  const epochs = state?.epochsDone ?? 0;
+  if (!state || state.groupsDone >= schedule.groups.length) {
+    throw new WhaleidError(`${runDir} is finished: its schedule ended after ${epochs} epochs (${minutes} min); its model/ and onnx/ are what predictions use, and there is nothing left to train: train into a new folder to train again`);
+  }
+  if (moreMinutes === undefined) {
+    throw new WhaleidError(`${runDir} is finished: its time budget of ${stored.maxMinutes ?? '?'} min ran out after ${epochs} of ${totalEpochs(schedule)} epochs (${minutes} min); its model/ and onnx/ are what predictions use. To train the rest and replace them, resume with --more-minutes N (a new budget)`);
+  }
+  return { ...stored, maxMinutes: moreMinutes };
 }
 
 async function runTraining(runDir: string, config: TrainConfig, resume: boolean, options: TrainOptions): Promise<TrainResult> {
-  if (config.backbone !== undefined) return { ...(await runBackboneTraining(runDir, config, resume, options)), validation: null };
+  if (config.backbone !== undefined) {
+    const r = await runBackboneTraining(runDir, config, resume, options);
+    return { ...r, totalSeconds: r.seconds, validation: null };
+  }
   const started = Date.now();
   const say = options.onMessage ?? ((): void => {});
   const schedule = resolveSchedule(config.schedule);
@@ -118,7 +158,7 @@ async function runTraining(runDir: string, config: TrainConfig, resume: boolean,
   } finally {
     trained.siamese.model.dispose();
   }
-  return { runDir, validation: run.validator.last(), epochs: state.epochsDone, seconds: (Date.now() - started) / 1000, stopped: trained.end === 'stopped', skipped: data.skipped };
+  return { runDir, validation: run.validator.last(), epochs: state.epochsDone, seconds: (Date.now() - started) / 1000, totalSeconds: trainedSeconds(state.history), stopped: trained.end === 'stopped', skipped: data.skipped };
 }
 
 /** The warm-up; the network is freed when it fails (the caller's try starts after it). */

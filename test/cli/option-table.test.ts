@@ -33,7 +33,7 @@ describe('options declared once', () => {
     for (const flag of trainingFlags) expect(train.has(flag), `train ${flag}`).toBe(true);
     for (const name of ['kaggle', 'bootstrap', 'demo']) {
       const flags = longFlags(commands.find((c) => c.name.join(' ') === name)!.cmd);
-      for (const flag of [...train].filter((f) => !['--data', '--out', '--resume'].includes(f))) expect(flags.has(flag), `${name} ${flag}`).toBe(true);
+      for (const flag of [...train].filter((f) => !['--data', '--out', '--resume', '--more-minutes'].includes(f))) expect(flags.has(flag), `${name} ${flag}`).toBe(true);
     }
   });
 

@@ -9,11 +9,11 @@ import { cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } fro
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { initEngine } from '../../src/model/engine.js';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { startTraining } from '../../src/train/trainer.js';
 import { createRng } from '../../src/util/random.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from './helpers/fixtures.js';
 
 const dir = tmpDir();
 const catalog = path.join(dir, 'catalog');
@@ -45,7 +45,7 @@ function errorLine(r: { code: number; err: string }): string {
 describe("a run folder's manifest, checked by every loader", () => {
   beforeAll(async () => {
     await initEngine({ backend: 'wasm' });
-    await generateSynthCatalog({ out: catalog, individuals: 12, photosPerIndividual: 4, seed: 5 });
+    await copyFixture('synth-12x4-s5', catalog);
     const base = { data: catalog, inputSize: 64, schedule, batchSize: 16, valShare: 0.25, cacheDir: cache };
     await startTraining(run('a'), { ...base, preset: 'tiny', seed: 3 });
     await startTraining(run('b'), { ...base, preset: 'tiny', seed: 4 });
@@ -126,6 +126,8 @@ describe("a run folder's manifest, checked by every loader", () => {
 
   it('refuses to resume from checkpoints whose weights were replaced', async () => {
     const damaged = copyOfA('bad-checkpoint');
+    // a run stopped before its end (a finished one resumes only with --more-minutes)
+    rmSync(path.join(damaged, 'model'), { recursive: true, force: true });
     for (const c of ['checkpoint', 'checkpoint.old']) {
       const w = path.join(damaged, c, 'weights.bin');
       if (existsSync(w)) writeFileSync(w, randomBytes(statSync(w).size, 2));

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from './helpers/fixtures.js';
 import { snapshotFiles } from '../helpers/file-snapshot.js';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { changedOnResume } from '../../src/pipeline/resume-check.js';
 import { resolveTrainConfig } from '../../src/train/train-config.js';
 import { readStoredEngine, resumedEngine } from '../../src/pipeline/run-engine.js';
@@ -17,7 +17,7 @@ describe('resuming with changed settings', () => {
   const work = path.join(dir, 'work');
   const cache = path.join(dir, 'cache');
   beforeAll(async () => {
-    await generateSynthCatalog({ out: ds, individuals: 6, photosPerIndividual: 3, seed: 5 });
+    await copyFixture('synth-6x3-s5', ds);
     const r = await runCli('train', '--data', ds, '--out', path.join(work, 'run1'), '--preset', 'tiny', '--schedule', 'smoke', '--cache', cache, '--quiet');
     expect(r.code, r.err).toBe(0);
   });
@@ -50,8 +50,9 @@ describe('resuming on the engine a run was started on', () => {
   const run = path.join(dir, 'run-wasm1');
   const cache = path.join(dir, 'cache');
   beforeAll(async () => {
-    await generateSynthCatalog({ out: ds, individuals: 6, photosPerIndividual: 3, seed: 5 });
-    const r = await runCli('train', '--data', ds, '--out', run, '--preset', 'tiny', '--schedule', 'smoke', '--engine', 'wasm', '--threads', '1', '--cache', cache, '--quiet');
+    await copyFixture('synth-6x3-s5', ds);
+    // a budget of 0.6 s: the run finishes after its first group, so a resume can go on (with --more-minutes)
+    const r = await runCli('train', '--data', ds, '--out', run, '--preset', 'tiny', '--schedule', 'smoke', '--engine', 'wasm', '--threads', '1', '--max-minutes', '0.01', '--cache', cache, '--quiet');
     expect(r.code, r.err).toBe(0);
   });
 
@@ -70,13 +71,24 @@ describe('resuming on the engine a run was started on', () => {
     expect(snapshotFiles(run)).toEqual(before);
   });
 
-  it('resumes with the stored engine when no flag is given (the defaults would be native or 2 threads)', async () => {
-    const r = await runCli('train', '--resume', run);
+  it('resumes with the stored engine when no flag is given (the defaults would be native or 2 threads); a finished run only when asked', async () => {
+    // given again as stored, or as auto (which asks for nothing), they are no change: what stops
+    // this resume is that the run is finished (issue 33 item 2), not the engine
+    const same = await runCli('train', '--resume', run, '--engine', 'auto', '--threads', '1', '--backend', 'wasm');
+    expect(same.code).toBe(2);
+    expect(same.out).toBe('');
+    expect(same.err).toMatch(new RegExp(`^whaleid: ${run} is finished: its time budget of 0.01 min ran out after 1 of 2 epochs \\([\\d.]+ min\\); its model/ and onnx/ are what predictions use. To train the rest and replace them, resume with --more-minutes N \\(a new budget\\)$`));
+    const r = await runCli('train', '--resume', run, '--more-minutes', '5');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^engine: tfjs wasm, 1 thread\(s\)$/m);
-    // given again as stored, or as auto (which asks for nothing), they are no change
-    const same = await runCli('train', '--resume', run, '--engine', 'auto', '--threads', '1', '--backend', 'wasm');
-    expect(same.code, same.err).toBe(0);
+    // the final line reports the whole run: both epochs, its time and this resume's
+    expect(r.out).toMatch(/^trained 2 epochs in [\d.]+ min \(this resume: [\d.]+ min\);/m);
+    // now its schedule is done: nothing left, whatever the budget
+    const done = await runCli('train', '--resume', run, '--more-minutes', '5');
+    expect(done.code).toBe(2);
+    expect(done.err).toBe(`whaleid: ${run} is finished: its schedule ended after 2 epochs (${/\(([\d.]+ min)\)/.exec(done.err)?.[1]}); its model/ and onnx/ are what predictions use, and there is nothing left to train: train into a new folder to train again`);
+    const early = await runCli('train', '--out', path.join(dir, 'x'), '--data', ds, '--more-minutes', '5');
+    expect(early.err).toBe('whaleid: --more-minutes: goes with --resume RUN_DIR (a new budget for a finished run)');
   });
 
   it('checks a stored record field by field, and resumes a run from before records on the flags given', () => {
@@ -108,7 +120,7 @@ describe('a refused train writes and prints nothing but its one line', () => {
     expect(existsSync(run)).toBe(false);
 
     const single = path.join(dir, 'single');
-    await generateSynthCatalog({ out: single, individuals: 5, photosPerIndividual: 1, seed: 2 });
+    await copyFixture('synth-5x1-s2', single);
     const s = await runCli('train', '--data', single, '--out', run, '--preset', 'tiny', '--schedule', 'smoke');
     expect(s.code).toBe(2);
     expect(s.out).toBe('');
