@@ -16,6 +16,7 @@ import { registerModelCommand } from './commands/model-command.js';
 import { registerServeCommands } from './commands/serve-commands.js';
 import { registerDoctorCommand } from './commands/doctor-command.js';
 import { registerWorkerCommand } from './commands/worker-command.js';
+import { registerQuantizeCommand } from './commands/quantize-command.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -48,6 +49,7 @@ export function buildProgram(io: CliIo): Command {
   registerModelCommand(program, io);
   registerServeCommands(program, io);
   registerWorkerCommand(program, io);
+  registerQuantizeCommand(program, io);
   registerDemoCommand(program, io);
   registerDoctorCommand(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
