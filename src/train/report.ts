@@ -67,6 +67,13 @@ function galleryHtml(gallery: readonly ReportGalleryItem[] | undefined): string 
 <p>Each row: a validation query, then the five known individuals the model ranks highest, each shown by its best-matching photo. Green: the right individual. A query of a new individual (truth new_whale) has no right candidate.</p>${rows.join('')}`;
 }
 
+/** The scorer a finished run chose (its log's `scorer` record), with the figures it was validated at. */
+function finalScorer(history: readonly Record<string, unknown>[]): { scorer: string; reason: string; validation?: Record<string, number> } | null {
+  const r = history.findLast((h) => h.kind === 'scorer');
+  if (!r || typeof r.scorer !== 'string') return null;
+  return { scorer: r.scorer, reason: String(r.reason ?? ''), ...(r.validation && typeof r.validation === 'object' ? { validation: r.validation as Record<string, number> } : {}) };
+}
+
 /**
  * Writes RUN_DIR/report.html (atomically).
  *
@@ -82,8 +89,12 @@ export async function writeTrainingReport(runDir: string, history: readonly Reco
   const val = vals.map((h) => [h.epoch as number, h.map5 as number] as const);
   const last = vals.at(-1);
   const refs = baselines(last);
-  const summary = last
-    ? `Last validation: MAP@5 <b>${(last.map5 as number).toFixed(4)}</b> at threshold ${last.threshold}, top-1 ${(last.top1 as number).toFixed(3)}, closed-set top-1 ${(last.closedTop1 as number).toFixed(3)} (${last.queries} queries${refs.length ? `; ${refs.map((r) => r.label).join(', ')}` : ''}). The threshold is chosen on these queries, so the figure is optimistic; few queries make it coarse (one query moves it by ${(1 / Math.max(1, last.queries as number)).toFixed(3)}).`
+  const final = finalScorer(history);
+  // the figures of what prediction uses: the cosine scorer's when the run chose it (the console says the same)
+  const shown = final?.validation ? { ...last, ...final.validation } : last;
+  const scorer = final ? ` Scorer: <b>${esc(final.scorer)}</b> (${esc(final.reason)}).` : '';
+  const summary = shown
+    ? `${final ? 'Final model' : 'Last validation'}: MAP@5 <b>${(shown.map5 as number).toFixed(4)}</b> at threshold ${shown.threshold}, top-1 ${(shown.top1 as number).toFixed(3)}, closed-set top-1 ${(shown.closedTop1 as number).toFixed(3)} (${shown.queries} queries${refs.length ? `; ${refs.map((r) => r.label).join(', ')}` : ''}).${scorer} The threshold is chosen on these queries, so the figure is optimistic; few queries make it coarse (one query moves it by ${(1 / Math.max(1, shown.queries as number)).toFixed(3)}).`
     : 'No validation yet.';
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(info.title)}</title>
 <style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}table{border-collapse:collapse}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;font-size:13px}

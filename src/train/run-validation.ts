@@ -71,7 +71,9 @@ export function createRunValidator(data: TrainingData, record: (entry: Record<st
       if (split.queries.length === 0) return null;
       const choice = chooseScorer(features, rowOf, ids, split, readHeadWeights(siamese.head), setting);
       const c = choice.calibration;
-      say(`scorer: ${choice.scorer} (${choice.reason}); over ${choice.questions} held-out photos, false pairs above true ones: head ${choice.falseAbove.head.toFixed(4)}, cosine ${choice.falseAbove.cosine.toFixed(4)}; top-1: head ${choice.top1.head.toFixed(3)}, cosine ${choice.top1.cosine.toFixed(3)}${c ? `; cosine calibrated as sigmoid(${c.scale.toFixed(2)} cos ${c.bias < 0 ? '-' : '+'} ${Math.abs(c.bias).toFixed(2)})` : ''}`);
+      // one short line for the choice, one for the measures behind it
+      say(`scorer: ${choice.scorer} (${choice.reason})`);
+      say(`  on ${choice.questions} held-out photos: share of false pairs above true ones head ${choice.falseAbove.head.toFixed(4)} / cosine ${choice.falseAbove.cosine.toFixed(4)}; top-1 head ${choice.top1.head.toFixed(3)} / cosine ${choice.top1.cosine.toFixed(3)}${c ? `; cosine calibrated as sigmoid(${c.scale.toFixed(2)} cos ${c.bias < 0 ? '-' : '+'} ${Math.abs(c.bias).toFixed(2)})` : ''}`);
       let validation: Record<string, number> | undefined;
       if (choice.scorer === 'cosine' && c) {
         const F = siamese.branch.outputs[0].shape[1] as number;

@@ -39,6 +39,10 @@ describe('a run that exports the cosine scorer', () => {
     // the stored figures (the threshold prediction uses among them) are the cosine's
     expect(record.validation).toMatchObject({ map5: stored.map5, threshold: stored.threshold });
     expect(stored.closedTop1).toBe(record.validation.closedTop1);
+    // issue 33 item 7: report.html shows the same figures as the console and validation.json, and names the scorer
+    const report = readFileSync(runPaths(run).report, 'utf8');
+    expect(report).toContain(`Final model: MAP@5 <b>${stored.map5.toFixed(4)}</b> at threshold ${stored.threshold},`);
+    expect(report).toContain('Scorer: <b>cosine</b> (asked for).');
 
     const paths = runPaths(run);
     const head = readHeadWeightsOnnx(paths.headOnnx);
