@@ -9,13 +9,16 @@
 // exactly once with its features stored, and the catalog's integrity check must pass.
 // The table goes to stdout and to bench/results.md's bench:scale section.
 // Usage: npm run bench:scale [-- --photos 100000 --workers 1,2,4 --seconds 10 --preset small]
+// With --vectors N (e.g. 1000000): the large-catalog mode instead (bench/lib/scale-vectors.ts):
+// start time, p50/p95 per query through the feature index, recall of the exhaustive top 5
+// [-- --vectors 1000000 --queries 100 --shortlists 250,500,1000,2000,4000].
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import sharp from 'sharp';
 import { initEngine } from '../src/model/engine.js';
-import { createSiamese } from '../src/model/siamese.js';
+import { createSiamese, featureCount, resolvePreset } from '../src/model/siamese.js';
 import { saveSiamese } from '../src/model/model-io.js';
 import { exportSiameseOnnx } from '../src/model/onnx-export.js';
 import { resolveTrainConfig } from '../src/train/train-config.js';
@@ -29,6 +32,7 @@ import { flagValue } from './lib/args.js';
 import { cliLauncher, startCli, until, type CliProcess } from '../test/helpers/cli-process.js';
 import { closedLoop, percentile, type LoadResult } from './lib/load.js';
 import { measureTransports, transportLine } from './lib/transport.js';
+import { benchVectors, writeBenchHead, type BenchHead } from './lib/scale-vectors.js';
 
 const opt = flagValue;
 const nPhotos = Number(opt('photos', '100000'));
@@ -37,13 +41,16 @@ const workerCounts = opt('workers', '1,2,4').split(',').map(Number);
 const seconds = Number(opt('seconds', '10'));
 const preset = opt('preset', 'small') as 'small' | 'cpu' | 'tiny';
 const inputSize = Number(opt('input-size', '64'));
-const work = path.resolve(opt('work', 'bench/out/scale'));
+const vectors = Number(opt('vectors', '0'));
+const headKind = opt('head', 'distance') as BenchHead;
+const work = path.resolve(opt('work', vectors ? 'bench/out/scale-vectors' : 'bench/out/scale'));
 const TOKEN = 'bench-scale-token';
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 const t0 = Date.now();
 const loadBefore = os.loadavg()[0];
 
-rmSync(work, { recursive: true, force: true });
+// the vectors mode keeps its catalog and index between runs (writing and indexing a million vectors takes minutes)
+if (!vectors) rmSync(work, { recursive: true, force: true });
 mkdirSync(path.join(work, 'photos'), { recursive: true });
 const photoDir = path.join(work, 'photos');
 // the launcher outside the project (tsc would check a .mts there)
@@ -56,6 +63,7 @@ const runDir = path.join(work, 'run');
   const siamese = createSiamese({ preset, inputSize, seed: 1 });
   await saveSiamese(siamese, path.join(runDir, 'model'));
   await exportSiameseOnnx(siamese, path.join(runDir, 'onnx'));
+  if (vectors) await writeBenchHead(runDir, featureCount(resolvePreset(preset)), headKind);
   writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(resolveTrainConfig({ data: '(bench: untrained)', preset, inputSize }), null, 2));
   siamese.model.dispose();
 }
@@ -63,6 +71,18 @@ const run = await loadRunModel(runDir);
 const modelVersion = run.inference.modelVersion;
 const F = run.inference.head.features;
 await run.inference.dispose();
+if (vectors) {
+  const shortlists = opt('shortlists', '250,500,1000,2000,4000').split(',').map(Number);
+  const lines = await benchVectors({ vectors, queries: Number(opt('queries', '100')), shortlists, runDir, modelVersion, head: run.inference.head, headKind, work, say });
+  console.log(lines.join('\n'));
+  const results = path.join(import.meta.dirname, 'results.md');
+  const title = '## bench:scale --vectors';
+  const section = [title, '', `\`npm run bench:scale -- ${process.argv.slice(2).join(' ')}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${((Date.now() - t0) / 1000).toFixed(0)} s (load average ${loadBefore.toFixed(1)} before).`, '', ...lines, ''].join('\n');
+  const old = readFileSync(results, 'utf8');
+  const re = /## bench:scale --vectors\n[\s\S]*?(?=\n## |$)/;
+  await writeFileAtomic(results, re.test(old) ? old.replace(re, section) : `${old.trimEnd()}\n\n${section}`);
+  process.exit(0);
+}
 
 const server = startPostgresServer();
 if (!server.url) throw new Error(`bench:scale needs PostgreSQL: ${server.missing}`);

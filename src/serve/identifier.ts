@@ -6,6 +6,8 @@ import { createImageCache } from '../image/image-cache.js';
 import { loadRunModel, trainedWithBoxes, type RunModel } from '../predict/run-model.js';
 import { newIndividualThreshold } from '../infer/threshold.js';
 import { buildScoredGallery, createFeatureCache, type FeatureCache, type ScoredGallery } from '../infer/scored-gallery.js';
+import { createGalleryIndex, type GalleryIndex, type GalleryIndexOptions } from '../infer/gallery-index.js';
+import type { ShortlistRanker } from '../infer/shortlist-ranking.js';
 import { WhaleidError } from '../util/errors.js';
 import { createShardClient, type ShardClient, type ShardStats } from '../jobs/shard-client.js';
 import { galleryHash, type ShardRow } from '../jobs/shard-protocol.js';
@@ -110,6 +112,13 @@ export interface IdentifierOptions {
   queued?: boolean;
   /** Sharded scoring through the catalog's PostgreSQL (`whaleid worker` processes, the Siamese matcher); without a live worker queries are scored here. */
   scoring?: { url: string; timeoutMs?: number } | null;
+  /**
+   * The feature index of a large gallery (the Siamese matcher): from `threshold` photos (default
+   * 50,000) a query is ranked through a shortlist of the index, scored exactly; below, against
+   * every photo. Saved in `dir` (default: `<photo folder>.index`, beside the catalog's photos);
+   * false: always exhaustive.
+   */
+  index?: Partial<Omit<GalleryIndexOptions, 'name' | 'onWarning'>> | false;
 }
 
 /**
@@ -151,7 +160,8 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   }
   const local: LocalGallery | null = matcher.describes.local ? createLocalGallery(catalog, { cacheDir: options.cacheDir }) : null;
   const learned = learnedFeatures(catalog, run, options);
-  const gallery = currentGallery(catalog, learned, run, options.queued === true);
+  const indexed = options.index === false || local ? null : createGalleryIndex(run.inference.head, { dir: `${catalog.photoFiles.dir.replace(/[/\\]+$/, '')}.index`, ...options.index, name: modelVersion.replace(/[^\w.-]/g, '_'), onWarning: options.onWarning });
+  const gallery = currentGallery(catalog, learned, run, options.queued === true, indexed, options.onWarning);
   const shards: ShardClient | null = options.scoring && matcher.sharded ? await createShardClient({ url: options.scoring.url, modelVersion, timeoutMs: options.scoring.timeoutMs }) : null;
   let scoredHere = 0;
 
@@ -189,8 +199,10 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       const rank = { k, photosPerCandidate: per, excludePhotoId: photoId };
       let top: Omit<IndividualCandidate, 'name'>[];
       if (!local) {
-        // a sharded matcher: the workers' shards when they answer, else the whole gallery here
-        let ranked = n && shards ? await shards.query({ features: q, ...rank, hashes: (count) => gallery.shardHashes(g, count) }) : null;
+        // a large gallery: its index's shortlist, scored here; else the workers' shards when they answer, else the whole gallery here
+        let ranked = g.ranker ? g.ranker.rank(q, rank) : null;
+        if (ranked) scoredHere++;
+        else ranked = n && shards ? await shards.query({ features: q, ...rank, hashes: (count) => gallery.shardHashes(g, count) }) : null;
         if (!ranked) {
           scoredHere++;
           ranked = g.scored.rank(q, rank);
@@ -207,6 +219,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     },
     scoringStats: () => (shards ? { ...shards.stats, workers: shards.liveWorkers().length, local: scoredHere } : null),
     async close() {
+      await indexed?.close();
       await shards?.close();
       await run.inference.dispose();
     },
@@ -264,6 +277,8 @@ function learnedFeatures(catalog: Catalog, run: RunModel, options: Pick<Identifi
 /** The gallery the service scores against, as of a catalog revision. */
 interface GalleryState {
   scored: ScoredGallery<GalleryPhoto>;
+  /** Ranks through the feature index (a gallery of at least the index's threshold), else null. */
+  ranker: ShortlistRanker | null;
   /** Its rows as text: the gallery changes with decisions, merges, boxes and (queued) extracted features. */
   key: string;
   revision: string;
@@ -275,7 +290,7 @@ interface GalleryState {
  * The service's current gallery: rebuilt only when the catalog's revision moved and its rows
  * changed; queued, the photos whose features a worker extracted (the others join when they are in).
  */
-function currentGallery(catalog: Catalog, learned: LearnedFeatures, run: RunModel, queued: boolean): { current(sync: () => Promise<unknown>): Promise<GalleryState>; shardHashes(g: GalleryState, count: number): string[] } {
+function currentGallery(catalog: Catalog, learned: LearnedFeatures, run: RunModel, queued: boolean, indexed: GalleryIndex | null, onWarning?: (line: string) => void): { current(sync: () => Promise<unknown>): Promise<GalleryState>; shardHashes(g: GalleryState, count: number): string[] } {
   let state: GalleryState | null = null;
   const rowKey = (r: GalleryPhoto): string => `${r.photoId}|${r.boxKey}${r.individualId}`;
   return {
@@ -297,7 +312,10 @@ function currentGallery(catalog: Catalog, learned: LearnedFeatures, run: RunMode
         rows = await catalog.gallery();
       }
       // the revision read before the rows: a write since then (this process's or another's) is seen next time
-      state = { scored: buildScoredGallery(rows, learned.cache, run.inference.head), key, revision, hashes: new Map() };
+      const scored = buildScoredGallery(rows, learned.cache, run.inference.head);
+      // an index that fails (hnswlib refusing a vector, a full disk) costs speed, never an answer: exhaustive then
+      const ranker = indexed ? await indexed.rankerFor(scored).catch((e: Error) => (onWarning?.(`feature index: ${e.message}; ranking exhaustively`), null)) : null;
+      state = { scored, ranker, key, revision, hashes: new Map() };
       return state;
     },
     /** The gallery's rows split into `count` shards by individual, hashed (once per gallery and count). */

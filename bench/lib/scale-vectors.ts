@@ -1,0 +1,194 @@
+// bench:scale --vectors N: a catalog of N synthetic feature vectors (clustered by individual, 5
+// photos each) in a SQLite catalog, served by the identifier as `whaleid serve` builds it. Prints
+// the feature index's build, the start of a restarted identifier (to its first answer: the
+// catalog's vectors read, the saved index read and reconciled), p50/p95 per identification, and
+// the recall of the exhaustive top 5 individuals for shortlists of several sizes (the curve the
+// default shortlist was picked from). The catalog and its index are kept between runs in --work.
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { openCatalog } from '../../src/catalog/catalog.js';
+import { createIdentifier } from '../../src/serve/identifier.js';
+import { clusteredFeatures } from '../../src/data/synthetic-features.js';
+import { buildScoredGallery } from '../../src/infer/scored-gallery.js';
+import { openFeatureIndex } from '../../src/infer/feature-index.js';
+import { DEFAULT_SHORTLIST, spaceForHead } from '../../src/infer/gallery-index.js';
+import { shortlistRanker } from '../../src/infer/shortlist-ranking.js';
+import { cosineHeadWeights, type HeadWeights } from '../../src/model/head-weights.js';
+import { createHead } from '../../src/model/head.js';
+import { exportHeadOnnx } from '../../src/model/onnx-export.js';
+import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../../src/util/atomic-file.js';
+import { createRng } from '../../src/util/random.js';
+import { percentile } from './load.js';
+
+/** Which head scores the bench's run: its own (untrained), the cosine scorer, or a distance head. */
+export type BenchHead = 'run' | 'cosine' | 'distance';
+
+/**
+ * Head weights that score by the L1 distance of the features (the |a-b| input only): the shape a
+ * trained head takes where it matters (same individual: small differences), with no saturation
+ * at the bench's feature scale. Why not the untrained run's head: its top 5 are whichever photos
+ * its random weights favour for every query, not a neighbourhood any index could shortlist.
+ */
+function distanceHeadWeights(features: number): HeadWeights {
+  return { features, mid: 1, w1: Float32Array.of(0, 0, 1, 0), b1: Float32Array.of(0), w2: Float32Array.of(-1), b2: 0, w3: new Float32Array(features).fill(0.05), b3: 0 };
+}
+
+/**
+ * Replaces a run's exported head with the bench's choice (the identifier reads onnx/head.onnx).
+ *
+ * @param runDir - the run
+ * @param features - F
+ * @param kind - the head
+ */
+export async function writeBenchHead(runDir: string, features: number, kind: BenchHead): Promise<void> {
+  if (kind === 'run') return;
+  const w = kind === 'cosine' ? cosineHeadWeights(features, 12, -6) : distanceHeadWeights(features);
+  const head = createHead({ features, mid: w.mid });
+  tf.tidy(() => {
+    head.getLayer('head_mlp1').setWeights([tf.tensor4d(w.w1, [4, 1, 1, w.mid]), tf.tensor1d(w.b1)]);
+    head.getLayer('head_mlp2').setWeights([tf.tensor4d(w.w2, [1, w.mid, 1, 1]), tf.tensor1d([w.b2])]);
+    head.getLayer('weighted_average').setWeights([tf.tensor2d(w.w3, [features, 1]), tf.tensor1d([w.b3])]);
+  });
+  await writeFileAtomic(path.join(runDir, 'onnx', 'head.onnx'), exportHeadOnnx(head));
+  head.dispose();
+}
+
+/** What the vectors mode is given. */
+export interface VectorsBenchOptions {
+  vectors: number;
+  queries: number;
+  shortlists: number[];
+  runDir: string;
+  modelVersion: string;
+  head: HeadWeights;
+  /** The head's kind: cosine stores unit vectors (what a cosine run's branch gives). */
+  headKind: BenchHead;
+  work: string;
+  say: (line: string) => void;
+}
+
+const PER_INDIVIDUAL = 5;
+const seconds = (t: number): string => ((performance.now() - t) / 1000).toFixed(1);
+
+/** Writes the synthetic catalog straight into SQLite (the schema made by whaleid itself). */
+async function writeCatalog(file: string, o: VectorsBenchOptions): Promise<void> {
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}.photos.index`]) rmSync(f, { recursive: true, force: true });
+  await (await openCatalog(file, { create: true })).close();
+  const F = o.head.features;
+  const data = clusteredFeatures({ photos: o.vectors, perIndividual: PER_INDIVIDUAL, dim: F, seed: 11 });
+  if (o.headKind === 'cosine') {
+    for (let p = 0; p < o.vectors; p++) {
+      const v = data.matrix.subarray(p * F, (p + 1) * F);
+      const n = Math.hypot(...v) || 1;
+      for (let f = 0; f < F; f++) v[f] /= n;
+    }
+  }
+  const db = new Database(file);
+  const now = new Date().toISOString();
+  db.transaction(() => {
+    const ind = db.prepare(`INSERT INTO individuals (id, name, created_at) VALUES (?, ?, ?)`);
+    for (let i = 1; i <= Math.ceil(o.vectors / PER_INDIVIDUAL); i++) ind.run(i, `S${String(i).padStart(7, '0')}`, now);
+    const photo = db.prepare(`INSERT INTO photos (id, sha256, format, bytes, width, height, uploaded_at, individual_id, status) VALUES (?, ?, 'jpeg', 50000, 1000, 500, ?, ?, 'identified')`);
+    const feat = db.prepare(`INSERT INTO features (photo_id, model_version, vector) VALUES (?, ?, ?)`);
+    for (let p = 0; p < o.vectors; p++) {
+      photo.run(p + 1, p.toString(16).padStart(64, '0'), now, data.individualOf[p]);
+      feat.run(p + 1, o.modelVersion, Buffer.from(data.matrix.buffer, p * F * 4, F * 4));
+    }
+  })();
+  db.close();
+}
+
+/** The top 5 individuals' recall of `want` by `got`. */
+const recallOf = (got: { individualId: number }[], want: { individualId: number }[]): number => {
+  const w = new Set(want.map((c) => c.individualId));
+  return got.filter((c) => w.has(c.individualId)).length / Math.max(1, w.size);
+};
+
+/**
+ * Runs the vectors mode and returns its lines for bench/results.md.
+ *
+ * @param o - sizes, the run, the work folder
+ * @returns the section's lines
+ */
+export async function benchVectors(o: VectorsBenchOptions): Promise<string[]> {
+  mkdirSync(o.work, { recursive: true });
+  const file = path.join(o.work, 'catalog.db');
+  const marker = path.join(o.work, 'catalog.json');
+  const want = JSON.stringify({ vectors: o.vectors, modelVersion: o.modelVersion, head: o.headKind });
+  const lines: string[] = [];
+  let t = performance.now();
+  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== want) {
+    await writeCatalog(file, o);
+    writeFileSync(marker, want);
+    o.say(`catalog: ${o.vectors} vectors written in ${seconds(t)} s`);
+  }
+  const open = async () => createIdentifier(await openCatalog(file, { create: false }), o.runDir, { index: { shortlist: DEFAULT_SHORTLIST } });
+  const indexDir = path.join(`${file}.photos.index`);
+  if (!existsSync(indexDir)) {
+    t = performance.now();
+    const id = await open();
+    await id.identify(1);
+    await id.close();
+    const built = `index built and saved (first start, ${o.vectors.toLocaleString('en')} vectors, one thread): ${seconds(t)} s`;
+    o.say(built);
+    lines.push(`- ${built}`);
+  }
+  // a restart: the catalog's vectors read, the saved index read and reconciled, the first answer
+  t = performance.now();
+  const id = await open();
+  await id.identify(1);
+  const start = `start of a restarted identifier to its first answer: ${seconds(t)} s`;
+  o.say(start);
+  const rng = createRng(5);
+  const photos = Array.from({ length: o.queries }, () => 1 + rng.int(o.vectors));
+  const times: number[] = [];
+  const answers = [];
+  for (const p of photos) {
+    const q0 = performance.now();
+    answers.push((await id.identify(p, { k: 5 })).candidates);
+    times.push(performance.now() - q0);
+  }
+  const latency = `per identification (shortlist ${DEFAULT_SHORTLIST}, ${o.queries} queries of gallery photos, one client): p50 ${percentile(times, 50).toFixed(0)} ms, p95 ${percentile(times, 95).toFixed(0)} ms`;
+  o.say(latency);
+  await id.close();
+  lines.push(`- ${start}`, `- ${latency}`);
+  // exhaustive scoring of the same queries, and the recall curve over shortlists
+  const catalog = await openCatalog(file, { create: false });
+  t = performance.now();
+  const vectors = await catalog.getAllFeatures(o.modelVersion);
+  const readAll = `every vector read from the catalog (getAllFeatures): ${seconds(t)} s`;
+  o.say(readAll);
+  lines.push(`- ${readAll}`);
+  const rows = await catalog.gallery();
+  await catalog.close();
+  const g = buildScoredGallery(rows, { get: (r) => vectors.get(r.photoId) }, o.head);
+  const exhaustive = photos.map((p) => {
+    const q0 = performance.now();
+    const top = g.rank(vectors.get(p)!, { k: 5, photosPerCandidate: 3, excludePhotoId: p });
+    times.push(performance.now() - q0);
+    return top;
+  });
+  const served = answers.reduce((a, c, i) => a + recallOf(c, exhaustive[i]), 0) / photos.length;
+  const space = spaceForHead(o.head);
+  const index = openFeatureIndex(indexDir, o.modelVersion.replace(/[^\w.-]/g, '_'), o.head.features, { space })!;
+  const curve = ['| shortlist (photos) | recall of the exhaustive top 5 | p50 ms | p95 ms |', '|---|---|---|---|'];
+  for (const s of o.shortlists) {
+    const ranker = shortlistRanker(g, o.head, index, s);
+    const ts: number[] = [];
+    let recall = 0;
+    photos.forEach((p, i) => {
+      const q0 = performance.now();
+      recall += recallOf(ranker.rank(vectors.get(p)!, { k: 5, photosPerCandidate: 3, excludePhotoId: p }), exhaustive[i]);
+      ts.push(performance.now() - q0);
+    });
+    curve.push(`| ${s} | ${(recall / photos.length).toFixed(3)} | ${percentile(ts, 50).toFixed(0)} | ${percentile(ts, 95).toFixed(0)} |`);
+    o.say(curve.at(-1)!);
+  }
+  const exTimes = times.slice(-photos.length);
+  lines.push(`- recall of the exhaustive top 5 by the service's answers: ${served.toFixed(3)} (${space} index, ${o.headKind} head); exhaustive scoring of one query: p50 ${percentile(exTimes, 50).toFixed(0)} ms, p95 ${percentile(exTimes, 95).toFixed(0)} ms`, '', ...curve);
+  lines.unshift(`${o.vectors.toLocaleString('en')} synthetic ${o.head.features}-float vectors (clustered: ${PER_INDIVIDUAL} photos per individual), SQLite catalog, ${os.cpus().length} cores shared with other agents' work (load average ${os.loadavg().map((x) => x.toFixed(1)).join(', ')} at the end):`, '');
+  return lines;
+}

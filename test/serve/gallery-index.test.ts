@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createIdentifier, type IdentifierOptions } from '../../src/serve/identifier.js';
+import { openFeatureIndex } from '../../src/infer/feature-index.js';
+import { startTestService } from '../helpers/service.js';
+import { BACKENDS, onBackend } from '../helpers/backends.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+for (const backend of BACKENDS) {
+  describe.skipIf(backend.skip !== '')(onBackend('identifier over a feature index (a gallery above its threshold)', backend), () => {
+    it('answers as exhaustive scoring does, saves its index, forgets a skipped photo and takes it back after a restart', async () => {
+      const svc = await startTestService({}, backend);
+      const dir = tmpDir();
+      const base: IdentifierOptions = { cacheDir: path.join(svc.dir, 'cache'), threads: 1 };
+      // threshold 1: this 40-photo gallery is ranked through the index (a shortlist of all its photos: exact)
+      const withIndex: IdentifierOptions = { ...base, index: { dir, threshold: 1, shortlist: 64 } };
+      const exhaustive = await createIdentifier(svc.catalog, svc.run, { ...base, index: false });
+      const photos = (await svc.catalog.gallery()).map((r) => r.photoId);
+      const name = exhaustive.modelVersion.replace(/[^\w.-]/g, '_');
+      const pointer = (): string => readFileSync(path.join(dir, `${name}.json`), 'utf8');
+      const indexed = (): number[] => openFeatureIndex(dir, name, JSON.parse(pointer()).dim, { space: JSON.parse(pointer()).space })!.photoIds().sort((a, b) => a - b);
+      const agree = async (id: Awaited<ReturnType<typeof createIdentifier>>): Promise<void> => {
+        for (const p of photos.slice(0, 12)) expect(await id.identify(p, { k: 5, photosPerCandidate: 2 })).toEqual(await exhaustive.identify(p, { k: 5, photosPerCandidate: 2 }));
+      };
+
+      let id = await createIdentifier(svc.catalog, svc.run, withIndex);
+      await agree(id);
+      // built and written at the first large gallery
+      expect(indexed()).toEqual([...photos].sort((a, b) => a - b));
+      const skipped = photos[3];
+      await svc.catalog.skip(skipped, { by: 'test' });
+      await agree(id);
+      await id.close();
+      expect(indexed()).not.toContain(skipped);
+
+      // a restart reads the saved index (no new generation: nothing changed) and follows the catalog
+      const written = pointer();
+      id = await createIdentifier(svc.catalog, svc.run, withIndex);
+      await agree(id);
+      expect(pointer()).toBe(written);
+      await svc.catalog.undo(skipped, { by: 'test' });
+      await agree(id);
+      await id.close();
+      expect(indexed()).toContain(skipped);
+      await exhaustive.close();
+    });
+  });
+}
