@@ -10,7 +10,8 @@ export default defineConfig({
     // files wait on child processes, servers, Chromium or one engine thread, so the second core
     // would idle. Measured on the whole suite: 807 s with one worker, 587 s with two.
     maxWorkers: 2,
-    // one PostgreSQL server for the run (the catalog and API tests run on SQLite and PostgreSQL)
-    globalSetup: ['test/helpers/postgres-server.ts'],
+    // one PostgreSQL server for the run (the catalog and API tests run on SQLite and PostgreSQL);
+    // the folder of the synthetic catalogs and tiny runs shared by test files (test/helpers/fixtures.ts)
+    globalSetup: ['test/helpers/postgres-server.ts', 'test/helpers/fixtures-setup.ts'],
   },
 });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
+import { copyFixture } from '../helpers/fixtures.js';
 
 // Issue 19 item 1: a run trained with relative paths gave other results when used from another directory.
 describe('a run reads the same from any directory', () => {
@@ -12,7 +12,7 @@ describe('a run reads the same from any directory', () => {
   const cwd = process.cwd();
   afterEach(() => process.chdir(cwd));
   beforeAll(async () => {
-    await generateSynthCatalog({ out: path.join(dir, 'ds'), individuals: 6, photosPerIndividual: 3, seed: 9 });
+    await copyFixture('synth-6x3-s9', path.join(dir, 'ds'));
     cpSync(path.join(dir, 'ds'), path.join(dir, 'bare'), { recursive: true });
     rmSync(path.join(dir, 'bare', 'bounding_boxes.csv'));
   });

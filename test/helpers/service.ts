@@ -2,15 +2,14 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll } from 'vitest';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { readLabels } from '../../src/data/labels.js';
 import { initEngine } from '../../src/model/engine.js';
-import { startTraining } from '../../src/train/trainer.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { importDataset } from '../../src/catalog/catalog-import.js';
 import { createIdentifier, type Identifier, type IdentifierOptions } from '../../src/serve/identifier.js';
 import { createServer, type ServerOptions } from '../../src/serve/server.js';
 import { tmpDir } from './tmp.js';
+import { copyFixture } from './fixtures.js';
 import { BACKENDS, openTestCatalog, type TestBackend } from './backends.js';
 
 /** A running service over a small synthetic catalog and a tiny trained run, on loopback. */
@@ -30,19 +29,20 @@ export interface TestService {
   another(o: Partial<ServerOptions>): Promise<string>;
 }
 
-/** The synthetic catalog and trained run of this test file: made once, shared by its backends. */
+/** The synthetic catalog and trained run of this test file: copied once, shared by its backends. */
 let fixture: Promise<{ dir: string; data: string; run: string }> | null = null;
 
-/** The slow part of the fixture (synthetic photos, a 1-epoch training), once per test file. */
+/**
+ * The slow part of the fixture (synthetic photos, a 1-epoch training: test/helpers/fixture-builders.ts,
+ * made once for all test files), copied once per test file.
+ */
 function trainedFixture(): Promise<{ dir: string; data: string; run: string }> {
   fixture ??= (async () => {
     const dir = tmpDir('whaleid-serve-');
-    const data = path.join(dir, 'synth');
     await initEngine({ backend: 'wasm' });
-    await generateSynthCatalog({ out: data, individuals: 10, photosPerIndividual: 4, seed: 21 });
-    const run = path.join(dir, 'run');
-    await startTraining(run, { data, preset: 'tiny', inputSize: 64, schedule: { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] }, batchSize: 16, valShare: 0.2, seed: 4, cacheDir: path.join(dir, 'cache') });
-    return { dir, data, run };
+    // the shared folder's synth/, run/ and cache/ (the run's config.json names them relative to it)
+    await copyFixture('service', dir);
+    return { dir, data: path.join(dir, 'synth'), run: path.join(dir, 'run') };
   })();
   return fixture;
 }
@@ -51,7 +51,8 @@ function trainedFixture(): Promise<{ dir: string; data: string; run: string }> {
  * Builds the fixture: synthetic catalog (10 whales x 4 photos), a 1-epoch tiny run (its head
  * starts as a distance, so a re-encoded copy of a catalog photo matches its own whale), the catalog
  * imported on the backend (SQLite by default), the service listening on 127.0.0.1 with a random
- * port. The photos and the run are made once per test file, whichever backends it uses.
+ * port. The photos and the run are made once for all test files and copied once per test file,
+ * whichever backends it uses.
  * `matcher` picks the identifier's matcher and calibration (default: siamese).
  */
 export async function startTestService(o: Partial<ServerOptions> = {}, backend: TestBackend = BACKENDS[0], matcher: Pick<IdentifierOptions, 'matcher' | 'calibration'> = {}): Promise<TestService> {

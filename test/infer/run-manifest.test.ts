@@ -13,7 +13,7 @@ import { startTraining } from '../../src/train/trainer.js';
 import { createRng } from '../../src/util/random.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { copyFixture } from './helpers/fixtures.js';
+import { copyFixture } from '../helpers/fixtures.js';
 
 const dir = tmpDir();
 const catalog = path.join(dir, 'catalog');

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { copyFixture } from './helpers/fixtures.js';
+import { copyFixture } from '../helpers/fixtures.js';
 import { snapshotFiles } from '../helpers/file-snapshot.js';
 import { changedOnResume } from '../../src/pipeline/resume-check.js';
 import { resolveTrainConfig } from '../../src/train/train-config.js';
