@@ -44,7 +44,7 @@ export const TRAIN_OPTIONS = {
   batchSize: int('--batch-size <n>', 'pairs per step (the method: 32)', 2, 1024).showingDefault(shown(TRAIN_DEFAULTS.batchSize)),
   microBatch: int('--micro-batch <n>', 'pairs per micro-batch: gradients accumulated, applied once per step (less memory: 512 px, batch 32 fits with 2)', 1, 1024),
   replicas: int('--replicas <n>', "data-parallel copies of the network, one per core, each on single-threaded wasm: every kernel of a step runs in parallel, not only the threaded build's convolutions (BatchNorm per share of the batch)", 1, 64).showingDefault(shown(TRAIN_DEFAULTS.replicas)),
-  valShare: num('--val-share <x>', 'share of whales with 2+ photos held out', 0, 1).showingDefault(shown(TRAIN_DEFAULTS.valShare)),
+  valShare: num('--val-share <x>', 'share of individuals with 2+ photos held out', 0, 1).showingDefault(shown(TRAIN_DEFAULTS.valShare)),
   boxes: common.boxes,
   boxModel: text('--box-model <dir>', 'box model for photos the boxes CSV lacks, in boxed runs (default: the shipped fluke detector; none: crop them whole)').asInput('folder'),
   rotate: common.rotate,

@@ -36,7 +36,7 @@ const esc = (s: string): string => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt
 
 function baselines(last: Record<string, unknown> | undefined): ReferenceLine[] {
   const out: ReferenceLine[] = [];
-  if (typeof last?.newWhaleBaseline === 'number') out.push({ y: last.newWhaleBaseline, label: `all new_whale ${last.newWhaleBaseline.toFixed(3)}`, color: '#7f8c8d' });
+  if (typeof last?.newWhaleBaseline === 'number') out.push({ y: last.newWhaleBaseline, label: `all new individual ${last.newWhaleBaseline.toFixed(3)}`, color: '#7f8c8d' });
   if (typeof last?.chance === 'number') out.push({ y: last.chance, label: `chance ${last.chance.toFixed(3)}`, color: '#b9770e' });
   return out;
 }
@@ -63,8 +63,8 @@ function galleryHtml(gallery: readonly ReportGalleryItem[] | undefined): string 
       .join('');
     return `<div class="q"><figure class="query"><img src="${g.image}" alt="${esc(g.name)}"><figcaption>${esc(g.name)}<br>truth: ${esc(g.truth)}</figcaption></figure><span class="arrow">→</span>${cands}</div>`;
   });
-  return `<h2>Validation queries and their top-5 (last validation, new_whale left out)</h2>
-<p>Each row: a validation query, then the five known individuals the model ranks highest, each shown by its best-matching photo. Green: the right individual. A query of a new individual (truth new_whale) has no right candidate.</p>${rows.join('')}`;
+  return `<h2>Validation queries and their top-5 (last validation, the new-individual answer left out)</h2>
+<p>Each row: a validation query, then the five known individuals the model ranks highest, each shown by its best-matching photo. Green: the right individual. A query of a new individual (an individual not among the known ones) has no right candidate.</p>${rows.join('')}`;
 }
 
 /** The scorer a finished run chose (its log's `scorer` record), with the figures it was validated at. */
@@ -104,7 +104,7 @@ table.kv th{background:#f6f6f6}.q{display:flex;align-items:flex-start;gap:6px;ma
 <p>${loss.length} epochs. ${summary}</p>
 ${svgLineChart({ title: 'Training loss (binary cross-entropy)', points: loss, xLabel: 'epoch', yLabel: 'loss', color: '#c0392b', references: [{ y: Math.LN2, label: 'chance 0.693 (ln 2)', color: '#b9770e' }] })}
 ${svgLineChart({ title: 'Validation MAP@5 (best threshold)', points: val, xLabel: 'epoch', yLabel: 'MAP@5', color: '#2471a3', references: refs, yRange: [0, 1] })}
-${last?.curve ? svgLineChart({ title: 'Last validation: MAP@5 against the new_whale threshold', points: last.curve as [number, number][], xLabel: 'new_whale threshold', yLabel: 'MAP@5', color: '#1e8449', references: refs, yRange: [0, 1] }) : ''}
+${last?.curve ? svgLineChart({ title: 'Last validation: MAP@5 against the new-individual threshold', points: last.curve as [number, number][], xLabel: 'new-individual threshold', yLabel: 'MAP@5', color: '#1e8449', references: refs, yRange: [0, 1] }) : ''}
 ${testTable(info.tests)}
 ${galleryHtml(info.gallery)}
 <h2>Settings</h2>${configTable(info.config)}

@@ -85,8 +85,8 @@ export async function prepareTrainingData(config: TrainConfig, runDir: string, s
   }
   const ids = photos.map((p) => p.id);
   const split = splitByIndividuals(ids, { valShare: config.valShare, newShare: config.newShare, seed: config.seed });
-  if (split.train.length < 2) throw new WhaleidError(`${config.data}: fewer than 2 training photos of whales with 2+ photos; nothing to learn from`);
-  say(`${split.train.length} training photos of ${new Set(split.train.map((i) => ids[i])).size} whales; ${split.queries.length} validation queries against ${split.gallery.length} known photos`);
+  if (split.train.length < 2) throw new WhaleidError(`${config.data}: fewer than 2 training photos of individuals with 2+ photos; nothing to learn from`);
+  say(`${split.train.length} training photos of ${new Set(split.train.map((i) => ids[i])).size} individuals; ${split.queries.length} validation queries against ${split.gallery.length} known photos`);
   const of: PhotoExtras['of'] = extras.of;
   const request = (i: number, augmentation?: Augmentation): CropRequest => ({ file: photos[i].file, ...of(photos[i].image), augmentation });
   if (skipped > 0) say(`${skipped} photos left out (see the errors above)`);

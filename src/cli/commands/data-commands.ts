@@ -37,7 +37,7 @@ export function registerDataCommands(program: Command, io: CliIo): void {
       if (hidden > 0) io.err(`(${hidden} problems counted, not listed: --all lists every one)`);
       const ids = new Set(ds.train.map((p) => p.id).filter((id) => id !== NEW_WHALE));
       const newWhale = ds.train.filter((p) => p.id === NEW_WHALE).length;
-      io.out(`${ds.layout} layout: ${ds.train.length} labelled photos of ${ids.size} individuals (+${newWhale} new_whale), ${ds.test.length} test photos`);
+      io.out(`${ds.layout} layout: ${ds.train.length} labelled photos of ${ids.size} individuals (+${newWhale} labelled new_whale: new individuals), ${ds.test.length} test photos`);
       const counts = { fatal: 0, error: 0, warning: 0 };
       for (const i of ds.issues) counts[i.severity]++;
       io.out(`${counts.fatal} fatal, ${counts.error} errors, ${counts.warning} warnings`);

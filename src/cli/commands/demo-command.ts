@@ -11,7 +11,7 @@ import type { CliIo } from '../io.js';
 
 const DEMO_OPTIONS = {
   out: text('--out <path>', 'working folder (each step is skipped when its output is there)').asOutput({ kind: 'work' }).withDefault('demo-out'),
-  individuals: int('--individuals <n>', 'whales in the synthetic catalog', 5, 100000).withDefault(150),
+  individuals: int('--individuals <n>', 'individuals (whales) in the synthetic catalog', 5, 100000).withDefault(150),
   tta: common.tta.describedAs('test-time augmentation copies').withDefault(4),
   ...ALL_TRAIN_OPTIONS,
   // the demo recipe: the synthetic recipe's model, sized so the LAP-mined pairs run within the budget

@@ -68,7 +68,7 @@ const ONESHOT_OPTIONS = {
 export function registerEvalCommands(program: Command, io: CliIo): void {
   defineCommand(program, {
     name: 'evaluate-open',
-    description: 'open-set identification on labelled data not used in training: MAP@5, top-1/5, calibrated threshold, new-whale precision/recall',
+    description: 'open-set identification on labelled data not used in training: MAP@5, top-1/5, calibrated threshold, new-individual precision/recall',
     example: 'whaleid evaluate-open --model runs/a --data ../shared/datasets/nyala-train --split-seed 1 --new-share 0.3',
     options: OPEN_OPTIONS,
     run: async (opts) => {
@@ -85,7 +85,7 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       io.out(`gallery ${plan.gallery.length} photos; calibration ${cal.queries} queries of ${plan.individuals.calibration.total} individuals (${plan.individuals.calibration.new} new); test ${test.count} queries of ${plan.individuals.test.total} individuals (${plan.individuals.test.new} new)`);
       io.out(`threshold ${cal.threshold.toPrecision(6)} (calibrated on the calibration part: MAP@5 ${cal.map5.toFixed(4)})`);
       io.out(`test: MAP@5 ${test.map5.toFixed(4)}  top-1 ${pct(test.top1)}  top-5 ${pct(test.top5)}`);
-      io.out(`new_whale: precision ${pct(nw.precision)} (${nw.correct}/${nw.predicted})  recall ${pct(nw.recall)} (${nw.correct}/${nw.actual})`);
+      io.out(`new individual: precision ${pct(nw.precision)} (${nw.correct}/${nw.predicted})  recall ${pct(nw.recall)} (${nw.correct}/${nw.actual})`);
       const { writeCsvFile } = await import('../../data/csv-file.js');
       await writeCsvFile(out, ['Image', 'Part', 'Truth', 'Predicted', 'AP', 'BestScore'], res.queries.map((q) => [q.image, q.part, q.truth, q.predicted.join(' '), q.ap, q.bestScore]));
       await writeMatcherCalibration(calibrationFileOf(out), matched.calibration);

@@ -14,7 +14,7 @@ const PREDICT_OPTIONS = {
   model: common.model.required('the training run folder'),
   data: common.data.describedAs('dataset with the test photos').required('the dataset with the test photos'),
   out: common.outFile('submission CSV; the top candidates go to <out>.top.json', PREDICTION_SUFFIXES).required('the submission CSV to write'),
-  threshold: num('--threshold <x>', 'new_whale threshold', 0, 10).showingDefault(`the run's calibrated one, else ${DEFAULT_NEW_WHALE_THRESHOLD}`),
+  threshold: num('--threshold <x>', 'new-individual threshold (new_whale in the submission)', 0, 10).showingDefault(`the run's calibrated one, else ${DEFAULT_NEW_WHALE_THRESHOLD}`),
   newShare: num('--new-share <x>', 'choose the threshold so this share of photos gets new_whale first', 0, 1),
   tta: common.tta.withDefault(0),
   matcher: common.matcher,

@@ -108,7 +108,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
           } : undefined,
         });
         await flush();
-        io.out(`${cat.file}: ${s.added} photos added, ${s.duplicates} already there, ${s.newIndividuals} new individuals; ${s.queued} photos put in the review queue (new_whale or unlabelled), ${s.failed} unreadable, ${s.skipped} dataset rows skipped${jobs ? `; their features are extracted by whaleid worker (${s.added + s.queued} jobs queued)` : ''}`);
+        io.out(`${cat.file}: ${s.added} photos added, ${s.duplicates} already there, ${s.newIndividuals} new individuals; ${s.queued} photos put in the review queue (new individuals or unlabelled), ${s.failed} unreadable, ${s.skipped} dataset rows skipped${jobs ? `; their features are extracted by whaleid worker (${s.added + s.queued} jobs queued)` : ''}`);
         if (s.failed || s.skipped) io.setExitCode(1);
       } finally {
         await jobs?.close();

@@ -7,7 +7,7 @@ import type { CliIo } from '../io.js';
 
 const SYNTH_OPTIONS = {
   out: text('--out <path>', 'folder to write the catalog to').asOutput({ kind: 'folder', files: ['train.csv', 'test_truth.csv'] }).required('the folder to write the catalog to'),
-  individuals: int('--individuals <n>', 'number of distinct whales', 1, 1_000_000).withDefault(100),
+  individuals: int('--individuals <n>', 'number of distinct individuals (whales)', 1, 1_000_000).withDefault(100),
   photosPer: num('--photos-per <n>', 'mean photos per individual (skewed: many with 1-3, a few with many)', 1, 100).withDefault(3),
   newShare: num('--new-share <x>', 'share of test photos that are new individuals', 0, 1).withDefault(0.3),
   seed: common.seed,
