@@ -1,11 +1,14 @@
 // Branch inference throughput (photos/s) of the same network on every engine we have, in one run:
 // tfjs-wasm (single-threaded SIMD build, the training engine), ONNX Runtime on our own ONNX export
 // (2 threads with and without spinning, and 1 for scale), and PyTorch when `python3 -c "import torch"`
-// works. Also the head's pairs/s (tfjs-wasm vs ORT), which bounds score-matrix time.
+// works, and the int8 branch (whaleid quantize's QDQ graph, calibrated here on the timed photos) on
+// ONNX Runtime. Also the head's pairs/s (tfjs-wasm vs ORT), which bounds score-matrix time.
 // Random weights; warm-up first, then the median of a few timed batches, the engines taking turns
 // (PyTorch, another process, runs after them). The machine is shared: absolute figures drift, the
 // ratios within one run are what count.
-// Usage: npx tsx bench/infer.ts [--size 384] [--batch 16] [--iters 3] [--threads 2] [--no-torch]
+// `--runs a,b`: the validation MAP@5 of each trained run in float32 and int8 (quantized first when
+// it has no onnx/branch.int8.onnx).
+// Usage: npx tsx bench/infer.ts [--size 384] [--batch 16] [--iters 3] [--threads 2] [--no-torch] [--runs RUN,...]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +19,10 @@ import { createBranch, featureCount, MODEL_PRESETS, type ModelPreset } from '../
 import { initEngine } from '../src/model/engine.js';
 import { createHead } from '../src/model/head.js';
 import { exportBranchOnnx, exportHeadOnnx } from '../src/model/onnx-export.js';
+import { calibrationTensors, quantizeOnnxModel, withExtraOutputs } from '../src/model/onnx-quantize.js';
+import { decodeOnnxModel, encodeOnnxModel } from '../src/model/onnx-proto.js';
+import { openOrtSession } from '../src/infer/ort-session.js';
+import * as ort from 'onnxruntime-node';
 import { createOrtModel, createOrtHead } from '../src/infer/ort-session.js';
 import { invalidParameterError, parseIntOption } from '../src/util/errors.js';
 import { createRng } from '../src/util/random.js';
@@ -26,10 +33,11 @@ interface Args {
   iters: number;
   threads: number;
   torch: boolean;
+  runs: string[];
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { size: 384, batch: 16, iters: 3, threads: 2, torch: true };
+  const args: Args = { size: 384, batch: 16, iters: 3, threads: 2, torch: true, runs: [] as string[] };
   for (let k = 0; k < argv.length; k++) {
     const flag = argv[k];
     const value = (): string => argv[++k] ?? '';
@@ -38,7 +46,8 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--iters') args.iters = parseIntOption(flag, value(), 1, 50);
     else if (flag === '--threads') args.threads = parseIntOption(flag, value(), 1, 64);
     else if (flag === '--no-torch') args.torch = false;
-    else throw invalidParameterError('argument', '--size, --batch, --iters, --threads or --no-torch', flag);
+    else if (flag === '--runs') args.runs = value().split(',').filter((r) => r.length > 0);
+    else throw invalidParameterError('argument', '--size, --batch, --iters, --threads, --no-torch or --runs', flag);
   }
   return args;
 }
@@ -199,6 +208,42 @@ function torchRows(args: Args, preset: ModelPreset): Row[] {
   }
 }
 
+/** The branch quantized with activation ranges measured on the bench's own photos. */
+async function quantizeForBench(floatBytes: Uint8Array, batch: Float32Array, a: Args): Promise<Uint8Array> {
+  const model = decodeOnnxModel(floatBytes);
+  const names = calibrationTensors(model);
+  const probe = await openOrtSession(encodeOnnxModel(withExtraOutputs(model, names)), { threads: a.threads });
+  const out = await probe.run({ [probe.inputNames[0]]: new ort.Tensor('float32', batch, [a.batch, a.size, a.size, 1]) }, names);
+  await probe.release();
+  const ranges = new Map(names.map((n) => {
+    const d = out[n].data as Float32Array;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of d) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    return [n, { min, max }];
+  }));
+  return encodeOnnxModel(quantizeOnnxModel(model, ranges).model);
+}
+
+/** Validation MAP@5 of trained runs in float32 and int8 (quantizing a run that has no int8 branch). */
+async function precisionRows(runs: readonly string[]): Promise<void> {
+  if (runs.length === 0) return;
+  const { quantizeRun, runValidationMap5 } = await import('../src/pipeline/quantize-run.js');
+  const { existsSync } = await import('node:fs');
+  const { runPaths } = await import('../src/model/run-folder.js');
+  const report = { step: () => {}, detail: () => {}, progress: () => () => {}, training: () => { throw new Error('no training here'); } };
+  console.log('\nValidation MAP@5, float32 vs int8 branch (the run\'s own validation queries)\n\n| run | queries | float32 MAP@5 | int8 MAP@5 | difference (points) | float32 top-1 | int8 top-1 |\n|---|---|---|---|---|---|---|');
+  for (const run of runs) {
+    if (!existsSync(runPaths(run).branchInt8Onnx)) await quantizeRun({ runDir: run }, report);
+    const f = await runValidationMap5(run, 'float32', report);
+    const q = await runValidationMap5(run, 'int8', report, f.data);
+    console.log(`| ${run} | ${f.queries} | ${f.map5.toFixed(4)} | ${q.map5.toFixed(4)} | ${(100 * (q.map5 - f.map5)).toFixed(2)} | ${f.top1.toFixed(3)} | ${q.top1.toFixed(3)} |`);
+  }
+}
+
 function table(title: string, unit: string, rows: Row[]): void {
   const base = rows[0].perSecond ?? 1;
   console.log(`\n${title}\n\n| engine | threads | ${unit} | vs ${rows[0].engine} | note |\n|---|---|---|---|---|`);
@@ -250,7 +295,15 @@ variants.forEach(({ threads, spin }, i) => {
     run: () => branchSessions[i].features(photos, args.batch),
   });
 });
+// int8: the same branch quantized as `whaleid quantize` does, calibrated on the timed photos
+const int8Bytes = await quantizeForBench(bytes, photos, args);
+const int8Variants = [args.threads, 1].filter((t, i, all) => all.indexOf(t) === i);
+const int8Sessions = await Promise.all(int8Variants.map((threads) => createOrtModel(int8Bytes, { threads })));
+int8Variants.forEach((threads, i) => {
+  branchRunners.push({ engine: 'onnxruntime-node 1.30, int8 QDQ', threads, note: `no spinning, ${(int8Bytes.length / 1e6).toFixed(1)} MB`, items: args.batch, run: () => int8Sessions[i].features(photos, args.batch) });
+});
 const rows = await interleaved(branchRunners, args.iters);
+for (const s of int8Sessions) await s.dispose();
 for (const s of branchSessions) await s.dispose();
 branch.dispose();
 rows.push(...torchRows(args, preset));
@@ -297,3 +350,5 @@ const headRows = await interleaved(headRunners, args.iters);
 for (const s of headSessions) await s.dispose();
 head.dispose();
 table(`Head pairs/s (F=${features}, mid ${preset.headMid})`, 'pairs/s', headRows);
+
+await precisionRows(args.runs);
