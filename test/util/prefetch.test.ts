@@ -20,7 +20,8 @@ describe('prefetched', () => {
     const log: string[] = [];
     const items = prefetched(3, (k) => {
       log.push(`start ${k}`);
-      return new Promise<number>((resolve) => setTimeout(() => (log.push(`done ${k}`), resolve(k)), 5));
+      // resolved in a later turn of the event loop than the caller's use of the item before
+      return new Promise<number>((resolve) => setImmediate(() => (log.push(`done ${k}`), resolve(k))));
     });
     for await (const _ of items) log.push('use');
     expect(log).toEqual(['start 0', 'done 0', 'start 1', 'use', 'done 1', 'start 2', 'use', 'done 2', 'use']);
@@ -35,12 +36,13 @@ describe('prefetched', () => {
       const run = async (): Promise<void> => {
         for await (const v of prefetched(3, (k) => (k === 1 ? Promise.reject(new Error('photo 1 unreadable')) : Promise.resolve(k)))) {
           got.push(v);
-          await new Promise((r) => setTimeout(r, 10)); // item 1 fails while item 0 is in use
+          await new Promise((r) => setImmediate(r)); // item 1 fails while item 0 is in use
         }
       };
       await expect(run()).rejects.toThrow('photo 1 unreadable');
       expect(got).toEqual([0]);
-      await new Promise((r) => setTimeout(r, 10));
+      // Node reports unhandled rejections once the microtasks are done, before the next turn
+      await new Promise((r) => setImmediate(r));
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
