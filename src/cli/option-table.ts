@@ -45,6 +45,7 @@ export interface CommandSpec<T extends OptionTable> {
 }
 
 const CONFIG = text('--config <file>', 'JSON file of option defaults (keys as camelCase option names); flags override it');
+const QUIET = switchOn('--quiet', 'no progress display (this command shows none)');
 const FORCE = switchOn('--force', 'replace existing output files (an output that is one of the inputs is refused even so)');
 
 /** The help line of a field: its help and the default it shows. */
@@ -161,6 +162,8 @@ export function defineCommand<T extends OptionTable>(parent: Command, spec: Comm
   if (spec.argument) cmd.argument(spec.argument.name, spec.argument.help);
   const options = new Map(Object.entries(spec.options).map(([key, f]) => [key, declare(cmd, f.spec)]));
   declare(cmd, CONFIG.spec);
+  // --quiet is shared (README): a command without a progress display takes it and has nothing to quiet
+  if (!Object.values(spec.options).some((f) => f.spec.flag.startsWith('--quiet'))) declare(cmd, QUIET.spec);
   if (Object.values(spec.options).some((f) => f.spec.output && f.spec.output.kind !== 'work')) declare(cmd, FORCE.spec);
   cmd.action(async (...params: unknown[]) => {
     const args = spec.argument ? [params[0]].flat().filter((a): a is string => typeof a === 'string') : [];

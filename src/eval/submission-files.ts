@@ -1,6 +1,7 @@
 import { readLabels } from '../data/labels.js';
 import { readSubmission } from '../data/submission.js';
 import { scorePredictions, type Scores } from '../infer/metrics.js';
+import { WhaleidError } from '../util/errors.js';
 
 /**
  * Scores a submission file against a truth file.
@@ -13,6 +14,14 @@ import { scorePredictions, type Scores } from '../infer/metrics.js';
  * const s = await scoreSubmissionFiles('sub.csv', 'catalog/test_truth.csv');
  */
 export async function scoreSubmissionFiles(submission: string, truth: string): Promise<Scores> {
-  const [preds, rows] = await Promise.all([readSubmission(submission), readLabels(truth)]);
+  const preds = await readSubmission(submission);
+  const rows = await readLabels(truth).catch(async (e: unknown) => {
+    // a truth file with several ids in a row is a submission: the two were probably given swapped
+    const asSubmission = await readSubmission(truth).catch(() => null);
+    if (e instanceof WhaleidError && asSubmission?.some((p) => p.ids.length > 1)) {
+      throw new WhaleidError(`${truth}: rows of several ids, as a submission has, where the truth has one id a row; were --submission and --truth swapped? (try --submission ${truth} --truth ${submission})`);
+    }
+    throw e;
+  });
   return scorePredictions(new Map(rows.map((r) => [r.image, r.id])), new Map(preds.map((p) => [p.image, p.ids])));
 }

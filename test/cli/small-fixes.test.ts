@@ -43,3 +43,37 @@ describe('preview and export details', () => {
     }
   });
 });
+
+// Issue 33 item 9.
+describe('small things a newcomer meets', () => {
+  const dir = tmpDir();
+
+  it('evaluate with --submission and --truth swapped suggests the swap', async () => {
+    const sub = path.join(dir, 'sub.csv');
+    const truth = path.join(dir, 'truth.csv');
+    writeFileSync(sub, 'Image,Id\na.jpg,w_1 w_2 new_whale\nb.jpg,w_2 w_1\n');
+    writeFileSync(truth, 'Image,Id\na.jpg,w_1\nb.jpg,w_2\n');
+    const right = await runCli('evaluate', '--submission', sub, '--truth', truth);
+    expect(right.code, right.err).toBe(0);
+    const swapped = await runCli('evaluate', '--submission', truth, '--truth', sub);
+    expect(swapped.code).toBe(2);
+    expect(swapped.err).toBe(`whaleid: ${sub}: rows of several ids, as a submission has, where the truth has one id a row; were --submission and --truth swapped? (try --submission ${sub} --truth ${truth})`);
+  });
+
+  it('every command takes the shared --quiet', async () => {
+    const { buildProgram } = await import('../../src/cli/main.js');
+    const program = buildProgram({ out: () => {}, err: () => {}, setExitCode: () => {}, progress: false });
+    const without: string[] = [];
+    const walk = (c: typeof program, names: string[]): void => {
+      for (const s of c.commands) {
+        if (s.commands.length) walk(s, [...names, s.name()]);
+        else if (!s.options.some((o) => o.long === '--quiet')) without.push([...names, s.name()].join(' '));
+      }
+    };
+    walk(program, []);
+    expect(without).toEqual([]);
+    const sub = path.join(dir, 'sub.csv');
+    const r = await runCli('evaluate', '--submission', sub, '--truth', path.join(dir, 'truth.csv'), '--quiet');
+    expect(r.code, r.err).toBe(0);
+  });
+});
