@@ -47,7 +47,7 @@ const CASES: [string[], RegExp][] = [
   [['predict', '--model', noRun, '--data', ds, '--out', path.join(ds, 'train.csv')], /is part of the --data input/],
   [['predict', '--model', noRun, '--data', ds, '--out', existing], /existing\.csv already exists/],
   [['predict', '--model', noRun, '--data', ds, '--out', path.join(dir, 'p.csv'), '--threshold', '0.5', '--new-share', '0.2'], /give --threshold or --new-share, not both/],
-  [['predict', '--model', ds, '--data', ds, '--out', path.join(dir, 'p.csv')], /^whaleid: --model: .*ds: not a training run \(config\.json missing\)$/],
+  [['predict', '--model', ds, '--data', ds, '--out', path.join(dir, 'p.csv')], /^whaleid: --model: .*ds: not a training run \(config\.json missing\) nor an imported model \(embedding\.onnx and preprocessing\.json missing\)$/],
   [['evaluate-open', '--model', noRun], /^whaleid: missing --data: a labelled dataset that was not used in training$/],
   [['evaluate-oneshot', '--model', noRun, '--runs', dir, '--data', ds], /give --runs or --data, not both/],
   [['bootstrap', '--model', noRun, '--data', ds, '--out', path.join(dir, 'run2'), '--min-score', '2'], /Expected a number between 0 and 1 for --min-score but received "2"/],
