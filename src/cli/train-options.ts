@@ -83,7 +83,7 @@ void _onlyConfigFields;
 
 /** `--recipe`: a measured CPU recipe, listed from {@link TRAIN_RECIPES}. */
 export const RECIPE_OPTION = {
-  recipe: choice('--recipe <name>', 'a measured CPU training recipe; flags given override it', () => Object.keys(TRAIN_RECIPES), (r) => TRAIN_RECIPES[r].summary),
+  recipe: choice('--recipe <name>', 'a measured CPU training recipe (figures: README, "Recipes"); flags given override it', () => Object.keys(TRAIN_RECIPES), (r) => TRAIN_RECIPES[r].brief),
 };
 
 const ENGINE_ABOUT = {

@@ -11,7 +11,9 @@ import type { ScheduleGroup } from './schedule.js';
 export interface TrainRecipe {
   /** Recipe name (`--recipe`). */
   readonly name: string;
-  /** What data it is for and what it reached (one line, shown by `--help`). */
+  /** What data it is for, in a few words (shown by `--help`, one line a recipe). */
+  readonly brief: string;
+  /** What it reached and how long it took: the figures (README's recipe table). */
   readonly summary: string;
   /** The settings it fixes; everything else keeps {@link TRAIN_DEFAULTS}. */
   readonly settings: Readonly<Partial<Omit<TrainConfig, 'data'>>>;
@@ -43,6 +45,7 @@ const SYNTHETIC_MODEL = { preset: 'small', inputSize: 64, batchSize: 32, lrScale
 export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freeze({
   omniglot: {
     name: 'omniglot',
+    brief: 'small greyscale drawings (Omniglot): 80 px, 800 turned warm-up epochs, about 43 min',
     summary: "small greyscale drawings (Omniglot's 105x105 characters): small model, 80 px, whole image, 800 epochs of classification warm-up over every character in 4 quarter turns (each turn its own class), then 2 pair epochs on the native engine, 43 min on an idle 2-core machine: 20-way one-shot 66.5% with the head, 68.0% with the cosine scorer that --scorer auto picked (seed 0; seed 1: 63.0% / 63.7%, auto kept the head), about 70% with evaluate-oneshot --tta 4 (400 warm-up epochs: 62.3% / 65.0%)",
     settings: {
       preset: 'small',
@@ -68,6 +71,7 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
   },
   nyala: {
     name: 'nyala',
+    brief: 'photos of animals with two flanks (nyala): 128 px, pairs within a flank, about 15 min',
     summary: 'photos of animals (nyala, whole photos of ~1.3:1, left and right flanks): small model, 128 px (at 64 px the stripes vanish), matching pairs within a flank; 46 epochs in 15 min: held-out animals ranked first within a flank 9.6% of the time (chance 1.9%; the local matcher: 28.5%)',
     settings: {
       preset: 'small',
@@ -88,6 +92,7 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
   },
   synthetic: {
     name: 'synthetic',
+    brief: '`whaleid synth` fluke catalogs: 96 px, 120 epochs, about 30 min',
     summary: "`whaleid synth` catalogs (fluke boxes, aspect 2.15): small model, 96 px; 120 epochs on the native engine (31.5 min on a shared 2-core machine): test MAP@5 0.478 (wasm recipe, 64 px, 100 epochs: 0.424; best baseline 0.301)",
     settings: {
       ...SYNTHETIC_MODEL,
@@ -102,6 +107,7 @@ export const TRAIN_RECIPES: Readonly<Record<string, TrainRecipe>> = Object.freez
   },
   demo: {
     name: 'demo',
+    brief: "the demo's synthetic catalog in a few minutes",
     summary: "the demo's synthetic catalog in a few minutes: the synthetic recipe's model with a short random-pair phase (12 epochs), so the LAP's harder pairs (K 300 down to 10) run within the demo's budget",
     settings: {
       ...SYNTHETIC_MODEL,
