@@ -9,6 +9,8 @@
 import type { HeadWeights } from '../model/head-weights.js';
 import { createFeatureIndex, openFeatureIndex, vectorFingerprint, type FeatureIndex, type FeatureSpace } from './feature-index.js';
 import type { ScoredGallery } from './scored-gallery.js';
+import { writeFeatureBlock } from './feature-block.js';
+import path from 'node:path';
 import { shortlistRanker, type ShortlistRanker } from './shortlist-ranking.js';
 
 /** Settings of a gallery's feature index. */
@@ -33,6 +35,19 @@ export interface GalleryIndexOptions {
 export const DEFAULT_SHORTLIST = 1000;
 /** Gallery size from which the index ranks by default. */
 export const DEFAULT_INDEX_THRESHOLD = 50_000;
+
+/**
+ * Where a gallery index writes its gallery's features as one block (read by the feature cache at the next start).
+ *
+ * @param dir - the index's folder
+ * @param name - the index's name
+ * @returns the file
+ * @example
+ * readFeatureBlock(featureBlockFile('whales.db.photos.index', name), 128);
+ */
+export function featureBlockFile(dir: string, name: string): string {
+  return path.join(dir, `${name}.features`);
+}
 
 /**
  * The metric that shortlists best for a head: cosine for the cosine scorer in the head's form
@@ -83,6 +98,7 @@ export function createGalleryIndex(head: HeadWeights, o: GalleryIndexOptions): G
   let index: FeatureIndex | null = null;
   // the vector each photo was indexed with, as the cache holds it: an unchanged photo costs a lookup, not a hash
   const indexed = new Map<number, Float32Array>();
+  let last: ScoredGallery | null = null;
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(f: () => Promise<T>): Promise<T> => {
     const next = queue.then(f, f);
@@ -93,6 +109,8 @@ export function createGalleryIndex(head: HeadWeights, o: GalleryIndexOptions): G
     if (!index || index.changes === 0) return;
     try {
       await index.save(o.dir, o.name);
+      // the gallery's vectors beside it: the next start reads them in one go (featureBlockFile)
+      if (last) await writeFeatureBlock(featureBlockFile(o.dir, o.name), last.rows, last.vectors, head.features);
     } catch (e) {
       o.onWarning?.(`feature index: not saved to ${o.dir} (${(e as Error).message}); the next start builds it again`);
     }
@@ -131,6 +149,7 @@ export function createGalleryIndex(head: HeadWeights, o: GalleryIndexOptions): G
       const read = first ? openFeatureIndex(o.dir, o.name, head.features, options) : null;
       if (!index) index = read ?? createFeatureIndex(head.features, options);
       const changed = update(g);
+      last = g;
       // a build (or a restart that found many changes) is written at once: the next start reads it
       if (first && changed > 0 && (!read || changed > Math.max(1000, index.size / 100))) await save();
       return shortlistRanker(g, head, index, o.shortlist ?? DEFAULT_SHORTLIST);

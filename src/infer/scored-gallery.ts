@@ -6,6 +6,7 @@
  */
 import type { HeadWeights } from '../model/head-weights.js';
 import { createScoreKernel, type ScoreKernel } from './score-kernel.js';
+import type { FeatureBlock } from './feature-block.js';
 import { rankIndividuals, rankingIndex, type RankedIndividual, type RankingIndex, type RankOptions } from './score-shards.js';
 
 /** A gallery photo: its individual and the box its features were computed for. */
@@ -39,19 +40,49 @@ export interface FeatureCache {
   readonly size: number;
 }
 
+/** Options of {@link createFeatureCache}. */
+export interface FeatureCacheOptions {
+  /** The gallery's features as last written in one file ({@link readFeatureBlock}), read at the first load instead of every row. */
+  block?: () => FeatureBlock | null;
+}
+
+/** Photos of a block compared with the catalog's rows before the block is used. */
+const SPOT_CHECKS = 64;
+
+/**
+ * Holds a block's vectors, each under the box it was computed for (a photo re-boxed since then
+ * simply misses and is read from the catalog). A spot check against the catalog's rows refuses a
+ * block of another catalog: a few photos differ when re-boxed since, most when the catalog is another.
+ */
+async function fromBlock(store: StoredFeatures, modelVersion: string, block: FeatureBlock | null, held: Map<number, { boxKey: string; vector: Float32Array }>): Promise<void> {
+  if (!block || block.photoIds.length === 0) return;
+  const n = block.photoIds.length;
+  const picks = [...new Set(Array.from({ length: Math.min(SPOT_CHECKS, n) }, (_, i) => Math.floor((i * n) / Math.min(SPOT_CHECKS, n))))];
+  const stored = await store.getFeatures(modelVersion, picks.map((i) => block.photoIds[i]));
+  const vectorAt = (i: number): Float32Array => block.matrix.subarray(i * block.dim, (i + 1) * block.dim);
+  const differ = picks.filter((i) => {
+    const v = stored.get(block.photoIds[i]);
+    return !v || Buffer.compare(Buffer.from(v.buffer, v.byteOffset, v.byteLength), Buffer.from(vectorAt(i).buffer, vectorAt(i).byteOffset, v.byteLength)) !== 0;
+  }).length;
+  if (differ > picks.length / 4) return;
+  for (let i = 0; i < n; i++) held.set(block.photoIds[i], { boxKey: block.boxKeys[i], vector: vectorAt(i) });
+}
+
 /**
  * A feature cache over a catalog's stored features of one model. The catalog drops a photo's
  * stored features when its box changes, so a stored vector is current for the photo's box.
  *
  * @param store - the catalog (its feature store)
  * @param modelVersion - the model whose features are held
+ * @param options - the feature block to start from
  * @returns the cache
  * @example
  * const cache = createFeatureCache(catalog, run.inference.modelVersion);
  * const absent = await cache.load(await catalog.gallery());
  */
-export function createFeatureCache(store: StoredFeatures, modelVersion: string): FeatureCache {
+export function createFeatureCache(store: StoredFeatures, modelVersion: string, options: FeatureCacheOptions = {}): FeatureCache {
   const held = new Map<number, { boxKey: string; vector: Float32Array }>();
+  let block = options.block; // read once, at the first load
   const get = (r: Pick<GalleryRow, 'photoId' | 'boxKey'>): Float32Array | undefined => {
     const e = held.get(r.photoId);
     return e && e.boxKey === r.boxKey ? e.vector : undefined;
@@ -60,6 +91,11 @@ export function createFeatureCache(store: StoredFeatures, modelVersion: string):
     get,
     set: (r, vector) => void held.set(r.photoId, { boxKey: r.boxKey, vector }),
     async load(rows) {
+      if (block) {
+        const read = block();
+        block = undefined;
+        await fromBlock(store, modelVersion, read, held);
+      }
       const absent = rows.filter((r) => !get(r));
       if (absent.length === 0) return absent;
       const stored = held.size === 0 ? await store.getAllFeatures(modelVersion) : await store.getFeatures(modelVersion, absent.map((r) => r.photoId));

@@ -6,7 +6,8 @@ import { createImageCache } from '../image/image-cache.js';
 import { loadRunModel, trainedWithBoxes, type RunModel } from '../predict/run-model.js';
 import { newIndividualThreshold } from '../infer/threshold.js';
 import { buildScoredGallery, createFeatureCache, type FeatureCache, type ScoredGallery } from '../infer/scored-gallery.js';
-import { createGalleryIndex, type GalleryIndex, type GalleryIndexOptions } from '../infer/gallery-index.js';
+import { createGalleryIndex, featureBlockFile, type GalleryIndex, type GalleryIndexOptions } from '../infer/gallery-index.js';
+import { readFeatureBlock, type FeatureBlock } from '../infer/feature-block.js';
 import type { ShortlistRanker } from '../infer/shortlist-ranking.js';
 import { WhaleidError } from '../util/errors.js';
 import { createShardClient, type ShardClient, type ShardStats } from '../jobs/shard-client.js';
@@ -159,8 +160,11 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     threshold = e;
   }
   const local: LocalGallery | null = matcher.describes.local ? createLocalGallery(catalog, { cacheDir: options.cacheDir }) : null;
-  const learned = learnedFeatures(catalog, run, options);
-  const indexed = options.index === false || local ? null : createGalleryIndex(run.inference.head, { dir: `${catalog.photoFiles.dir.replace(/[/\\]+$/, '')}.index`, ...options.index, name: modelVersion.replace(/[^\w.-]/g, '_'), onWarning: options.onWarning });
+  const indexAt = { dir: `${catalog.photoFiles.dir.replace(/[/\\]+$/, '')}.index`, ...(options.index || {}), name: modelVersion.replace(/[^\w.-]/g, '_') };
+  // with an index, the gallery's vectors start from the block it wrote beside it (one read, not a row per photo)
+  const block = options.index === false || local ? undefined : () => readFeatureBlock(featureBlockFile(indexAt.dir, indexAt.name), run.inference.head.features);
+  const learned = learnedFeatures(catalog, run, options, block);
+  const indexed = options.index === false || local ? null : createGalleryIndex(run.inference.head, { ...indexAt, onWarning: options.onWarning });
   const gallery = currentGallery(catalog, learned, run, options.queued === true, indexed, options.onWarning);
   const shards: ShardClient | null = options.scoring && matcher.sharded ? await createShardClient({ url: options.scoring.url, modelVersion, timeoutMs: options.scoring.timeoutMs }) : null;
   let scoredHere = 0;
@@ -239,11 +243,11 @@ interface LearnedFeatures {
  * The learned features of a catalog's photos for one run: a photo whose box changed is computed
  * again; with a job queue (`queued`) nothing is computed here, the workers extract them.
  */
-function learnedFeatures(catalog: Catalog, run: RunModel, options: Pick<IdentifierOptions, 'cacheDir' | 'queued'>): LearnedFeatures {
+function learnedFeatures(catalog: Catalog, run: RunModel, options: Pick<IdentifierOptions, 'cacheDir' | 'queued'>, block?: () => FeatureBlock | null): LearnedFeatures {
   const modelVersion = run.inference.modelVersion;
   const F = run.inference.head.features;
   const images = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
-  const cache = createFeatureCache(catalog, modelVersion);
+  const cache = createFeatureCache(catalog, modelVersion, { block });
   const rowOf = (p: PhotoRecord): { photoId: number; boxKey: string } => ({ photoId: p.id, boxKey: boxKey(p.box) });
   const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<void> => {
     const requests = photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined }));

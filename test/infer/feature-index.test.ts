@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFeatureBlock, writeFeatureBlock } from '../../src/infer/feature-block.js';
 import path from 'node:path';
 import { createFeatureIndex, openFeatureIndex, reconcileFeatureIndex } from '../../src/infer/feature-index.js';
 import { shortlistRanker } from '../../src/infer/shortlist-ranking.js';
@@ -102,5 +103,19 @@ describe('feature index: shortlist ranked exactly', () => {
     const dir = tmpDir();
     expect(openFeatureIndex(dir, 'model-a', DIM)).toBeNull();
     expect(existsSync(path.join(dir, 'model-a.json'))).toBe(false);
+  });
+
+  it('writes the gallery as one feature block and reads it back whole, refusing a cut or other-sized one', async () => {
+    const file = path.join(tmpDir(), 'model-a.features');
+    const some = rows.slice(0, 500).map((r, i) => ({ ...r, boxKey: i % 2 ? `${i},0,10,5` : '' }));
+    await writeFeatureBlock(file, some, some.map(vectorOf), DIM);
+    const block = readFeatureBlock(file, DIM)!;
+    expect([...block.photoIds]).toEqual(some.map((r) => r.photoId));
+    expect(block.boxKeys).toEqual(some.map((r) => r.boxKey));
+    expect(block.matrix).toEqual(data.matrix.slice(0, 500 * DIM));
+    expect(readFeatureBlock(file, DIM + 1)).toBeNull();
+    writeFileSync(file, readFileSync(file).subarray(0, 1000));
+    expect(readFeatureBlock(file, DIM)).toBeNull();
+    expect(readFeatureBlock(`${file}.absent`, DIM)).toBeNull();
   });
 });

@@ -9,7 +9,7 @@ import { tmpDir } from '../helpers/tmp.js';
 
 for (const backend of BACKENDS) {
   describe.skipIf(backend.skip !== '')(onBackend('identifier over a feature index (a gallery above its threshold)', backend), () => {
-    it('answers as exhaustive scoring does, saves its index, forgets a skipped photo and takes it back after a restart', async () => {
+    it('answers as exhaustive scoring does, saves its index and feature block, forgets a skipped photo, takes it back and a re-boxed one anew after restarts', async () => {
       const svc = await startTestService({}, backend);
       const dir = tmpDir();
       const base: IdentifierOptions = { cacheDir: path.join(svc.dir, 'cache'), threads: 1 };
@@ -34,15 +34,29 @@ for (const backend of BACKENDS) {
       await id.close();
       expect(indexed()).not.toContain(skipped);
 
-      // a restart reads the saved index (no new generation: nothing changed) and follows the catalog
+      // a restart reads the saved index (no new generation: nothing changed) and the gallery's
+      // vectors from the feature block written beside it, not from the catalog's rows
       const written = pointer();
-      id = await createIdentifier(svc.catalog, svc.run, withIndex);
+      let readAll = 0;
+      const counted = new Proxy(svc.catalog, { get: (t, k) => (k === 'getAllFeatures' ? (...a: Parameters<typeof t.getAllFeatures>) => (readAll++, t.getAllFeatures(...a)) : Reflect.get(t, k)) });
+      id = await createIdentifier(counted, svc.run, withIndex);
       await agree(id);
       expect(pointer()).toBe(written);
+      expect(readAll).toBe(0);
       await svc.catalog.undo(skipped, { by: 'test' });
       await agree(id);
       await id.close();
       expect(indexed()).toContain(skipped);
+
+      // a photo re-boxed while no service ran: its block entry is of the old box, its indexed vector changes
+      const reboxed = photos[5];
+      const before = openFeatureIndex(dir, name, JSON.parse(pointer()).dim, { space: JSON.parse(pointer()).space })!.fingerprint(reboxed);
+      const p = await svc.catalog.photo(reboxed);
+      await svc.catalog.setBox(reboxed, { x0: 0, y0: 0, x1: Math.floor(p.width / 2), y1: p.height }, 'user');
+      id = await createIdentifier(svc.catalog, svc.run, withIndex);
+      await agree(id);
+      await id.close();
+      expect(openFeatureIndex(dir, name, JSON.parse(pointer()).dim, { space: JSON.parse(pointer()).space })!.fingerprint(reboxed)).not.toBe(before);
       await exhaustive.close();
     });
   });
