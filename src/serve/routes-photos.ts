@@ -7,6 +7,7 @@ import { HttpError } from './http-error.js';
 import { FeaturesPendingError } from './identifier.js';
 import type { ServiceContext } from './service-context.js';
 import { schemas, idParam, pageQuery } from './api-schemas.js';
+import { WhaleidError } from '../util/errors.js';
 
 const MIME: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', tiff: 'image/tiff' };
 
@@ -85,7 +86,10 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
   }, async (req) => {
     ctx.requireWrite(req);
     const b = req.body as { individualId: number; score?: number };
-    return catalog.confirm((req.params as { id: number }).id, b.individualId, { by: ctx.decidedBy(req), score: b.score ?? null, modelVersion: ctx.identifier?.modelVersion ?? null });
+    const photoId = (req.params as { id: number }).id;
+    // a client that sends no score (a script, curl) gets the model's score of that individual recorded, as the page sends it
+    const score = b.score ?? (await modelScoreOf(ctx, photoId, b.individualId));
+    return catalog.confirm(photoId, b.individualId, { by: ctx.decidedBy(req), score, modelVersion: ctx.identifier?.modelVersion ?? null });
   });
 
   app.post('/api/photos/:id/new-individual', {
@@ -130,4 +134,19 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
     const csv = await catalogCsv(catalog);
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="catalog.csv"').send(csv);
   });
+}
+
+/**
+ * The model's score of an individual for a photo (its matcher's score among the top 100), or null
+ * without a model, for a photo being processed, or for an individual ranked further.
+ */
+async function modelScoreOf(ctx: ServiceContext, photoId: number, individualId: number): Promise<number | null> {
+  if (!ctx.identifier) return null;
+  try {
+    const { candidates } = await ctx.identifier.identify(photoId, { k: 100, photosPerCandidate: 1 });
+    return candidates.find((c) => c.individualId === individualId)?.score ?? null;
+  } catch (e) {
+    if (e instanceof FeaturesPendingError || e instanceof WhaleidError) return null;
+    throw e;
+  }
 }

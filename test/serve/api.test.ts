@@ -93,6 +93,11 @@ for (const backend of BACKENDS) {
       const next = (await json('GET', `/api/photos/${other.photo!.id}/candidates`)).body;
       expect(next.compared).toBe((await svc.catalog.gallery()).length);
       expect(next.candidates[0].photos.map((p: { photoId: number }) => p.photoId)).toContain(item.photo!.id);
+      // issue 33 item 9: a confirmation sent without a score records the model's score of that individual
+      const expected = next.candidates[0];
+      const noScore = await json('POST', `/api/photos/${other.photo!.id}/confirm`, { individualId: expected.individualId });
+      expect(noScore.status).toBe(200);
+      expect(noScore.body.score).toBeCloseTo(expected.score, 5);
     });
 
     it('creates new individuals (named or numbered), merges two, and refuses decisions on a merged one', async () => {
