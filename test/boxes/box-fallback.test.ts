@@ -4,7 +4,7 @@ import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
+import { copyFixture } from '../helpers/fixtures.js';
 import { readBoxes } from '../../src/image/boxes.js';
 import { photoExtrasFrom } from '../../src/image/photo-extras.js';
 import { fillMissingBoxes } from '../../src/boxes/box-fallback.js';
@@ -15,7 +15,7 @@ describe('photos without a CSV box get the fluke detector\'s box', () => {
   const catalog = path.join(dir, 'catalog');
   const boxModel = path.join(dir, 'boxes');
   beforeAll(async () => {
-    await generateSynthCatalog({ out: catalog, individuals: 6, photosPerIndividual: 3, seed: 9 });
+    await copyFixture('synth-6x3-s9', catalog);
     const res = await runCli('boxes', 'train', '--data', catalog, '--out', boxModel, '--input-size', '32', '--filters', '4', '--epochs', '1', '--batch-size', '8', '--no-cache', '--quiet');
     expect(res.code, res.err).toBe(0);
   });

@@ -7,9 +7,9 @@ import pg from 'pg';
 import { openCatalog } from '../../src/catalog/catalog.js';
 import { importDataset } from '../../src/catalog/catalog-import.js';
 import { MIGRATIONS, POSTGRES_MIGRATIONS, POSTGRES_STATE_TABLE } from '../../src/catalog/catalog-schema.js';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { scenePhoto } from '../helpers/photos.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { BACKENDS, newPostgresDatabase, onBackend, openTestCatalog } from '../helpers/backends.js';
 import { decodeLocalFeatures, encodeLocalFeatures } from '../../src/infer/local/local-feature-store.js';
@@ -19,7 +19,7 @@ import { localRecordKey } from '../../src/serve/local-gallery.js';
 const dir = tmpDir('whaleid-catalog-');
 const data = path.join(dir, 'synth');
 beforeAll(async () => {
-  await generateSynthCatalog({ out: data, individuals: 6, photosPerIndividual: 3, seed: 8 });
+  await copyFixture('synth-6x3-s8', data);
 }, 120_000);
 
 const postgres = BACKENDS.find((b) => b.name === 'postgres')!;
@@ -181,7 +181,7 @@ for (const b of BACKENDS) {
 
     it('reports unreadable photos and imports the rest', async () => {
       const bad = path.join(dir, `bad-${b.name}`);
-      await generateSynthCatalog({ out: bad, individuals: 3, photosPerIndividual: 2, seed: 3 });
+      await copyFixture('synth-3x2-s3', bad);
       const victim = readdirSync(path.join(bad, 'train'))[0];
       writeFileSync(path.join(bad, 'train', victim), 'garbage');
       const cat = await open('bad');

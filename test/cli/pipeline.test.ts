@@ -3,14 +3,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
+import { copyFixture } from '../helpers/fixtures.js';
 import { readSubmission } from '../../src/data/submission.js';
 
 describe('whaleid kaggle (tiny end to end)', () => {
   const dir = tmpDir();
   const catalog = path.join(dir, 'catalog');
   beforeAll(async () => {
-    await generateSynthCatalog({ out: catalog, individuals: 10, photosPerIndividual: 4, seed: 11 });
+    await copyFixture('synth-10x4-s11', catalog);
   });
   it('runs every step, writes a submission for every test photo, and skips finished steps on a rerun', async () => {
     const work = path.join(dir, 'work');

@@ -3,8 +3,8 @@ import { cpSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from '../helpers/fixtures.js';
 import { snapshotFiles } from '../helpers/file-snapshot.js';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 
 // Issue 19 items 2 and 6: a missing train.csv and folders given in the wrong place are said, not "succeeded".
 describe('wrong folders', () => {
@@ -14,7 +14,7 @@ describe('wrong folders', () => {
   const run = path.join(work, 'run1');
   const cache = path.join(dir, 'cache');
   beforeAll(async () => {
-    await generateSynthCatalog({ out: ds, individuals: 6, photosPerIndividual: 3, seed: 8 });
+    await copyFixture('synth-6x3-s8', ds);
     const r = await runCli('train', '--data', ds, '--out', run, '--preset', 'tiny', '--schedule', 'smoke', '--cache', cache, '--quiet');
     expect(r.code, r.err).toBe(0);
   });

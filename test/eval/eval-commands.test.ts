@@ -3,7 +3,6 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import path from 'node:path';
 import { Command } from 'commander';
 import { initEngine } from '../../src/model/engine.js';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { startTraining } from '../../src/train/trainer.js';
 import { registerEvalCommands } from '../../src/cli/commands/eval-commands.js';
 import { readCsvFile } from '../../src/data/csv-file.js';
@@ -13,6 +12,7 @@ import { openRunScorer } from '../../src/eval/run-scorer.js';
 import { randomAugmentation } from '../../src/image/affine.js';
 import { createRng } from '../../src/util/random.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 
 /** Runs the two evaluation commands in-process (main.ts wires them into the real program). */
@@ -40,9 +40,9 @@ describe('evaluate-open and evaluate-oneshot on a tiny trained run', () => {
   const cache = path.join(dir, 'cache');
   beforeAll(async () => {
     await initEngine({ backend: 'wasm' });
-    await generateSynthCatalog({ out: trainData, individuals: 12, photosPerIndividual: 4, seed: 5 });
+    await copyFixture('synth-12x4-s5', trainData);
     // other whales (another seed) for evaluation: never seen in training
-    await generateSynthCatalog({ out: evalData, individuals: 16, photosPerIndividual: 4, seed: 9 });
+    await copyFixture('synth-16x4-s9', evalData);
     const schedule = { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }, { epochs: 1, lr: 64e-5, K: 1 }] };
     await startTraining(run, { data: trainData, preset: 'tiny', inputSize: 64, schedule, batchSize: 16, valShare: 0.25, seed: 3 });
   });

@@ -3,10 +3,10 @@ import { readFileSync, existsSync, cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/model/engine.js';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { resumeTraining, startTraining } from '../../src/train/trainer.js';
 import { loadSiamese } from '../../src/model/model-io.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from '../helpers/fixtures.js';
 import { predictDataset } from '../../src/predict/predict-dataset.js';
 import { readLabels } from '../../src/data/labels.js';
 import { readCsvFile } from '../../src/data/csv-file.js';
@@ -20,7 +20,7 @@ describe('startTraining and resumeTraining', () => {
   const catalog = path.join(dir, 'catalog');
   beforeAll(async () => {
     await initEngine({ backend: 'wasm' });
-    await generateSynthCatalog({ out: catalog, individuals: 12, photosPerIndividual: 4, seed: 5 });
+    await copyFixture('synth-12x4-s5', catalog);
   });
   const config = { data: catalog, preset: 'tiny' as const, inputSize: 64, schedule, batchSize: 16, valShare: 0.25, seed: 3 };
 
