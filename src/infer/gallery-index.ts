@@ -10,6 +10,7 @@ import type { HeadWeights } from '../model/head-weights.js';
 import { createFeatureIndex, openFeatureIndex, vectorFingerprint, type FeatureIndex, type FeatureSpace } from './feature-index.js';
 import type { ScoredGallery } from './scored-gallery.js';
 import { writeFeatureBlock } from './feature-block.js';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { shortlistRanker, type ShortlistRanker } from './shortlist-ranking.js';
 
@@ -105,12 +106,19 @@ export function createGalleryIndex(head: HeadWeights, o: GalleryIndexOptions): G
     queue = next.catch(() => undefined);
     return next;
   };
+  const writeBlock = async (g: ScoredGallery): Promise<void> => {
+    try {
+      await writeFeatureBlock(featureBlockFile(o.dir, o.name), g.rows, g.vectors, head.features);
+    } catch (e) {
+      o.onWarning?.(`feature block: not written to ${o.dir} (${(e as Error).message}); the next start reads every feature row`);
+    }
+  };
   const save = async (): Promise<void> => {
     if (!index || index.changes === 0) return;
     try {
       await index.save(o.dir, o.name);
       // the gallery's vectors beside it: the next start reads them in one go (featureBlockFile)
-      if (last) await writeFeatureBlock(featureBlockFile(o.dir, o.name), last.rows, last.vectors, head.features);
+      if (last) await writeBlock(last);
     } catch (e) {
       o.onWarning?.(`feature index: not saved to ${o.dir} (${(e as Error).message}); the next start builds it again`);
     }
@@ -152,6 +160,7 @@ export function createGalleryIndex(head: HeadWeights, o: GalleryIndexOptions): G
       last = g;
       // a build (or a restart that found many changes) is written at once: the next start reads it
       if (first && changed > 0 && (!read || changed > Math.max(1000, index.size / 100))) await save();
+      else if (first && !existsSync(featureBlockFile(o.dir, o.name))) await writeBlock(g);
       return shortlistRanker(g, head, index, o.shortlist ?? DEFAULT_SHORTLIST);
     }),
     close: () => serial(save),
