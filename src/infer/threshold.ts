@@ -39,20 +39,30 @@ export interface ThresholdSources {
   scores?: () => readonly Float64Array[];
   /** The matcher's calibration file (`evaluate-open --matcher` wrote it). */
   calibration?: { threshold: number };
-  /** The run's own validation threshold (used only by a matcher its run calibrates). */
-  validation?: { threshold: number } | null;
+  /**
+   * The run's own validation threshold (used only by a matcher its run calibrates), with the
+   * number of validation queries it was chosen on and their share of new individuals.
+   */
+  validation?: { threshold: number; queries?: number; newWhaleBaseline?: number } | null;
 }
+
+/** Fewer validation queries than this cannot place a threshold: one query moves MAP@5 by 5% or more. */
+export const MIN_THRESHOLD_QUERIES = 20;
 
 /** A threshold and where it came from, for the person reading the output. */
 export interface ChosenThreshold {
   threshold: number;
-  source: 'given' | 'new-share' | 'calibration' | 'run' | 'default';
+  source: 'given' | 'new-share' | 'calibration' | 'run' | 'run-share' | 'default';
+  /** Why the rule did not take the source a person would expect (for a warning line). */
+  note?: string;
 }
 
 /**
  * The one rule for the new-individual threshold: the one given, else the one that answers a
  * share of queries new, else the matcher's calibration file, else (for a matcher its run
- * calibrates) the run's validation threshold, else (for such a matcher) the method's default.
+ * calibrates) the run's validation threshold (when it rests on fewer than
+ * {@link MIN_THRESHOLD_QUERIES} queries and the scores are at hand, the one that answers new for
+ * the validation's share of new individuals), else (for such a matcher) the method's default.
  * A matcher without any of these is refused rather than given a threshold that means nothing on
  * its scale (the local score is a sum of keypoint weights).
  *
@@ -67,7 +77,14 @@ export function newIndividualThreshold(matcher: { kind: string; byRun: boolean }
   if (sources.given !== undefined) return { threshold: sources.given, source: 'given' };
   if (sources.newShare !== undefined && sources.scores) return { threshold: thresholdForShare(sources.scores(), sources.newShare), source: 'new-share' };
   if (sources.calibration) return { threshold: sources.calibration.threshold, source: 'calibration' };
-  if (matcher.byRun && sources.validation) return { threshold: sources.validation.threshold, source: 'run' };
+  const v = sources.validation;
+  if (matcher.byRun && v && v.queries !== undefined && v.queries < MIN_THRESHOLD_QUERIES && v.newWhaleBaseline !== undefined && sources.scores) {
+    // a threshold chosen on a handful of queries can put new first for every photo: answer new
+    // for the share of new individuals the validation saw instead
+    const note = `the run's threshold ${v.threshold} rests on ${v.queries} validation queries (fewer than ${MIN_THRESHOLD_QUERIES}): the threshold used answers new first for their share of new individuals, ${(100 * v.newWhaleBaseline).toFixed(1)}%`;
+    return { threshold: thresholdForShare(sources.scores(), v.newWhaleBaseline), source: 'run-share', note };
+  }
+  if (matcher.byRun && v) return { threshold: v.threshold, source: 'run' };
   if (matcher.byRun) return { threshold: DEFAULT_NEW_WHALE_THRESHOLD, source: 'default' };
   throw new WhaleidError(`--matcher ${matcher.kind} needs a threshold: --threshold, --new-share, or --matcher-calibration FILE (evaluate-open --matcher ${matcher.kind} writes one)`);
 }

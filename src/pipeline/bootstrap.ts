@@ -46,12 +46,13 @@ export const PSEUDO_LABELS = Object.freeze({ scored: 'pseudo-labels.csv', labels
  *
  * @param o - see {@link BootstrapOptions}
  * @param report - progress of the prediction and the training, messages
- * @returns the pseudo-labels and the new run's result
+ * @returns the pseudo-labels and the new run's result; null when no test photo scored above
+ *   `minScore` (no second run is trained: it would repeat the first)
  * @throws {@link WhaleidError} for a bad threshold, run or dataset
  * @example
  * await bootstrapRun({ runDir: 'runs/a', data: 'catalog', out: 'runs/a-boot', minScore: 0.999999, engine: { backend: 'wasm', threads: 2 } }, report);
  */
-export async function bootstrapRun(o: BootstrapOptions, report: PipelineReport): Promise<{ labels: PseudoLabel[]; result: TrainResult }> {
+export async function bootstrapRun(o: BootstrapOptions, report: PipelineReport): Promise<{ labels: PseudoLabel[]; result: TrainResult | null }> {
   if (!(o.minScore >= 0 && o.minScore <= 1)) throw invalidParameterError('--min-score', 'a number between 0 and 1', o.minScore);
   const labelsFile = path.join(o.out, PSEUDO_LABELS.scored);
   if (hasCheckpoint(o.out)) {
@@ -79,6 +80,8 @@ export async function bootstrapRun(o: BootstrapOptions, report: PipelineReport):
   await writeCsvFile(labelsFile, ['Image', 'Id', 'Score'], labels.map((l) => [l.image, l.id, l.score.toPrecision(9)]));
   // readLabels wants exactly Image,Id: the trainer reads this second file
   await writeCsvFile(path.join(o.out, PSEUDO_LABELS.labels), ['Image', 'Id'], labels.map((l) => [l.image, l.id]));
+  // no label: a second run would train on the same data as the first, from scratch, for nothing
+  if (labels.length === 0) return { labels, result: null };
   const { result } = await trainRun(o.out, settings, { engine: o.engine, report, signal: o.signal });
   return { labels, result };
 }

@@ -4,7 +4,7 @@
  * their validation MAP@5. Each step writes its output last (atomically) and is skipped when that
  * output exists, so the pipeline resumes where it stopped; training resumes from its checkpoint.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readSubmission, writeSubmission } from '../data/submission.js';
 import { hasCheckpoint, readRunValidation, runPaths } from '../model/run-folder.js';
@@ -13,9 +13,9 @@ import { predictDataset } from '../predict/predict-dataset.js';
 import { resolveSchedule } from '../train/schedule.js';
 import { TRAIN_DEFAULTS, resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
 import { readStoredTrainConfig } from '../train/stored-config.js';
-import { bootstrapRun } from './bootstrap.js';
+import { bootstrapRun, PSEUDO_LABELS } from './bootstrap.js';
 import { DUPLICATE_LISTS, writeDatasetDuplicates } from './dataset-duplicates.js';
-import { writePrediction } from './prediction-files.js';
+import { newFirstLine, writePrediction } from './prediction-files.js';
 import type { PipelineReport } from './report.js';
 import { refuseChangesOnResume } from './resume-check.js';
 import { startTrainingEngine, trainRun, type EngineChoice } from './training-run.js';
@@ -88,7 +88,15 @@ export interface KaggleOutcome {
 interface Step {
   name: string;
   output: string;
+  /** The step has nothing to do (said when it ran): skipped without a word on later runs. */
+  skipped?: () => boolean;
   run(): Promise<boolean>;
+}
+
+/** A bootstrap whose labels are written, empty, and that trained no run: it added nothing. */
+function bootstrapAddedNothing(run2: string): boolean {
+  const labels = path.join(run2, PSEUDO_LABELS.labels);
+  return existsSync(labels) && !hasCheckpoint(run2) && readFileSync(labels, 'utf8').trim().split('\n').length <= 1;
 }
 
 /**
@@ -120,7 +128,7 @@ export async function runKaggle(o: KaggleOptions, report: PipelineReport, signal
   const predict = (runDir: string, file: string) => async (): Promise<boolean> => {
     const res = await predictDataset({ ...shared, runDir, onMessage: (l) => report.detail(l), onFeatures: report.progress('features'), onBoxes: report.progress('boxes') });
     await writePrediction(file, res);
-    report.step(`predict ${path.basename(runDir)}: ${file} (threshold ${res.threshold}, ${(res.newFirstShare * 100).toFixed(1)}% new_whale first)`);
+    report.step(`predict ${path.basename(runDir)}: ${file} (threshold ${res.threshold}, ${newFirstLine(res)})`);
     return false;
   };
   const steps: Step[] = [
@@ -138,14 +146,24 @@ export async function runKaggle(o: KaggleOptions, report: PipelineReport, signal
       return false;
     } },
     { name: 'predict run1', output: out.sub1, run: predict(out.run1, out.sub1) },
-    { name: 'bootstrap run2', output: runPaths(out.run2).modelJson, run: async () => {
+    { name: 'bootstrap run2', output: runPaths(out.run2).modelJson, skipped: () => bootstrapAddedNothing(out.run2), run: async () => {
       const { labels, result } = await bootstrapRun({ ...shared, tta: 0, runDir: out.run1, out: out.run2, minScore: o.minScore, engine: o.engine, signal }, report);
+      if (!result) {
+        report.step(`bootstrap run2: no test photo scored above --min-score ${o.minScore}: no pseudo-labels, so no second run (it would repeat run1); the submission is run1's`);
+        return false;
+      }
       if (result.stopped) return stoppedTraining(out.run2, result.epochs);
       report.step(`bootstrap run2: ${labels.length} pseudo-labels; validation MAP@5 ${result.validation?.map5.toFixed(4) ?? '-'}`);
       return false;
     } },
-    { name: 'predict run2', output: out.sub2, run: predict(out.run2, out.sub2) },
+    { name: 'predict run2', output: out.sub2, skipped: () => bootstrapAddedNothing(out.run2), run: predict(out.run2, out.sub2) },
     { name: 'ensemble', output: out.submission, run: async () => {
+      if (bootstrapAddedNothing(out.run2)) {
+        // one run: its submission is the pipeline's, and the line says so
+        await writeSubmission(out.submission, await readSubmission(out.sub1));
+        report.step(`submission: ${out.submission} is run1's (${out.sub1}): bootstrap added no pseudo-label, so there was nothing to ensemble`);
+        return false;
+      }
       // each run's vote is weighted by its validation MAP@5 (squared by the ensemble)
       const subs = [];
       for (const [name, runDir, file] of [['run1', out.run1, out.sub1], ['run2', out.run2, out.sub2]]) {
@@ -159,6 +177,7 @@ export async function runKaggle(o: KaggleOptions, report: PipelineReport, signal
   ];
   for (const step of steps) {
     if (signal?.aborted) return { submission: null, stopped: true, kept };
+    if (step.skipped?.()) continue;
     if (done(report, step.name, step.output)) {
       kept.push(step.output);
       continue;
@@ -168,3 +187,4 @@ export async function runKaggle(o: KaggleOptions, report: PipelineReport, signal
   }
   return { submission: out.submission, stopped: false, kept };
 }
+

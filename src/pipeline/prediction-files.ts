@@ -38,3 +38,12 @@ export async function writePrediction(out: string, res: PredictResult): Promise<
   await writeSubmission(files.submission, res.predictions);
   return [files.submission, ...written];
 }
+
+/**
+ * The share of test photos answered new_whale first, beside the share of new individuals among the
+ * run's validation queries: what it should be near (100% against 30% says the threshold is off).
+ */
+export function newFirstLine(res: Pick<PredictResult, 'newFirstShare' | 'validationNewShare'>): string {
+  const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+  return `${pct(res.newFirstShare)} new_whale first${res.validationNewShare === null ? '' : `; validation queries: ${pct(res.validationNewShare)} new individuals`}`;
+}

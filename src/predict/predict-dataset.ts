@@ -58,6 +58,8 @@ export interface PredictResult {
   top: { image: string; candidates: (PhotoCandidate | MatchedCandidate)[] }[];
   threshold: number;
   newFirstShare: number;
+  /** The share of new individuals among the run's validation queries (what newFirstShare is to be read against), when known. */
+  validationNewShare: number | null;
   duplicates: number;
   /** Boxes the fluke detector gave photos without a CSV box, by image name. */
   predictedBoxes: Map<string, Box>;
@@ -128,13 +130,19 @@ async function predictWith(run: RunModel, o: PredictOptions, say: (line: string)
   let top: PredictResult['top'] = res.top;
   if (matcher.describes.local) {
     ({ predictions, top, threshold } = await applyMatcher({ matcher: matcher.kind, calibration, threshold: o.threshold, newShare: o.newShare, topK: o.topK, cacheDir: o.cacheDir, onMessage: say }, known, queries, res.scores));
-  } else if (o.newShare !== undefined) {
+  } else {
+    // the rule again with the scores at hand: a share of new answers, or a run threshold chosen on too few queries
     const nk = known.length;
     const rows = queries.map((_, qi) => Float64Array.from(res.scores.subarray(qi * nk, (qi + 1) * nk)));
-    threshold = newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, { ...sources, scores: () => rows }).threshold;
-    const ids = known.map((k) => k.id);
-    predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(rows[qi], ids, threshold) }));
+    const chosen = newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, { ...sources, scores: () => rows });
+    if (chosen.note) say(`warning: ${chosen.note}`);
+    if (chosen.threshold !== threshold) {
+      threshold = chosen.threshold;
+      const ids = known.map((k) => k.id);
+      predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(rows[qi], ids, threshold) }));
+    }
   }
   const newFirst = predictions.filter((p) => p.ids[0] === NEW_WHALE).length / Math.max(1, predictions.length);
-  return { predictions, top, threshold, newFirstShare: newFirst, duplicates: dupIds.size, predictedBoxes: filled.predicted };
+  const validationNewShare = typeof run.validation?.newWhaleBaseline === 'number' ? run.validation.newWhaleBaseline : null;
+  return { predictions, top, threshold, newFirstShare: newFirst, validationNewShare, duplicates: dupIds.size, predictedBoxes: filled.predicted };
 }

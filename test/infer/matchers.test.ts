@@ -53,6 +53,16 @@ describe('the new-individual threshold: one rule', () => {
     expect(newIndividualThreshold(local, { calibration: { threshold: 4 } })).toEqual({ threshold: 4, source: 'calibration' });
   });
 
+  it('a run threshold chosen on fewer than 20 queries gives way, with the scores at hand, to the validation share of new individuals, and says so', () => {
+    const few = { validation: { threshold: 0.99, queries: 4, newWhaleBaseline: 0.5 } };
+    expect(newIndividualThreshold(siamese, few)).toEqual({ threshold: 0.99, source: 'run' });
+    const chosen = newIndividualThreshold(siamese, { ...few, scores });
+    expect(chosen.source).toBe('run-share');
+    expect(chosen.threshold).toBeCloseTo(0.7, 12);
+    expect(chosen.note).toBe("the run's threshold 0.99 rests on 4 validation queries (fewer than 20): the threshold used answers new first for their share of new individuals, 50.0%");
+    expect(newIndividualThreshold(siamese, { validation: { ...few.validation, queries: 20 }, scores })).toEqual({ threshold: 0.99, source: 'run' });
+  });
+
   it('a share of new answers puts the threshold between the best scores', () => {
     expect(thresholdForShare(scores(), 0.5)).toBeCloseTo(0.7, 12);
     expect(thresholdForShare(scores(), 0)).toBe(0.3);

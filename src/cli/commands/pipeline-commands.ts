@@ -44,6 +44,10 @@ export function registerPipelineCommands(program: Command, io: CliIo): void {
         { runDir: o.model, data: o.data, out: o.out, minScore: o.minScore, tta: o.tta, seed: o.seed ?? TRAIN_DEFAULTS.seed, cacheDir: o.cacheDir, train, engine: engineChoice(o), signal: stop.signal },
         cliReport(io, o.quiet),
       ).finally(() => stop.release());
+      if (!result) {
+        io.out(`no test photo scored above ${o.minScore}: no pseudo-labels, so no second run (it would train on the same data as ${o.model}); ${o.out} holds the empty label lists`);
+        return;
+      }
       if (result.stopped) {
         io.out(`stopped after ${result.epochs} epochs; continue with: ${commandLine(io)}`);
         io.setExitCode(130);

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
 import { int, num, text } from '../option-field.js';
 import { common } from '../common-options.js';
-import { PREDICTION_SUFFIXES } from '../../pipeline/prediction-files.js';
+import { newFirstLine, PREDICTION_SUFFIXES } from '../../pipeline/prediction-files.js';
 import { WhaleidError } from '../../util/errors.js';
 import { DEFAULT_NEW_WHALE_THRESHOLD } from '../../infer/walk.js';
 import { createPassProgress } from '../../util/progress.js';
@@ -53,7 +53,7 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
       });
       const { writePrediction } = await import('../../pipeline/prediction-files.js');
       await writePrediction(out, res);
-      io.out(`wrote ${res.predictions.length} predictions to ${out} (threshold ${res.threshold.toPrecision(6)}, ${(res.newFirstShare * 100).toFixed(1)}% new_whale first, ${res.duplicates} answered from duplicates)`);
+      io.out(`wrote ${res.predictions.length} predictions to ${out} (threshold ${res.threshold.toPrecision(6)}, ${newFirstLine(res)}, ${res.duplicates} answered from duplicates)`);
       const truth = path.join(data, 'test_truth.csv');
       if (existsSync(truth)) {
         const { scoreSubmissionFiles } = await import('../../eval/submission-files.js');
