@@ -8,8 +8,8 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from '../helpers/fixtures.js';
 import { loadNativeAddon } from '../../src/model/native-addon.js';
 
 const dir = tmpDir();
@@ -65,7 +65,7 @@ function expectSameModel(run: string, reference: string): void {
 }
 
 beforeAll(async () => {
-  await generateSynthCatalog({ out: catalog, individuals: 12, photosPerIndividual: 4, seed: 5 });
+  await copyFixture('synth-12x4-s5', catalog);
   writeFileSync(cli, `import { main } from ${JSON.stringify(path.resolve('src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
 });
 

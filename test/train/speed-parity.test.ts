@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { initEngine } from '../../src/model/engine.js';
 import { registerBatchNormGradient, unregisterBatchNormGradient } from '../../src/model/batch-norm-grad.js';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { startTraining } from '../../src/train/trainer.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from '../helpers/fixtures.js';
 
 interface LogRecord { kind: string; epoch: number; loss?: number; map5?: number; top1?: number }
 
@@ -23,7 +23,7 @@ describe('training results do not depend on the engine', () => {
   const dir = tmpDir();
   const catalog = path.join(dir, 'catalog');
   beforeAll(async () => {
-    await generateSynthCatalog({ out: catalog, individuals: 10, photosPerIndividual: 4, seed: 11 });
+    await copyFixture('synth-10x4-s11', catalog);
   });
   afterAll(async () => {
     registerBatchNormGradient();
