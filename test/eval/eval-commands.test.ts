@@ -3,7 +3,6 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import path from 'node:path';
 import { Command } from 'commander';
 import { initEngine } from '../../src/model/engine.js';
-import { startTraining } from '../../src/train/trainer.js';
 import { registerEvalCommands } from '../../src/cli/commands/eval-commands.js';
 import { readCsvFile } from '../../src/data/csv-file.js';
 import { readLabels } from '../../src/data/labels.js';
@@ -34,17 +33,16 @@ const num = (text: string, re: RegExp): number => Number(re.exec(text)![1]);
 
 describe('evaluate-open and evaluate-oneshot on a tiny trained run', () => {
   const dir = tmpDir();
-  const trainData = path.join(dir, 'train-catalog');
   const evalData = path.join(dir, 'eval-catalog');
-  const run = path.join(dir, 'run');
+  // the shared tiny run (test/helpers/fixture-builders.ts): two 1-epoch groups of the tiny
+  // preset on 12 whales x 4 photos (seed 5), in catalog/ and full/
+  const run = path.join(dir, 'full');
   const cache = path.join(dir, 'cache');
   beforeAll(async () => {
     await initEngine({ backend: 'wasm' });
-    await copyFixture('synth-12x4-s5', trainData);
+    await copyFixture('tiny-run', dir);
     // other whales (another seed) for evaluation: never seen in training
     await copyFixture('synth-16x4-s9', evalData);
-    const schedule = { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }, { epochs: 1, lr: 64e-5, K: 1 }] };
-    await startTraining(run, { data: trainData, preset: 'tiny', inputSize: 64, schedule, batchSize: 16, valShare: 0.25, seed: 3 });
   });
 
   it('evaluate-open prints figures that the per-query CSV reproduces, and is deterministic', async () => {

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { initEngine } from '../../src/model/engine.js';
@@ -20,7 +21,30 @@ export const FIXTURE_BUILDERS = {
     await generateSynthCatalog({ out: data, individuals: 10, photosPerIndividual: 4, seed: 21 });
     await startTraining(path.join(dir, 'run'), { data, preset: 'tiny', inputSize: 64, schedule: { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }] }, batchSize: 16, valShare: 0.2, seed: 4, cacheDir: path.join(dir, 'cache') });
   },
+  /**
+   * The tiny run of the training and evaluation tests (trainer, eval-commands): `catalog/` (12
+   * whales x 4 photos, seed 5) and `full/`, two 1-epoch groups of the tiny preset on it (seed 3,
+   * wasm backend, no image cache: {@link tinyRunConfig}); `full-result.json`: what startTraining
+   * returned (trainer.test.ts checks it).
+   */
+  'tiny-run': async (dir: string): Promise<void> => {
+    const data = path.join(dir, 'catalog');
+    await initEngine({ backend: 'wasm' });
+    await generateSynthCatalog({ out: data, individuals: 12, photosPerIndividual: 4, seed: 5 });
+    const result = await startTraining(path.join(dir, 'full'), tinyRunConfig(data));
+    writeFileSync(path.join(dir, 'full-result.json'), JSON.stringify(result));
+  },
 } satisfies Record<string, (dir: string) => Promise<void>>;
+
+/**
+ * The configuration of the `tiny-run` fixture's run.
+ *
+ * @param data - its catalog
+ * @returns the configuration
+ */
+export function tinyRunConfig(data: string) {
+  return { data, preset: 'tiny' as const, inputSize: 64, schedule: { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }, { epochs: 1, lr: 64e-5, K: 1 }] }, batchSize: 16, valShare: 0.25, seed: 3 };
+}
 
 /**
  * A synthetic catalog of `generateSynthCatalog({ individuals, photosPerIndividual, seed })`, by

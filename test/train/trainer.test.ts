@@ -7,27 +7,30 @@ import { resumeTraining, startTraining } from '../../src/train/trainer.js';
 import { loadSiamese } from '../../src/model/model-io.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { copyFixture } from '../helpers/fixtures.js';
+import { tinyRunConfig } from '../helpers/fixture-builders.js';
 import { predictDataset } from '../../src/predict/predict-dataset.js';
 import { readLabels } from '../../src/data/labels.js';
 import { readCsvFile } from '../../src/data/csv-file.js';
 import { runCli } from '../helpers/cli.js';
 
-// Two 1-epoch groups of a tiny model on a tiny synthetic catalog: seconds on the wasm backend.
-const schedule = { name: 'test', groups: [{ epochs: 1, lr: 64e-5, K: 1000 }, { epochs: 1, lr: 64e-5, K: 1 }] };
-
 describe('startTraining and resumeTraining', () => {
   const dir = tmpDir();
   const catalog = path.join(dir, 'catalog');
+  // Two 1-epoch groups of a tiny model on a tiny synthetic catalog (12 whales x 4 photos, seed 5):
+  // seconds on the wasm backend. The shared tiny run is this configuration's startTraining,
+  // made once for the test files that use it (test/helpers/fixture-builders.ts): catalog/, full/
+  // and full-result.json (what startTraining returned).
+  const config = tinyRunConfig(catalog);
+  const schedule = config.schedule;
   beforeAll(async () => {
     await initEngine({ backend: 'wasm' });
-    await copyFixture('synth-12x4-s5', catalog);
+    await copyFixture('tiny-run', dir);
   });
-  const config = { data: catalog, preset: 'tiny' as const, inputSize: 64, schedule, batchSize: 16, valShare: 0.25, seed: 3 };
 
   it('writes checkpoints, a JSON-lines log, the model and a report', async () => {
     const run = path.join(dir, 'full');
-    const res = await startTraining(run, config);
-    expect(res.epochs).toBe(2);
+    const res = JSON.parse(readFileSync(path.join(dir, 'full-result.json'), 'utf8')) as Awaited<ReturnType<typeof startTraining>>;
+    expect(res).toMatchObject({ epochs: 2, stopped: false, runDir: expect.stringMatching(/full$/) });
     for (const f of ['config.json', 'log.jsonl', 'report.html', 'model/model.json', 'checkpoint/state.json', 'validation.json']) expect(existsSync(path.join(run, f)), f).toBe(true);
     const log = readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log.filter((r) => r.kind === 'epoch').map((r) => r.epoch)).toEqual([1, 2]);
