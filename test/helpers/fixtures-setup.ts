@@ -30,13 +30,39 @@ function filesUnder(dir: string): string[] {
     .sort();
 }
 
-/** The hash of the code that makes the fixtures. */
+/**
+ * The TypeScript modules a module imports, itself included, following its relative imports
+ * (static, re-exports and dynamic `import('./x.js')`) to their .ts files.
+ *
+ * @param entry - the first module
+ * @returns their paths, sorted
+ */
+export function importGraph(entry: string): string[] {
+  const seen = new Set<string>();
+  const todo = [entry];
+  while (todo.length) {
+    const file = todo.pop()!;
+    if (seen.has(file) || !existsSync(file)) continue;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"](\.{1,2}\/[^'"]+)['"]/g)) {
+      todo.push(path.resolve(path.dirname(file), m[1]).replace(/\.js$/, '.ts'));
+    }
+  }
+  return [...seen].sort();
+}
+
+/**
+ * The hash of the code that makes the fixtures: the modules test/helpers/build-fixture.ts imports
+ * (the synthetic generator, the trainer and all they use), the bundled models, package-lock.json,
+ * the native addon and Node's version. Code the fixtures do not run (the service, the catalog, the
+ * CLI) may change without making new ones.
+ */
 export function fixturesKey(): string {
   const hash = createHash('sha256').update(process.version);
   const files = [
-    ...filesUnder(path.join(ROOT, 'src')),
-    path.join(ROOT, 'test', 'helpers', 'fixture-builders.ts'),
-    path.join(ROOT, 'test', 'helpers', 'build-fixture.ts'),
+    ...importGraph(path.join(ROOT, 'test', 'helpers', 'build-fixture.ts')),
+    ...filesUnder(path.join(ROOT, 'models')),
     path.join(ROOT, 'package-lock.json'),
     path.join(ROOT, 'native', 'build', 'Release', 'whaleid_native.node'),
   ];
@@ -49,7 +75,7 @@ export function fixturesKey(): string {
 
 /**
  * vitest's global setup: names this code's fixture folder (made when missing) and removes the
- * folders of other code that no run has used for a day.
+ * folders of other code that no run has used for 3 hours (a run of the suite takes minutes).
  *
  * @param project - vitest's project (to provide the folder to the tests)
  */
@@ -64,7 +90,7 @@ export default function setup(project: TestProject): void {
     if (other === dir) continue;
     const used = path.join(other, '.used');
     const at = existsSync(used) ? statSync(used).mtimeMs : statSync(other).mtimeMs;
-    if (now.getTime() - at > 86_400_000) rmSync(other, { recursive: true, force: true });
+    if (now.getTime() - at > 3 * 3_600_000) rmSync(other, { recursive: true, force: true });
   }
   project.provide('fixturesDir', dir);
 }
