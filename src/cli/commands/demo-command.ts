@@ -6,7 +6,6 @@ import { cacheOption, common } from '../common-options.js';
 import { ALL_TRAIN_OPTIONS, TRAIN_OPTIONS, RECIPE_OPTION, engineChoice, trainSettings } from '../train-options.js';
 import { cliReport } from '../cli-report.js';
 import { commandLine, stopOnInterrupt } from '../interrupt.js';
-import { formatScores } from './score-commands.js';
 import type { CliIo } from '../io.js';
 
 const DEMO_OPTIONS = {
@@ -37,8 +36,9 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         io.setExitCode(130);
         return;
       }
-      io.out('\nMAP@5 on the synthetic test photos:');
-      for (const r of rows) io.out(`  ${r.name.padEnd(32)} ${formatScores(r.scores)}`);
+      const { demoSummary } = await import('../../pipeline/demo.js');
+      io.out('');
+      for (const line of demoSummary(rows, o.out)) io.out(line);
     },
   });
 }
