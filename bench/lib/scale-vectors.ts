@@ -13,7 +13,7 @@ import { createIdentifier } from '../../src/serve/identifier.js';
 import { clusteredFeatures } from '../../src/data/synthetic-features.js';
 import { buildScoredGallery } from '../../src/infer/scored-gallery.js';
 import { openFeatureIndex } from '../../src/infer/feature-index.js';
-import { DEFAULT_SHORTLIST, featureBlockFile, spaceForHead } from '../../src/infer/gallery-index.js';
+import { DEFAULT_SHORTLIST, featureBlockFile, galleryIndexDir, galleryIndexName, spaceForHead } from '../../src/infer/gallery-index.js';
 import { shortlistRanker } from '../../src/infer/shortlist-ranking.js';
 import { cosineHeadWeights, type HeadWeights } from '../../src/model/head-weights.js';
 import { createHead } from '../../src/model/head.js';
@@ -126,8 +126,8 @@ export async function benchVectors(o: VectorsBenchOptions): Promise<string[]> {
     o.say(`catalog: ${o.vectors} vectors written in ${seconds(t)} s`);
   }
   const open = async () => createIdentifier(await openCatalog(file, { create: false }), o.runDir, { index: { shortlist: DEFAULT_SHORTLIST } });
-  const indexDir = path.join(`${file}.photos.index`);
-  const name = o.modelVersion.replace(/[^\w.-]/g, '_');
+  const indexDir = galleryIndexDir(`${file}.photos`);
+  const name = galleryIndexName(o.modelVersion);
   if (!existsSync(path.join(indexDir, `${name}.json`)) || !existsSync(featureBlockFile(indexDir, name))) {
     t = performance.now();
     const id = await open();
@@ -192,6 +192,10 @@ export async function benchVectors(o: VectorsBenchOptions): Promise<string[]> {
   }
   const exTimes = times.slice(-photos.length);
   lines.push(`- recall of the exhaustive top 5 by the service's answers: ${served.toFixed(3)} (${space} index, ${o.headKind} head); exhaustive scoring of one query: p50 ${percentile(exTimes, 50).toFixed(0)} ms, p95 ${percentile(exTimes, 95).toFixed(0)} ms`, '', ...curve);
-  lines.unshift(`${o.vectors.toLocaleString('en')} synthetic ${o.head.features}-float vectors (clustered: ${PER_INDIVIDUAL} photos per individual), SQLite catalog, ${os.cpus().length} cores shared with other agents' work (load average ${os.loadavg().map((x) => x.toFixed(1)).join(', ')} at the end):`, '');
+  lines.unshift(
+    `${o.vectors.toLocaleString('en')} synthetic ${o.head.features}-float vectors (clustered: ${PER_INDIVIDUAL} photos per individual), SQLite catalog, ${os.cpus().length} cores shared with whatever else runs on the machine (load average ${os.loadavg().map((x) => x.toFixed(1)).join(', ')} at the end: wall times stretch with it, CPU times do not).`,
+    `Head: ${o.headKind}${o.headKind === 'distance' ? ' (scores by the L1 distance of the features; the untrained run\'s own head ranks the same few photos first for every query, so no shortlist finds its top 5: --head run shows recall near 0)' : ''}. Queries are gallery photos, left out of their own ranking.`,
+    '',
+  );
   return lines;
 }

@@ -38,6 +38,31 @@ export const DEFAULT_SHORTLIST = 1000;
 export const DEFAULT_INDEX_THRESHOLD = 50_000;
 
 /**
+ * Where a catalog's gallery indexes are kept: beside its photo folder, which every service and
+ * worker process of the catalog shares (`<photo folder>.index`).
+ *
+ * @param photoDir - the catalog's photo folder
+ * @returns the folder
+ * @example
+ * galleryIndexDir('whales.db.photos'); // 'whales.db.photos.index'
+ */
+export function galleryIndexDir(photoDir: string): string {
+  return `${photoDir.replace(/[/\\]+$/, '')}.index`;
+}
+
+/**
+ * The name of a model's index and feature block in that folder (one per model version).
+ *
+ * @param modelVersion - the run's model version
+ * @returns a file-name-safe name
+ * @example
+ * galleryIndexName('run@1a2b'); // 'run_1a2b'
+ */
+export function galleryIndexName(modelVersion: string): string {
+  return modelVersion.replace(/[^\w.-]/g, '_');
+}
+
+/**
  * Where a gallery index writes its gallery's features as one block (read by the feature cache at the next start).
  *
  * @param dir - the index's folder

@@ -9,6 +9,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { HeadWeights } from '../model/head-weights.js';
 import { shardOf } from '../infer/score-shards.js';
 import { buildScoredGallery, createFeatureCache, type ScoredGallery } from '../infer/scored-gallery.js';
+import type { FeatureBlock } from '../infer/feature-block.js';
 import { decodeVector, galleryHash, HELLO_CHANNEL, HELLO_INTERVAL_MS, MAX_PAYLOAD, notifier, parseMessage, QUERY_CHANNEL, type QueryMessage, type ReplyMessage, type ShardRow } from './shard-protocol.js';
 
 /** What the scorer reads of the catalog. */
@@ -23,6 +24,8 @@ export interface ShardScorerOptions {
   head: HeadWeights;
   /** A line for the operator (shard loads, stale queries). */
   onLine?: (line: string) => void;
+  /** The gallery's feature block a service wrote beside its index: the first load starts from it instead of every feature row. */
+  featureBlock?: () => FeatureBlock | null;
   /** A reload is not repeated within this time when a query still disagrees with it. Default 250 ms. */
   minReloadMs?: number;
 }
@@ -64,7 +67,7 @@ export async function startShardScorer(o: ShardScorerOptions): Promise<ShardScor
   const client = new pg.Client({ connectionString: o.url, application_name: `whaleid-worker-${id}` });
   await client.connect();
   // features kept per photo with the box they were computed for: a reload fetches only new ones
-  const features = createFeatureCache(o.catalog, o.modelVersion);
+  const features = createFeatureCache(o.catalog, o.modelVersion, { block: o.featureBlock });
   let shard: LoadedShard | null = null;
   let loading: Promise<LoadedShard> | null = null;
   let answered = 0;

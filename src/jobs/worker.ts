@@ -5,6 +5,8 @@
  * machines; stopping (Ctrl-C, SIGTERM) finishes the jobs in hand and takes no new ones; a worker
  * killed outright leaves its jobs to expire and be retried elsewhere.
  */
+import { readFeatureBlock } from '../infer/feature-block.js';
+import { featureBlockFile, galleryIndexDir, galleryIndexName } from '../infer/gallery-index.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { decodeSideFor } from '../image/crop.js';
 import { createImageCache } from '../image/image-cache.js';
@@ -95,7 +97,10 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
   const local = o.local ? createCatalogLocalFeatures(catalog, { cacheDir: o.cacheDir, settings: o.local }) : undefined;
   const summary: WorkerSummary = { jobs: 0, written: 0, present: 0, gone: 0, failed: 0, queries: 0, dropped: 0 };
   const queue = await openJobQueue(o.url, { supervise: true, expireInSeconds: o.jobExpirySeconds, onError: (e) => o.onLine(`job queue: ${e.message}`) });
-  const scorer = o.scoring === false ? null : await startShardScorer({ url: o.url, catalog, modelVersion: extractor.modelVersion, head: run.inference.head, onLine: o.onLine });
+  const scorer = o.scoring === false ? null : await startShardScorer({
+    url: o.url, catalog, modelVersion: extractor.modelVersion, head: run.inference.head, onLine: o.onLine,
+    featureBlock: () => readFeatureBlock(featureBlockFile(galleryIndexDir(catalog.photoFiles.dir), galleryIndexName(extractor.modelVersion)), F),
+  });
   const handle = async ([job]: { data: FeatureJobData; retryCount: number; retryLimit: number }[]): Promise<FeatureJobResult> => {
     o.onJobStart?.(job.data.photoId);
     try {

@@ -6,7 +6,7 @@ import { createImageCache } from '../image/image-cache.js';
 import { loadRunModel, trainedWithBoxes, type RunModel } from '../predict/run-model.js';
 import { newIndividualThreshold } from '../infer/threshold.js';
 import { buildScoredGallery, createFeatureCache, type FeatureCache, type ScoredGallery } from '../infer/scored-gallery.js';
-import { createGalleryIndex, featureBlockFile, type GalleryIndex, type GalleryIndexOptions } from '../infer/gallery-index.js';
+import { createGalleryIndex, featureBlockFile, galleryIndexDir, galleryIndexName, type GalleryIndex, type GalleryIndexOptions } from '../infer/gallery-index.js';
 import { readFeatureBlock, type FeatureBlock } from '../infer/feature-block.js';
 import type { ShortlistRanker } from '../infer/shortlist-ranking.js';
 import { WhaleidError } from '../util/errors.js';
@@ -160,7 +160,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     threshold = e;
   }
   const local: LocalGallery | null = matcher.describes.local ? createLocalGallery(catalog, { cacheDir: options.cacheDir }) : null;
-  const indexAt = { dir: `${catalog.photoFiles.dir.replace(/[/\\]+$/, '')}.index`, ...(options.index || {}), name: modelVersion.replace(/[^\w.-]/g, '_') };
+  const indexAt = { dir: galleryIndexDir(catalog.photoFiles.dir), ...(options.index || {}), name: galleryIndexName(modelVersion) };
   // with an index, the gallery's vectors start from the block it wrote beside it (one read, not a row per photo)
   const block = options.index === false || local ? undefined : () => readFeatureBlock(featureBlockFile(indexAt.dir, indexAt.name), run.inference.head.features);
   const learned = learnedFeatures(catalog, run, options, block);
