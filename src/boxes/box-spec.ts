@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cropMatrix, applyToPoint, multiply, type Augmentation, type Box, type Matrix3 } from '../image/affine.js';
+import { CROP_ASPECT, cropMatrix, applyToPoint, multiply, type Augmentation, type Box, type Matrix3 } from '../image/affine.js';
 import { invalidParameterError } from '../util/errors.js';
 import { enclosingBox } from './box-transform.js';
 
@@ -40,7 +40,7 @@ export interface BoxModelSpec {
 }
 
 /** The box model: 128 px, 64 filters, a 16x16 grid. */
-export const DEFAULT_BOX_MODEL: Readonly<BoxModelSpec> = Object.freeze({ inputSize: 128, aspect: 2.15, filters: 64, stemStride: 4, convs: 2 });
+export const DEFAULT_BOX_MODEL: Readonly<BoxModelSpec> = Object.freeze({ inputSize: 128, aspect: CROP_ASPECT, filters: 64, stemStride: 4, convs: 2 });
 
 /**
  * Checks a partial spec and fills in the defaults.

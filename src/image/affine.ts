@@ -28,6 +28,14 @@ export interface Augmentation {
 /** No augmentation. */
 export const IDENTITY_AUGMENTATION: Augmentation = Object.freeze({ rotation: 0, shear: 0, zoomX: 1, zoomY: 1, shiftX: 0, shiftY: 0 });
 
+/**
+ * The method's crop around a fluke box, written once: 5% of the box added on each side, the region
+ * padded to width/height 2.15 (a fluke's shape). {@link DEFAULT_CROP} and every default of a crop
+ * (training, prediction, the service's thumbnails, the preview) read these.
+ */
+export const CROP_MARGIN = 0.05;
+export const CROP_ASPECT = 2.15;
+
 /** Ranges of the method (Piotte's kernel): rotation and shear U(-5,5) deg, zoom U(0.8,1), shift U(-0.05,0.05). */
 export const METHOD_AUGMENTATION_RANGES = Object.freeze({ rotation: 5, shear: 5, zoomMin: 0.8, zoomMax: 1.0, shift: 0.05 });
 
@@ -162,7 +170,7 @@ export function cropMatrix(spec: CropSpec): Matrix3 {
   if (!(box.x1 > box.x0 && box.y1 > box.y0)) throw invalidParameterError('box', 'x1 > x0 and y1 > y0', `${box.x0},${box.y0},${box.x1},${box.y1}`);
   // Turned photo: pixel x maps to width-1-x; the box is turned the same way so both agree.
   if (spec.rotate180) box = { x0: width - 1 - box.x1, y0: height - 1 - box.y1, x1: width - 1 - box.x0, y1: height - 1 - box.y0 };
-  const p = paddedBox(box, width, height, spec.margin ?? 0.05, spec.aspect ?? 2.15);
+  const p = paddedBox(box, width, height, spec.margin ?? CROP_MARGIN, spec.aspect ?? CROP_ASPECT);
   const bw = p.x1 - p.x0;
   const bh = p.y1 - p.y0;
   const aug = spec.augmentation ?? IDENTITY_AUGMENTATION;

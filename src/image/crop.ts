@@ -1,5 +1,5 @@
 import type { ImageCache } from './image-cache.js';
-import { cropMatrix, type Augmentation, type Box } from './affine.js';
+import { CROP_ASPECT, CROP_MARGIN, cropMatrix, type Augmentation, type Box } from './affine.js';
 import { sampleCrop } from './sample.js';
 import { mapPool } from '../util/pool.js';
 import { WhaleidError } from '../util/errors.js';
@@ -15,7 +15,7 @@ export interface CropSettings {
 }
 
 /** Default crop: the kernel's 384 px, 5% margin, aspect 2.15. */
-export const DEFAULT_CROP: Required<CropSettings> = Object.freeze({ size: 384, margin: 0.05, aspect: 2.15 });
+export const DEFAULT_CROP: Required<CropSettings> = Object.freeze({ size: 384, margin: CROP_MARGIN, aspect: CROP_ASPECT });
 
 /** One photo as the model sees it. */
 export interface CropRequest {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { PhotoStatus } from '../catalog/catalog-types.js';
 import { cropJpeg } from './crop-image.js';
+import { DEFAULT_CROP } from '../image/crop.js';
 import { catalogCsv } from '../catalog/catalog-export.js';
 import { HttpError } from './http-error.js';
 import { FeaturesPendingError } from './identifier.js';
@@ -59,8 +60,8 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
     schema: { summary: "The review crop: the fluke box with the model's margin and aspect", params: idParam, querystring: { type: 'object', properties: { width: { type: 'integer', minimum: 16, maximum: 1024, default: 384 } }, additionalProperties: false } },
   }, async (req, reply) => {
     const p = await catalog.photo((req.params as { id: number }).id);
-    const crop = ctx.identifier?.crop ?? { margin: 0.05, aspect: 2.15 };
-    const jpg = await cropJpeg(catalog.photoFile(p), p, (req.query as { width: number }).width, { margin: crop.margin ?? 0.05, aspect: crop.aspect ?? 2.15 });
+    const crop = ctx.identifier?.crop ?? DEFAULT_CROP;
+    const jpg = await cropJpeg(catalog.photoFile(p), p, (req.query as { width: number }).width, { margin: crop.margin ?? DEFAULT_CROP.margin, aspect: crop.aspect ?? DEFAULT_CROP.aspect });
     return reply.type('image/jpeg').header('cache-control', 'no-cache').send(jpg);
   });
 

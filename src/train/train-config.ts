@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { invalidParameterError } from '../util/errors.js';
+import { DEFAULT_CROP } from '../image/crop.js';
 import { LOSS_NAMES, type LossName, type MarginSettings } from '../model/margin-head.js';
 import { MODEL_PRESETS, type ModelPresetName } from '../model/presets.js';
 import type { ScheduleGroup } from './schedule.js';
@@ -134,8 +135,8 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data'> = Object.freeze({
   ...SPLIT_DEFAULTS,
   seed: 0,
   dedup: true,
-  margin: 0.05,
-  aspect: 2.15,
+  margin: DEFAULT_CROP.margin,
+  aspect: DEFAULT_CROP.aspect,
   lrScale: 1,
   headInit: 'distance',
   augmentFromEpoch: 2,

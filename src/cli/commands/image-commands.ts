@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
+import { DEFAULT_CROP } from '../../image/crop.js';
 import { int, num, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { loadUsableDataset, datasetPhotos, type Dataset } from '../../data/dataset.js';
@@ -38,8 +39,8 @@ const PREVIEW_OPTIONS = {
   augment: int('--augment <n>', 'augmented crops per photo', 0, 20).withDefault(3),
   limit: int('--limit <n>', 'at most this many photos', 1, 10000).withDefault(40),
   size: int('--size <px>', 'crop side', 8, 2048).withDefault(192),
-  margin: num('--margin <x>', 'share of the box added on each side', 0, 1).withDefault(0.05),
-  aspect: num('--aspect <x>', 'width/height of the cropped region', 0.1, 10).withDefault(2.15),
+  margin: num('--margin <x>', 'share of the box added on each side', 0, 1).withDefault(DEFAULT_CROP.margin),
+  aspect: num('--aspect <x>', 'width/height of the cropped region', 0.1, 10).withDefault(DEFAULT_CROP.aspect),
   out: common.outFile('PNG file to write').required('the PNG file to write'),
   seed: common.seed,
   cache: common.cache,
