@@ -22,7 +22,7 @@ export interface GalleryIndexOptions {
   name: string;
   /** Galleries of at least this many photos are ranked through the index; default 50,000. */
   threshold?: number;
-  /** Photos shortlisted per query; default {@link DEFAULT_SHORTLIST}. */
+  /** Photos shortlisted per query; default {@link DEFAULT_SHORTLIST} of the metric. */
   shortlist?: number;
   /** Metric; default {@link spaceForHead}. */
   space?: FeatureSpace;
@@ -32,8 +32,15 @@ export interface GalleryIndexOptions {
   onWarning?: (line: string) => void;
 }
 
-/** Photos shortlisted per query by default: the shortlist where bench:scale's recall of the exhaustive top 5 reached 0.99 at 1,000,000 photos. */
-export const DEFAULT_SHORTLIST = 1000;
+/**
+ * Photos shortlisted per query by default, per metric (bench:scale --vectors, bench/results.md).
+ * Cosine: the index orders photos as the cosine head does, so a short list holds the exhaustive
+ * top 5. Euclidean under a learned head: the exhaustive top 5 are the query's individual and four
+ * impostors, which the index orders only roughly, so recall grows with the list (100,000 photos:
+ * 0.996 at 2,000, 1.000 at 4,000; 1,000,000: 0.896 at 4,000, 0.972 at 8,000) and 4,000 keeps a
+ * query under a second on a loaded 2-core machine.
+ */
+export const DEFAULT_SHORTLIST: Readonly<Record<FeatureSpace, number>> = { cosine: 100, l2: 4000 };
 /** Gallery size from which the index ranks by default. */
 export const DEFAULT_INDEX_THRESHOLD = 50_000;
 
@@ -186,7 +193,7 @@ export function createGalleryIndex(head: HeadWeights, o: GalleryIndexOptions): G
       // a build (or a restart that found many changes) is written at once: the next start reads it
       if (first && changed > 0 && (!read || changed > Math.max(1000, index.size / 100))) await save();
       else if (first && !existsSync(featureBlockFile(o.dir, o.name))) await writeBlock(g);
-      return shortlistRanker(g, head, index, o.shortlist ?? DEFAULT_SHORTLIST);
+      return shortlistRanker(g, head, index, o.shortlist ?? DEFAULT_SHORTLIST[options.space]);
     }),
     close: () => serial(save),
   };
