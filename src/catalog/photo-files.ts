@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import sharp from 'sharp';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
+import { ACCEPTED_FORMATS, checkPhotoHeader } from '../image/photo-policy.js';
 import { WhaleidError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-
-/** Image formats a catalog accepts, by sharp's name, with the file extension they are stored under. */
-export const ACCEPTED_FORMATS: Readonly<Record<string, string>> = Object.freeze({ jpeg: 'jpg', png: 'png', webp: 'webp', tiff: 'tif' });
 
 /** What {@link inspectPhoto} learns of a photo's bytes. */
 export interface PhotoFacts {
@@ -33,19 +31,8 @@ export interface PhotoFacts {
  * const facts = await inspectPhoto(await readFile('a.jpg'), 'a.jpg');
  */
 export async function inspectPhoto(bytes: Buffer, name: string, maxPixels = DEFAULT_MAX_PIXELS): Promise<PhotoFacts> {
-  if (bytes.length === 0) throw new WhaleidError(`${name}: empty file (expected a JPEG, PNG, WebP or TIFF photo)`);
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch {
-    throw new WhaleidError(`${name}: not an image (expected a JPEG, PNG, WebP or TIFF photo)`);
-  }
-  const format = meta.format ?? 'unknown';
-  if (!(format in ACCEPTED_FORMATS)) throw new WhaleidError(`${name}: ${format} is not accepted (expected a JPEG, PNG, WebP or TIFF photo)`);
-  const width = meta.autoOrient?.width ?? meta.width ?? 0;
-  const height = meta.autoOrient?.height ?? meta.height ?? 0;
-  if (!(width > 0 && height > 0)) throw new WhaleidError(`${name}: image without a size`);
-  if (width * height > maxPixels) throw new WhaleidError(`${name}: ${width}x${height} pixels is over the limit of ${maxPixels} pixels`);
+  // the one input policy (format from the bytes, size, end marker), then every pixel decoded once
+  const { format, width, height } = await checkPhotoHeader(bytes, name, maxPixels);
   try {
     // a header can be valid over truncated or corrupt pixel data: decode it all once
     await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).greyscale().raw().toBuffer();

@@ -20,6 +20,13 @@ export const DEFAULT_MAX_PIXELS = 100_000_000;
 
 const EXPECTED = 'expected a JPEG, PNG, WebP or TIFF photo';
 
+/**
+ * A file that is not a photo in an accepted format (not an image, or an SVG, GIF, ...): what the
+ * service answers with 415 Unsupported Media Type; other refusals of the policy (empty, too
+ * large, truncated) are the photo's own faults (400).
+ */
+export class UnsupportedPhotoError extends WhaleidError {}
+
 /** What a header check learns of a photo. */
 export interface PhotoHeader {
   /** sharp's format name: jpeg, png, webp or tiff. */
@@ -50,10 +57,10 @@ export async function checkPhotoHeader(bytes: Buffer, name: string, maxPixels = 
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch {
-    throw new WhaleidError(`${name}: not an image (unsupported format); ${EXPECTED}`);
+    throw new UnsupportedPhotoError(`${name}: not an image (unsupported format); ${EXPECTED}`);
   }
   const format = meta.format ?? 'unknown';
-  if (!(format in ACCEPTED_FORMATS)) throw new WhaleidError(`${name}: ${format === 'svg' ? 'an SVG drawing' : `a ${format} file`} is not accepted; ${EXPECTED}`);
+  if (!(format in ACCEPTED_FORMATS)) throw new UnsupportedPhotoError(`${name}: ${format === 'svg' ? 'an SVG drawing' : `a ${format} file`} is not accepted; ${EXPECTED}`);
   const width = meta.autoOrient?.width ?? meta.width ?? 0;
   const height = meta.autoOrient?.height ?? meta.height ?? 0;
   if (!(width > 0 && height > 0)) throw new WhaleidError(`${name}: image without a size; ${EXPECTED}`);

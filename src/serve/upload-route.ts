@@ -6,6 +6,7 @@ import { dateField, textField } from '../catalog/text-fields.js';
 import { boxImageCache } from '../boxes/box-predict.js';
 import { clipBox, orderedBox } from '../boxes/box-transform.js';
 import { WhaleidError } from '../util/errors.js';
+import { UnsupportedPhotoError } from '../image/photo-policy.js';
 import { schemas } from './api-schemas.js';
 import { HttpError } from './http-error.js';
 import { FeaturesPendingError } from './identifier.js';
@@ -101,7 +102,7 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServiceContext): 
     try {
       added = await catalog.addPhoto(await readFile(file.filepath), { originalName: name, takenOn: fields.takenOn || null, location: fields.location || null, uploadedBy: by });
     } catch (e) {
-      if (e instanceof WhaleidError) return { ok: false, name, status: /not accepted|not an image/.test(e.message) ? 415 : 400, error: e.message };
+      if (e instanceof WhaleidError) return { ok: false, name, status: e instanceof UnsupportedPhotoError ? 415 : 400, error: e.message };
       ctx.logInternal(e);
       return { ok: false, name, status: 500, error: `${name}: internal error, not stored` };
     }
