@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
@@ -9,9 +9,9 @@ import { FIXTURES_ROOT } from './fixtures-setup.js';
 /**
  * Shared test fixtures: the synthetic catalogs and tiny trained runs that many test files need
  * (test/helpers/fixture-builders.ts says how each is made). vitest's global setup
- * (test/helpers/fixtures-setup.ts) names their folder, keyed by a hash of the code that makes them (src/, the builders,
- * package-lock.json, the native addon, Node's version): a change to the synthetic generator or
- * the trainer makes new ones. The first test file that asks for a fixture builds it (in a child
+ * (test/helpers/fixtures-setup.ts) names their folder, keyed by a hash of the code that makes them
+ * (the modules the builders import, package-lock.json, the native addon, Node's version): a
+ * change to the synthetic generator or the trainer makes new ones. The first test file that asks for a fixture builds it (in a child
  * process, under a lock: test files running at the same time, or other test runs, wait for it
  * instead of building it again); the others, and later runs of the same code, reuse it. Test files
  * get a copy of their own ({@link copyFixture}), or read the shared one ({@link sharedFixture})
@@ -33,17 +33,20 @@ const run = promisify(execFile);
 /** Builds a fixture into `final` unless it is there: one builder at a time, by a lock folder beside it. */
 async function ensure(name: FixtureName, final: string): Promise<void> {
   const lock = `${final}.lock`;
-  for (let waited = 0; !existsSync(final); ) {
+  while (!existsSync(final)) {
     try {
       mkdirSync(lock);
     } catch (e) {
       if ((e as { code?: string }).code !== 'EEXIST') throw e;
       // another process builds it: wait for the folder, or take over from a builder that died
       // (its pid written right after the lock; a lock without one for 10 s is a dead one's too)
-      const owner = Number(existsSync(path.join(lock, 'pid')) ? readFileSync(path.join(lock, 'pid'), 'utf8') : NaN);
-      if (Number.isInteger(owner) ? !alive(owner) : waited > 10_000) rmSync(lock, { recursive: true, force: true });
+      try {
+        const owner = Number(existsSync(path.join(lock, 'pid')) ? readFileSync(path.join(lock, 'pid'), 'utf8') : NaN);
+        if (Number.isInteger(owner) ? !alive(owner) : Date.now() - statSync(lock).mtimeMs > 10_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // the lock went meanwhile: look again
+      }
       await new Promise((r) => setTimeout(r, 100));
-      waited += 100;
       continue;
     }
     writeFileSync(path.join(lock, 'pid'), String(process.pid));
