@@ -30,6 +30,23 @@ export interface PreviewOptions extends Partial<CropSettings> {
 const esc = (s: string): string => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
+ * The legend at the top of a contact sheet: what each colour and each column shows.
+ *
+ * @param margin - the crop's margin (share of the box)
+ * @param aspect - the crop's width/height
+ * @param augmented - augmented crops per photo
+ * @returns the legend's lines
+ * @example
+ * contactSheetLegend(0.05, 2.15, 3)[0]; // 'green: the box; yellow, dashed: the region cropped (box + 5% margin, padded to 2.15:1); ...'
+ */
+export function contactSheetLegend(margin: number, aspect: number, augmented: number): string[] {
+  return [
+    `green: the box; yellow, dashed: the region cropped (box + ${Math.round(margin * 100)}% margin, padded to ${aspect}:1); other colours: other boxes given`,
+    `columns: the photo, the crop the network sees (its square input shown stretched back to ${aspect}:1)${augmented ? `, ${augmented} crops under training's augmentation (rotation, shear, zoom, shift)` : ''}`,
+  ];
+}
+
+/**
  * Renders a contact sheet to look at the pipeline: per photo, the photo with its box (green),
  * padded crop region (yellow, dashed) and any other boxes in their colours, the crop the model
  * sees, then N augmented crops. Crops are shown stretched back to the crop aspect (2.15:1) so a
@@ -57,7 +74,11 @@ export async function renderContactSheet(cache: ImageCache, items: readonly Prev
   const rng = createRng(options.seed ?? 0);
   const layers: OverlayOptions[] = [];
   const problems: string[] = [];
-  let y = gap;
+  // the legend first: colours and columns say what they show
+  const legend = contactSheetLegend(margin, aspect, nAug);
+  const legendSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="${sheetW - gap}" height="${legend.length * labelH}"><rect x="0" y="3" width="10" height="10" fill="none" stroke="#00e000" stroke-width="2"/><rect x="0" y="${labelH + 3}" width="10" height="10" fill="none" stroke="#ffd000" stroke-width="2" stroke-dasharray="3 2"/>${legend.map((l, i) => `<text x="16" y="${i * labelH + 13}" font-family="sans-serif" font-size="12" fill="#222">${esc(l)}</text>`).join('')}</svg>`;
+  layers.push({ input: Buffer.from(legendSvg), left: gap, top: gap });
+  let y = gap + legend.length * labelH + gap;
   for (const item of items) {
     let img;
     try {

@@ -5,6 +5,8 @@ import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { parseCsvText } from '../../src/data/csv-file.js';
+import { contactSheetLegend } from '../../src/image/preview.js';
+import sharp from 'sharp';
 
 // Issue 19 item 9.
 describe('preview and export details', () => {
@@ -23,6 +25,21 @@ describe('preview and export details', () => {
     writeFileSync(other, 'Image,x0,y0,x1,y1\n');
     const given = await runCli('preview', '--data', ds, '--boxes', other, '--out', sheet, '--limit', '4', '--size', '32', '--augment', '0', '--no-cache', '--force');
     expect(given.out).toBe(`wrote ${sheet}: 4 photos, 4 without a box in ${other}`);
+    // issue 33 item 9: the sheet has a legend: a row above the photos, with the box's green in it
+    const { data, info } = await sharp(sheet).raw().toBuffer({ resolveWithObject: true });
+    const greenInRows = (y0: number, y1: number): boolean => {
+      for (let y = y0; y < y1; y++) for (let x = 0; x < 40; x++) {
+        const i = (y * info.width + x) * info.channels;
+        if (data[i + 1] > 180 && data[i] < 80 && data[i + 2] < 80) return true;
+      }
+      return false;
+    };
+    expect(greenInRows(8, 26)).toBe(true);
+    expect(info.height).toBe(8 + 2 * 18 + 8 + 4 * (18 + 160 + 8));
+    expect(contactSheetLegend(0.05, 2.15, 3)).toEqual([
+      'green: the box; yellow, dashed: the region cropped (box + 5% margin, padded to 2.15:1); other colours: other boxes given',
+      'columns: the photo, the crop the network sees (its square input shown stretched back to 2.15:1), 3 crops under training\'s augmentation (rotation, shear, zoom, shift)',
+    ]);
   });
 
   it("catalog export gives each photo's original name and boxes to 2 decimals", async () => {
