@@ -17,9 +17,15 @@ export interface DuplicateRule {
   maxBits: number;
   /** Largest mean squared difference of the normalised pixels. Default 0.1. */
   maxMse: number;
+  /**
+   * Photos of different sizes and the same aspect (a resized copy: resampling and re-encoding move
+   * more hash bits, 12 of 64 for a copy at 0.89 of the size) are candidates up to this many bits;
+   * the pixel check decides. Default 16.
+   */
+  maxBitsResized: number;
 }
 
-export const METHOD_DUPLICATE_RULE: DuplicateRule = Object.freeze({ maxBits: 6, maxMse: 0.1 });
+export const METHOD_DUPLICATE_RULE: DuplicateRule = Object.freeze({ maxBits: 6, maxMse: 0.1, maxBitsResized: 16 });
 
 /** A set of photos judged the same; `preferred` is the one to keep (highest resolution, then first listed). */
 export interface DuplicateGroup {
@@ -48,8 +54,9 @@ export interface DedupResult {
  * Finds duplicate photos with the method's rule: equal pHash; or at most 6 differing bits, the
  * same size and mode (channels) and a mean squared difference <= 0.1 of the pixels normalised to
  * mean 0 / std 1. Extension: a copy resized by the same factor on both axes (same mode, aspect
- * within 1%) is compared after resampling to the smaller size, so resized duplicates whose hash
- * moved a bit are still found. Groups are closed transitively.
+ * within 1%) is a candidate up to 16 differing bits and is compared after resampling to the
+ * smaller size, so resized duplicates whose hash moved are still found. Groups are closed
+ * transitively.
  *
  * @param photos - photos with unique keys
  * @param cache - where reduced greyscale copies come from
@@ -100,14 +107,18 @@ export async function findDuplicates(
   const candidates: [number, number][] = [];
   for (let a = 0; a < reps.length; a++) {
     for (let b = a + 1; b < reps.length; b++) {
-      if (hammingDistance(fingerprints[reps[a]].hash, fingerprints[reps[b]].hash) <= rule.maxBits) candidates.push([reps[a], reps[b]]);
+      const fa = fingerprints[reps[a]];
+      const fb = fingerprints[reps[b]];
+      const bits = hammingDistance(fa.hash, fb.hash);
+      const resized = (fa.width !== fb.width || fa.height !== fb.height) && sameAspect(fa, fb);
+      if (bits <= rule.maxBits || (resized && bits <= rule.maxBitsResized)) candidates.push([reps[a], reps[b]]);
     }
   }
   for (const [a, b] of candidates) {
     if (find(a) === find(b)) continue;
     const fa = fingerprints[a];
     const fb = fingerprints[b];
-    if (fa.channels !== fb.channels || Math.abs(fa.width / fa.height - fb.width / fb.height) > 0.01 * (fa.width / fa.height)) continue;
+    if (fa.channels !== fb.channels || !sameAspect(fa, fb)) continue;
     if (pixelMse(await cache.load(files[a]), await cache.load(files[b])) <= rule.maxMse) union(a, b);
   }
   const members = new Map<number, number[]>();
@@ -124,6 +135,11 @@ export async function findDuplicates(
   }
   groups.sort((g, h) => (g.preferred < h.preferred ? -1 : 1));
   return { groups, fingerprints, failures };
+}
+
+/** Width/height within 1% (a copy resized by one factor on both axes keeps it, up to rounding). */
+function sameAspect(a: Pick<PhotoFingerprint, 'width' | 'height'>, b: Pick<PhotoFingerprint, 'width' | 'height'>): boolean {
+  return Math.abs(a.width / a.height - b.width / b.height) <= 0.01 * (a.width / a.height);
 }
 
 /**

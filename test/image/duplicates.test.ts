@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { writeFileSync, copyFileSync, existsSync } from 'node:fs';
+import { writeFileSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { findDuplicates, pixelMse } from '../../src/image/duplicates.js';
@@ -9,6 +9,8 @@ import { decodeGrey } from '../../src/image/decode.js';
 import { tmpDir, SHARED_DATASETS } from '../helpers/tmp.js';
 import { createRng } from '../../src/util/random.js';
 import { scenePhoto, sceneSvg } from '../helpers/photos.js';
+import { runCli } from '../helpers/cli.js';
+import { generateSynthCatalog } from '../../src/data/synth/index.js';
 
 describe('perceptual hash', () => {
   it('matches a direct evaluation of the 2-D DCT-II and the median rule', () => {
@@ -120,4 +122,23 @@ describe('image cache', () => {
     expect(entries.filter((e) => e.endsWith('.grey'))).toHaveLength(1);
     expect(entries.filter((e) => e.endsWith('.tmp'))).toHaveLength(0);
   });
+});
+
+// Issue 33 item 9: dedup missed one of synth's planted pairs: a copy at 0.89 of the size whose
+// re-encoding moved 12 of the 64 hash bits, past the 6-bit rule
+describe('dedup finds every duplicate synth planted', () => {
+  const dir = tmpDir();
+  it('including resized copies whose hash moved more than 6 bits (synth --individuals 100 --seed 2: 10 pairs)', async () => {
+    const ds = path.join(dir, 'syn');
+    await generateSynthCatalog({ out: ds, individuals: 100, seed: 2 });
+    const planted = readFileSync(path.join(ds, 'duplicates.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    expect(planted).toHaveLength(10);
+    const out = path.join(dir, 'dedup');
+    const r = await runCli('dedup', '--data', ds, '--out', out, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    const rows = readFileSync(path.join(out, 'duplicates.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const groupOf = new Map(rows.map((c) => [path.basename(c[1]), c[0]]));
+    for (const [image, of] of planted) expect(groupOf.get(image), `${image} duplicates ${of}`).toBe(groupOf.get(of));
+    expect(groupOf.get('cefbd7921.jpg')).toBeDefined();
+  }, 180_000);
 });
