@@ -116,7 +116,9 @@ export async function resumeConfig(runDir: string, stored: TrainConfig, moreMinu
     if (moreMinutes !== undefined) throw new WhaleidError(`--more-minutes: ${runDir} is not finished (it resumes where it stopped, within its own budget); leave the flag out`);
     return stored;
   }
-  const state = await readCheckpointState(runDir);
+  // an unreadable checkpoint is the checkpoint loader's to report (it falls back to checkpoint.old)
+  const state = await readCheckpointState(runDir).catch(() => undefined);
+  if (state === undefined) return stored;
   const schedule = resolveSchedule(stored.schedule);
   const minutes = state ? (trainedSeconds(state.history) / 60).toFixed(1) : '?';
   const epochs = state?.epochsDone ?? 0;

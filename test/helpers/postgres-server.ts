@@ -80,7 +80,7 @@ export type PostgresServer = { url: string; missing: ''; stop(): void } | { url:
 
 /**
  * Starts a PostgreSQL server of our own: initdb in a temporary folder, listening only on a Unix
- * socket there (no TCP port), trust authentication, fsync off. The test run's global setup starts
+ * socket there (no TCP port), trust authentication, fsync off, autovacuum off (the tests see only the analyses the catalog itself runs). The test run's global setup starts
  * one; bench:scale starts its own.
  *
  * @returns its maintenance database URL and how to stop it (stopping removes its folder), or why
@@ -106,7 +106,7 @@ export function startPostgresServer(): PostgresServer {
   const port = 20_000 + Math.floor(Math.random() * 30_000);
   try {
     run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
-    run('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', '-o', `-k ${dir} -p ${port} -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`, 'start']);
+    run('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', '-o', `-k ${dir} -p ${port} -c listen_addresses='' -c fsync=off -c autovacuum=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`, 'start']);
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     return { url: '', missing: `the test PostgreSQL server did not start (${((e as { stderr?: Buffer }).stderr ?? '').toString().trim().split('\n').pop() || (e as Error).message})`, stop: () => {} };

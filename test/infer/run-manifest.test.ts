@@ -59,7 +59,8 @@ describe("a run folder's manifest, checked by every loader", () => {
     for (const h of Object.values(m.files)) expect(h).toMatch(/^[0-9a-f]{64}$/);
     const r = await predict(run('a'), 'a.csv');
     expect(r.code, r.err).toBe(0);
-    expect(r.err).not.toMatch(/manifest|warning/);
+    // no word of the manifest (the tiny run's threshold warning, issue 33 item 3, is another matter)
+    expect(r.err.split('\n').filter((l) => !/validation queries \(fewer than 20\)/.test(l)).join('\n')).not.toMatch(/manifest|warning/);
   });
 
   it('refuses weights.bin replaced by random bytes of the same size', async () => {

@@ -16,7 +16,8 @@ import { scenePhoto } from '../helpers/photos.js';
  */
 const SEED = 32;
 const MAX_REQUESTS = 400;
-const MAX_MS = 4_000;
+// bounded in time too: 10 s, as a loaded 2-core machine sends 100 requests in about 4 s
+const MAX_MS = 10_000;
 
 /** A JSON route of the OpenAPI document: method, path template, the body's fields. */
 interface Route { method: string; path: string; fields: string[]; query: string[] }
