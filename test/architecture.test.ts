@@ -2,25 +2,13 @@ import { describe, it, expect } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-// The layers of src/ (README "The pipeline", docs): a folder imports only folders of a lower rank
-// (and itself). boxes sits above infer (it runs its detector there); catalog needs only data/image.
-const RANK: Record<string, number> = {
-  util: 0,
-  data: 1,
-  image: 2,
-  catalog: 3,
-  model: 3,
-  infer: 4,
-  boxes: 5,
-  train: 6,
-  predict: 7,
-  eval: 8,
-  pipeline: 9,
-  jobs: 9.5,
-  serve: 10,
-  cli: 11,
-  'index.ts': 12,
-};
+// The layers of src/, read from the table docs/architecture.md shows (one place for both): a folder
+// imports only its own layer and those above it in the table. src/index.ts sits above them all.
+const DOC = path.resolve(import.meta.dirname, '../docs/architecture.md');
+const RANK: Record<string, number> = Object.fromEntries([
+  ...[...readFileSync(DOC, 'utf8').matchAll(/^\| (\d+) \| ([^|]+) \|/gm)].flatMap((m) => [...m[2].matchAll(/`src\/(\w+)`/g)].map((f) => [f[1], Number(m[1])] as const)),
+  ['index.ts', Number.MAX_SAFE_INTEGER] as const,
+]);
 
 const SRC = path.resolve(import.meta.dirname, '../src');
 
@@ -66,6 +54,10 @@ const files = sourceFiles(SRC);
 const imports = files.flatMap(importsOf);
 
 describe('architecture', () => {
+  it('the layer table is read from docs/architecture.md', () => {
+    expect(RANK).toMatchObject({ util: 1, data: 2, image: 3, model: 4, catalog: 4, infer: 5, boxes: 6, train: 7, predict: 8, eval: 9, pipeline: 10, jobs: 11, serve: 12, cli: 13 });
+  });
+
   it('every folder of src/ has a layer', () => {
     expect(files.map(layerOf).filter((l) => !(l in RANK))).toEqual([]);
   });
