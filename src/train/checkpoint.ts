@@ -8,6 +8,7 @@ import type { NamedArrays, OptimizerState } from '../model/training-engine.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { WhaleidError } from '../util/errors.js';
 import { storageFailure } from '../util/storage-failure.js';
+import { processAlive } from '../util/process-alive.js';
 import { MODEL_JSON, runPaths, WEIGHTS_BIN } from '../model/run-folder.js';
 import { featureCount } from '../model/presets.js';
 import { checkManifest, checkModelIdentity, writeManifest, type ModelIdentity } from '../model/run-manifest.js';
@@ -98,15 +99,6 @@ async function removeStaleTemporaries(runDir: string, base: string): Promise<voi
   }
 }
 
-/** Whether a process is running (EPERM: it is, under another user). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === 'EPERM';
-  }
-}
 
 /**
  * Loads the latest whole checkpoint of a run: `checkpoint/`, or `checkpoint.old/` when the

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import type { FixtureName } from './fixture-builders.js';
 import { FIXTURES_ROOT } from './fixtures-setup.js';
+import { processAlive } from '../../src/util/process-alive.js';
 
 /**
  * Shared test fixtures: the synthetic catalogs and tiny trained runs that many test files need
@@ -18,15 +19,6 @@ import { FIXTURES_ROOT } from './fixtures-setup.js';
  * and never write in it.
  */
 
-/** Whether a process is alive. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === 'EPERM';
-  }
-}
 
 const run = promisify(execFile);
 
@@ -42,7 +34,7 @@ async function ensure(name: FixtureName, final: string): Promise<void> {
       // (its pid written right after the lock; a lock without one for 10 s is a dead one's too)
       try {
         const owner = Number(existsSync(path.join(lock, 'pid')) ? readFileSync(path.join(lock, 'pid'), 'utf8') : NaN);
-        if (Number.isInteger(owner) ? !alive(owner) : Date.now() - statSync(lock).mtimeMs > 10_000) rmSync(lock, { recursive: true, force: true });
+        if (Number.isInteger(owner) ? !processAlive(owner) : Date.now() - statSync(lock).mtimeMs > 10_000) rmSync(lock, { recursive: true, force: true });
       } catch {
         // the lock went meanwhile: look again
       }

@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { processAlive } from '../../src/util/process-alive.js';
 
 /**
  * vitest's global setup: one PostgreSQL server of our own for the whole test run (initdb in a
@@ -45,15 +46,6 @@ function serverUser(): { prefix: string[]; uid: number; gid: number } | null {
   return { prefix: ['runuser', '-u', name, '--'], uid, gid };
 }
 
-/** Whether a process is alive. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === 'EPERM';
-  }
-}
 
 /**
  * Stops the servers of earlier runs that were killed before their teardown (their `owner.pid`,
@@ -64,7 +56,7 @@ function stopOrphans(bin: string, user: ReturnType<typeof serverUser>): void {
   for (const name of readdirSync(os.tmpdir()).filter((n) => n.startsWith('whaleid-pg-'))) {
     const dir = path.join(os.tmpdir(), name);
     const owner = Number(existsSync(path.join(dir, 'owner.pid')) ? readFileSync(path.join(dir, 'owner.pid'), 'utf8') : NaN);
-    if (!Number.isInteger(owner) || alive(owner)) continue;
+    if (!Number.isInteger(owner) || processAlive(owner)) continue;
     try {
       const argv = [...(user?.prefix ?? []), path.join(bin, 'pg_ctl'), '-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop'];
       if (existsSync(path.join(dir, 'data', 'postmaster.pid'))) execFileSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 60_000 });

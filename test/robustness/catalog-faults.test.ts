@@ -9,6 +9,7 @@ import { snapshotFiles } from '../helpers/file-snapshot.js';
 import { cliLauncher, startCli, until } from '../helpers/cli-process.js';
 import { BACKENDS, newPostgresDatabase, onBackend } from '../helpers/backends.js';
 import { checkedContents, pausePhoto, smallCatalog, type PausedPhoto } from '../helpers/copy-faults.js';
+import { tmpfsMissing } from '../helpers/tmpfs.js';
 
 /**
  * The fault table of catalog copy and backup (issue 32): killed (SIGKILL) while photos are
@@ -185,18 +186,6 @@ describe('a photo write that fails with ENOSPC (injected into node\'s fs, on any
   });
 });
 
-/** Whether this machine lets the test mount a tmpfs (root with CAP_SYS_ADMIN), else why not. */
-function tmpfsMissing(): string {
-  const probe = path.join(dir, 'probe');
-  mkdirSync(probe);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'whaleid-test', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe]);
-    return '';
-  } catch {
-    return 'mounting a tmpfs is not permitted here (needs root with CAP_SYS_ADMIN)';
-  }
-}
 
 const noTmpfs = tmpfsMissing();
 describe.skipIf(noTmpfs !== '')(`a full disk (a small tmpfs)${noTmpfs ? `: skipped, ${noTmpfs}` : ''}`, () => {
