@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import { HttpError } from './http-error.js';
+import { shownJson } from '../util/errors.js';
 
 /**
  * Ajv settings of the request schemas, over Fastify's defaults. `coerceTypes: false`: a JSON body
@@ -25,13 +26,7 @@ function shown(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) return `a number beyond ±${Number.MAX_SAFE_INTEGER}`;
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  let text: string;
-  try {
-    text = JSON.stringify(v) ?? String(v);
-  } catch {
-    text = Array.isArray(v) ? 'an array' : `a value of type ${typeof v}`;
-  }
-  return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}... (${text.length} characters)` : text;
+  return shownJson(v, SHOWN_CHARS);
 }
 
 /**

@@ -36,13 +36,28 @@ function describe(value: unknown): string {
   if (value === '') return 'an empty string';
   if (value === undefined) return 'nothing';
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return shownJson(value, SHOWN_CHARS);
+}
+
+/**
+ * A value as JSON for an error line, cut to `maxChars` (with its full length said), so a message
+ * names what came without echoing a whole request back. Never throws: a value JSON cannot write
+ * (a cycle) is named by its kind.
+ *
+ * @param value - what came
+ * @param maxChars - the longest part shown
+ * @returns the text
+ * @example
+ * shownJson('x'.repeat(500), 10); // '"xxxxxxxxx... (502 characters)'
+ */
+export function shownJson(value: unknown, maxChars: number): string {
   let text: string;
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
     text = Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`;
   }
-  return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}... (${text.length} characters)` : text;
+  return text.length > maxChars ? `${text.slice(0, maxChars)}... (${text.length} characters)` : text;
 }
 
 /**
