@@ -17,7 +17,7 @@ import { loadUsableDataset, type LabelledPhoto } from '../src/data/dataset.js';
 import { readBoxes } from '../src/image/boxes.js';
 import type { CropRequest } from '../src/image/crop.js';
 import { createImageCache } from '../src/image/image-cache.js';
-import { initEngine } from '../src/model/engine.js';
+import { initEngine } from '../src/model/tfjs/tfjs-backend.js';
 import { openRunScorer, type RunScorer } from '../src/eval/run-scorer.js';
 import { evaluateClosedSet, type ClosedSetResult } from '../src/eval/closed-set.js';
 import { evaluateOpenSetMatchers } from '../src/eval/matched-open-set.js';

@@ -9,10 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { initEngine } from '../src/model/engine.js';
-import { unregisterBatchNormGradient } from '../src/model/batch-norm-grad.js';
-import { layerSpecOf } from '../src/model/layer-spec.js';
-import { createSiamese } from '../src/model/siamese.js';
+import { initEngine } from '../src/model/tfjs/tfjs-backend.js';
+import { unregisterBatchNormGradient } from '../src/model/tfjs/batch-norm-grad.js';
+import { layerSpecOf } from '../src/model/network/layer-spec.js';
+import { createSiamese } from '../src/model/network/siamese.js';
 import { flagValue } from './lib/args.js';
 import { parityBatch, parityGradients, parityModel, parityWeights } from '../test/helpers/siamese-gradients.js';
 

@@ -15,12 +15,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
-import { createBranch, featureCount, MODEL_PRESETS, type ModelPreset } from '../src/model/branch.js';
-import { initEngine } from '../src/model/engine.js';
-import { createHead } from '../src/model/head.js';
-import { exportBranchOnnx, exportHeadOnnx } from '../src/model/onnx-export.js';
-import { calibrationTensors, quantizeOnnxModel, withExtraOutputs } from '../src/model/onnx-quantize.js';
-import { decodeOnnxModel, encodeOnnxModel } from '../src/model/onnx-proto.js';
+import { createBranch, featureCount, MODEL_PRESETS, type ModelPreset } from '../src/model/network/branch.js';
+import { initEngine } from '../src/model/tfjs/tfjs-backend.js';
+import { createHead } from '../src/model/network/head.js';
+import { exportBranchOnnx, exportHeadOnnx } from '../src/model/onnx/onnx-export.js';
+import { calibrationTensors, quantizeOnnxModel, withExtraOutputs } from '../src/model/onnx/onnx-quantize.js';
+import { decodeOnnxModel, encodeOnnxModel } from '../src/model/onnx/onnx-proto.js';
 import { openOrtSession } from '../src/infer/ort-session.js';
 import * as ort from 'onnxruntime-node';
 import { createOrtModel, createOrtHead } from '../src/infer/ort-session.js';
@@ -233,7 +233,7 @@ async function precisionRows(runs: readonly string[]): Promise<void> {
   if (runs.length === 0) return;
   const { quantizeRun, runValidationMap5 } = await import('../src/pipeline/quantize-run.js');
   const { existsSync } = await import('node:fs');
-  const { runPaths } = await import('../src/model/run-folder.js');
+  const { runPaths } = await import('../src/model/folders/run-folder.js');
   const report = { step: () => {}, detail: () => {}, progress: () => () => {}, training: () => { throw new Error('no training here'); } };
   console.log('\nValidation MAP@5, float32 vs int8 branch (the run\'s own validation queries)\n\n| run | queries | float32 MAP@5 | int8 MAP@5 | difference (points) | float32 top-1 | int8 top-1 |\n|---|---|---|---|---|---|---|');
   for (const run of runs) {

@@ -17,7 +17,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { HeadWeights } from '../src/model/head.js';
+import type { HeadWeights } from '../src/model/network/head.js';
 import { scoreAllPairsParallel, scoreQueriesTopK } from '../src/infer/score-matrix.js';
 import { createRng } from '../src/util/random.js';
 import { invalidParameterError, parseIntOption } from '../src/util/errors.js';

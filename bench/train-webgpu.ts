@@ -13,8 +13,8 @@
 // (bundling makes the external tfjs imports resolve from gpu/node_modules, so one tfjs-core is used).
 // Exit status: 0 done, 2 no WebGPU adapter or device.
 import * as tf from '@tensorflow/tfjs';
-import { initEngine } from '../src/model/engine.js';
-import { createSiamese } from '../src/model/siamese.js';
+import { initEngine } from '../src/model/tfjs/tfjs-backend.js';
+import { createSiamese } from '../src/model/network/siamese.js';
 import { flagValue } from './lib/args.js';
 
 const opt = flagValue;

@@ -10,15 +10,15 @@
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine } from '../src/model/engine.js';
-import { createSiamese } from '../src/model/siamese.js';
-import { createBranch } from '../src/model/branch.js';
-import { trainOnMicroBatches } from '../src/model/accumulate.js';
-import { createReplicaPool } from '../src/model/replicas.js';
-import { registerBatchNormGradient, unregisterBatchNormGradient } from '../src/model/batch-norm-grad.js';
-import { registerReduceKernels, unregisterReduceKernels } from '../src/model/reduce-kernels.js';
-import { loadNativeAddon } from '../src/model/native-addon.js';
-import { resolveNativeChoice, type NativePrecision } from '../src/model/native-training-engine.js';
+import { initEngine } from '../src/model/tfjs/tfjs-backend.js';
+import { createSiamese } from '../src/model/network/siamese.js';
+import { createBranch } from '../src/model/network/branch.js';
+import { trainOnMicroBatches } from '../src/model/tfjs/accumulate.js';
+import { createReplicaPool } from '../src/model/tfjs/replicas.js';
+import { registerBatchNormGradient, unregisterBatchNormGradient } from '../src/model/tfjs/batch-norm-grad.js';
+import { registerReduceKernels, unregisterReduceKernels } from '../src/model/tfjs/reduce-kernels.js';
+import { loadNativeAddon } from '../src/model/native/native-addon.js';
+import { resolveNativeChoice, type NativePrecision } from '../src/model/native/native-training-engine.js';
 import { flagValue } from './lib/args.js';
 import { imagePipelinePhotosPerSecond, medianSeconds, nativePhotosPerSecond, pythonWithTorch, torchPhotosPerSecond } from './lib/train-native.js';
 
@@ -58,7 +58,7 @@ function randomPairs(n: number, s: number, seed = 1): { inputs: tf.Tensor[]; y: 
 const compareStock = process.argv.includes('--compare-stock');
 
 // --threads N: threads of every engine (default 2; wasm's 1 = the single-threaded build).
-// --replicas R: wasm data-parallel copies instead (src/model/replicas.ts), each single-threaded.
+// --replicas R: wasm data-parallel copies instead (src/model/tfjs/replicas.ts), each single-threaded.
 const replicas = Number(opt('replicas', '1'));
 // tfjs starts for the wasm measurements (and, single-threaded, for the network's definition)
 const engine = await initEngine({ backend: 'wasm', threads: !withWasm || replicas > 1 ? 1 : threads });

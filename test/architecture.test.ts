@@ -10,6 +10,12 @@ const RANK: Record<string, number> = Object.fromEntries([
   ['index.ts', Number.MAX_SAFE_INTEGER] as const,
 ]);
 
+// src/model's subfolders, from the doc's second table: a subfolder imports its own rank and those
+// above it; the files directly in src/model (engine choice and drivers) may import any of them
+const MODEL_RANK: Record<string, number> = Object.fromEntries(
+  [...readFileSync(DOC, 'utf8').matchAll(/^\| (\d+) \| `model\/(\w+)` \|/gm)].map((m) => [m[2], Number(m[1])] as const),
+);
+
 const SRC = path.resolve(import.meta.dirname, '../src');
 
 interface Import {
@@ -70,6 +76,28 @@ describe('architecture', () => {
     // catalog, beside model, needs neither: it stays a plain store of photos and decisions
     const catalogUp = imports.filter((i) => layerOf(i.from) === 'catalog' && i.to.startsWith(SRC) && !['util', 'data', 'image', 'catalog'].includes(layerOf(i.to)));
     expect(catalogUp.map((i) => `${path.relative(SRC, i.from)} imports ${path.relative(SRC, i.to)}`)).toEqual([]);
+  });
+
+  it('src/model: each subfolder imports only the subfolders above it in its table', () => {
+    expect(MODEL_RANK).toEqual({ network: 1, folders: 2, tfjs: 3, native: 3, onnx: 3 });
+    const MODEL = path.join(SRC, 'model');
+    const subOf = (file: string): string | null => {
+      const parts = path.relative(MODEL, file).split(path.sep);
+      return file.startsWith(MODEL + path.sep) && parts.length > 1 ? parts[0] : null;
+    };
+    const modelFiles = files.filter((f) => f.startsWith(MODEL + path.sep));
+    expect(modelFiles.map(subOf).filter((s) => s !== null && !(s in MODEL_RANK))).toEqual([]);
+    const wrong = imports
+      .filter((i) => subOf(i.from) !== null && i.to.startsWith(MODEL + path.sep))
+      .filter((i) => {
+        const to = subOf(i.to);
+        const from = subOf(i.from)!;
+        // the engine interface (training-engine.ts) holds types only; a subfolder may name them
+        if (to === null) return !(i.typeOnly && path.basename(i.to) === 'training-engine.ts');
+        return to !== from && MODEL_RANK[to] >= MODEL_RANK[from];
+      })
+      .map((i) => `${path.relative(SRC, i.from)} imports ${path.relative(SRC, i.to)}`);
+    expect(wrong).toEqual([]);
   });
 
   it('prediction, evaluation and the service never load tfjs (only a run without onnx/ does, through a dynamic import)', () => {

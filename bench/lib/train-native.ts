@@ -11,8 +11,8 @@ import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { randomAugmentation } from '../../src/image/affine.js';
 import { decodeSideFor, loadCropBuffer, type CropRequest } from '../../src/image/crop.js';
 import { createImageCache } from '../../src/image/image-cache.js';
-import { createNativeTrainingEngine, type NativeEngineSettings } from '../../src/model/native-training-engine.js';
-import { createSiamese } from '../../src/model/siamese.js';
+import { createNativeTrainingEngine, type NativeEngineSettings } from '../../src/model/native/native-training-engine.js';
+import { createSiamese } from '../../src/model/network/siamese.js';
 import type { PairBatch } from '../../src/model/training-engine.js';
 import { createRng } from '../../src/util/random.js';
 

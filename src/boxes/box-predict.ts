@@ -11,7 +11,7 @@ import type { GreyImage } from '../image/decode.js';
 import { createImageCache, type ImageCache } from '../image/image-cache.js';
 import { decodeSideFor } from '../image/crop.js';
 import { sampleCrop } from '../image/sample.js';
-import { decodeOnnxModel } from '../model/onnx-proto.js';
+import { decodeOnnxModel } from '../model/onnx/onnx-proto.js';
 import { createOrtModel, type OrtSessionOptions } from '../infer/ort-session.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { mapPool } from '../util/pool.js';

@@ -11,7 +11,7 @@ import { Command, Option } from 'commander';
 import { WhaleidError } from '../util/errors.js';
 import { flagName, switchOn, text, valueFromJson, type Field, type FieldSpec } from './option-field.js';
 import { guardOutputs, type InputClaim, type OutputClaim } from './output-guard.js';
-import { runFolderProblem } from '../model/run-folder.js';
+import { runFolderProblem } from '../model/folders/run-folder.js';
 
 /** A command's options: table key -> field. The key is the name the action reads. */
 export type OptionTable = Readonly<Record<string, Field<unknown>>>;

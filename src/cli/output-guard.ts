@@ -9,7 +9,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { WhaleidError } from '../util/errors.js';
 import { isImageName } from '../data/dataset.js';
-import { runPaths } from '../model/run-folder.js';
+import { runPaths } from '../model/folders/run-folder.js';
 
 /**
  * What an input option names, which decides the files it reads:

@@ -5,11 +5,11 @@
  * Preset, schedule and recipe names are listed from their tables; the defaults shown are
  * {@link TRAIN_DEFAULTS}, applied by the trainer (a recipe may set any of them).
  */
-import { MODEL_PRESETS, featureCount, type ModelPresetName } from '../model/branch.js';
+import { MODEL_PRESETS, featureCount, type ModelPresetName } from '../model/network/branch.js';
 import { SCHEDULE_PRESETS, resolveSchedule, totalEpochs, type Schedule } from '../train/schedule.js';
 import { TRAIN_RECIPES, applyRecipe } from '../train/recipes.js';
 import { SCORER_SETTINGS } from '../train/scorer-choice.js';
-import { LOSS_NAMES } from '../model/margin-head.js';
+import { LOSS_NAMES } from '../model/native/margin-head.js';
 import { TRAIN_DEFAULTS, viewRegExp, WARMUP_ROTATIONS, type TrainConfig } from '../train/train-config.js';
 import { invalidParameterError } from '../util/errors.js';
 import { choice, int, num, switchOff, text, type Field } from './option-field.js';

@@ -4,7 +4,7 @@ import { randomAugmentation } from '../image/affine.js';
 import { createRng } from '../util/random.js';
 import { invalidParameterError } from '../util/errors.js';
 import { createImageCache } from '../image/image-cache.js';
-import { scorePair, type HeadWeights } from '../model/head-weights.js';
+import { scorePair, type HeadWeights } from '../model/network/head-weights.js';
 import { loadRunModel, type RunModel } from '../predict/run-model.js';
 import { scoreQueries } from '../infer/score-matrix.js';
 import type { Precision } from '../infer/int8-branch.js';

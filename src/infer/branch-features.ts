@@ -11,7 +11,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { CropRequest, CropSettings } from '../image/crop.js';
 import type { ImageCache } from '../image/image-cache.js';
-import { exportBranchOnnx } from '../model/onnx-export.js';
+import { exportBranchOnnx } from '../model/onnx/onnx-export.js';
 import { ortFeatures } from './features.js';
 import { createOrtModel } from './ort-session.js';
 

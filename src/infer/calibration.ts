@@ -9,8 +9,8 @@
 import * as ort from 'onnxruntime-node';
 import { loadCropBuffer, type CropRequest, type CropSettings } from '../image/crop.js';
 import type { ImageCache } from '../image/image-cache.js';
-import { calibrationTensors, withExtraOutputs, type ActivationRange } from '../model/onnx-quantize.js';
-import { decodeOnnxModel, encodeOnnxModel } from '../model/onnx-proto.js';
+import { calibrationTensors, withExtraOutputs, type ActivationRange } from '../model/onnx/onnx-quantize.js';
+import { decodeOnnxModel, encodeOnnxModel } from '../model/onnx/onnx-proto.js';
 import { WhaleidError } from '../util/errors.js';
 import { openOrtSession } from './ort-session.js';
 

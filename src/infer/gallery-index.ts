@@ -6,7 +6,7 @@
  * re-boxed, and is written back after a build and at close, so a restart reads it instead of
  * building it again; photos that changed while no service ran are found by their fingerprints.
  */
-import type { HeadWeights } from '../model/head-weights.js';
+import type { HeadWeights } from '../model/network/head-weights.js';
 import { createFeatureIndex, openFeatureIndex, vectorFingerprint, type FeatureIndex, type FeatureSpace } from './feature-index.js';
 import type { ScoredGallery } from './scored-gallery.js';
 import { writeFeatureBlock } from './feature-block.js';

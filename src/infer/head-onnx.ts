@@ -9,8 +9,8 @@
  * `weighted_average_W` [F, 1] and `weighted_average_B` [1], followed by a Sigmoid.
  */
 import { readFileSync } from 'node:fs';
-import type { HeadWeights } from '../model/head-weights.js';
-import { decodeOnnxModel, OnnxDataType, type OnnxTensor } from '../model/onnx-proto.js';
+import type { HeadWeights } from '../model/network/head-weights.js';
+import { decodeOnnxModel, OnnxDataType, type OnnxTensor } from '../model/onnx/onnx-proto.js';
 import { WhaleidError } from '../util/errors.js';
 
 function floats(t: OnnxTensor): Float32Array {

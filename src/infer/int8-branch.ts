@@ -6,9 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { BRANCH_INT8_ONNX, runPaths } from '../model/run-folder.js';
-import type { Manifest } from '../model/run-manifest.js';
-import { decodeOnnxModel } from '../model/onnx-proto.js';
+import { BRANCH_INT8_ONNX, runPaths } from '../model/folders/run-folder.js';
+import type { Manifest } from '../model/folders/run-manifest.js';
+import { decodeOnnxModel } from '../model/onnx/onnx-proto.js';
 import { WhaleidError } from '../util/errors.js';
 
 /** The precisions a run's branch is served in. */

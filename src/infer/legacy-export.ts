@@ -4,10 +4,10 @@
  * imported dynamically, and only for such runs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { initEngine } from '../model/engine.js';
-import { loadSiamese } from '../model/model-io.js';
-import { exportBranchOnnx, exportHeadOnnx } from '../model/onnx-export.js';
-import { runPaths } from '../model/run-folder.js';
+import { initEngine } from '../model/tfjs/tfjs-backend.js';
+import { loadSiamese } from '../model/folders/model-io.js';
+import { exportBranchOnnx, exportHeadOnnx } from '../model/onnx/onnx-export.js';
+import { runPaths } from '../model/folders/run-folder.js';
 
 /**
  * Loads a run's model/ with tfjs and exports its branch and head to ONNX bytes.

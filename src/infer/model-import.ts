@@ -5,8 +5,8 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { checkPreprocessing, type Preprocessing } from '../image/embedding-input.js';
-import { CALIBRATION_JSON, isModelFolder, modelFolderPaths, removeModelFiles, writeModelManifest } from '../model/model-folder.js';
-import { removeManifest, type Manifest } from '../model/run-manifest.js';
+import { CALIBRATION_JSON, isModelFolder, modelFolderPaths, removeModelFiles, writeModelManifest } from '../model/folders/model-folder.js';
+import { removeManifest, type Manifest } from '../model/folders/run-manifest.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { WhaleidError } from '../util/errors.js';
 import { openEmbeddingSession } from './embedding-model.js';

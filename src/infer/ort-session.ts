@@ -1,6 +1,6 @@
 /**
  * Inference with ONNX Runtime (onnxruntime-node, CPU) on the branch and head files written by
- * `src/model/onnx-export.ts`. On this project's 2-core machine ORT runs the branch several times
+ * `src/model/onnx/onnx-export.ts`. On this project's 2-core machine ORT runs the branch several times
  * faster than tfjs-wasm (see bench/infer.ts), so feature extraction and pair scoring use it.
  *
  * Sessions use every requested thread inside an operator (`intraOpNumThreads`, default 2), one

@@ -13,7 +13,7 @@
  * Exactness: every term is the head's own arithmetic, regrouped; float32 rounding differs from
  * the tfjs head's by ~1e-7 per unit, ~1e-6 on a logit of 512 features (tested within 1e-5).
  */
-import type { HeadWeights } from '../model/head-weights.js';
+import type { HeadWeights } from '../model/network/head-weights.js';
 import { invalidParameterError } from '../util/errors.js';
 
 /** Bytes per (feature, group of 4 units) in a row table: E, Q(t<0), Q(t>=0), P, C vectors. */

@@ -1,4 +1,4 @@
-import type { HeadWeights } from '../model/head-weights.js';
+import type { HeadWeights } from '../model/network/head-weights.js';
 import { invalidParameterError } from '../util/errors.js';
 import { createScoreKernel } from './score-kernel.js';
 

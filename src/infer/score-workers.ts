@@ -8,7 +8,7 @@
  */
 import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import type { HeadWeights } from '../model/head-weights.js';
+import type { HeadWeights } from '../model/network/head-weights.js';
 import { invalidParameterError } from '../util/errors.js';
 import { startModuleWorker } from '../util/module-worker.js';
 import { createScoreKernel } from './score-kernel.js';

@@ -4,7 +4,7 @@
  * their individuals. The service's identifier and a worker's shard both score queries through
  * it, so features, kernel and ranking are built one way (they were built twice).
  */
-import type { HeadWeights } from '../model/head-weights.js';
+import type { HeadWeights } from '../model/network/head-weights.js';
 import { createScoreKernel, type ScoreKernel } from './score-kernel.js';
 import type { FeatureBlock } from './feature-block.js';
 import { rankIndividuals, rankingIndex, type RankedIndividual, type RankingIndex, type RankOptions } from './score-shards.js';

@@ -5,7 +5,7 @@
  * shortlisted individual: a candidate is ranked by its best photo and listed with its best few, so
  * one near photo is enough to bring an individual in with its exact score and photo list.
  */
-import type { HeadWeights } from '../model/head-weights.js';
+import type { HeadWeights } from '../model/network/head-weights.js';
 import type { FeatureIndex } from './feature-index.js';
 import type { ScoredGallery } from './scored-gallery.js';
 import { createScoreKernel } from './score-kernel.js';

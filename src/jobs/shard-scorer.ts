@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
-import type { HeadWeights } from '../model/head-weights.js';
+import type { HeadWeights } from '../model/network/head-weights.js';
 import { shardOf } from '../infer/score-shards.js';
 import { buildScoredGallery, createFeatureCache, type ScoredGallery } from '../infer/scored-gallery.js';
 import type { FeatureBlock } from '../infer/feature-block.js';

@@ -17,12 +17,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
-import { layerSpecOf } from './layer-spec.js';
-import { initialMarginKernel, MARGIN_KERNEL } from './margin-head.js';
-import type { AddonMarginOptions, AddonNet } from './native-addon.js';
-import { createAddonNet, resolveNativeChoice, type NativeEngineSettings } from './native-training-engine.js';
-import type { Siamese } from './siamese.js';
-import { writeSiameseWeights } from './siamese-state.js';
+import { layerSpecOf } from './network/layer-spec.js';
+import { initialMarginKernel, MARGIN_KERNEL } from './native/margin-head.js';
+import type { AddonMarginOptions, AddonNet } from './native/native-addon.js';
+import { createAddonNet, resolveNativeChoice, type NativeEngineSettings } from './native/native-training-engine.js';
+import type { Siamese } from './network/siamese.js';
+import { writeSiameseWeights } from './network/siamese-state.js';
 import type { NamedArrays } from './training-engine.js';
 import type { TrainingEngineName } from './training-engines.js';
 

@@ -4,8 +4,8 @@
  * sees, its threads), and which engine `--engine auto` picks.
  */
 import os from 'node:os';
-import { loadNativeAddon, type NativeBuildStatus, type TorchInfo } from './native-addon.js';
-import { MAX_WASM_THREADS } from './wasm-threads.js';
+import { loadNativeAddon, type NativeBuildStatus, type TorchInfo } from './native/native-addon.js';
+import { MAX_WASM_THREADS } from './tfjs/wasm-threads.js';
 import type { TrainingEngineName } from './training-engines.js';
 
 /** The training engines of this machine. */

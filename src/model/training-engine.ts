@@ -23,7 +23,7 @@
  * siamese-state.ts reads and writes them on the tfjs side (readSiameseWeights, writeSiameseWeights,
  * readAdamState, restoreAdamState: exact, bit for bit).
  */
-import type { Siamese } from './siamese.js';
+import type { Siamese } from './network/siamese.js';
 
 /**
  * A batch (or micro-batch) of training pairs as plain arrays, so an engine needs no tfjs tensors.

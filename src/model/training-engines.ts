@@ -4,11 +4,11 @@
  * {@link TrainingEngine}; which one computes its steps is an option of the run.
  */
 import { invalidParameterError } from '../util/errors.js';
-import { loadNativeAddon } from './native-addon.js';
-import { createNativeTrainingEngine, resolveNativeChoice, type NativeEngineChoice, type NativeEngineSettings, type NativePrecision } from './native-training-engine.js';
-import type { Siamese } from './siamese.js';
+import { loadNativeAddon } from './native/native-addon.js';
+import { createNativeTrainingEngine, resolveNativeChoice, type NativeEngineChoice, type NativeEngineSettings, type NativePrecision } from './native/native-training-engine.js';
+import type { Siamese } from './network/siamese.js';
 import type { TrainingEngine } from './training-engine.js';
-import { createWasmTrainingEngine } from './wasm-training-engine.js';
+import { createWasmTrainingEngine } from './tfjs/wasm-training-engine.js';
 
 /** The engines a run can train on. */
 export const TRAINING_ENGINES = ['wasm', 'native'] as const;

@@ -7,7 +7,7 @@ import type { TrainResult } from '../train/trainer.js';
 import type { TrainConfig } from '../train/train-config.js';
 import { readStoredTrainConfig } from '../train/stored-config.js';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
-import { hasCheckpoint } from '../model/run-folder.js';
+import { hasCheckpoint } from '../model/folders/run-folder.js';
 import { startTrainingEngine, trainRun, type EngineChoice } from './training-run.js';
 import type { PipelineReport } from './report.js';
 

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { loadDataset } from '../data/dataset.js';
 import { writeSubmission, type Prediction } from '../data/submission.js';
 import { scoreSubmissionFiles } from '../eval/submission-files.js';
-import { hasCheckpoint, hasFinalModel } from '../model/run-folder.js';
+import { hasCheckpoint, hasFinalModel } from '../model/folders/run-folder.js';
 import { allNewWhale, mostFrequentIds } from '../predict/baselines.js';
 import type { Scores } from '../infer/metrics.js';
 import { predictDataset } from '../predict/predict-dataset.js';

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readSubmission, writeSubmission } from '../data/submission.js';
-import { hasCheckpoint, readRunValidation, runPaths } from '../model/run-folder.js';
+import { hasCheckpoint, readRunValidation, runPaths } from '../model/folders/run-folder.js';
 import { ensembleSubmissions } from '../predict/ensemble.js';
 import { predictDataset } from '../predict/predict-dataset.js';
 import { resolveSchedule } from '../train/schedule.js';

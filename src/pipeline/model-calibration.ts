@@ -12,7 +12,7 @@ import { createImageCache } from '../image/image-cache.js';
 import { loadPhotoExtras } from '../image/photo-extras.js';
 import { calibrateCosine, type CosineCalibration } from '../infer/cosine-calibration.js';
 import { openEmbeddingInference } from '../infer/embedding-model.js';
-import { isModelFolder, writeModelCalibration, type ModelCalibration } from '../model/model-folder.js';
+import { isModelFolder, writeModelCalibration, type ModelCalibration } from '../model/folders/model-folder.js';
 import { WhaleidError } from '../util/errors.js';
 import type { PipelineReport } from './report.js';
 

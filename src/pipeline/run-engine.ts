@@ -8,9 +8,9 @@
  * settings are.
  */
 import os from 'node:os';
-import type { EngineBackend } from '../model/engine.js';
-import type { NativeEngineSettings } from '../model/native-training-engine.js';
-import { readRunEngine, runPaths } from '../model/run-folder.js';
+import type { EngineBackend } from '../model/tfjs/tfjs-backend.js';
+import type { NativeEngineSettings } from '../model/native/native-training-engine.js';
+import { readRunEngine, runPaths } from '../model/folders/run-folder.js';
 import { TRAINING_ENGINES, type EngineRequest, type EngineSelection, type TrainingEngineName } from '../model/training-engines.js';
 import { WhaleidError } from '../util/errors.js';
 

@@ -3,8 +3,8 @@
  * trainer run with the report's progress hooks. The one place that decides the engine's threads
  * (the CLI used to read a stored run config for it).
  */
-import { initEngine, type EngineInfo } from '../model/engine.js';
-import { MAX_WASM_THREADS } from '../model/wasm-threads.js';
+import { initEngine, type EngineInfo } from '../model/tfjs/tfjs-backend.js';
+import { MAX_WASM_THREADS } from '../model/tfjs/wasm-threads.js';
 import { selectTrainingEngine, type EngineSelection } from '../model/training-engines.js';
 import { WhaleidError } from '../util/errors.js';
 import { loadDataset } from '../data/dataset.js';

@@ -1,5 +1,5 @@
 import type { CropRequest } from '../image/crop.js';
-import type { HeadWeights } from '../model/head-weights.js';
+import type { HeadWeights } from '../model/network/head-weights.js';
 import type { Augmentation } from '../image/affine.js';
 import { randomAugmentation } from '../image/affine.js';
 import { scoreQueriesParallel } from '../infer/score-matrix.js';

@@ -6,7 +6,7 @@ import { createImageCache } from '../image/image-cache.js';
 import { decodeSideFor, type CropRequest } from '../image/crop.js';
 import { findDuplicates } from '../image/duplicates.js';
 import { WhaleidError } from '../util/errors.js';
-import { runPaths } from '../model/run-folder.js';
+import { runPaths } from '../model/folders/run-folder.js';
 import { loadRunModel, trainedWithBoxes, type RunModel } from './run-model.js';
 import { identify, type PhotoCandidate, type KnownPhoto, type QueryPhoto } from './identify.js';
 import { walkPredictions } from '../infer/walk.js';

@@ -1,7 +1,7 @@
 import type { CropSettings } from '../image/crop.js';
-import { isModelFolder, readModelCalibration } from '../model/model-folder.js';
-import { hasFinalModel, readRunValidation, runPaths } from '../model/run-folder.js';
-import { checkModelIdentity } from '../model/run-manifest.js';
+import { isModelFolder, readModelCalibration } from '../model/folders/model-folder.js';
+import { hasFinalModel, readRunValidation, runPaths } from '../model/folders/run-folder.js';
+import { checkModelIdentity } from '../model/folders/run-manifest.js';
 import { openRunInference, type RunInference, type RunInferenceOptions } from '../infer/run-inference.js';
 import type { TrainConfig } from '../train/train-config.js';
 import { readStoredTrainConfig } from '../train/stored-config.js';

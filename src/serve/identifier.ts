@@ -13,7 +13,7 @@ import { WhaleidError } from '../util/errors.js';
 import { createShardClient, type ShardClient, type ShardStats } from '../jobs/shard-client.js';
 import { galleryHash, type ShardRow } from '../jobs/shard-protocol.js';
 import { shardOf } from '../infer/score-shards.js';
-import { hasOnnxExport } from '../model/run-folder.js';
+import { hasOnnxExport } from '../model/folders/run-folder.js';
 import type { MatchScores } from '../infer/fusion/fusion-model.js';
 import { matcherOf, type MatcherDefinition, type MatcherKind } from '../infer/matchers/matcher-registry.js';
 import { checkCalibrationFor, type MatcherCalibration } from '../infer/matchers/matcher-calibration.js';

@@ -8,9 +8,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { AddonArray } from '../model/native-addon.js';
-import type { BackboneState } from '../model/native-backbone.js';
-import { runPaths } from '../model/run-folder.js';
+import type { AddonArray } from '../model/native/native-addon.js';
+import type { BackboneState } from '../model/native/native-backbone.js';
+import { runPaths } from '../model/folders/run-folder.js';
 import { WhaleidError } from '../util/errors.js';
 
 /** What a backbone checkpoint holds. */

@@ -1,17 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs, existsSync } from 'node:fs';
 import path from 'node:path';
-import { saveSiamese, loadSiamese } from '../model/model-io.js';
-import type { Siamese } from '../model/siamese.js';
-import { readAdamState, restoreAdamState } from '../model/siamese-state.js';
+import { saveSiamese, loadSiamese } from '../model/folders/model-io.js';
+import type { Siamese } from '../model/network/siamese.js';
+import { readAdamState, restoreAdamState } from '../model/network/siamese-state.js';
 import type { NamedArrays, OptimizerState } from '../model/training-engine.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { WhaleidError } from '../util/errors.js';
 import { storageFailure } from '../util/storage-failure.js';
 import { processAlive } from '../util/process-alive.js';
-import { MODEL_JSON, runPaths, WEIGHTS_BIN } from '../model/run-folder.js';
-import { featureCount } from '../model/presets.js';
-import { checkManifest, checkModelIdentity, writeManifest, type ModelIdentity } from '../model/run-manifest.js';
+import { MODEL_JSON, runPaths, WEIGHTS_BIN } from '../model/folders/run-folder.js';
+import { featureCount } from '../model/network/presets.js';
+import { checkManifest, checkModelIdentity, writeManifest, type ModelIdentity } from '../model/folders/run-manifest.js';
 
 /** Where training stands at a checkpoint (always a schedule-group boundary). */
 export interface TrainState {

@@ -6,8 +6,8 @@
  */
 import { randomAugmentation } from '../image/affine.js';
 import { loadCropBuffer } from '../image/crop.js';
-import { readHeadWeights } from '../model/head.js';
-import { rebuildSiamese, type Siamese } from '../model/siamese.js';
+import { readHeadWeights } from '../model/network/head.js';
+import { rebuildSiamese, type Siamese } from '../model/network/siamese.js';
 import type { PairBatch, TrainingEngine } from '../model/training-engine.js';
 import { createTrainingEngine } from '../model/training-engines.js';
 import { createRng, type Rng } from '../util/random.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadCropBuffer } from '../image/crop.js';
-import { initHeadAsDistance } from '../model/head.js';
-import type { Siamese } from '../model/siamese.js';
+import { initHeadAsDistance } from '../model/network/head.js';
+import type { Siamese } from '../model/network/siamese.js';
 import type { TrainingData } from './training-data.js';
 
 /**

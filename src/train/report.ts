@@ -5,7 +5,7 @@
  * beside their top-5 candidates (right ones marked), and the settings as a table.
  */
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { runPaths } from '../model/run-folder.js';
+import { runPaths } from '../model/folders/run-folder.js';
 import { svgLineChart, type ReferenceLine } from './report-chart.js';
 
 /** One query of the gallery: its crop and its best candidates' crops (PNG data URIs). */

@@ -1,7 +1,7 @@
-import type { Siamese } from '../model/siamese.js';
-import { readHeadWeights } from '../model/head.js';
+import type { Siamese } from '../model/network/siamese.js';
+import { readHeadWeights } from '../model/network/head.js';
 import { computeFeaturesOnnx } from '../infer/branch-features.js';
-import { cosineHeadWeights } from '../model/head-weights.js';
+import { cosineHeadWeights } from '../model/network/head-weights.js';
 import { chooseScorer, normalizeRows, type ScorerChoice, type ScorerSetting } from './scorer-choice.js';
 import { evaluateValidation, gatherRows, type ValidationResult } from './validation.js';
 import type { TrainingData } from './training-data.js';

@@ -1,6 +1,6 @@
 /**
  * Which scorer a finished run exports: its trained head, or the cosine of its features
- * (`src/model/cosine-head.ts`), decided on the run's held-out individuals.
+ * (`src/model/network/cosine-head.ts`), decided on the run's held-out individuals.
  *
  * Why not on the validation queries alone: they are one photo per held-out individual (20 on
  * Omniglot), too few to tell two scorers 2 points apart. Every photo of a held-out individual
@@ -11,7 +11,7 @@
 import { NEW_WHALE } from '../data/labels.js';
 import { fitLogistic } from '../infer/fusion/logistic.js';
 import { scoreQueries } from '../infer/score-matrix.js';
-import { L2_NORMALIZE_FLOOR, type HeadWeights } from '../model/head-weights.js';
+import { L2_NORMALIZE_FLOOR, type HeadWeights } from '../model/network/head-weights.js';
 import type { TrainValidationSplit } from './split.js';
 import { gatherRows } from './validation.js';
 

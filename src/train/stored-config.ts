@@ -5,7 +5,7 @@
  * relative to the run keep paths relative to the directory they were started in, as they did.
  */
 import path from 'node:path';
-import { readRunConfig, runPaths, writeRunConfig } from '../model/run-folder.js';
+import { readRunConfig, runPaths, writeRunConfig } from '../model/folders/run-folder.js';
 import { invalidParameterError } from '../util/errors.js';
 import { resolveTrainConfig, type TrainConfig } from './train-config.js';
 

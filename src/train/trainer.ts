@@ -12,8 +12,8 @@
  * BatchNorm statistics and Adam's state (restored exactly, see siamese-state.ts).
  */
 import { existsSync, promises as fs } from 'node:fs';
-import { createSiamese, type Siamese } from '../model/siamese.js';
-import { hasCheckpoint, hasFinalModel, writeRunEngine } from '../model/run-folder.js';
+import { createSiamese, type Siamese } from '../model/network/siamese.js';
+import { hasCheckpoint, hasFinalModel, writeRunEngine } from '../model/folders/run-folder.js';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
 import { loadCheckpoint, readCheckpointState, trainedSeconds, writeLog, type TrainState } from './checkpoint.js';
 import { trainGroups } from './group-loop.js';

@@ -4,11 +4,11 @@
  * unfinished runs too).
  */
 import path from 'node:path';
-import { saveSiamese } from '../model/model-io.js';
-import { createCosineHead, normalizedBranch } from '../model/cosine-head.js';
-import { exportSiameseOnnx } from '../model/onnx-export.js';
-import { removeRunManifest, runPaths, writeRunManifest, writeRunValidation } from '../model/run-folder.js';
-import type { Siamese } from '../model/siamese.js';
+import { saveSiamese } from '../model/folders/model-io.js';
+import { createCosineHead, normalizedBranch } from '../model/network/cosine-head.js';
+import { exportSiameseOnnx } from '../model/onnx/onnx-export.js';
+import { removeRunManifest, runPaths, writeRunManifest, writeRunValidation } from '../model/folders/run-folder.js';
+import type { Siamese } from '../model/network/siamese.js';
 import { modelIdentity, saveCheckpoint } from './checkpoint.js';
 import { buildReportGallery } from './report-gallery.js';
 import { writeTrainingReport } from './report.js';

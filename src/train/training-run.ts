@@ -3,9 +3,9 @@
  * hooks and stop signal. trainer.ts builds it; the group loop and the finish read and advance it.
  */
 import { promises as fs } from 'node:fs';
-import { runPaths } from '../model/run-folder.js';
+import { runPaths } from '../model/folders/run-folder.js';
 import type { TrainingEngineName } from '../model/training-engines.js';
-import type { NativeEngineSettings } from '../model/native-training-engine.js';
+import type { NativeEngineSettings } from '../model/native/native-training-engine.js';
 import type { TrainState } from './checkpoint.js';
 import type { Schedule } from './schedule.js';
 import type { TrainConfig } from './train-config.js';

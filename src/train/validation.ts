@@ -1,5 +1,5 @@
 import { NEW_WHALE } from '../data/labels.js';
-import type { HeadWeights } from '../model/head-weights.js';
+import type { HeadWeights } from '../model/network/head-weights.js';
 import { scoreQueries } from '../infer/score-matrix.js';
 import { walkPredictions } from '../infer/walk.js';
 import { averagePrecisionAt5 } from '../infer/metrics.js';

@@ -1,12 +1,12 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine } from '../../src/model/engine.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
 import { createBoxModel } from '../../src/boxes/box-model.js';
 import { boxInputMatrix, outputToBox, resolveBoxModelSpec, DEFAULT_BOX_MODEL } from '../../src/boxes/box-spec.js';
 import { openBoxDetector } from '../../src/boxes/box-predict.js';
 import { boxInputs } from '../../src/boxes/box-train.js';
-import { exportLayersModelOnnx } from '../../src/model/onnx-export.js';
+import { exportLayersModelOnnx } from '../../src/model/onnx/onnx-export.js';
 import { writeFileAtomic } from '../../src/util/atomic-file.js';
 import { rectanglePhoto } from '../helpers/boxes.js';
 import { tmpDir } from '../helpers/tmp.js';

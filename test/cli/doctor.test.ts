@@ -2,7 +2,7 @@
 // libtorch (version, CUDA support, devices, threads) when built, else why not.
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { loadNativeAddon } from '../../src/model/native-addon.js';
+import { loadNativeAddon } from '../../src/model/native/native-addon.js';
 
 describe('whaleid doctor', () => {
   it('lists the engines, devices and threads, and what --engine auto picks', async () => {

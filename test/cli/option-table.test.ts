@@ -6,7 +6,7 @@ import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { TRAIN_OPTIONS, ALL_TRAIN_OPTIONS } from '../../src/cli/train-options.js';
-import { MODEL_PRESETS } from '../../src/model/branch.js';
+import { MODEL_PRESETS } from '../../src/model/network/branch.js';
 import { SCHEDULE_PRESETS } from '../../src/train/schedule.js';
 import { TRAIN_RECIPES } from '../../src/train/recipes.js';
 

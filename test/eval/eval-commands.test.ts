@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { initEngine } from '../../src/model/engine.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
 import { registerEvalCommands } from '../../src/cli/commands/eval-commands.js';
 import { readCsvFile } from '../../src/data/csv-file.js';
 import { readLabels } from '../../src/data/labels.js';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
-import { initEngine } from '../../src/model/engine.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
 import { startTraining } from '../../src/train/trainer.js';
 
 /**

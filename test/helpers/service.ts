@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll } from 'vitest';
 import { readLabels } from '../../src/data/labels.js';
-import { initEngine } from '../../src/model/engine.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { importDataset } from '../../src/catalog/catalog-import.js';
 import { createIdentifier, type Identifier, type IdentifierOptions } from '../../src/serve/identifier.js';

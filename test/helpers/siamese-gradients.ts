@@ -2,7 +2,7 @@
 // mode (BatchNorm on batch statistics): the quantity our engines must compute exactly like the
 // reference backend, whatever kernels, threads or library they use.
 import * as tf from '@tensorflow/tfjs';
-import { createSiamese, type ModelPresetName } from '../../src/model/siamese.js';
+import { createSiamese, type ModelPresetName } from '../../src/model/network/siamese.js';
 import { randomArray } from './numeric.js';
 
 export const PARITY_SIZE = 64;

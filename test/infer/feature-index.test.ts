@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createFeatureIndex, openFeatureIndex, reconcileFeatureIndex } from '../../src/infer/feature-index.js';
 import { shortlistRanker } from '../../src/infer/shortlist-ranking.js';
 import { buildScoredGallery, type GalleryRow } from '../../src/infer/scored-gallery.js';
-import { cosineHeadWeights, type HeadWeights } from '../../src/model/head-weights.js';
+import { cosineHeadWeights, type HeadWeights } from '../../src/model/network/head-weights.js';
 import { clusteredFeatures } from '../../src/data/synthetic-features.js';
 import { tmpDir } from '../helpers/tmp.js';
 

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { initEngine } from '../../src/model/engine.js';
-import { createSiamese } from '../../src/model/siamese.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
+import { createSiamese } from '../../src/model/network/siamese.js';
 import { computeFeatures } from '../../src/train/features.js';
 import { computeFeaturesOnnx } from '../../src/infer/branch-features.js';
 import { createImageCache } from '../../src/image/image-cache.js';

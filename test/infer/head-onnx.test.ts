@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { createHead, readHeadWeights } from '../../src/model/head.js';
-import { createBranch } from '../../src/model/branch.js';
-import { exportBranchOnnx, exportHeadOnnx } from '../../src/model/onnx-export.js';
+import { createHead, readHeadWeights } from '../../src/model/network/head.js';
+import { createBranch } from '../../src/model/network/branch.js';
+import { exportBranchOnnx, exportHeadOnnx } from '../../src/model/onnx/onnx-export.js';
 import { readHeadWeightsOnnx } from '../../src/infer/head-onnx.js';
 import { WhaleidError } from '../../src/util/errors.js';
 

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { initEngine } from '../../src/model/engine.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
 import { startTraining } from '../../src/train/trainer.js';
 import { createRng } from '../../src/util/random.js';
 import { runCli } from '../helpers/cli.js';

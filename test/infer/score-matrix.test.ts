@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { createHead, readHeadWeights, type HeadWeights } from '../../src/model/head.js';
+import { createHead, readHeadWeights, type HeadWeights } from '../../src/model/network/head.js';
 import { scoreAllPairs, scoreAllPairsParallel, scoreQueries, scoreQueriesParallel, scoreQueriesTopK } from '../../src/infer/score-matrix.js';
 import { createRng } from '../../src/util/random.js';
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import type { HeadWeights } from '../../src/model/head-weights.js';
+import type { HeadWeights } from '../../src/model/network/head-weights.js';
 import { createScoreKernel } from '../../src/infer/score-kernel.js';
 import { mergeRankings, rankIndividuals, rankingIndex, shardOf, type RankedIndividual } from '../../src/infer/score-shards.js';
 import { createRng } from '../../src/util/random.js';

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
 import path from 'node:path';
 import sharp from 'sharp';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
-import type { HeadWeights } from '../../src/model/head-weights.js';
+import type { HeadWeights } from '../../src/model/network/head-weights.js';
 import { createScoreKernel } from '../../src/infer/score-kernel.js';
 import { rankIndividuals, rankingIndex } from '../../src/infer/score-shards.js';
 import { createShardClient, type ShardClient } from '../../src/jobs/shard-client.js';

@@ -4,13 +4,13 @@
 // problem, and what they learn must land in the Siamese's branch and nowhere else.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine } from '../../src/model/engine.js';
-import { registerBatchNormGradient, unregisterBatchNormGradient } from '../../src/model/batch-norm-grad.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
+import { registerBatchNormGradient, unregisterBatchNormGradient } from '../../src/model/tfjs/batch-norm-grad.js';
 import { classifierModel, createBranchClassifier, LOGITS_LAYER, type ClassBatch } from '../../src/model/branch-classifier.js';
-import { layerSpecOf } from '../../src/model/layer-spec.js';
-import { loadNativeAddon } from '../../src/model/native-addon.js';
-import { createSiamese } from '../../src/model/siamese.js';
-import { readSiameseWeights } from '../../src/model/siamese-state.js';
+import { layerSpecOf } from '../../src/model/network/layer-spec.js';
+import { loadNativeAddon } from '../../src/model/native/native-addon.js';
+import { createSiamese } from '../../src/model/network/siamese.js';
+import { readSiameseWeights } from '../../src/model/network/siamese-state.js';
 import { relError } from '../helpers/numeric.js';
 
 const native = loadNativeAddon();

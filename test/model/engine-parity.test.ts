@@ -2,8 +2,8 @@
 // our engine (wasm + our Conv2D gradient, Sum/Mean and BatchNorm-gradient kernels) against the
 // cpu backend with tfjs's own kernels and gradients, in training mode (batch statistics).
 import { afterAll, describe, expect, it } from 'vitest';
-import { initEngine } from '../../src/model/engine.js';
-import { registerBatchNormGradient, unregisterBatchNormGradient } from '../../src/model/batch-norm-grad.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
+import { registerBatchNormGradient, unregisterBatchNormGradient } from '../../src/model/tfjs/batch-norm-grad.js';
 import { relError } from '../helpers/numeric.js';
 import { parityGradients, parityWeights } from '../helpers/siamese-gradients.js';
 

@@ -10,7 +10,7 @@ import { tmpDir } from '../helpers/tmp.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 
 const dir = tmpDir();
-const loader = path.resolve(import.meta.dirname, '../../src/model/native-addon.ts');
+const loader = path.resolve(import.meta.dirname, '../../src/model/native/native-addon.ts');
 const script = path.join(dir, 'load.ts');
 writeFileSync(script, `import { loadNativeAddon } from ${JSON.stringify(loader)};\nconst r = loadNativeAddon();\nconsole.log(JSON.stringify({ available: r.available, reason: r.available ? null : r.reason }));\n`);
 

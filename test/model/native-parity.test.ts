@@ -12,11 +12,11 @@
 // is (a wrong op, stride, padding or layout gives errors of order 1), and that the losses agree.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine } from '../../src/model/engine.js';
-import { registerBatchNormGradient, unregisterBatchNormGradient } from '../../src/model/batch-norm-grad.js';
-import { layerSpecOf } from '../../src/model/layer-spec.js';
-import type { ModelPresetName } from '../../src/model/presets.js';
-import { loadNativeAddon } from '../../src/model/native-addon.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
+import { registerBatchNormGradient, unregisterBatchNormGradient } from '../../src/model/tfjs/batch-norm-grad.js';
+import { layerSpecOf } from '../../src/model/network/layer-spec.js';
+import type { ModelPresetName } from '../../src/model/network/presets.js';
+import { loadNativeAddon } from '../../src/model/native/native-addon.js';
 import { relError } from '../helpers/numeric.js';
 import { parityBatch, parityGradients, parityModel, parityWeights, type ParityNetwork } from '../helpers/siamese-gradients.js';
 

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { identify, type KnownPhoto, type QueryPhoto } from '../../src/predict/identify.js';
 import { thresholdForNewShare } from '../../src/infer/threshold.js';
-import { createHead, readHeadWeights } from '../../src/model/head.js';
+import { createHead, readHeadWeights } from '../../src/model/network/head.js';
 import type { CropRequest } from '../../src/image/crop.js';
 
 // Features that depend only on the photo and its augmentation: enough to check the plumbing.

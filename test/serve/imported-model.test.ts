@@ -17,7 +17,7 @@ import { createIdentifier, type Identifier } from '../../src/serve/identifier.js
 import { createServer } from '../../src/serve/server.js';
 import { openJobQueue, type JobQueue } from '../../src/jobs/job-queue.js';
 import { openRunInference } from '../../src/infer/run-inference.js';
-import { readManifest } from '../../src/model/run-manifest.js';
+import { readManifest } from '../../src/model/folders/run-manifest.js';
 import { BACKENDS, newPostgresDatabase, openTestCatalog } from '../helpers/backends.js';
 import { cliLauncher, startCli, type CliProcess } from '../helpers/cli-process.js';
 import { runCli } from '../helpers/cli.js';

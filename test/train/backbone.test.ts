@@ -12,9 +12,9 @@ import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { loadDataset } from '../../src/data/dataset.js';
 import { embeddingInputBuffer, type Preprocessing } from '../../src/image/embedding-input.js';
 import { loadPhotoExtras } from '../../src/image/photo-extras.js';
-import { openTorchScriptEmbedder } from '../../src/model/native-backbone.js';
+import { openTorchScriptEmbedder } from '../../src/model/native/native-backbone.js';
 import { openRunInference } from '../../src/infer/run-inference.js';
-import { loadNativeAddon } from '../../src/model/native-addon.js';
+import { loadNativeAddon } from '../../src/model/native/native-addon.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const native = loadNativeAddon();

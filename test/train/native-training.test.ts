@@ -5,11 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { initEngine } from '../../src/model/engine.js';
-import { loadNativeAddon } from '../../src/model/native-addon.js';
-import { createNativeTrainingEngine } from '../../src/model/native-training-engine.js';
-import { createWasmTrainingEngine } from '../../src/model/wasm-training-engine.js';
-import { readAdamState } from '../../src/model/siamese-state.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
+import { loadNativeAddon } from '../../src/model/native/native-addon.js';
+import { createNativeTrainingEngine } from '../../src/model/native/native-training-engine.js';
+import { createWasmTrainingEngine } from '../../src/model/tfjs/wasm-training-engine.js';
+import { readAdamState } from '../../src/model/network/siamese-state.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { resumeTraining, startTraining } from '../../src/train/trainer.js';
 import { relError } from '../helpers/numeric.js';

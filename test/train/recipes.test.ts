@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { TRAIN_RECIPES, applyRecipe } from '../../src/train/recipes.js';
 import { resolveTrainConfig, viewRegExp } from '../../src/train/train-config.js';
 import { resolveSchedule, totalEpochs } from '../../src/train/schedule.js';
-import { MODEL_PRESETS, createBranch } from '../../src/model/branch.js';
+import { MODEL_PRESETS, createBranch } from '../../src/model/network/branch.js';
 
 describe('training recipes', () => {
   it('every recipe is a valid configuration with a valid schedule that starts on random negatives', () => {

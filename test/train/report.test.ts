@@ -5,7 +5,7 @@ import { niceTicks } from '../../src/train/report-chart.js';
 import { writeTrainingReport } from '../../src/train/report.js';
 import { chanceMap5, evaluateValidation } from '../../src/train/validation.js';
 import { tmpDir } from '../helpers/tmp.js';
-import type { HeadWeights } from '../../src/model/head.js';
+import type { HeadWeights } from '../../src/model/network/head.js';
 
 describe('report.html', () => {
   it('ticks are round values covering the range', () => {

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tmpDir } from '../helpers/tmp.js';
 import { copyFixture } from '../helpers/fixtures.js';
-import { loadNativeAddon } from '../../src/model/native-addon.js';
+import { loadNativeAddon } from '../../src/model/native/native-addon.js';
 
 const dir = tmpDir();
 const catalog = path.join(dir, 'catalog');

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import type { HeadWeights } from '../../src/model/head-weights.js';
+import type { HeadWeights } from '../../src/model/network/head-weights.js';
 import { chooseScorer, normalizeRows } from '../../src/train/scorer-choice.js';
 import type { TrainValidationSplit } from '../../src/train/split.js';
 import { createRng } from '../../src/util/random.js';

@@ -1,12 +1,12 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { initEngine } from '../../src/model/engine.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { startTraining } from '../../src/train/trainer.js';
-import { loadSiamese } from '../../src/model/model-io.js';
-import { MODEL_PRESETS } from '../../src/model/presets.js';
-import { readRunValidation, runPaths } from '../../src/model/run-folder.js';
+import { loadSiamese } from '../../src/model/folders/model-io.js';
+import { MODEL_PRESETS } from '../../src/model/network/presets.js';
+import { readRunValidation, runPaths } from '../../src/model/folders/run-folder.js';
 import { readHeadWeightsOnnx } from '../../src/infer/head-onnx.js';
 import { createOrtModel } from '../../src/infer/ort-session.js';
 import { predictDataset } from '../../src/predict/predict-dataset.js';

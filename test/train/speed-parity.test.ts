@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { initEngine } from '../../src/model/engine.js';
-import { registerBatchNormGradient, unregisterBatchNormGradient } from '../../src/model/batch-norm-grad.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
+import { registerBatchNormGradient, unregisterBatchNormGradient } from '../../src/model/tfjs/batch-norm-grad.js';
 import { startTraining } from '../../src/train/trainer.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { copyFixture } from '../helpers/fixtures.js';

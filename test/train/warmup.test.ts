@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { initEngine } from '../../src/model/engine.js';
-import { loadNativeAddon } from '../../src/model/native-addon.js';
+import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
+import { loadNativeAddon } from '../../src/model/native/native-addon.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { resolveTrainConfig } from '../../src/train/train-config.js';
 import { resumeTraining, startTraining } from '../../src/train/trainer.js';

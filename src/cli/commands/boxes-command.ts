@@ -6,7 +6,7 @@ import { WhaleidError } from '../../util/errors.js';
 import { createProgress, createPassProgress, type Progress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 import { BOX_MODEL_FILES } from '../../boxes/box-spec.js';
-import { WEIGHTS_BIN } from '../../model/run-folder.js';
+import { WEIGHTS_BIN } from '../../model/folders/run-folder.js';
 import { cliReport } from '../cli-report.js';
 
 /** What `whaleid boxes train` writes into its --out folder. */
@@ -71,7 +71,7 @@ export function registerBoxesCommand(program: Command, io: CliIo): void {
     run: async (opts) => {
       const out = opts.out;
       const sources = pairSources(opts.data, opts.boxes ?? []);
-      const { initEngine } = await import('../../model/engine.js');
+      const { initEngine } = await import('../../model/tfjs/tfjs-backend.js');
       const engine = await initEngine({ backend: opts.backend, threads: opts.threads });
       io.err(`engine: tfjs ${engine.backend}, ${engine.threads} thread(s)`);
       const { trainBoxModel } = await import('../../boxes/box-train.js');

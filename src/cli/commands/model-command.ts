@@ -6,7 +6,7 @@ import { cliReport } from '../cli-report.js';
 import type { CliIo } from '../io.js';
 import { WhaleidError } from '../../util/errors.js';
 import { CHANNEL_ORDERS, RESIZE_POLICIES, TENSOR_LAYOUTS, type Preprocessing } from '../../image/embedding-input.js';
-import { EMBEDDING_ONNX, PREPROCESSING_JSON } from '../../model/model-folder.js';
+import { EMBEDDING_ONNX, PREPROCESSING_JSON } from '../../model/folders/model-folder.js';
 
 /** Comma-separated numbers of --mean / --std, or a line naming the flag. */
 function numbers(flag: string, values: string[] | undefined): number[] | undefined {
