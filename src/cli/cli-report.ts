@@ -1,6 +1,6 @@
 import { createPassProgress, createProgress, type Progress } from '../util/progress.js';
 import type { TrainHooks } from '../train/trainer.js';
-import type { PipelineReport } from '../pipeline/report.js';
+import type { PipelineReport } from '../pipeline/pipeline-report.js';
 import type { CliIo } from './io.js';
 
 /**

@@ -15,7 +15,7 @@ import { invalidParameterError } from '../util/errors.js';
 import { choice, int, num, switchOff, text, type Field } from './option-field.js';
 import { common } from './common-options.js';
 import type { OptionValues } from './option-table.js';
-import type { EngineChoice } from '../pipeline/training-run.js';
+import type { EngineChoice } from '../pipeline/train-run.js';
 
 const isPresetName = (name: string): name is ModelPresetName => Object.hasOwn(MODEL_PRESETS, name);
 const presetNames = (): ModelPresetName[] => Object.keys(MODEL_PRESETS).filter(isPresetName);

@@ -12,7 +12,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { CropRequest, CropSettings } from '../image/crop.js';
 import type { ImageCache } from '../image/image-cache.js';
 import { exportBranchOnnx } from '../model/onnx/onnx-export.js';
-import { ortFeatures } from './features.js';
+import { ortFeatures } from './ort-features.js';
 import { createOrtModel } from './ort-session.js';
 
 /**

@@ -21,7 +21,7 @@ import { isModelFolder } from '../model/folders/model-folder.js';
 import { checkRunManifest, hasOnnxExport, runPaths } from '../model/folders/run-folder.js';
 import { checkModelIdentity, type Manifest } from '../model/folders/run-manifest.js';
 import { WhaleidError } from '../util/errors.js';
-import { ortFeatures } from './features.js';
+import { ortFeatures } from './ort-features.js';
 import { readHeadWeightsOnnx } from './head-onnx.js';
 import { readInt8Branch, type Precision } from './int8-branch.js';
 import { createOrtModel, type OrtModel } from './ort-session.js';

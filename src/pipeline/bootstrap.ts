@@ -8,8 +8,8 @@ import type { TrainConfig } from '../train/train-config.js';
 import { readStoredTrainConfig } from '../train/stored-config.js';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
 import { hasCheckpoint } from '../model/folders/run-folder.js';
-import { startTrainingEngine, trainRun, type EngineChoice } from './training-run.js';
-import type { PipelineReport } from './report.js';
+import { startTrainingEngine, trainRun, type EngineChoice } from './train-run.js';
+import type { PipelineReport } from './pipeline-report.js';
 
 /** Options of {@link bootstrapRun}. */
 export interface BootstrapOptions extends Omit<PredictOptions, 'runDir' | 'threshold' | 'newShare' | 'onMessage' | 'onFeatures' | 'onBoxes'> {

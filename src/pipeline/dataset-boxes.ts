@@ -9,7 +9,7 @@ import { shippedBoxModelDir } from '../boxes/box-spec.js';
 import { summariseIou, type IouSummary } from '../boxes/iou.js';
 import { readBoxes, writeBoxes } from '../image/boxes.js';
 import { renderContactSheet } from '../image/preview.js';
-import type { PipelineReport } from './report.js';
+import type { PipelineReport } from './pipeline-report.js';
 
 /** Options of {@link writeDatasetBoxes}. */
 export interface DatasetBoxesOptions {

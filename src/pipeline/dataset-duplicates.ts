@@ -9,7 +9,7 @@ import { createImageCache } from '../image/image-cache.js';
 import { decodeSideFor } from '../image/crop.js';
 import { findDuplicates, type DuplicateGroup } from '../image/duplicates.js';
 import { hashToHex } from '../image/phash.js';
-import type { PipelineReport } from './report.js';
+import type { PipelineReport } from './pipeline-report.js';
 
 /** The files written into the output folder. */
 export const DUPLICATE_LISTS = Object.freeze({ groups: 'duplicates.csv', testTrain: 'test-train-duplicates.csv', hashes: 'phash.csv' });

@@ -14,8 +14,8 @@ import { allNewWhale, mostFrequentIds } from '../predict/baselines.js';
 import type { Scores } from '../infer/metrics.js';
 import { predictDataset } from '../predict/predict-dataset.js';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../train/train-config.js';
-import type { PipelineReport } from './report.js';
-import { startTrainingEngine, trainRun, type EngineChoice } from './training-run.js';
+import type { PipelineReport } from './pipeline-report.js';
+import { startTrainingEngine, trainRun, type EngineChoice } from './train-run.js';
 import { calibrateOnHeldOut, holdOutIndividuals } from './demo-matchers.js';
 import type { MatcherKind } from '../infer/matchers/matcher-registry.js';
 

@@ -16,9 +16,9 @@ import { readStoredTrainConfig } from '../train/stored-config.js';
 import { bootstrapRun, PSEUDO_LABELS } from './bootstrap.js';
 import { DUPLICATE_LISTS, writeDatasetDuplicates } from './dataset-duplicates.js';
 import { newFirstLine, writePrediction } from './prediction-files.js';
-import type { PipelineReport } from './report.js';
+import type { PipelineReport } from './pipeline-report.js';
 import { refuseChangesOnResume } from './resume-check.js';
-import { startTrainingEngine, trainRun, type EngineChoice } from './training-run.js';
+import { startTrainingEngine, trainRun, type EngineChoice } from './train-run.js';
 
 /** Options of {@link runKaggle}. */
 export interface KaggleOptions {

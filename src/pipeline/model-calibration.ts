@@ -14,7 +14,7 @@ import { calibrateCosine, type CosineCalibration } from '../infer/cosine-calibra
 import { openEmbeddingInference } from '../infer/embedding-model.js';
 import { isModelFolder, writeModelCalibration, type ModelCalibration } from '../model/folders/model-folder.js';
 import { WhaleidError } from '../util/errors.js';
-import type { PipelineReport } from './report.js';
+import type { PipelineReport } from './pipeline-report.js';
 
 /** Where the labelled photos come from: a dataset folder, or an open catalog. */
 export type CalibrationSource = { data: string; boxes?: string; rotate?: string } | { catalog: Catalog; name: string };

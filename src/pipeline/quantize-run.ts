@@ -22,7 +22,7 @@ import { prepareTrainingData, type TrainingData } from '../train/training-data.j
 import { evaluateValidation } from '../train/validation.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { WhaleidError } from '../util/errors.js';
-import type { PipelineReport } from './report.js';
+import type { PipelineReport } from './pipeline-report.js';
 
 /** Options of {@link quantizeRun}. */
 export interface QuantizeRunOptions {

@@ -8,7 +8,7 @@ import { NEW_WHALE } from '../data/labels.js';
 import { loadCrop, type CropRequest, type CropSettings } from '../image/crop.js';
 import type { ImageCache } from '../image/image-cache.js';
 import type { ValidationExample } from './validation.js';
-import type { ReportGalleryItem } from './report.js';
+import type { ReportGalleryItem } from './run-report.js';
 
 /** Side of the gallery's thumbnails in pixels. */
 const THUMB = 96;

@@ -11,7 +11,7 @@ import { removeRunManifest, runPaths, writeRunManifest, writeRunValidation } fro
 import type { Siamese } from '../model/network/siamese.js';
 import { modelIdentity, saveCheckpoint } from './checkpoint.js';
 import { buildReportGallery } from './report-gallery.js';
-import { writeTrainingReport } from './report.js';
+import { writeTrainingReport } from './run-report.js';
 import type { ScorerChoice } from './scorer-choice.js';
 import type { TrainingRun } from './training-run.js';
 

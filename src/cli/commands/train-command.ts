@@ -35,7 +35,7 @@ export function registerTrainCommand(program: Command, io: CliIo): void {
       const resume = o.resume;
       const runDir = resume ?? o.out ?? '';
       const settings = { ...trainSettings(o), data: o.data ?? '' };
-      const { trainRun } = await import('../../pipeline/training-run.js');
+      const { trainRun } = await import('../../pipeline/train-run.js');
       const stop = stopOnInterrupt(io, 'stopping after this step; the last checkpoint is kept (Ctrl-C again to quit now)');
       const { result } = await trainRun(runDir, settings, {
         resume: Boolean(resume), moreMinutes: o.moreMinutes, engine: engineChoice(o), report: cliReport(io, o.quiet, ''), signal: stop.signal,

@@ -1,5 +1,5 @@
 /** Synthetic fluke catalogs (`whaleid synth`): public API re-exports. */
-export { generateSynthCatalog, SYNTH_MARKER, type SynthOptions, type SynthSummary } from './catalog.js';
+export { generateSynthCatalog, SYNTH_MARKER, type SynthOptions, type SynthSummary } from './synth-catalog.js';
 export { planCatalog, type CatalogPlan, type PlannedPhoto } from './plan.js';
 export { drawIndividual, type Individual } from './individual.js';
 export { drawPhotoScene } from './photo-scene.js';

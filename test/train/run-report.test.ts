@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { niceTicks } from '../../src/train/report-chart.js';
-import { writeTrainingReport } from '../../src/train/report.js';
+import { writeTrainingReport } from '../../src/train/run-report.js';
 import { chanceMap5, evaluateValidation } from '../../src/train/validation.js';
 import { tmpDir } from '../helpers/tmp.js';
 import type { HeadWeights } from '../../src/model/network/head.js';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
 import { createSiamese } from '../../src/model/network/siamese.js';
-import { computeFeatures } from '../../src/train/features.js';
+import { computeFeatures } from '../../src/train/tfjs-features.js';
 import { computeFeaturesOnnx } from '../../src/infer/branch-features.js';
 import { createImageCache } from '../../src/image/image-cache.js';
 import { scenePhoto } from '../helpers/photos.js';

@@ -13,7 +13,7 @@ import { formatIssue, reportIssues } from '../data/issues.js';
 import { resolveTrainConfig, type TrainConfig } from '../train/train-config.js';
 import { readStoredTrainConfig } from '../train/stored-config.js';
 import { resumeConfig, resumeTraining, startTraining, type TrainOptions, type TrainResult } from '../train/trainer.js';
-import type { PipelineReport } from './report.js';
+import type { PipelineReport } from './pipeline-report.js';
 import { refuseChangesOnResume } from './resume-check.js';
 import { resumedEngine, runEngineRecord, withEngineDefaults, type EngineChoice, type RunEngine } from './run-engine.js';
 
