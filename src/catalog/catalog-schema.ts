@@ -90,6 +90,30 @@ export const MIGRATIONS: readonly string[] = [
    DROP TABLE decisions;
    ALTER TABLE decisions_v2 RENAME TO decisions;
    CREATE INDEX decisions_photo ON decisions(photo_id);`,
+  // 4: annotations: a photo holds several animals, each with its box (x, y, w, h in pixels and a
+  // rotation theta in radians), species, viewpoint and individual. Every photo gets its first
+  // annotation (ordinal 0) from its own box and individual, which the photo's columns keep
+  // mirroring (photos-store.ts writes both), so every existing query of a photo's box and
+  // individual still holds. uuids: given by an import (Wildbook's), else derived when exported
+  `CREATE TABLE annotations (
+     id INTEGER PRIMARY KEY,
+     photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+     ordinal INTEGER NOT NULL CHECK (ordinal >= 0),
+     x REAL, y REAL, w REAL, h REAL,
+     theta REAL NOT NULL DEFAULT 0,
+     species TEXT NOT NULL DEFAULT '',
+     viewpoint TEXT NOT NULL DEFAULT '',
+     individual_id INTEGER REFERENCES individuals(id),
+     uuid TEXT UNIQUE,
+     UNIQUE (photo_id, ordinal)
+   );
+   CREATE INDEX annotations_individual ON annotations(individual_id);
+   INSERT INTO annotations (photo_id, ordinal, x, y, w, h, individual_id)
+     SELECT id, 0, box_x0, box_y0, box_x1 - box_x0, box_y1 - box_y0, individual_id FROM photos ORDER BY id;
+   ALTER TABLE photos ADD COLUMN uuid TEXT;
+   CREATE UNIQUE INDEX photos_uuid ON photos(uuid);
+   ALTER TABLE individuals ADD COLUMN uuid TEXT;
+   CREATE UNIQUE INDEX individuals_uuid ON individuals(uuid);`,
 ];
 
 /**
@@ -127,6 +151,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `ALTER TABLE decisions DROP CONSTRAINT decisions_action_check;
    ALTER TABLE decisions ADD CONSTRAINT decisions_action_check CHECK (action IN ('import', 'confirm', 'new-individual', 'skip', 'merge', 'undo'));
    ALTER TABLE decisions ADD COLUMN undoes BIGINT REFERENCES decisions(id);`,
+  toPostgresDdl(MIGRATIONS[3]),
 ];
 
 /** PostgreSQL's stand-in for SQLite's user_version and data_version: one row. */

@@ -15,6 +15,8 @@ export interface IndividualsTable {
   created_at: string;
   created_by: Generated<string>;
   merged_into: number | null;
+  /** Given by an import (Wildbook's individual uuid), else null: exports derive one (migration 4). */
+  uuid: string | null;
 }
 
 /** The `photos` table. */
@@ -42,6 +44,28 @@ export interface PhotosTable {
   taken_on_source: DetailSource | null;
   position_source: DetailSource | null;
   encounter_id: number | null;
+  /** Given by an import (Wildbook's media asset uuid), else null: exports derive one (migration 4). */
+  uuid: string | null;
+}
+
+/**
+ * The `annotations` table (migration 4): one animal in a photo. Ordinal 0 is the photo's first
+ * annotation, whose box and individual the photo's own columns mirror; a null box is the whole
+ * photo.
+ */
+export interface AnnotationsTable {
+  id: Generated<number>;
+  photo_id: number;
+  ordinal: number;
+  x: number | null;
+  y: number | null;
+  w: number | null;
+  h: number | null;
+  theta: Generated<number>;
+  species: Generated<string>;
+  viewpoint: Generated<string>;
+  individual_id: number | null;
+  uuid: string | null;
 }
 
 /**
@@ -86,6 +110,7 @@ export interface CatalogRevisionTable {
 export interface CatalogTables {
   individuals: IndividualsTable;
   photos: PhotosTable;
+  annotations: AnnotationsTable;
   features: FeaturesTable;
   decisions: DecisionsTable;
   encounters: EncountersTable;
@@ -100,6 +125,7 @@ export const TABLE_ORDER: readonly { table: keyof CatalogTables; key: readonly s
   { table: 'individuals', key: ['id'] },
   { table: 'encounters', key: ['id'] },
   { table: 'photos', key: ['id'] },
+  { table: 'annotations', key: ['id'] },
   { table: 'features', key: ['photo_id', 'model_version'] },
   { table: 'decisions', key: ['id'] },
 ];

@@ -71,6 +71,50 @@ export interface DecisionRecord {
   undoes: number | null;
 }
 
+/** An annotation's box in pixels: top-left corner, width and height (COCO's `bbox`). */
+export interface AnnotationBox {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/**
+ * One animal in a photo. A photo holds one or more; the first (ordinal 0) is the one the photo's
+ * own box and individual mirror, so the review, the gallery and the decisions (per photo today)
+ * work on it.
+ */
+export interface AnnotationRecord {
+  id: number;
+  photoId: number;
+  /** 0 for the photo's first annotation, then 1, 2, ... in the order they were added. */
+  ordinal: number;
+  /** null: the whole photo. */
+  box: AnnotationBox | null;
+  /** Rotation of the box in radians (Wildbook's `theta`), 0 when upright. */
+  theta: number;
+  /** Species or IA class as given (`whale_fluke`, `Megaptera novaeangliae`); '' when unknown. */
+  species: string;
+  /** Viewpoint as given (fluke, left, right, dorsal, ...); '' when unknown. */
+  viewpoint: string;
+  individualId: number | null;
+  /** The uuid an import gave it, else null (exports derive one). */
+  uuid: string | null;
+}
+
+/** An annotation of a new photo (imports of COCO and Wildbook files). */
+export interface NewAnnotation {
+  box: AnnotationBox | null;
+  theta?: number;
+  species?: string;
+  viewpoint?: string;
+  /** The individual by name (found, following merges, or created in the photo's transaction). */
+  individualName?: string | null;
+  /** Stored on an individual this annotation creates. */
+  individualUuid?: string | null;
+  uuid?: string | null;
+}
+
 /** Details of a new photo besides its bytes. */
 export interface NewPhoto {
   originalName: string;
@@ -91,6 +135,14 @@ export interface NewPhoto {
    * is given.
    */
   individualName?: string;
+  /**
+   * The photo's annotations, first one first (imports of COCO and Wildbook files). When given, the
+   * photo's box and individual are the first annotation's (`box`, `individualId` and
+   * `individualName` are not used).
+   */
+  annotations?: NewAnnotation[];
+  /** The media asset's uuid an import gave (kept for exports). */
+  uuid?: string | null;
 }
 
 /** Who made a decision and with which model's proposal. */

@@ -8,6 +8,7 @@ import { createFeatures, type FeaturesStore } from './features-store.js';
 import { createIndividuals, type IndividualsStore } from './individuals-store.js';
 import { openPhotoFiles, type PhotoFiles } from './photo-files.js';
 import { createPhotos, type PhotosStore } from './photos-store.js';
+import { createAnnotations, type AnnotationsStore } from './annotations-store.js';
 import { createSightings, type SightingsStore } from './sightings-store.js';
 import { openPostgresConnection } from './postgres-connection.js';
 import { openSqliteConnection, type CatalogDbOptions } from './sqlite-connection.js';
@@ -36,10 +37,10 @@ export interface CatalogOptions {
 
 /**
  * An open catalog: a database (SQLite file or PostgreSQL) + content-addressed photo folder, seen
- * through its stores (photos, individuals, decisions, features, backup, sightings). The
+ * through its stores (photos, annotations, individuals, decisions, features, backup, sightings). The
  * connection itself stays inside.
  */
-export interface Catalog extends PhotosStore, IndividualsStore, DecisionsStore, FeaturesStore, BackupStore, SightingsStore {
+export interface Catalog extends PhotosStore, AnnotationsStore, IndividualsStore, DecisionsStore, FeaturesStore, BackupStore, SightingsStore {
   /** The SQLite file, or the PostgreSQL URL without its password. */
   readonly file: string;
   readonly backend: CatalogBackend;
@@ -115,13 +116,15 @@ export async function openCatalog(location: string, options: CatalogOptions = {}
   const log = createDecisionLog(db);
   const individuals = createIndividuals(db);
   const features = createFeatures(db);
-  const photos = createPhotos(db, files, maxPixels, { individuals, log, features });
+  const annotations = createAnnotations(db, individuals);
+  const photos = createPhotos(db, files, maxPixels, { individuals, log, features, annotations });
   return {
     file: db.file,
     backend: db.backend,
     photoFiles: files,
     maxPixels,
     ...photos.api,
+    ...annotations.api,
     ...individuals.api,
     ...createDecisions(db, { photos, individuals, log }),
     ...features.api,

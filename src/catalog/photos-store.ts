@@ -1,5 +1,4 @@
 import type { Box } from '../image/affine.js';
-import { WhaleidError } from '../util/errors.js';
 import { boxKey } from './box-key.js';
 import { sql, type Insertable, type RawBuilder } from 'kysely';
 import { containsText, now, pageArgs, type CatalogDb } from './catalog-db.js';
@@ -13,6 +12,8 @@ import { NotFoundError } from './not-found-error.js';
 import { inspectPhoto, type PhotoFacts, type PhotoFiles } from './photo-files.js';
 import { dateField, textField } from './text-fields.js';
 import { positionFields, withExif } from './photo-details.js';
+import { checkAnnotation, type Annotations, type CheckedAnnotation } from './annotations-store.js';
+import { checkBox, cornersOf, sizedOf } from './box-check.js';
 
 /** The photos of a catalog, as the catalog's users see them. */
 export interface PhotosStore {
@@ -44,21 +45,6 @@ export interface Photos {
 type InsertRow = Omit<Insertable<PhotosTable>, 'id' | 'encounter_id'>;
 
 /**
- * Refuses a box that cannot be a fluke's: corners out of order, less than a pixel of it inside the
- * photo each way (a zero-area box gave a crop of nothing), or a corner further than the photo's
- * own size beyond its edges (±1e308 boxes were accepted and cropped to noise).
- */
-function checkBox(b: Box, width: number, height: number): Box {
-  const ok = [b.x0, b.y0, b.x1, b.y1].every(Number.isFinite) && b.x1 > b.x0 && b.y1 > b.y0 && b.x0 < width && b.y0 < height && b.x1 > 0 && b.y1 > 0;
-  if (!ok) throw new WhaleidError(`box ${JSON.stringify(b)}: expected x0 < x1 and y0 < y1 overlapping the ${width}x${height} photo`);
-  const near = b.x0 >= -width && b.x1 <= 2 * width && b.y0 >= -height && b.y1 <= 2 * height;
-  if (!near) throw new WhaleidError(`box ${JSON.stringify(b)}: expected corners within one photo size of the ${width}x${height} photo's edges (x ${-width}..${2 * width}, y ${-height}..${2 * height})`);
-  const inside = { w: Math.min(b.x1, width) - Math.max(b.x0, 0), h: Math.min(b.y1, height) - Math.max(b.y0, 0) };
-  if (inside.w < 1 || inside.h < 1) throw new WhaleidError(`box ${JSON.stringify(b)}: expected at least 1 pixel wide and high inside the ${width}x${height} photo (${Number(inside.w.toPrecision(3))}x${Number(inside.h.toPrecision(3))} is)`);
-  return b;
-}
-
-/**
  * The photos store: rows by content hash, bytes in the content-addressed folder, boxes, review
  * state. A photo added with an individual (imports) is identified at once with an `import`
  * decision, in one transaction with the individual it may create.
@@ -66,14 +52,14 @@ function checkBox(b: Box, width: number, height: number): Box {
  * @param db - the catalog's connection
  * @param files - the photo folder
  * @param maxPixels - largest photo accepted
- * @param deps - the individuals store, the decision log and the feature store it writes with
+ * @param deps - the individuals store, the decision log, the feature store and the annotations store it writes with
  * @returns the store and its helpers for the decisions store
  * @example
- * const photos = createPhotos(db, openPhotoFiles('whales.db.photos'), 1e8, { individuals, log, features });
+ * const photos = createPhotos(db, openPhotoFiles('whales.db.photos'), 1e8, { individuals, log, features, annotations });
  * const { photo } = await photos.api.addPhoto(bytes, { originalName: 'a.jpg' });
  */
-export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number, deps: { individuals: Individuals; log: DecisionLog; features: Features }): Photos {
-  const { individuals, log, features } = deps;
+export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number, deps: { individuals: Individuals; log: DecisionLog; features: Features; annotations: Annotations }): Photos {
+  const { individuals, log, features, annotations } = deps;
   const bySha = (sha256: string) => db.q().selectFrom('photos').selectAll().where('sha256', '=', sha256).executeTakeFirst();
 
   const photo = async (id: number): Promise<PhotoRecord> => {
@@ -82,8 +68,8 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
     return photoOf(r);
   };
 
-  /** Inserts the row (or finds the same bytes) and files it under its individual, in one write. */
-  const insertPhoto = (facts: PhotoFacts, row: Omit<InsertRow, 'individual_id' | 'status'>, target: number | string | null, by: string) => db.write(async () => {
+  /** Inserts the row and its annotations (or finds the same bytes) and files it under its individual, in one write. */
+  const insertPhoto = (facts: PhotoFacts, row: Omit<InsertRow, 'individual_id' | 'status'>, target: number | string | null, by: string, notes: readonly CheckedAnnotation[]) => db.write(async () => {
     const existing = await bySha(facts.sha256);
     if (existing) return { photo: photoOf(existing), duplicate: true, newIndividual: false };
     let individualId: number | null = null;
@@ -92,10 +78,13 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
       const resolved = await individuals.resolveName(target, by);
       individualId = resolved.individual.id;
       newIndividual = resolved.created;
+      const uuid = notes[0]?.individualUuid ?? null;
+      if (newIndividual && uuid !== null) await db.q().updateTable('individuals').set({ uuid }).where('id', '=', individualId).execute();
     } else if (target !== null) {
       individualId = (await individuals.live(target)).id;
     }
     const { id } = await db.q().insertInto('photos').values({ ...row, individual_id: individualId, status: individualId === null ? 'pending' : 'identified' }).returning('id').executeTakeFirstOrThrow();
+    await annotations.insertAll(id, notes, individualId, by);
     if (individualId !== null) await log.record(id, 'import', individualId, null, { by: by || 'anonymous' });
     return { photo: await photo(id), duplicate: false, newIndividual };
   });
@@ -106,22 +95,26 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
       const facts = await inspectPhoto(bytes, name || 'photo', maxPixels);
       const known = await bySha(facts.sha256);
       if (known) return { photo: photoOf(known), duplicate: true, newIndividual: false };
-      const box = meta.box ? checkBox(meta.box, facts.width, facts.height) : null;
-      const given = { takenOn: meta.takenOn ? dateField('takenOn', meta.takenOn) : null, position: positionFields(meta.latitude ?? null, meta.longitude ?? null) };
+      // the photo's box and individual are its first annotation's
+      const given = meta.annotations?.length ? meta.annotations.map((a) => checkAnnotation(a, facts.width, facts.height)) : null;
+      const box = given ? (given[0].box ? cornersOf(given[0].box) : null) : meta.box ? checkBox(meta.box, facts.width, facts.height) : null;
+      const notes = given ?? [{ box: box ? sizedOf(box) : null, theta: 0, species: '', viewpoint: '', individualName: null, individualUuid: null, uuid: null }];
+      const uuid = meta.uuid ? textField('uuid', meta.uuid, 100, false, 'name') : null;
+      const stated = { takenOn: meta.takenOn ? dateField('takenOn', meta.takenOn) : null, position: positionFields(meta.latitude ?? null, meta.longitude ?? null) };
       const location = meta.location ? textField('location', meta.location, 500) : null;
       // what a person gave wins; the camera's EXIF fills the rest
-      const { takenOn, position } = await withExif(bytes, given);
+      const { takenOn, position } = await withExif(bytes, stated);
       const by = textField('uploadedBy', meta.uploadedBy ?? '', 100, true);
       // bytes first, row second: a kill between them leaves an unreferenced file (harmless, reused
       // by the next upload of those bytes), never a row without its photo
       await files.put(bytes, facts);
-      const target = meta.individualId ?? meta.individualName ?? null;
+      const target = given ? given[0].individualName : meta.individualId ?? meta.individualName ?? null;
       return insertPhoto(facts, {
         sha256: facts.sha256, format: facts.format, bytes: facts.bytes, width: facts.width, height: facts.height, original_name: name,
         box_x0: box?.x0 ?? null, box_y0: box?.y0 ?? null, box_x1: box?.x1 ?? null, box_y1: box?.y1 ?? null, box_source: box ? (meta.boxSource ?? 'user') : 'none',
         taken_on: takenOn.value, location, latitude: position.value?.latitude ?? null, longitude: position.value?.longitude ?? null,
-        taken_on_source: takenOn.source, position_source: position.source, uploaded_by: by, uploaded_at: now(),
-      }, target, by);
+        taken_on_source: takenOn.source, position_source: position.source, uploaded_by: by, uploaded_at: now(), uuid,
+      }, target, by, notes);
     },
     photo,
     photoFile: (p) => files.pathOf(p.sha256, p.format),
@@ -140,6 +133,7 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
       const p = await photo(photoId);
       const b = checkBox(box, p.width, p.height);
       await db.q().updateTable('photos').set({ box_x0: b.x0, box_y0: b.y0, box_x1: b.x1, box_y1: b.y1, box_source: source }).where('id', '=', photoId).execute();
+      await annotations.mirrorFirst(photoId, { box: sizedOf(b) });
       await features.dropPhoto(photoId); // the crop changed
       return photo(photoId);
     }),
@@ -154,9 +148,11 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
     api,
     assign: async (photoId, individualId, status) => {
       await db.q().updateTable('photos').set({ individual_id: individualId, status }).where('id', '=', photoId).execute();
+      await annotations.mirrorFirst(photoId, { individualId });
     },
     moveAll: async (targetId, sourceId) => {
       await db.q().updateTable('photos').set({ individual_id: targetId }).where('individual_id', '=', sourceId).execute();
+      await annotations.moveAll(targetId, sourceId);
     },
   };
 }
