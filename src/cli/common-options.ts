@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
-import { choice, int, switchOn, text, type Field } from './option-field.js';
+import { choice, int, list, switchOn, text, type Field } from './option-field.js';
 import { MATCHER_KINDS, matcherOf } from '../infer/matchers/matcher-registry.js';
 import { PRECISIONS } from '../infer/int8-branch.js';
 
@@ -36,6 +36,8 @@ export const common = {
   data: text('--data <dir>', 'dataset folder (Kaggle layout or one folder per individual)').asInput('dataset'),
   /** A trained run read by the command. */
   model: text('--model <runDir>', 'training run folder').asInput('run'),
+  /** Learned models read by a command that fuses several: `--model` repeated (runs or imported model folders). */
+  models: list('--model <dir>', 'a training run or imported model folder; repeat it to fuse several models (--matcher fused: with local; fused-learned: without)').asInput('run'),
   /** A written file: refused when it exists (unless --force) or is an input. */
   outFile: (help: string, also?: readonly string[]) => text('--out <path>', help).asOutput({ kind: 'file', also }),
   seed: int('--seed <n>', 'random seed; the same seed gives the same result').withDefault(0),
