@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
-import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
-import { ACCEPTED_FORMATS, checkPhotoHeader } from '../image/photo-policy.js';
+import { DEFAULT_MAX_PIXELS, decodePhoto, type DecodedPhoto } from '../image/decode.js';
+import { ACCEPTED_FORMATS } from '../image/photo-policy.js';
 import { WhaleidError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
@@ -25,20 +24,17 @@ export interface PhotoFacts {
  * @param bytes - the uploaded or imported file
  * @param name - the name to use in errors (the client's file name, shown, never used as a path)
  * @param maxPixels - largest width x height accepted
+ * @param decoded - the photo decoded already by {@link decodePhoto} (an upload decodes once and
+ *   passes it down), at any reduction; without it the photo is decoded here
  * @returns the facts
  * @throws {@link WhaleidError} when the bytes are empty, not an accepted image type, corrupt, or too large
  * @example
  * const facts = await inspectPhoto(await readFile('a.jpg'), 'a.jpg');
  */
-export async function inspectPhoto(bytes: Buffer, name: string, maxPixels = DEFAULT_MAX_PIXELS): Promise<PhotoFacts> {
-  // the one input policy (format from the bytes, size, end marker), then every pixel decoded once
-  const { format, width, height } = await checkPhotoHeader(bytes, name, maxPixels);
-  try {
-    // a header can be valid over truncated or corrupt pixel data: decode it all once
-    await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).greyscale().raw().toBuffer();
-  } catch (e) {
-    throw new WhaleidError(`${name}: corrupt or truncated ${format} (${(e as Error).message.split('\n')[0]})`);
-  }
+export async function inspectPhoto(bytes: Buffer, name: string, maxPixels = DEFAULT_MAX_PIXELS, decoded?: DecodedPhoto): Promise<PhotoFacts> {
+  // the one input policy (format from the bytes, size, end marker), then every pixel decoded once:
+  // a header can be valid over truncated or corrupt pixel data
+  const { format, width, height } = decoded ?? await decodePhoto(bytes, name, { maxPixels });
   return { sha256: createHash('sha256').update(bytes).digest('hex'), format, width, height, bytes: bytes.length };
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { decodeGrey, type DecodeOptions, type GreyImage } from './decode.js';
+import { decodeGrey, type DecodedPhoto, type DecodeOptions, type GreyImage } from './decode.js';
 import { WhaleidError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
@@ -11,6 +11,12 @@ export interface ImageCache {
   load(file: string): Promise<GreyImage>;
   /** Hits and misses so far (for benchmarks and logs). */
   stats(): { hits: number; misses: number };
+  /**
+   * This cache, but `file` served from a photo decoded already at this cache's reduction (an
+   * upload's one decode); nothing is written to the cache folder for it. A photo decoded at
+   * another reduction is not used (its pixels would differ).
+   */
+  withDecoded(file: string, photo: DecodedPhoto): ImageCache;
 }
 
 /** Options of {@link createImageCache}. */
@@ -42,8 +48,10 @@ export function createImageCache(options: ImageCacheOptions = {}): ImageCache {
   let hits = 0;
   let misses = 0;
   const settings = `v${VERSION}:side=${options.maxSide ?? 0}:px=${options.maxPixels ?? 0}`;
-  return {
+  const cache: ImageCache = {
     stats: () => ({ hits, misses }),
+    // a photo decoded at other settings would give other pixels: then the file is decoded as usual
+    withDecoded: (decodedFile, photo) => (photo.maxSide !== options.maxSide ? cache : { ...cache, load: async (file) => (file === decodedFile ? photo.grey : cache.load(file)) }),
     async load(file: string): Promise<GreyImage> {
       let bytes: Buffer;
       try {
@@ -69,6 +77,7 @@ export function createImageCache(options: ImageCacheOptions = {}): ImageCache {
       return img;
     },
   };
+  return cache;
 }
 
 async function readEntry(file: string): Promise<GreyImage | null> {

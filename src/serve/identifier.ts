@@ -3,6 +3,7 @@ import type { PhotoRecord } from '../catalog/catalog-types.js';
 import { boxKey } from '../catalog/box-key.js';
 import { decodeSideFor, type CropSettings } from '../image/crop.js';
 import { createImageCache } from '../image/image-cache.js';
+import type { DecodedPhoto } from '../image/decode.js';
 import { loadRunModel, trainedWithBoxes, type RunModel } from '../predict/run-model.js';
 import { newIndividualThreshold } from '../infer/threshold.js';
 import { buildScoredGallery, createFeatureCache, type FeatureCache, type ScoredGallery } from '../infer/scored-gallery.js';
@@ -77,9 +78,10 @@ export interface Identifier {
   sync(onProgress?: (done: number, total: number) => void): Promise<number>;
   /**
    * The top individuals for a catalog photo (its features computed and stored when missing, or,
-   * with `queued`, a {@link FeaturesPendingError} until a worker has extracted them).
+   * with `queued`, a {@link FeaturesPendingError} until a worker has extracted them). `decoded`:
+   * the photo decoded already (an upload's one decode), so computing its features decodes nothing.
    */
-  identify(photoId: number, options?: { k?: number; photosPerCandidate?: number }): Promise<Identification>;
+  identify(photoId: number, options?: { k?: number; photosPerCandidate?: number; decoded?: DecodedPhoto }): Promise<Identification>;
   /** Sharded scoring: live workers and how queries were scored (null without `scoring`). */
   scoringStats(): (ShardStats & { workers: number; local: number }) | null;
   close(): Promise<void>;
@@ -196,7 +198,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       const k = o.k ?? 5;
       const per = o.photosPerCandidate ?? 3;
       const photo = await catalog.photo(photoId);
-      const q = await learned.featuresOf(photo);
+      const q = await learned.featuresOf(photo, o.decoded);
       const g = await gallery.current(() => sync());
       const n = g.scored.rows.length;
       // a catalog photo is not its own candidate
@@ -234,7 +236,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
 interface LearnedFeatures {
   readonly cache: FeatureCache;
   /** A photo's features: held, stored, or computed now (queued: a {@link FeaturesPendingError} until a worker has them). */
-  featuresOf(photo: PhotoRecord): Promise<Float32Array>;
+  featuresOf(photo: PhotoRecord, decoded?: DecodedPhoto): Promise<Float32Array>;
   /** Reads or computes (not queued) the features of every gallery photo; returns how many were computed. */
   sync(onProgress?: (done: number, total: number) => void): Promise<number>;
 }
@@ -249,22 +251,22 @@ function learnedFeatures(catalog: Catalog, run: RunModel, options: Pick<Identifi
   const images = createImageCache({ dir: options.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
   const cache = createFeatureCache(catalog, modelVersion, { block });
   const rowOf = (p: PhotoRecord): { photoId: number; boxKey: string } => ({ photoId: p.id, boxKey: boxKey(p.box) });
-  const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<void> => {
+  const compute = async (photos: PhotoRecord[], onProgress?: (done: number, total: number) => void, decoded?: DecodedPhoto): Promise<void> => {
     const requests = photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined }));
-    const out = await run.inference.features(images, requests, run.crop, onProgress);
+    const out = await run.inference.features(decoded ? images.withDecoded(requests[0].file, decoded) : images, requests, run.crop, onProgress);
     const entries = photos.map((p, i) => ({ photoId: p.id, vector: out.slice(i * F, (i + 1) * F) }));
     await catalog.putFeatures(modelVersion, entries);
     photos.forEach((p, i) => cache.set(rowOf(p), entries[i].vector));
   };
   return {
     cache,
-    async featuresOf(photo) {
+    async featuresOf(photo, decoded) {
       const row = rowOf(photo);
       if (!cache.get(row)) await cache.load([row]);
       const held = cache.get(row);
       if (held) return held;
       if (options.queued) throw new FeaturesPendingError(`photo ${photo.id}: being processed (its features are not extracted yet; its candidates come when a worker has them)`);
-      await compute([photo]);
+      await compute([photo], undefined, decoded);
       return cache.get(row)!;
     },
     async sync(onProgress) {
