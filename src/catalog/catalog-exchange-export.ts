@@ -101,7 +101,7 @@ export async function writeExchangePhotos(exchange: CatalogExchange, dir: string
     }
     const bytes = await fs.readFile(source);
     if (bytes.equals(there)) continue;
-    if (!force) throw new WhaleidError(`${target}: exists with other bytes; give --force to replace it, or another folder`);
+    if (!force) throw new WhaleidError(`${target}: exists with other bytes; remove it or give another folder`);
     plan.push({ target, bytes, source });
   }
   for (const [i, p] of plan.entries()) {

@@ -52,8 +52,15 @@ function check(issues: DataIssue[], from: ExchangePhoto['from'], field: string, 
  * a readable photo of the size the file states, it is not another row's photo, and each
  * annotation (box within the photo, rotation, species, viewpoint, individual name), date,
  * position and place name is one the catalog takes. Uuids must not be another photo's.
+ *
+ * @param catalog - the catalog (its pixel limit and stored uuids)
+ * @param photos - what the format's reader found
+ * @param options - the media folder, progress
+ * @returns every problem found
+ * @example
+ * const issues = await checkExchange(cat, readCoco(text, 'annotations.json').photos, { media: 'images' });
  */
-async function checkAll(catalog: Catalog, photos: readonly ExchangePhoto[], options: ExchangeImportOptions): Promise<DataIssue[]> {
+export async function checkExchange(catalog: Pick<Catalog, 'maxPixels' | 'storedUuids'>, photos: readonly ExchangePhoto[], options: Pick<ExchangeImportOptions, 'media' | 'onCheck'>): Promise<DataIssue[]> {
   const issues: DataIssue[] = [];
   const seen = new Map<string, ExchangePhoto>();
   const uuids = new Map<string, ExchangePhoto['from']>();
@@ -108,7 +115,7 @@ async function checkAll(catalog: Catalog, photos: readonly ExchangePhoto[], opti
  */
 export async function importExchange(catalog: Catalog, read: ExchangeRead, options: ExchangeImportOptions): Promise<{ issues: DataIssue[]; summary: ExchangeImportSummary | null }> {
   if (read.issues.some((i) => i.severity === 'fatal')) return { issues: read.issues, summary: null };
-  const issues = [...read.issues, ...await checkAll(catalog, read.photos, options)];
+  const issues = [...read.issues, ...await checkExchange(catalog, read.photos, options)];
   if (issues.some((i) => i.severity !== 'warning')) return { issues, summary: null };
   const by = options.by ?? 'import';
   const s: ExchangeImportSummary = { added: 0, annotations: 0, duplicates: 0, newIndividuals: 0 };

@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
-import { int, list, switchOn, text } from '../option-field.js';
+import { choice, int, list, switchOn, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
 import { checkPortFree } from '../../util/port-check.js';
 import type { CliIo } from '../io.js';
 import { matcherOf } from '../../infer/matchers/matcher-registry.js';
+import { EXPORT_FORMATS, exportFormatFile, IMPORT_FORMATS, importFormatFile } from './catalog-format-commands.js';
 
 const catalog = common.catalog.required('the catalog: a SQLite file or a postgres:// URL');
 const photos = common.photos;
@@ -15,7 +16,9 @@ const photos = common.photos;
 const IMPORT_OPTIONS = {
   catalog: common.catalog.required('the catalog: a SQLite file or a postgres:// URL'),
   photos,
-  data: common.data.describedAs('dataset to import').required('the dataset folder to import'),
+  data: common.data.describedAs('dataset folder to import (kaggle), or the file: annotations.json (coco), the .csv or .xlsx sheet (wildbook)').required('the dataset folder or file to import'),
+  format: choice('--format <name>', 'what --data holds', () => IMPORT_FORMATS, (f) => ({ kaggle: 'Kaggle layout or one folder per individual', coco: 'COCO, Wildbook\'s export layout too', wildbook: 'Wildbook bulk-import sheet, .csv or .xlsx' })[f]).withDefault('kaggle'),
+  media: text('--media <dir>', 'the photos a coco or wildbook file names (default: images/ beside the file when there, else its folder)').asInput('folder'),
   boxes: common.boxes,
   by: text('--by <name>', 'who is recorded as the importer').withDefault('import'),
   quiet: common.quiet,
@@ -40,7 +43,13 @@ const BACKUP_OPTIONS = {
 const EXPORT_OPTIONS = {
   catalog,
   photos,
-  out: common.outFile('CSV file to write (atomically)').required('the CSV file to write'),
+  out: common.outFile('file to write (atomically)').required('the file to write'),
+  format: choice('--format <name>', 'what to write', () => EXPORT_FORMATS, (f) => ({ csv: 'Image,Id and details', coco: 'COCO in Wildbook\'s export layout', 'wildbook-csv': 'Wildbook bulk-import sheet', 'wildbook-xlsx': 'the same as .xlsx', dwca: 'Darwin Core Archive, zipped' })[f]).withDefault('csv'),
+  images: text('--images <dir>', 'coco, wildbook-*, dwca: also copy the photos into this folder under the names the file gives (files with other bytes there are refused)').asOutput({ kind: 'work' }),
+  title: text('--title <text>', 'dwca: the dataset title in eml.xml (default: whaleid catalog <name>)'),
+  creator: text('--creator <name>', 'dwca: the creator and contact in eml.xml (default: whaleid)'),
+  license: choice('--license <id>', 'dwca: the licence in eml.xml', () => ['CC-BY-4.0', 'CC0-1.0', 'CC-BY-NC-4.0'] as const).withDefault('CC-BY-4.0'),
+  quiet: common.quiet,
 };
 
 const COPY_OPTIONS = {
@@ -85,10 +94,11 @@ export function registerServeCommands(program: Command, io: CliIo): void {
 
   defineCommand(catalog, {
     name: 'import',
-    description: 'load a Kaggle-layout or folder-per-individual dataset into a catalog (creating it); photos already there are recognised by content',
-    example: 'whaleid catalog import --catalog whales.db --data ../shared/datasets/nyala-train',
+    description: 'load a Kaggle-layout or folder-per-individual dataset, a COCO file or a Wildbook bulk-import sheet into a catalog (creating it); a file\'s problems are all reported before anything is written; photos already there are recognised by content',
+    example: 'whaleid catalog import --catalog whales.db --data ../shared/datasets/nyala-train   (or --format coco --data export/annotations.json)',
     options: IMPORT_OPTIONS,
     run: async (opts) => {
+      if (opts.format !== 'kaggle') return importFormatFile(io, { ...opts, format: opts.format });
       const { openCatalog } = await import('../../catalog/catalog.js');
       const { importDataset } = await import('../../catalog/catalog-import.js');
       const { catalog: file, data } = opts;
@@ -151,10 +161,11 @@ export function registerServeCommands(program: Command, io: CliIo): void {
 
   defineCommand(catalog, {
     name: 'export',
-    description: 'the catalog as CSV: Image,Id (like train.csv) plus each photo\'s status, box, date, location, uploader',
-    example: 'whaleid catalog export --catalog whales.db --out catalog.csv',
+    description: 'the catalog as CSV (Image,Id like train.csv plus each photo\'s status, box, date, location, uploader), or with every annotation as COCO, a Wildbook bulk-import sheet (.csv, .xlsx) or a Darwin Core Archive',
+    example: 'whaleid catalog export --catalog whales.db --out catalog.csv   (or --format coco --out export/annotations.json --images export/images)',
     options: EXPORT_OPTIONS,
     run: async (opts) => {
+      if (opts.format !== 'csv') return exportFormatFile(io, { ...opts, format: opts.format });
       const { catalogCsv, openCatalogToRead } = await import('../../catalog/catalog-export.js');
       const { writeFileAtomic } = await import('../../util/atomic-file.js');
       const { shownUrl } = await import('../../catalog/catalog-db.js');

@@ -5,7 +5,8 @@ import { zipArchive } from './zip-file.js';
  * A Darwin Core Archive for GBIF and OBIS: an occurrence core (`occurrence.txt`, tab-separated,
  * one row per annotation: one animal seen in one photo), `meta.xml` mapping its columns to Darwin
  * Core terms, and `eml.xml` (the dataset's title, creator and licence), zipped. What Darwin Core
- * has no term for (viewpoint, box, rotation) goes into `dynamicProperties` as JSON.
+ * has no term for (viewpoint, box, rotation) goes into `dynamicProperties` as JSON. GBIF needs a
+ * scientificName on every occurrence: an annotation without a species says `Animalia`.
  */
 
 const DWC = 'http://rs.tdwg.org/dwc/terms/';
@@ -47,7 +48,7 @@ export function occurrenceRows(photos: readonly ExchangePhoto[]): string[][] {
       const dynamic = Object.values(extra).some((v) => v !== undefined) ? JSON.stringify(extra) : null;
       rows.push([
         a.uuid ?? derivedUuid('annotation', `${p.uuid ?? p.file}:${k}`), 'HumanObservation', p.takenOn, placed ? p.latitude : null, placed ? p.longitude : null,
-        placed ? 'WGS84' : null, a.species || null, a.individual?.uuid ?? a.individual?.name ?? null, a.individual?.name ?? null, p.file, p.location, p.sighting, dynamic,
+        placed ? 'WGS84' : null, a.species || 'Animalia', a.individual?.uuid ?? a.individual?.name ?? null, a.individual?.name ?? null, p.file, p.location, p.sighting, dynamic,
       ].map(cell));
     }
   }

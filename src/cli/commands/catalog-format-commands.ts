@@ -1,0 +1,125 @@
+import { existsSync, promises as fs, statSync } from 'node:fs';
+import path from 'node:path';
+import { WhaleidError } from '../../util/errors.js';
+import { createPassProgress } from '../../util/progress.js';
+import type { CliIo } from '../io.js';
+
+/**
+ * `whaleid catalog import --format coco|wildbook` and `catalog export --format
+ * coco|wildbook-csv|wildbook-xlsx|dwca`: the catalog in and out of the field's exchange formats
+ * (src/data/formats), beside the Kaggle import and the CSV export.
+ */
+
+/** Formats `catalog import` reads. */
+export const IMPORT_FORMATS = ['kaggle', 'coco', 'wildbook'] as const;
+/** Formats `catalog export` writes. */
+export const EXPORT_FORMATS = ['csv', 'coco', 'wildbook-csv', 'wildbook-xlsx', 'dwca'] as const;
+
+/**
+ * The photo folder of an import file: the one given, else `images/` beside the file when there
+ * is one (Wildbook's COCO export ships `annotations.json` and `images/`), else the file's folder.
+ *
+ * @param file - the COCO or spreadsheet file
+ * @param given - `--media`, if given
+ * @returns the folder
+ * @example
+ * mediaFolderOf('export/annotations.json', undefined); // 'export/images' when it exists
+ */
+export function mediaFolderOf(file: string, given: string | undefined): string {
+  if (given) return given;
+  const images = path.join(path.dirname(file), 'images');
+  return existsSync(images) && statSync(images).isDirectory() ? images : path.dirname(file);
+}
+
+/**
+ * Imports a COCO file or a Wildbook spreadsheet (.csv or .xlsx) into a catalog: every problem of
+ * the file and its photos reported first (file, row or JSON path, column, why), and then nothing
+ * written (exit 1); else the photos with their annotations.
+ *
+ * @param io - where output goes
+ * @param o - the catalog, its photo folder, the format, the file, the media folder, the importer
+ * @example
+ * await importFormatFile(io, { catalog: 'whales.db', format: 'coco', data: 'export/annotations.json', by: 'ann', quiet: false });
+ */
+export async function importFormatFile(io: CliIo, o: { catalog: string; photos?: string; format: 'coco' | 'wildbook'; data: string; media?: string; by: string; quiet: boolean }): Promise<void> {
+  const { readCoco } = await import('../../data/formats/coco.js');
+  const { readWildbookCsv, readWildbookXlsx } = await import('../../data/formats/wildbook-files.js');
+  const { reportIssues } = await import('../../data/issues.js');
+  const bytes = await fs.readFile(o.data).catch((e: NodeJS.ErrnoException) => {
+    throw new WhaleidError(`--data ${o.data}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? `a folder; --format ${o.format} reads a file (${o.format === 'coco' ? 'annotations.json' : 'the .csv or .xlsx sheet'})` : e.message}`);
+  });
+  const read = o.format === 'coco' ? readCoco(bytes.toString('utf8'), o.data)
+    : /\.xlsx$/i.test(o.data) ? await readWildbookXlsx(bytes, o.data) : readWildbookCsv(bytes.toString('utf8'), o.data);
+  const media = mediaFolderOf(o.data, o.media);
+  const { openCatalog } = await import('../../catalog/catalog.js');
+  const { checkExchange, importExchange } = await import('../../catalog/catalog-exchange-import.js');
+  const { isPostgresUrl } = await import('../../catalog/catalog-db.js');
+  const refuse = (issues: import('../../data/issues.js').DataIssue[]): void => {
+    reportIssues(issues, (l) => io.err(l));
+    const n = issues.filter((i) => i.severity !== 'warning').length;
+    io.err(`${o.data}: nothing imported: ${n} problem${n === 1 ? '' : 's'} to fix first (photos from ${media})`);
+    io.setExitCode(1);
+  };
+  if (!isPostgresUrl(o.catalog) && !existsSync(o.catalog)) {
+    // a new catalog is created only for a file that imports: a bad file leaves no empty catalog behind
+    const issues = read.issues.some((i) => i.severity === 'fatal') ? read.issues : [...read.issues, ...await checkExchange({ maxPixels: 100_000_000, storedUuids: async () => ({ photos: new Map(), individuals: new Map() }) }, read.photos, { media })];
+    if (issues.some((i) => i.severity !== 'warning')) return refuse(issues);
+  }
+  const cat = await openCatalog(o.catalog, { photoDir: o.photos });
+  const jobs = cat.backend === 'postgres' ? await (await import('../../jobs/job-queue.js')).openJobQueue(o.catalog, { onError: (e) => io.err(`job queue: ${e.message}`) }) : null;
+  const batch: number[] = [];
+  try {
+    const show = io.progress && !o.quiet;
+    const r = await importExchange(cat, read, {
+      media, by: o.by, onCheck: createPassProgress('check', show), onProgress: createPassProgress('import', show),
+      onAdded: jobs ? async (id) => {
+        batch.push(id);
+        if (batch.length >= 100) await jobs.enqueueFeatures(batch.splice(0));
+      } : undefined,
+    });
+    if (jobs && batch.length) await jobs.enqueueFeatures(batch.splice(0));
+    if (!r.summary) return refuse(r.issues);
+    reportIssues(r.issues, (l) => io.err(l));
+    const s = r.summary;
+    io.out(`${cat.file}: ${s.added} photos added with ${s.annotations} annotations, ${s.duplicates} already there, ${s.newIndividuals} new individuals (photos from ${media})${jobs ? `; their features are extracted by whaleid worker (${s.added} jobs queued)` : ''}`);
+  } finally {
+    await jobs?.close();
+    await cat.close();
+  }
+}
+
+/**
+ * Exports a catalog as COCO (Wildbook's export layout), a Wildbook bulk-import sheet (.csv or
+ * .xlsx) or a Darwin Core Archive, written to a temporary file and renamed; with `images`, the
+ * photos are copied there under the names the file gives them.
+ *
+ * @param io - where output goes
+ * @param o - the catalog, its photo folder, the format, the output, the images folder, eml.xml's fields
+ * @example
+ * await exportFormatFile(io, { catalog: 'whales.db', format: 'coco', out: 'export/annotations.json', images: 'export/images', license: 'CC-BY-4.0', quiet: false });
+ */
+export async function exportFormatFile(io: CliIo, o: { catalog: string; photos?: string; format: Exclude<(typeof EXPORT_FORMATS)[number], 'csv'>; out: string; images?: string; title?: string; creator?: string; license: string; quiet: boolean }): Promise<void> {
+  const { openCatalogToRead } = await import('../../catalog/catalog-export.js');
+  const { catalogExchange, writeExchangePhotos } = await import('../../catalog/catalog-exchange-export.js');
+  const { writeFileAtomic } = await import('../../util/atomic-file.js');
+  const { shownUrl } = await import('../../catalog/catalog-db.js');
+  const { catalog: cat, close } = await openCatalogToRead(o.catalog, o.photos);
+  try {
+    const exchange = await catalogExchange(cat);
+    const name = `whaleid catalog ${path.basename(shownUrl(o.catalog))}`;
+    let data: string | Buffer;
+    if (o.format === 'coco') data = (await import('../../data/formats/coco.js')).cocoText(exchange.photos, name);
+    else if (o.format === 'wildbook-csv') data = (await import('../../data/formats/wildbook-files.js')).wildbookCsvText(exchange.photos);
+    else if (o.format === 'wildbook-xlsx') data = await (await import('../../data/formats/wildbook-files.js')).wildbookXlsx(exchange.photos);
+    else data = (await import('../../data/formats/dwca.js')).dwcaArchive(exchange.photos, { title: o.title ?? name, creator: o.creator ?? 'whaleid', license: o.license });
+    const copied = o.images ? await writeExchangePhotos(exchange, o.images, false, createPassProgress('photos', io.progress && !o.quiet)) : 0;
+    await writeFileAtomic(o.out, data).catch((e: NodeJS.ErrnoException) => {
+      if (['EACCES', 'EROFS', 'EPERM', 'ENOENT'].includes(e.code ?? '')) throw new WhaleidError(`--out ${o.out}: cannot write there (${e.code}); give a file in a folder you can write`);
+      throw e;
+    });
+    const annotations = exchange.photos.reduce((n, p) => n + p.annotations.length, 0);
+    io.out(`wrote ${exchange.photos.length} photos (${annotations} annotations) of ${shownUrl(o.catalog)} to ${o.out} as ${o.format}${o.images ? `; ${copied} photo files written to ${o.images} (the others were there)` : ''}`);
+  } finally {
+    await close();
+  }
+}
