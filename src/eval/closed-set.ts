@@ -8,7 +8,8 @@
  * background.
  */
 import type { CropRequest } from '../image/crop.js';
-import { fitFusion, ranksOf, type FusionModel } from '../infer/fusion/fusion-model.js';
+import { ranksOf, type FusionModel } from '../infer/fusion/fusion-model.js';
+import { fitMatcherFusions } from './matched-open-set.js';
 import { matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
 import { createRng } from '../util/random.js';
 import { WhaleidError } from '../util/errors.js';
@@ -83,7 +84,8 @@ export async function evaluateClosedSet(
   const testQ = queries.map((_, q) => q).filter((q) => !calibration.has(photos[queries[q]].id));
   const fits = kinds.some((k) => matcherOf(k).calibration.fusion);
   if (testQ.length === 0 || (fits && calQ.length === 0)) throw new WhaleidError(`closed-set evaluation needs queries in both parts; found ${calQ.length} calibration and ${testQ.length} test queries`);
-  const fusion = fits ? fitFusion(calQ.map((q) => ({ scores: g.scores[q], truth: truthOf(q) }))) : undefined;
+  const fusions = fitMatcherFusions(kinds, calQ.map((q) => ({ scores: g.scores[q], truth: truthOf(q) })), used.siamese ? 1 + (used.learned?.length ?? 0) : 0);
+  const fusion = kinds.map((k) => fusions[k]).find((f) => f !== undefined);
   const figures: ClosedSetResult['figures'] = {};
   for (const kind of kinds) {
     let top1 = 0;
@@ -92,7 +94,7 @@ export async function evaluateClosedSet(
     for (const q of testQ) {
       // individuals the query cannot see (all their photos skipped) never rank
       const seen = visibleIndividuals(g.individualOf, g.individuals.length, (p) => skipFor(queries[q], p));
-      const per = Float64Array.from(matcherOf(kind).rank(g.scores[q], fusion).score, (v, i) => (seen[i] ? v : -Infinity));
+      const per = Float64Array.from(matcherOf(kind).rank(g.scores[q], fusions[kind]).score, (v, i) => (seen[i] ? v : -Infinity));
       const rank = ranksOf(per)[truthOf(q)];
       if (rank === 1) top1++;
       if (rank <= 5) {

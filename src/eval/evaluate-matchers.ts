@@ -6,7 +6,7 @@ import { loadUsableDataset } from '../data/dataset.js';
 import { loadPhotoExtras } from '../image/photo-extras.js';
 import type { CropRequest } from '../image/crop.js';
 import { DEFAULT_LOCAL } from '../infer/local/local-features.js';
-import { matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
+import { checkModelCount, matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
 import type { MatcherCalibration } from '../infer/matchers/matcher-calibration.js';
 import { WhaleidError } from '../util/errors.js';
 import { evaluateOpenSetMatchers } from './matched-open-set.js';
@@ -17,7 +17,7 @@ import { loadOpenCv } from '../infer/local/opencv.js';
 import type { PairScoreFunction } from './one-shot.js';
 import type { OpenSetResult } from './open-set.js';
 import { evaluateOpenRun, type OpenRunOptions } from './evaluate-run.js';
-import { openRunScorer } from './run-scorer.js';
+import { openRunScorer, type RunScorer } from './run-scorer.js';
 
 /** What {@link evaluateOpenRunMatched} found, and the calibration a later `predict` can reuse. */
 export interface MatchedOpenRun {
@@ -39,16 +39,19 @@ export interface MatchedOpenRun {
  * const { result, calibration } = await evaluateOpenMatcher({ runDir: 'runs/a', data: 'nyala-test' }, 'siamese');
  */
 export async function evaluateOpenMatcher(o: OpenRunOptions, matcher: MatcherKind): Promise<MatchedOpenRun> {
-  if (matcherOf(matcher).describes.local) return evaluateOpenRunMatched(o, matcher);
+  checkModelCount(matcher, 1 + (o.moreModels?.length ?? 0));
+  const m = matcherOf(matcher);
+  if (m.describes.local || m.calibration.fusion) return evaluateOpenRunMatched(o, matcher);
   const result = await evaluateOpenRun(o);
   return { result, calibration: { matcher, threshold: result.calibration.threshold } };
 }
 
 /**
- * The open-set protocol with one matcher (any of the three; `siamese` gives the figures of
- * `evaluateOpenRun`).
+ * The open-set protocol with one matcher (any; `siamese` gives the figures of
+ * `evaluateOpenRun`): the learned models (`runDir`, then `moreModels`) score the same plan's
+ * queries against its gallery, and a fused matcher's fusion is fitted over all of them.
  *
- * @param o - run (for siamese and fused), dataset, shares, seed, boxes/rotate lists, cache
+ * @param o - run(s) (for the matchers with a learned embedding), dataset, shares, seed, boxes/rotate lists, cache
  * @param matcher - which matcher
  * @returns the protocol's result and the matcher's calibration
  * @throws {@link WhaleidError} for an unusable run or dataset, or too few individuals with 2+ photos
@@ -63,14 +66,21 @@ export async function evaluateOpenRunMatched(o: OpenRunOptions, matcher: Matcher
   const photos = ds.train;
   const requests: CropRequest[] = photos.map((p) => ({ file: p.file, ...extras.of(p.image) }));
   const { describes } = matcherOf(matcher);
-  const scorer = !describes.embedding ? null : await openRunScorer(o.runDir, { cacheDir: o.cacheDir, backend: o.backend, precision: o.precision, onWarning: say, onFeatures: o.onFeatures, tta: o.tta, seed: o.seed });
+  const scorers: RunScorer[] = [];
   try {
-    say(`${photos.length} labelled photos of ${new Set(photos.map((p) => p.id)).size} ids; matcher ${matcher}`);
-    const r = await evaluateOpenSetMatchers(photos, requests, [matcher], { siamese: scorer ? (q, g) => scorer.scoreMatrix(q, g) : undefined, local: !describes.local ? undefined : localSideFor(o.cacheDir, DEFAULT_LOCAL, o.onFeatures) }, o);
+    if (describes.embedding) {
+      for (const dir of [o.runDir, ...(o.moreModels ?? [])]) scorers.push(await openRunScorer(dir, { cacheDir: o.cacheDir, backend: o.backend, precision: o.precision, onWarning: say, onFeatures: o.onFeatures, tta: o.tta, seed: o.seed }));
+    }
+    const [first, ...others] = scorers.map((s) => (q: readonly CropRequest[], g: readonly CropRequest[]) => s.scoreMatrix(q, g));
+    const modelVersions = scorers.map((s) => s.run.inference.modelVersion);
+    say(`${photos.length} labelled photos of ${new Set(photos.map((p) => p.id)).size} ids; matcher ${matcher}${scorers.length > 1 ? ` over ${scorers.length} learned models (${modelVersions.join(', ')})` : ''}`);
+    const sides = { siamese: first, learned: others.length ? others : undefined, local: !describes.local ? undefined : localSideFor(o.cacheDir, DEFAULT_LOCAL, o.onFeatures) };
+    const r = await evaluateOpenSetMatchers(photos, requests, [matcher], sides, { ...o, modelVersions: scorers.length ? modelVersions : undefined });
     const result = r.results[matcher]!;
-    return { result, calibration: { matcher, threshold: result.calibration.threshold, ...(r.fusion ? { fusion: r.fusion } : {}) } };
+    const fusion = r.fusions[matcher];
+    return { result, calibration: { matcher, threshold: result.calibration.threshold, ...(fusion ? { fusion } : {}) } };
   } finally {
-    await scorer?.dispose();
+    for (const s of scorers) await s.dispose();
   }
 }
 

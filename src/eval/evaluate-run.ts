@@ -15,6 +15,11 @@ import type { Precision } from '../infer/int8-branch.js';
 /** Options shared by both evaluations. */
 export interface RunEvalOptions {
   runDir: string;
+  /**
+   * The other learned models (runs or imported model folders: the second `--model` on), fused
+   * with `runDir`'s by the matchers that fuse several (`fused`, `fused-learned`).
+   */
+  moreModels?: readonly string[];
   cacheDir?: string;
   /** tfjs backend, only for a run trained before the ONNX export (its network is exported from model/). */
   backend?: 'wasm' | 'cpu';

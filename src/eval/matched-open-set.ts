@@ -5,16 +5,37 @@
  * matcher's new-individual threshold), so the test part's figures never saw their answers.
  */
 import type { CropRequest } from '../image/crop.js';
-import { fitFusion, type FusionModel } from '../infer/fusion/fusion-model.js';
+import { fitFusion, type FusionModel, type FusionSample } from '../infer/fusion/fusion-model.js';
 import { matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
 import { NEW_WHALE } from '../data/labels.js';
 import { evaluateOpenSet, planOpenSet, type OpenSetPlanOptions, type OpenSetResult } from './open-set.js';
 import { neededSides, photoScoreMatrix, scoreGallery, type MatcherSides } from '../infer/fusion/gallery-scores.js';
 
-/** Results per matcher, and the fusion fitted for `fused`. */
+/** Results per matcher, and the fusion fitted for each matcher that ranks by one. */
 export interface MatchedOpenSetResult {
   results: Partial<Record<MatcherKind, OpenSetResult>>;
+  /** The first fusion fitted (the matchers' order). */
   fusion?: FusionModel;
+  fusions: Partial<Record<MatcherKind, FusionModel>>;
+}
+
+/**
+ * Fits the fusion of each matcher that ranks by one, on calibration queries: over every learned
+ * model the sides score with, and the local score where the matcher describes photos by it.
+ *
+ * @param kinds - the matchers
+ * @param samples - the calibration queries' scores and truths
+ * @param models - learned models scored
+ * @param modelVersions - their versions, stored with each fusion (optional)
+ * @returns the fusion per matcher that needs one
+ */
+export function fitMatcherFusions(kinds: readonly MatcherKind[], samples: readonly FusionSample[], models: number, modelVersions?: string[]): Partial<Record<MatcherKind, FusionModel>> {
+  const fusions: Partial<Record<MatcherKind, FusionModel>> = {};
+  for (const kind of kinds) {
+    const m = matcherOf(kind);
+    if (m.calibration.fusion) fusions[kind] = fitFusion(samples, { shape: { models, local: m.describes.local }, modelVersions });
+  }
+  return fusions;
 }
 
 /**
@@ -24,7 +45,7 @@ export interface MatchedOpenSetResult {
  * @param requests - the crop of each photo
  * @param kinds - matchers to measure
  * @param sides - the Siamese score matrix and/or the local side
- * @param options - the protocol's shares and seed
+ * @param options - the protocol's shares and seed; the learned models' versions (stored with the fusion)
  * @returns the protocol's result per matcher
  * @throws {@link WhaleidError} when a matcher's side is missing or the plan cannot be drawn
  * @example
@@ -36,7 +57,7 @@ export async function evaluateOpenSetMatchers(
   requests: readonly CropRequest[],
   kinds: readonly MatcherKind[],
   sides: MatcherSides,
-  options: OpenSetPlanOptions = {},
+  options: OpenSetPlanOptions & { modelVersions?: string[] } = {},
 ): Promise<MatchedOpenSetResult> {
   const used = neededSides(kinds, sides);
   const plan = planOpenSet(photos.map((p) => p.id), options);
@@ -49,10 +70,11 @@ export async function evaluateOpenSetMatchers(
     ...used,
   });
   const calibration = ordered.map((q, k) => ({ q, k })).filter(({ q }) => q.part === 'calibration');
-  const fusion = kinds.some((k) => matcherOf(k).calibration.fusion) ? fitFusion(calibration.map(({ q, k }) => ({ scores: g.scores[k], truth: q.truth === NEW_WHALE ? -1 : g.individuals.indexOf(q.truth) }))) : undefined;
+  const models = used.siamese ? 1 + (used.learned?.length ?? 0) : 0;
+  const fusions = fitMatcherFusions(kinds, calibration.map(({ q, k }) => ({ scores: g.scores[k], truth: q.truth === NEW_WHALE ? -1 : g.individuals.indexOf(q.truth) })), models, options.modelVersions);
   const results: MatchedOpenSetResult['results'] = {};
   for (const kind of kinds) {
-    const matrix = photoScoreMatrix(kind, g, fusion);
+    const matrix = photoScoreMatrix(kind, g, fusions[kind]);
     results[kind] = await evaluateOpenSet(
       photos,
       async (queries, gallery) => {
@@ -64,5 +86,5 @@ export async function evaluateOpenSetMatchers(
       options,
     );
   }
-  return { results, fusion };
+  return { results, fusion: kinds.map((k) => fusions[k]).find((f) => f !== undefined), fusions };
 }

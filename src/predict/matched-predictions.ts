@@ -1,6 +1,7 @@
 /**
- * `whaleid predict --matcher local|fused`: the test photos identified by the local-feature
- * matcher alone, or by its score fused with the Siamese one, with the threshold and fusion that
+ * `whaleid predict --matcher local|fused|fused-learned`: the test photos identified by the
+ * local-feature matcher alone, by its score fused with one or several learned models' scores, or
+ * by several learned models fused without it, with the threshold and fusion that
  * `evaluate-open --matcher ...` calibrated on held-out individuals (`<out>.matcher.json`).
  */
 import type { Prediction } from '../data/submission.js';
@@ -12,30 +13,38 @@ import { checkCalibrationFor, type MatcherCalibration } from '../infer/matchers/
 import { newIndividualThreshold } from '../infer/threshold.js';
 import { walkPredictions } from '../infer/walk.js';
 import type { KnownPhoto, QueryPhoto } from './identify.js';
+import { WhaleidError } from '../util/errors.js';
 
 /** A candidate of `<out>.top.json` with every score behind it. */
 export interface MatchedCandidate {
   id: string;
-  /** The photo shown for it: the local matcher's best verified photo, else the Siamese best. */
+  /** The photo shown for it: the local matcher's best verified photo, else the first learned model's best. */
   image: string;
   /** The score the matcher ranks by. */
   score: number;
+  /** The first learned model's score. */
   siamese: number;
-  local: number;
+  /** The other learned models' scores, in `--model` order (several models fused). */
+  learned?: number[];
+  /** The local score (matchers that use the local features). */
+  local?: number;
   /** Keypoints of `image` that agree with the query under one affine map (0: not verified). */
-  inliers: number;
+  inliers?: number;
   fused?: number;
 }
 
 /** Inputs of {@link predictWithMatcher}. */
 export interface MatchedPredictInput {
-  /** A matcher that describes photos by their local features too. */
+  /** A matcher not ranked by the run's own score: one that uses the local features, or a fusion. */
   matcher: MatcherKind;
   known: readonly KnownPhoto[];
   queries: readonly QueryPhoto[];
-  /** Siamese scores, queries x known photos (TTA-averaged; duplicates at 2), as identify gives them. */
+  /** The first learned model's scores, queries x known photos (TTA-averaged; duplicates at 2), as identify gives them. */
   siameseScores: Float32Array;
-  local: LocalSide;
+  /** The other learned models' scores, each as `siameseScores` (several models fused). */
+  learnedScores?: readonly Float32Array[];
+  /** The local side (matchers that use the local features). */
+  local?: LocalSide;
   /** The fusion (required for `fused`). */
   fusion?: FusionModel;
   /** new_whale threshold on the matcher's score. */
@@ -45,8 +54,9 @@ export interface MatchedPredictInput {
 }
 
 /**
- * Identifies queries with a matcher that uses the local features (local, fused): per individual, the Siamese score of
- * its best photo and the local score from one index over the known photos, then the matcher's
+ * Identifies queries with a matcher not ranked by the run's own score (local, fused,
+ * fused-learned): per individual, each learned model's score of its best photo and (with local
+ * features) the local score from one index over the known photos, then the matcher's
  * score and the walk with new_whale at the threshold. A query that duplicates a known photo
  * still gets that photo's individual first (above any score), as the Siamese path does.
  *
@@ -62,8 +72,10 @@ export async function predictWithMatcher(input: MatchedPredictInput): Promise<{ 
     gallery: input.known,
     galleryIds: input.known.map((k) => k.id),
     siamese: async () => input.siameseScores,
-    local: input.local,
+    learned: input.learnedScores?.map((m) => async () => m),
+    local: matcher.describes.local ? input.local : undefined,
   });
+  if (matcher.describes.local && !g.local) throw new WhaleidError(`--matcher ${matcher.kind} needs the local side (keypoints and descriptors)`);
   const predictions: Prediction[] = [];
   const scores: Float64Array[] = [];
   const top: { image: string; candidates: MatchedCandidate[] }[] = [];
@@ -77,16 +89,16 @@ export async function predictWithMatcher(input: MatchedPredictInput): Promise<{ 
     scores.push(per);
     predictions.push({ image: q.image, ids: walkPredictions(per, g.individuals, input.threshold) });
     const order = Array.from(per, (_, i) => i).sort((a, b) => per[b] - per[a] || a - b).slice(0, input.topK);
-    const best = g.local!.matches[qi].bestPhoto;
+    const m = g.local?.matches[qi];
     top.push({
       image: q.image,
       candidates: order.map((i) => ({
         id: g.individuals[i],
-        image: input.known[best[i] >= 0 ? best[i] : bestSiamesePhoto(input.siameseScores, qi, nk, g.individualOf, i)].image,
+        image: input.known[m && m.bestPhoto[i] >= 0 ? m.bestPhoto[i] : bestSiamesePhoto(input.siameseScores, qi, nk, g.individualOf, i)].image,
         score: per[i],
         siamese: s.siamese[i],
-        local: s.local[i],
-        inliers: g.local!.matches[qi].inliers[i],
+        ...(s.learned ? { learned: s.learned.map((v) => v[i]) } : {}),
+        ...(m ? { local: s.local[i], inliers: m.inliers[i] } : {}),
         ...(fused ? { fused: fused[i] } : {}),
       })),
     });
@@ -100,7 +112,7 @@ function bestSiamesePhoto(scores: Float32Array, q: number, nk: number, individua
   return best;
 }
 
-/** What predictDataset hands over for a matcher that uses the local features. */
+/** What predictDataset hands over for a matcher not ranked by the run's own score. */
 export interface MatcherRequest {
   matcher: MatcherKind;
   /** The matcher's calibration (its threshold; the fusion where its ranking needs one). */
@@ -113,24 +125,27 @@ export interface MatcherRequest {
 }
 
 /**
- * Replaces the Siamese predictions of predictDataset by those of a matcher that uses the local
- * features, its threshold by the one rule ({@link newIndividualThreshold}).
+ * Replaces the Siamese predictions of predictDataset by those of a matcher not ranked by the
+ * run's own score (local features, or a fusion), its threshold by the one rule
+ * ({@link newIndividualThreshold}).
  *
  * @param r - matcher, calibration, threshold options, cache
  * @param known - known photos
  * @param queries - test photos
- * @param siameseScores - the Siamese scores identify computed
+ * @param siameseScores - the first learned model's scores identify computed
+ * @param learnedScores - the other learned models' scores (several models fused)
  * @returns predictions, top candidates with every score, and the threshold used
  * @throws {@link WhaleidError} when no threshold can be had, or the matcher needs a fusion the calibration lacks
  */
-export async function applyMatcher(r: MatcherRequest, known: readonly KnownPhoto[], queries: readonly QueryPhoto[], siameseScores: Float32Array): Promise<{ predictions: Prediction[]; top: { image: string; candidates: MatchedCandidate[] }[]; threshold: number }> {
+export async function applyMatcher(r: MatcherRequest, known: readonly KnownPhoto[], queries: readonly QueryPhoto[], siameseScores: Float32Array, learnedScores: readonly Float32Array[] = []): Promise<{ predictions: Prediction[]; top: { image: string; candidates: MatchedCandidate[] }[]; threshold: number }> {
   const matcher = matcherOf(r.matcher);
   const sources = { given: r.threshold, newShare: r.newShare, calibration: r.calibration };
   // checked before the keypoints are computed: a matcher with nothing to go by is refused at once
   checkCalibrationFor(matcher.kind, r.calibration);
   if (r.newShare === undefined) newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, sources);
-  r.onMessage?.(`matcher ${r.matcher}: keypoints of ${known.length + queries.length} photos (cached by content)`);
-  const first = await predictWithMatcher({ matcher: r.matcher, known, queries, siameseScores, local: localSideFor(r.cacheDir), fusion: r.calibration?.fusion, topK: r.topK ?? 20, threshold: Infinity });
+  if (matcher.describes.local) r.onMessage?.(`matcher ${r.matcher}: keypoints of ${known.length + queries.length} photos (cached by content)`);
+  const local = matcher.describes.local ? localSideFor(r.cacheDir) : undefined;
+  const first = await predictWithMatcher({ matcher: r.matcher, known, queries, siameseScores, learnedScores, local, fusion: r.calibration?.fusion, topK: r.topK ?? 20, threshold: Infinity });
   const { threshold } = newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, { ...sources, scores: () => first.scores });
   const predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(first.scores[qi], first.individuals, threshold) }));
   return { predictions, top: first.top, threshold };

@@ -11,7 +11,8 @@ import { loadRunModel, trainedWithBoxes, type RunModel } from './run-model.js';
 import { identify, type PhotoCandidate, type KnownPhoto, type QueryPhoto } from './identify.js';
 import { walkPredictions } from '../infer/walk.js';
 import { newIndividualThreshold } from '../infer/threshold.js';
-import { matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
+import { checkModelCount, matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
+import { checkFusionModels } from '../infer/fusion/fusion-model.js';
 import { checkCalibrationFor, readMatcherCalibration } from '../infer/matchers/matcher-calibration.js';
 import { fillMissingBoxes } from '../boxes/box-fallback.js';
 import type { Box } from '../image/affine.js';
@@ -21,6 +22,11 @@ import type { Precision } from '../infer/int8-branch.js';
 /** Options of {@link predictDataset}. */
 export interface PredictOptions {
   runDir: string;
+  /**
+   * The other learned models (runs or imported model folders: the second `--model` on), fused
+   * with `runDir`'s by `--matcher fused` or `fused-learned`.
+   */
+  moreModels?: readonly string[];
   data: string;
   /** Fixed threshold; default by the one rule ({@link newIndividualThreshold}): the calibration file's, the run's, the method's. */
   threshold?: number;
@@ -77,15 +83,19 @@ export interface PredictResult {
  */
 export async function predictDataset(o: PredictOptions): Promise<PredictResult> {
   const say = o.onMessage ?? (() => {});
-  const run = await loadRunModel(o.runDir, { backend: o.backend, precision: o.precision, onWarning: say });
+  // refused before any model is opened
+  checkModelCount(o.matcher ?? 'siamese', 1 + (o.moreModels?.length ?? 0));
+  const runs: RunModel[] = [];
   try {
-    return await predictWith(run, o, say);
+    for (const dir of [o.runDir, ...(o.moreModels ?? [])]) runs.push(await loadRunModel(dir, { backend: o.backend, precision: o.precision, onWarning: say }));
+    return await predictWith(runs, o, say);
   } finally {
-    await run.inference.dispose();
+    for (const r of runs) await r.inference.dispose();
   }
 }
 
-async function predictWith(run: RunModel, o: PredictOptions, say: (line: string) => void): Promise<PredictResult> {
+async function predictWith(runs: readonly RunModel[], o: PredictOptions, say: (line: string) => void): Promise<PredictResult> {
+  const [run, ...others] = runs;
   const ds = await loadUsableDataset(o.data, say);
   if (ds.test.length === 0) throw new WhaleidError(`${o.data}: no test photos to identify`);
   const photoExtras = await loadPhotoExtras(ds.root, { boxes: o.boxes, rotate: o.rotate });
@@ -116,20 +126,27 @@ async function predictWith(run: RunModel, o: PredictOptions, say: (line: string)
   }
   const queries: QueryPhoto[] = ds.test.map((p) => ({ image: p.image, file: p.file, duplicateOf: dupIds.get(p.image), ...extrasOf(p.image) }));
   say(`${known.length} known photos of ${new Set(known.map((k) => k.id)).size} individuals, ${queries.length} test photos (${dupIds.size} duplicate a known photo)`);
-  say(`features with ${run.inference.engine}`);
+  say(`features with ${runs.map((r) => r.inference.engine).join('; ')}`);
   const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> => run.inference.features(cache, requests, run.crop, o.onFeatures);
   const head = run.inference.head;
   const matcher = matcherOf(o.matcher ?? 'siamese');
   const calibration = o.matcherCalibration ? await readMatcherCalibration(o.matcherCalibration, matcher.kind) : undefined;
   checkCalibrationFor(matcher.kind, calibration);
+  if (calibration?.fusion) checkFusionModels(calibration.fusion, runs.map((r) => r.inference.modelVersion), o.matcherCalibration!);
   const sources = { given: o.threshold, newShare: o.newShare, calibration, validation: run.validation };
   // the threshold the walk starts with; a share of new answers is known only once the scores are
-  let threshold = o.newShare === undefined && !matcher.describes.local ? newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, sources).threshold : Infinity;
+  let threshold = o.newShare === undefined && matcher.calibration.byRun ? newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, sources).threshold : Infinity;
   const res = await identify(known, queries, featuresOf, head, { threshold, tta: o.tta, seed: o.seed, topK: o.topK });
   let predictions = res.predictions;
   let top: PredictResult['top'] = res.top;
-  if (matcher.describes.local) {
-    ({ predictions, top, threshold } = await applyMatcher({ matcher: matcher.kind, calibration, threshold: o.threshold, newShare: o.newShare, topK: o.topK, cacheDir: o.cacheDir, onMessage: say }, known, queries, res.scores));
+  if (!matcher.calibration.byRun) {
+    // the other learned models' scores of the same photos, each with its own decoded copies and crop
+    const learned: Float32Array[] = [];
+    for (const r of others) {
+      const images = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(r.crop.size) });
+      learned.push((await identify(known, queries, (q) => r.inference.features(images, q, r.crop, o.onFeatures), r.inference.head, { threshold: Infinity, tta: o.tta, seed: o.seed, topK: 1 })).scores);
+    }
+    ({ predictions, top, threshold } = await applyMatcher({ matcher: matcher.kind, calibration, threshold: o.threshold, newShare: o.newShare, topK: o.topK, cacheDir: o.cacheDir, onMessage: say }, known, queries, res.scores, learned));
   } else {
     // the rule again with the scores at hand: a share of new answers, or a run threshold chosen on too few queries
     const nk = known.length;

@@ -7,13 +7,15 @@ import { DEFAULT_NEW_WHALE_THRESHOLD } from '../../src/infer/walk.js';
 // issue 29 item 1: one registry of matchers, one rule for the new-individual threshold
 describe('the matcher registry', () => {
   it('declares each matcher once: what describes a photo, its calibration, where it runs', () => {
-    expect(MATCHER_KINDS).toEqual(['siamese', 'local', 'fused']);
+    expect(MATCHER_KINDS).toEqual(['siamese', 'local', 'fused', 'fused-learned']);
     expect(describedBy(['siamese'])).toEqual({ embedding: true, local: false });
     expect(describedBy(['local'])).toEqual({ embedding: false, local: true });
     expect(describedBy(['siamese', 'local'])).toEqual({ embedding: true, local: true });
     expect(MATCHER_KINDS.filter((k) => matcherOf(k).sharded)).toEqual(['siamese']);
     expect(MATCHER_KINDS.filter((k) => matcherOf(k).oneShot)).toEqual(['siamese', 'local']);
-    expect(() => matcherOf('deep')).toThrow('Expected one of siamese, local, fused for --matcher but received "deep"');
+    expect(MATCHER_KINDS.filter((k) => matcherOf(k).models.max > 1)).toEqual(['fused', 'fused-learned']);
+    expect(describedBy(['fused-learned'])).toEqual({ embedding: true, local: false });
+    expect(() => matcherOf('deep')).toThrow('Expected one of siamese, local, fused, fused-learned for --matcher but received "deep"');
   });
 
   it('ranks: siamese by its score, local by verified keypoints with the raw score only breaking ties, fused by the fusion', () => {

@@ -22,12 +22,12 @@ const backend = common.backend.describedAs('tfjs backend, only for a run trained
 const tta = common.tta.describedAs('augmented copies of every photo: its features are the mean over the photo and them (Omniglot one-shot: +1.8 points with 4)').withDefault(0);
 
 const OPEN_OPTIONS = {
-  model: common.model.required('the training run folder'),
+  model: common.models.required('the training run (or imported model) folder; repeat --model to fuse several with --matcher fused or fused-learned'),
   data: common.data.describedAs('labelled dataset not used in training').required('a labelled dataset that was not used in training'),
   splitSeed: int('--split-seed <n>', 'seed of the gallery/query/calibration split').withDefault(0),
   newShare: num('--new-share <x>', 'share of individuals that keep no gallery photo (their queries are new_whale)', 0, 0.95).withDefault(0.3),
   calibrationShare: num('--calibration-share <x>', 'share of individuals whose queries calibrate the threshold (never the scored queries)', 0.01, 0.99).withDefault(0.3),
-  out: common.outFile('per-query results CSV; a summary goes to <out>.json and the calibration of the matcher (threshold; fusion), for predict and serve, to <out>.matcher.json', ['.json', '.matcher.json']).withDefaultFrom((v) => path.join(String(v.model), 'evaluate-open.csv'), '<model>/evaluate-open.csv'),
+  out: common.outFile('per-query results CSV; a summary goes to <out>.json and the calibration of the matcher (threshold; fusion), for predict and serve, to <out>.matcher.json', ['.json', '.matcher.json']).withDefaultFrom((v) => path.join(String((v.model as string[] | undefined)?.[0]), 'evaluate-open.csv'), '<first model>/evaluate-open.csv'),
   matcher: common.matcher,
   tta,
   boxes: common.boxes,
@@ -39,7 +39,7 @@ const OPEN_OPTIONS = {
 };
 
 const ONESHOT_OPTIONS = {
-  model: common.model.required('the training run folder'),
+  model: common.models.required('the training run (or imported model) folder (one: fusing several models needs a calibration part, which the one-shot task has not)'),
   runs: text('--runs <dir>', 'folder of runNN/ folders (training/classMM.png, test/itemKK.png, class_labels.txt)').asInput('folder'),
   data: common.data.describedAs('labelled dataset to draw trials from (instead of --runs)'),
   ways: int('--ways <n>', 'with --data: classes per trial', 2, 10000).withDefault(20),
@@ -69,14 +69,14 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
   defineCommand(program, {
     name: 'evaluate-open',
     description: 'open-set identification on labelled data not used in training: MAP@5, top-1/5, calibrated threshold, new-individual precision/recall',
-    example: 'whaleid evaluate-open --model runs/a --data ../shared/datasets/nyala-train --split-seed 1 --new-share 0.3',
+    example: 'whaleid evaluate-open --model runs/a --model models/resnet --matcher fused --data ../shared/datasets/nyala-train --split-seed 1 --new-share 0.3',
     options: OPEN_OPTIONS,
     run: async (opts) => {
-      const { model: runDir, data, out } = opts;
+      const { model: [runDir, ...moreModels], data, out } = opts;
       const { evaluateOpenMatcher } = await import('../../eval/evaluate-matchers.js');
       const { calibrationFileOf, writeMatcherCalibration } = await import('../../infer/matchers/matcher-calibration.js');
       const runOptions = {
-        runDir, data, backend: opts.backend, precision: opts.precision, seed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, tta: opts.tta,
+        runDir, moreModels, data, backend: opts.backend, precision: opts.precision, seed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, tta: opts.tta,
         onMessage: (l: string) => io.err(l), onFeatures: featureProgress(io, opts.quiet),
       };
       const matched = await evaluateOpenMatcher(runOptions, opts.matcher);
@@ -90,7 +90,7 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
       await writeCsvFile(out, ['Image', 'Part', 'Truth', 'Predicted', 'AP', 'BestScore'], res.queries.map((q) => [q.image, q.part, q.truth, q.predicted.join(' '), q.ap, q.bestScore]));
       await writeMatcherCalibration(calibrationFileOf(out), matched.calibration);
       io.out(`wrote the ${opts.matcher} matcher's calibration (threshold${matched.calibration.fusion ? ', fusion' : ''}) to ${calibrationFileOf(out)}`);
-      const summary = { model: runDir, data, matcher: opts.matcher, splitSeed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, gallery: plan.gallery.length, individuals: plan.individuals, calibration: cal, test, newWhale: nw };
+      const summary = { model: opts.model.length > 1 ? opts.model : runDir, data, matcher: opts.matcher, splitSeed: opts.splitSeed, newShare: opts.newShare, calibrationShare: opts.calibrationShare, gallery: plan.gallery.length, individuals: plan.individuals, calibration: cal, test, newWhale: nw };
       await writeFileAtomic(`${out}.json`, JSON.stringify(summary, null, 1));
       io.out(`wrote ${res.queries.length} per-query results to ${out}`);
     },
@@ -102,11 +102,12 @@ export function registerEvalCommands(program: Command, io: CliIo): void {
     example: 'whaleid evaluate-oneshot --model runs/omni --data images_background_small2 --only Tagalog,Sanskrit --ways 20 --trials 400 --same-group',
     options: ONESHOT_OPTIONS,
     check: (opts) => {
+      if (opts.model.length > 1) throw new WhaleidError(`evaluate-oneshot takes one --model (got ${opts.model.length}): fusing several models needs a calibration part to fit the fusion on, which the one-shot task has not; evaluate-open --matcher fused-learned measures them fused`);
       if (opts.runs && opts.data) throw new WhaleidError('give --runs or --data, not both');
       if (!opts.runs && !opts.data) throw new WhaleidError('missing --runs or --data: one-shot run folders, or a labelled dataset to draw trials from');
     },
     run: async (opts) => {
-      const runDir = opts.model;
+      const [runDir] = opts.model;
       const matcher = matcherOf(opts.matcher);
       if (!matcher.oneShot) throw new WhaleidError(`evaluate-oneshot --matcher ${opts.matcher}: the one-shot task has no calibration part to fit the fusion on; use ${MATCHER_KINDS.filter((k) => matcherOf(k).oneShot).join(' or ')} (evaluate-open measures ${opts.matcher})`);
       const { evaluateOneShotRun } = await import('../../eval/evaluate-run.js');

@@ -11,7 +11,7 @@ import { createPassProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 
 const PREDICT_OPTIONS = {
-  model: common.model.required('the training run folder'),
+  model: common.models.required('the training run (or imported model) folder; repeat --model to fuse several with --matcher fused or fused-learned'),
   data: common.data.describedAs('dataset with the test photos').required('the dataset with the test photos'),
   out: common.outFile('submission CSV; the top candidates go to <out>.top.json', PREDICTION_SUFFIXES).required('the submission CSV to write'),
   threshold: num('--threshold <x>', 'new-individual threshold (new_whale in the submission)', 0, 10).showingDefault(`the run's calibrated one, else ${DEFAULT_NEW_WHALE_THRESHOLD}`),
@@ -35,16 +35,16 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
   defineCommand(program, {
     name: 'predict',
     description: 'identify test photos against the catalog and write a submission (new_whale at the threshold)',
-    example: 'whaleid predict --model runs/a --data ./catalog --out submission.csv --tta 4',
+    example: 'whaleid predict --model runs/a --model models/resnet --matcher fused --matcher-calibration eval.csv.matcher.json --data ./catalog --out submission.csv',
     options: PREDICT_OPTIONS,
     check: (opts) => {
       if (opts.threshold !== undefined && opts.newShare !== undefined) throw new WhaleidError('give --threshold or --new-share, not both');
     },
     run: async (opts) => {
-      const { model: runDir, data, out } = opts;
+      const { model: [runDir, ...moreModels], data, out } = opts;
       const { predictDataset } = await import('../../predict/predict-dataset.js');
       const res = await predictDataset({
-        runDir, data, threshold: opts.threshold, newShare: opts.newShare, tta: opts.tta, seed: opts.seed, topK: opts.topK,
+        runDir, moreModels, data, threshold: opts.threshold, newShare: opts.newShare, tta: opts.tta, seed: opts.seed, topK: opts.topK,
         boxes: opts.boxes, rotate: opts.rotate, cacheDir: opts.cache, boxModel: opts.boxModel, backend: opts.backend, precision: opts.precision,
         matcher: opts.matcher, matcherCalibration: opts.matcherCalibration,
         onMessage: (l) => io.err(l),

@@ -49,6 +49,8 @@ export function localSideFor(cacheDir: string | undefined, settings: LocalSettin
 /** The score sources a gallery scoring may use. */
 export interface MatcherSides {
   siamese?: GalleryScoreInput['siamese'];
+  /** The other learned models' score matrices (the second `--model` on). */
+  learned?: GalleryScoreInput['learned'];
   local?: LocalSide;
 }
 
@@ -65,8 +67,11 @@ export function neededSides(kinds: readonly MatcherKind[], sides: MatcherSides):
   const { embedding: needSiamese, local: needLocal } = describedBy(kinds);
   if (needSiamese && !sides.siamese) throw new WhaleidError(`the matchers ${kinds.join(', ')} need a trained run (--model)`);
   if (needLocal && !sides.local) throw new WhaleidError(`the matchers ${kinds.join(', ')} need the local side (keypoints and descriptors)`);
-  return { siamese: needSiamese ? sides.siamese : undefined, local: needLocal ? sides.local : undefined };
+  return { siamese: needSiamese ? sides.siamese : undefined, learned: needSiamese ? sides.learned : undefined, local: needLocal ? sides.local : undefined };
 }
+
+/** A learned model's scores of queries against gallery photos (queries x gallery photos, row-major). */
+export type ScoreMatrixFunction = (queries: readonly CropRequest[], gallery: readonly CropRequest[]) => Promise<Float32Array>;
 
 /** Queries scored against a gallery, per individual. */
 export interface GalleryScores {
@@ -87,7 +92,9 @@ export interface GalleryScoreInput {
   /** Individual of each gallery photo. */
   galleryIds: readonly string[];
   /** Siamese score matrix (queries x gallery photos, row-major); absent: Siamese scores stay 0. */
-  siamese?: (queries: readonly CropRequest[], gallery: readonly CropRequest[]) => Promise<Float32Array>;
+  siamese?: ScoreMatrixFunction;
+  /** The other learned models' score matrices, each as `siamese` (several models fused); their scores go to `MatchScores.learned`. */
+  learned?: readonly ScoreMatrixFunction[];
   /** Local side; absent: local scores stay 0. */
   local?: LocalSide;
   /**
@@ -118,13 +125,21 @@ export async function scoreGallery(input: GalleryScoreInput): Promise<GallerySco
   const ng = input.gallery.length;
   const n = individuals.length;
   const scores: MatchScores[] = Array.from({ length: nq }, () => ({ siamese: new Float64Array(n), local: new Float64Array(n), localRaw: new Float64Array(n) }));
-  if (input.siamese) {
-    const m = await input.siamese(input.queries, input.gallery);
+  // per individual, its best photo's score, as the walk takes it
+  const perIndividual = async (score: ScoreMatrixFunction, into: (q: number) => Float64Array): Promise<void> => {
+    const m = await score(input.queries, input.gallery);
     for (let q = 0; q < nq; q++) {
-      const s = scores[q].siamese.fill(-Infinity);
+      const s = into(q).fill(-Infinity);
       for (let g = 0; g < ng; g++) if (!input.skip?.(q, g)) s[individualOf[g]] = Math.max(s[individualOf[g]], m[q * ng + g]);
       for (let i = 0; i < n; i++) if (s[i] === -Infinity) s[i] = 0;
     }
+  };
+  if (input.siamese) await perIndividual(input.siamese, (q) => scores[q].siamese);
+  for (const [k, score] of (input.learned ?? []).entries()) {
+    await perIndividual(score, (q) => {
+      scores[q].learned ??= [];
+      return (scores[q].learned![k] = new Float64Array(n));
+    });
   }
   let local: GalleryScores['local'];
   if (input.local) {

@@ -9,8 +9,11 @@
 import { fusedScores, type FusionModel, type MatchScores } from '../fusion/fusion-model.js';
 import { invalidParameterError, WhaleidError } from '../../util/errors.js';
 
-/** Which score identifies: the learned embedding's, the local-feature matcher's, or both fused. */
-export type MatcherKind = 'siamese' | 'local' | 'fused';
+/**
+ * Which score identifies: the learned embedding's, the local-feature matcher's, learned models
+ * and local fused, or several learned models fused without local.
+ */
+export type MatcherKind = 'siamese' | 'local' | 'fused' | 'fused-learned';
 
 /** How a matcher is calibrated. */
 export interface MatcherCalibrationNeeds {
@@ -35,6 +38,11 @@ export interface MatcherDefinition {
    */
   readonly describes: { readonly embedding: boolean; readonly local: boolean };
   readonly calibration: MatcherCalibrationNeeds;
+  /**
+   * How many learned models (runs or imported model folders, `--model` repeated) it ranks with:
+   * one, or several fused (the fusion fitted on all of them).
+   */
+  readonly models: { readonly min: number; readonly max: number };
   /** Its gallery can be split into shards scored by `whaleid worker` processes. */
   readonly sharded: boolean;
   /** It can answer the one-shot task (pairs, no calibration part to fit a fusion on). */
@@ -55,6 +63,7 @@ const MATCHERS: Readonly<Record<MatcherKind, MatcherDefinition>> = Object.freeze
     about: "the trained run's network (or an imported embedding model)",
     describes: { embedding: true, local: false },
     calibration: { byRun: true, fusion: false },
+    models: { min: 1, max: 1 },
     sharded: true,
     oneShot: true,
     rank: (s, fusion) => withFused(Float64Array.from(s.siamese), s, fusion),
@@ -64,6 +73,7 @@ const MATCHERS: Readonly<Record<MatcherKind, MatcherDefinition>> = Object.freeze
     about: 'keypoints matched one-vs-many against the whole gallery (LNBNN, RANSAC-verified); no training',
     describes: { embedding: false, local: true },
     calibration: { byRun: false, fusion: false },
+    models: { min: 1, max: 1 },
     sharded: false,
     oneShot: true,
     // the LNBNN score before verification, scaled far below any verified difference, only
@@ -72,18 +82,47 @@ const MATCHERS: Readonly<Record<MatcherKind, MatcherDefinition>> = Object.freeze
   },
   fused: {
     kind: 'fused',
-    about: 'both, combined by a logistic regression fitted on held-out queries',
+    about: 'the learned model(s) (repeat --model to fuse several) and local, combined by a logistic regression fitted on held-out queries',
     describes: { embedding: true, local: true },
     calibration: { byRun: false, fusion: true },
+    models: { min: 1, max: Infinity },
     sharded: false,
     oneShot: false,
-    rank: (s, fusion) => {
-      if (!fusion) throw new WhaleidError('the fused matcher needs a fitted fusion: the .matcher.json of evaluate-open --matcher fused');
-      const fused = fusedScores(fusion, s);
-      return { score: Float64Array.from(fused), fused };
-    },
+    rank: (s, fusion) => byFusion('fused', s, fusion),
+  },
+  'fused-learned': {
+    kind: 'fused-learned',
+    about: 'several learned models (--model repeated: runs and/or imported models) without local, combined by a logistic regression fitted on held-out queries',
+    describes: { embedding: true, local: false },
+    calibration: { byRun: false, fusion: true },
+    models: { min: 2, max: Infinity },
+    sharded: false,
+    oneShot: false,
+    rank: (s, fusion) => byFusion('fused-learned', s, fusion),
   },
 });
+
+function byFusion(kind: MatcherKind, s: MatchScores, fusion?: FusionModel): { score: Float64Array; fused: Float64Array } {
+  if (!fusion) throw new WhaleidError(`the ${kind} matcher needs a fitted fusion: the .matcher.json of evaluate-open --matcher ${kind}`);
+  const fused = fusedScores(fusion, s);
+  return { score: Float64Array.from(fused), fused };
+}
+
+/**
+ * Refuses a number of learned models a matcher does not rank with, in one line.
+ *
+ * @param kind - the matcher
+ * @param count - learned models given (`--model` repeated)
+ * @throws {@link WhaleidError} naming the matchers that take that many
+ * @example
+ * checkModelCount('siamese', 2); // throws: --matcher siamese takes 1 --model; ...
+ */
+export function checkModelCount(kind: MatcherKind, count: number): void {
+  const { min, max } = matcherOf(kind).models;
+  if (count >= min && count <= max) return;
+  const fits = MATCHER_KINDS.filter((k) => count >= MATCHERS[k].models.min && count <= MATCHERS[k].models.max);
+  throw new WhaleidError(`--matcher ${kind} takes ${min === max ? min : `${min} or more`} --model, got ${count}${fits.length ? `; ${count} models are ranked by --matcher ${fits.join(' or ')}` : ''}`);
+}
 
 /** The matchers' names, for option checks, help texts and the API's schema. */
 export const MATCHER_KINDS: readonly MatcherKind[] = Object.freeze(Object.keys(MATCHERS) as MatcherKind[]);
