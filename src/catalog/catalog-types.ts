@@ -1,4 +1,5 @@
 import type { Box } from '../image/affine.js';
+import type { DecodedPhoto } from '../image/decode.js';
 
 /** Where a photo's fluke box came from. */
 export type BoxSource = 'none' | 'csv' | 'model' | 'user';
@@ -143,6 +144,11 @@ export interface NewPhoto {
   annotations?: NewAnnotation[];
   /** The media asset's uuid an import gave (kept for exports). */
   uuid?: string | null;
+  /**
+   * The photo decoded already (`decodePhoto`: an upload decodes once for the integrity check, the
+   * fluke detector and the features); without it the catalog decodes it to check it.
+   */
+  decoded?: DecodedPhoto;
 }
 
 /** Who made a decision and with which model's proposal. */

@@ -92,7 +92,7 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
   const api: PhotosStore = {
     async addPhoto(bytes, meta) {
       const name = textField('originalName', meta.originalName, 500, true);
-      const facts = await inspectPhoto(bytes, name || 'photo', maxPixels);
+      const facts = await inspectPhoto(bytes, name || 'photo', maxPixels, meta.decoded);
       const known = await bySha(facts.sha256);
       if (known) return { photo: photoOf(known), duplicate: true, newIndividual: false };
       // the photo's box and individual are its first annotation's
