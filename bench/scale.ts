@@ -10,8 +10,8 @@
 // The table goes to stdout and to bench/results.md's bench:scale section.
 // Usage: npm run bench:scale [-- --photos 100000 --workers 1,2,4 --seconds 10 --preset small]
 // With --vectors N (e.g. 1000000): the large-catalog mode instead (bench/lib/scale-vectors.ts):
-// start time, p50/p95 per query through the feature index, recall of the exhaustive top 5
-// [-- --vectors 1000000 --queries 100 --shortlists 250,500,1000,2000,4000].
+// start time, p50/p95 per query through the gallery index, recall of the exhaustive top 5
+// [-- --vectors 1000000 --queries 100 --head distance|cosine|run].
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,8 +72,7 @@ const modelVersion = run.inference.modelVersion;
 const F = run.inference.head.features;
 await run.inference.dispose();
 if (vectors) {
-  const shortlists = opt('shortlists', '250,500,1000,2000,4000').split(',').map(Number);
-  const lines = await benchVectors({ vectors, queries: Number(opt('queries', '100')), shortlists, runDir, modelVersion, head: run.inference.head, headKind, work, say });
+  const lines = await benchVectors({ vectors, queries: Number(opt('queries', '100')), runDir, modelVersion, head: run.inference.head, headKind, work, say });
   console.log(lines.join('\n'));
   const results = path.join(import.meta.dirname, 'results.md');
   const title = '## bench:scale --vectors';

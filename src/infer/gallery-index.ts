@@ -1,45 +1,37 @@
 /**
- * The feature index of a service's gallery: above a size where exhaustive scoring gets slow, the
- * gallery is ranked through a shortlist ({@link shortlistRanker}); below it, exhaustively (exact,
- * and what small catalogs always did). The index is read from its folder at the first large
- * gallery (built there when absent), follows the gallery as photos are confirmed, moved or
- * re-boxed, and is written back after a build and at close, so a restart reads it instead of
- * building it again; photos that changed while no service ran are found by their fingerprints.
+ * The index of a service's large gallery: above a size where exhaustive scoring gets slow, a query
+ * is ranked exactly from the gallery's bytes ({@link boundRanker}: one WebAssembly pass bounds
+ * every photo's score, only the photos that can reach the top K are scored by the head); below
+ * it, exhaustively (what small catalogs always did). Both give the same answer. The bytes follow
+ * the gallery as photos are confirmed, moved or re-boxed (only new or changed photos are encoded),
+ * and the gallery's vectors are written as one block beside it ({@link featureBlockFile}) after
+ * the first large gallery and at close when they changed, so a restart reads one file instead of
+ * a million feature rows; the block's rows are checked against the catalog's when it is read.
+ *
+ * Why not the HNSW shortlist it replaced (feature-index.ts): at 1,000,000 clustered vectors its
+ * recall of the exhaustive top 5 stayed at 0.80 to 0.97 within a second per query, and its graph
+ * took 10 to 25 minutes to build (bench/results.md).
  */
 import type { HeadWeights } from '../model/network/head-weights.js';
-import { createFeatureIndex, openFeatureIndex, vectorFingerprint, type FeatureIndex, type FeatureSpace } from './feature-index.js';
+import type { FeatureSpace } from './feature-index.js';
 import type { ScoredGallery } from './scored-gallery.js';
-import { writeFeatureBlock } from './feature-block.js';
-import { existsSync } from 'node:fs';
+import { readFeatureBlockDigest, rowsDigest, writeFeatureBlock } from './feature-block.js';
+import { encodeGallery, type GalleryCodes } from './feature-codes.js';
 import path from 'node:path';
-import { shortlistRanker, type ShortlistRanker } from './shortlist-ranking.js';
+import { boundRanker, type ShortlistRanker } from './shortlist-ranking.js';
 
-/** Settings of a gallery's feature index. */
+/** Settings of a gallery's index. */
 export interface GalleryIndexOptions {
-  /** Folder of the saved index (shared by the processes of one catalog). */
+  /** Folder of the gallery's feature block (shared by the processes of one catalog). */
   dir: string;
-  /** The index's name in it: one per model version. */
+  /** The block's name in it: one per model version. */
   name: string;
   /** Galleries of at least this many photos are ranked through the index; default 50,000. */
   threshold?: number;
-  /** Photos shortlisted per query; default {@link DEFAULT_SHORTLIST} of the metric. */
-  shortlist?: number;
-  /** Metric; default {@link spaceForHead}. */
-  space?: FeatureSpace;
-  /** HNSW links per node; default 12. */
-  links?: number;
-  /** What a failed save says (the index is then built again at the next start). */
+  /** What a failed write of the feature block says (the next start then reads every feature row). */
   onWarning?: (line: string) => void;
 }
 
-/**
- * Photos shortlisted per query by default, per metric (bench:scale --vectors, bench/results.md).
- * The exhaustive top 5 are the query's individual and four impostors; the index finds the first
- * at once, the impostors only as the list grows. 1,000,000 clustered synthetic vectors: cosine
- * (exact order for the cosine head) recall 0.80 at 1,000; Euclidean under a distance-like head
- * 0.90 at 4,000 (100,000 vectors: 1.000 at 4,000). Both keep a query well under a second.
- */
-export const DEFAULT_SHORTLIST: Readonly<Record<FeatureSpace, number>> = { cosine: 1000, l2: 4000 };
 /** Gallery size from which the index ranks by default. */
 export const DEFAULT_INDEX_THRESHOLD = 50_000;
 
@@ -105,20 +97,20 @@ export interface GalleryIndex {
   /**
    * Brings the index up to a gallery and gives its ranker (null below the threshold).
    *
-   * @throws Error from hnswlib when the index cannot take a vector (the caller ranks exhaustively)
+   * @throws Error when the gallery's bytes do not fit WebAssembly's memory (the caller ranks exhaustively)
    */
   rankerFor(g: ScoredGallery): Promise<ShortlistRanker | null>;
   /** Photos indexed (0 before the first large gallery). */
   readonly size: number;
-  /** Writes the index when it changed since it was read or written. */
+  /** Writes the gallery's feature block when the gallery changed since it was written. */
   close(): Promise<void>;
 }
 
 /**
- * The feature index of a service's gallery.
+ * The index of a service's gallery.
  *
- * @param head - the run's head (the exact scorer, and the metric by default)
- * @param o - folder, name, threshold, shortlist, metric
+ * @param head - the run's head (the exact scorer, and what the bounds bound)
+ * @param o - folder, name, threshold
  * @returns the gallery index
  * @example
  * const gi = createGalleryIndex(run.inference.head, { dir: 'whales.db.index', name: modelVersion });
@@ -126,11 +118,11 @@ export interface GalleryIndex {
  */
 export function createGalleryIndex(head: HeadWeights, o: GalleryIndexOptions): GalleryIndex {
   const threshold = o.threshold ?? DEFAULT_INDEX_THRESHOLD;
-  const options = { space: o.space ?? spaceForHead(head), links: o.links };
-  let index: FeatureIndex | null = null;
-  // the vector each photo was indexed with, as the cache holds it: an unchanged photo costs a lookup, not a hash
-  const indexed = new Map<number, Float32Array>();
+  const file = featureBlockFile(o.dir, o.name);
+  let codes: GalleryCodes | null = null;
   let last: ScoredGallery | null = null;
+  // the gallery's photos or boxes changed since the block on disk was written
+  let unsaved = false;
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(f: () => Promise<T>): Promise<T> => {
     const next = queue.then(f, f);
@@ -139,61 +131,32 @@ export function createGalleryIndex(head: HeadWeights, o: GalleryIndexOptions): G
   };
   const writeBlock = async (g: ScoredGallery): Promise<void> => {
     try {
-      await writeFeatureBlock(featureBlockFile(o.dir, o.name), g.rows, g.vectors, head.features);
+      await writeFeatureBlock(file, g.rows, g.vectors, head.features);
+      unsaved = false;
     } catch (e) {
       o.onWarning?.(`feature block: not written to ${o.dir} (${(e as Error).message}); the next start reads every feature row`);
     }
   };
-  const save = async (): Promise<void> => {
-    if (!index || index.changes === 0) return;
-    try {
-      await index.save(o.dir, o.name);
-      // the gallery's vectors beside it: the next start reads them in one go (featureBlockFile)
-      if (last) await writeBlock(last);
-    } catch (e) {
-      o.onWarning?.(`feature index: not saved to ${o.dir} (${(e as Error).message}); the next start builds it again`);
-    }
-  };
-  const update = (g: ScoredGallery): number => {
-    const ix = index!;
-    const present = new Set<number>();
-    let changed = 0;
-    for (let j = 0; j < g.rows.length; j++) {
-      const id = g.photoIds[j];
-      const v = g.vectors[j];
-      present.add(id);
-      if (indexed.get(id) === v) continue;
-      if (ix.fingerprint(id) !== vectorFingerprint(v)) {
-        ix.upsert(id, v);
-        changed++;
-      }
-      indexed.set(id, v);
-    }
-    for (const id of ix.photoIds()) {
-      if (present.has(id)) continue;
-      ix.remove(id);
-      indexed.delete(id);
-      changed++;
-    }
-    return changed;
-  };
   return {
     covers: (photos) => photos >= threshold,
     get size() {
-      return index?.size ?? 0;
+      return codes?.scanner.count ?? 0;
     },
     rankerFor: (g) => serial(async () => {
       if (g.rows.length < threshold) return null;
-      const first = !index;
-      const read = first ? openFeatureIndex(o.dir, o.name, head.features, options) : null;
-      if (!index) index = read ?? createFeatureIndex(head.features, options);
-      const changed = update(g);
+      const before = codes;
+      codes = encodeGallery(g.photoIds, g.vectors, head.features, codes);
       last = g;
-      // a build (or a restart that found many changes) is written at once: the next start reads it
-      if (first && changed > 0 && (!read || changed > Math.max(1000, index.size / 100))) await save();
-      else if (first && !existsSync(featureBlockFile(o.dir, o.name))) await writeBlock(g);
-      return shortlistRanker(g, head, index, o.shortlist ?? DEFAULT_SHORTLIST[options.space]);
+      // the first large gallery: the block is written unless it holds these photos' features already (a restart)
+      if (!before) {
+        if (readFeatureBlockDigest(file) !== rowsDigest(g.rows, g.vectors)) await writeBlock(g);
+      } else if (codes.encoded > 0 || before.scanner.count !== codes.scanner.count) {
+        unsaved = true;
+      }
+      return boundRanker(g, head, codes);
     }),
-    close: () => serial(save),
+    close: () => serial(async () => {
+      if (unsaved && last) await writeBlock(last);
+    }),
   };
 }
