@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ExchangePhoto, ExchangeRead } from '../data/formats/exchange.js';
-import { rowIssue } from '../data/formats/exchange.js';
+import { rowIssue, unsafeMediaName } from '../data/formats/exchange.js';
 import type { DataIssue } from '../data/issues.js';
 import { storageFailure } from '../util/storage-failure.js';
 import { checkAnnotation } from './annotations-store.js';
@@ -60,15 +60,16 @@ function check(issues: DataIssue[], from: ExchangePhoto['from'], field: string, 
  * @example
  * const issues = await checkExchange(cat, readCoco(text, 'annotations.json').photos, { media: 'images' });
  */
-export async function checkExchange(catalog: Pick<Catalog, 'maxPixels' | 'storedUuids'>, photos: readonly ExchangePhoto[], options: Pick<ExchangeImportOptions, 'media' | 'onCheck'>): Promise<DataIssue[]> {
+export async function checkExchange(catalog: Pick<Catalog, 'maxPixels' | 'storedUuids' | 'photo'>, photos: readonly ExchangePhoto[], options: Pick<ExchangeImportOptions, 'media' | 'onCheck'>): Promise<DataIssue[]> {
   const issues: DataIssue[] = [];
   const seen = new Map<string, ExchangePhoto>();
   const uuids = new Map<string, ExchangePhoto['from']>();
-  const stored = new Set((await catalog.storedUuids()).photos.values());
+  const stored = new Map([...(await catalog.storedUuids()).photos].map(([id, uuid]) => [uuid, id]));
   for (const [i, p] of photos.entries()) {
     options.onCheck?.(i, photos.length);
     const file = path.join(options.media, p.file);
-    const bytes = await fs.readFile(file).catch((e: NodeJS.ErrnoException) => {
+    // a name that leaves the folder was reported by the reader: not read
+    const bytes = unsafeMediaName(p.file) !== null ? null : await fs.readFile(file).catch((e: NodeJS.ErrnoException) => {
       issues.push(rowIssue(p.from, 'file', `${file}: ${e.code === 'ENOENT' ? 'no such photo in the media folder (--media)' : e.message}`));
       return null;
     });
@@ -81,13 +82,16 @@ export async function checkExchange(catalog: Pick<Catalog, 'maxPixels' | 'stored
       const twin = seen.get(facts.sha256);
       if (twin) issues.push(rowIssue(p.from, 'file', `the same photo (bytes) as ${twin.file}${twin.from.line !== undefined ? ` in row ${twin.from.line}` : twin.from.path ? ` at ${twin.from.path}` : ''}; give each photo once, with all its annotations`));
       seen.set(facts.sha256, p);
-      for (const [k, a] of newAnnotations(p).entries()) check(issues, p.from, `annotation ${k + 1}`, () => checkAnnotation(a, facts.width, facts.height));
+      const from = (k: number): ExchangePhoto['from'] => p.annotations[k].from ?? p.from;
+      for (const [k, a] of newAnnotations(p).entries()) check(issues, from(k), p.annotations[k].from ? 'annotation' : `annotation ${k + 1}`, () => checkAnnotation(a, facts.width, facts.height));
+      // the uuid of a photo in the catalog already is refused, unless it is this photo (a second import)
+      const owner = p.uuid === null ? undefined : stored.get(p.uuid);
+      if (owner !== undefined && (await catalog.photo(owner)).sha256 !== facts.sha256) issues.push(rowIssue(p.from, 'uuid', `${p.uuid} is the uuid of another photo in the catalog already (photo ${owner})`));
     }
     if (p.takenOn !== null) check(issues, p.from, 'date', () => dateField('date', p.takenOn));
     check(issues, p.from, 'position', () => positionFields(p.latitude, p.longitude));
     if (p.location !== null) check(issues, p.from, 'location', () => textField('location', p.location, 500));
     if (p.uuid !== null) {
-      if (stored.has(p.uuid)) issues.push(rowIssue(p.from, 'uuid', `${p.uuid} is the uuid of a photo in the catalog already`));
       const other = uuids.get(p.uuid);
       if (other) issues.push(rowIssue(p.from, 'uuid', `${p.uuid} is the uuid of another photo of the file too (${other.line ?? other.path})`));
       uuids.set(p.uuid, p.from);

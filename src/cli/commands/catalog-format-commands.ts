@@ -62,7 +62,7 @@ export async function importFormatFile(io: CliIo, o: { catalog: string; photos?:
   };
   if (!isPostgresUrl(o.catalog) && !existsSync(o.catalog)) {
     // a new catalog is created only for a file that imports: a bad file leaves no empty catalog behind
-    const issues = read.issues.some((i) => i.severity === 'fatal') ? read.issues : [...read.issues, ...await checkExchange({ maxPixels: 100_000_000, storedUuids: async () => ({ photos: new Map(), individuals: new Map() }) }, read.photos, { media })];
+    const issues = read.issues.some((i) => i.severity === 'fatal') ? read.issues : [...read.issues, ...await checkExchange({ maxPixels: 100_000_000, storedUuids: async () => ({ photos: new Map(), individuals: new Map() }), photo: async () => { throw new WhaleidError('a new catalog has no photos'); } }, read.photos, { media })];
     if (issues.some((i) => i.severity !== 'warning')) return refuse(issues);
   }
   const cat = await openCatalog(o.catalog, { photoDir: o.photos });

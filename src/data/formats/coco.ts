@@ -1,5 +1,5 @@
 import type { DataIssue } from '../issues.js';
-import { EMPTY_ANNOTATION, isEmptyAnnotation, rowIssue, unsafeMediaName, type ExchangeAnnotation, type ExchangePhoto, type ExchangeRead } from './exchange.js';
+import { checkedPosition, EMPTY_ANNOTATION, isEmptyAnnotation, rowIssue, unsafeMediaName, type ExchangeAnnotation, type ExchangePhoto, type ExchangeRead } from './exchange.js';
 
 /**
  * COCO as re-identification tools exchange it: `images`, `annotations` (bbox, category) and
@@ -104,7 +104,7 @@ function annotationOf(a: Json, where: { file: string; path: string }, categories
   }
   return {
     uuid: optText(a, 'uuid', where, issues), box, theta: optNumber(a, 'theta', where, issues) ?? 0, species,
-    viewpoint: optText(a, 'viewpoint', where, issues) ?? '', individual: individualOf(a, where, byInteger, issues),
+    viewpoint: optText(a, 'viewpoint', where, issues) ?? '', individual: individualOf(a, where, byInteger, issues), from: where,
   };
 }
 
@@ -149,9 +149,10 @@ export function readCoco(text: string, file: string): ExchangeRead {
     const unsafe = name === null ? 'expected the photo\'s file name' : unsafeMediaName(name);
     if (unsafe) issues.push(rowIssue(where, 'file_name', unsafe));
     if (byId.has(im.id) || im.id === undefined) issues.push(rowIssue(where, 'id', im.id === undefined ? 'expected an id' : `${JSON.stringify(im.id)} is the id of an earlier image too`));
+    const position = checkedPosition(optNumber(im, 'gps_lat_captured', where, issues), optNumber(im, 'gps_lon_captured', where, issues), (field, why) => issues.push(rowIssue(where, field === 'latitude' ? 'gps_lat_captured' : 'gps_lon_captured', why)));
     const p: ExchangePhoto = {
       file: name ?? '', uuid: optText(im, 'uuid', where, issues), width: optNumber(im, 'width', where, issues), height: optNumber(im, 'height', where, issues),
-      takenOn: optText(im, 'date_captured', where, issues), latitude: optNumber(im, 'gps_lat_captured', where, issues), longitude: optNumber(im, 'gps_lon_captured', where, issues),
+      takenOn: optText(im, 'date_captured', where, issues), latitude: position.latitude, longitude: position.longitude,
       location: optText(im, 'location_id', where, issues), sighting: optText(im, 'occurrence_id', where, issues), annotations: [], from: where,
     };
     byId.set(im.id, p);

@@ -20,6 +20,8 @@ export interface ExchangeAnnotation {
   viewpoint: string;
   /** The individual by display name (and uuid when known); null: not identified. */
   individual: { name: string; uuid: string | null } | null;
+  /** Where a reader found it (its row or JSON path), for messages. */
+  from?: { file: string; line?: number; path?: string };
 }
 
 /** One photo (a media asset) with its annotations. */
@@ -108,4 +110,28 @@ export function unsafeMediaName(name: string): string | null {
  */
 export function rowIssue(from: { file: string; line?: number; path?: string }, field: string, message: string): DataIssue {
   return { severity: 'error', file: from.file, ...(from.line !== undefined ? { line: from.line } : {}), field: from.path ? `${from.path}.${field}` : field, message };
+}
+
+/**
+ * A position as a file gives it: both coordinates within range, or neither. A bad one is
+ * reported (through `report`, with the field at fault) and dropped, so it is reported once, at
+ * its row.
+ *
+ * @param latitude - decimal degrees north, or null
+ * @param longitude - decimal degrees east, or null
+ * @param report - called with the field and why, for a bad position
+ * @returns the position, or nulls
+ * @example
+ * checkedPosition(95, 10, (f, why) => console.log(f, why)); // latitude expected -90..90, found 95
+ */
+export function checkedPosition(latitude: number | null, longitude: number | null, report: (field: 'latitude' | 'longitude', why: string) => void): { latitude: number | null; longitude: number | null } {
+  const none = { latitude: null, longitude: null };
+  if (latitude === null && longitude === null) return none;
+  if (latitude === null || longitude === null) {
+    report(latitude === null ? 'latitude' : 'longitude', 'expected the latitude and the longitude together, or neither');
+    return none;
+  }
+  if (Math.abs(latitude) > 90) report('latitude', `expected decimal degrees between -90 and 90, found ${latitude}`);
+  if (Math.abs(longitude) > 180) report('longitude', `expected decimal degrees between -180 and 180, found ${longitude}`);
+  return Math.abs(latitude) > 90 || Math.abs(longitude) > 180 ? none : { latitude, longitude };
 }

@@ -1,5 +1,5 @@
 import type { DataIssue } from '../issues.js';
-import { rowIssue, unsafeMediaName, type ExchangeAnnotation, type ExchangePhoto, type ExchangeRead } from './exchange.js';
+import { checkedPosition, rowIssue, unsafeMediaName, type ExchangeAnnotation, type ExchangePhoto, type ExchangeRead } from './exchange.js';
 
 /**
  * Wildbook's bulk-import spreadsheet (its "standard format"): one row per encounter (one animal
@@ -81,8 +81,10 @@ function numberCell(row: SheetRow, column: string, from: { file: string; line: n
 function dateOf(row: SheetRow, from: { file: string; line: number }, issues: DataIssue[]): string | null {
   const verbatim = (row['Encounter.verbatimEventDate'] ?? '').trim();
   if (/^\d{4}-\d{2}-\d{2}/.test(verbatim)) return verbatim;
+  const before = issues.length;
   const [y, mo, d, h, mi] = ['year', 'month', 'day', 'hour', 'minutes'].map((f) => numberCell(row, `Encounter.${f}`, from, issues, true));
-  if (y === null && mo === null && d === null) return null;
+  // a cell reported already is not reported again as missing
+  if ((y === null && mo === null && d === null) || issues.length > before) return null;
   if (y === null || mo === null || d === null) {
     issues.push(rowIssue(from, y === null ? 'Encounter.year' : mo === null ? 'Encounter.month' : 'Encounter.day', 'expected Encounter.year, Encounter.month and Encounter.day together (whaleid keeps whole dates)'));
     return null;
@@ -102,7 +104,7 @@ function annotationOf(row: SheetRow, from: { file: string; line: number }, issue
     uuid: (row['Annotation.uuid'] ?? '').trim() || null, box: given === 4 ? { x: x!, y: y!, w: w!, h: h! } : null,
     theta: numberCell(row, 'Annotation.theta', from, issues) ?? 0,
     species: [row['Encounter.genus'] ?? '', row['Encounter.specificEpithet'] ?? ''].map((s) => s.trim()).filter((s) => s !== '').join(' '),
-    viewpoint: (row['Annotation.viewpoint'] ?? '').trim(), individual: name || uuid ? { name: name || uuid, uuid: uuid || null } : null,
+    viewpoint: (row['Annotation.viewpoint'] ?? '').trim(), individual: name || uuid ? { name: name || uuid, uuid: uuid || null } : null, from,
   };
 }
 
@@ -140,8 +142,8 @@ export function readWildbookRows(header: readonly string[], cells: readonly (rea
     const row: SheetRow = {};
     columns.forEach((c, k) => { if (c) row[c] = raw[k] ?? ''; });
     if (Object.values(row).every((v) => v.trim() === '')) continue;
-    const lat = numberCell(row, 'Encounter.decimalLatitude', from, issues);
-    const lon = numberCell(row, 'Encounter.decimalLongitude', from, issues);
+    const { latitude: lat, longitude: lon } = checkedPosition(numberCell(row, 'Encounter.decimalLatitude', from, issues), numberCell(row, 'Encounter.decimalLongitude', from, issues),
+      (field, why) => issues.push(rowIssue(from, field === 'latitude' ? 'Encounter.decimalLatitude' : 'Encounter.decimalLongitude', why)));
     const takenOn = dateOf(row, from, issues);
     const annotation = annotationOf(row, from, issues);
     const media = Object.keys(row).filter((c) => /^Encounter\.mediaAsset\d+$/.test(c) && row[c].trim() !== '').sort((a, b) => Number(a.slice(20)) - Number(b.slice(20)));
