@@ -14,7 +14,7 @@ import { BACKENDS, newPostgresDatabase, onBackend } from '../helpers/backends.js
 // issue 21: a catalog moves from SQLite to PostgreSQL and back (`whaleid catalog copy`), losing nothing
 const dir = tmpDir('whaleid-copy-');
 const postgres = BACKENDS.find((b) => b.name === 'postgres')!;
-const TABLES = ['individuals', 'encounters', 'photos', 'features', 'decisions'];
+const TABLES = ['individuals', 'encounters', 'photos', 'annotations', 'features', 'decisions'];
 
 /** Every row of every table of a SQLite catalog, as stored. */
 function tablesOf(file: string): Record<string, unknown[]> {
@@ -36,6 +36,8 @@ async function richCatalog(file: string): Promise<void> {
   const a = (await cat.addPhoto(await exifPhoto(40, { takenAt: '2021:07:03 09:00:00', latitude: -25.1, longitude: 152.9 }), { originalName: "o'brien.jpg", location: 'Hervey Bay', uploadedBy: 'ann' })).photo;
   const b = (await cat.addPhoto(await scenePhoto(41), { originalName: 'b.jpg', box: { x0: 10, y0: 10.5, x1: 200, y1: 150 } })).photo;
   await cat.groupIntoEncounters([a.id, b.id], { by: 'ann', sameUpload: true });
+  // a second animal in a photo, with what only annotations hold (issue 31)
+  await cat.addAnnotation(b.id, { box: { x: 100.5, y: 20, w: 60, h: 40 }, theta: 0.25, species: 'Megaptera novaeangliae', viewpoint: 'left', individualName: 'Second', individualUuid: 'u-second', uuid: 'a-second' }, 'ann');
   const late = await cat.newIndividual(a.id, 'Late', 'a note; with "quotes"', { by: 'bob', score: 0.25, modelVersion: 'm@1' });
   await cat.confirm(b.id, early.id, { by: 'cy', score: 0.9 });
   await cat.undo(b.id, { by: 'cy' });
@@ -134,7 +136,7 @@ describe.skipIf(postgres.skip !== '')(onBackend('catalog copy between SQLite and
     const photos = path.join(dir, 'pg-photos-cli');
     const r = await runCli('catalog', 'copy', '--from', source, '--to', target, '--to-photos', photos, '--quiet');
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^copied .*source\.db to postgres:\/\/.*: \d+ individuals, \d+ encounters, \d+ photos, 2 features, \d+ decisions; \d+ photo files copied, \d+ checked \(SHA-256\); row counts and contents checked/);
+    expect(r.out).toMatch(/^copied .*source\.db to postgres:\/\/.*: \d+ individuals, \d+ encounters, \d+ photos, \d+ annotations, 2 features, \d+ decisions; \d+ photo files copied, \d+ checked \(SHA-256\); row counts and contents checked/);
     const again = await runCli('catalog', 'copy', '--from', source, '--to', target, '--to-photos', photos);
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/^whaleid: postgres:\/\/\S+: holds a catalog already/);
