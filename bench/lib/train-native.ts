@@ -12,6 +12,7 @@ import { randomAugmentation } from '../../src/image/affine.js';
 import { decodeSideFor, loadCropBuffer, type CropRequest } from '../../src/image/crop.js';
 import { createImageCache } from '../../src/image/image-cache.js';
 import { createNativeTrainingEngine, type NativeEngineSettings } from '../../src/model/native/native-training-engine.js';
+import { resolveNativeChoice } from '../../src/model/training-engines.js';
 import { createSiamese } from '../../src/model/network/siamese.js';
 import type { PairBatch } from '../../src/model/training-engine.js';
 import { createRng } from '../../src/util/random.js';
@@ -48,7 +49,7 @@ function randomPairBatch(n: number, s: number): PairBatch {
  */
 export async function nativePhotosPerSecond(s: number, pairs: number, steps: number, settings: NativeEngineSettings): Promise<{ rate: number; description: string }> {
   const siamese = createSiamese({ preset: 'method', inputSize: s, seed: 0 });
-  const engine = await createNativeTrainingEngine(siamese, settings);
+  const engine = await createNativeTrainingEngine(siamese, { choice: resolveNativeChoice(settings) });
   const batch = randomPairBatch(pairs, s);
   try {
     const seconds = await medianSeconds(steps, () => engine.step(async () => batch, pairs));

@@ -28,17 +28,27 @@
 namespace whaleid {
 namespace {
 
-// Scopes bf16 autocast on CUDA (thread-local in libtorch, so set on the thread that computes).
+// Scopes bf16 autocast on the network's device (thread-local in libtorch, so set on the thread
+// that computes). PyTorch's policy: convolutions and matmuls in bf16 (the float32 master weights
+// cast once per step, cached while the scope lasts), everything else in the dtype it is given;
+// this interpreter gives BatchNorm, the losses, softmax and the reductions float32 (batchNorm()
+// and the loss's casts), and Adam updates float32 weights with float32 moments.
 class AutocastScope {
  public:
-  explicit AutocastScope(bool on) : on_(on) {
+  AutocastScope(bool on, bool cuda) : on_(on), cuda_(cuda) {
     if (!on_) return;
 #ifdef WHALEID_AUTOCAST_BY_DEVICE
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    const auto type = cuda_ ? at::kCUDA : at::kCPU;
+    at::autocast::set_autocast_dtype(type, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type, true);
 #else
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
+    if (cuda_) {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
 #endif
     at::autocast::increment_nesting();
   }
@@ -46,16 +56,17 @@ class AutocastScope {
     if (!on_) return;
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
 #ifdef WHALEID_AUTOCAST_BY_DEVICE
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::set_autocast_enabled(cuda_ ? at::kCUDA : at::kCPU, false);
 #else
-    at::autocast::set_enabled(false);
+    if (cuda_) at::autocast::set_enabled(false);
+    else at::autocast::set_cpu_enabled(false);
 #endif
   }
   AutocastScope(const AutocastScope&) = delete;
   AutocastScope& operator=(const AutocastScope&) = delete;
 
  private:
-  bool on_;
+  bool on_, cuda_;
 };
 
 // tfjs HWIO <-> torch OIHW.
@@ -133,7 +144,6 @@ class TorchNet final : public Net {
     } else if (options.device != "cpu") {
       throw fail("unknown device " + options.device);
     }
-    if (options.bf16 && !isCuda()) throw fail("bf16 precision needs --device cuda");
     if (options.bf16 && options.float64) throw fail("bf16 and float64 exclude each other");
     if (spec.output < 0 || spec.output >= spec.values) throw fail("the spec has no output value");
     if (options.loss != "binary" && options.loss != "softmax" && options.loss != "arcface") throw fail("loss must be binary, softmax or arcface, got " + options.loss);
@@ -167,7 +177,7 @@ class TorchNet final : public Net {
     prepareThread();
     at::Tensor p;
     {
-      AutocastScope autocast(options_.bf16);
+      AutocastScope autocast(options_.bf16, isCuda());
       p = forward(pairs, true);
     }
     // the loss in float32, outside autocast, as the backward pass
@@ -260,7 +270,7 @@ class TorchNet final : public Net {
     at::NoGradGuard noGrad;
     at::Tensor p;
     {
-      AutocastScope autocast(options_.bf16);
+      AutocastScope autocast(options_.bf16, isCuda());
       p = forward(pairs, false);
     }
     p = p.to(at::kFloat).to(at::kCPU).contiguous();
@@ -400,7 +410,11 @@ class TorchNet final : public Net {
     return activate(y, n.activation);
   }
 
-  at::Tensor batchNorm(const NodeSpec& n, const at::Tensor& x, bool training) {
+  at::Tensor batchNorm(const NodeSpec& n, const at::Tensor& given, bool training) {
+    // bf16 on the CPU: BatchNorm in float32, as its statistics need (a bf16 convolution's output
+    // is widened here; the gradient goes back through the cast in bf16). CUDA's kernel takes bf16
+    // input and computes in float32 itself.
+    const at::Tensor x = !isCuda() && given.scalar_type() != dtype() ? given.to(dtype()) : given;
     at::Tensor gamma = n.gamma >= 0 ? params_[n.gamma] : at::ones({x.size(1)}, x.options().dtype(dtype()));
     at::Tensor beta = n.beta >= 0 ? params_[n.beta] : at::zeros({x.size(1)}, x.options().dtype(dtype()));
     at::Tensor& mean = params_[n.mean];

@@ -79,7 +79,8 @@ struct NetOptions {
   // "cpu" or "cuda".
   std::string device = "cpu";
   int threads = 1;
-  // bf16 autocast (CUDA only).
+  // bf16 autocast (PyTorch's policy: convolutions and matmuls in bf16, BatchNorm, losses and
+  // weights in float32), on the CPU or CUDA.
   bool bf16 = false;
   // Computes in float64 (a reference for tests; weights still cross as float32).
   bool float64 = false;

@@ -106,7 +106,7 @@ const DEVICE_ABOUT = {
 export const ENGINE_OPTIONS = {
   engine: choice('--engine <name>', 'training engine', () => ['auto', 'native', 'wasm'] as const, (e) => ENGINE_ABOUT[e]).showingDefault('auto'),
   device: choice('--device <name>', "the native engine's device", () => ['auto', 'cpu', 'cuda'] as const, (d) => DEVICE_ABOUT[d]).showingDefault('auto'),
-  precision: choice('--precision <name>', "the native engine's arithmetic", () => ['fp32', 'bf16'] as const, (p) => (p === 'bf16' ? 'autocast, CUDA only' : 'float32')).showingDefault('fp32'),
+  precision: choice('--precision <name>', "the native engine's arithmetic", () => ['fp32', 'bf16'] as const, (p) => (p === 'bf16' ? "PyTorch's autocast: convolutions and matmuls in bf16, BatchNorm, losses and weights in float32 (fast on CPUs with AVX512-BF16 or AMX, and on CUDA)" : 'float32')).showingDefault('fp32'),
   backend: choice('--backend <name>', 'tfjs backend for training (the wasm engine)', () => ['wasm', 'cpu'] as const).showingDefault('wasm'),
   threads: int('--threads <n>', "threads for training: the native engine's, or wasm's (its threaded build caps at 8; 1 = the single-threaded build, e.g. for two runs side by side)", 1, 256).showingDefault('the cores'),
 };

@@ -20,11 +20,11 @@ import { invalidParameterError, WhaleidError } from '../util/errors.js';
 import { layerSpecOf } from './network/layer-spec.js';
 import { initialMarginKernel, MARGIN_KERNEL } from './native/margin-head.js';
 import type { AddonMarginOptions, AddonNet } from './native/native-addon.js';
-import { createAddonNet, resolveNativeChoice, type NativeEngineSettings } from './native/native-training-engine.js';
+import { createAddonNet, type NativeEngineChoice, type NativeEngineSettings } from './native/native-training-engine.js';
 import type { Siamese } from './network/siamese.js';
 import { writeSiameseWeights } from './network/siamese-state.js';
 import type { NamedArrays } from './training-engine.js';
-import type { TrainingEngineName } from './training-engines.js';
+import { resolveEngine, type EngineSelection, type TrainingEngineName } from './training-engines.js';
 
 /** Name of the classifier's dense layer (its weights never enter the Siamese). */
 export const LOGITS_LAYER = 'warmup_logits';
@@ -60,8 +60,8 @@ export interface BranchClassifier {
 
 /** Options of {@link createBranchClassifier}. */
 export interface BranchClassifierOptions extends NativeEngineSettings {
-  /** Which engine; default `wasm`. */
-  engine?: TrainingEngineName;
+  /** The run's engine selection, or an engine's name resolved with the settings here; default `wasm`. */
+  engine?: TrainingEngineName | EngineSelection;
   /** Adam's learning rate. */
   lr: number;
   /** Seed of the dense layer's initial weights. */
@@ -108,17 +108,20 @@ export function classifierModel(siamese: Siamese, classes: number, seed: number)
  */
 export async function createBranchClassifier(siamese: Siamese, classes: number, options: BranchClassifierOptions): Promise<BranchClassifier> {
   if (!(options.lr > 0)) throw invalidParameterError('lr', 'a positive number', options.lr);
+  const selection = resolveEngine(options.engine, options);
+  // the engine's own choice decides: the addon's network when it carries a native one, else tfjs
+  const native = selection.native;
   if (options.margin) {
-    if ((options.engine ?? 'wasm') !== 'native') throw new WhaleidError(`--loss ${options.lossName ?? 'arcface'}: the wasm engine trains only the pair loss and the softmax warm-up; train on the native engine (--engine native)`);
+    if (!selection.traits.marginLosses || !native) throw new WhaleidError(`--loss ${options.lossName ?? 'arcface'}: the ${selection.engine} engine trains only the pair loss and the softmax warm-up; train on the native engine (--engine native)`);
     if (options.margin.classes !== classes) throw invalidParameterError('margin.classes', `${classes} (the classifier's)`, options.margin.classes);
-    return nativeClassifier(featureModel(siamese), classes, options);
+    return nativeClassifier(featureModel(siamese), classes, native, options);
   }
   const model = classifierModel(siamese, classes, options.seed);
   const dense = model.getLayer(LOGITS_LAYER);
   const disposeDense = (): void => dense.weights.forEach((w) => w.dispose());
-  if ((options.engine ?? 'wasm') === 'native') {
+  if (native) {
     try {
-      return nativeClassifier(model, classes, options);
+      return nativeClassifier(model, classes, native, options);
     } finally {
       disposeDense(); // the native engine holds its own copy
     }
@@ -163,10 +166,10 @@ function wasmClassifier(model: tf.LayersModel, classes: number, lr: number, disp
 }
 
 /** The addon's network of the classifier's layer spec, with its softmax loss or the margin head. */
-function nativeClassifier(model: tf.LayersModel, classes: number, options: BranchClassifierOptions): BranchClassifier {
+function nativeClassifier(model: tf.LayersModel, classes: number, choice: NativeEngineChoice, options: BranchClassifierOptions): BranchClassifier {
   // the head reads the branch's features: their count is the network's
   const margin = options.margin && { ...options.margin, features: model.outputs[0].shape.at(-1) as number };
-  let net: AddonNet | null = createAddonNet(layerSpecOf(model), resolveNativeChoice(options), margin ? 'arcface' : 'softmax', margin);
+  let net: AddonNet | null = createAddonNet(layerSpecOf(model), choice, margin ? 'arcface' : 'softmax', margin);
   try {
     const weights = model.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array }));
     if (margin) weights.push({ name: MARGIN_KERNEL, values: initialMarginKernel(margin, options.seed) });

@@ -11,7 +11,8 @@
  * native run and a wasm run leave the same files and either can resume the other.
  *
  * How an engine is made and used (src/train/group-loop.ts; TrainOptions.engine picks it):
- * - `createTrainingEngine(siamese, options)` (training-engines.ts) builds one from a Siamese (its
+ * - `createTrainingEngine(siamese, options)` (training-engines.ts; `options.engine` the run's one
+ *   resolved EngineSelection) builds one from a Siamese (its
  *   weights, moving averages and Adam state, e.g. just loaded from a checkpoint, with the head
  *   already initialised) and fixes its step strategy (whole steps, micro-batches, replicas) once.
  * - each schedule group: `setLearningRate`, then `step` over the group's batches;
@@ -71,6 +72,11 @@ export interface TrainingEngineInfo {
   readonly threads: number;
   /** A line for the user, e.g. `native (libtorch 1.13.1, cpu, 2 threads)`. */
   readonly description: string;
+  /**
+   * Its steps compute off the JS thread (native: libuv's pool), so the trainer loads the next
+   * step's crops while one runs; an engine computing on the JS thread would only be slowed by it.
+   */
+  readonly computesOffThread: boolean;
 }
 
 /** A live network under training on one engine. */

@@ -7,11 +7,10 @@
  * numbers and no word); a flag given again that would change them is refused, as the run's other
  * settings are.
  */
-import os from 'node:os';
 import type { EngineBackend } from '../model/tfjs/tfjs-backend.js';
 import type { NativeEngineSettings } from '../model/native/native-training-engine.js';
 import { readRunEngine, runPaths } from '../model/folders/run-folder.js';
-import { TRAINING_ENGINES, type EngineRequest, type EngineSelection, type TrainingEngineName } from '../model/training-engines.js';
+import { defaultTrainingThreads, engineTraits, TRAINING_ENGINES, type EngineRequest, type EngineSelection, type TrainingEngineName } from '../model/training-engines.js';
 import { WhaleidError } from '../util/errors.js';
 
 /**
@@ -46,7 +45,7 @@ export interface RunEngine {
 }
 
 /**
- * A choice with its defaults filled in, except the engine and device that `auto` resolves later.
+ * A choice with its defaults filled in, except the engine and device that `auto` resolves later. The threads are the one default of training-engines.ts (every core).
  *
  * @param asked - the choice as given
  * @returns the choice with backend, threads and precision set
@@ -56,7 +55,7 @@ export interface RunEngine {
 export function withEngineDefaults(asked: EngineChoice): Required<EngineChoice> {
   return {
     backend: asked.backend ?? 'wasm',
-    threads: asked.threads ?? os.availableParallelism(),
+    threads: asked.threads ?? defaultTrainingThreads(),
     engine: asked.engine ?? 'auto',
     device: asked.device ?? 'auto',
     precision: asked.precision ?? 'fp32',
@@ -71,8 +70,8 @@ export function withEngineDefaults(asked: EngineChoice): Required<EngineChoice> 
  * @returns the record for RUN/engine.json
  */
 export function runEngineRecord(choice: Required<EngineChoice>, selection: EngineSelection): RunEngine {
-  if (selection.engine === 'native' && selection.native) {
-    return { engine: 'native', backend: choice.backend, threads: selection.native.threads, device: selection.native.device, precision: selection.native.precision };
+  if (selection.native) {
+    return { engine: selection.engine, backend: choice.backend, threads: selection.native.threads, device: selection.native.device, precision: selection.native.precision };
   }
   return { engine: selection.engine, backend: choice.backend, threads: choice.threads };
 }
@@ -95,7 +94,7 @@ export function readStoredEngine(runDir: string): RunEngine | null {
   if (!oneOf(raw.backend, ['wasm', 'cpu'] as const)) throw bad('backend', 'wasm or cpu');
   if (typeof raw.threads !== 'number' || !Number.isSafeInteger(raw.threads) || raw.threads < 1 || raw.threads > 256) throw bad('threads', 'an integer from 1 to 256');
   const record: RunEngine = { engine: raw.engine, backend: raw.backend, threads: raw.threads };
-  if (raw.engine === 'wasm') return record;
+  if (!engineTraits(raw.engine).devices) return record;
   if (!oneOf(raw.device, ['cpu', 'cuda'] as const)) throw bad('device', 'cpu or cuda');
   if (!oneOf(raw.precision, ['fp32', 'bf16'] as const)) throw bad('precision', 'fp32 or bf16');
   return { ...record, device: raw.device, precision: raw.precision };

@@ -5,7 +5,7 @@
  */
 import { initEngine, type EngineInfo } from '../model/tfjs/tfjs-backend.js';
 import { MAX_WASM_THREADS } from '../model/tfjs/wasm-threads.js';
-import { selectTrainingEngine, type EngineSelection } from '../model/training-engines.js';
+import { engineTraits, selectTrainingEngine, type EngineSelection } from '../model/training-engines.js';
 import { WhaleidError } from '../util/errors.js';
 import { loadDataset } from '../data/dataset.js';
 import { NEW_WHALE } from '../data/labels.js';
@@ -62,15 +62,14 @@ function runSettings(runDir: string, settings: Partial<TrainConfig>, resume: boo
  * @param asked - the engines asked for and their threads (unset: the defaults)
  * @param replicas - the run's wasm replica count
  * @returns the engines started and a line describing them
- * @throws {@link WhaleidError} for `--engine native` without the addon, cuda without a GPU, bf16 off CUDA
+ * @throws {@link WhaleidError} for `--engine native` without the addon, cuda without a GPU
  * @example
  * const { description } = await startTrainingEngine({ backend: 'wasm', threads: 2 }, 1);
  */
 export async function startTrainingEngine(asked: EngineChoice, replicas: number): Promise<StartedEngines> {
   const engine = withEngineDefaults(asked);
   const training = selectTrainingEngine(engine.engine ?? 'auto', { device: engine.device, threads: engine.threads, precision: engine.precision }, { backend: engine.backend, replicas });
-  const native = training.engine === 'native';
-  const tfjs = await initEngine({ backend: engine.backend, threads: replicas > 1 || native ? 1 : Math.min(MAX_WASM_THREADS, engine.threads) });
+  const tfjs = await initEngine({ backend: engine.backend, threads: replicas > 1 || !training.traits.stepsOnTfjs ? 1 : Math.min(MAX_WASM_THREADS, engine.threads) });
   const wasm = `tfjs ${tfjs.backend}, ${tfjs.threads} thread(s)${replicas > 1 ? ` x ${replicas} replicas` : ''}`;
   const main = training.native ? training.native.description : wasm;
   return { tfjs, training, record: runEngineRecord(engine, training), description: training.note ? `${main} (${training.note})` : main };
@@ -115,7 +114,7 @@ async function startStoredEngine(runDir: string, asked: EngineChoice, replicas: 
     return await startTrainingEngine(choice, replicas);
   } catch (e) {
     if (!(e instanceof WhaleidError)) throw e;
-    throw new WhaleidError(`${runDir} was started on the ${choice.engine} engine${choice.engine === 'native' ? ` (${choice.device}, ${choice.threads} threads, ${choice.precision})` : ''}, which cannot start here: ${e.message}; resume it where it can, or train into a new folder`);
+    throw new WhaleidError(`${runDir} was started on the ${choice.engine} engine${choice.engine !== 'auto' && engineTraits(choice.engine).devices ? ` (${choice.device}, ${choice.threads} threads, ${choice.precision})` : ''}, which cannot start here: ${e.message}; resume it where it can, or train into a new folder`);
   }
 }
 
@@ -151,11 +150,12 @@ export async function trainRun(
   const engine = resume ? await startStoredEngine(runDir, options.engine, replicas) : await startTrainingEngine(options.engine, replicas);
   if (options.onEngine) options.onEngine(engine, replicas);
   else options.report.detail(`training engine: ${engine.description}`);
+  if (engine.training.native?.warning) options.report.detail(engine.training.native.warning);
   // the budget counts from this process's start of the run: the bar's ETA never passes its end
   const deadline = inForce.maxMinutes === undefined ? undefined : Date.now() + inForce.maxMinutes * 60_000;
   const hooks = options.report.training({ deadline });
   try {
-    const driven: TrainOptions = { ...hooks, signal: options.signal, engine: engine.training.engine, native: engine.training.native, engineRecord: engine.record };
+    const driven: TrainOptions = { ...hooks, signal: options.signal, engine: engine.training, engineRecord: engine.record };
     const result = resume ? await resumeTraining(runDir, { ...driven, moreMinutes: options.moreMinutes }) : await startTraining(runDir, settings, driven);
     return { result, engine, replicas };
   } finally {

@@ -23,7 +23,6 @@ import { marginOptions } from '../model/native/margin-head.js';
 import { EMBEDDING_TORCHSCRIPT, PREPROCESSING_JSON, writeModelManifest } from '../model/folders/model-folder.js';
 import type { AddonNet } from '../model/native/native-addon.js';
 import { backboneFeatures, createBackboneNet, readBackboneState, writeBackboneState } from '../model/native/native-backbone.js';
-import { resolveNativeChoice } from '../model/native/native-training-engine.js';
 import { initialMarginKernel, MARGIN_KERNEL } from '../model/native/margin-head.js';
 import { runPaths } from '../model/folders/run-folder.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -34,6 +33,7 @@ import { writeLog } from './checkpoint.js';
 import { marginSettings, type TrainConfig } from './train-config.js';
 import { prepareTrainingData, type TrainingData } from './training-data.js';
 import type { TrainOptions } from './training-run.js';
+import type { EngineSelection } from '../model/training-engines.js';
 
 /** What a backbone run returns (the fields of a pair run's result that apply). */
 export interface BackboneResult {
@@ -55,23 +55,24 @@ export function backbonePreprocessing(config: TrainConfig): Preprocessing {
  * @param runDir - the run folder (config.json written)
  * @param config - the run's configuration (`backbone` set)
  * @param resume - continue from RUN/checkpoint/
- * @param options - messages, steps, stop signal, native settings
+ * @param options - messages, steps, stop signal
+ * @param engine - the run's engine (resolved once, by the trainer)
  * @returns epochs done, time, whether it was stopped
  * @throws {@link WhaleidError} without the addon, for a backbone libtorch cannot load, or fewer than 2 individuals
  * @example
- * await runBackboneTraining('runs/b', config, false, { native: { device: 'cpu' } });
+ * await runBackboneTraining('runs/b', config, false, {}, resolveEngine('native', { device: 'cpu' }));
  */
-export async function runBackboneTraining(runDir: string, config: TrainConfig, resume: boolean, options: TrainOptions): Promise<BackboneResult> {
+export async function runBackboneTraining(runDir: string, config: TrainConfig, resume: boolean, options: TrainOptions, engine: EngineSelection): Promise<BackboneResult> {
   const started = Date.now();
   const say = options.onMessage ?? ((): void => {});
   const settings = marginSettings(config);
   if (!config.backbone || !settings) throw new WhaleidError('--backbone: give --loss arcface or subcenter-arcface and --warmup-epochs N');
-  if (options.engine === 'wasm') throw new WhaleidError(`--backbone: a TorchScript backbone trains on the native engine only, not on wasm`);
+  const choice = engine.traits.backbones ? engine.native : undefined;
+  if (!choice) throw new WhaleidError(`--backbone: a TorchScript backbone trains on the native engine only, not on ${engine.engine}`);
   const resumed = resume ? readBackboneCheckpoint(runDir) : null;
   const data = await prepareTrainingData(config, runDir, say);
   const pre = backbonePreprocessing(config);
   const { classOf, counts } = classesOf(data);
-  const choice = resolveNativeChoice(options.native);
   const probe = createBackboneNet(config.backbone, { choice });
   const features = await backboneFeatures(probe, pre.inputSize).finally(() => probe.dispose());
   const margin = marginOptions(settings, counts, features);

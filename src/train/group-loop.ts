@@ -58,7 +58,7 @@ export async function trainGroups(run: TrainingRun, start: Siamese): Promise<{ s
         siamese = next;
         run.say(`rebuilt the model with L2 ${group.rebuildL2}`);
       }
-      engine ??= await createTrainingEngine(siamese, { engine: run.options.engine, replicas: config.replicas, microBatch: config.microBatch, ...run.options.native });
+      engine ??= await createTrainingEngine(siamese, { engine: run.engine, replicas: config.replicas, microBatch: config.microBatch });
       if (!(await trainGroup(run, siamese, engine, g))) return { siamese, end: 'stopped' };
       state.groupsDone = g + 1;
       await engine.writeTo(siamese);
@@ -96,8 +96,8 @@ async function trainEpoch(run: TrainingRun, engine: TrainingEngine, g: number, m
   const augment = state.epochsDone >= config.augmentFromEpoch;
   let lossSum = 0;
   let stepsDone = 0;
-  // an engine computing off the JS thread (native) gets the next step's crops loaded during this step
-  const ahead = engine.info.engine === 'native';
+  // an engine computing off the JS thread gets the next step's crops loaded during this step
+  const ahead = engine.info.computesOffThread;
   const loaderAt = (s: number): { load: StepLoad; count: number } => {
     const count = Math.min(config.batchSize, pairs.length - s);
     const load = pairLoader(run.data, pairs.slice(s, s + count), augment ? augRng : null);

@@ -13,6 +13,7 @@
  */
 import { existsSync, promises as fs } from 'node:fs';
 import { createSiamese, type Siamese } from '../model/network/siamese.js';
+import { resolveEngine } from '../model/training-engines.js';
 import { hasCheckpoint, hasFinalModel, writeRunEngine } from '../model/folders/run-folder.js';
 import { invalidParameterError, WhaleidError } from '../util/errors.js';
 import { loadCheckpoint, readCheckpointState, trainedSeconds, writeLog, type TrainState } from './checkpoint.js';
@@ -132,8 +133,10 @@ export async function resumeConfig(runDir: string, stored: TrainConfig, moreMinu
 }
 
 async function runTraining(runDir: string, config: TrainConfig, resume: boolean, options: TrainOptions): Promise<TrainResult> {
+  // the run's one engine choice: every engine, classifier and backbone of the run is made from it
+  const engine = resolveEngine(options.engine, options.native);
   if (config.backbone !== undefined) {
-    const r = await runBackboneTraining(runDir, config, resume, options);
+    const r = await runBackboneTraining(runDir, config, resume, options, engine);
     return { ...r, totalSeconds: r.seconds, validation: null };
   }
   const started = Date.now();
@@ -147,7 +150,7 @@ async function runTraining(runDir: string, config: TrainConfig, resume: boolean,
   await writeLog(runDir, state.history);
   const pairs = pairConstraints(data, config);
   if (pairs.viewOf) say(`views by /${config.viewPattern}/: ${pairs.views.map((v) => v || '(none)').join(', ')}`);
-  const run = createTrainingRun({ runDir, config, schedule, data, pairs, state, options, started });
+  const run = createTrainingRun({ runDir, config, schedule, data, pairs, state, options, engine, started });
   const stepsPerEpoch = Math.ceil((2 * data.split.train.length) / config.batchSize);
   const warmup = warmupSteps(run);
   const pending = warmupPending(run);

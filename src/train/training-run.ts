@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { runPaths } from '../model/folders/run-folder.js';
-import type { TrainingEngineName } from '../model/training-engines.js';
+import type { EngineSelection, TrainingEngineName } from '../model/training-engines.js';
 import type { NativeEngineSettings } from '../model/native/native-training-engine.js';
 import type { TrainState } from './checkpoint.js';
 import type { Schedule } from './schedule.js';
@@ -32,9 +32,13 @@ export interface TrainOptions extends TrainHooks {
    * continues from it as if the run had not stopped. The run's result then says `stopped`.
    */
   signal?: AbortSignal;
-  /** Which engine computes the steps (see training-engines.ts); default `wasm`. */
-  engine?: TrainingEngineName;
-  /** The native engine's device, threads and precision. */
+  /**
+   * Which engine computes the steps: the selection the caller resolved (the pipeline's, which
+   * RUN/engine.json records), or a name resolved once when the run starts with `native`'s
+   * settings (training-engines.ts); default `wasm`.
+   */
+  engine?: TrainingEngineName | EngineSelection;
+  /** The native engine's device, threads and precision, with an engine given by name. */
   native?: NativeEngineSettings;
   /**
    * The engine settings a new run stores beside its configuration (RUN/engine.json), written
@@ -53,6 +57,8 @@ export interface TrainingRun {
   /** Position and history; advanced by the group loop. */
   readonly state: TrainState;
   readonly options: TrainOptions;
+  /** The engine, resolved once for the run: every engine the run makes is made from it. */
+  readonly engine: EngineSelection;
   /** `Date.now()` when this process started the run (time budget, log seconds). */
   readonly started: number;
   readonly validator: RunValidator;

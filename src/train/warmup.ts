@@ -69,7 +69,7 @@ export async function warmUpBranch(run: TrainingRun, siamese: Siamese): Promise<
   const labels = Int32Array.from(keys, (key) => classOf.get(key)!);
   const turns = config.warmupRotations;
   const margin = marginHead(config, labels, names.length, turns);
-  const classifier = await createBranchClassifier(siamese, names.length * turns, { engine: run.options.engine, ...run.options.native, lr: config.warmupLr, seed: config.seed, margin, lossName: config.loss });
+  const classifier = await createBranchClassifier(siamese, names.length * turns, { engine: run.engine, lr: config.warmupLr, seed: config.seed, margin, lossName: config.loss });
   const loss = margin ? `${config.loss}, s ${config.arcfaceScale}, margins ${Math.min(...margin.margins).toFixed(3)}-${Math.max(...margin.margins).toFixed(3)}${margin.subcenters > 1 ? `, ${margin.subcenters} sub-centres` : ''}` : 'softmax';
   run.say(`classification warm-up: ${config.warmupEpochs} epochs over ${train.length} photos of ${names.length} ${viewOf ? 'individual views' : 'individuals'}${turns > 1 ? ` x ${turns} turns` : ''} (${classifier.engine}, ${loss}, lr ${config.warmupLr})`);
   const rng = createRng(config.seed).fork('warmup');

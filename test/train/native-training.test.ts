@@ -8,6 +8,7 @@ import path from 'node:path';
 import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
 import { loadNativeAddon } from '../../src/model/native/native-addon.js';
 import { createNativeTrainingEngine } from '../../src/model/native/native-training-engine.js';
+import { resolveNativeChoice } from '../../src/model/training-engines.js';
 import { createWasmTrainingEngine } from '../../src/model/tfjs/wasm-training-engine.js';
 import { readAdamState } from '../../src/model/network/siamese-state.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
@@ -78,7 +79,7 @@ describe.skipIf(!native.available)('training on the native engine', () => {
     };
     const oursNet = parityModel({ preset: 'small' });
     const refNet = parityModel({ preset: 'small' });
-    const ours = await createNativeTrainingEngine(oursNet, { ...onCpu, microBatch: 6 });
+    const ours = await createNativeTrainingEngine(oursNet, { choice: resolveNativeChoice(onCpu), microBatch: 6 });
     const ref = await createWasmTrainingEngine(refNet, { microBatch: 6 });
     const [lossOurs, lossRef] = [await ours.step(load, batch.count), await ref.step(load, batch.count)];
     expect(Math.abs(lossOurs - lossRef) / lossRef).toBeLessThan(1e-5);

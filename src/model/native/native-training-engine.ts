@@ -8,7 +8,6 @@
  * Steps run as async work on libuv's pool: Node's event loop (progress, Ctrl-C, the service)
  * stays free. With micro-batches the next micro-batch's crops load while the current one runs.
  */
-import os from 'node:os';
 import { invalidParameterError, WhaleidError } from '../../util/errors.js';
 import { layerSpecOf, type LayerSpec } from '../network/layer-spec.js';
 import { loadNativeAddon, type AddonArray, type AddonMarginOptions, type AddonNet, type NativeAddon } from './native-addon.js';
@@ -23,19 +22,21 @@ export type NativePrecision = 'fp32' | 'bf16';
 export interface NativeEngineSettings {
   /** `auto` (default: cuda when the libtorch has CUDA and sees a GPU), `cpu` or `cuda`. */
   readonly device?: 'auto' | 'cpu' | 'cuda';
-  /** CPU threads of libtorch's kernels; default: every core. */
+  /** CPU threads of libtorch's kernels; default: every core (training-engines.ts's one default). */
   readonly threads?: number;
-  /** `fp32` (default) or `bf16` (autocast; CUDA only). */
+  /** `fp32` (default) or `bf16` (PyTorch's autocast policy, on the CPU or CUDA). */
   readonly precision?: NativePrecision;
 }
 
-/** {@link NativeEngineSettings} resolved against what the addon sees. */
+/** {@link NativeEngineSettings} resolved against what the addon sees (training-engines.ts's resolveNativeChoice, once per run). */
 export interface NativeEngineChoice {
   readonly device: 'cpu' | 'cuda';
   readonly threads: number;
   readonly precision: NativePrecision;
   /** `native (libtorch 1.13.0, cpu, 2 threads)` */
   readonly description: string;
+  /** A line for the user where the choice will run slowly (bf16 on a CPU without bf16 instructions). */
+  readonly warning?: string;
 }
 
 /**
@@ -53,42 +54,18 @@ export function requireAddon(): NativeAddon {
 }
 
 /**
- * Resolves device, threads and precision for this machine.
- *
- * @param settings - what was asked (unset: auto device, every core, fp32)
- * @returns the choice and its one-line description
- * @throws {@link WhaleidError} without the addon, for cuda where none is seen, bf16 off CUDA, or bad threads
- * @example
- * resolveNativeChoice({ device: 'auto' }).description; // 'native (libtorch 1.13.0, cpu, 2 threads, fp32)'
- */
-export function resolveNativeChoice(settings: NativeEngineSettings = {}): NativeEngineChoice {
-  const torch = requireAddon().torchInfo();
-  const asked = settings.device ?? 'auto';
-  if (asked !== 'auto' && asked !== 'cpu' && asked !== 'cuda') throw invalidParameterError('--device', 'auto, cpu or cuda', asked);
-  if (asked === 'cuda' && !torch.cudaAvailable) throw new WhaleidError(`--device cuda: libtorch ${torch.version} sees no CUDA GPU (a CPU-only build, or no driver/device)`);
-  const device = asked === 'auto' ? (torch.cudaAvailable ? 'cuda' : 'cpu') : asked;
-  const threads = settings.threads ?? Math.min(8, os.availableParallelism());
-  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256) throw invalidParameterError('--threads', 'an integer from 1 to 256', threads);
-  const precision = settings.precision ?? 'fp32';
-  if (precision !== 'fp32' && precision !== 'bf16') throw invalidParameterError('--precision', 'fp32 or bf16', precision);
-  if (precision === 'bf16' && device !== 'cuda') throw new WhaleidError('--precision bf16 needs --device cuda (autocast runs on the GPU)');
-  const where = device === 'cuda' ? `cuda (${torch.cudaDevices} GPU${torch.cudaDevices === 1 ? '' : 's'})` : `cpu, ${threads} thread${threads === 1 ? '' : 's'}`;
-  return { device, threads, precision, description: `native (libtorch ${torch.version}, ${where}, ${precision})` };
-}
-
-/**
  * A new addon network for a layer spec on the resolved device: the one place the addon's
  * network options are set, so the Siamese engine and the branch classifier run alike.
  *
  * @param spec - the layer spec ({@link layerSpecOf})
- * @param choice - device, threads, precision ({@link resolveNativeChoice})
+ * @param choice - device, threads, precision (resolved once per run in training-engines.ts)
  * @param loss - `binary` for the Siamese head's probability, `softmax` for class numbers, `arcface`
  *   for class numbers through the margin head (the spec's output is the embedding)
  * @param margin - the margin head, with `arcface`
  * @returns the network (the caller disposes it)
  * @throws {@link WhaleidError} without the addon
  * @example
- * const net = createAddonNet(layerSpecOf(siamese.model), resolveNativeChoice(), 'binary');
+ * const net = createAddonNet(layerSpecOf(siamese.model), { device: 'cpu', threads: 2, precision: 'fp32', description: '' }, 'binary');
  */
 export function createAddonNet(spec: LayerSpec, choice: NativeEngineChoice, loss: 'binary' | 'softmax' | 'arcface', margin?: AddonMarginOptions): AddonNet {
   return new (requireAddon().Net)(spec, {
@@ -168,18 +145,18 @@ async function nativeStep(net: AddonNet, load: (lo: number, hi: number) => Promi
  * and learning rate.
  *
  * @param siamese - the compiled network (the one definition: its layer spec is built here)
- * @param options - micro-batch size and {@link NativeEngineSettings}
+ * @param options - the run's resolved device, threads and precision, and the micro-batch size
  * @returns the engine; `writeTo(siamese)` before anything reads the Siamese, `dispose()` at the end
  * @throws {@link WhaleidError} without the addon, for a layer the engine cannot run, or bad settings
  * @example
- * const engine = await createNativeTrainingEngine(siamese, { device: 'cpu', threads: 2 });
+ * const engine = await createNativeTrainingEngine(siamese, { choice: selection.native });
  * const loss = await engine.step(loadPairs, 32);
  * await engine.writeTo(siamese);
  */
-export async function createNativeTrainingEngine(siamese: Siamese, options: NativeEngineSettings & { microBatch?: number } = {}): Promise<TrainingEngine> {
+export async function createNativeTrainingEngine(siamese: Siamese, options: { choice: NativeEngineChoice; microBatch?: number }): Promise<TrainingEngine> {
   const micro = options.microBatch;
   if (micro !== undefined && (!Number.isSafeInteger(micro) || micro < 1)) throw invalidParameterError('microBatch', 'a positive integer', micro);
-  const choice = resolveNativeChoice(options);
+  const { choice } = options;
   let net: AddonNet | null = createAddonNet(layerSpecOf(siamese.model), choice, 'binary');
   const live = (): AddonNet => {
     if (!net) throw new Error('native engine: used after dispose()');
@@ -197,7 +174,8 @@ export async function createNativeTrainingEngine(siamese: Siamese, options: Nati
     throw e;
   }
   return {
-    info: { engine: 'native', device: choice.device, threads: choice.threads, description: choice.description },
+    // steps run on libuv's pool, off the JS thread: the next step's crops can load meanwhile
+    info: { engine: 'native', device: choice.device, threads: choice.threads, description: choice.description, computesOffThread: true },
     step: (load, pairs) => nativeStep(live(), load, pairs, Math.min(micro ?? pairs, pairs)),
     setLearningRate: (lr) => {
       if (!Number.isFinite(lr) || lr <= 0) throw invalidParameterError('lr', 'a positive number', lr);

@@ -82,7 +82,8 @@ function describeEngine(replicas: number): TrainingEngineInfo {
   const device = tf.getBackend();
   const threads = replicas > 1 ? replicas : device === 'wasm' ? getThreadsCount() : 1;
   const how = replicas > 1 ? `${replicas} data-parallel replicas of 1 thread` : `${threads} thread(s)`;
-  return { engine: 'wasm', device, threads, description: `wasm (tfjs ${device}, ${how})` };
+  // steps (replicas' included) are driven from the JS thread: loading ahead would compete with them
+  return { engine: 'wasm', device, threads, description: `wasm (tfjs ${device}, ${how})`, computesOffThread: false };
 }
 
 /**
