@@ -1,5 +1,6 @@
 /**
- * The feature extraction job: one photo's features with a run's model, written to the catalog,
+ * The feature extraction job: one photo's features with a run's model (or with each of several
+ * learned models, for services that fuse them), written to the catalog,
  * and with a local side (`whaleid worker --matcher local|fused`) its keypoints and descriptors
  * too. Idempotent: a job that finds what it would write already stored (a retry after its first
  * worker wrote it and died before saying so) finishes without computing or writing again; one
@@ -34,7 +35,7 @@ export interface FeatureJobResult {
  * Runs one feature extraction job.
  *
  * @param catalog - the catalog
- * @param extractor - the model
+ * @param extractor - the model, or the models (several learned models fused: each one's features stored under its version)
  * @param photoId - the job's photo
  * @param local - where the photo's local features are stored too (none: Siamese features only)
  * @returns what it did
@@ -43,7 +44,7 @@ export interface FeatureJobResult {
  * await runFeatureJob(catalog, extractor, 42); // { photoId: 42, outcome: 'written' }
  * await runFeatureJob(catalog, extractor, 42, createCatalogLocalFeatures(catalog)); // 'written': its descriptors were missing
  */
-export async function runFeatureJob(catalog: FeatureJobCatalog, extractor: FeatureExtractor, photoId: number, local?: Pick<CatalogLocalFeatures, 'store'>): Promise<FeatureJobResult> {
+export async function runFeatureJob(catalog: FeatureJobCatalog, extractor: FeatureExtractor | readonly FeatureExtractor[], photoId: number, local?: Pick<CatalogLocalFeatures, 'store'>): Promise<FeatureJobResult> {
   let photo: PhotoRecord;
   try {
     photo = await catalog.photo(photoId);
@@ -51,10 +52,12 @@ export async function runFeatureJob(catalog: FeatureJobCatalog, extractor: Featu
     if (e instanceof NotFoundError) return { photoId, outcome: 'gone' };
     throw e;
   }
-  const present = (await catalog.getFeatures(extractor.modelVersion, [photoId])).has(photoId);
-  if (!present) {
-    const [vector] = await extractor.extract([photo]);
-    await catalog.putFeatures(extractor.modelVersion, [{ photoId, vector }]);
+  let present = true;
+  for (const model of Array.isArray(extractor) ? extractor : [extractor as FeatureExtractor]) {
+    if ((await catalog.getFeatures(model.modelVersion, [photoId])).has(photoId)) continue;
+    present = false;
+    const [vector] = await model.extract([photo]);
+    await catalog.putFeatures(model.modelVersion, [{ photoId, vector }]);
   }
   const described = local ? await local.store([photo]) : 0;
   return { photoId, outcome: present && described === 0 ? 'present' : 'written' };

@@ -12,7 +12,7 @@ import { decodeSideFor } from '../image/crop.js';
 import { createImageCache } from '../image/image-cache.js';
 import { checkLocalSettings, type LocalSettings } from '../infer/local/local-features.js';
 import { createCatalogLocalFeatures } from '../infer/local/catalog-local-features.js';
-import { loadRunModel } from '../predict/run-model.js';
+import { loadRunModel, type RunModel } from '../predict/run-model.js';
 import { invalidParameterError } from '../util/errors.js';
 import { runFeatureJob, type FeatureExtractor, type FeatureJobResult } from './feature-job.js';
 import { FEATURE_QUEUE, openJobQueue, type FeatureJobData } from './job-queue.js';
@@ -27,6 +27,11 @@ export interface WorkerOptions {
   url: string;
   /** The training run whose features it extracts and scores. */
   runDir: string;
+  /**
+   * The other learned models whose features it extracts too (services fusing several models:
+   * `--model` repeated); the shards it scores are `runDir`'s.
+   */
+  moreModels?: readonly string[];
   /** The branch's precision (float32 by default; int8 needs the run's onnx/branch.int8.onnx). */
   precision?: Precision;
   /** Jobs at a time (>= 1). */
@@ -83,17 +88,23 @@ export interface WorkerSummary {
 export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
   if (!Number.isSafeInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 64) throw invalidParameterError('concurrency', 'a whole number from 1 to 64', o.concurrency);
   if (o.local) checkLocalSettings(o.local);
-  const run = await loadRunModel(o.runDir, { threads: o.threads, precision: o.precision, onWarning: o.onLine });
   const { catalog } = o;
-  const cache = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(run.crop.size), maxPixels: catalog.maxPixels });
+  const runs: RunModel[] = [];
+  for (const dir of [o.runDir, ...(o.moreModels ?? [])]) runs.push(await loadRunModel(dir, { threads: o.threads, precision: o.precision, onWarning: o.onLine }));
+  const [run] = runs;
   const F = run.inference.head.features;
-  const extractor: FeatureExtractor = {
-    modelVersion: run.inference.modelVersion,
-    async extract(photos) {
-      const out = await run.inference.features(cache, photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined })), run.crop);
-      return photos.map((_, i) => out.slice(i * F, (i + 1) * F));
-    },
-  };
+  const extractors: FeatureExtractor[] = runs.map((r) => {
+    const cache = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(r.crop.size), maxPixels: catalog.maxPixels });
+    const D = r.inference.head.features;
+    return {
+      modelVersion: r.inference.modelVersion,
+      async extract(photos) {
+        const out = await r.inference.features(cache, photos.map((p) => ({ file: catalog.photoFile(p), box: p.box ?? undefined })), r.crop);
+        return photos.map((_, i) => out.slice(i * D, (i + 1) * D));
+      },
+    };
+  });
+  const [extractor] = extractors;
   const local = o.local ? createCatalogLocalFeatures(catalog, { cacheDir: o.cacheDir, settings: o.local }) : undefined;
   const summary: WorkerSummary = { jobs: 0, written: 0, present: 0, gone: 0, failed: 0, queries: 0, dropped: 0 };
   const queue = await openJobQueue(o.url, { supervise: true, expireInSeconds: o.jobExpirySeconds, onError: (e) => o.onLine(`job queue: ${e.message}`) });
@@ -104,7 +115,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
   const handle = async ([job]: { data: FeatureJobData; retryCount: number; retryLimit: number }[]): Promise<FeatureJobResult> => {
     o.onJobStart?.(job.data.photoId);
     try {
-      const result = await runFeatureJob(catalog, extractor, job.data.photoId, local);
+      const result = await runFeatureJob(catalog, extractors, job.data.photoId, local);
       summary.jobs++;
       summary[result.outcome]++;
       o.onJob?.(result);
@@ -117,9 +128,10 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
       throw e;
     }
   };
-  o.onLine(`worker ${scorer?.id ?? ''}: model ${extractor.modelVersion}, ${o.concurrency} jobs at a time${local ? `, local descriptors stored too (${local.recordKey})` : ''}${scorer ? ', scoring shards' : ''}`);
+  o.onLine(`worker ${scorer?.id ?? ''}: model ${extractors.map((e) => e.modelVersion).join(' + ')}, ${o.concurrency} jobs at a time${local ? `, local descriptors stored too (${local.recordKey})` : ''}${scorer ? ', scoring shards' : ''}`);
   // a copied or bulk-filled catalog has photos no upload enqueued: they get their jobs here
-  const swept = await queue.enqueueMissingFeatures(catalog, extractor.modelVersion);
+  let swept = 0;
+  for (const e of extractors) swept += await queue.enqueueMissingFeatures(catalog, e.modelVersion);
   if (swept > 0) o.onLine(`worker: queued ${swept} photo(s) that had neither features of this model nor a job (a copied or imported catalog)`);
   for (let i = 0; i < o.concurrency; i++) await queue.boss.work<FeatureJobData>(FEATURE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true }, handle);
   const status = (): void => {
@@ -138,7 +150,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
   await queue.boss.offWork(FEATURE_QUEUE);
   await scorer?.close();
   await queue.close();
-  await run.inference.dispose();
+  for (const r of runs) await r.inference.dispose();
   status();
   return summary;
 }

@@ -11,7 +11,7 @@ import type { CliIo } from '../io.js';
 const WORKER_OPTIONS = {
   catalog: common.catalog.required('the catalog: a postgres:// URL (its job queue is in the same database)'),
   photos: common.photos,
-  model: common.model.required('the training run whose features it extracts and scores (the one the services use)'),
+  model: common.models.required('the training run (or imported model) whose features it extracts and scores (the one the services use); repeat --model for services fusing several models: it extracts each one\'s features'),
   matcher: common.matcher.describedAs("the services' matcher: with local or fused, each job stores its photo's keypoints and descriptors too (what serve --matcher local|fused matches with)"),
   precision: common.precision,
   concurrency: int('--concurrency <n>', 'feature extraction jobs at a time', 1, 64).withDefault(2),
@@ -51,7 +51,7 @@ export function registerWorkerCommand(program: Command, io: CliIo): void {
       process.once('SIGTERM', onTerm);
       try {
         const s = await runWorker({
-          catalog: cat, url, runDir: opts.model, precision: opts.precision, concurrency: opts.concurrency, jobExpirySeconds: opts.jobExpiry, threads: opts.threads, cacheDir: opts.cache,
+          catalog: cat, url, runDir: opts.model[0], moreModels: opts.model.slice(1), precision: opts.precision, concurrency: opts.concurrency, jobExpirySeconds: opts.jobExpiry, threads: opts.threads, cacheDir: opts.cache,
           local: matcherOf(opts.matcher).describes.local ? DEFAULT_LOCAL : undefined,
           onLine: (l) => {
             if (!opts.quiet) io.err(l);
