@@ -1,4 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openCatalog } from '../../src/catalog/catalog.js';
@@ -62,6 +63,16 @@ describe('COCO in Wildbook\'s export layout', () => {
     } finally {
       await cat.close();
     }
+  }, 120_000);
+
+  it('imports Wildbook\'s .tar.gz of it as shipped (annotations.json and images/ inside)', async () => {
+    const archive = path.join(dir, 'wildbook-export.tar.gz');
+    execFileSync('tar', ['czf', archive, '-C', folder, 'annotations.json', 'images']);
+    const r = await runCli('catalog', 'import', '--catalog', path.join(dir, 'from-archive.db'), '--format', 'coco', '--data', archive);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/: 2 photos added with 3 annotations, 0 already there, 2 new individuals/);
+    const bad = await runCli('catalog', 'import', '--catalog', path.join(dir, 'from-bad-archive.db'), '--format', 'coco', '--data', path.join(folder, 'annotations.json.tar.gz'));
+    expect(bad.err).toMatch(/--data .*annotations\.json\.tar\.gz: no such file/);
   }, 120_000);
 
   it('goes out again in that layout, every field as it came', async () => {

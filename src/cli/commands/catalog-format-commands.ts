@@ -1,4 +1,5 @@
 import { existsSync, promises as fs, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
@@ -32,7 +33,7 @@ export function mediaFolderOf(file: string, given: string | undefined): string {
 }
 
 /**
- * Imports a COCO file or a Wildbook spreadsheet (.csv or .xlsx) into a catalog: every problem of
+ * Imports a COCO file (or Wildbook's .tar.gz of it) or a Wildbook spreadsheet (.csv or .xlsx) into a catalog: every problem of
  * the file and its photos reported first (file, row or JSON path, column, why), and then nothing
  * written (exit 1); else the photos with their annotations.
  *
@@ -42,6 +43,44 @@ export function mediaFolderOf(file: string, given: string | undefined): string {
  * await importFormatFile(io, { catalog: 'whales.db', format: 'coco', data: 'export/annotations.json', by: 'ann', quiet: false });
  */
 export async function importFormatFile(io: CliIo, o: { catalog: string; photos?: string; format: 'coco' | 'wildbook'; data: string; media?: string; by: string; quiet: boolean }): Promise<void> {
+  if (o.format !== 'coco' || !/\.(tar\.gz|tgz)$/i.test(o.data)) return importFile(io, o);
+  const { dir, json } = await unpackCocoArchive(o.data);
+  try {
+    await importFile(io, { ...o, data: json, media: o.media ?? mediaFolderOf(json, undefined) });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Unpacks a COCO export shipped as .tar.gz (Wildbook's: `annotations.json` and `images/`) into a
+ * private temporary folder.
+ *
+ * @param file - the archive
+ * @returns the folder (the caller removes it) and the JSON file in it
+ * @throws {@link WhaleidError} when it is not such an archive
+ */
+async function unpackCocoArchive(file: string): Promise<{ dir: string; json: string }> {
+  const { readTarGz } = await import('../../data/formats/tar-file.js');
+  const { unsafeMediaName } = await import('../../data/formats/exchange.js');
+  let files: Map<string, Buffer>;
+  try {
+    files = readTarGz(await fs.readFile(file));
+  } catch (e) {
+    throw new WhaleidError(`--data ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not a COCO export in a .tar.gz (${(e as Error).message})`}`);
+  }
+  const jsons = [...files.keys()].filter((n) => n.endsWith('.json')).sort((a, b) => a.split('/').length - b.split('/').length);
+  if (jsons.length === 0) throw new WhaleidError(`--data ${file}: the archive holds no .json file (expected annotations.json and images/)`);
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'whaleid-coco-'));
+  for (const [name, bytes] of files) {
+    if (unsafeMediaName(name) !== null) continue; // a path that would leave the folder is not unpacked
+    await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await fs.writeFile(path.join(dir, name), bytes);
+  }
+  return { dir, json: path.join(dir, jsons.find((n) => path.basename(n) === 'annotations.json') ?? jsons[0]) };
+}
+
+async function importFile(io: CliIo, o: { catalog: string; photos?: string; format: 'coco' | 'wildbook'; data: string; media?: string; by: string; quiet: boolean }): Promise<void> {
   const { readCoco } = await import('../../data/formats/coco.js');
   const { readWildbookCsv, readWildbookXlsx } = await import('../../data/formats/wildbook-files.js');
   const { reportIssues } = await import('../../data/issues.js');

@@ -1,11 +1,9 @@
-import path from 'node:path';
 import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
 import { choice, int, list, switchOn, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { WhaleidError } from '../../util/errors.js';
 import { createPassProgress } from '../../util/progress.js';
-import { checkPortFree } from '../../util/port-check.js';
 import type { CliIo } from '../io.js';
 import { matcherOf } from '../../infer/matchers/matcher-registry.js';
 import { EXPORT_FORMATS, exportFormatFile, IMPORT_FORMATS, importFormatFile } from './catalog-format-commands.js';
@@ -16,7 +14,7 @@ const photos = common.photos;
 const IMPORT_OPTIONS = {
   catalog: common.catalog.required('the catalog: a SQLite file or a postgres:// URL'),
   photos,
-  data: common.data.describedAs('dataset folder to import (kaggle), or the file: annotations.json (coco), the .csv or .xlsx sheet (wildbook)').required('the dataset folder or file to import'),
+  data: common.data.describedAs('dataset folder to import (kaggle), or the file: annotations.json or Wildbook\'s .tar.gz of it (coco), the .csv or .xlsx sheet (wildbook)').required('the dataset folder or file to import'),
   format: choice('--format <name>', 'what --data holds', () => IMPORT_FORMATS, (f) => ({ kaggle: 'Kaggle layout or one folder per individual', coco: 'COCO, Wildbook\'s export layout too', wildbook: 'Wildbook bulk-import sheet, .csv or .xlsx' })[f]).withDefault('kaggle'),
   media: text('--media <dir>', 'the photos a coco or wildbook file names (default: images/ beside the file when there, else its folder)').asInput('folder'),
   boxes: common.boxes,
@@ -104,7 +102,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const { catalog: file, data } = opts;
       const cat = await openCatalog(file, { photoDir: opts.photos });
       // a PostgreSQL catalog's photos get their features from the workers: one job per photo added
-      const jobs = cat.backend === 'postgres' ? await (await import('../../jobs/job-queue.js')).openJobQueue(file, { onError: (e) => io.err(`job queue: ${e.message}`) }) : null;
+      const jobs = await (await import('../../jobs/job-queue.js')).openCatalogJobs(cat, file, { onError: (e) => io.err(`job queue: ${e.message}`) });
       const batch: number[] = [];
       const flush = async (): Promise<void> => {
         if (jobs && batch.length) await jobs.enqueueFeatures(batch.splice(0));
@@ -134,7 +132,13 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     options: FEATURES_OPTIONS,
     run: async (opts) => {
       const { catalog: file, model: runDir } = opts;
-      const { identifier, cat } = await openService(io, file, opts.photos, runDir, opts.cache, undefined, { matcher: opts.matcher, precision: opts.precision });
+      const { openCatalog } = await import('../../catalog/catalog.js');
+      const { createIdentifier } = await import('../../serve/identifier.js');
+      const cat = await openCatalog(file, { create: false, photoDir: opts.photos });
+      const identifier = await createIdentifier(cat, runDir, { cacheDir: opts.cache, onWarning: (l) => io.err(l), matcher: opts.matcher, precision: opts.precision }).catch(async (e: unknown) => {
+        await cat.close();
+        throw e;
+      });
       try {
         const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
         io.out(`${cat.file}: ${n} photos' features computed for model ${identifier.modelVersion}${matcherOf(opts.matcher).describes.local ? ' (and their keypoints and descriptors)' : ''}`);
@@ -208,61 +212,22 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     example: 'WHALEID_TOKEN=s3cret whaleid serve --catalog whales.db --model runs/a --port 8080',
     options: SERVE_OPTIONS,
     run: async (opts) => {
-      const file = opts.catalog;
       if (opts.token !== undefined && opts.token.length < 8) throw new WhaleidError('--token: expected at least 8 characters');
-      // the port first: loading a model and a catalog takes minutes, a port in use a moment
-      await checkPortFree(opts.host, opts.port);
       const matcher = matcherOf(opts.matcher);
       if (matcher.describes.local && !opts.model) throw new WhaleidError(`--matcher ${opts.matcher}: needs --model RUN (the matcher also shows the run's Siamese score)`);
       if (!matcher.calibration.byRun && !opts.matcherCalibration) throw new WhaleidError(`--matcher ${opts.matcher}: needs --matcher-calibration FILE, the .matcher.json that evaluate-open --matcher ${opts.matcher} writes (its new-individual threshold${matcher.calibration.fusion ? ' and the fusion' : ''})`);
-      const { readMatcherCalibration } = await import('../../infer/matchers/matcher-calibration.js');
-      const calibration = opts.matcherCalibration ? await readMatcherCalibration(opts.matcherCalibration, matcher.kind) : undefined;
-      const { openCatalog } = await import('../../catalog/catalog.js');
-      const { catalogWriteError } = await import('../../catalog/catalog-writable.js');
-      const { shownUrl } = await import('../../catalog/catalog-db.js');
-      // a catalog this user may only read is refused here with one line, not an internal error
-      const cat = await openCatalog(file, { maxPixels: opts.maxPixels, create: opts.create, photoDir: opts.photos }).catch((e: unknown) => {
-        throw catalogWriteError(shownUrl(file), e) ?? e;
+      const { startService } = await import('../../serve/start-service.js');
+      const service = await startService({
+        catalog: opts.catalog, photos: opts.photos, create: opts.create, model: opts.model, boxModel: opts.boxModel, host: opts.host, port: opts.port, allowedHosts: opts.allowHost ?? [],
+        token: opts.token ?? null, maxUploadBytes: opts.maxUploadMb * 1024 * 1024, maxPixels: opts.maxPixels, matcher: opts.matcher, matcherCalibration: opts.matcherCalibration,
+        precision: opts.precision, cacheDir: opts.cache, onLine: (l) => io.err(l), onProgress: createPassProgress('features', io.progress && !opts.quiet),
       });
-      // the service writes (features, uploads, decisions): refused now, not with a 500 at each change
-      await cat.checkWritable().catch(async (e: unknown) => {
-        await cat.close();
-        throw e;
-      });
-      // a PostgreSQL catalog: features come from the job queue's workers, who also score shards of the gallery
-      const queued = cat.backend === 'postgres';
-      const jobs = queued ? await (await import('../../jobs/job-queue.js')).openJobQueue(file, { onError: (e) => io.err(`job queue: ${e.message}`) }) : null;
-      let identifier = null;
-      if (opts.model) {
-        identifier = (await openService(io, file, opts.photos, opts.model, opts.cache, cat, { matcher: opts.matcher, precision: opts.precision, calibration, ...(queued ? { queued: true, scoring: { url: file } } : {}) })).identifier;
-        const n = await identifier.sync(createPassProgress('features', io.progress && !opts.quiet));
-        io.err(`model ${identifier.modelVersion}: ${queued ? 'features from the workers (whaleid worker), queries sharded over the live workers' : `${n} catalog photos' features computed${matcher.describes.local ? ' (with their keypoints)' : ''}`}; candidates ranked by the ${opts.matcher} matcher, new-individual threshold ${identifier.threshold}`);
-        if (queued && identifier.scoringStats()?.workers === 0) {
-          // workers say hello every second: one interval and a little more before saying none is there
-          await new Promise((resolve) => setTimeout(resolve, 1200));
-          const { NO_WORKER_WARNING } = await import('../../serve/service-context.js');
-          if (identifier.scoringStats()?.workers === 0) io.err(`warning: ${NO_WORKER_WARNING}`);
-        }
-      }
-      const { openFallbackDetector } = await import('../../boxes/box-fallback.js');
-      const boxDetector = await openFallbackDetector(opts.boxModel, identifier ? identifier.trainedWithBoxes : true);
-      io.err(boxDetector ? `fluke boxes of unboxed uploads: ${boxDetector.file}` : 'no box model: photos without a box are matched whole');
-      const { createServer } = await import('../../serve/server.js');
-      const app = await createServer({ catalog: cat, identifier, boxDetector, jobs, token: opts.token ?? null, maxUploadBytes: opts.maxUploadMb * 1024 * 1024, allowedHosts: opts.allowHost ?? [] });
-      const address = await app.listen({ port: opts.port, host: opts.host });
-      const stop = async (): Promise<void> => {
-        await app.close();
-        await identifier?.close();
-        await boxDetector?.dispose();
-        await jobs?.close();
-        await cat.close();
-      };
       // the handlers before the line that says the service is up: a supervisor that stops it as
       // soon as it reads that line must find them in place
       const stopped = new Promise<void>((resolve) => {
         const on = (signal: string) => (): void => {
           io.err(`${signal}: stopping (requests in progress finish, the catalog is closed)`);
-          void stop().then(() => {
+          void service.stop().then(() => {
             io.err('whaleid serve stopped');
             resolve();
           });
@@ -270,15 +235,8 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         process.once('SIGINT', on('Ctrl-C'));
         process.once('SIGTERM', on('SIGTERM'));
       });
-      io.out(`whaleid serving ${cat.backend === 'sqlite' ? path.resolve(file) : cat.file} at ${address} (${opts.token ? 'changes need the token' : 'read-only: no --token'})`);
+      io.out(`whaleid serving ${service.catalogShown} at ${service.address} (${service.readOnly ? 'read-only: no --token' : 'changes need the token'})`);
       await stopped;
     },
   });
-}
-
-async function openService(io: CliIo, file: string, photoDir: string | undefined, runDir: string, cacheDir: string | undefined, open?: import('../../catalog/catalog.js').Catalog, more: Pick<import('../../serve/identifier.js').IdentifierOptions, 'matcher' | 'calibration' | 'queued' | 'scoring' | 'precision'> = {}) {
-  const { openCatalog } = await import('../../catalog/catalog.js');
-  const cat = open ?? await openCatalog(file, { create: false, photoDir });
-  const { createIdentifier } = await import('../../serve/identifier.js');
-  return { cat, identifier: await createIdentifier(cat, runDir, { cacheDir, onWarning: (l) => io.err(l), ...more }) };
 }
