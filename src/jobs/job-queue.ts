@@ -7,6 +7,7 @@
  */
 import PgBoss from 'pg-boss';
 import type { FeaturesStore } from '../catalog/features-store.js';
+import type { Catalog } from '../catalog/catalog.js';
 import { invalidParameterError } from '../util/errors.js';
 
 /** The queue of feature extraction jobs. */
@@ -98,6 +99,47 @@ export interface JobQueue {
 function failureReason(output: unknown): string {
   if (output && typeof output === 'object' && 'message' in output && typeof output.message === 'string') return output.message.split('\n')[0];
   return 'no reason recorded';
+}
+
+/** What a catalog's database means for where features are extracted and queries scored. */
+export interface CatalogTopology {
+  /** Features come from the job queue's workers (`whaleid worker`), never extracted in the service or the import. */
+  queued: boolean;
+  /** Queries are sharded over the live workers through the database's LISTEN/NOTIFY; null: scored in the service. */
+  scoring: { url: string } | null;
+}
+
+/**
+ * The one place that decides what a catalog's database means for the topology: a PostgreSQL
+ * catalog (shared by services and workers on several machines) has its features extracted by the
+ * workers from its job queue, and its queries sharded over them; a SQLite catalog (one machine)
+ * does both in the service.
+ *
+ * @param catalog - the open catalog
+ * @param url - where it was opened (the queue and the scoring messages use the same database)
+ * @returns queued features and sharded scoring, or neither
+ * @example
+ * const { queued, scoring } = catalogTopology(cat, 'postgres://db/whales');
+ */
+export function catalogTopology(catalog: Pick<Catalog, 'backend'>, url: string): CatalogTopology {
+  const postgres = catalog.backend === 'postgres';
+  return { queued: postgres, scoring: postgres ? { url } : null };
+}
+
+/**
+ * The job queue of a queued catalog ({@link catalogTopology}), or null for one whose features are
+ * extracted where they are needed.
+ *
+ * @param catalog - the open catalog
+ * @param url - where it was opened
+ * @param o - see {@link openJobQueue}
+ * @returns the queue (the caller closes it), or null
+ * @example
+ * const jobs = await openCatalogJobs(cat, file, { onError: (e) => console.error(e.message) });
+ * if (jobs) await jobs.enqueueFeatures([photoId]);
+ */
+export async function openCatalogJobs(catalog: Pick<Catalog, 'backend'>, url: string, o: JobQueueOptions = {}): Promise<JobQueue | null> {
+  return catalogTopology(catalog, url).queued ? openJobQueue(url, o) : null;
 }
 
 /**

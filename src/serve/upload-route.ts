@@ -1,15 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { MultipartValue, SavedMultipartFile } from '@fastify/multipart';
-import type { PhotoRecord } from '../catalog/catalog-types.js';
 import { dateField, textField } from '../catalog/text-fields.js';
-import { boxImageCache } from '../boxes/box-predict.js';
-import { clipBox, orderedBox } from '../boxes/box-transform.js';
 import { WhaleidError } from '../util/errors.js';
 import { UnsupportedPhotoError } from '../image/photo-policy.js';
 import { schemas } from './api-schemas.js';
 import { HttpError } from './http-error.js';
-import { FeaturesPendingError } from './identifier.js';
+import { uploadPhoto, type StoredUpload } from './upload-photo.js';
 import type { ServiceContext } from './service-context.js';
 
 /** The form fields an upload may carry besides its files. */
@@ -21,7 +18,7 @@ export const MAX_UPLOAD_FIELDS = 20;
 
 /** One photo's outcome in an upload. */
 type UploadResult =
-  | { ok: true; name: string; photo: PhotoRecord; duplicate: boolean; identification: unknown; processing?: boolean; warning?: string; error?: string }
+  | ({ ok: true; name: string } & StoredUpload)
   | { ok: false; name: string; status: number; error: string };
 
 /** A client's file name made safe to show and store: last path part, no control characters, bounded. */
@@ -75,8 +72,8 @@ async function readUpload(req: FastifyRequest, ctx: ServiceContext): Promise<{ f
 }
 
 /**
- * Registers `POST /api/photos`: several photos in one multipart upload, each checked, stored by
- * content, given the fluke detector's box when it has none, and identified. The whole upload is
+ * Registers `POST /api/photos`: several photos in one multipart upload, each stored and identified
+ * by {@link uploadPhoto} (the use case), its refusals mapped to statuses. The whole upload is
  * read first (limits and form checked before anything is stored); then every file gets its own
  * outcome, a bad photo or even a bug on one never hiding what happened to the others.
  *
@@ -87,43 +84,16 @@ async function readUpload(req: FastifyRequest, ctx: ServiceContext): Promise<{ f
  */
 export function registerUploadRoute(app: FastifyInstance, ctx: ServiceContext): void {
   const { catalog } = ctx;
-  // a photo without a box gets the fluke detector's (a person can still draw one: PUT .../box)
-  const boxCache = ctx.boxDetector ? boxImageCache(ctx.boxDetector) : null;
-  const detectBox = async (photo: PhotoRecord): Promise<PhotoRecord> => {
-    const [found] = await ctx.boxDetector!.detect([await boxCache!.load(catalog.photoFile(photo))]);
-    const box = clipBox(orderedBox(found), 0, 0, photo.width, photo.height);
-    return box.x1 - box.x0 >= 2 && box.y1 - box.y0 >= 2 ? await catalog.setBox(photo.id, box, 'model') : photo;
-  };
-
+  // the use case is uploadPhoto; here its typed refusals become statuses
   const store = async (file: SavedMultipartFile, fields: Partial<Record<UploadField, string>>, by: string): Promise<UploadResult> => {
     const name = displayName(file.filename);
     if (file.file.truncated) return { ok: false, name, status: 413, error: `${name}: over the upload limit of ${ctx.maxUploadBytes} bytes` };
-    let added;
     try {
-      added = await catalog.addPhoto(await readFile(file.filepath), { originalName: name, takenOn: fields.takenOn || null, location: fields.location || null, uploadedBy: by });
+      return { ok: true, name, ...(await uploadPhoto(ctx, { name, bytes: await readFile(file.filepath), takenOn: fields.takenOn, location: fields.location, by })) };
     } catch (e) {
       if (e instanceof WhaleidError) return { ok: false, name, status: e instanceof UnsupportedPhotoError ? 415 : 400, error: e.message };
       ctx.logInternal(e);
       return { ok: false, name, status: 500, error: `${name}: internal error, not stored` };
-    }
-    // stored: what follows only adds to it, and its failure is reported with the photo
-    try {
-      const photo = !added.photo.box && ctx.boxDetector ? await detectBox(added.photo) : added.photo;
-      if (ctx.jobs) {
-        // a worker extracts its features; the review page shows it as being processed until then
-        if (!added.duplicate) await ctx.jobs.enqueueFeatures([photo.id]);
-        try {
-          if (added.duplicate && ctx.identifier) return { ok: true, name, photo, duplicate: true, identification: await ctx.identifier.identify(photo.id, { k: 5 }) };
-        } catch (e) {
-          if (!(e instanceof FeaturesPendingError)) throw e;
-        }
-        const warning = ctx.workerWarning();
-        return { ok: true, name, photo, duplicate: added.duplicate, identification: null, processing: true, ...(warning ? { warning } : {}) };
-      }
-      return { ok: true, name, photo, duplicate: added.duplicate, identification: ctx.identifier ? await ctx.identifier.identify(photo.id, { k: 5 }) : null };
-    } catch (e) {
-      ctx.logInternal(e);
-      return { ok: true, name, photo: added.photo, duplicate: added.duplicate, identification: null, error: `${name}: stored, but its box or identification failed (internal error)` };
     }
   };
 
