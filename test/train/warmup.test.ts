@@ -10,6 +10,7 @@ import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { resolveTrainConfig } from '../../src/train/train-config.js';
 import { resumeTraining, startTraining } from '../../src/train/trainer.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from '../helpers/fixtures.js';
 
 const native = loadNativeAddon();
 
@@ -20,10 +21,14 @@ const warmupLosses = (log: LogRecord[]): number[] => log.filter((r) => r.kind ==
 describe('classification warm-up in a training run', () => {
   const dir = tmpDir();
   const catalog = path.join(dir, 'catalog');
+  // the time budget's check needs a run, not a learning one: the shared 12 x 4 catalog (a third of
+  // the 40 x 4 one's steps)
+  const small = path.join(dir, 'small');
   const schedule = { name: 'one', groups: [{ epochs: 1, lr: 1e-3, K: 1000 }, { epochs: 1, lr: 1e-3, K: 1000 }] };
   const config = { data: catalog, preset: 'tiny' as const, inputSize: 64, schedule, batchSize: 16, valShare: 0.3, seed: 4, warmupEpochs: 4, warmupLr: 3e-3 };
   beforeAll(async () => {
     await generateSynthCatalog({ out: catalog, individuals: 40, photosPerIndividual: 4, seed: 11 });
+    await copyFixture('synth-12x4-s5', small);
     await initEngine({ backend: 'wasm', threads: 1 });
   });
   afterAll(async () => {
@@ -53,7 +58,7 @@ describe('classification warm-up in a training run', () => {
   it('ends the warm-up at the time budget and still trains the first pair group, then finishes', async () => {
     const run = path.join(dir, 'budget');
     // a budget smaller than one warm-up epoch: one epoch, then the first pair group only
-    const result = await startTraining(run, { ...config, maxMinutes: 1e-4 }, { engine: 'wasm' });
+    const result = await startTraining(run, { ...config, data: small, maxMinutes: 1e-4 }, { engine: 'wasm' });
     expect(result.stopped).toBe(false);
     const log = readLog(run);
     const kinds = log.map((r) => r.kind).filter((k) => k !== 'validation');
