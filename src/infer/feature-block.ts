@@ -6,12 +6,14 @@
  * box changes, so such a vector is the stored one), and a spot check against the catalog's own
  * rows refuses a file that belongs to another catalog (a restored or replaced database).
  *
- * Layout: u32 header length, the header as JSON ({ dim, count, digest, boxKeys }), zero padding
- * to a multiple of 4, count Int32 photo ids, count x dim Float32. The digest ({@link rowsDigest})
- * comes first in the header, so a writer can tell whether the file already holds a gallery's rows
- * by reading a few hundred bytes ({@link readFeatureBlockDigest}).
+ * Layout: u32 header length, the header as JSON ({ dim, count, digest, codes?, boxKeys }), zero
+ * padding to a multiple of 4, count Int32 photo ids, count x dim Float32; then, when the header
+ * has `codes` (byte offsets), the gallery index's bins (dim x 257 Float64), its unbounded rows
+ * (Int32) and its bytes (count x dim), so a restart reads them instead of encoding a million
+ * vectors. The digest ({@link rowsDigest}) and the offsets come first in the header, so they are
+ * read from a few hundred bytes ({@link readFeatureBlockDigest}, {@link readBlockCodes}).
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 /** A gallery's features as written. */
@@ -24,6 +26,24 @@ export interface FeatureBlock {
   readonly matrix: Float32Array;
 }
 
+/** The gallery index's bytes of a block's rows ({@link GalleryCodes} without its scanner). */
+export interface BlockCodes {
+  /** dim x 257 bin edges. */
+  readonly edges: Float64Array;
+  /** Rows no bin holds. */
+  readonly unbounded: Int32Array;
+  /** count x dim bytes. */
+  readonly codes: Uint8Array;
+}
+
+/** Where a block's codes section lies (header `codes`: byte offsets from the file's start). */
+interface CodesAt {
+  edges: number;
+  unbounded: number;
+  count: number;
+  bytes: number;
+}
+
 /**
  * Writes a feature block (temp file, then rename: the previous one stays whole until then).
  *
@@ -31,25 +51,117 @@ export interface FeatureBlock {
  * @param rows - the photos, with their box keys
  * @param vectors - each row's features (all of length `dim`)
  * @param dim - feature count
+ * @param codes - the gallery index's bytes of these rows, written after the features
  * @returns when written
- * @throws Error when a vector's length is not `dim`, or from the file system
+ * @throws Error when a vector's length is not `dim` or the codes are not of `rows`, or from the file system
  * @example
  * await writeFeatureBlock('whales.db.photos.index/model.features', g.rows, g.vectors, 128);
  */
-export async function writeFeatureBlock(file: string, rows: readonly { photoId: number; boxKey: string }[], vectors: readonly Float32Array[], dim: number): Promise<void> {
-  const header = Buffer.from(JSON.stringify({ dim, count: rows.length, digest: rowsDigest(rows, vectors), boxKeys: rows.map((r) => r.boxKey) }));
-  const pad = (4 - ((4 + header.length) % 4)) % 4;
-  const out = Buffer.alloc(4 + header.length + pad + rows.length * 4 * (1 + dim));
+export async function writeFeatureBlock(file: string, rows: readonly { photoId: number; boxKey: string }[], vectors: readonly Float32Array[], dim: number, codes?: BlockCodes): Promise<void> {
+  const n = rows.length;
+  if (codes && (codes.codes.length !== n * dim || codes.edges.length !== dim * 257)) throw new Error(`feature block: codes of ${codes.codes.length / dim} photos, not ${n}`);
+  const digest = rowsDigest(rows, vectors);
+  const boxKeys = JSON.stringify(rows.map((r) => r.boxKey));
+  // the header's length moves the offsets it holds: offsets padded with spaces (JSON whitespace) keep it one length
+  const width = 15;
+  const fixed = (x: number): string => String(x).padStart(width, ' ');
+  const headerOf = (at: CodesAt | null): Buffer => Buffer.from(`{"dim":${dim},"count":${n},"digest":"${digest}"${at ? `,"codes":{"edges":${fixed(at.edges)},"unbounded":${fixed(at.unbounded)},"count":${fixed(at.count)},"bytes":${fixed(at.bytes)}}` : ''},"boxKeys":${boxKeys}}`);
+  const probe = headerOf(codes ? { edges: 0, unbounded: 0, count: 0, bytes: 0 } : null);
+  const pad = (4 - ((4 + probe.length) % 4)) % 4;
+  const featuresEnd = 4 + probe.length + pad + n * 4 * (1 + dim);
+  let at: CodesAt | null = null;
+  let total = featuresEnd;
+  if (codes) {
+    const edges = featuresEnd + (featuresEnd % 8); // Float64 on a multiple of 8
+    const unbounded = edges + codes.edges.byteLength;
+    const bytes = unbounded + codes.unbounded.byteLength;
+    at = { edges, unbounded, count: codes.unbounded.length, bytes };
+    total = bytes + codes.codes.length;
+  }
+  const header = headerOf(at);
+  const out = Buffer.alloc(total);
   out.writeUInt32LE(header.length, 0);
   header.copy(out, 4);
-  let at = 4 + header.length + pad;
-  for (const r of rows) at = out.writeInt32LE(r.photoId, at);
+  let w = 4 + header.length + pad;
+  for (const r of rows) w = out.writeInt32LE(r.photoId, w);
   for (const v of vectors) {
     if (v.length !== dim) throw new Error(`feature block: a vector of ${v.length} floats, not ${dim}`);
-    Buffer.from(v.buffer, v.byteOffset, v.byteLength).copy(out, at);
-    at += v.byteLength;
+    Buffer.from(v.buffer, v.byteOffset, v.byteLength).copy(out, w);
+    w += v.byteLength;
+  }
+  if (codes && at) {
+    Buffer.from(codes.edges.buffer, codes.edges.byteOffset, codes.edges.byteLength).copy(out, at.edges);
+    Buffer.from(codes.unbounded.buffer, codes.unbounded.byteOffset, codes.unbounded.byteLength).copy(out, at.unbounded);
+    Buffer.from(codes.codes.buffer, codes.codes.byteOffset, codes.codes.byteLength).copy(out, at.bytes);
   }
   await writeFileAtomic(file, out);
+}
+
+/** The header's fields before its box keys: dim, count, digest and where the codes lie. */
+function readPrefix(fd: number): { dim: number; count: number; digest: string; codes?: CodesAt } | null {
+  const head = Buffer.alloc(512);
+  const got = readSync(fd, head, 0, head.length, 0);
+  const text = head.subarray(4, got).toString('latin1');
+  const end = text.indexOf(',"boxKeys":');
+  if (!text.startsWith('{"dim":') || end < 0) return null;
+  try {
+    return JSON.parse(`${text.slice(0, end)}}`) as { dim: number; count: number; digest: string; codes?: CodesAt };
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `f` on the open file, or gives null when it cannot be opened. */
+function withFile<T>(file: string, f: (fd: number) => T | null): T | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    return f(fd);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads the gallery index's bytes a block holds, when the block holds the gallery of `digest`.
+ *
+ * @param file - the block
+ * @param dim - the feature count expected
+ * @param digest - the gallery's {@link rowsDigest}
+ * @param into - gives the array the bytes are read into, for the block's photo count (a scanner's memory)
+ * @returns the edges, unbounded rows and the array filled, or null when there is no block, it is of another gallery or size, or has no codes
+ * @example
+ * const held = readBlockCodes(file, 128, rowsDigest(g.rows, g.vectors), (n) => createCodeScanner(128, n).codes);
+ */
+export function readBlockCodes(file: string, dim: number, digest: string, into: (count: number) => Uint8Array): BlockCodes | null {
+  return withFile(file, (fd) => {
+    const p = readPrefix(fd);
+    if (!p || p.dim !== dim || p.digest !== digest || !p.codes) return null;
+    const at = p.codes;
+    const size = fstatSync(fd).size;
+    if (size !== at.bytes + p.count * dim || at.unbounded !== at.edges + dim * 257 * 8 || at.bytes !== at.unbounded + at.count * 4) return null;
+    const edges = new Float64Array(dim * 257);
+    const unbounded = new Int32Array(at.count);
+    const codes = into(p.count);
+    if (codes.length !== p.count * dim) return null;
+    const read = (target: Uint8Array, position: number): boolean => {
+      let done = 0;
+      while (done < target.length) {
+        const got = readSync(fd, target, done, target.length - done, position + done);
+        if (got <= 0) return false;
+        done += got;
+      }
+      return true;
+    };
+    if (!read(new Uint8Array(edges.buffer), at.edges) || !read(new Uint8Array(unbounded.buffer), at.unbounded) || !read(codes, at.bytes)) return null;
+    return { edges, unbounded, codes };
+  });
 }
 
 /** Vectors a digest samples (by stride): a block of another catalog's features differs in them. */
@@ -95,19 +207,7 @@ export function rowsDigest(rows: readonly { photoId: number; boxKey: string }[],
  * if (readFeatureBlockDigest(file) !== rowsDigest(g.rows, g.vectors)) await writeFeatureBlock(file, g.rows, g.vectors, 128);
  */
 export function readFeatureBlockDigest(file: string): string | null {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const head = Buffer.alloc(256);
-    const got = readSync(fd, head, 0, head.length, 0);
-    return /^\{"dim":\d+,"count":\d+,"digest":"([0-9a-f]{8})"/.exec(head.subarray(4, got).toString('latin1'))?.[1] ?? null;
-  } finally {
-    closeSync(fd);
-  }
+  return withFile(file, (fd) => readPrefix(fd)?.digest ?? null);
 }
 
 /**
@@ -128,10 +228,11 @@ export function readFeatureBlock(file: string, dim: number): FeatureBlock | null
   }
   try {
     const length = bytes.readUInt32LE(0);
-    const header = JSON.parse(bytes.subarray(4, 4 + length).toString('utf8')) as { dim: number; count: number; boxKeys: string[] };
+    const header = JSON.parse(bytes.subarray(4, 4 + length).toString('utf8')) as { dim: number; count: number; boxKeys: string[]; codes?: CodesAt };
     const start = 4 + length + ((4 - ((4 + length) % 4)) % 4);
     const n = header.count;
-    if (header.dim !== dim || header.boxKeys.length !== n || bytes.length !== start + n * 4 * (1 + dim)) return null;
+    const end = header.codes ? header.codes.bytes + n * dim : start + n * 4 * (1 + dim);
+    if (header.dim !== dim || header.boxKeys.length !== n || bytes.length !== end || (header.codes && header.codes.edges < start + n * 4 * (1 + dim))) return null;
     // Buffers from readFileSync start on an aligned offset of their own ArrayBuffer, and start is a multiple of 4
     const base = bytes.byteOffset + start;
     if (base % 4 !== 0) return null;

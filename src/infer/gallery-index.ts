@@ -4,9 +4,10 @@
  * every photo's score, only the photos that can reach the top K are scored by the head); below
  * it, exhaustively (what small catalogs always did). Both give the same answer. The bytes follow
  * the gallery as photos are confirmed, moved or re-boxed (only new or changed photos are encoded),
- * and the gallery's vectors are written as one block beside it ({@link featureBlockFile}) after
- * the first large gallery and at close when they changed, so a restart reads one file instead of
- * a million feature rows; the block's rows are checked against the catalog's when it is read.
+ * and the gallery's vectors and bytes are written as one block beside it ({@link featureBlockFile})
+ * after the first large gallery and at close when they changed, so a restart reads one file
+ * instead of a million feature rows and encodes nothing: the block's vectors are checked against
+ * the catalog's rows when read, its bytes used only when its digest is the gallery's.
  *
  * Why not the HNSW shortlist it replaced (feature-index.ts): at 1,000,000 clustered vectors its
  * recall of the exhaustive top 5 stayed at 0.80 to 0.97 within a second per query, and its graph
@@ -15,8 +16,8 @@
 import type { HeadWeights } from '../model/network/head-weights.js';
 import type { FeatureSpace } from './feature-index.js';
 import type { ScoredGallery } from './scored-gallery.js';
-import { readFeatureBlockDigest, rowsDigest, writeFeatureBlock } from './feature-block.js';
-import { encodeGallery, type GalleryCodes } from './feature-codes.js';
+import { readBlockCodes, rowsDigest, writeFeatureBlock } from './feature-block.js';
+import { createCodeScanner, encodeGallery, type CodeScanner, type GalleryCodes } from './feature-codes.js';
 import path from 'node:path';
 import { boundRanker, type ShortlistRanker } from './shortlist-ranking.js';
 
@@ -102,6 +103,8 @@ export interface GalleryIndex {
   rankerFor(g: ScoredGallery): Promise<ShortlistRanker | null>;
   /** Photos indexed (0 before the first large gallery). */
   readonly size: number;
+  /** Photos the last gallery encoded (0 when its bytes were read from the feature block or copied from the gallery before). */
+  readonly encoded: number;
   /** Writes the gallery's feature block when the gallery changed since it was written. */
   close(): Promise<void>;
 }
@@ -129,34 +132,49 @@ export function createGalleryIndex(head: HeadWeights, o: GalleryIndexOptions): G
     queue = next.catch(() => undefined);
     return next;
   };
-  const writeBlock = async (g: ScoredGallery): Promise<void> => {
+  const writeBlock = async (g: ScoredGallery, c: GalleryCodes): Promise<void> => {
     try {
-      await writeFeatureBlock(file, g.rows, g.vectors, head.features);
+      await writeFeatureBlock(file, g.rows, g.vectors, head.features, { edges: c.edges, unbounded: c.unbounded, codes: c.scanner.codes });
       unsaved = false;
     } catch (e) {
       o.onWarning?.(`feature block: not written to ${o.dir} (${(e as Error).message}); the next start reads every feature row`);
     }
+  };
+  /** The first large gallery's bytes as the block holds them, when it holds this gallery (a restart). */
+  const held = (g: ScoredGallery): GalleryCodes | null => {
+    let scanner: CodeScanner | null = null;
+    const read = readBlockCodes(file, head.features, rowsDigest(g.rows, g.vectors), (n) => (scanner = createCodeScanner(head.features, n)).codes);
+    const s = scanner as CodeScanner | null;
+    return read && s && s.count === g.rows.length ? { scanner: s, edges: read.edges, unbounded: read.unbounded, photoIds: g.photoIds, vectors: g.vectors, encoded: 0 } : null;
   };
   return {
     covers: (photos) => photos >= threshold,
     get size() {
       return codes?.scanner.count ?? 0;
     },
+    get encoded() {
+      return codes?.encoded ?? 0;
+    },
     rankerFor: (g) => serial(async () => {
       if (g.rows.length < threshold) return null;
       const before = codes;
-      codes = encodeGallery(g.photoIds, g.vectors, head.features, codes);
       last = g;
-      // the first large gallery: the block is written unless it holds these photos' features already (a restart)
       if (!before) {
-        if (readFeatureBlockDigest(file) !== rowsDigest(g.rows, g.vectors)) await writeBlock(g);
-      } else if (codes.encoded > 0 || before.scanner.count !== codes.scanner.count) {
-        unsaved = true;
+        // the first large gallery: the block's bytes when it holds these photos' features (a
+        // restart), else encoded and written with the features for the next start
+        codes = held(g);
+        if (!codes) {
+          codes = encodeGallery(g.photoIds, g.vectors, head.features, null);
+          await writeBlock(g, codes);
+        }
+      } else {
+        codes = encodeGallery(g.photoIds, g.vectors, head.features, before);
+        if (codes.encoded > 0 || before.scanner.count !== codes.scanner.count) unsaved = true;
       }
       return boundRanker(g, head, codes);
     }),
     close: () => serial(async () => {
-      if (unsaved && last) await writeBlock(last);
+      if (unsaved && last && codes) await writeBlock(last, codes);
     }),
   };
 }

@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readBlockCodes, readFeatureBlock, readFeatureBlockDigest, rowsDigest, writeFeatureBlock } from '../../src/infer/feature-block.js';
+import { createGalleryIndex, featureBlockFile } from '../../src/infer/gallery-index.js';
+import { tmpDir } from '../helpers/tmp.js';
 import { boundRanker } from '../../src/infer/shortlist-ranking.js';
 import { createCodeScanner, encodeGallery, encodeVector, fitEdges, EDGES_PER_FEATURE } from '../../src/infer/feature-codes.js';
 import { headBound } from '../../src/infer/head-bound.js';
@@ -104,5 +108,68 @@ describe('exact ranking from bounded bytes', () => {
     expect(() => boundRanker(g, l1Head, other)).toThrow(/Expected 10 photos of 24 features for codes/);
     const ranker = boundRanker(g, l1Head, encodeGallery(g.photoIds, g.vectors, DIM, null));
     expect(() => ranker.rank(new Float32Array(5), { k: 5, photosPerCandidate: 1 })).toThrow(/query.length/);
+  });
+});
+
+describe('gallery index: bytes written with the feature block, read back at a restart', () => {
+  it('encodes once, reads the bytes at a restart, encodes only new photos, refuses a block of another gallery or a damaged one', async () => {
+    const dir = tmpDir();
+    const o = { dir, name: 'model', threshold: 1 };
+    const file = featureBlockFile(dir, 'model');
+    const first = rows.slice(0, 1500);
+    const g1 = buildScoredGallery(first, { get: vectorOf }, l1Head);
+    const check = async (gi: ReturnType<typeof createGalleryIndex>, g: typeof g1): Promise<void> => {
+      const ranker = (await gi.rankerFor(g))!;
+      for (const { q, exclude } of queries.slice(8, 16)) expect(ranker.rank(q, { k: 5, photosPerCandidate: 3, excludePhotoId: exclude })).toEqual(g.rank(q, { k: 5, photosPerCandidate: 3, excludePhotoId: exclude }));
+    };
+    let gi = createGalleryIndex(l1Head, o);
+    await check(gi, g1);
+    expect(gi.encoded).toBe(1500);
+    expect(readFeatureBlockDigest(file)).toBe(rowsDigest(g1.rows, g1.vectors));
+    await gi.close();
+    // a restart: the bytes come from the block
+    gi = createGalleryIndex(l1Head, o);
+    await check(gi, g1);
+    expect(gi.encoded).toBe(0);
+    // photos confirmed since: only they are encoded, and the block is written at close
+    const g2 = buildScoredGallery(rows.slice(0, 1510), { get: vectorOf }, l1Head);
+    await check(gi, g2);
+    expect(gi.encoded).toBe(10);
+    await gi.close();
+    expect(readFeatureBlockDigest(file)).toBe(rowsDigest(g2.rows, g2.vectors));
+    gi = createGalleryIndex(l1Head, o);
+    await check(gi, g2);
+    expect(gi.encoded).toBe(0);
+    // a gallery the block does not hold (another photo set): encoded, and the block replaced
+    gi = createGalleryIndex(l1Head, o);
+    await check(gi, g1);
+    expect(gi.encoded).toBe(1500);
+    expect(readFeatureBlockDigest(file)).toBe(rowsDigest(g1.rows, g1.vectors));
+    // a damaged block (cut short): refused, encoded
+    writeFileSync(file, readFileSync(file).subarray(0, statSync(file).size - 7));
+    expect(readFeatureBlock(file, DIM)).toBeNull();
+    gi = createGalleryIndex(l1Head, o);
+    await check(gi, g1);
+    expect(gi.encoded).toBe(1500);
+  });
+
+  it('the block with codes still reads as features; codes of another size or digest are refused', async () => {
+    const file = `${tmpDir()}/b.features`;
+    const some = rows.slice(0, 300);
+    const vectors = some.map(vectorOf);
+    const c = encodeGallery(Int32Array.from(some, (r) => r.photoId), vectors, DIM, null);
+    await writeFeatureBlock(file, some, vectors, DIM, { edges: c.edges, unbounded: c.unbounded, codes: c.scanner.codes });
+    const block = readFeatureBlock(file, DIM)!;
+    expect(Array.from(block.photoIds)).toEqual(some.map((r) => r.photoId));
+    expect(block.matrix).toEqual(data.matrix.subarray(0, 300 * DIM));
+    const digest = rowsDigest(some, vectors);
+    const back = readBlockCodes(file, DIM, digest, (n) => new Uint8Array(n * DIM))!;
+    expect(back.codes).toEqual(c.scanner.codes);
+    expect(back.edges).toEqual(c.edges);
+    expect(readBlockCodes(file, DIM, '00000000', (n) => new Uint8Array(n * DIM))).toBeNull();
+    expect(readBlockCodes(file, DIM + 1, digest, (n) => new Uint8Array(n * (DIM + 1)))).toBeNull();
+    await writeFeatureBlock(file, some, vectors, DIM);
+    expect(readBlockCodes(file, DIM, digest, (n) => new Uint8Array(n * DIM))).toBeNull();
+    expect(readFeatureBlock(file, DIM)!.photoIds.length).toBe(300);
   });
 });
