@@ -28,6 +28,8 @@ export interface MatchedCandidate {
   learned?: number[];
   /** The local score (matchers that use the local features). */
   local?: number;
+  /** The LNBNN score before verification: what orders individuals the local score leaves tied (matchers that use the local features). */
+  localRaw?: number;
   /** Keypoints of `image` that agree with the query under one affine map (0: not verified). */
   inliers?: number;
   fused?: number;
@@ -98,7 +100,7 @@ export async function predictWithMatcher(input: MatchedPredictInput): Promise<{ 
         score: per[i],
         siamese: s.siamese[i],
         ...(s.learned ? { learned: s.learned.map((v) => v[i]) } : {}),
-        ...(m ? { local: s.local[i], inliers: m.inliers[i] } : {}),
+        ...(m ? { local: s.local[i], localRaw: s.localRaw[i], inliers: m.inliers[i] } : {}),
         ...(fused ? { fused: fused[i] } : {}),
       })),
     });

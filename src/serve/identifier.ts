@@ -15,8 +15,8 @@ import { createShardClient, type ShardClient, type ShardStats } from '../jobs/sh
 import { galleryHash, type ShardRow } from '../jobs/shard-protocol.js';
 import { shardOf } from '../infer/score-shards.js';
 import { hasOnnxExport } from '../model/folders/run-folder.js';
-import type { MatchScores } from '../infer/fusion/fusion-model.js';
-import { matcherOf, type MatcherDefinition, type MatcherKind } from '../infer/matchers/matcher-registry.js';
+import { checkFusionModels, type MatchScores } from '../infer/fusion/fusion-model.js';
+import { checkModelCount, matcherOf, type MatcherDefinition, type MatcherKind } from '../infer/matchers/matcher-registry.js';
 import { checkCalibrationFor, type MatcherCalibration } from '../infer/matchers/matcher-calibration.js';
 import { createLocalGallery, type GalleryPhoto, type LocalGallery } from './local-gallery.js';
 import type { Precision } from '../infer/int8-branch.js';
@@ -27,8 +27,10 @@ export interface IndividualCandidate {
   name: string;
   /** The score the service ranks by: the matcher's (siamese: the head's probability for its best photo). */
   score: number;
-  /** The Siamese score: the head's probability for its best photo. */
+  /** The Siamese score: the head's probability for its best photo (the first learned model's). */
   siamese: number;
+  /** The other learned models' scores of their best photo, in `--model` order (several models fused). */
+  learned?: number[];
   /** The local matcher's score: LNBNN weight of the keypoints one affine map verifies (local and fused matchers). */
   local?: number;
   /** Keypoints of its best verified photo that agree with the query (local and fused matchers; 0: none verified). */
@@ -103,6 +105,12 @@ export interface IdentifierOptions {
   /** Which score ranks the candidates; default siamese. */
   matcher?: MatcherKind;
   /**
+   * The other learned models (runs or imported model folders: the second `--model` on), fused
+   * with `runDir`'s by the matchers that fuse several (fused, fused-learned). Their features are
+   * stored in the catalog per model version, as the first's.
+   */
+  moreModels?: readonly string[];
+  /**
    * What `evaluate-open --matcher` calibrated (readMatcherCalibration): the threshold on the
    * matcher's score and, for fused, the fusion. Needed to identify with local or fused (not to
    * compute the catalog's features); with siamese it replaces the run's threshold.
@@ -148,9 +156,18 @@ export interface IdentifierOptions {
 export async function createIdentifier(catalog: Catalog, runDir: string, options: IdentifierOptions = {}): Promise<Identifier> {
   const matcher = matcherOf(options.matcher ?? 'siamese');
   const calibration = options.calibration;
+  checkModelCount(matcher.kind, 1 + (options.moreModels?.length ?? 0));
   if (calibration) checkCalibrationFor(matcher.kind, calibration);
-  if (!hasOnnxExport(runDir)) throw new WhaleidError(`${runDir}: no onnx/branch.onnx (train the run to its end, or it predates the ONNX export)`);
-  const run = await loadRunModel(runDir, { threads: options.threads, precision: options.precision, onWarning: options.onWarning });
+  for (const dir of [runDir, ...(options.moreModels ?? [])]) if (!hasOnnxExport(dir)) throw new WhaleidError(`${dir}: no onnx/branch.onnx (train the run to its end, or it predates the ONNX export)`);
+  const runs: RunModel[] = [];
+  try {
+    for (const dir of [runDir, ...(options.moreModels ?? [])]) runs.push(await loadRunModel(dir, { threads: options.threads, precision: options.precision, onWarning: options.onWarning }));
+    if (calibration?.fusion) checkFusionModels(calibration.fusion, runs.map((r) => r.inference.modelVersion), 'the matcher calibration');
+  } catch (e) {
+    for (const r of runs) await r.inference.dispose();
+    throw e;
+  }
+  const [run] = runs;
   // features stored in the catalog are never mixed between models: retraining or replacing a run gives a new version
   const modelVersion = run.inference.modelVersion;
   // a matcher without a threshold to go by still computes the catalog's features; identify refuses
@@ -162,17 +179,20 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     threshold = e;
   }
   const local: LocalGallery | null = matcher.describes.local ? createLocalGallery(catalog, { cacheDir: options.cacheDir }) : null;
+  // ranked here by the matcher's own ranking (local features or a fusion), not by the learned score alone
+  const ranksHere = local !== null || matcher.calibration.fusion;
   const indexAt = { dir: galleryIndexDir(catalog.photoFiles.dir), ...(options.index || {}), name: galleryIndexName(modelVersion) };
   // with an index, the gallery's vectors start from the block it wrote beside it (one read, not a row per photo)
-  const block = options.index === false || local ? undefined : () => readFeatureBlock(featureBlockFile(indexAt.dir, indexAt.name), run.inference.head.features);
-  const learned = learnedFeatures(catalog, run, options, block);
-  const indexed = options.index === false || local ? null : createGalleryIndex(run.inference.head, { ...indexAt, onWarning: options.onWarning });
-  const gallery = currentGallery(catalog, learned, run, options.queued === true, indexed, options.onWarning);
+  const block = options.index === false || ranksHere ? undefined : () => readFeatureBlock(featureBlockFile(indexAt.dir, indexAt.name), run.inference.head.features);
+  const learned = runs.map((r, k) => learnedFeatures(catalog, r, options, k === 0 ? block : undefined));
+  const indexed = options.index === false || ranksHere ? null : createGalleryIndex(run.inference.head, { ...indexAt, onWarning: options.onWarning });
+  const gallery = currentGallery(catalog, learned, runs, options.queued === true, indexed, options.onWarning);
   const shards: ShardClient | null = options.scoring && matcher.sharded ? await createShardClient({ url: options.scoring.url, modelVersion, timeoutMs: options.scoring.timeoutMs }) : null;
   let scoredHere = 0;
 
   const sync = async (onProgress?: (done: number, total: number) => void): Promise<number> => {
-    const computed = await learned.sync(onProgress);
+    let computed = 0;
+    for (const l of learned) computed = Math.max(computed, await l.sync(onProgress));
     if (!local) return computed;
     // local features: read back from the catalog into memory (the index needs them), the missing ones described and stored
     const all = await catalog.gallery();
@@ -198,13 +218,16 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       const k = o.k ?? 5;
       const per = o.photosPerCandidate ?? 3;
       const photo = await catalog.photo(photoId);
-      const q = await learned.featuresOf(photo, o.decoded);
+      // the upload's decode is at the first model's reduction: the others decode for themselves
+      const queries: Float32Array[] = [];
+      for (const [k, l] of learned.entries()) queries.push(await l.featuresOf(photo, k === 0 ? o.decoded : undefined));
+      const [q] = queries;
       const g = await gallery.current(() => sync());
       const n = g.scored.rows.length;
       // a catalog photo is not its own candidate
       const rank = { k, photosPerCandidate: per, excludePhotoId: photoId };
       let top: Omit<IndividualCandidate, 'name'>[];
-      if (!local) {
+      if (!ranksHere) {
         // a large gallery: its index's shortlist, scored here; else the workers' shards when they answer, else the whole gallery here
         let ranked = g.ranker ? g.ranker.rank(q, rank) : null;
         if (ranked) scoredHere++;
@@ -216,7 +239,8 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
         top = ranked.map((c) => ({ ...c, siamese: c.score }));
       } else {
         scoredHere++;
-        top = (await rankWithLocal(matcher, calibration, local, photo, g.scored, g.scored.score(q))).sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
+        const galleries = [g.scored, ...g.others];
+        top = (await rankHere(matcher, calibration, local, photo, galleries, galleries.map((gal, k) => gal.score(queries[k])))).sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
       }
       const candidates = [];
       for (const c of top) candidates.push({ ...c, photos: c.photos.slice(0, per), name: (await catalog.individual(c.individualId)).name });
@@ -227,7 +251,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     async close() {
       await indexed?.close();
       await shards?.close();
-      await run.inference.dispose();
+      for (const r of runs) await r.inference.dispose();
     },
   };
 }
@@ -282,7 +306,10 @@ function learnedFeatures(catalog: Catalog, run: RunModel, options: Pick<Identifi
 
 /** The gallery the service scores against, as of a catalog revision. */
 interface GalleryState {
+  /** The first learned model's gallery. */
   scored: ScoredGallery<GalleryPhoto>;
+  /** The other learned models' galleries of the same rows (several models fused). */
+  others: ScoredGallery<GalleryPhoto>[];
   /** Ranks through the feature index (a gallery of at least the index's threshold), else null. */
   ranker: ShortlistRanker | null;
   /** Its rows as text: the gallery changes with decisions, merges, boxes and (queued) extracted features. */
@@ -296,7 +323,7 @@ interface GalleryState {
  * The service's current gallery: rebuilt only when the catalog's revision moved and its rows
  * changed; queued, the photos whose features a worker extracted (the others join when they are in).
  */
-function currentGallery(catalog: Catalog, learned: LearnedFeatures, run: RunModel, queued: boolean, indexed: GalleryIndex | null, onWarning?: (line: string) => void): { current(sync: () => Promise<unknown>): Promise<GalleryState>; shardHashes(g: GalleryState, count: number): string[] } {
+function currentGallery(catalog: Catalog, learned: readonly LearnedFeatures[], runs: readonly RunModel[], queued: boolean, indexed: GalleryIndex | null, onWarning?: (line: string) => void): { current(sync: () => Promise<unknown>): Promise<GalleryState>; shardHashes(g: GalleryState, count: number): string[] } {
   let state: GalleryState | null = null;
   const rowKey = (r: GalleryPhoto): string => `${r.photoId}|${r.boxKey}${r.individualId}`;
   return {
@@ -304,24 +331,26 @@ function currentGallery(catalog: Catalog, learned: LearnedFeatures, run: RunMode
       const revision = await catalog.revision();
       if (state && state.revision === revision) return state; // nothing written since: no query at all
       let rows = await catalog.gallery();
+      // a photo joins the gallery with the features of every model
+      const held = (r: GalleryPhoto): boolean => learned.every((l) => l.cache.get(r) !== undefined);
       if (queued) {
-        await learned.cache.load(rows);
-        rows = rows.filter((r) => learned.cache.get(r));
+        for (const l of learned) await l.cache.load(rows);
+        rows = rows.filter(held);
       }
       const key = `${rows.length}|${rows.map(rowKey).join(';')}`;
       if (state && state.key === key) {
         state.revision = revision;
         return state;
       }
-      if (!queued && rows.some((r) => !learned.cache.get(r))) {
+      if (!queued && rows.some((r) => !held(r))) {
         await sync();
         rows = await catalog.gallery();
       }
       // the revision read before the rows: a write since then (this process's or another's) is seen next time
-      const scored = buildScoredGallery(rows, learned.cache, run.inference.head);
+      const [scored, ...others] = runs.map((r, k) => buildScoredGallery(rows, learned[k].cache, r.inference.head));
       // an index that fails (hnswlib refusing a vector, a full disk) costs speed, never an answer: exhaustive then
       const ranker = indexed ? await indexed.rankerFor(scored).catch((e: Error) => (onWarning?.(`feature index: ${e.message}; ranking exhaustively`), null)) : null;
-      state = { scored, ranker, key, revision, hashes: new Map() };
+      state = { scored, others, ranker, key, revision, hashes: new Map() };
       return state;
     },
     /** The gallery's rows split into `count` shards by individual, hashed (once per gallery and count). */
@@ -339,29 +368,43 @@ function currentGallery(catalog: Catalog, learned: LearnedFeatures, run: RunMode
 }
 
 /**
- * Ranks the individuals by a matcher that uses the local features (as `predict --matcher` does):
- * per individual its best learned score and the local match, through the matcher's ranking.
+ * Ranks the individuals by a matcher not ranked by the learned score alone (local features, or a
+ * fusion), as `predict --matcher` does: per individual each learned model's best photo and (with
+ * local features) the local match, through the matcher's ranking.
  */
-async function rankWithLocal(matcher: MatcherDefinition, calibration: MatcherCalibration | undefined, local: LocalGallery, photo: PhotoRecord, g: ScoredGallery<GalleryPhoto>, scores: Float32Array): Promise<Omit<IndividualCandidate, 'name'>[]> {
+async function rankHere(matcher: MatcherDefinition, calibration: MatcherCalibration | undefined, local: LocalGallery | null, photo: PhotoRecord, galleries: readonly ScoredGallery<GalleryPhoto>[], scores: readonly Float32Array[]): Promise<Omit<IndividualCandidate, 'name'>[]> {
+  const g = galleries[0];
+  const individualIds = [...new Set(g.rows.map((r) => r.individualId))];
+  const number = new Map(individualIds.map((id, i) => [id, i]));
+  // each model's best photo per individual; the first model's photos, best first, are the ones shown
   const byIndividual = new Map<number, { photoId: number; score: number }[]>();
+  const best = scores.map(() => new Float64Array(individualIds.length).fill(-Infinity));
   for (let j = 0; j < g.rows.length; j++) {
     if (g.photoIds[j] === photo.id) continue;
+    const i = number.get(g.individualIds[j])!;
+    scores.forEach((m, k) => (best[k][i] = Math.max(best[k][i], m[j])));
     const list = byIndividual.get(g.individualIds[j]) ?? [];
-    list.push({ photoId: g.photoIds[j], score: scores[j] });
+    list.push({ photoId: g.photoIds[j], score: scores[0][j] });
     byIndividual.set(g.individualIds[j], list);
   }
+  for (const b of best) for (let i = 0; i < b.length; i++) if (b[i] === -Infinity) b[i] = 0;
   for (const list of byIndividual.values()) list.sort((a, b) => b.score - a.score || a.photoId - b.photoId);
-  const individualIds = [...new Set(g.rows.map((r) => r.individualId))];
-  const siamese = Float64Array.from(individualIds, (id) => byIndividual.get(id)?.[0].score ?? 0);
-  const [query] = await local.featuresOf([photo]);
-  const { match, photoIdOf } = await local.match(query, g.rows, individualIds, photo.id);
-  const s: MatchScores = { siamese, local: match.verified, localRaw: match.raw };
+  const [siamese, ...learned] = best;
+  const n = individualIds.length;
+  const found = local ? await local.match((await local.featuresOf([photo]))[0], g.rows, individualIds, photo.id) : null;
+  const s: MatchScores = { siamese, ...(learned.length ? { learned } : {}), local: found?.match.verified ?? new Float64Array(n), localRaw: found?.match.raw ?? new Float64Array(n) };
   const { score, fused } = matcher.rank(s, calibration?.fusion);
   return individualIds.flatMap((individualId, i) => {
     const list = byIndividual.get(individualId);
     if (!list) return []; // its only photo is the query
-    const best = match.bestPhoto[i] >= 0 ? photoIdOf(match.bestPhoto[i]) : -1;
-    const photos = best >= 0 ? [...list.filter((p) => p.photoId === best), ...list.filter((p) => p.photoId !== best)] : list;
-    return [{ individualId, score: score[i], siamese: siamese[i], local: s.local[i], inliers: match.inliers[i], ...(fused ? { fused: fused[i] } : {}), photos }];
+    const shown = found && found.match.bestPhoto[i] >= 0 ? found.photoIdOf(found.match.bestPhoto[i]) : -1;
+    const photos = shown >= 0 ? [...list.filter((p) => p.photoId === shown), ...list.filter((p) => p.photoId !== shown)] : list;
+    return [{
+      individualId, score: score[i], siamese: siamese[i],
+      ...(learned.length ? { learned: learned.map((v) => v[i]) } : {}),
+      ...(found ? { local: s.local[i], inliers: found.match.inliers[i] } : {}),
+      ...(fused ? { fused: fused[i] } : {}),
+      photos,
+    }];
   });
 }

@@ -85,7 +85,7 @@ describe('evaluate-open and evaluate-oneshot on a tiny trained run', () => {
       expect(JSON.parse(readFileSync(`${out}.json`, 'utf8')).matcher).toBe(matcher);
     }
     const bad = await runEval('evaluate-open', '--model', run, '--data', evalData, '--matcher', 'sift', '--out', path.join(dir, 'x.csv'));
-    expect(bad.err).toMatch(/one of siamese, local, fused for --matcher but received "sift"/);
+    expect(bad.err).toMatch(/one of siamese, local, fused, fused-learned for --matcher but received "sift"/);
     // predict with the fused calibration: every candidate carries both scores and the fused one
     const sub = path.join(dir, 'fused.csv');
     const p = await runCli('predict', '--model', run, '--data', evalData, '--out', sub, '--matcher', 'fused', '--matcher-calibration', path.join(dir, 'open-fused.csv.matcher.json'), '--cache', cache, '--top-k', '3');

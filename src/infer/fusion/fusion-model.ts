@@ -119,7 +119,7 @@ export function fusionFeatureRows(s: MatchScores, shape: FusionShape = CLASSIC):
     for (const v of used) row[j++] = logit(v[i]);
     if (shape.local) row[j++] = Math.log1p(Math.max(0, s.local[i]));
     for (const r of ranks) row[j++] = 1 / r[i];
-    if (rl) row[j++] = 1 / rl[i];
+    if (rl) row[j] = 1 / rl[i];
     return row;
   });
 }
