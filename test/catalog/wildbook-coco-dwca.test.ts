@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openCatalog } from '../../src/catalog/catalog.js';
 import { readZipArchive, zipArchive } from '../../src/data/formats/zip-file.js';
@@ -156,6 +156,8 @@ describe('Darwin Core Archive', () => {
     expect(r.err).toBe('');
     const files = readZipArchive(readFileSync(out));
     expect([...files.keys()].sort()).toEqual(['eml.xml', 'meta.xml', 'occurrence.txt']);
+    // another reader than ours: Info-ZIP's unzip tests every entry's CRC (where it is installed)
+    if (existsSync('/usr/bin/unzip')) expect(execFileSync('/usr/bin/unzip', ['-t', out]).toString()).toMatch(/testing: occurrence\.txt\s+OK[\s\S]*No errors detected/);
     expect(gbifStructureProblems(files)).toEqual([]);
     const rows = files.get('occurrence.txt')!.toString('utf8').trim().split('\n').map((l) => l.split('\t'));
     const col = (t: string): number => rows[0].indexOf(t);
