@@ -114,6 +114,17 @@ export const MIGRATIONS: readonly string[] = [
    CREATE UNIQUE INDEX photos_uuid ON photos(uuid);
    ALTER TABLE individuals ADD COLUMN uuid TEXT;
    CREATE UNIQUE INDEX individuals_uuid ON individuals(uuid);`,
+  // 5: accounts: named users with a role, each with one bearer token kept only as its SHA-256
+  // (users-store.ts); a revoked user keeps its row, so decisions that name it still name someone
+  `CREATE TABLE users (
+     id INTEGER PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     role TEXT NOT NULL CHECK (role IN ('admin', 'reviewer', 'read-only')),
+     token_sha256 TEXT NOT NULL UNIQUE,
+     created_at TEXT NOT NULL,
+     created_by TEXT NOT NULL DEFAULT '',
+     revoked_at TEXT
+   );`,
 ];
 
 /**
@@ -152,6 +163,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    ALTER TABLE decisions ADD CONSTRAINT decisions_action_check CHECK (action IN ('import', 'confirm', 'new-individual', 'skip', 'merge', 'undo'));
    ALTER TABLE decisions ADD COLUMN undoes BIGINT REFERENCES decisions(id);`,
   toPostgresDdl(MIGRATIONS[3]),
+  toPostgresDdl(MIGRATIONS[4]),
 ];
 
 /** PostgreSQL's stand-in for SQLite's user_version and data_version: one row. */

@@ -1,5 +1,5 @@
 import type { Generated } from 'kysely';
-import type { DecisionRecord, DetailSource, PhotoRecord, PhotoStatus } from './catalog-types.js';
+import type { DecisionRecord, DetailSource, PhotoRecord, PhotoStatus, UserRole } from './catalog-types.js';
 
 /**
  * The catalog's tables as the query layer (Kysely) sees them: column names as in the schema
@@ -100,6 +100,17 @@ export interface EncountersTable {
   created_by: Generated<string>;
 }
 
+/** The `users` table (migration 5): accounts of the service, their tokens as SHA-256 only. */
+export interface UsersTable {
+  id: Generated<number>;
+  name: string;
+  role: UserRole;
+  token_sha256: string;
+  created_at: string;
+  created_by: Generated<string>;
+  revoked_at: string | null;
+}
+
 /** The `catalog_revision` table (migration 4): one row, counted up by every write. */
 export interface CatalogRevisionTable {
   id: number;
@@ -115,6 +126,7 @@ export interface CatalogTables {
   decisions: DecisionsTable;
   encounters: EncountersTable;
   catalog_revision: CatalogRevisionTable;
+  users: UsersTable;
 }
 
 /**
@@ -128,4 +140,5 @@ export const TABLE_ORDER: readonly { table: keyof CatalogTables; key: readonly s
   { table: 'annotations', key: ['id'] },
   { table: 'features', key: ['photo_id', 'model_version'] },
   { table: 'decisions', key: ['id'] },
+  { table: 'users', key: ['id'] },
 ];

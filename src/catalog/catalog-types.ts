@@ -72,6 +72,20 @@ export interface DecisionRecord {
   undoes: number | null;
 }
 
+/** What a user of the service may do: read; read, upload and decide; everything. */
+export type UserRole = 'read-only' | 'reviewer' | 'admin';
+
+/** An account of the service (its token is never kept, only the token's SHA-256). */
+export interface UserRecord {
+  id: number;
+  name: string;
+  role: UserRole;
+  createdAt: string;
+  createdBy: string;
+  /** When its token was revoked; null while it is valid. */
+  revokedAt: string | null;
+}
+
 /** An annotation's box in pixels: top-left corner, width and height (COCO's `bbox`). */
 export interface AnnotationBox {
   x: number;

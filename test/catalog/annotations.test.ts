@@ -18,8 +18,8 @@ async function boxesAndIndividuals(cat: Catalog): Promise<{ id: number; box: unk
   return items.map((p) => ({ id: p.id, box: p.box, individualId: p.individualId, status: p.status }));
 }
 
-/** A catalog of today's (version 3) schema: made by this code, then its migration 4 taken off again, as an older whaleid left it. */
-const V4_UNDO = `DROP TABLE annotations; DROP INDEX photos_uuid; DROP INDEX individuals_uuid; ALTER TABLE photos DROP COLUMN uuid; ALTER TABLE individuals DROP COLUMN uuid;`;
+/** A catalog of today's (version 3) schema: made by this code, then its migrations 4 and 5 taken off again, as an older whaleid left it. */
+const V4_UNDO = `DROP TABLE users; DROP TABLE annotations; DROP INDEX photos_uuid; DROP INDEX individuals_uuid; ALTER TABLE photos DROP COLUMN uuid; ALTER TABLE individuals DROP COLUMN uuid;`;
 
 /** A catalog with imported photos (boxes from the dataset's CSV), uploads with and without boxes, decisions of each kind. */
 async function fill(cat: Catalog): Promise<void> {
