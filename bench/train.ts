@@ -4,7 +4,8 @@
 // precision and pairs per step, in the same run; beside them, the photos/s of the image pipeline
 // that feeds the steps. Photos/s = 2 x pairs per step / median step time.
 // Usage: npm run bench:train [-- --sizes 192,384 --batch 16 --steps 3 --threads 2
-// --engines native,wasm --device auto|cpu|cuda --precision fp32[,bf16] --rounds 2 --compare-stock
+// --engines native,wasm --device auto|cpu|cuda --precision fp32[,bf16] (both: the bf16 rows, ours
+// vs PyTorch's bf16 autocast and PyTorch float32) --rounds 2 --compare-stock
 // --replicas 2 (wasm) --ceiling-size 192 (0 skips the convolution ceiling) --big-size 512 (0 skips it)
 // --pipeline 0 (skips the image pipeline)]
 import path from 'node:path';
@@ -18,7 +19,8 @@ import { createReplicaPool } from '../src/model/tfjs/replicas.js';
 import { registerBatchNormGradient, unregisterBatchNormGradient } from '../src/model/tfjs/batch-norm-grad.js';
 import { registerReduceKernels, unregisterReduceKernels } from '../src/model/tfjs/reduce-kernels.js';
 import { loadNativeAddon } from '../src/model/native/native-addon.js';
-import { resolveNativeChoice, type NativePrecision } from '../src/model/native/native-training-engine.js';
+import type { NativePrecision } from '../src/model/native/native-training-engine.js';
+import { resolveNativeChoice } from '../src/model/training-engines.js';
 import { flagValue } from './lib/args.js';
 import { imagePipelinePhotosPerSecond, medianSeconds, nativePhotosPerSecond, pythonWithTorch, torchPhotosPerSecond } from './lib/train-native.js';
 
@@ -122,6 +124,13 @@ if (withNative) {
     console.log('\n| input | native photos/s | image pipeline photos/s | PyTorch photos/s | native / PyTorch |\n|---|---|---|---|---|');
     for (const s of sizes) console.log(`| ${s} | ${fmt(nativeRate[key(s, precision)])} | ${fmt(pipeline[s])} | ${fmt(torchRate[key(s, precision)])} | ${ratio(nativeRate[key(s, precision)], torchRate[key(s, precision)])} |`);
   }
+}
+if (withNative && precisions.includes('bf16') && precisions.includes('fp32')) {
+  // issue 30's bf16 rows: ours in bf16 against PyTorch's bf16 autocast and PyTorch float32, same run
+  const [nb, tb, tf32, nf] = [(x: number) => nativeRate[key(x, 'bf16')], (x: number) => torchRate[key(x, 'bf16')], (x: number) => torchRate[key(x, 'fp32')], (x: number) => nativeRate[key(x, 'fp32')]];
+  console.log(`\nbf16 (${device}): native bf16 vs ${torchVersion} bf16 autocast and float32, same run`);
+  console.log('\n| input | native bf16 photos/s | PyTorch bf16 photos/s | PyTorch fp32 photos/s | native fp32 photos/s | native bf16 / PyTorch bf16 | native bf16 / PyTorch fp32 | native bf16 / native fp32 |\n|---|---|---|---|---|---|---|---|');
+  for (const s of sizes) console.log(`| ${s} | ${fmt(nb(s))} | ${fmt(tb(s))} | ${fmt(tf32(s))} | ${fmt(nf(s))} | ${ratio(nb(s), tb(s))} | ${ratio(nb(s), tf32(s))} | ${ratio(nb(s), nf(s))} |`);
 }
 if (withNative && withWasm) {
   console.log(`\nNative engine (${device}, ${precisions[0]}) vs tfjs-wasm (${replicas > 1 ? `${replicas} replicas` : `${engine.threads} thread(s)`})`);

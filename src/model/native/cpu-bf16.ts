@@ -3,7 +3,7 @@
  * with AVX512-BF16 (Cooper Lake, Zen 4 and later) or AMX (Sapphire Rapids and later); elsewhere
  * oneDNN does not take them and libtorch computes them by its generic kernels, many times slower
  * than float32 (measured on an AMD EPYC with AVX2 only, PyTorch 1.13: a 3x3 convolution, forward
- * and backward, 14x; whaleid's native engine, a method-preset step at 96 px, 5 to 10x: BF16_CPU_SLOWDOWN).
+ * and backward, 14x; whaleid's native engine, a method-preset step: BF16_CPU_SLOWDOWN).
  */
 import { readFileSync } from 'node:fs';
 
@@ -11,9 +11,10 @@ import { readFileSync } from 'node:fs';
 export const BF16_CPU_FLAGS = ['avx512_bf16', 'amx_bf16'] as const;
 
 /**
- * How much slower a bf16 step ran than a float32 one where those instructions are missing
- * (whaleid's native engine, method preset, 96 px, 8 pairs, 2 threads, AMD EPYC with AVX2, a
- * loaded machine: 0.64-0.72 photos/s against 3.6-6.8 in float32, alternated in one run).
+ * How much slower a bf16 step of the method preset ran than a float32 one where those
+ * instructions are missing (whaleid's native engine, 2 threads, AMD EPYC with AVX2, a loaded
+ * machine; `npm run bench:train -- --precision fp32,bf16`, one run: 4.7x at 96 px, 9.6x at 192 px;
+ * small networks, whose steps are mostly overhead, lose less: the tiny preset at 64 px 1.5x).
  */
 export const BF16_CPU_SLOWDOWN = '5 to 10 times';
 
@@ -54,5 +55,5 @@ export function bf16CpuFlags(cpuinfo?: string): string[] | null {
 export function bf16CpuWarning(cpuinfo?: string): string | null {
   const present = bf16CpuFlags(cpuinfo);
   if (present === null || present.length > 0) return null;
-  return `warning: --precision bf16 on this CPU: it has neither ${BF16_CPU_FLAGS.join(' nor ')}, so bf16 is emulated; expect steps ${BF16_CPU_SLOWDOWN} slower than --precision fp32 (measured on a CPU with AVX2 only)`;
+  return `warning: --precision bf16 on this CPU: it has neither ${BF16_CPU_FLAGS.join(' nor ')}, so bf16 is emulated; expect steps up to ${BF16_CPU_SLOWDOWN} slower than --precision fp32 (measured on a CPU with AVX2 only)`;
 }
