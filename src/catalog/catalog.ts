@@ -10,6 +10,7 @@ import { openPhotoFiles, type PhotoFiles } from './photo-files.js';
 import { createPhotos, type PhotosStore } from './photos-store.js';
 import { createAnnotations, type AnnotationsStore } from './annotations-store.js';
 import { createSightings, type SightingsStore } from './sightings-store.js';
+import { createUsers, type UsersStore } from './users-store.js';
 import { openPostgresConnection } from './postgres-connection.js';
 import { openSqliteConnection, type CatalogDbOptions } from './sqlite-connection.js';
 
@@ -37,10 +38,11 @@ export interface CatalogOptions {
 
 /**
  * An open catalog: a database (SQLite file or PostgreSQL) + content-addressed photo folder, seen
- * through its stores (photos, annotations, individuals, decisions, features, backup, sightings). The
+ * through its stores (photos, annotations, individuals, decisions, features, backup, sightings,
+ * users). The
  * connection itself stays inside.
  */
-export interface Catalog extends PhotosStore, AnnotationsStore, IndividualsStore, DecisionsStore, FeaturesStore, BackupStore, SightingsStore {
+export interface Catalog extends PhotosStore, AnnotationsStore, IndividualsStore, DecisionsStore, FeaturesStore, BackupStore, SightingsStore, UsersStore {
   /** The SQLite file, or the PostgreSQL URL without its password. */
   readonly file: string;
   readonly backend: CatalogBackend;
@@ -130,6 +132,7 @@ export async function openCatalog(location: string, options: CatalogOptions = {}
     ...features.api,
     ...createSightings(db, photos),
     ...createBackup(db, files),
+    ...createUsers(db),
     revision: db.revision,
     integrityCheck: db.integrityCheck,
     checkWritable: () => checkCatalogWritable(db, db.file, photoDir),
