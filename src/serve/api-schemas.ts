@@ -86,7 +86,7 @@ const sighting = {
 export const schemas = { photo, individual, decision, identification, uploadResponse, encounter, sighting };
 
 /** `:id` path parameter. */
-export const idParam = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] };
+export const idParam = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] } as const;
 
 /** Paging query fields. */
-export const pageQuery = { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, offset: { type: 'integer', minimum: 0, default: 0 } };
+export const pageQuery = { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, offset: { type: 'integer', minimum: 0, default: 0 } } as const;
