@@ -105,7 +105,7 @@ async function importFile(io: CliIo, o: { catalog: string; photos?: string; form
     if (issues.some((i) => i.severity !== 'warning')) return refuse(issues);
   }
   const cat = await openCatalog(o.catalog, { photoDir: o.photos });
-  const jobs = cat.backend === 'postgres' ? await (await import('../../jobs/job-queue.js')).openJobQueue(o.catalog, { onError: (e) => io.err(`job queue: ${e.message}`) }) : null;
+  const jobs = await (await import('../../jobs/job-queue.js')).openCatalogJobs(cat, o.catalog, { onError: (e) => io.err(`job queue: ${e.message}`) });
   const batch: number[] = [];
   try {
     const show = io.progress && !o.quiet;
