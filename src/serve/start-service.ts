@@ -23,6 +23,8 @@ export interface ServiceOptions {
   create?: boolean;
   /** The run (or model folder) that proposes matches; without it uploads get no candidates. */
   model?: string;
+  /** The other learned models fused with it (`--model` repeated; `--matcher fused` or `fused-learned`). */
+  moreModels?: readonly string[];
   /** The fluke detector for unboxed uploads: a folder, `none`, or undefined for the default. */
   boxModel?: string;
   host: string;
@@ -98,7 +100,7 @@ async function startOver(cat: Catalog, o: ServiceOptions, kind: MatcherKind, cal
   const jobs = (opened.jobs = await openCatalogJobs(cat, o.catalog, { onError: (e) => line(`job queue: ${e.message}`) }));
   let identifier: Identifier | null = null;
   if (o.model) {
-    identifier = opened.identifier = await createIdentifier(cat, o.model, { cacheDir: o.cacheDir, onWarning: line, matcher: kind, precision: o.precision, calibration, queued: topology.queued, scoring: topology.scoring });
+    identifier = opened.identifier = await createIdentifier(cat, o.model, { moreModels: o.moreModels, cacheDir: o.cacheDir, onWarning: line, matcher: kind, precision: o.precision, calibration, queued: topology.queued, scoring: topology.scoring });
     const n = await identifier.sync(o.onProgress);
     line(`model ${identifier.modelVersion}: ${topology.queued ? 'features from the workers (whaleid worker), queries sharded over the live workers' : `${n} catalog photos' features computed${matcherOf(kind).describes.local ? ' (with their keypoints)' : ''}`}; candidates ranked by the ${kind} matcher, new-individual threshold ${identifier.threshold}`);
     if (topology.queued && identifier.scoringStats()?.workers === 0) {

@@ -25,7 +25,7 @@ const IMPORT_OPTIONS = {
 const FEATURES_OPTIONS = {
   catalog,
   photos,
-  model: common.model.required('the training run folder'),
+  model: common.models.required('the training run (or imported model) folder; repeat --model for a service fusing several models (their features computed too)'),
   precision: common.precision,
   matcher: common.matcher.describedAs('with local or fused, each photo\'s keypoints and descriptors are stored too (what serve --matcher local|fused matches with)'),
   cache: common.cache,
@@ -63,7 +63,7 @@ const SERVE_OPTIONS = {
   catalog: common.catalog.required('the catalog: a SQLite file or a postgres:// URL (it must exist unless --create)'),
   photos,
   create: switchOn('--create', 'start a new, empty catalog when --catalog does not exist (without it a missing file is refused, so a mistyped path never serves an empty catalog)'),
-  model: common.model.describedAs('training run folder used to propose matches (without it uploads get no candidates)'),
+  model: common.models.describedAs('training run (or imported model) folder used to propose matches (without it uploads get no candidates); repeat --model to fuse several with --matcher fused or fused-learned'),
   boxModel: text('--box-model <dir>', "fluke detector for photos uploaded without a box: a `whaleid boxes train` folder, or 'none' (default: the shipped one when --model was trained with boxes)").asInput('folder'),
   port: int('--port <n>', 'TCP port', 0, 65535).withDefault(8080),
   host: text('--host <addr>', 'address to listen on').withDefault('127.0.0.1'),
@@ -131,11 +131,11 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     example: 'whaleid catalog features --catalog whales.db --model runs/a',
     options: FEATURES_OPTIONS,
     run: async (opts) => {
-      const { catalog: file, model: runDir } = opts;
+      const { catalog: file, model: [runDir, ...moreModels] } = opts;
       const { openCatalog } = await import('../../catalog/catalog.js');
       const { createIdentifier } = await import('../../serve/identifier.js');
       const cat = await openCatalog(file, { create: false, photoDir: opts.photos });
-      const identifier = await createIdentifier(cat, runDir, { cacheDir: opts.cache, onWarning: (l) => io.err(l), matcher: opts.matcher, precision: opts.precision }).catch(async (e: unknown) => {
+      const identifier = await createIdentifier(cat, runDir, { moreModels, cacheDir: opts.cache, onWarning: (l) => io.err(l), matcher: opts.matcher, precision: opts.precision }).catch(async (e: unknown) => {
         await cat.close();
         throw e;
       });
@@ -218,7 +218,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       if (!matcher.calibration.byRun && !opts.matcherCalibration) throw new WhaleidError(`--matcher ${opts.matcher}: needs --matcher-calibration FILE, the .matcher.json that evaluate-open --matcher ${opts.matcher} writes (its new-individual threshold${matcher.calibration.fusion ? ' and the fusion' : ''})`);
       const { startService } = await import('../../serve/start-service.js');
       const service = await startService({
-        catalog: opts.catalog, photos: opts.photos, create: opts.create, model: opts.model, boxModel: opts.boxModel, host: opts.host, port: opts.port, allowedHosts: opts.allowHost ?? [],
+        catalog: opts.catalog, photos: opts.photos, create: opts.create, model: opts.model?.[0], moreModels: opts.model?.slice(1), boxModel: opts.boxModel, host: opts.host, port: opts.port, allowedHosts: opts.allowHost ?? [],
         token: opts.token ?? null, maxUploadBytes: opts.maxUploadMb * 1024 * 1024, maxPixels: opts.maxPixels, matcher: opts.matcher, matcherCalibration: opts.matcherCalibration,
         precision: opts.precision, cacheDir: opts.cache, onLine: (l) => io.err(l), onProgress: createPassProgress('features', io.progress && !opts.quiet),
       });
