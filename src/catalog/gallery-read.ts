@@ -30,10 +30,22 @@ export async function readGallery(db: CatalogDb): Promise<GalleryEntry[]> {
   const result = await sql<{ g: string | null }>`SELECT string_agg(${row}, ';' ORDER BY p.id) AS g FROM photos p INNER JOIN individuals i ON i.id = p.individual_id WHERE p.status = 'identified' AND i.merged_into IS NULL`.execute(db.q());
   const text = result.rows[0]?.g;
   if (!text) return [];
-  return text.split(';').map((r) => {
-    const f = r.split(' ');
-    const n = f.map(Number);
-    if ((f.length !== 2 && f.length !== 6) || n.some((x) => !Number.isFinite(x))) throw new Error(`gallery: unexpected packed row '${r.slice(0, 80)}'`);
-    return { photoId: n[0], individualId: n[1], boxKey: f.length === 6 ? boxKey({ x0: n[2], y0: n[3], x1: n[4], y1: n[5] }) : '' };
-  });
+  const out: GalleryEntry[] = [];
+  // fields by index, not split(): a million rows without an array and strings per row
+  for (let at = 0; at <= text.length; ) {
+    let end = text.indexOf(';', at);
+    if (end < 0) end = text.length;
+    const s1 = text.indexOf(' ', at);
+    const s2 = s1 < 0 || s1 > end ? -1 : text.indexOf(' ', s1 + 1);
+    const boxed = s2 >= 0 && s2 < end;
+    const photoId = Number(text.slice(at, s1));
+    const individualId = Number(text.slice(s1 + 1, boxed ? s2 : end));
+    const corners = boxed ? text.slice(s2 + 1, end).split(' ').map(Number) : [];
+    if (s1 < 0 || s1 > end || !Number.isSafeInteger(photoId) || !Number.isSafeInteger(individualId) || (boxed && (corners.length !== 4 || !corners.every(Number.isFinite)))) {
+      throw new Error(`gallery: unexpected packed row '${text.slice(at, Math.min(end, at + 80))}'`);
+    }
+    out.push({ photoId, individualId, boxKey: boxed ? boxKey({ x0: corners[0], y0: corners[1], x1: corners[2], y1: corners[3] }) : '' });
+    at = end + 1;
+  }
+  return out;
 }
