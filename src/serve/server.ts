@@ -12,9 +12,10 @@ import { registerPhotoRoutes } from './routes-photos.js';
 import { registerUploadRoute, MAX_UPLOAD_FIELDS } from './upload-route.js';
 import { registerIndividualRoutes } from './routes-individuals.js';
 import { registerSightingRoutes } from './routes-sightings.js';
+import { registerMatchRoutes } from './routes-matches.js';
 import { handleErrors, HttpError, internalErrorLog } from './http-error.js';
 import { createServiceContext } from './service-context.js';
-import { checkHost, createTokenAttempts, type TokenAttemptLimit } from './service-guards.js';
+import { checkAccess, checkHost, createTokenAttempts, type TokenAttemptLimit } from './service-guards.js';
 import { STRICT_AJV, strictRequestValidation } from './request-validation.js';
 import { limitJsonBodies } from './json-body.js';
 
@@ -27,7 +28,7 @@ export interface ServerOptions {
   boxDetector?: BoxDetector | null;
   /** The job queue of a PostgreSQL catalog: uploads enqueue feature extraction for `whaleid worker`. */
   jobs?: JobQueue | null;
-  /** Bearer token for changes; without one the service is read-only. */
+  /** The single bearer token (acts as an admin); the catalog's users have their own (checkAccess). */
   token?: string | null;
   /** Largest accepted upload per photo in bytes; default 30 MB. */
   maxUploadBytes?: number;
@@ -44,7 +45,7 @@ export interface ServerOptions {
 const WEB_DIR = path.resolve(import.meta.dirname, '../../web');
 const WEB_FILES: Record<string, string> = {
   '/': 'index.html', '/style.css': 'style.css',
-  ...Object.fromEntries(['app', 'dom', 'queue', 'review', 'individuals', 'compare', 'box-editor'].map((m) => [`/${m}.js`, `${m}.js`])),
+  ...Object.fromEntries(['app', 'dom', 'queue', 'review', 'individuals', 'compare', 'box-editor', 'matches'].map((m) => [`/${m}.js`, `${m}.js`])),
 };
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
@@ -72,6 +73,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   strictRequestValidation(app);
   limitJsonBodies(app);
   checkHost(app, o.allowedHosts);
+  checkAccess(app, { users: o.catalog, token: o.token ?? null, attempts: createTokenAttempts(o.tokenAttempts ?? { attempts: 10, windowMs: 60_000 }) });
   // X-Frame-Options, nosniff, a CSP for the review page (its own scripts, styles and images only);
   // no HSTS or upgrade-insecure-requests: the service speaks plain HTTP on its own machine
   await app.register(helmet, {
@@ -91,15 +93,14 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   await app.register(multipart, { throwFileSizeLimit: false, limits: { fileSize: maxUploadBytes, files: maxFilesPerUpload, fields: MAX_UPLOAD_FIELDS, fieldSize: 10_000, parts: maxFilesPerUpload + MAX_UPLOAD_FIELDS } });
 
   const ctx = createServiceContext({
-    catalog: o.catalog, identifier: o.identifier ?? null, boxDetector: o.boxDetector ?? null, jobs: o.jobs ?? null, token: o.token ?? null, maxUploadBytes, maxFilesPerUpload,
-    tokenAttempts: createTokenAttempts(o.tokenAttempts ?? { attempts: 10, windowMs: 60_000 }),
+    catalog: o.catalog, identifier: o.identifier ?? null, boxDetector: o.boxDetector ?? null, jobs: o.jobs ?? null, maxUploadBytes, maxFilesPerUpload,
     logInternal: internalErrorLog(app, o.logger ?? false),
   });
   handleErrors(app, o.logger ?? false);
 
   app.get('/api/health', { schema: { summary: 'Service state', response: { 200: { type: 'object', additionalProperties: true } } } }, async () => ({
     ok: true,
-    readOnly: !o.token,
+    readOnly: !o.token && (await o.catalog.countActiveUsers()) === 0,
     model: ctx.identifier ? { version: ctx.identifier.modelVersion, matcher: ctx.identifier.matcher, threshold: ctx.identifier.threshold } : null,
     scoring: ctx.identifier?.scoringStats() ?? null,
     queued: Boolean(o.jobs),
@@ -110,6 +111,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   registerPhotoRoutes(app, ctx);
   registerIndividualRoutes(app, ctx);
   registerSightingRoutes(app, ctx);
+  registerMatchRoutes(app, ctx);
 
   for (const [route, file] of Object.entries(WEB_FILES)) {
     app.get(route, { schema: { hide: true } }, async (_req, reply) => {

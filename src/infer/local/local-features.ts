@@ -1,7 +1,7 @@
 import type { ImageCache } from '../../image/image-cache.js';
 import type { CropRequest } from '../../image/crop.js';
 import { DEFAULT_CROP } from '../../image/crop.js';
-import { compose, cropMatrix } from '../../image/affine.js';
+import { compose, cropMatrix, type Matrix3 } from '../../image/affine.js';
 import { sampleCropRect } from '../../image/sample.js';
 import { invalidParameterError } from '../../util/errors.js';
 import { loadOpenCv, openCvError, type Cv } from './opencv.js';
@@ -71,6 +71,36 @@ export function localSettingsKey(s: LocalSettings): string {
 export const localCropWidth = (s: LocalSettings): number => Math.round(s.height * s.aspect);
 
 /**
+ * Where the keypoint crop's pixels come from: the matrix that maps a keypoint crop position (x, y)
+ * to the position in the original (upright) photo, as {@link loadLocalCrop} samples it. Keypoint
+ * positions ({@link LocalFeatures.xy}) go back to the photo through it (`applyToPoint`).
+ *
+ * @param size - the photo's original width and height (upright)
+ * @param request - box, rotate flag and augmentation of the crop
+ * @param settings - crop size, aspect and margin
+ * @returns a 3x3 matrix, row-major (crop pixel -> photo pixel)
+ * @example
+ * applyToPoint(localCropMatrix({ width: 1000, height: 600 }, { file: 'a.jpg' }, DEFAULT_LOCAL), 10, 20);
+ */
+export function localCropMatrix(size: { width: number; height: number }, request: Pick<CropRequest, 'box' | 'augmentation' | 'rotate180'>, settings: Pick<LocalSettings, 'height' | 'aspect' | 'margin'>): Matrix3 {
+  const height = settings.height;
+  const width = Math.round(settings.height * settings.aspect);
+  const square = cropMatrix({
+    width: size.width,
+    height: size.height,
+    box: request.box,
+    margin: settings.margin,
+    aspect: settings.aspect,
+    outputSize: height,
+    augmentation: request.augmentation,
+    rotate180: request.rotate180,
+  });
+  // output column u' of the wide crop is column u = (u' + 0.5) h / w - 0.5 of the square one
+  const r = height / width;
+  return compose(square, [r, 0, 0.5 * r - 0.5, 0, 1, 0, 0, 0, 1]);
+}
+
+/**
  * The keypoint crop of a photo: the same box, margin, aspect padding, rotate flag and
  * augmentation as the network's crop ({@link cropMatrix}), but not squeezed onto a square: the
  * region keeps its aspect, `height` pixels high, so stripes and notches keep their shape. Pixels
@@ -89,19 +119,7 @@ export async function loadLocalCrop(cache: ImageCache, request: CropRequest, set
   const img = await cache.load(request.file);
   const height = settings.height;
   const width = localCropWidth(settings);
-  const square = cropMatrix({
-    width: img.originalWidth,
-    height: img.originalHeight,
-    box: request.box,
-    margin: settings.margin,
-    aspect: settings.aspect,
-    outputSize: height,
-    augmentation: request.augmentation,
-    rotate180: request.rotate180,
-  });
-  // output column u' of the wide crop is column u = (u' + 0.5) h / w - 0.5 of the square one
-  const r = height / width;
-  const m = compose(square, [r, 0, 0.5 * r - 0.5, 0, 1, 0, 0, 0, 1]);
+  const m = localCropMatrix({ width: img.originalWidth, height: img.originalHeight }, request, settings);
   const x = sampleCropRect(img, m, width, height);
   const pixels = new Uint8Array(x.length);
   for (let i = 0; i < x.length; i++) pixels[i] = Math.max(0, Math.min(255, Math.round(128 + 48 * x[i])));
