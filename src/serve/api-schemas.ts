@@ -52,8 +52,9 @@ const identification = {
         type: 'object',
         properties: {
           individualId: { type: 'integer' }, name: { type: 'string' },
-          score: { type: 'number', description: 'the score the candidates are ranked by: the matcher\'s (equal to `siamese`, `local` or `fused`)' },
+          score: { type: 'number', description: 'the score the candidates are ranked by: the matcher\'s (equal to `siamese`, `local` or `fused`; `fused` for fused-learned too)' },
           siamese: { type: 'number', description: 'the Siamese network\'s score: the head\'s probability for the individual\'s best photo' },
+          learned: { type: 'array', items: { type: 'number' }, description: 'several learned models fused (--model repeated): the other models\' scores of the individual\'s best photo, in --model order (`siamese` is the first model\'s)' },
           local: { type: 'number', description: 'local features (local and fused matchers): LNBNN weight of the query keypoints one affine map verifies against the individual\'s photos; 0 when none verified' },
           inliers: { type: 'integer', description: 'local features (local and fused matchers): keypoints of the individual\'s best verified photo that agree with the query' },
           fused: { type: 'number', description: 'fused matcher: the calibrated probability that this is the query\'s individual, from the Siamese and local scores' },
