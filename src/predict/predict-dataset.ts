@@ -13,7 +13,7 @@ import { walkPredictions } from '../infer/walk.js';
 import { newIndividualThreshold } from '../infer/threshold.js';
 import { checkModelCount, matcherOf, type MatcherKind } from '../infer/matchers/matcher-registry.js';
 import { checkFusionModels } from '../infer/fusion/fusion-model.js';
-import { checkCalibrationFor, readMatcherCalibration } from '../infer/matchers/matcher-calibration.js';
+import { checkCalibrationFor, readMatcherCalibration, type MatcherCalibration } from '../infer/matchers/matcher-calibration.js';
 import { fillMissingBoxes } from '../boxes/box-fallback.js';
 import type { Box } from '../image/affine.js';
 import { applyMatcher, type MatchedCandidate } from './matched-predictions.js';
@@ -88,13 +88,18 @@ export async function predictDataset(o: PredictOptions): Promise<PredictResult> 
   const runs: RunModel[] = [];
   try {
     for (const dir of [o.runDir, ...(o.moreModels ?? [])]) runs.push(await loadRunModel(dir, { backend: o.backend, precision: o.precision, onWarning: say }));
-    return await predictWith(runs, o, say);
+    // the calibration checked against the models before any photo is read
+    const kind = matcherOf(o.matcher ?? 'siamese').kind;
+    const calibration = o.matcherCalibration ? await readMatcherCalibration(o.matcherCalibration, kind) : undefined;
+    checkCalibrationFor(kind, calibration);
+    if (calibration?.fusion) checkFusionModels(calibration.fusion, runs.map((r) => r.inference.modelVersion), o.matcherCalibration!);
+    return await predictWith(runs, o, calibration, say);
   } finally {
     for (const r of runs) await r.inference.dispose();
   }
 }
 
-async function predictWith(runs: readonly RunModel[], o: PredictOptions, say: (line: string) => void): Promise<PredictResult> {
+async function predictWith(runs: readonly RunModel[], o: PredictOptions, calibration: MatcherCalibration | undefined, say: (line: string) => void): Promise<PredictResult> {
   const [run, ...others] = runs;
   const ds = await loadUsableDataset(o.data, say);
   if (ds.test.length === 0) throw new WhaleidError(`${o.data}: no test photos to identify`);
@@ -130,9 +135,6 @@ async function predictWith(runs: readonly RunModel[], o: PredictOptions, say: (l
   const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> => run.inference.features(cache, requests, run.crop, o.onFeatures);
   const head = run.inference.head;
   const matcher = matcherOf(o.matcher ?? 'siamese');
-  const calibration = o.matcherCalibration ? await readMatcherCalibration(o.matcherCalibration, matcher.kind) : undefined;
-  checkCalibrationFor(matcher.kind, calibration);
-  if (calibration?.fusion) checkFusionModels(calibration.fusion, runs.map((r) => r.inference.modelVersion), o.matcherCalibration!);
   const sources = { given: o.threshold, newShare: o.newShare, calibration, validation: run.validation };
   // the threshold the walk starts with; a share of new answers is known only once the scores are
   let threshold = o.newShare === undefined && matcher.calibration.byRun ? newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, sources).threshold : Infinity;
