@@ -4,6 +4,7 @@
 import { api, beginScreen, boxWords, crop, go, h, render, score, sourceWords, toast, when, where } from './dom.js';
 import { openBoxEditor } from './box-editor.js';
 import { openCompare } from './compare.js';
+import { correspondencePanel } from './matches.js';
 
 
 /** The keys of the review screen (set while it is shown). */
@@ -132,6 +133,18 @@ export async function showReview(photoId) {
   const names = new Map(candidates.map((c) => [c.individualId, c.name]));
   for (const d of decisions) if (d.individualId && !names.has(d.individualId)) names.set(d.individualId, (await api('GET', `/api/individuals/${d.individualId}`).catch(() => ({ name: `individual ${d.individualId}` }))).name);
   let focus = 0;
+  // the matched keypoints (K): drawn under the highlighted candidate, following the highlight
+  let explained = false;
+  let panel = null;
+  const showExplained = () => {
+    panel?.remove();
+    panel = null;
+    const c = candidates[focus];
+    if (!explained || !c?.photos.length) return;
+    panel = correspondencePanel(photoId, c.photos[0].photoId, `${c.name}'s photo #${c.photos[0].photoId}`);
+    rows[focus].append(panel);
+  };
+  const explainAt = (i) => { explained = !(explained && focus === i); if (focus !== i) setFocus(i); else showExplained(); };
   const next = async () => {
     const q = await api('GET', '/api/photos?status=pending&limit=1000');
     const after = q.items.find((p) => p.id > photoId) ?? q.items.find((p) => p.id !== photoId);
@@ -156,7 +169,9 @@ export async function showReview(photoId) {
     return h('section', { class: `candidate${i === 0 ? ' focus' : ''}`, 'data-testid': 'candidate', 'data-individual': c.individualId },
       h('h3', {}, h('span', {}, `${i + 1}. `, h('a', { href: `#/individual/${c.individualId}` }, c.name)),
         h('span', { class: `score${c.score >= threshold ? ' above' : ''}`, 'data-testid': 'match-score' }, `match score ${score(c.score)}`, h('small', {}, ` ${c.score >= threshold ? 'above' : 'below'} the threshold ${score(threshold)}`)),
-        h('button', { class: 'primary', 'data-testid': 'confirm', onclick: () => confirm(c), title: `confirm (key ${i + 1})` }, 'Confirm ', h('kbd', {}, String(i + 1)))),
+        h('span', { class: 'actions' },
+          h('button', { 'data-testid': 'explain', onclick: () => explainAt(i), title: 'draw the keypoints of the photo under review and its best photo that agree (key K)', disabled: !c.photos.length }, 'Matched keypoints ', h('kbd', {}, 'K')),
+          h('button', { class: 'primary', 'data-testid': 'confirm', onclick: () => confirm(c), title: `confirm (key ${i + 1})` }, 'Confirm ', h('kbd', {}, String(i + 1))))),
       bar, matcherScores(c, ident.matcher), earlierSightings(sightings[i]),
       h('div', { class: 'row' }, c.photos.map((p) => h('figure', {},
         h('button', { class: 'photo-button', onclick: () => compare(c, p), title: 'compare side by side at full resolution', 'data-testid': 'compare-open' }, crop(p.photoId, 320)),
@@ -176,12 +191,12 @@ export async function showReview(photoId) {
         h('button', { 'data-testid': 'skip', onclick: skip }, 'Skip ', h('kbd', {}, 'S')),
         h('button', { onclick: next }, 'Next ', h('kbd', {}, 'J')),
         h('button', { 'data-testid': 'undo', onclick: undoLast, disabled: review.lastDecided === null, title: review.lastDecided === null ? 'nothing decided on this page yet' : `undo the decision on photo #${review.lastDecided}` }, 'Undo ', h('kbd', {}, 'U'))),
-      h('p', { class: 'muted' }, 'Keys: 1–5 confirm that candidate, ↑/↓ move, Enter confirms the highlighted one, N new, S skip, J next, U undo the last decision.'),
+      h('p', { class: 'muted', 'data-testid': 'keys' }, 'Keys: 1–5 confirm that candidate, ↑/↓ move, Enter confirms the highlighted one, K shows or hides the keypoints it matched (lines between the crops), N new, S skip, J next, U undo the last decision.'),
       detailsBlock(photo, rerender), await sightingBlock(photo, rerender), historyBlock(photo, decisions, names, rerender)),
     h('div', {}, h('h2', {}, 'Candidates'), rows.length ? rows : h('p', { class: 'muted' }, 'No candidates (empty catalog or no model).'))));
   if (!shown) return;
   if (processing) setTimeout(() => { if (window.location.hash === `#/review/${photoId}`) rerender(); }, 2000);
-  const setFocus = (i) => { focus = Math.max(0, Math.min(rows.length - 1, i)); rows.forEach((r, j) => r.classList.toggle('focus', j === focus)); rows[focus]?.scrollIntoView({ block: 'nearest' }); };
+  const setFocus = (i) => { focus = Math.max(0, Math.min(rows.length - 1, i)); rows.forEach((r, j) => r.classList.toggle('focus', j === focus)); if (explained) showExplained(); rows[focus]?.scrollIntoView({ block: 'nearest' }); };
   review.keyHandler = (e) => {
     const n = Number(e.key);
     if (n >= 1 && n <= candidates.length) confirm(candidates[n - 1]);
@@ -191,5 +206,6 @@ export async function showReview(photoId) {
     else if (e.key === 'n' || e.key === 'N') newIndividual();
     else if (e.key === 's' || e.key === 'S') skip();
     else if (e.key === 'j' || e.key === 'J') next();
+    else if (e.key === 'k' || e.key === 'K') { explained = !explained; showExplained(); }
   };
 }
