@@ -72,6 +72,15 @@ export function userRole(role: unknown): UserRole {
   throw new WhaleidError(`role: expected one of ${USER_ROLES.join(', ')} but got ${JSON.stringify(role)}`);
 }
 
+/**
+ * A catalog opened read-only before migration 5 has no users table: it has no users (the service
+ * over it takes only `--token`), instead of failing every lookup.
+ */
+const noUsersTable = <T>(none: T) => (e: unknown): T => {
+  if (/no such table: users|relation "users" does not exist/.test((e as Error)?.message ?? '')) return none;
+  throw e;
+};
+
 const userOf = (r: Selectable<UsersTable>): UserRecord => ({
   id: Number(r.id), name: r.name, role: r.role, createdAt: r.created_at, createdBy: r.created_by, revokedAt: r.revoked_at,
 });
@@ -107,12 +116,12 @@ export function createUsers(db: CatalogDb): UsersStore {
       return userOf(await db.q().updateTable('users').set({ revoked_at: now() }).where('id', '=', old.id).returningAll().executeTakeFirstOrThrow());
     }),
     async userByToken(token) {
-      const row = await db.q().selectFrom('users').selectAll().where('token_sha256', '=', tokenHash(token)).executeTakeFirst();
+      const row = await db.q().selectFrom('users').selectAll().where('token_sha256', '=', tokenHash(token)).executeTakeFirst().catch(noUsersTable(undefined));
       return row ? userOf(row) : null;
     },
     async countActiveUsers() {
-      const r = await db.q().selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('revoked_at', 'is', null).executeTakeFirstOrThrow();
-      return Number(r.n);
+      const r = await db.q().selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('revoked_at', 'is', null).executeTakeFirst().catch(noUsersTable(undefined));
+      return Number(r?.n ?? 0);
     },
   };
 }

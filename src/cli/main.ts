@@ -17,6 +17,7 @@ import { registerServeCommands } from './commands/serve-commands.js';
 import { registerDoctorCommand } from './commands/doctor-command.js';
 import { registerWorkerCommand } from './commands/worker-command.js';
 import { registerQuantizeCommand } from './commands/quantize-command.js';
+import { registerUsersCommand } from './commands/users-command.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -49,6 +50,7 @@ export function buildProgram(io: CliIo): Command {
   registerModelCommand(program, io);
   registerServeCommands(program, io);
   registerWorkerCommand(program, io);
+  registerUsersCommand(program, io);
   registerQuantizeCommand(program, io);
   registerDemoCommand(program, io);
   registerDoctorCommand(program, io);

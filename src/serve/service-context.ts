@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { BoxDetector } from '../boxes/box-predict.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -6,7 +5,7 @@ import { decisionAuthor } from '../catalog/decision-log.js';
 import { HttpError } from './http-error.js';
 import type { Identifier } from './identifier.js';
 import type { JobQueue } from '../jobs/job-queue.js';
-import type { TokenAttempts } from './service-guards.js';
+import { requestUser, roleAllows } from './service-guards.js';
 
 /** Everything the route modules share. */
 export interface ServiceContext {
@@ -19,10 +18,13 @@ export interface ServiceContext {
   maxFilesPerUpload: number;
   /** Reports a bug (not the client's mistake) to the operator, with its stack. */
   logInternal(err: unknown): void;
-  /** Rejects the request unless it carries the write token. */
+  /** Rejects the request unless its token's user may change the catalog (checkAccess found it). */
   requireWrite(req: FastifyRequest): void;
-  /** Who a decision of this request is recorded under (see {@link decisionAuthor}). */
-  decidedBy(req: FastifyRequest): string;
+  /**
+   * Who a decision of this request is recorded under: a named user's name; under the single
+   * `--token`, the name the client gives (`claimed`, else see {@link decisionAuthor}).
+   */
+  decidedBy(req: FastifyRequest, claimed?: string): string;
   /**
    * A queued catalog whose features no live worker extracts: the line that says so (uploads stay
    * "being processed" until a `whaleid worker` runs), else null. Workers are seen by their hellos,
@@ -36,16 +38,14 @@ export const NO_WORKER_WARNING = 'no whaleid worker is running for this model: u
 
 /**
  * Builds the context the routes share: the catalog and models, the limits, and the write check
- * (the token compared in constant time, wrong ones counted per client address).
+ * over the user that checkAccess (service-guards.ts) found for the request's token.
  *
- * @param o - catalog, models, token (null: read-only) and its attempt counter, limits and where bugs are reported
+ * @param o - catalog, models, limits and where bugs are reported
  * @returns the context
  * @example
- * const ctx = createServiceContext({ catalog, identifier: null, boxDetector: null, jobs: null, token: 's3cret-token', maxUploadBytes: 30e6, maxFilesPerUpload: 50, logInternal: console.error,
- *   tokenAttempts: createTokenAttempts({ attempts: 10, windowMs: 60_000 }) });
+ * const ctx = createServiceContext({ catalog, identifier: null, boxDetector: null, jobs: null, maxUploadBytes: 30e6, maxFilesPerUpload: 50, logInternal: console.error });
  */
-export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'decidedBy' | 'workerWarning'> & { token: string | null; tokenAttempts: TokenAttempts }): ServiceContext {
-  const token = o.token ? Buffer.from(o.token) : null;
+export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'decidedBy' | 'workerWarning'>): ServiceContext {
   return {
     catalog: o.catalog,
     identifier: o.identifier,
@@ -55,17 +55,17 @@ export function createServiceContext(o: Omit<ServiceContext, 'requireWrite' | 'd
     maxFilesPerUpload: o.maxFilesPerUpload,
     logInternal: o.logInternal,
     requireWrite(req) {
-      if (!token) throw new HttpError(403, 'read-only service: start whaleid serve with --token to allow changes');
-      o.tokenAttempts.check(req.ip);
-      // the scheme's name is case-insensitive (RFC 9110 11.1): `bearer` is the same scheme
-      const m = /^bearer +(.+)$/i.exec(req.headers.authorization ?? '');
-      const given = m ? Buffer.from(m[1]) : Buffer.alloc(0);
-      if (given.length !== token.length || !timingSafeEqual(given, token)) {
-        if (given.length) o.tokenAttempts.failed(req.ip); // a request without a token is no guess
-        throw new HttpError(401, 'missing or wrong token (send Authorization: Bearer <token>)');
-      }
+      // checkAccess has refused a change without a reviewer's token already; this holds a route
+      // that changes through another method (a GET) to the same rule
+      const user = requestUser(req);
+      if (!user) throw new HttpError(401, 'missing or wrong token (send Authorization: Bearer <token>)');
+      if (!roleAllows(user.role, 'reviewer')) throw new HttpError(403, `user ${user.name} (${user.role}) may not upload, decide or change the catalog`);
     },
-    decidedBy: (req) => decisionAuthor((req.body as { by?: unknown } | undefined)?.by, req.headers['x-whaleid-user']),
+    decidedBy(req, claimed) {
+      const user = requestUser(req);
+      if (user && !user.shared) return user.name;
+      return decisionAuthor(claimed || (req.body as { by?: unknown } | undefined)?.by, req.headers['x-whaleid-user']);
+    },
     workerWarning: () => (o.jobs && o.identifier?.scoringStats()?.workers === 0 ? NO_WORKER_WARNING : null),
   };
 }

@@ -1,7 +1,20 @@
+import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { UserRole } from '../catalog/catalog-types.js';
+import type { UsersStore } from '../catalog/users-store.js';
 import { HttpError } from './http-error.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The least role a route needs (see {@link checkAccess}); without it GET and HEAD need none
+     * and every other method a reviewer. `admin` marks an admin route.
+     */
+    role?: UserRole;
+  }
+}
 
 /** Host names every service answers to: this machine's own. */
 const LOCAL_NAMES = ['localhost'];
@@ -110,4 +123,119 @@ export function createTokenAttempts(limit: TokenAttemptLimit, now: () => number 
       if (failures.size > MAX_CLIENTS) failures.delete(failures.keys().next().value!);
     },
   };
+}
+
+/** Who sent a request: a user of the catalog, or the holder of the service's own `--token`. */
+export interface RequestUser {
+  name: string;
+  role: UserRole;
+  /** The service's single `--token` (one-person use): decisions keep the name the client gives. */
+  shared: boolean;
+}
+
+/** The name the single `--token` acts under (as an admin). */
+export const SHARED_TOKEN_USER = 'token';
+
+const RANK: Record<UserRole, number> = { 'read-only': 0, reviewer: 1, admin: 2 };
+const CAN_NOT: Record<UserRole, string> = { 'read-only': 'read', reviewer: 'upload, decide or change the catalog', admin: 'use admin routes' };
+const users = new WeakMap<FastifyRequest, RequestUser>();
+
+/**
+ * The user {@link checkAccess} found for a request (null: it sent no token).
+ *
+ * @param req - the request
+ * @returns its user
+ * @example
+ * requestUser(req)?.name; // 'ann'
+ */
+export function requestUser(req: FastifyRequest): RequestUser | null {
+  return users.get(req) ?? null;
+}
+
+/**
+ * Whether a role has the rights of another: admin > reviewer > read-only.
+ *
+ * @param role - the user's role
+ * @param needed - the role a route needs
+ * @returns true when `role` is at least `needed`
+ * @example
+ * roleAllows('reviewer', 'read-only'); // true
+ */
+export function roleAllows(role: UserRole, needed: UserRole): boolean {
+  return RANK[role] >= RANK[needed];
+}
+
+/**
+ * The least role a request's route needs: its config's `role`, else none for reads (GET, HEAD:
+ * `null`, open to all as before) and a reviewer for every change.
+ *
+ * @param req - the request (its route already found)
+ * @returns the role, or null for an open read
+ * @example
+ * app.post('/api/admin/x', { config: { role: 'admin' } }, handler); // neededRole: 'admin'
+ */
+export function neededRole(req: FastifyRequest): UserRole | null {
+  const configured = (req.routeOptions.config as { role?: UserRole } | undefined)?.role;
+  if (configured) return configured;
+  return req.method === 'GET' || req.method === 'HEAD' ? null : 'reviewer';
+}
+
+/** What {@link checkAccess} looks tokens up in. */
+export interface AccessOptions {
+  /** The catalog's users (each request's token looked up by its hash: a revocation counts at once). */
+  users: Pick<UsersStore, 'userByToken' | 'countActiveUsers'>;
+  /** The single `--token` (acts as the admin {@link SHARED_TOKEN_USER}); null: none. */
+  token: string | null;
+  /** The counter of wrong tokens per client address. */
+  attempts: TokenAttempts;
+}
+
+/**
+ * The one place the service decides who may do what: every request's bearer token is looked up
+ * (the single `--token`, compared in constant time, else a user of the catalog by its SHA-256);
+ * an unknown or revoked token gets 401 on any route, a role without the right 403 naming what it
+ * may not do. Reads without a token stay open; changes need a reviewer, routes marked
+ * `config: { role: 'admin' }` an admin. Wrong tokens are counted per client address
+ * ({@link createTokenAttempts}); a revoked token is no guess and is not counted.
+ *
+ * @param app - the Fastify app
+ * @param o - the users, the single token, the attempt counter
+ * @example
+ * checkAccess(app, { users: catalog, token: process.env.WHALEID_TOKEN ?? null, attempts });
+ */
+export function checkAccess(app: FastifyInstance, o: AccessOptions): void {
+  const shared = o.token ? Buffer.from(o.token) : null;
+  app.addHook('onRequest', async (req) => {
+    if (req.is404) return;
+    const needed = neededRole(req);
+    // the scheme's name is case-insensitive (RFC 9110 11.1): `bearer` is the same scheme
+    const sent = /^bearer +(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!sent && needed === null) return;
+    if (needed !== null && !shared && (await o.users.countActiveUsers()) === 0) {
+      throw new HttpError(403, 'read-only service: start whaleid serve with --token, or add users (whaleid users add), to allow changes');
+    }
+    o.attempts.check(req.ip);
+    if (!sent) throw new HttpError(401, 'missing or wrong token (send Authorization: Bearer <token>)');
+    const user = await userOf(sent, shared, o.users);
+    // a service that takes no token at all reads as before for a page that still sends an old one
+    if (!user && needed === null && !shared && (await o.users.countActiveUsers()) === 0) return;
+    if (!user) {
+      o.attempts.failed(req.ip);
+      throw new HttpError(401, 'missing or wrong token (send Authorization: Bearer <token>)');
+    }
+    if ('revokedAt' in user) throw new HttpError(401, `the token of user ${user.name} was revoked (${user.revokedAt}); an admin gives a new one with whaleid users add`);
+    users.set(req, user);
+    if (needed !== null && !roleAllows(user.role, needed)) {
+      throw new HttpError(403, `user ${user.name} (${user.role}) may not ${CAN_NOT[needed]}: ${req.method} ${req.routeOptions.url} needs the ${needed} role`);
+    }
+  });
+}
+
+/** The user of a token: the shared one's, a catalog user's, a revoked user (with when), or null. */
+async function userOf(sent: string, shared: Buffer | null, store: AccessOptions['users']): Promise<RequestUser | { name: string; revokedAt: string } | null> {
+  const given = Buffer.from(sent);
+  if (shared && given.length === shared.length && timingSafeEqual(given, shared)) return { name: SHARED_TOKEN_USER, role: 'admin', shared: true };
+  const found = await store.userByToken(sent);
+  if (!found) return null;
+  return found.revokedAt ? { name: found.name, revokedAt: found.revokedAt } : { name: found.name, role: found.role, shared: false };
 }

@@ -31,7 +31,7 @@ export interface ServiceOptions {
   port: number;
   /** Host names answered besides localhost and the bound address. */
   allowedHosts?: readonly string[];
-  /** The write token; none: read-only. */
+  /** The single token (one-person use, acts as an admin); none: only the catalog's users' tokens, read-only without users. */
   token?: string | null;
   maxUploadBytes: number;
   maxPixels: number;
@@ -127,7 +127,8 @@ async function startOver(cat: Catalog, o: ServiceOptions, kind: MatcherKind, cal
     app,
     address,
     catalogShown: cat.backend === 'sqlite' ? path.resolve(o.catalog) : cat.file,
-    readOnly: !o.token,
+    // a catalog with users takes their tokens (whaleid users add), besides or instead of --token
+    readOnly: !o.token && (await cat.countActiveUsers()) === 0,
     async stop() {
       await app.close();
       await identifier?.close();

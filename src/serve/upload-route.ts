@@ -122,7 +122,7 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServiceContext): 
     if (!req.isMultipart()) throw new HttpError(415, 'expected multipart/form-data with one or more photo files');
     const { files, fields } = await readUpload(req, ctx);
     if (files.length === 0) throw new HttpError(400, 'no photo file in the upload (send one or more files in multipart/form-data)');
-    const by = fields.by || ctx.decidedBy(req);
+    const by = ctx.decidedBy(req, fields.by);
     const results: UploadResult[] = [];
     for (const file of files) results.push(await store(file, fields, by));
     await groupSightings(results, by);

@@ -7,6 +7,7 @@ import { createPassProgress } from '../../util/progress.js';
 import type { CliIo } from '../io.js';
 import { matcherOf } from '../../infer/matchers/matcher-registry.js';
 import { EXPORT_FORMATS, exportFormatFile, IMPORT_FORMATS, importFormatFile } from './catalog-format-commands.js';
+import { osUserName } from './users-command.js';
 
 const catalog = common.catalog.required('the catalog: a SQLite file or a postgres:// URL');
 const photos = common.photos;
@@ -18,7 +19,7 @@ const IMPORT_OPTIONS = {
   format: choice('--format <name>', 'what --data holds', () => IMPORT_FORMATS, (f) => ({ kaggle: 'Kaggle layout or one folder per individual', coco: 'COCO, Wildbook\'s export layout too', wildbook: 'Wildbook bulk-import sheet, .csv or .xlsx' })[f]).withDefault('kaggle'),
   media: text('--media <dir>', 'the photos a coco or wildbook file names (default: images/ beside the file when there, else its folder)').asInput('folder'),
   boxes: common.boxes,
-  by: text('--by <name>', 'who is recorded as the importer').withDefault('import'),
+  by: text('--by <name>', 'who is recorded as the importer').withDefault(osUserName(), 'the system user running it'),
   quiet: common.quiet,
 };
 
@@ -68,7 +69,7 @@ const SERVE_OPTIONS = {
   port: int('--port <n>', 'TCP port', 0, 65535).withDefault(8080),
   host: text('--host <addr>', 'address to listen on').withDefault('127.0.0.1'),
   allowHost: list('--allow-host <name>', "a host name the service answers to besides localhost and its address (repeatable; e.g. the machine's DNS name with --host 0.0.0.0); other Host headers are refused against DNS rebinding"),
-  token: text('--token <token>', 'bearer token that allows changes (default: $WHALEID_TOKEN); without one the service is read-only').fromEnv('WHALEID_TOKEN'),
+  token: text('--token <token>', 'a single bearer token that allows everything, for one-person use (default: $WHALEID_TOKEN); the catalog\'s users (whaleid users add) have their own; with neither the service is read-only').fromEnv('WHALEID_TOKEN'),
   maxUploadMb: int('--max-upload-mb <n>', 'largest photo accepted, in MB', 1, 1000).withDefault(30),
   maxPixels: int('--max-pixels <n>', 'largest photo accepted, in pixels', 1).withDefault(100_000_000),
   matcher: common.matcher.describedAs('which score ranks the candidates: siamese (the run\'s network), local (keypoints; descriptors stored in the catalog) or fused (both, by the calibrated fusion)'),
@@ -235,7 +236,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         process.once('SIGINT', on('Ctrl-C'));
         process.once('SIGTERM', on('SIGTERM'));
       });
-      io.out(`whaleid serving ${service.catalogShown} at ${service.address} (${service.readOnly ? 'read-only: no --token' : 'changes need the token'})`);
+      io.out(`whaleid serving ${service.catalogShown} at ${service.address} (${service.readOnly ? 'read-only: no --token and no users (whaleid users add)' : 'changes need a token: --token or a user\'s'})`);
       await stopped;
     },
   });
