@@ -12,9 +12,9 @@ import { tmpDir } from '../helpers/tmp.js';
 const MODEL = 'test-model@1';
 
 /** A model whose vector is the photo's id, counting its calls (the job, not the network, is under test). */
-function countingExtractor(): FeatureExtractor & { calls: number } {
+function countingExtractor(modelVersion = MODEL): FeatureExtractor & { calls: number } {
   const e = {
-    modelVersion: MODEL,
+    modelVersion,
     calls: 0,
     async extract(photos: readonly PhotoRecord[]) {
       e.calls += photos.length;
@@ -101,5 +101,17 @@ describe('the feature job with local descriptors (idempotent per part)', () => {
     expect(local.described).toBe(1);
     expect(keypointCount(decodeLocalFeatures((await stored(id)).record!, DEFAULT_LOCAL, 'record')[0])).toBeGreaterThan(0);
     expect(await runFeatureJob(catalog, countingExtractor(), 987654, local)).toEqual({ photoId: 987654, outcome: 'gone' });
+  });
+
+  it('with several models (a service fusing them) stores each one\'s features under its version, computing only the missing ones', async () => {
+    const id = await add(5);
+    const [a, b] = [countingExtractor('model-a@1'), countingExtractor('model-b@2')];
+    await catalog.putFeatures('model-a@1', [{ photoId: id, vector: Float32Array.of(7, 7, 7) }]);
+    expect(await runFeatureJob(catalog, [a, b], id)).toEqual({ photoId: id, outcome: 'written' });
+    expect([a.calls, b.calls]).toEqual([0, 1]);
+    expect([...(await catalog.getFeatures('model-a@1', [id])).get(id)!]).toEqual([7, 7, 7]);
+    expect([...(await catalog.getFeatures('model-b@2', [id])).get(id)!]).toEqual([id, 1, 2]);
+    expect(await runFeatureJob(catalog, [a, b], id)).toEqual({ photoId: id, outcome: 'present' });
+    expect([a.calls, b.calls]).toEqual([0, 1]);
   });
 });
