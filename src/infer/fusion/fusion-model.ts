@@ -155,16 +155,16 @@ export interface FusionFitOptions extends LogisticFitOptions {
 
 /**
  * Fits the fusion on labelled queries (a validation or calibration split, never the queries it
- * will be measured on). Each query gives as samples the union of both matchers' best
- * `candidates` individuals and its own individual: label 1 for its own, 0 for the others. Why
+ * will be measured on), over the shape given (each learned model, and local or not). Each query
+ * gives as samples the union of every fused matcher's best `candidates` individuals and its own individual: label 1 for its own, 0 for the others. Why
  * candidates and not every individual: the far-ranked ones teach nothing but would dominate the
  * fit on a large catalog; the true individual is always in, even ranked far, so the fit sees
  * where the matchers miss it.
  *
  * @param queries - scores and truth of each calibration query
- * @param options - candidates per query and the logistic fit's settings
- * @returns the fitted model
- * @throws {@link WhaleidError} when the queries give no positive sample
+ * @param options - candidates per query, the shape and the models' versions, the logistic fit's settings
+ * @returns the fitted model (version 2: its shape stated)
+ * @throws {@link WhaleidError} when the queries give no positive sample, or the shape is not one a fusion has
  * @example
  * const model = fitFusion(calibration.map((q) => ({ scores: q.scores, truth: q.individual })));
  */
