@@ -30,7 +30,7 @@ describe('catalog schema on SQLite', () => {
     await (await openCatalog(file)).close();
     const db = new Database(file);
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
-    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => (r as { name: string }).name)).toEqual(['annotations', 'decisions', 'encounters', 'features', 'individuals', 'photos']);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => (r as { name: string }).name)).toEqual(['annotations', 'decisions', 'encounters', 'features', 'individuals', 'photos', 'users']);
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     db.close();
     await expect(openCatalog(file)).rejects.toThrow(/newer than this whaleid understands/);
