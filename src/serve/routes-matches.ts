@@ -45,8 +45,9 @@ function reviewRegion(photo: PhotoRecord, crop: { margin: number; aspect: number
 /**
  * Registers the explained-match route: the keypoint correspondences one affine map verifies
  * between a photo and a candidate photo ({@link photoCorrespondences}: the local matcher's
- * keypoints, read from the catalog's feature store or described and stored there), for the review
- * page to draw as lines between the two crops. A read: open like the other reads, no token.
+ * keypoints, read from the catalog's feature store or described in memory, never written: a GET
+ * changes nothing), for the review page to draw as lines between the two crops. A read: open like
+ * the other reads, no token.
  *
  * @param app - the Fastify app
  * @param ctx - the service context

@@ -5,6 +5,8 @@ import type { Browser } from 'playwright-core';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { DEFAULT_VERIFY } from '../../src/infer/local/spatial-verify.js';
+import { DEFAULT_LOCAL } from '../../src/infer/local/local-features.js';
+import { localRecordKey } from '../../src/infer/local/catalog-local-features.js';
 
 /** Debian's Chromium (installed by .ci/run); the browser test skips with a message where it is missing. */
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((f) => existsSync(f));
@@ -94,6 +96,8 @@ describe('explained matches: the keypoint correspondences one affine map verifie
     const scale = (r.candidate.region.y1 - r.candidate.region.y0) / 256;
     expect(affineResidual(r.inliers.map((m) => m.query), r.inliers.map((m) => m.candidate))).toBeLessThan(2 * DEFAULT_VERIFY.reprojThreshold * scale);
     expect(await pair(a.id, b.id)).toEqual(r);
+    // a read: the keypoints it described (this siamese service stores none) were not written
+    expect((await svc.catalog.getFeatureRecords(localRecordKey(DEFAULT_LOCAL), [a.id, b.id])).size).toBe(0);
   });
 
   it('finds more correspondences between photos of one whale than between photos of two', async () => {
@@ -113,16 +117,19 @@ describe('explained matches: the keypoint correspondences one affine map verifie
     const [a, b] = photos;
     const missing = await get(`/api/photos/${a.id}/correspondences`);
     expect(missing.status).toBe(400);
-    expect(missing.body.error).toMatch(/candidate/);
+    expect(missing.body.error).toBe('querystring/candidate: required');
     const word = await get(`/api/photos/${a.id}/correspondences?candidate=abc`);
     expect(word.status).toBe(400);
-    expect(word.body.error).toMatch(/candidate/);
+    expect(word.body.error).toMatch(/^querystring\/candidate must be integer \(received "abc"\)$/);
     const self = await get(`/api/photos/${a.id}/correspondences?candidate=${a.id}`);
     expect(self.status).toBe(400);
-    expect(self.body.error).toMatch(/candidate/);
+    expect(self.body.error).toBe('candidate: another photo than the query expected');
     expect((await get(`/api/photos/0/correspondences?candidate=${b.id}`)).status).toBe(400);
-    expect((await get(`/api/photos/99999/correspondences?candidate=${b.id}`)).status).toBe(404);
-    expect((await get(`/api/photos/${a.id}/correspondences?candidate=99999`)).status).toBe(404);
+    for (const url of [`/api/photos/99999/correspondences?candidate=${b.id}`, `/api/photos/${a.id}/correspondences?candidate=99999`]) {
+      const unknown = await get(url);
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.error).toBe('photo 99999 not found');
+    }
   });
 
   describe.skipIf(!CHROMIUM)('in headless Chromium', () => {

@@ -33,6 +33,15 @@ export interface CatalogLocalFeatures {
    */
   load(photos: readonly PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<LocalFeatures[]>;
   /**
+   * Local features of photos without writing the catalog: the stored ones read back, the others
+   * (and damaged records) described in memory only. For reads that must change nothing (a GET).
+   *
+   * @param photos - catalog photos (their box is the crop)
+   * @returns the features of each photo, in order
+   * @throws {@link WhaleidError} naming the first photo that could not be read
+   */
+  peek(photos: readonly PhotoRecord[]): Promise<LocalFeatures[]>;
+  /**
    * Makes sure the photos' local features are stored, describing only those that are not.
    *
    * @param photos - catalog photos
@@ -78,7 +87,7 @@ export function createCatalogLocalFeatures(catalog: LocalFeaturesCatalog, option
   let described = 0;
 
   /** The photos' features, and how many of them it described (the others were stored). */
-  const readOrDescribe = async (photos: readonly PhotoRecord[], onProgress?: (done: number, total: number) => void): Promise<{ features: LocalFeatures[]; described: number }> => {
+  const readOrDescribe = async (photos: readonly PhotoRecord[], onProgress?: (done: number, total: number) => void, store = true): Promise<{ features: LocalFeatures[]; described: number }> => {
     const out = new Array<LocalFeatures>(photos.length);
     if (!photos.length) return { features: out, described: 0 };
     // the catalog drops a photo's features when its box changes, so stored ones are current
@@ -97,8 +106,10 @@ export function createCatalogLocalFeatures(catalog: LocalFeaturesCatalog, option
     });
     if (describe.length) {
       const fresh = await describePhotos(cache, describe.map((i) => ({ file: catalog.photoFile(photos[i]), box: photos[i].box ?? undefined })), settings, { onProgress });
-      await catalog.putFeatureRecords(recordKey, describe.map((i, j) => ({ photoId: photos[i].id, bytes: encodeLocalFeatures([fresh[j]], settings) })));
-      described += describe.length;
+      if (store) {
+        await catalog.putFeatureRecords(recordKey, describe.map((i, j) => ({ photoId: photos[i].id, bytes: encodeLocalFeatures([fresh[j]], settings) })));
+        described += describe.length;
+      }
       describe.forEach((i, j) => (out[i] = fresh[j]));
     }
     return { features: out, described: describe.length };
@@ -111,6 +122,7 @@ export function createCatalogLocalFeatures(catalog: LocalFeaturesCatalog, option
       return described;
     },
     load: async (photos, onProgress) => (await readOrDescribe(photos, onProgress)).features,
+    peek: async (photos) => (await readOrDescribe(photos, undefined, false)).features,
     // decoding what is stored (not just looking it up) is the check that finds a damaged record
     store: async (photos) => (await readOrDescribe(photos)).described,
   };

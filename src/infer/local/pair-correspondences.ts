@@ -105,7 +105,7 @@ function nearestTwo(queries: Float32Array, q: number, candidates: Float32Array, 
 
 /**
  * The verified correspondences of two catalog photos, in each photo's original (upright) pixels:
- * their stored local features (described and stored when absent), matched by
+ * their stored local features (described in memory when absent: the catalog is only read), matched by
  * {@link pairCorrespondences}, the keypoint crop positions mapped back through the crop
  * ({@link localCropMatrix}, each photo's own box), so they can be drawn on any view of the photo.
  *
@@ -119,8 +119,8 @@ function nearestTwo(queries: Float32Array, q: number, candidates: Float32Array, 
  * const local = createCatalogLocalFeatures(catalog);
  * const r = await photoCorrespondences(local, await catalog.photo(7), await catalog.photo(12));
  */
-export async function photoCorrespondences(local: CatalogLocalFeatures, query: PhotoRecord, candidate: PhotoRecord, options: PairOptions = {}): Promise<PairCorrespondences> {
-  const [qf, cf] = await local.load([query, candidate]);
+export async function photoCorrespondences(local: Pick<CatalogLocalFeatures, 'peek' | 'settings'>, query: PhotoRecord, candidate: PhotoRecord, options: PairOptions = {}): Promise<PairCorrespondences> {
+  const [qf, cf] = await local.peek([query, candidate]);
   const found = pairCorrespondences(await loadOpenCv(), qf, cf, options);
   const toPhoto = (p: PhotoRecord): ((xy: [number, number]) => [number, number]) => {
     const m = localCropMatrix(p, { box: p.box ?? undefined }, local.settings);
