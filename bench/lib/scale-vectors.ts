@@ -146,7 +146,7 @@ export async function benchVectors(o: VectorsBenchOptions): Promise<string[]> {
   const cpu = process.cpuUsage();
   const id = await open();
   await id.identify(1);
-  const start = `start of a restarted identifier to its first answer (feature block read and checked against the catalog, bytes encoded): ${seconds(t)} s (${cpuOf(process.cpuUsage(cpu))}, ${load()})`;
+  const start = `start of a restarted identifier to its first answer (feature block read and checked against the catalog, the bytes read with it): ${seconds(t)} s (${cpuOf(process.cpuUsage(cpu))}, ${load()})`;
   o.say(start);
   const rng = createRng(5);
   const photos = Array.from({ length: o.queries }, () => 1 + rng.int(o.vectors));

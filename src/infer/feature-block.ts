@@ -13,7 +13,7 @@
  * vectors. The digest ({@link rowsDigest}) and the offsets come first in the header, so they are
  * read from a few hundred bytes ({@link readFeatureBlockDigest}, {@link readBlockCodes}).
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 /** A gallery's features as written. */
@@ -111,6 +111,17 @@ function readPrefix(fd: number): { dim: number; count: number; digest: string; c
   }
 }
 
+/** Fills `target` from the file at `position`; false when the file ends first. */
+function readAll(fd: number, target: Uint8Array, position: number): boolean {
+  let done = 0;
+  while (done < target.length) {
+    const got = readSync(fd, target, done, Math.min(target.length - done, 1 << 30), position + done);
+    if (got <= 0) return false;
+    done += got;
+  }
+  return true;
+}
+
 /** Runs `f` on the open file, or gives null when it cannot be opened. */
 function withFile<T>(file: string, f: (fd: number) => T | null): T | null {
   let fd: number;
@@ -150,16 +161,7 @@ export function readBlockCodes(file: string, dim: number, digest: string, into: 
     const unbounded = new Int32Array(at.count);
     const codes = into(p.count);
     if (codes.length !== p.count * dim) return null;
-    const read = (target: Uint8Array, position: number): boolean => {
-      let done = 0;
-      while (done < target.length) {
-        const got = readSync(fd, target, done, target.length - done, position + done);
-        if (got <= 0) return false;
-        done += got;
-      }
-      return true;
-    };
-    if (!read(new Uint8Array(edges.buffer), at.edges) || !read(new Uint8Array(unbounded.buffer), at.unbounded) || !read(codes, at.bytes)) return null;
+    if (!readAll(fd, new Uint8Array(edges.buffer), at.edges) || !readAll(fd, new Uint8Array(unbounded.buffer), at.unbounded) || !readAll(fd, codes, at.bytes)) return null;
     return { edges, unbounded, codes };
   });
 }
@@ -220,24 +222,24 @@ export function readFeatureBlockDigest(file: string): string | null {
  * const block = readFeatureBlock('whales.db.photos.index/model.features', 128);
  */
 export function readFeatureBlock(file: string, dim: number): FeatureBlock | null {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch {
-    return null;
-  }
-  try {
-    const length = bytes.readUInt32LE(0);
-    const header = JSON.parse(bytes.subarray(4, 4 + length).toString('utf8')) as { dim: number; count: number; boxKeys: string[]; codes?: CodesAt };
+  return withFile(file, (fd) => {
+    // the header first, then the features only: a codes section after them is the index's to read
+    const size = fstatSync(fd).size;
+    const lengthBytes = Buffer.alloc(4);
+    if (readSync(fd, lengthBytes, 0, 4, 0) !== 4) return null;
+    const length = lengthBytes.readUInt32LE(0);
+    if (4 + length > size) return null;
     const start = 4 + length + ((4 - ((4 + length) % 4)) % 4);
+    const headerBytes = Buffer.alloc(length);
+    if (!readAll(fd, headerBytes, 4)) return null;
+    const header = JSON.parse(headerBytes.toString('utf8')) as { dim: number; count: number; boxKeys: string[]; codes?: CodesAt };
     const n = header.count;
-    const end = header.codes ? header.codes.bytes + n * dim : start + n * 4 * (1 + dim);
-    if (header.dim !== dim || header.boxKeys.length !== n || bytes.length !== end || (header.codes && header.codes.edges < start + n * 4 * (1 + dim))) return null;
-    // Buffers from readFileSync start on an aligned offset of their own ArrayBuffer, and start is a multiple of 4
-    const base = bytes.byteOffset + start;
-    if (base % 4 !== 0) return null;
-    return { dim, photoIds: new Int32Array(bytes.buffer, base, n), boxKeys: header.boxKeys, matrix: new Float32Array(bytes.buffer, base + n * 4, n * dim) };
-  } catch {
-    return null;
-  }
+    const featuresEnd = start + n * 4 * (1 + dim);
+    const end = header.codes ? header.codes.bytes + n * dim : featuresEnd;
+    if (header.dim !== dim || header.boxKeys.length !== n || size !== end || (header.codes && header.codes.edges < featuresEnd)) return null;
+    // a fresh ArrayBuffer: ids and floats aligned at its start
+    const body = new Uint8Array(n * 4 * (1 + dim));
+    if (!readAll(fd, body, start)) return null;
+    return { dim, photoIds: new Int32Array(body.buffer, 0, n), boxKeys: header.boxKeys, matrix: new Float32Array(body.buffer, n * 4, n * dim) };
+  });
 }

@@ -76,8 +76,11 @@ for (const backend of BACKENDS) {
 
       // a block whose vectors are another catalog's (same photos, other features): the start's spot
       // check refuses it, the features are read from the catalog's rows and the block written anew
-      const bytes = readFileSync(file);
-      const floats = new Float32Array(bytes.buffer, bytes.byteOffset + bytes.length - block.matrix.length * 4, block.matrix.length);
+      const bytes = Buffer.from(readFileSync(file));
+      // the features follow the header (padded to 4) and the photo ids; the index's bytes come after them
+      const headerEnd = 4 + bytes.readUInt32LE(0);
+      const floats = new Float32Array(bytes.buffer, headerEnd + ((4 - (headerEnd % 4)) % 4) + block.photoIds.length * 4, block.matrix.length);
+      expect(Array.from(floats.subarray(0, 8))).toEqual(Array.from(block.matrix.subarray(0, 8)));
       for (let i = 0; i < floats.length; i++) floats[i] = floats[i] * 0.5 + 0.25;
       writeFileSync(file, bytes);
       readAll = 0;
