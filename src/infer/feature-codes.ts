@@ -13,6 +13,7 @@
  * falls outside, which keeps every earlier byte's interval true).
  */
 import { invalidParameterError } from '../util/errors.js';
+import { section, sleb, str, uleb, vec, wasm, WASM_HEADER } from './wasm-module.js';
 
 /** Interval ends per feature: 257 edges, byte c covering [edges[c], edges[c + 1]]. */
 export const EDGES_PER_FEATURE = 257;
@@ -88,27 +89,6 @@ export function encodeVector(v: Float32Array, edges: Float64Array, out: Uint8Arr
   return true;
 }
 
-/** The part of the WebAssembly JS API used here (the project's `lib` has no DOM typings for it). */
-interface WasmApi {
-  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-const uleb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-};
-const vec = (bytes: number[]): number[] => [...uleb(bytes.length), ...bytes];
-const section = (id: number, bytes: number[]): number[] => [id, ...vec(bytes)];
-const str = (s: string): number[] => vec([...Buffer.from(s, 'utf8')]);
 
 /**
  * `scan(tab, codes, n, out)`: out[j] = sum over f of tab[f * 256 + codes[j * dim + f]] for j < n
@@ -133,23 +113,13 @@ function assembleScan(dim: number): Uint8Array {
   b.push(0x0b, 0x0b, 0x0b);
   const body = vec([1, 4, 0x7d, ...b]);
   return Uint8Array.from([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...WASM_HEADER,
     ...section(1, [1, 0x60, ...vec([0x7f, 0x7f, 0x7f, 0x7f]), 0]),
     ...section(2, [1, ...str('env'), ...str('memory'), 0x02, 0x00, 1]),
     ...section(3, [1, 0]),
     ...section(7, [1, ...str('scan'), 0x00, 0]),
     ...section(10, [1, ...body]),
   ]);
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) return [...out, byte];
-    out.push(byte | 0x80);
-  }
 }
 
 /** A gallery's bytes in WebAssembly memory, scanned against per-query tables. */

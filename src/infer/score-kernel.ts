@@ -15,34 +15,11 @@
  */
 import type { HeadWeights } from '../model/network/head-weights.js';
 import { invalidParameterError } from '../util/errors.js';
+import { section, sleb, str, uleb, vec, wasm, WASM_HEADER } from './wasm-module.js';
 
 /** Bytes per (feature, group of 4 units) in a row table: E, Q(t<0), Q(t>=0), P, C vectors. */
 const SLOT = 80;
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) return [...out, byte];
-    out.push(byte | 0x80);
-  }
-}
-
-const vec = (bytes: number[]): number[] => [...uleb(bytes.length), ...bytes];
-const section = (id: number, bytes: number[]): number[] => [id, ...vec(bytes)];
-const str = (s: string): number[] => vec([...Buffer.from(s, 'utf8')]);
 const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 const load = (offset: number): number[] => [...simd(0x00), 4, ...uleb(offset)];
 
@@ -114,7 +91,7 @@ function rowBody(F: number, groups: number, cols: number): number[] {
 /** The module: imports `env.memory`, exports `row1` and `row2` (1 and 2 columns per pass). */
 function assemble(F: number, groups: number): Uint8Array {
   const bytes = [
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...WASM_HEADER,
     ...section(1, [1, 0x60, ...vec([0x7f, 0x7f, 0x7f, 0x7f, 0x7f]), 0]),
     ...section(2, [1, ...str('env'), ...str('memory'), 0x02, 0x00, 1]),
     ...section(3, [2, 0, 0]),
@@ -124,13 +101,6 @@ function assemble(F: number, groups: number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-/** The part of the WebAssembly JS API used here (the project's `lib` has no DOM typings for it). */
-interface WasmApi {
-  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 /** A head compiled for scoring: rows against a fixed set of column photos. */
 export interface ScoreKernel {
