@@ -63,7 +63,8 @@ function parseArgs(argv: string[]): Args {
 }
 
 const pct = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
-const kindsFor = (scorer: RunScorer | null): MatcherKind[] => (scorer ? [...MATCHER_KINDS] : MATCHER_KINDS.filter((k) => !matcherOf(k).describes.embedding));
+// one run: the matchers that need several learned models (fused-learned) have nothing to fuse
+const kindsFor = (scorer: RunScorer | null): MatcherKind[] => (scorer ? MATCHER_KINDS.filter((k) => matcherOf(k).models.min <= 1) : MATCHER_KINDS.filter((k) => !matcherOf(k).describes.embedding));
 
 function localSide(args: Args): LocalSide {
   const settings = checkLocalSettings({ ...DEFAULT_LOCAL, maxKeypoints: args.keypoints ?? DEFAULT_LOCAL.maxKeypoints });
