@@ -91,6 +91,11 @@ const SERVE_OPTIONS = {
 export function registerServeCommands(program: Command, io: CliIo): void {
   const catalog = program.command('catalog').description('the photo-ID catalog: import a dataset, compute features, back up, export, copy between SQLite and PostgreSQL');
 
+  for (const register of [registerCatalogImport, registerCatalogFeatures, registerCatalogBackup, registerCatalogExport, registerCatalogCopy]) register(catalog, io);
+  registerServe(program, io);
+}
+
+function registerCatalogImport(catalog: Command, io: CliIo): void {
   defineCommand(catalog, {
     name: 'import',
     description: 'load a Kaggle-layout or folder-per-individual dataset, a COCO file or a Wildbook bulk-import sheet into a catalog (creating it); a file\'s problems are all reported before anything is written; photos already there are recognised by content',
@@ -98,34 +103,18 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     options: IMPORT_OPTIONS,
     run: async (opts) => {
       if (opts.format !== 'kaggle') return importFormatFile(io, { ...opts, format: opts.format });
-      const { openCatalog } = await import('../../catalog/catalog.js');
-      const { importDataset } = await import('../../catalog/catalog-import.js');
-      const { catalog: file, data } = opts;
-      const cat = await openCatalog(file, { photoDir: opts.photos });
-      // a PostgreSQL catalog's photos get their features from the workers: one job per photo added
-      const jobs = await (await import('../../jobs/job-queue.js')).openCatalogJobs(cat, file, { onError: (e) => io.err(`job queue: ${e.message}`) });
-      const batch: number[] = [];
-      const flush = async (): Promise<void> => {
-        if (jobs && batch.length) await jobs.enqueueFeatures(batch.splice(0));
-      };
-      try {
-        const s = await importDataset(cat, data, {
-          boxes: opts.boxes, by: opts.by, onMessage: (l) => io.err(l), onProgress: createPassProgress('import', io.progress && !opts.quiet),
-          onAdded: jobs ? async (id) => {
-            batch.push(id);
-            if (batch.length >= 100) await flush();
-          } : undefined,
-        });
-        await flush();
-        io.out(`${cat.file}: ${s.added} photos added, ${s.duplicates} already there, ${s.newIndividuals} new individuals; ${s.queued} photos put in the review queue (new individuals or unlabelled), ${s.failed} unreadable, ${s.skipped} dataset rows skipped${jobs ? `; their features are extracted by whaleid worker (${s.added + s.queued} jobs queued)` : ''}`);
-        if (s.failed || s.skipped) io.setExitCode(1);
-      } finally {
-        await jobs?.close();
-        await cat.close();
-      }
+      const { importDatasetQueued } = await import('../../jobs/catalog-import-queued.js');
+      const s = await importDatasetQueued(opts.catalog, opts.data, {
+        photos: opts.photos, boxes: opts.boxes, by: opts.by, onMessage: (l) => io.err(l), onProgress: createPassProgress('import', io.progress && !opts.quiet),
+        onQueueError: (e) => io.err(`job queue: ${e.message}`),
+      });
+      io.out(`${s.catalog}: ${s.added} photos added, ${s.duplicates} already there, ${s.newIndividuals} new individuals; ${s.queued} photos put in the review queue (new individuals or unlabelled), ${s.failed} unreadable, ${s.skipped} dataset rows skipped${s.jobsQueued !== null ? `; their features are extracted by whaleid worker (${s.jobsQueued} jobs queued)` : ''}`);
+      if (s.failed || s.skipped) io.setExitCode(1);
     },
   });
+}
 
+function registerCatalogFeatures(catalog: Command, io: CliIo): void {
   defineCommand(catalog, {
     name: 'features',
     description: "compute and store a model's features of every identified photo (the service does it at start too)",
@@ -149,7 +138,9 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       }
     },
   });
+}
 
+function registerCatalogBackup(catalog: Command, io: CliIo): void {
   defineCommand(catalog, {
     name: 'backup',
     description: 'copy the catalog (consistent even while the service runs) and its photos; never overwrites',
@@ -163,7 +154,9 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       io.out(`backed up ${shownUrl(location)} to ${out} (${photos} photos copied to ${out}.photos)`);
     },
   });
+}
 
+function registerCatalogExport(catalog: Command, io: CliIo): void {
   defineCommand(catalog, {
     name: 'export',
     description: 'the catalog as CSV (Image,Id like train.csv plus each photo\'s status, box, date, location, uploader), or with every annotation as COCO, a Wildbook bulk-import sheet (.csv, .xlsx) or a Darwin Core Archive',
@@ -192,7 +185,9 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       }
     },
   });
+}
 
+function registerCatalogCopy(catalog: Command, io: CliIo): void {
   defineCommand(catalog, {
     name: 'copy',
     description: 'copy a whole catalog between SQLite and PostgreSQL (either way): every table with its ids and the photo files, checked (row counts, contents, SHA-256 of every photo) before the target commits',
@@ -206,7 +201,9 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       io.out(`copied ${shownUrl(opts.from)} to ${shownUrl(opts.to)}: ${rows}; ${s.photosCopied} photo files copied, ${s.photosChecked} checked (SHA-256); row counts and contents checked`);
     },
   });
+}
 
+function registerServe(program: Command, io: CliIo): void {
   defineCommand(program, {
     name: 'serve',
     description: 'the photo-ID service: JSON API (/api, OpenAPI at /api/openapi.json) and the review web page',
