@@ -65,7 +65,8 @@ export async function holdOutIndividuals(photos: readonly LabelledPhoto[], out: 
  */
 export async function calibrateOnHeldOut(o: { runDir: string; heldOut: string; out: string; cacheDir?: string; seed: number; onMessage: (line: string) => void }): Promise<Map<MatcherKind, string>> {
   const files = new Map<MatcherKind, string>();
-  for (const kind of MATCHER_KINDS.filter((k) => !matcherOf(k).calibration.byRun)) {
+  // the demo has one run: a matcher that fuses several learned models has nothing to fuse
+  for (const kind of MATCHER_KINDS.filter((k) => !matcherOf(k).calibration.byRun && matcherOf(k).models.min <= 1)) {
     const r = await evaluateOpenMatcher({ runDir: o.runDir, data: o.heldOut, cacheDir: o.cacheDir, seed: o.seed, onMessage: o.onMessage }, kind);
     const file = calibrationFileOf(path.join(o.out, `held-out-${kind}`));
     await writeMatcherCalibration(file, r.calibration);
