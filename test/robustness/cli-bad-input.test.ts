@@ -59,7 +59,7 @@ const CASES: [string[], RegExp][] = [
   [['catalog', 'export', '--catalog', db, '--out', `${db}-wal`, '--force'], /is part of the --catalog input/],
   [['catalog', 'backup', '--catalog', db, '--out', existing], /existing\.csv already exists/],
   [['catalog', 'import', '--data', ds], /^whaleid: missing --catalog: the catalog: a SQLite file or a postgres:\/\/ URL$/],
-  [['catalog', 'features', '--catalog', db], /^whaleid: missing --model: the training run folder$/],
+  [['catalog', 'features', '--catalog', db], /^whaleid: missing --model: the training run or imported model folder \(repeat --model for each model a service fuses\)$/],
   [['catalog', 'features', '--catalog', db, '--model', noRun], /^whaleid: --model: .*no-run: no such folder; expected a training run folder/],
   [['serve', '--catalog', db, '--token', 'short'], /--token: expected at least 8 characters/],
   [['demo', '--out', path.join(dir, 'demo'), '--individuals', '2'], /Expected an integer between 5 and 100000 for --individuals/],

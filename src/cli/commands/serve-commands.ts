@@ -26,7 +26,7 @@ const IMPORT_OPTIONS = {
 const FEATURES_OPTIONS = {
   catalog,
   photos,
-  model: common.models.required('the training run (or imported model) folder; repeat --model for a service fusing several models (their features computed too)'),
+  model: common.models.required('the training run or imported model folder (repeat --model for each model a service fuses)'),
   precision: common.precision,
   matcher: common.matcher.describedAs('with local or fused, each photo\'s keypoints and descriptors are stored too (what serve --matcher local|fused matches with)'),
   cache: common.cache,
