@@ -90,8 +90,7 @@ async function importFile(io: CliIo, o: { catalog: string; photos?: string; form
   const read = o.format === 'coco' ? readCoco(bytes.toString('utf8'), o.data)
     : /\.xlsx$/i.test(o.data) ? await readWildbookXlsx(bytes, o.data) : readWildbookCsv(bytes.toString('utf8'), o.data);
   const media = mediaFolderOf(o.data, o.media);
-  const { openCatalog } = await import('../../catalog/catalog.js');
-  const { checkExchange, importExchange } = await import('../../catalog/catalog-exchange-import.js');
+  const { checkExchange } = await import('../../catalog/catalog-exchange-import.js');
   const { isPostgresUrl } = await import('../../catalog/catalog-db.js');
   const refuse = (issues: import('../../data/issues.js').DataIssue[]): void => {
     reportIssues(issues, (l) => io.err(l));
@@ -104,27 +103,16 @@ async function importFile(io: CliIo, o: { catalog: string; photos?: string; form
     const issues = read.issues.some((i) => i.severity === 'fatal') ? read.issues : [...read.issues, ...await checkExchange({ maxPixels: 100_000_000, storedUuids: async () => ({ photos: new Map(), individuals: new Map() }), photo: async () => { throw new WhaleidError('a new catalog has no photos'); } }, read.photos, { media })];
     if (issues.some((i) => i.severity !== 'warning')) return refuse(issues);
   }
-  const cat = await openCatalog(o.catalog, { photoDir: o.photos });
-  const jobs = await (await import('../../jobs/job-queue.js')).openCatalogJobs(cat, o.catalog, { onError: (e) => io.err(`job queue: ${e.message}`) });
-  const batch: number[] = [];
-  try {
-    const show = io.progress && !o.quiet;
-    const r = await importExchange(cat, read, {
-      media, by: o.by, onCheck: createPassProgress('check', show), onProgress: createPassProgress('import', show),
-      onAdded: jobs ? async (id) => {
-        batch.push(id);
-        if (batch.length >= 100) await jobs.enqueueFeatures(batch.splice(0));
-      } : undefined,
-    });
-    if (jobs && batch.length) await jobs.enqueueFeatures(batch.splice(0));
-    if (!r.summary) return refuse(r.issues);
-    reportIssues(r.issues, (l) => io.err(l));
-    const s = r.summary;
-    io.out(`${cat.file}: ${s.added} photos added with ${s.annotations} annotations, ${s.duplicates} already there, ${s.newIndividuals} new individuals (photos from ${media})${jobs ? `; their features are extracted by whaleid worker (${s.added} jobs queued)` : ''}`);
-  } finally {
-    await jobs?.close();
-    await cat.close();
-  }
+  const { importExchangeQueued } = await import('../../jobs/catalog-import-queued.js');
+  const show = io.progress && !o.quiet;
+  const r = await importExchangeQueued(o.catalog, read, {
+    media, by: o.by, photos: o.photos, onCheck: createPassProgress('check', show), onProgress: createPassProgress('import', show),
+    onQueueError: (e) => io.err(`job queue: ${e.message}`),
+  });
+  if (!r.summary) return refuse(r.issues);
+  reportIssues(r.issues, (l) => io.err(l));
+  const s = r.summary;
+  io.out(`${r.catalog}: ${s.added} photos added with ${s.annotations} annotations, ${s.duplicates} already there, ${s.newIndividuals} new individuals (photos from ${media})${r.jobsQueued !== null ? `; their features are extracted by whaleid worker (${r.jobsQueued} jobs queued)` : ''}`);
 }
 
 /**
