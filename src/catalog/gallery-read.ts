@@ -1,6 +1,10 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { boxKey } from './box-key.js';
 import type { CatalogDb } from './catalog-db.js';
+import { boundingBox, haversineKm, speciesInScope, viewpointsCompatible, type MatchScope } from '../data/match-scope.js';
+
+/** A number column as text that reads back to the same double (SQLite `%!.17g`, PostgreSQL's shortest exact float text). */
+const num = (db: CatalogDb, column: string): RawBuilder<unknown> => (db.backend === 'postgres' ? sql`${sql.ref(column)}::text` : sql`printf('%!.17g', ${sql.ref(column)})`);
 
 /** A gallery photo as the identifier reads it. */
 export interface GalleryEntry {
@@ -25,8 +29,7 @@ export interface GalleryEntry {
  * const rows = await readGallery(db); // [{ photoId: 1, individualId: 7, boxKey: '10,20,300,200' }, ...]
  */
 export async function readGallery(db: CatalogDb): Promise<GalleryEntry[]> {
-  const num = (column: string) => (db.backend === 'postgres' ? sql`${sql.ref(column)}::text` : sql`printf('%!.17g', ${sql.ref(column)})`);
-  const row = sql`${sql.ref('p.id')} || ' ' || ${sql.ref('p.individual_id')} || CASE WHEN ${sql.ref('p.box_x0')} IS NULL THEN '' ELSE ' ' || ${num('p.box_x0')} || ' ' || ${num('p.box_y0')} || ' ' || ${num('p.box_x1')} || ' ' || ${num('p.box_y1')} END`;
+  const row = sql`${sql.ref('p.id')} || ' ' || ${sql.ref('p.individual_id')} || CASE WHEN ${sql.ref('p.box_x0')} IS NULL THEN '' ELSE ' ' || ${num(db, 'p.box_x0')} || ' ' || ${num(db, 'p.box_y0')} || ' ' || ${num(db, 'p.box_x1')} || ' ' || ${num(db, 'p.box_y1')} END`;
   const result = await sql<{ g: string | null }>`SELECT string_agg(${row}, ';' ORDER BY p.id) AS g FROM photos p INNER JOIN individuals i ON i.id = p.individual_id WHERE p.status = 'identified' AND i.merged_into IS NULL`.execute(db.q());
   const text = result.rows[0]?.g;
   if (!text) return [];
@@ -46,6 +49,57 @@ export async function readGallery(db: CatalogDb): Promise<GalleryEntry[]> {
     }
     out.push({ photoId, individualId, boxKey: boxed ? boxKey({ x0: corners[0], y0: corners[1], x1: corners[2], y1: corners[3] }) : '' });
     at = end + 1;
+  }
+  return out;
+}
+
+/**
+ * The gallery photos in a query's scope (see `match-scope.ts` for the rules), in one query over
+ * the photos and their first annotation: species and viewpoint by the lists of stored spellings
+ * the rules admit (read from the distinct stored values first, so the rules are written once, in
+ * TypeScript), location and days by plain comparisons, a radius by the box around its circle in
+ * SQL and the haversine here. The ids come back packed like {@link readGallery}'s rows: a
+ * million-photo gallery is one string, not a million row objects.
+ *
+ * @param db - the catalog's database
+ * @param scope - the resolved scope
+ * @returns the ids of the gallery photos in scope
+ * @throws Error from the database
+ * @example
+ * const allowed = await readScopedPhotoIds(db, resolveScope({ km: 50 }, query, 'photo 42'));
+ */
+export async function readScopedPhotoIds(db: CatalogDb, scope: MatchScope): Promise<Set<number>> {
+  const where: RawBuilder<unknown>[] = [sql`p.status = 'identified'`, sql`i.merged_into IS NULL`];
+  if (scope.species !== null || scope.viewpoint !== null) {
+    const kinds = await sql<{ species: string; viewpoint: string }>`SELECT DISTINCT species, viewpoint FROM annotations WHERE ordinal = 0`.execute(db.q());
+    const species = [...new Set(kinds.rows.map((r) => r.species))].filter((s) => speciesInScope(scope, s));
+    const views = [...new Set(kinds.rows.map((r) => r.viewpoint))].filter((v) => scope.viewpoint === null || viewpointsCompatible(scope.viewpoint, v));
+    if (species.length === 0 || views.length === 0) return new Set();
+    if (scope.species !== null) where.push(sql`a.species IN (${sql.join(species)})`);
+    if (scope.viewpoint !== null) where.push(sql`a.viewpoint IN (${sql.join(views)})`);
+  }
+  if (scope.location !== null) where.push(sql`p.location = ${scope.location}`);
+  if (scope.from !== null) where.push(sql`substr(p.taken_on, 1, 10) >= ${scope.from}`);
+  if (scope.to !== null) where.push(sql`substr(p.taken_on, 1, 10) <= ${scope.to}`);
+  let row = sql`${sql.ref('p.id')} || ''`;
+  if (scope.near) {
+    const b = boundingBox(scope.near);
+    where.push(sql`p.latitude BETWEEN ${b.minLat} AND ${b.maxLat}`);
+    if (b.lon) where.push(sql`p.longitude BETWEEN ${b.lon.min} AND ${b.lon.max}`);
+    else where.push(sql`p.longitude IS NOT NULL`);
+    row = sql`${sql.ref('p.id')} || ' ' || ${num(db, 'p.latitude')} || ' ' || ${num(db, 'p.longitude')}`;
+  }
+  const result = await sql<{ g: string | null }>`SELECT string_agg(${row}, ';' ORDER BY p.id) AS g FROM photos p INNER JOIN individuals i ON i.id = p.individual_id INNER JOIN annotations a ON a.photo_id = p.id AND a.ordinal = 0 WHERE ${sql.join(where, sql` AND `)}`.execute(db.q());
+  const text = result.rows[0]?.g;
+  const out = new Set<number>();
+  if (!text) return out;
+  for (const item of text.split(';')) {
+    if (!scope.near) {
+      out.add(Number(item));
+      continue;
+    }
+    const [id, lat, lon] = item.split(' ').map(Number);
+    if (haversineKm(scope.near.latitude, scope.near.longitude, lat, lon) <= scope.near.km) out.add(id);
   }
   return out;
 }

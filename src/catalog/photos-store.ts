@@ -11,7 +11,8 @@ import { NotFoundError } from './not-found-error.js';
 import { inspectPhoto, type PhotoFacts, type PhotoFiles } from './photo-files.js';
 import { dateField, textField } from './text-fields.js';
 import { positionFields, withExif } from './photo-details.js';
-import { readGallery } from './gallery-read.js';
+import { readGallery, readScopedPhotoIds } from './gallery-read.js';
+import type { MatchScope } from '../data/match-scope.js';
 import { checkAnnotation, type Annotations, type CheckedAnnotation } from './annotations-store.js';
 import { checkBox, cornersOf, sizedOf } from './box-check.js';
 
@@ -30,6 +31,8 @@ export interface PhotosStore {
   setBox(photoId: number, box: Box, source: 'model' | 'user'): Promise<PhotoRecord>;
   /** Identified photos of live individuals: the gallery queries are matched against (`boxKey`: see {@link boxKey}). */
   gallery(): Promise<{ photoId: number; individualId: number; boxKey: string }[]>;
+  /** The gallery photos in a query's scope (species, viewpoint, location, radius, dates: match-scope.ts), by id. */
+  inScope(scope: MatchScope): Promise<Set<number>>;
 }
 
 /** {@link PhotosStore} and what the decisions store uses inside its writes. */
@@ -139,6 +142,7 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
     }),
     // one packed value, not a row object per photo: a million-photo service's start (gallery-read.ts)
     gallery: () => readGallery(db),
+    inScope: (scope) => readScopedPhotoIds(db, scope),
   };
 
   return {

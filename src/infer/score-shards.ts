@@ -33,6 +33,8 @@ export interface RankOptions {
   photosPerCandidate: number;
   /** A photo never listed (the query itself when it is a gallery photo). */
   excludePhotoId?: number;
+  /** Scoped matching: only these photos are listed (absent: every photo). */
+  allowed?: ReadonlySet<number>;
 }
 
 /**
@@ -98,8 +100,9 @@ export function rankIndividuals(scores: Float32Array, index: RankingIndex, o: Ra
   const n = index.photoIds.length;
   if (scores.length < n) throw invalidParameterError('scores.length', `at least ${n}`, scores.length);
   const best = new Float32Array(index.slotIndividual.length).fill(Number.NEGATIVE_INFINITY);
+  const allowed = o.allowed;
   for (let j = 0; j < n; j++) {
-    if (index.photoIds[j] === o.excludePhotoId) continue;
+    if (index.photoIds[j] === o.excludePhotoId || (allowed && !allowed.has(index.photoIds[j]))) continue;
     const s = index.slot[j];
     if (scores[j] > best[s]) best[s] = scores[j];
   }
@@ -120,7 +123,7 @@ export function rankIndividuals(scores: Float32Array, index: RankingIndex, o: Ra
   const chosen = new Map(top.map((c) => [c.individualId, c]));
   for (let j = 0; j < n; j++) {
     const c = chosen.get(index.individualIds[j]);
-    if (!c || index.photoIds[j] === o.excludePhotoId) continue;
+    if (!c || index.photoIds[j] === o.excludePhotoId || (allowed && !allowed.has(index.photoIds[j]))) continue;
     c.photos.push({ photoId: index.photoIds[j], score: scores[j] });
   }
   for (const c of top) c.photos = c.photos.sort(photoOrder).slice(0, o.photosPerCandidate);

@@ -125,9 +125,15 @@ export interface ScoredGallery<R extends GalleryRow = GalleryRow> {
   readonly vectors: readonly Float32Array[];
   /** The query's score against every gallery photo, in row order. */
   score(query: Float32Array): Float32Array;
-  /** The top individuals for a query (their best photos first). */
+  /**
+   * The top individuals for a query (their best photos first); with `options.allowed` (scoped
+   * matching) among those photos only, a narrow scope scoring only its own photos.
+   */
   rank(query: Float32Array, options: RankOptions): RankedIndividual[];
 }
+
+/** A scope admitting under this share of the gallery is scored on its own photos (a copy of their columns), a wider one on the whole gallery, masked. */
+const SUBSET_SHARE = 0.25;
 
 /**
  * Builds the scored gallery of rows whose features the cache holds (the caller filters or fills
@@ -167,6 +173,18 @@ export function buildScoredGallery<R extends GalleryRow>(rows: readonly R[], fea
     kernel.scoreRow(query, 0, rows.length, out);
     return out;
   };
+  /** A narrow scope: its photos' columns gathered and scored alone (a small copy per query, no pass of the head over the rest). */
+  const rankAmong = (query: Float32Array, allowed: ReadonlySet<number>, options: RankOptions): RankedIndividual[] => {
+    const picked: number[] = [];
+    for (let j = 0; j < rows.length; j++) if (allowed.has(photoIds[j])) picked.push(j);
+    if (picked.length === 0) return [];
+    const cols = new Float32Array(picked.length * F);
+    picked.forEach((j, i) => cols.set(vectors[j], i * F));
+    const out = new Float32Array(picked.length);
+    createScoreKernel(head, cols).scoreRow(query, 0, picked.length, out);
+    const sub = rankingIndex(Int32Array.from(picked, (j) => photoIds[j]), Int32Array.from(picked, (j) => individualIds[j]));
+    return rankIndividuals(out, sub, options);
+  };
   return {
     rows,
     photoIds,
@@ -174,6 +192,10 @@ export function buildScoredGallery<R extends GalleryRow>(rows: readonly R[], fea
     index,
     vectors,
     score,
-    rank: (query, options) => (rows.length ? rankIndividuals(score(query), index, options) : []),
+    rank: (query, options) => {
+      if (!rows.length) return [];
+      if (options.allowed && options.allowed.size < rows.length * SUBSET_SHARE) return rankAmong(query, options.allowed, options);
+      return rankIndividuals(score(query), index, options);
+    },
   };
 }

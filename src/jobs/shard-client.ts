@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { mergeRankings, type RankedIndividual } from '../infer/score-shards.js';
+import type { MatchScope } from '../data/match-scope.js';
 import { encodeVector, HELLO_CHANNEL, MAX_PAYLOAD, notifier, parseMessage, QUERY_CHANNEL, WORKER_TIMEOUT_MS, type HelloMessage, type QueryMessage, type ReplyMessage } from './shard-protocol.js';
 
 /** Options of {@link createShardClient}. */
@@ -25,6 +26,8 @@ export interface ShardQuery {
   k: number;
   photosPerCandidate: number;
   excludePhotoId: number | null;
+  /** Scoped matching: the query's scope, evaluated by each worker against the catalog (null: every photo). */
+  scope?: MatchScope | null;
   /** The hashes of the caller's gallery split into `shards` shards (see `galleryHash`). */
   hashes(shards: number): string[];
 }
@@ -108,7 +111,7 @@ export async function createShardClient(o: ShardClientOptions): Promise<ShardCli
         return null;
       }
       const i = next++;
-      const msg: QueryMessage = { i, r: replyChannel, m: o.modelVersion, w: workers, h: q.hashes(workers.length), q: encodeVector(q.features), k: q.k, p: q.photosPerCandidate, x: q.excludePhotoId, d: Date.now() + timeoutMs };
+      const msg: QueryMessage = { i, r: replyChannel, m: o.modelVersion, w: workers, h: q.hashes(workers.length), q: encodeVector(q.features), k: q.k, p: q.photosPerCandidate, x: q.excludePhotoId, ...(q.scope ? { s: q.scope } : {}), d: Date.now() + timeoutMs };
       const text = JSON.stringify(msg);
       if (text.length > MAX_PAYLOAD) {
         stats.fallback++;

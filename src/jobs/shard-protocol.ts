@@ -11,6 +11,7 @@
  */
 import type pg from 'pg';
 import type { RankedIndividual } from '../infer/score-shards.js';
+import type { MatchScope } from '../data/match-scope.js';
 
 /** Workers announce themselves here every {@link HELLO_INTERVAL_MS} (and say goodbye on a clean stop). */
 export const HELLO_CHANNEL = 'whaleid_score_hello';
@@ -52,6 +53,11 @@ export interface QueryMessage {
   p: number;
   /** The photo left out (the query itself when it is in the gallery), or null. */
   x: number | null;
+  /**
+   * Scoped matching: the query's resolved scope (a few short fields), which each worker reads
+   * against the catalog for its shard's photos in scope; absent: every photo.
+   */
+  s?: MatchScope;
   /**
    * When the service stops waiting (ms since the epoch, its clock): a worker that gets to the
    * query later drops it instead of scoring for nobody (an overloaded worker sheds load).

@@ -13,7 +13,7 @@ import type { FeatureBlock } from '../infer/feature-block.js';
 import { decodeVector, galleryHash, HELLO_CHANNEL, HELLO_INTERVAL_MS, MAX_PAYLOAD, notifier, parseMessage, QUERY_CHANNEL, type QueryMessage, type ReplyMessage, type ShardRow } from './shard-protocol.js';
 
 /** What the scorer reads of the catalog. */
-export type ShardSource = Pick<Catalog, 'gallery' | 'getFeatures' | 'getAllFeatures'>;
+export type ShardSource = Pick<Catalog, 'gallery' | 'getFeatures' | 'getAllFeatures' | 'inScope'>;
 
 /** Options of {@link startShardScorer}. */
 export interface ShardScorerOptions {
@@ -112,7 +112,9 @@ export async function startShardScorer(o: ShardScorerOptions): Promise<ShardScor
       if (sh.hash !== q.h[s]) {
         reply = { i: q.i, s, ok: false, why: `shard ${s} differs from the service's gallery (changed since)` };
       } else {
-        const c = sh.gallery.rank(decodeVector(q.q), { k: q.k, photosPerCandidate: q.p, excludePhotoId: q.x ?? undefined });
+        // a scoped query: the photos in its scope read from the catalog by this worker, as the service would
+        const allowed = q.s ? await o.catalog.inScope(q.s) : undefined;
+        const c = sh.gallery.rank(decodeVector(q.q), { k: q.k, photosPerCandidate: q.p, excludePhotoId: q.x ?? undefined, ...(allowed ? { allowed } : {}) });
         reply = { i: q.i, s, ok: true, c };
       }
     } catch (e) {

@@ -20,6 +20,8 @@ import { checkModelCount, matcherOf, type MatcherDefinition, type MatcherKind } 
 import { checkCalibrationFor, type MatcherCalibration } from '../infer/matchers/matcher-calibration.js';
 import { createLocalGallery, type GalleryPhoto, type LocalGallery } from './local-gallery.js';
 import type { Precision } from '../infer/int8-branch.js';
+import { isOpenScope, type MatchScope, type ScopeRequest } from '../data/match-scope.js';
+import { photoScope } from '../catalog/photo-scope.js';
 
 /** One proposed individual for a query photo. */
 export interface IndividualCandidate {
@@ -55,8 +57,10 @@ export interface Identification {
   /** `new` when no candidate reaches the threshold: probably an individual not in the catalog. */
   suggestion: 'match' | 'new';
   candidates: IndividualCandidate[];
-  /** Catalog photos compared. */
+  /** Catalog photos compared: those in the scope. */
   compared: number;
+  /** The scope the candidates were drawn from (match-scope.ts): the query's species and viewpoint, and what was asked. */
+  scope: MatchScope;
 }
 
 /** Matches photos against a catalog with a trained run. */
@@ -83,7 +87,7 @@ export interface Identifier {
    * with `queued`, a {@link FeaturesPendingError} until a worker has extracted them). `decoded`:
    * the photo decoded already (an upload's one decode), so computing its features decodes nothing.
    */
-  identify(photoId: number, options?: { k?: number; photosPerCandidate?: number; decoded?: DecodedPhoto }): Promise<Identification>;
+  identify(photoId: number, options?: { k?: number; photosPerCandidate?: number; decoded?: DecodedPhoto; scope?: ScopeRequest }): Promise<Identification>;
   /** Sharded scoring: live workers and how queries were scored (null without `scoring`). */
   scoringStats(): (ShardStats & { workers: number; local: number }) | null;
   close(): Promise<void>;
@@ -218,6 +222,9 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       const k = o.k ?? 5;
       const per = o.photosPerCandidate ?? 3;
       const photo = await catalog.photo(photoId);
+      // scoped matching: the same species, a compatible viewpoint, and what was asked (refused before any feature is computed)
+      const scope = await photoScope(catalog, photo, o.scope ?? {});
+      const allowed = isOpenScope(scope) ? undefined : await catalog.inScope(scope);
       // the upload's decode is at the first model's reduction: the others decode for themselves
       const queries: Float32Array[] = [];
       for (const [k, l] of learned.entries()) queries.push(await l.featuresOf(photo, k === 0 ? o.decoded : undefined));
@@ -225,13 +232,14 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       const g = await gallery.current(() => sync());
       const n = g.scored.rows.length;
       // a catalog photo is not its own candidate
-      const rank = { k, photosPerCandidate: per, excludePhotoId: photoId };
+      const rank = { k, photosPerCandidate: per, excludePhotoId: photoId, ...(allowed ? { allowed } : {}) };
       let top: Omit<IndividualCandidate, 'name'>[];
       if (!ranksHere) {
         // a large gallery: its index's shortlist, scored here; else the workers' shards when they answer, else the whole gallery here
-        let ranked = g.ranker ? g.ranker.rank(q, rank) : null;
+        // the index's shortlist is of the whole gallery: a scoped query is scored on its scope's photos instead
+        let ranked = g.ranker && !allowed ? g.ranker.rank(q, rank) : null;
         if (ranked) scoredHere++;
-        else ranked = n && shards ? await shards.query({ features: q, ...rank, hashes: (count) => gallery.shardHashes(g, count) }) : null;
+        else ranked = n && shards ? await shards.query({ features: q, ...rank, scope: allowed ? scope : null, hashes: (count) => gallery.shardHashes(g, count) }) : null;
         if (!ranked) {
           scoredHere++;
           ranked = g.scored.rank(q, rank);
@@ -240,12 +248,17 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       } else {
         scoredHere++;
         const galleries = [g.scored, ...g.others];
-        top = (await rankHere(matcher, calibration, local, photo, galleries, galleries.map((gal, k) => gal.score(queries[k])))).sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
+        top = (await rankHere(matcher, calibration, local, photo, galleries, galleries.map((gal, k) => gal.score(queries[k])), allowed)).sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
       }
       const candidates = [];
       for (const c of top) candidates.push({ ...c, photos: c.photos.slice(0, per), name: (await catalog.individual(c.individualId)).name });
       const suggestion = candidates.length && candidates[0].score >= limit ? 'match' : 'new';
-      return { photoId, modelVersion, matcher: matcher.kind, threshold: limit, suggestion, candidates, compared: n };
+      let compared = n;
+      if (allowed) {
+        compared = 0;
+        for (const id of g.scored.photoIds) if (allowed.has(id)) compared++;
+      }
+      return { photoId, modelVersion, matcher: matcher.kind, threshold: limit, suggestion, candidates, compared, scope };
     },
     scoringStats: () => (shards ? { ...shards.stats, workers: shards.liveWorkers().length, local: scoredHere } : null),
     async close() {
@@ -372,7 +385,7 @@ function currentGallery(catalog: Catalog, learned: readonly LearnedFeatures[], r
  * fusion), as `predict --matcher` does: per individual each learned model's best photo and (with
  * local features) the local match, through the matcher's ranking.
  */
-async function rankHere(matcher: MatcherDefinition, calibration: MatcherCalibration | undefined, local: LocalGallery | null, photo: PhotoRecord, galleries: readonly ScoredGallery<GalleryPhoto>[], scores: readonly Float32Array[]): Promise<Omit<IndividualCandidate, 'name'>[]> {
+async function rankHere(matcher: MatcherDefinition, calibration: MatcherCalibration | undefined, local: LocalGallery | null, photo: PhotoRecord, galleries: readonly ScoredGallery<GalleryPhoto>[], scores: readonly Float32Array[], allowed?: ReadonlySet<number>): Promise<Omit<IndividualCandidate, 'name'>[]> {
   const g = galleries[0];
   const individualIds = [...new Set(g.rows.map((r) => r.individualId))];
   const number = new Map(individualIds.map((id, i) => [id, i]));
@@ -380,7 +393,7 @@ async function rankHere(matcher: MatcherDefinition, calibration: MatcherCalibrat
   const byIndividual = new Map<number, { photoId: number; score: number }[]>();
   const best = scores.map(() => new Float64Array(individualIds.length).fill(-Infinity));
   for (let j = 0; j < g.rows.length; j++) {
-    if (g.photoIds[j] === photo.id) continue;
+    if (g.photoIds[j] === photo.id || (allowed && !allowed.has(g.photoIds[j]))) continue;
     const i = number.get(g.individualIds[j])!;
     scores.forEach((m, k) => (best[k][i] = Math.max(best[k][i], m[j])));
     const list = byIndividual.get(g.individualIds[j]) ?? [];
@@ -391,7 +404,7 @@ async function rankHere(matcher: MatcherDefinition, calibration: MatcherCalibrat
   for (const list of byIndividual.values()) list.sort((a, b) => b.score - a.score || a.photoId - b.photoId);
   const [siamese, ...learned] = best;
   const n = individualIds.length;
-  const found = local ? await local.match((await local.featuresOf([photo]))[0], g.rows, individualIds, photo.id) : null;
+  const found = local ? await local.match((await local.featuresOf([photo]))[0], g.rows, individualIds, photo.id, allowed) : null;
   const s: MatchScores = { siamese, ...(learned.length ? { learned } : {}), local: found?.match.verified ?? new Float64Array(n), localRaw: found?.match.raw ?? new Float64Array(n) };
   const { score, fused } = matcher.rank(s, calibration?.fusion);
   return individualIds.flatMap((individualId, i) => {

@@ -36,9 +36,10 @@ export interface LocalGallery {
    * @param rows - the gallery now
    * @param individualIds - the order of the individuals in the result's arrays
    * @param skipPhotoId - a catalog photo left out (the query itself)
+   * @param allowed - scoped matching: only these photos are searched (the index keeps the whole gallery)
    * @returns the local match, and the catalog photo of each photo number it names
    */
-  match(query: LocalFeatures, rows: readonly GalleryPhoto[], individualIds: readonly number[], skipPhotoId: number): Promise<{ match: LocalMatch; photoIdOf: (photo: number) => number }>;
+  match(query: LocalFeatures, rows: readonly GalleryPhoto[], individualIds: readonly number[], skipPhotoId: number, allowed?: ReadonlySet<number>): Promise<{ match: LocalMatch; photoIdOf: (photo: number) => number }>;
 }
 
 /** Options of {@link createLocalGallery}. */
@@ -116,11 +117,12 @@ export function createLocalGallery(catalog: Catalog, options: LocalGalleryOption
       return stored.described;
     },
     featuresOf,
-    match: (query, rows, individualIds, skipPhotoId) => serial(async () => {
+    match: (query, rows, individualIds, skipPhotoId, allowed) => serial(async () => {
       await update(rows);
       const number = new Map(individualIds.map((id, i) => [id, i]));
       const individualOf = new Int32Array(slotFeatures.length).fill(-1);
-      for (const r of rows) individualOf[slotOf.get(keyOf(r.photoId, r.boxKey))!] = number.get(r.individualId) ?? -1;
+      // a photo out of the scope is in the index but belongs to no individual: left out of the search like a photo that left the gallery
+      for (const r of rows) if (!allowed || allowed.has(r.photoId)) individualOf[slotOf.get(keyOf(r.photoId, r.boxKey))!] = number.get(r.individualId) ?? -1;
       const matcher = localMatcherOver(await loadOpenCv(), index!, slotFeatures, individualOf, individualIds.map(String), options.matcher);
       const photoOf = slotPhoto;
       return { match: matcher.match(query, (p) => photoOf[p] === skipPhotoId), photoIdOf: (p: number) => photoOf[p] };
