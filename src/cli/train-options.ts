@@ -5,7 +5,7 @@
  * Preset, schedule and recipe names are listed from their tables; the defaults shown are
  * {@link TRAIN_DEFAULTS}, applied by the trainer (a recipe may set any of them).
  */
-import { MODEL_PRESETS, featureCount, type ModelPresetName } from '../model/network/branch.js';
+import { MODEL_PRESETS, featureCount, type ModelPresetName } from '../model/network/presets.js';
 import { SCHEDULE_PRESETS, resolveSchedule, totalEpochs, type Schedule } from '../train/schedule.js';
 import { TRAIN_RECIPES, applyRecipe } from '../train/recipes.js';
 import { SCORER_SETTINGS } from '../train/scorer-choice.js';

@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { beforeAll, describe, it, expect } from 'vitest';
 import { existsSync, readdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -24,8 +24,10 @@ const longFlags = (cmd: Command): Set<string> => new Set(cmd.options.map((o) => 
 
 describe('options declared once', () => {
   const dir = tmpDir();
-  const program = buildProgram(quietIo);
-  const commands = allCommands(program);
+  let commands: { name: string[]; cmd: Command }[] = [];
+  beforeAll(async () => {
+    commands = allCommands(await buildProgram(quietIo));
+  });
 
   it('kaggle, bootstrap and demo take every training option of train', () => {
     const train = longFlags(commands.find((c) => c.name.join(' ') === 'train')!.cmd);

@@ -79,7 +79,7 @@ describe('small things a newcomer meets', () => {
 
   it('every command takes the shared --quiet', async () => {
     const { buildProgram } = await import('../../src/cli/main.js');
-    const program = buildProgram({ out: () => {}, err: () => {}, setExitCode: () => {}, progress: false });
+    const program = await buildProgram({ out: () => {}, err: () => {}, setExitCode: () => {}, progress: false });
     const without: string[] = [];
     const walk = (c: typeof program, names: string[]): void => {
       for (const s of c.commands) {
