@@ -54,8 +54,10 @@ export async function readGallery(db: CatalogDb): Promise<GalleryEntry[]> {
 }
 
 /**
- * The gallery photos in a query's scope (see `match-scope.ts` for the rules), in one query over
- * the photos and their first annotation: species and viewpoint by the lists of stored spellings
+ * The gallery rows in a query's scope (see `match-scope.ts` for the rules), in one query over the
+ * annotations and their photos. Ids are gallery ids (gallery-ids.ts): a photo's id for its first
+ * annotation, minus the annotation's id for a further one, each judged by its own species and
+ * viewpoint (a superset of the gallery's rows is harmless: the set only filters them). Species and viewpoint by the lists of stored spellings
  * the rules admit (read from the distinct stored values first, so the rules are written once, in
  * TypeScript), location and days by plain comparisons, a radius by the box around its circle in
  * SQL and the haversine here. The ids come back packed like {@link readGallery}'s rows: a
@@ -69,9 +71,9 @@ export async function readGallery(db: CatalogDb): Promise<GalleryEntry[]> {
  * const allowed = await readScopedPhotoIds(db, resolveScope({ km: 50 }, query, 'photo 42'));
  */
 export async function readScopedPhotoIds(db: CatalogDb, scope: MatchScope): Promise<Set<number>> {
-  const where: RawBuilder<unknown>[] = [sql`p.status = 'identified'`, sql`i.merged_into IS NULL`];
+  const where: RawBuilder<unknown>[] = [sql`(a.ordinal > 0 OR p.status = 'identified')`, sql`i.merged_into IS NULL`];
   if (scope.species !== null || scope.viewpoint !== null) {
-    const kinds = await sql<{ species: string; viewpoint: string }>`SELECT DISTINCT species, viewpoint FROM annotations WHERE ordinal = 0`.execute(db.q());
+    const kinds = await sql<{ species: string; viewpoint: string }>`SELECT DISTINCT species, viewpoint FROM annotations WHERE individual_id IS NOT NULL`.execute(db.q());
     const species = [...new Set(kinds.rows.map((r) => r.species))].filter((s) => speciesInScope(scope, s));
     const views = [...new Set(kinds.rows.map((r) => r.viewpoint))].filter((v) => scope.viewpoint === null || viewpointsCompatible(scope.viewpoint, v));
     if (species.length === 0 || views.length === 0) return new Set();
@@ -81,15 +83,16 @@ export async function readScopedPhotoIds(db: CatalogDb, scope: MatchScope): Prom
   if (scope.location !== null) where.push(sql`p.location = ${scope.location}`);
   if (scope.from !== null) where.push(sql`substr(p.taken_on, 1, 10) >= ${scope.from}`);
   if (scope.to !== null) where.push(sql`substr(p.taken_on, 1, 10) <= ${scope.to}`);
-  let row = sql`${sql.ref('p.id')} || ''`;
+  const id = sql`CASE WHEN ${sql.ref('a.ordinal')} = 0 THEN ${sql.ref('p.id')} ELSE -${sql.ref('a.id')} END`;
+  let row = sql`${id} || ''`;
   if (scope.near) {
     const b = boundingBox(scope.near);
     where.push(sql`p.latitude BETWEEN ${b.minLat} AND ${b.maxLat}`);
     if (b.lon) where.push(sql`p.longitude BETWEEN ${b.lon.min} AND ${b.lon.max}`);
     else where.push(sql`p.longitude IS NOT NULL`);
-    row = sql`${sql.ref('p.id')} || ' ' || ${num(db, 'p.latitude')} || ' ' || ${num(db, 'p.longitude')}`;
+    row = sql`${id} || ' ' || ${num(db, 'p.latitude')} || ' ' || ${num(db, 'p.longitude')}`;
   }
-  const result = await sql<{ g: string | null }>`SELECT string_agg(${row}, ';' ORDER BY p.id) AS g FROM photos p INNER JOIN individuals i ON i.id = p.individual_id INNER JOIN annotations a ON a.photo_id = p.id AND a.ordinal = 0 WHERE ${sql.join(where, sql` AND `)}`.execute(db.q());
+  const result = await sql<{ g: string | null }>`SELECT string_agg(${row}, ';') AS g FROM annotations a INNER JOIN photos p ON p.id = a.photo_id INNER JOIN individuals i ON i.id = a.individual_id WHERE ${sql.join(where, sql` AND `)}`.execute(db.q());
   const text = result.rows[0]?.g;
   const out = new Set<number>();
   if (!text) return out;

@@ -45,7 +45,17 @@ const identification = {
   properties: {
     photoId: { type: 'integer' }, modelVersion: { type: 'string' },
     matcher: { type: 'string', enum: [...MATCHER_KINDS], description: 'the matcher that ranked the candidates (whaleid serve --matcher): its score is each candidate\'s `score`, the threshold is on it' },
-    threshold: { type: 'number', description: 'the new-individual threshold on the matcher\'s score' }, suggestion: { type: 'string', enum: ['match', 'new'] }, compared: { type: 'integer' },
+    threshold: { type: 'number', description: 'the new-individual threshold on the matcher\'s score' }, suggestion: { type: 'string', enum: ['match', 'new'] },
+    compared: { type: 'integer', description: 'catalog photos compared: those in the scope' },
+    scope: {
+      type: 'object',
+      description: 'the scope the candidates were drawn from: species (the photo\'s own; null: any), the viewpoint candidates are compatible with (null: any), location id, radius around the photo\'s position, days (inclusive)',
+      properties: {
+        species: nullable('string'), viewpoint: nullable('string'), location: nullable('string'),
+        near: { type: 'object', nullable: true, properties: { latitude: { type: 'number' }, longitude: { type: 'number' }, km: { type: 'number' } } },
+        from: nullable('string'), to: nullable('string'),
+      },
+    },
     candidates: {
       type: 'array',
       items: {
@@ -85,6 +95,20 @@ const sighting = {
 
 /** The API's object schemas. */
 export const schemas = { photo, individual, decision, identification, uploadResponse, encounter, sighting };
+
+/**
+ * The scope of a photo's candidates, as querystring fields (scoped matching, match-scope.ts).
+ * Species and a compatible viewpoint apply without asking; these narrow or change it.
+ */
+export const scopeQuery = {
+  species: { type: 'string', minLength: 1, maxLength: 200, description: 'the species to match when the photo\'s own is unknown (a photo of a known species is never matched against another)' },
+  viewpoint: { type: 'string', enum: ['compatible', 'any'], description: 'compatible (default): candidates of a compatible viewpoint only (left never with right); any: every viewpoint' },
+  location: { type: 'string', minLength: 1, maxLength: 500, description: 'candidates taken at this location id only' },
+  km: { type: 'number', exclusiveMinimum: 0, maximum: 20040, description: 'candidates within this many km of the photo\'s GPS position' },
+  days: { type: 'integer', minimum: 0, maximum: 36500, description: 'candidates taken within this many days of the photo\'s date' },
+  from: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'candidates taken on or after this day (YYYY-MM-DD)' },
+  to: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'candidates taken on or before this day (YYYY-MM-DD)' },
+} as const;
 
 /** `:id` path parameter. */
 export const idParam = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] } as const;

@@ -7,7 +7,7 @@ import { catalogCsv } from '../catalog/catalog-export.js';
 import { HttpError } from './http-error.js';
 import { FeaturesPendingError } from './identifier.js';
 import type { ServiceContext } from './service-context.js';
-import { schemas, idParam, pageQuery } from './api-schemas.js';
+import { schemas, idParam, pageQuery, scopeQuery } from './api-schemas.js';
 import { WhaleidError } from '../util/errors.js';
 
 const MIME: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', tiff: 'image/tiff' };
@@ -68,11 +68,15 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
   });
 
   api.get('/api/photos/:id/candidates', {
-    schema: { summary: 'The top individuals for a photo, with their best-matching photos', params: idParam, querystring: { type: 'object', properties: { k: { type: 'integer', minimum: 1, maximum: 50, default: 5 } }, additionalProperties: false } as const, response: { 200: schemas.identification } },
+    schema: {
+      summary: 'The top individuals for a photo, with their best-matching photos, from its scope: the same species, a compatible viewpoint, and optionally a location, a radius and dates',
+      params: idParam, querystring: { type: 'object', properties: { k: { type: 'integer', minimum: 1, maximum: 50, default: 5 }, ...scopeQuery }, additionalProperties: false } as const, response: { 200: schemas.identification },
+    },
   }, async (req) => {
     if (!ctx.identifier) throw new HttpError(409, 'no model loaded: start whaleid serve with --model RUN_DIR');
+    const { k, ...scope } = req.query;
     try {
-      return await ctx.identifier.identify(req.params.id, { k: req.query.k });
+      return await ctx.identifier.identify(req.params.id, { k, scope });
     } catch (e) {
       if (!(e instanceof FeaturesPendingError)) throw e;
       const id = req.params.id;

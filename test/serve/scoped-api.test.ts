@@ -1,0 +1,99 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { BACKENDS, onBackend } from '../helpers/backends.js';
+import { readBoxes } from '../../src/image/boxes.js';
+
+// scoped matching through the API, on SQLite and PostgreSQL: copies of one whale's photos filed
+// under individuals of another species, another viewpoint, far away, long ago or elsewhere would
+// all be its best candidates; the scope decides which are proposed
+const HUMPBACK = 'Megaptera novaeangliae';
+const copies = [
+  { name: 'S-orca', species: 'Orcinus orca', viewpoint: 'left', location: 'bay', latitude: 64.01, longitude: -22, takenOn: '2019-07-05' },
+  { name: 'S-right', species: HUMPBACK, viewpoint: 'right', location: 'bay', latitude: 64.01, longitude: -22, takenOn: '2019-07-05' },
+  { name: 'S-backleft', species: 'megaptera_novaeangliae', viewpoint: 'backleft', location: 'bay', latitude: 64.02, longitude: -22.01, takenOn: '2019-07-06' },
+  { name: 'S-far', species: HUMPBACK, viewpoint: 'left', location: 'bay', latitude: 66, longitude: -18, takenOn: '2019-07-05' },
+  { name: 'S-old', species: HUMPBACK, viewpoint: 'left', location: 'bay', latitude: 64, longitude: -22.1, takenOn: '2001-07-05' },
+  { name: 'S-fjord', species: HUMPBACK, viewpoint: 'frontleft', location: 'fjord', latitude: 64.1, longitude: -22, takenOn: '2019-06-20' },
+  { name: 'S-unknown', species: '', viewpoint: 'left', location: 'bay', latitude: 64, longitude: -22, takenOn: '2019-07-04' },
+];
+
+for (const backend of BACKENDS) {
+  describe.skipIf(backend.skip !== '')(onBackend('scoped matching through the API', backend), () => {
+    let svc: TestService;
+    let query = 0;
+    let unknownQuery = 0;
+    const get = async (url: string): Promise<{ status: number; body: any }> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      const res = await fetch(`${svc.url}${url}`);
+      return { status: res.status, body: await res.json() };
+    };
+    const names = async (q: string): Promise<{ names: string[]; compared: number; scope: unknown }> => {
+      const r = await get(`/api/photos/${query}/candidates?k=50${q}`);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      return { names: r.body.candidates.map((c: { name: string }) => c.name).sort(), compared: r.body.compared, scope: r.body.scope };
+    };
+
+    beforeAll(async () => {
+      svc = await startTestService({}, backend);
+      const [image] = [...svc.labels.entries()].find(([, id]) => id !== 'new_whale')!;
+      const b = (await readBoxes(path.join(svc.data, 'bounding_boxes.csv'))).get(image)!;
+      const box = { x: b.x0, y: b.y0, w: b.x1 - b.x0, h: b.y1 - b.y0 };
+      const original = readFileSync(path.join(svc.data, 'train', image));
+      // other bytes of the same picture for each copy
+      const copy = (quality: number): Promise<Buffer> => sharp(original).jpeg({ quality }).toBuffer();
+      for (const [i, c] of copies.entries()) {
+        await svc.catalog.addPhoto(await copy(60 + i), { originalName: `${c.name}.jpg`, location: c.location, latitude: c.latitude, longitude: c.longitude, takenOn: c.takenOn, annotations: [{ box, species: c.species, viewpoint: c.viewpoint, individualName: c.name }] });
+      }
+      const q = await svc.catalog.addPhoto(await copy(90), { originalName: 'query.jpg', location: 'bay', latitude: 64, longitude: -22, takenOn: '2019-07-04', annotations: [{ box, species: HUMPBACK, viewpoint: 'Left' }] });
+      query = q.photo.id;
+      unknownQuery = (await svc.catalog.addPhoto(await copy(91), { originalName: 'unknown.jpg', annotations: [{ box }] })).photo.id;
+    }, 240_000);
+
+    it('a photo of a known species gets candidates of its species and a compatible viewpoint only', async () => {
+      const r = await names('');
+      expect(r.names).toEqual(['S-backleft', 'S-far', 'S-fjord', 'S-old']);
+      expect(r.compared).toBe(4);
+      expect(r.scope).toEqual({ species: 'megaptera novaeangliae', viewpoint: 'left', location: null, near: null, from: null, to: null });
+      // every viewpoint: the right flank joins, the orca and the photo of unknown species never
+      const any = await names('&viewpoint=any');
+      expect(any.names).toEqual(['S-backleft', 'S-far', 'S-fjord', 'S-old', 'S-right']);
+      expect(any.compared).toBe(5);
+    });
+
+    it('narrows by radius, days, dates and location', async () => {
+      expect((await names('&km=50')).names).toEqual(['S-backleft', 'S-fjord', 'S-old']);
+      const r = await names('&km=50&days=30');
+      expect(r.names).toEqual(['S-backleft', 'S-fjord']);
+      expect(r.scope).toMatchObject({ near: { latitude: 64, longitude: -22, km: 50 }, from: '2019-06-04', to: '2019-08-03' });
+      expect((await names('&from=2019-07-01&to=2019-07-31')).names).toEqual(['S-backleft', 'S-far']);
+      expect((await names('&location=bay')).names).toEqual(['S-backleft', 'S-far', 'S-old']);
+      expect((await names('&location=nowhere')).compared).toBe(0);
+    });
+
+    it('a photo of unknown species is compared with every photo, or with the species asked for', async () => {
+      const all = await get(`/api/photos/${unknownQuery}/candidates?k=50`);
+      expect(all.body.compared).toBe((await svc.catalog.gallery()).length);
+      const orca = await get(`/api/photos/${unknownQuery}/candidates?k=50&species=orcinus%20orca`);
+      expect(orca.body.candidates.map((c: { name: string }) => c.name)).toEqual(['S-orca']);
+      expect(orca.body.scope).toMatchObject({ species: 'orcinus orca', viewpoint: null });
+    });
+
+    it('refuses bad scopes with 400 naming the field', async () => {
+      const bad: [string, string][] = [
+        ['km=-5', 'km'], ['km=abc', 'km'], ['days=1.5', 'days'], ['from=2019-7-1', 'from'], ['viewpoint=left', 'viewpoint'], ['radius=5', 'radius'],
+        ['from=2019-02-30', 'scope from'], ['from=2019-08-01&to=2019-07-01', 'scope from (2019-08-01) is after to'], ['days=3&from=2019-07-01', 'give days'],
+        ['species=Orcinus%20orca', 'never matched against another species'],
+      ];
+      for (const [q, field] of bad) {
+        const r = await get(`/api/photos/${query}/candidates?${q}`);
+        expect(r.status, q).toBe(400);
+        expect(r.body.error, q).toContain(field);
+      }
+      const noGps = await get(`/api/photos/${unknownQuery}/candidates?km=10`);
+      expect(noGps.status).toBe(400);
+      expect(noGps.body.error).toBe(`scope km: photo ${unknownQuery} has no GPS position to measure 10 km from`);
+    });
+  });
+}
