@@ -5,7 +5,6 @@ import { common } from '../common-options.js';
 import { stopOnInterrupt } from '../interrupt.js';
 import { WhaleidError } from '../../util/errors.js';
 import { matcherOf } from '../../infer/matchers/matcher-registry.js';
-import { isPostgresUrl } from '../../catalog/catalog-db.js';
 import type { CliIo } from '../io.js';
 
 const WORKER_OPTIONS = {
@@ -39,6 +38,7 @@ export function registerWorkerCommand(program: Command, io: CliIo): void {
     options: WORKER_OPTIONS,
     run: async (opts) => {
       const url = opts.catalog;
+      const { isPostgresUrl } = await import('../../catalog/catalog-db.js');
       if (!isPostgresUrl(url)) throw new WhaleidError(`--catalog: expected a postgres:// URL (the job queue lives in the catalog's PostgreSQL database), got ${url}`);
       const { openCatalog } = await import('../../catalog/catalog.js');
       const { runWorker } = await import('../../jobs/worker.js');
