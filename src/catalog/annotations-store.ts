@@ -3,7 +3,9 @@ import { invalidParameterError } from '../util/errors.js';
 import { checkBox, cornersOf } from './box-check.js';
 import type { CatalogDb } from './catalog-db.js';
 import type { AnnotationsTable } from './catalog-tables.js';
-import type { AnnotationBox, AnnotationRecord, NewAnnotation } from './catalog-types.js';
+import type { AnnotationBox, AnnotationRecord, NewAnnotation, PhotoRecord } from './catalog-types.js';
+import { photoOf } from './catalog-rows.js';
+import { annotationCorners, annotationOfGalleryId } from './gallery-ids.js';
 import type { Individuals } from './individuals-store.js';
 import { NotFoundError } from './not-found-error.js';
 import { textField } from './text-fields.js';
@@ -18,6 +20,18 @@ export interface AnnotationsStore {
   addAnnotation(photoId: number, annotation: NewAnnotation, by: string): Promise<AnnotationRecord>;
   /** The uuids imports stored (Wildbook's), by photo id and by individual id. */
   storedUuids(): Promise<{ photos: Map<number, string>; individuals: Map<number, string> }>;
+  /**
+   * One annotation of a photo.
+   * @throws {@link NotFoundError} when the photo has no such annotation
+   */
+  annotation(photoId: number, annotationId: number): Promise<AnnotationRecord>;
+  /**
+   * The photo a gallery row is cropped from (see gallery-ids.ts): for a photo id the photo itself
+   * (its first annotation, as ever), for a further annotation's gallery id the photo under that id
+   * with the annotation's box and rotation.
+   * @throws {@link NotFoundError} when there is no such photo or annotation
+   */
+  galleryPhoto(galleryId: number): Promise<PhotoRecord>;
 }
 
 /** An annotation as checked, ready to insert. */
@@ -40,6 +54,8 @@ export interface Annotations {
   mirrorFirst(photoId: number, change: { box?: AnnotationBox; individualId?: number | null }): Promise<void>;
   /** Moves every annotation of `sourceId` to `targetId` (a merge; inside a write). */
   moveAll(targetId: number, sourceId: number): Promise<void>;
+  /** Sets a further annotation's individual (a decision about it; inside a write). The first one's goes with its photo's (mirrorFirst). */
+  assignIndividual(annotationId: number, individualId: number | null): Promise<void>;
 }
 
 const uuidText = (field: string, v: unknown): string | null => (v === null || v === undefined || v === '' ? null : textField(field, v, 100, false, 'name'));
@@ -126,6 +142,21 @@ export function createAnnotations(db: CatalogDb, individuals: Individuals): Anno
       if (!r) throw new NotFoundError(`annotation ${id} not found`);
       return recordOf(r);
     }),
+    async annotation(photoId, annotationId) {
+      await photoSize(photoId);
+      const r = await db.q().selectFrom('annotations').selectAll().where('id', '=', annotationId).where('photo_id', '=', photoId).executeTakeFirst();
+      if (!r) throw new NotFoundError(`photo ${photoId} has no annotation ${annotationId}`);
+      return recordOf(r);
+    },
+    async galleryPhoto(galleryId) {
+      const annotationId = annotationOfGalleryId(galleryId);
+      const a = annotationId === null ? null : await db.q().selectFrom('annotations').selectAll().where('id', '=', annotationId).executeTakeFirst();
+      if (annotationId !== null && !a) throw new NotFoundError(`annotation ${annotationId} not found`);
+      const photoId = a ? a.photo_id : galleryId;
+      const r = await db.q().selectFrom('photos').selectAll().where('id', '=', photoId).executeTakeFirst();
+      if (!r) throw new NotFoundError(`photo ${photoId} not found`);
+      return a ? { ...photoOf(r), id: galleryId, box: annotationCorners(recordOf(a)) } : photoOf(r);
+    },
     async storedUuids() {
       const photos = await db.q().selectFrom('photos').select(['id', 'uuid']).where('uuid', 'is not', null).execute();
       const inds = await db.q().selectFrom('individuals').select(['id', 'uuid']).where('uuid', 'is not', null).execute();
@@ -146,6 +177,9 @@ export function createAnnotations(db: CatalogDb, individuals: Individuals): Anno
     },
     async moveAll(targetId, sourceId) {
       await db.q().updateTable('annotations').set({ individual_id: targetId }).where('individual_id', '=', sourceId).execute();
+    },
+    async assignIndividual(annotationId, individualId) {
+      await db.q().updateTable('annotations').set({ individual_id: individualId }).where('id', '=', annotationId).where('ordinal', '>', 0).execute();
     },
   };
 }

@@ -62,5 +62,6 @@ export function decisionOf(r: DecisionRow): DecisionRecord {
   return {
     id: r.id, photoId: r.photo_id, action: r.action, individualId: r.individual_id, otherIndividualId: r.other_individual_id,
     score: r.score, modelVersion: r.model_version, decidedBy: r.decided_by, decidedAt: r.decided_at, undoes: r.undoes,
+    annotationId: r.annotation_id,
   };
 }

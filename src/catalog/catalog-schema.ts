@@ -125,6 +125,19 @@ export const MIGRATIONS: readonly string[] = [
      created_by TEXT NOT NULL DEFAULT '',
      revoked_at TEXT
    );`,
+  // 6: decisions per annotation: each decision names the annotation it was about (the photo's first
+  // one for every earlier decision, which were about the photo, i.e. its first annotation); the
+  // learned features of a photo's further annotations, each computed from its own box (the first
+  // annotation's stay in features, under the photo, as before)
+  `ALTER TABLE decisions ADD COLUMN annotation_id INTEGER REFERENCES annotations(id);
+   UPDATE decisions SET annotation_id = (SELECT a.id FROM annotations a WHERE a.photo_id = decisions.photo_id AND a.ordinal = 0) WHERE photo_id IS NOT NULL;
+   CREATE INDEX decisions_annotation ON decisions(annotation_id);
+   CREATE TABLE annotation_features (
+     annotation_id INTEGER NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+     model_version TEXT NOT NULL,
+     vector BLOB NOT NULL,
+     PRIMARY KEY (annotation_id, model_version)
+   );`,
 ];
 
 /**
@@ -164,6 +177,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    ALTER TABLE decisions ADD COLUMN undoes BIGINT REFERENCES decisions(id);`,
   toPostgresDdl(MIGRATIONS[3]),
   toPostgresDdl(MIGRATIONS[4]),
+  toPostgresDdl(MIGRATIONS[5]),
 ];
 
 /** PostgreSQL's stand-in for SQLite's user_version and data_version: one row. */

@@ -91,6 +91,19 @@ export interface DecisionsTable {
   decided_by: string;
   decided_at: string;
   undoes: number | null;
+  /** The annotation decided about (migration 6); null for merges, the photo's first for earlier decisions. */
+  annotation_id: number | null;
+}
+
+/**
+ * The `annotation_features` table (migration 6): the learned features of a photo's further
+ * annotations (ordinal 1 on), each from its own box, per model version. The first annotation's are
+ * the photo's, in `features`.
+ */
+export interface AnnotationFeaturesTable {
+  annotation_id: number;
+  model_version: string;
+  vector: Buffer;
 }
 
 /** The `encounters` table (sightings). */
@@ -123,6 +136,7 @@ export interface CatalogTables {
   photos: PhotosTable;
   annotations: AnnotationsTable;
   features: FeaturesTable;
+  annotation_features: AnnotationFeaturesTable;
   decisions: DecisionsTable;
   encounters: EncountersTable;
   catalog_revision: CatalogRevisionTable;
@@ -139,6 +153,7 @@ export const TABLE_ORDER: readonly { table: keyof CatalogTables; key: readonly s
   { table: 'photos', key: ['id'] },
   { table: 'annotations', key: ['id'] },
   { table: 'features', key: ['photo_id', 'model_version'] },
+  { table: 'annotation_features', key: ['annotation_id', 'model_version'] },
   { table: 'decisions', key: ['id'] },
   { table: 'users', key: ['id'] },
 ];

@@ -70,6 +70,11 @@ export interface DecisionRecord {
   decidedAt: string;
   /** For an undo: the decision it reverted. */
   undoes: number | null;
+  /**
+   * The annotation decided about: a photo's decisions are about its first annotation, unless they
+   * name another (POST /api/photos/:id/annotations/:aid/decision); null for merges.
+   */
+  annotationId: number | null;
 }
 
 /** What a user of the service may do: read; read, upload and decide; everything. */

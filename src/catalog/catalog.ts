@@ -9,6 +9,7 @@ import { createIndividuals, type IndividualsStore } from './individuals-store.js
 import { openPhotoFiles, type PhotoFiles } from './photo-files.js';
 import { createPhotos, type PhotosStore } from './photos-store.js';
 import { createAnnotations, type AnnotationsStore } from './annotations-store.js';
+import { readAnnotationGallery } from './gallery-ids.js';
 import { createSightings, type SightingsStore } from './sightings-store.js';
 import { createUsers, type UsersStore } from './users-store.js';
 import { openPostgresConnection } from './postgres-connection.js';
@@ -126,9 +127,11 @@ export async function openCatalog(location: string, options: CatalogOptions = {}
     photoFiles: files,
     maxPixels,
     ...photos.api,
+    // the gallery holds every annotation with an individual: a photo's first as the photo, the others under their gallery ids (gallery-ids.ts)
+    gallery: async () => [...(await photos.api.gallery()), ...(await readAnnotationGallery(db))],
     ...annotations.api,
     ...individuals.api,
-    ...createDecisions(db, { photos, individuals, log }),
+    ...createDecisions(db, { photos, individuals, log, annotations }),
     ...features.api,
     ...createSightings(db, photos),
     ...createBackup(db, files),

@@ -5,10 +5,13 @@ import { textField } from './text-fields.js';
 
 /** The decision log: every import, confirmation, new individual, skip, merge and undo, with who and which model. */
 export interface DecisionLog {
-  /** Appends a decision (call inside a write); `undoes`: the decision an undo reverts. */
-  record(photoId: number | null, action: DecisionRecord['action'], individualId: number | null, other: number | null, ctx: DecisionContext, undoes?: number): Promise<DecisionRecord>;
-  /** Every decision of a photo, oldest first. */
-  history(photoId: number): Promise<DecisionRecord[]>;
+  /**
+   * Appends a decision (call inside a write); `undoes`: the decision an undo reverts; `annotationId`:
+   * the annotation it is about, by default the photo's first (a photo's own decisions are its first annotation's).
+   */
+  record(photoId: number | null, action: DecisionRecord['action'], individualId: number | null, other: number | null, ctx: DecisionContext, undoes?: number, annotationId?: number): Promise<DecisionRecord>;
+  /** Every decision about an annotation, oldest first. */
+  history(annotationId: number): Promise<DecisionRecord[]>;
   /** The newest decisions (of one photo when `photoId` is given), newest first. */
   decisions(q: { photoId?: number; limit?: number }): Promise<DecisionRecord[]>;
   /** How many decisions the log holds (of one action when given). */
@@ -43,14 +46,16 @@ export function decisionAuthor(given: unknown, user: unknown): string {
 export function createDecisionLog(db: CatalogDb): DecisionLog {
   const decisions = () => db.q().selectFrom('decisions').selectAll();
   return {
-    async record(photoId, action, individualId, other, ctx, undoes) {
+    async record(photoId, action, individualId, other, ctx, undoes, annotationId) {
+      const first = async (id: number): Promise<number | null> => (await db.q().selectFrom('annotations').select('id').where('photo_id', '=', id).where('ordinal', '=', 0).executeTakeFirst())?.id ?? null;
       const row = await db.q().insertInto('decisions').values({
         photo_id: photoId, action, individual_id: individualId, other_individual_id: other, score: ctx.score ?? null,
         model_version: ctx.modelVersion ?? null, decided_by: textField('by', ctx.by, 100), decided_at: now(), undoes: undoes ?? null,
+        annotation_id: annotationId ?? (photoId === null ? null : await first(photoId)),
       }).returningAll().executeTakeFirstOrThrow();
       return decisionOf(row);
     },
-    history: async (photoId) => (await decisions().where('photo_id', '=', photoId).orderBy('id').execute()).map(decisionOf),
+    history: async (annotationId) => (await decisions().where('annotation_id', '=', annotationId).orderBy('id').execute()).map(decisionOf),
     async decisions(q) {
       const [limit] = pageArgs(q);
       let query = decisions();

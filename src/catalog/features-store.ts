@@ -4,7 +4,9 @@ import type { CatalogDb } from './catalog-db.js';
  * Features of catalog photos, per key: the Siamese feature vectors per model version (a hash of
  * the run's exported model), and records other extractors encode themselves (the local
  * features' keypoints and descriptors, keyed by their settings), in the same table, so a photo's
- * features of every kind are stored, copied and dropped together.
+ * features of every kind are stored, copied and dropped together. Ids are gallery ids
+ * (gallery-ids.ts): a photo's id for its first annotation's features, minus an annotation's id
+ * for a further annotation's (kept in `annotation_features`, dropped with the annotation).
  */
 export interface FeaturesStore {
   getFeatures(modelVersion: string, photoIds: readonly number[]): Promise<Map<number, Float32Array>>;
@@ -74,10 +76,17 @@ function vectorsInOneBlock(rows: readonly { photo_id: number; vector: Uint8Array
 export function createFeatures(db: CatalogDb): Features {
   const getRecords = async (key: string, photoIds: readonly number[]): Promise<Map<number, Buffer>> => {
     const out = new Map<number, Buffer>();
-    for (let i = 0; i < photoIds.length; i += IDS_PER_QUERY) {
-      const ids = photoIds.slice(i, i + IDS_PER_QUERY);
-      const rows = await db.q().selectFrom('features').select(['photo_id', 'vector']).where('model_version', '=', key).where('photo_id', 'in', ids).execute();
-      for (const r of rows) out.set(r.photo_id, Buffer.from(r.vector.buffer, r.vector.byteOffset, r.vector.byteLength));
+    const bytesOf = (v: Uint8Array): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    // gallery ids (gallery-ids.ts): a photo's, or minus a further annotation's
+    const photos = photoIds.filter((id) => id >= 0);
+    const notes = photoIds.filter((id) => id < 0).map((id) => -id);
+    for (let i = 0; i < photos.length; i += IDS_PER_QUERY) {
+      const rows = await db.q().selectFrom('features').select(['photo_id', 'vector']).where('model_version', '=', key).where('photo_id', 'in', photos.slice(i, i + IDS_PER_QUERY)).execute();
+      for (const r of rows) out.set(r.photo_id, bytesOf(r.vector));
+    }
+    for (let i = 0; i < notes.length; i += IDS_PER_QUERY) {
+      const rows = await db.q().selectFrom('annotation_features').select(['annotation_id', 'vector']).where('model_version', '=', key).where('annotation_id', 'in', notes.slice(i, i + IDS_PER_QUERY)).execute();
+      for (const r of rows) out.set(-r.annotation_id, bytesOf(r.vector));
     }
     return out;
   };
@@ -86,8 +95,13 @@ export function createFeatures(db: CatalogDb): Features {
     await db.write(async () => {
       for (const e of entries) {
         const vector = Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength);
-        await db.q().insertInto('features').values({ photo_id: e.photoId, model_version: key, vector })
-          .onConflict((oc) => oc.columns(['photo_id', 'model_version']).doUpdateSet({ vector })).execute();
+        if (e.photoId < 0) {
+          await db.q().insertInto('annotation_features').values({ annotation_id: -e.photoId, model_version: key, vector })
+            .onConflict((oc) => oc.columns(['annotation_id', 'model_version']).doUpdateSet({ vector })).execute();
+        } else {
+          await db.q().insertInto('features').values({ photo_id: e.photoId, model_version: key, vector })
+            .onConflict((oc) => oc.columns(['photo_id', 'model_version']).doUpdateSet({ vector })).execute();
+        }
       }
     });
   };
@@ -100,7 +114,8 @@ export function createFeatures(db: CatalogDb): Features {
       },
       async getAllFeatures(modelVersion) {
         const rows = await db.q().selectFrom('features').select(['photo_id', 'vector']).where('model_version', '=', modelVersion).execute();
-        return vectorsInOneBlock(rows);
+        const notes = await db.q().selectFrom('annotation_features').select(['annotation_id', 'vector']).where('model_version', '=', modelVersion).execute();
+        return vectorsInOneBlock(notes.length ? [...rows, ...notes.map((r) => ({ photo_id: -r.annotation_id, vector: r.vector }))] : rows);
       },
       putFeatures: (modelVersion, entries) => putRecords(modelVersion, entries.map((e) => ({ photoId: e.photoId, bytes: new Uint8Array(e.vector.buffer, e.vector.byteOffset, e.vector.byteLength) }))),
       getFeatureRecords: getRecords,

@@ -7,12 +7,35 @@ import { invalidParameterError } from '../util/errors.js';
  */
 export type Matrix3 = readonly [number, number, number, number, number, number, number, number, number];
 
-/** A fluke box `x0,y0,x1,y1` in photo pixel coordinates. */
+/**
+ * A fluke box `x0,y0,x1,y1` in photo pixel coordinates, optionally turned by `theta` radians about
+ * its centre (an annotation's rotation, Wildbook's convention: the box's corners are
+ * centre + R(theta)(corner - centre) with R = [[cos, -sin], [sin, cos]] in pixel coordinates, y
+ * down, so a positive theta turns the box clockwise on screen).
+ */
 export interface Box {
   x0: number;
   y0: number;
   x1: number;
   y1: number;
+  /** Rotation in radians about the box centre; absent or 0: upright. */
+  theta?: number;
+}
+
+/**
+ * The rotation of a box as a matrix about a point (Wildbook's `theta` convention, see {@link Box}).
+ *
+ * @param theta - radians
+ * @param cx - centre x
+ * @param cy - centre y
+ * @returns the matrix turning points about (cx, cy)
+ * @example
+ * applyToPoint(rotationAbout(Math.PI / 2, 0, 0), 1, 0); // [0, 1] (about: cos rounds)
+ */
+export function rotationAbout(theta: number, cx: number, cy: number): Matrix3 {
+  const c = Math.cos(theta);
+  const s = Math.sin(theta);
+  return compose(translation(cx, cy), [c, -s, 0, s, c, 0, 0, 0, 1], translation(-cx, -cy));
 }
 
 /** The method's augmentation parameters (degrees, zoom factors, shifts as a share of the box). */
@@ -169,13 +192,17 @@ export function cropMatrix(spec: CropSpec): Matrix3 {
   let box = spec.box ?? { x0: 0, y0: 0, x1: width, y1: height };
   if (!(box.x1 > box.x0 && box.y1 > box.y0)) throw invalidParameterError('box', 'x1 > x0 and y1 > y0', `${box.x0},${box.y0},${box.x1},${box.y1}`);
   // Turned photo: pixel x maps to width-1-x; the box is turned the same way so both agree.
-  if (spec.rotate180) box = { x0: width - 1 - box.x1, y0: height - 1 - box.y1, x1: width - 1 - box.x0, y1: height - 1 - box.y0 };
+  if (spec.rotate180) box = { x0: width - 1 - box.x1, y0: height - 1 - box.y1, x1: width - 1 - box.x0, y1: height - 1 - box.y0, theta: box.theta };
   const p = paddedBox(box, width, height, spec.margin ?? CROP_MARGIN, spec.aspect ?? CROP_ASPECT);
   const bw = p.x1 - p.x0;
   const bh = p.y1 - p.y0;
   const aug = spec.augmentation ?? IDENTITY_AUGMENTATION;
   const augPx = augmentationMatrix({ ...aug, shiftX: aug.shiftX * bw, shiftY: aug.shiftY * bh });
+  // a turned box (an annotation's theta): the crop is taken along the box, turned about the box's
+  // centre (the padded box shares it only without clipping, so the box's own centre is used)
+  const turn = box.theta ? rotationAbout(box.theta, 0.5 * (box.x0 + box.x1), 0.5 * (box.y0 + box.y1)) : identity();
   let m = compose(
+    turn,
     translation(0.5 * (p.x0 + p.x1), 0.5 * (p.y0 + p.y1)),
     augPx,
     scaling(bw / outputSize, bh / outputSize),

@@ -14,13 +14,13 @@ import { BACKENDS, newPostgresDatabase, onBackend } from '../helpers/backends.js
 // issue 21: a catalog moves from SQLite to PostgreSQL and back (`whaleid catalog copy`), losing nothing
 const dir = tmpDir('whaleid-copy-');
 const postgres = BACKENDS.find((b) => b.name === 'postgres')!;
-const TABLES = ['individuals', 'encounters', 'photos', 'annotations', 'features', 'decisions', 'users'];
+const TABLES = ['individuals', 'encounters', 'photos', 'annotations', 'features', 'annotation_features', 'decisions', 'users'];
 
 /** Every row of every table of a SQLite catalog, as stored. */
 function tablesOf(file: string): Record<string, unknown[]> {
   const db = new Database(file, { readonly: true });
   try {
-    return Object.fromEntries(TABLES.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY ${t === 'features' ? 'photo_id, model_version' : 'id'}`).all()]));
+    return Object.fromEntries(TABLES.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY ${t === 'features' ? 'photo_id, model_version' : t === 'annotation_features' ? 'annotation_id, model_version' : 'id'}`).all()]));
   } finally {
     db.close();
   }
@@ -140,7 +140,7 @@ describe.skipIf(postgres.skip !== '')(onBackend('catalog copy between SQLite and
     const photos = path.join(dir, 'pg-photos-cli');
     const r = await runCli('catalog', 'copy', '--from', source, '--to', target, '--to-photos', photos, '--quiet');
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^copied .*source\.db to postgres:\/\/.*: \d+ individuals, \d+ encounters, \d+ photos, \d+ annotations, 2 features, \d+ decisions, 2 users; \d+ photo files copied, \d+ checked \(SHA-256\); row counts and contents checked/);
+    expect(r.out).toMatch(/^copied .*source\.db to postgres:\/\/.*: \d+ individuals, \d+ encounters, \d+ photos, \d+ annotations, 2 features, 0 annotation_features, \d+ decisions, 2 users; \d+ photo files copied, \d+ checked \(SHA-256\); row counts and contents checked/);
     const again = await runCli('catalog', 'copy', '--from', source, '--to', target, '--to-photos', photos);
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/^whaleid: postgres:\/\/\S+: holds a catalog already/);
