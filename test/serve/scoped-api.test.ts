@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { startTestService, type TestService } from '../helpers/service.js';
-import { BACKENDS, onBackend } from '../helpers/backends.js';
+import { BACKENDS, onBackend, type TestBackend } from '../helpers/backends.js';
 import { readBoxes } from '../../src/image/boxes.js';
+import { FUSION_FEATURES } from '../../src/infer/fusion/fusion-model.js';
+import type { IdentifierOptions } from '../../src/serve/identifier.js';
 
 // scoped matching through the API, on SQLite and PostgreSQL: copies of one whale's photos filed
 // under individuals of another species, another viewpoint, far away, long ago or elsewhere would
@@ -20,8 +22,16 @@ const copies = [
   { name: 'S-unknown', species: '', viewpoint: 'left', location: 'bay', latitude: 64, longitude: -22, takenOn: '2019-07-04' },
 ];
 
-for (const backend of BACKENDS) {
-  describe.skipIf(backend.skip !== '')(onBackend('scoped matching through the API', backend), () => {
+/** A fused matcher's calibration as `evaluate-open --matcher fused` writes it (as in matcher-api.test.ts). */
+const FUSED: Pick<IdentifierOptions, 'matcher' | 'calibration'> = {
+  matcher: 'fused',
+  calibration: { matcher: 'fused', threshold: 0.5, fusion: { version: 1, features: [...FUSION_FEATURES], weights: [0.5, 1.5, 1, 2], bias: -5, fittedOn: { queries: 40, samples: 400, positives: 40, logLoss: 0.1 } } } as IdentifierOptions['calibration'],
+};
+// the Siamese matcher on both databases (the fused one, ranked here with the local matcher's index, on SQLite)
+const variants: { backend: TestBackend; matcher: Pick<IdentifierOptions, 'matcher' | 'calibration'> }[] = [...BACKENDS.map((backend) => ({ backend, matcher: {} })), { backend: BACKENDS[0], matcher: FUSED }];
+
+for (const { backend, matcher } of variants) {
+  describe.skipIf(backend.skip !== '')(onBackend(`scoped matching through the API, ${matcher.matcher ?? 'siamese'} matcher`, backend), () => {
     let svc: TestService;
     let query = 0;
     let unknownQuery = 0;
@@ -36,7 +46,7 @@ for (const backend of BACKENDS) {
     };
 
     beforeAll(async () => {
-      svc = await startTestService({}, backend);
+      svc = await startTestService({}, backend, matcher);
       const [image] = [...svc.labels.entries()].find(([, id]) => id !== 'new_whale')!;
       const b = (await readBoxes(path.join(svc.data, 'bounding_boxes.csv'))).get(image)!;
       const box = { x: b.x0, y: b.y0, w: b.x1 - b.x0, h: b.y1 - b.y0 };
