@@ -1,12 +1,11 @@
 /**
  * `whaleid model calibrate`: fits an imported model's cosine curve and new-individual threshold
- * on the user's own labelled photos (a labelled dataset, or the identified photos of a catalog:
- * imported with their individual or confirmed by a reviewer) and writes them to the model
+ * on the user's own labelled photos (a labelled dataset, or the photos of a catalog whose
+ * individual a person's decision set, and optionally those imported with one) and writes them to the model
  * folder's calibration.json, which every `--model` user then scores with.
  */
 import { NEW_WHALE } from '../data/labels.js';
 import { loadUsableDataset } from '../data/dataset.js';
-import type { Catalog } from '../catalog/catalog.js';
 import type { CropRequest } from '../image/crop.js';
 import { createImageCache } from '../image/image-cache.js';
 import { loadPhotoExtras } from '../image/photo-extras.js';
@@ -15,9 +14,11 @@ import { openEmbeddingInference } from '../infer/embedding-model.js';
 import { isModelFolder, writeModelCalibration, type ModelCalibration } from '../model/folders/model-folder.js';
 import { WhaleidError } from '../util/errors.js';
 import type { PipelineReport } from './pipeline-report.js';
+import type { LabelledSource } from './calibrate-matcher.js';
+import { catalogLabels } from './catalog-labels.js';
 
-/** Where the labelled photos come from: a dataset folder, or an open catalog. */
-export type CalibrationSource = { data: string; boxes?: string; rotate?: string } | { catalog: Catalog; name: string };
+/** Where the labelled photos come from: a dataset folder, or an open catalog (see {@link catalogLabels}). */
+export type CalibrationSource = LabelledSource;
 
 /** Options of {@link calibrateModel}. */
 export interface CalibrateModelOptions {
@@ -42,17 +43,9 @@ async function labelledPhotos(source: CalibrationSource, report: PipelineReport)
     const extras = await loadPhotoExtras(ds.root, { boxes: source.boxes, rotate: source.rotate });
     return { requests: ds.train.map((p) => ({ file: p.file, ...extras.of(p.image) })), ids: ds.train.map((p) => p.id) };
   }
-  const requests: CropRequest[] = [];
-  const ids: string[] = [];
-  for (let offset = 0; ; offset += 500) {
-    const page = await source.catalog.listPhotos({ status: 'identified', limit: 500, offset });
-    for (const p of page.items) {
-      if (p.individualId === null) continue;
-      requests.push({ file: source.catalog.photoFile(p), box: p.box ?? undefined });
-      ids.push(String(p.individualId));
-    }
-    if (page.items.length < 500) break;
-  }
+  const { labels } = await catalogLabels(source.catalog, { imports: source.imports });
+  const requests: CropRequest[] = labels.map((l) => ({ file: source.catalog.photoFile(l.photo), box: l.photo.box ?? undefined }));
+  const ids = labels.map((l) => String(l.individualId));
   return { requests, ids };
 }
 

@@ -1,12 +1,16 @@
+import path from 'node:path';
 import { Command } from 'commander';
 import { defineCommand } from '../option-table.js';
-import { choice, commaList, int, num, text } from '../option-field.js';
+import { choice, commaList, int, num, switchOn, text } from '../option-field.js';
 import { common } from '../common-options.js';
 import { cliReport } from '../cli-report.js';
 import type { CliIo } from '../io.js';
 import { WhaleidError } from '../../util/errors.js';
 import { CHANNEL_ORDERS, RESIZE_POLICIES, TENSOR_LAYOUTS, type Preprocessing } from '../../image/embedding-input.js';
 import { EMBEDDING_ONNX, PREPROCESSING_JSON } from '../../model/folders/model-folder.js';
+import { MATCHER_KINDS, matcherOf } from '../../infer/matchers/matcher-registry.js';
+
+const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 
 /** Comma-separated numbers of --mean / --std, or a line naming the flag. */
 function numbers(flag: string, values: string[] | undefined): number[] | undefined {
@@ -31,12 +35,21 @@ const IMPORT_OPTIONS = {
 };
 
 const CALIBRATE_OPTIONS = {
-  model: text('--model <dir>', 'the imported model folder (whaleid model import)').asInput('run').required('the model folder to calibrate'),
+  model: common.models.required('the imported model folder to calibrate; with --matcher, the run(s) or imported model(s) it ranks with (repeat --model for fused-learned, or to fuse several with fused)'),
+  matcher: choice('--matcher <name>', "calibrate this matcher (threshold; the fusion of fused and fused-learned) by evaluate-open's protocol and write its .matcher.json for predict and serve --matcher-calibration; without it, the imported model's own calibration.json", () => MATCHER_KINDS, (k) => matcherOf(k).about),
   data: common.data.describedAs('labelled dataset to fit on (Kaggle layout or one folder per individual)'),
   boxes: common.boxes,
   rotate: common.rotate,
-  catalog: text('--catalog <file|url>', "fit on a catalog's identified photos instead (imported with their individual or confirmed)").asInput('catalog'),
+  catalog: text('--catalog <file|url>', "fit on a catalog's photos whose individual a person set (confirm or new-individual decisions still in force, merges followed) instead").asInput('catalog'),
+  withImports: switchOn('--with-imports', 'with --catalog: the photos imported with their individual count too (their labels are the import\'s, not a reviewer\'s)'),
   photos: common.photos,
+  splitSeed: int('--split-seed <n>', 'with --matcher: seed of the calibration/test split of the individuals').withDefault(0),
+  newShare: num('--new-share <x>', 'with --matcher: share of individuals that keep no gallery photo (their queries are new individuals)', 0, 0.95).withDefault(0.3),
+  calibrationShare: num('--calibration-share <x>', 'with --matcher: share of individuals whose queries fit the calibration (the others test it)', 0.01, 0.99).withDefault(0.3),
+  out: text('--out <file>', 'with --matcher: the calibration file to write').asOutput({ kind: 'file' })
+    .withDefaultFrom((v) => (v.matcher === undefined ? undefined : path.join(String((v.model as string[] | undefined)?.[0]), `${String(v.matcher)}.matcher.json`)) as string, '<first model>/<matcher>.matcher.json'),
+  precision: common.precision,
+  cache: common.cache,
   threads: int('--threads <n>', 'ONNX Runtime threads', 1, 256).withDefault(2),
   quiet: common.quiet,
 };
@@ -72,26 +85,34 @@ export function registerModelCommand(program: Command, io: CliIo): void {
 
   defineCommand(model, {
     name: 'calibrate',
-    description: "fit an imported model's cosine-to-probability curve and new-individual threshold on labelled photos (writes calibration.json)",
-    example: 'whaleid model calibrate --model models/vit --data ./labelled-flukes',
+    description: "fit an imported model's cosine-to-probability curve and new-individual threshold (calibration.json), or with --matcher any matcher's calibration (.matcher.json), on labelled photos or a catalog's decisions",
+    example: 'whaleid model calibrate --model runs/a --model models/vit --matcher fused --catalog whales.db',
     options: CALIBRATE_OPTIONS,
+    check: (o) => {
+      if ((o.data === undefined) === (o.catalog === undefined)) throw new WhaleidError('give one of --data (a labelled dataset) or --catalog (the photos a person identified)');
+      if (o.withImports && o.catalog === undefined) throw new WhaleidError('--with-imports: only with --catalog (which photos of the catalog count)');
+      if (o.matcher === undefined && o.model.length > 1) throw new WhaleidError(`--model given ${o.model.length} times: without --matcher one imported model is calibrated; give --matcher fused or fused-learned to fit a fusion of several`);
+    },
     run: async (o) => {
-      if ((o.data === undefined) === (o.catalog === undefined)) throw new WhaleidError('give one of --data (a labelled dataset) or --catalog (its identified photos)');
-      const { calibrateModel } = await import('../../pipeline/model-calibration.js');
       const report = cliReport(io, o.quiet, '');
-      let res;
-      if (o.catalog !== undefined) {
-        const { openCatalog } = await import('../../catalog/catalog.js');
-        const catalog = await openCatalog(o.catalog, { photoDir: o.photos, create: false, readonly: true });
-        try {
-          res = await calibrateModel({ model: o.model, source: { catalog, name: o.catalog }, threads: o.threads }, report);
-        } finally {
-          await catalog.close();
+      let catalog: import('../../catalog/catalog.js').Catalog | undefined;
+      if (o.catalog !== undefined) catalog = await (await import('../../catalog/catalog.js')).openCatalog(o.catalog, { photoDir: o.photos, create: false, readonly: true });
+      try {
+        const source = catalog ? { catalog, name: catalog.file, imports: o.withImports } : { data: o.data!, boxes: o.boxes, rotate: o.rotate };
+        if (o.matcher !== undefined) {
+          const { calibrateMatcher } = await import('../../pipeline/calibrate-matcher.js');
+          // the option table's output guard has already refused an existing --out without --force
+          const r = await calibrateMatcher({ models: o.model, matcher: o.matcher, source, out: o.out, force: true, seed: o.splitSeed, newShare: o.newShare, calibrationShare: o.calibrationShare, cacheDir: o.cache, precision: o.precision }, report);
+          const { calibration: cal, test, newWhale: nw } = r.result;
+          io.out(`${r.file}: --matcher ${o.matcher} threshold ${r.calibration.threshold.toPrecision(6)}${r.calibration.fusion ? ' and its fusion' : ''} (calibration part: ${cal.queries} queries, MAP@5 ${cal.map5.toFixed(3)}); test part identified with it: MAP@5 ${test.map5.toFixed(3)}, top-1 ${pct(test.top1)}, new individuals found ${nw.correct}/${nw.actual}; ${r.photos} photos, ${r.individuals} individuals with 2+ photos split`);
+          return;
         }
-      } else {
-        res = await calibrateModel({ model: o.model, source: { data: o.data!, boxes: o.boxes, rotate: o.rotate }, threads: o.threads }, report);
+        const { calibrateModel } = await import('../../pipeline/model-calibration.js');
+        const res = await calibrateModel({ model: o.model[0], source, threads: o.threads }, report);
+        io.out(`${res.file}: score = sigmoid(${res.scale.toFixed(3)} cos ${res.bias < 0 ? '-' : '+'} ${Math.abs(res.bias).toFixed(3)}), new-individual threshold ${res.threshold.toFixed(4)} (leave-one-out MAP@5 ${res.map5.toFixed(3)} over ${res.questions.known} known and ${res.questions.new} new questions; ${res.photos} photos of ${res.individuals} individuals, ${res.pairs.same} same and ${res.pairs.different} different pairs)`);
+      } finally {
+        await catalog?.close();
       }
-      io.out(`${res.file}: score = sigmoid(${res.scale.toFixed(3)} cos ${res.bias < 0 ? '-' : '+'} ${Math.abs(res.bias).toFixed(3)}), new-individual threshold ${res.threshold.toFixed(4)} (leave-one-out MAP@5 ${res.map5.toFixed(3)} over ${res.questions.known} known and ${res.questions.new} new questions; ${res.photos} photos of ${res.individuals} individuals, ${res.pairs.same} same and ${res.pairs.different} different pairs)`);
     },
   });
 }

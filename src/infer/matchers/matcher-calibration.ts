@@ -1,10 +1,11 @@
 /**
  * A matcher's calibration file (`<out>.matcher.json`): written by `evaluate-open --matcher` from
- * its calibration part, read by predict and the service. One module writes and reads it, so the
- * two sides cannot drift apart.
+ * its calibration part and by `model calibrate --matcher` (a labelled dataset or a catalog's
+ * decisions), read by predict and the service. One module writes and reads it, so the two sides
+ * cannot drift apart.
  */
 import { promises as fs } from 'node:fs';
-import { writeFileAtomic } from '../../util/atomic-file.js';
+import { renameNoReplace, writeFileAtomic } from '../../util/atomic-file.js';
 import { WhaleidError } from '../../util/errors.js';
 import { parseFusionModel, type FusionModel } from '../fusion/fusion-model.js';
 import { matcherOf, type MatcherKind } from './matcher-registry.js';
@@ -22,16 +23,27 @@ export interface MatcherCalibration {
 export const calibrationFileOf = (out: string): string => `${out}.matcher.json`;
 
 /**
- * Writes a matcher's calibration (atomically).
+ * Writes a matcher's calibration (atomically: a temporary file renamed into place).
  *
  * @param file - where (usually {@link calibrationFileOf} the evaluation's output)
  * @param calibration - the matcher, its threshold and fusion
+ * @param o - `replace: false` refuses a file that is there (checked at the rename: a file that
+ *   appeared meanwhile is not replaced either); default true (the command's --force was checked)
  * @returns resolves once written
+ * @throws {@link WhaleidError} when `replace` is false and the file exists
  * @example
  * await writeMatcherCalibration('eval.csv.matcher.json', { matcher: 'local', threshold: 3.2 });
+ * await writeMatcherCalibration('models/a/fused.matcher.json', cal, { replace: false }); // throws when it exists
  */
-export async function writeMatcherCalibration(file: string, calibration: MatcherCalibration): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(calibration, null, 1));
+export async function writeMatcherCalibration(file: string, calibration: MatcherCalibration, o: { replace?: boolean } = {}): Promise<void> {
+  const text = JSON.stringify(calibration, null, 1);
+  if (o.replace !== false) return writeFileAtomic(file, text);
+  const partial = `${file}.${process.pid}.partial`;
+  await writeFileAtomic(partial, text);
+  if (!(await renameNoReplace(partial, file))) {
+    await fs.rm(partial, { force: true });
+    throw new WhaleidError(`${file}: exists; give --force to replace the matcher calibration there`);
+  }
 }
 
 /**
