@@ -138,6 +138,21 @@ export const MIGRATIONS: readonly string[] = [
      vector BLOB NOT NULL,
      PRIMARY KEY (annotation_id, model_version)
    );`,
+  // 7: who changed an account: one row per add (or new token), role change and revocation
+  // (users-store.ts); the users already there get their add, and their revocation, by whom unknown
+  `CREATE TABLE user_changes (
+     id INTEGER PRIMARY KEY,
+     user_id INTEGER NOT NULL REFERENCES users(id),
+     action TEXT NOT NULL CHECK (action IN ('add', 'role', 'revoke')),
+     role TEXT CHECK (role IN ('admin', 'reviewer', 'read-only')),
+     changed_by TEXT NOT NULL DEFAULT '',
+     changed_at TEXT NOT NULL
+   );
+   CREATE INDEX user_changes_user ON user_changes(user_id);
+   INSERT INTO user_changes (user_id, action, role, changed_by, changed_at)
+     SELECT id, 'add', role, created_by, created_at FROM users ORDER BY id;
+   INSERT INTO user_changes (user_id, action, role, changed_by, changed_at)
+     SELECT id, 'revoke', NULL, '', revoked_at FROM users WHERE revoked_at IS NOT NULL ORDER BY id;`,
 ];
 
 /**
@@ -178,6 +193,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   toPostgresDdl(MIGRATIONS[3]),
   toPostgresDdl(MIGRATIONS[4]),
   toPostgresDdl(MIGRATIONS[5]),
+  toPostgresDdl(MIGRATIONS[6]),
 ];
 
 /** PostgreSQL's stand-in for SQLite's user_version and data_version: one row. */

@@ -124,6 +124,16 @@ export interface UsersTable {
   revoked_at: string | null;
 }
 
+/** The `user_changes` table (migration 7): every add, role change and revocation of an account, with who made it. */
+export interface UserChangesTable {
+  id: Generated<number>;
+  user_id: number;
+  action: 'add' | 'role' | 'revoke';
+  role: UserRole | null;
+  changed_by: Generated<string>;
+  changed_at: string;
+}
+
 /** The `catalog_revision` table (migration 4): one row, counted up by every write. */
 export interface CatalogRevisionTable {
   id: number;
@@ -141,6 +151,7 @@ export interface CatalogTables {
   encounters: EncountersTable;
   catalog_revision: CatalogRevisionTable;
   users: UsersTable;
+  user_changes: UserChangesTable;
 }
 
 /**
@@ -156,4 +167,5 @@ export const TABLE_ORDER: readonly { table: keyof CatalogTables; key: readonly s
   { table: 'annotation_features', key: ['annotation_id', 'model_version'] },
   { table: 'decisions', key: ['id'] },
   { table: 'users', key: ['id'] },
+  { table: 'user_changes', key: ['id'] },
 ];

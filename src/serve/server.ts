@@ -13,6 +13,7 @@ import { registerUploadRoute, MAX_UPLOAD_FIELDS } from './upload-route.js';
 import { registerIndividualRoutes } from './routes-individuals.js';
 import { registerSightingRoutes } from './routes-sightings.js';
 import { registerMatchRoutes } from './routes-matches.js';
+import { registerUserRoutes } from './routes-users.js';
 import { handleErrors, HttpError, internalErrorLog } from './http-error.js';
 import { createServiceContext } from './service-context.js';
 import { checkAccess, checkHost, createTokenAttempts, type TokenAttemptLimit } from './service-guards.js';
@@ -112,6 +113,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   registerIndividualRoutes(app, ctx);
   registerSightingRoutes(app, ctx);
   registerMatchRoutes(app, ctx);
+  registerUserRoutes(app, ctx);
 
   for (const [route, file] of Object.entries(WEB_FILES)) {
     app.get(route, { schema: { hide: true } }, async (_req, reply) => {

@@ -7,17 +7,17 @@ import { annotationGalleryId } from '../../src/catalog/gallery-ids.js';
 import { scenePhoto } from '../helpers/photos.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { BACKENDS, onBackend, type TestBackend } from '../helpers/backends.js';
-import { V6_UNDO_POSTGRES, V6_UNDO_SQLITE } from '../helpers/schema-undo.js';
+import { V6_UNDO_POSTGRES, V6_UNDO_SQLITE, V7_UNDO } from '../helpers/schema-undo.js';
 
 // issue 31 item 1: decisions, features and the gallery per annotation; migration 6 keeps every catalog
 const dir = tmpDir('whaleid-annotation-decisions-');
 
-/** Every row of every table (annotation features aside, which migration 6 creates), ordered by key, as the database gives them. */
+/** Every row of every table (annotation features and user changes aside, which migrations 6 and 7 create), ordered by key, as the database gives them. */
 async function allRows(where: { catalog: string }): Promise<Record<string, unknown[]>> {
   const db = await openCatalogDb(where.catalog, { readonly: true, create: false });
   try {
     const out: Record<string, unknown[]> = {};
-    for (const t of TABLE_ORDER.filter((x) => x.table !== 'annotation_features')) {
+    for (const t of TABLE_ORDER.filter((x) => x.table !== 'annotation_features' && x.table !== 'user_changes')) {
       let q = db.q().selectFrom(t.table).selectAll();
       for (const k of t.key) q = q.orderBy(k as never);
       out[t.table] = await q.execute();
@@ -45,17 +45,18 @@ async function fill(cat: Catalog): Promise<{ pair: number; second: number }> {
   return { pair: pair.id, second: (await cat.annotations(pair.id))[1].id };
 }
 
-/** Takes migration 6 off (a catalog as whaleid left it at schema 5). */
+/** Takes migrations 7 and 6 off (a catalog as whaleid left it at schema 5). */
 async function toVersion5(backend: TestBackend, where: { catalog: string }): Promise<void> {
   if (backend.name === 'sqlite') {
     const db = new Database(where.catalog);
+    db.exec(V7_UNDO);
     db.exec(V6_UNDO_SQLITE);
     db.pragma('user_version = 5');
     db.close();
   } else {
     const client = new pg.Client({ connectionString: where.catalog });
     await client.connect();
-    await client.query(`${V6_UNDO_POSTGRES} UPDATE whaleid_state SET schema_version = 5;`);
+    await client.query(`${V7_UNDO} ${V6_UNDO_POSTGRES} UPDATE whaleid_state SET schema_version = 5;`);
     await client.end();
   }
 }

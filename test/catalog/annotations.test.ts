@@ -8,7 +8,7 @@ import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { scenePhoto } from '../helpers/photos.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { BACKENDS, onBackend } from '../helpers/backends.js';
-import { V6_UNDO_POSTGRES, V6_UNDO_SQLITE } from '../helpers/schema-undo.js';
+import { V6_UNDO_POSTGRES, V6_UNDO_SQLITE, V7_UNDO } from '../helpers/schema-undo.js';
 
 // issue 31 item 1: a photo holds several annotations; migration 4 keeps every existing catalog
 const dir = tmpDir('whaleid-annotations-');
@@ -19,7 +19,7 @@ async function boxesAndIndividuals(cat: Catalog): Promise<{ id: number; box: unk
   return items.map((p) => ({ id: p.id, box: p.box, individualId: p.individualId, status: p.status }));
 }
 
-/** A catalog of the version 3 schema: made by this code, then its migrations 4 to 6 taken off again (6: V6_UNDO_*), as an older whaleid left it. */
+/** A catalog of the version 3 schema: made by this code, then its migrations 4 to 7 taken off again (7: V7_UNDO, 6: V6_UNDO_*), as an older whaleid left it. */
 const V4_UNDO = `DROP TABLE users; DROP TABLE annotations; DROP INDEX photos_uuid; DROP INDEX individuals_uuid; ALTER TABLE photos DROP COLUMN uuid; ALTER TABLE individuals DROP COLUMN uuid;`;
 
 /** A catalog with imported photos (boxes from the dataset's CSV), uploads with and without boxes, decisions of each kind. */
@@ -45,6 +45,7 @@ for (const backend of BACKENDS) {
       expect(before.some((p) => p.box !== null) && before.some((p) => p.box === null) && before.some((p) => p.individualId !== null)).toBe(true);
       if (backend.name === 'sqlite') {
         const db = new Database(where.catalog);
+        db.exec(V7_UNDO);
         db.exec(V6_UNDO_SQLITE);
         db.exec(V4_UNDO);
         db.pragma('user_version = 3');
@@ -53,7 +54,7 @@ for (const backend of BACKENDS) {
       } else {
         const client = new pg.Client({ connectionString: where.catalog });
         await client.connect();
-        await client.query(`${V6_UNDO_POSTGRES} ${V4_UNDO} UPDATE whaleid_state SET schema_version = 3;`);
+        await client.query(`${V7_UNDO} ${V6_UNDO_POSTGRES} ${V4_UNDO} UPDATE whaleid_state SET schema_version = 3;`);
         await client.end();
       }
       const again = await openCatalog(where.catalog, { photoDir: where.photoDir });

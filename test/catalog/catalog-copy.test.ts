@@ -14,7 +14,7 @@ import { BACKENDS, newPostgresDatabase, onBackend } from '../helpers/backends.js
 // issue 21: a catalog moves from SQLite to PostgreSQL and back (`whaleid catalog copy`), losing nothing
 const dir = tmpDir('whaleid-copy-');
 const postgres = BACKENDS.find((b) => b.name === 'postgres')!;
-const TABLES = ['individuals', 'encounters', 'photos', 'annotations', 'features', 'annotation_features', 'decisions', 'users'];
+const TABLES = ['individuals', 'encounters', 'photos', 'annotations', 'features', 'annotation_features', 'decisions', 'users', 'user_changes'];
 
 /** Every row of every table of a SQLite catalog, as stored. */
 function tablesOf(file: string): Record<string, unknown[]> {
@@ -44,10 +44,10 @@ async function richCatalog(file: string): Promise<void> {
   await cat.skip(b.id, { by: 'cy' });
   await cat.merge(late.individual.id, early.id, { by: 'ann' });
   await cat.putFeatures('m@1', [{ photoId: a.id, vector: Float32Array.from([0.1, -2.5, 3e-8, Math.PI]) }, { photoId: b.id, vector: new Float32Array(8).fill(1 / 3) }]);
-  // accounts (issue 31 item 5): a valid and a revoked user travel with the catalog
+  // accounts (issue 31 item 5): a valid and a revoked user travel with the catalog, and who changed them
   await cat.addUser('rita', 'read-only', 'ann');
   await cat.addUser('rev', 'reviewer', 'ann');
-  await cat.revokeUser('rev');
+  await cat.revokeUser('rev', 'ann');
   await cat.close();
 }
 
@@ -140,7 +140,7 @@ describe.skipIf(postgres.skip !== '')(onBackend('catalog copy between SQLite and
     const photos = path.join(dir, 'pg-photos-cli');
     const r = await runCli('catalog', 'copy', '--from', source, '--to', target, '--to-photos', photos, '--quiet');
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^copied .*source\.db to postgres:\/\/.*: \d+ individuals, \d+ encounters, \d+ photos, \d+ annotations, 2 features, 0 annotation_features, \d+ decisions, 2 users; \d+ photo files copied, \d+ checked \(SHA-256\); row counts and contents checked/);
+    expect(r.out).toMatch(/^copied .*source\.db to postgres:\/\/.*: \d+ individuals, \d+ encounters, \d+ photos, \d+ annotations, 2 features, 0 annotation_features, \d+ decisions, 2 users, 3 user_changes; \d+ photo files copied, \d+ checked \(SHA-256\); row counts and contents checked/);
     const again = await runCli('catalog', 'copy', '--from', source, '--to', target, '--to-photos', photos);
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/^whaleid: postgres:\/\/\S+: holds a catalog already/);

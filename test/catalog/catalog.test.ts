@@ -30,7 +30,7 @@ describe('catalog schema on SQLite', () => {
     await (await openCatalog(file)).close();
     const db = new Database(file);
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
-    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => (r as { name: string }).name)).toEqual(['annotation_features', 'annotations', 'decisions', 'encounters', 'features', 'individuals', 'photos', 'users']);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => (r as { name: string }).name)).toEqual(['annotation_features', 'annotations', 'decisions', 'encounters', 'features', 'individuals', 'photos', 'user_changes', 'users']);
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     db.close();
     await expect(openCatalog(file)).rejects.toThrow(/newer than this whaleid understands/);
@@ -98,20 +98,20 @@ describe.skipIf(postgres.skip !== '')(onBackend('catalog schema on PostgreSQL', 
     await client.connect();
     try {
       const tables = (await client.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name")).rows.map((r) => r.table_name);
-      expect(tables).toEqual(['annotation_features', 'annotations', 'decisions', 'encounters', 'features', 'individuals', 'photos', 'users', 'whaleid_state']);
+      expect(tables).toEqual(['annotation_features', 'annotations', 'decisions', 'encounters', 'features', 'individuals', 'photos', 'user_changes', 'users', 'whaleid_state']);
       const columns = async (t: string): Promise<string[]> => (await client.query('SELECT column_name FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position', [t])).rows.map((r) => r.column_name);
       // the same columns in the same order as SQLite's schema
       await (await openCatalog(path.join(dir, 'columns.db'))).close();
       const lite = new Database(path.join(dir, 'columns.db'), { readonly: true });
-      for (const t of ['annotation_features', 'annotations', 'decisions', 'encounters', 'features', 'individuals', 'photos', 'users']) expect(await columns(t), t).toEqual((lite.pragma(`table_info(${t})`) as { name: string }[]).map((c) => c.name));
+      for (const t of ['annotation_features', 'annotations', 'decisions', 'encounters', 'features', 'individuals', 'photos', 'user_changes', 'users']) expect(await columns(t), t).toEqual((lite.pragma(`table_info(${t})`) as { name: string }[]).map((c) => c.name));
       // and of the same types (the PostgreSQL DDL is translated from SQLite's: toPostgresDdl)
       const pgType: Record<string, string> = { INTEGER: 'bigint', REAL: 'double precision', BLOB: 'bytea', TEXT: 'text' };
-      for (const t of ['annotation_features', 'annotations', 'decisions', 'encounters', 'features', 'individuals', 'photos', 'users']) {
+      for (const t of ['annotation_features', 'annotations', 'decisions', 'encounters', 'features', 'individuals', 'photos', 'user_changes', 'users']) {
         const types = (await client.query('SELECT data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position', [t])).rows.map((r) => r.data_type);
         expect(types, t).toEqual((lite.pragma(`table_info(${t})`) as { type: string }[]).map((c) => pgType[c.type]));
       }
       // ids are identities: a row inserted without one gets the next
-      expect((await client.query("SELECT column_name FROM information_schema.columns WHERE is_identity = 'YES' ORDER BY table_name")).rows.map((r) => r.column_name)).toEqual(['id', 'id', 'id', 'id', 'id', 'id']);
+      expect((await client.query("SELECT column_name FROM information_schema.columns WHERE is_identity = 'YES' ORDER BY table_name")).rows.map((r) => r.column_name)).toEqual(['id', 'id', 'id', 'id', 'id', 'id', 'id']);
       lite.close();
       expect((await client.query('SELECT schema_version FROM whaleid_state')).rows[0].schema_version).toBe(POSTGRES_MIGRATIONS.length);
       await client.query('UPDATE whaleid_state SET schema_version = $1', [POSTGRES_MIGRATIONS.length + 1]);

@@ -1,3 +1,6 @@
+/** Takes migration 7 (user_changes: who changed an account) off a catalog again; before {@link V6_UNDO_SQLITE} or {@link V6_UNDO_POSTGRES}. */
+export const V7_UNDO = 'DROP TABLE user_changes;';
+
 /**
  * Takes migration 6 (decisions per annotation, annotation features) off a catalog again, as an
  * older whaleid left it: the tests of migrations 4 to 6 build a catalog with today's code, take

@@ -125,6 +125,17 @@ const CASES: Case[] = [
   ['PUT', (i) => `/api/photos/${i.pending}/encounter`, {}, 400, /^body\/encounterId: required$/],
   ['PUT', (i) => `/api/photos/${i.pending}/encounter`, { encounterId: 'x' }, 400, /^body\/encounterId must be integer/],
   ['PUT', (i) => `/api/photos/${i.pending}/encounter`, { encounterId: NONE }, 404, /999999 not found$/],
+  // accounts (issue 31 item 5): who am I, and the admin routes (the fixture's --token is an admin)
+  ['GET', '/api/me', undefined, 401, /^missing or wrong token \(send Authorization: Bearer <token>\)$/, { authorization: '' }],
+  ['GET', '/api/users?name=ann', undefined, 400, /^querystring\/name: unknown field \(expected none\)$/],
+  ['POST', '/api/users', { name: 'ann', role: 'owner' }, 400, /^body\/role must be equal to one of the allowed values \(received "owner"\)$/],
+  ['POST', '/api/users', { name: 'ann' }, 400, /^body\/role: required$/],
+  ['POST', '/api/users', { name: 'ann', role: 'reviewer', token: 'mine' }, 400, /^body\/token: unknown field \(expected only name, role\)$/],
+  ['POST', '/api/users', { name: 'a\u0000n', role: 'reviewer' }, 400, /^Expected text without control characters for name/],
+  ['PATCH', '/api/users/1', { role: 'boss' }, 400, /^body\/role must be equal to one of the allowed values \(received "boss"\)$/],
+  ['PATCH', `/api/users/${NONE}`, { role: 'reviewer' }, 404, /^user 999999 not found$/],
+  ['POST', '/api/users/1/revoke', { now: true }, 400, /^body\/now: unknown field \(expected none\)$/],
+  ['POST', `/api/users/${NONE}/revoke`, {}, 404, /^user 999999 not found$/],
   // uploads
   ['POST', '/api/photos', { photo: 'x' }, 415, /^expected multipart\/form-data with one or more photo files$/],
   ['POST', '/api/photos', form((f) => f.append('location', 'Stellwagen Bank')), 400, /^no photo file in the upload/],

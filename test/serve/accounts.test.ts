@@ -72,7 +72,7 @@ for (const backend of BACKENDS) {
     it('answers a revoked token and an unknown one with 401 on any route; reads without a token stay open', async () => {
       const gone = (await svc.catalog.addUser('temp', 'reviewer', 'admin')).token;
       expect((await call(svc, 'POST', `/api/photos/${photoId}/skip`, gone, {})).status).toBe(200);
-      expect((await svc.catalog.revokeUser('temp')).revokedAt).not.toBeNull();
+      expect((await svc.catalog.revokeUser('temp', 'admin')).revokedAt).not.toBeNull();
       const r = await call(svc, 'POST', `/api/photos/${photoId}/undo`, gone, {});
       expect(r.status).toBe(401);
       expect(r.body.error).toMatch(/^the token of user temp was revoked \(\d{4}-.*\); an admin gives a new one with whaleid users add$/);

@@ -7,7 +7,7 @@ import type { CliIo } from '../io.js';
 import type { UserRole } from '../../catalog/catalog-types.js';
 
 /**
- * `whaleid users add|list|revoke`: the accounts of the photo-ID service, kept in the catalog
+ * `whaleid users add|list|role|revoke`: the accounts of the photo-ID service, kept in the catalog
  * (src/catalog/users-store.ts); the service looks every request's token up there.
  */
 
@@ -31,9 +31,11 @@ const ROLES = (): readonly UserRole[] => ['read-only', 'reviewer', 'admin'];
 const ABOUT: Record<UserRole, string> = { 'read-only': 'reads', reviewer: 'reads, uploads, decides', admin: 'everything' };
 const catalog = common.catalog.required('the catalog: a SQLite file or a postgres:// URL');
 const name = text('--name <name>', 'the user\'s name (recorded with every decision it makes)').required('the user\'s name');
+const role = () => choice('--role <role>', 'what the user may do', ROLES, (r) => ABOUT[r]).required('the role: read-only, reviewer or admin');
+const by = text('--by <name>', 'who is recorded as having made the change').withDefault(osUserName(), 'the system user running it');
 
 /**
- * Registers `whaleid users add|list|revoke`.
+ * Registers `whaleid users add|list|role|revoke`.
  *
  * @param program - the whaleid program
  * @param io - where output goes
@@ -41,13 +43,13 @@ const name = text('--name <name>', 'the user\'s name (recorded with every decisi
  * registerUsersCommand(program, io);
  */
 export function registerUsersCommand(program: Command, io: CliIo): void {
-  const users = program.command('users').description('accounts of the photo-ID service: a token per user, with a role (read-only, reviewer, admin), revocable');
+  const users = program.command('users').description('accounts of the photo-ID service: a token per user, with a role (read-only, reviewer, admin), revocable; every change recorded with who made it');
 
   defineCommand(users, {
     name: 'add',
     description: 'add a user (or give a revoked one a new token): prints the token once on stdout; the catalog keeps only its SHA-256',
     example: 'whaleid users add --catalog whales.db --name ann --role reviewer',
-    options: { catalog, photos: common.photos, name, role: choice('--role <role>', 'what the user may do', ROLES, (r) => ABOUT[r]).required('the role: read-only, reviewer or admin'), by: text('--by <name>', 'who is recorded as having added the user').withDefault(osUserName(), 'the system user running it') },
+    options: { catalog, photos: common.photos, name, role: role(), by },
     run: async (opts) => {
       const cat = await (await import('../../catalog/catalog.js')).openCatalog(opts.catalog, { create: false, photoDir: opts.photos });
       try {
@@ -62,12 +64,18 @@ export function registerUsersCommand(program: Command, io: CliIo): void {
 
   defineCommand(users, {
     name: 'list',
-    description: 'the users of a catalog: name, role, when added and by whom, revoked or not (never a token)',
+    description: 'the users of a catalog: name, role, when added and by whom, revoked or not (never a token); --changes: every add, role change and revocation with who made it',
     example: 'whaleid users list --catalog whales.db',
-    options: { catalog, photos: common.photos, json: switchOn('--json', 'one JSON array instead of lines') },
+    options: { catalog, photos: common.photos, json: switchOn('--json', 'one JSON array instead of lines'), changes: switchOn('--changes', 'the changes of the accounts instead, oldest first') },
     run: async (opts) => {
       const cat = await (await import('../../catalog/catalog.js')).openCatalog(opts.catalog, { create: false, photoDir: opts.photos });
       try {
+        if (opts.changes) {
+          const changes = await cat.userChanges();
+          if (opts.json) return io.out(JSON.stringify(changes));
+          for (const c of changes) io.out(`${c.at}\t${c.user}\t${c.action}${c.role ? ` ${c.role}` : ''}\tby ${c.by || '?'}`);
+          return;
+        }
         const list = await cat.users();
         if (opts.json) return io.out(JSON.stringify(list));
         if (!list.length) io.err(`${cat.file}: no users (whaleid users add --name N --role R adds one)`);
@@ -79,14 +87,30 @@ export function registerUsersCommand(program: Command, io: CliIo): void {
   });
 
   defineCommand(users, {
-    name: 'revoke',
-    description: 'revoke a user\'s token: the service answers it with 401 from the next request on',
-    example: 'whaleid users revoke --catalog whales.db --name ann',
-    options: { catalog, photos: common.photos, name },
+    name: 'role',
+    description: 'give a user another role (recorded with who changed it); its token stays the same',
+    example: 'whaleid users role --catalog whales.db --name ann --role read-only',
+    options: { catalog, photos: common.photos, name, role: role(), by },
     run: async (opts) => {
       const cat = await (await import('../../catalog/catalog.js')).openCatalog(opts.catalog, { create: false, photoDir: opts.photos });
       try {
-        const user = await cat.revokeUser(opts.name);
+        const user = await cat.setUserRole(opts.name, opts.role, opts.by);
+        io.out(`user ${user.name}: ${user.role}`);
+      } finally {
+        await cat.close();
+      }
+    },
+  });
+
+  defineCommand(users, {
+    name: 'revoke',
+    description: 'revoke a user\'s token: the service answers it with 401 from the next request on',
+    example: 'whaleid users revoke --catalog whales.db --name ann',
+    options: { catalog, photos: common.photos, name, by },
+    run: async (opts) => {
+      const cat = await (await import('../../catalog/catalog.js')).openCatalog(opts.catalog, { create: false, photoDir: opts.photos });
+      try {
+        const user = await cat.revokeUser(opts.name, opts.by);
         io.out(`user ${user.name}: token revoked at ${user.revokedAt}; its decisions keep its name`);
       } finally {
         await cat.close();
