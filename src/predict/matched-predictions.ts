@@ -14,6 +14,7 @@ import { newIndividualThreshold } from '../infer/threshold.js';
 import { walkPredictions } from '../infer/walk.js';
 import type { KnownPhoto, QueryPhoto } from './identify.js';
 import { WhaleidError } from '../util/errors.js';
+import { groupsByMask } from './scoped-predictions.js';
 
 /** A candidate of `<out>.top.json` with every score behind it. */
 export interface MatchedCandidate {
@@ -136,10 +137,11 @@ export interface MatcherRequest {
  * @param queries - test photos
  * @param siameseScores - the first learned model's scores identify computed
  * @param learnedScores - the other learned models' scores (several models fused)
+ * @param masks - scoped matching (predict --scope): per query, the known photos in its scope
  * @returns predictions, top candidates with every score, and the threshold used
  * @throws {@link WhaleidError} when no threshold can be had, or the matcher needs a fusion the calibration lacks
  */
-export async function applyMatcher(r: MatcherRequest, known: readonly KnownPhoto[], queries: readonly QueryPhoto[], siameseScores: Float32Array, learnedScores: readonly Float32Array[] = []): Promise<{ predictions: Prediction[]; top: { image: string; candidates: MatchedCandidate[] }[]; threshold: number }> {
+export async function applyMatcher(r: MatcherRequest, known: readonly KnownPhoto[], queries: readonly QueryPhoto[], siameseScores: Float32Array, learnedScores: readonly Float32Array[] = [], masks?: readonly Uint8Array[]): Promise<{ predictions: Prediction[]; top: { image: string; candidates: MatchedCandidate[] }[]; threshold: number }> {
   const matcher = matcherOf(r.matcher);
   const sources = { given: r.threshold, newShare: r.newShare, calibration: r.calibration };
   // checked before the keypoints are computed: a matcher with nothing to go by is refused at once
@@ -147,10 +149,37 @@ export async function applyMatcher(r: MatcherRequest, known: readonly KnownPhoto
   if (r.newShare === undefined) newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, sources);
   if (matcher.describes.local) r.onMessage?.(`matcher ${r.matcher}: keypoints of ${known.length + queries.length} photos (cached by content)`);
   const local = matcher.describes.local ? localSideFor(r.cacheDir) : undefined;
-  const first = await predictWithMatcher({ matcher: r.matcher, known, queries, siameseScores, learnedScores, local, fusion: r.calibration?.fusion, topK: r.topK ?? 20, threshold: Infinity });
-  const { threshold } = newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, { ...sources, scores: () => first.scores });
-  const predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(first.scores[qi], first.individuals, threshold) }));
-  return { predictions, top: first.top, threshold };
+  const input = { matcher: r.matcher, local, fusion: r.calibration?.fusion, topK: r.topK ?? 20, threshold: Infinity };
+  // per query: its per-individual scores and the individuals they are of (scoped: its group's)
+  const perQuery: { scores: Float64Array; individuals: string[] }[] = new Array(queries.length);
+  const top: { image: string; candidates: MatchedCandidate[] }[] = new Array(queries.length);
+  // scoped (predict --scope): the queries of one scope matched against its known photos only, one index per scope
+  const groups = masks ? groupsByMask(masks) : [{ queries: queries.map((_, qi) => qi), known: known.map((_, j) => j) }];
+  for (const g of groups) {
+    if (g.known.length === 0) {
+      for (const qi of g.queries) {
+        perQuery[qi] = { scores: new Float64Array(0), individuals: [] };
+        top[qi] = { image: queries[qi].image, candidates: [] };
+      }
+      continue;
+    }
+    const sub = (m: Float32Array): Float32Array => (masks ? subMatrix(m, known.length, g.queries, g.known) : m);
+    const first = await predictWithMatcher({ ...input, known: masks ? g.known.map((j) => known[j]) : known, queries: masks ? g.queries.map((qi) => queries[qi]) : queries, siameseScores: sub(siameseScores), learnedScores: learnedScores.map(sub) });
+    g.queries.forEach((qi, i) => {
+      perQuery[qi] = { scores: first.scores[i], individuals: first.individuals };
+      top[qi] = first.top[i];
+    });
+  }
+  const { threshold } = newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, { ...sources, scores: () => perQuery.map((p) => p.scores) });
+  const predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(perQuery[qi].scores, perQuery[qi].individuals, threshold) }));
+  return { predictions, top, threshold };
+}
+
+/** The rows and columns of a queries x known matrix a scope group keeps. */
+function subMatrix(m: Float32Array, nk: number, rows: readonly number[], cols: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * cols.length);
+  rows.forEach((q, i) => cols.forEach((j, c) => (out[i * cols.length + c] = m[q * nk + j])));
+  return out;
 }
 
 /** Share of predictions answering new_whale first. */

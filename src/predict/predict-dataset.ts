@@ -18,6 +18,7 @@ import { fillMissingBoxes } from '../boxes/box-fallback.js';
 import type { Box } from '../image/affine.js';
 import { applyMatcher, type MatchedCandidate } from './matched-predictions.js';
 import type { Precision } from '../infer/int8-branch.js';
+import { maskIndices, scopeMasks, scopedTop, scopeSummary, type PredictScope } from './scoped-predictions.js';
 
 /** Options of {@link predictDataset}. */
 export interface PredictOptions {
@@ -53,6 +54,8 @@ export interface PredictOptions {
   matcher?: MatcherKind;
   /** The matcher's calibration file (`evaluate-open --matcher` writes it): its threshold, and the fusion a fused matcher needs. */
   matcherCalibration?: string;
+  /** Scoped matching: each test photo matched only against the known photos in its scope (the dataset's photo details). */
+  scope?: PredictScope;
   onMessage?: (line: string) => void;
   onFeatures?: (done: number, total: number) => void;
   onBoxes?: (done: number, total: number) => void;
@@ -131,6 +134,9 @@ async function predictWith(runs: readonly RunModel[], o: PredictOptions, calibra
   }
   const queries: QueryPhoto[] = ds.test.map((p) => ({ image: p.image, file: p.file, duplicateOf: dupIds.get(p.image), ...extrasOf(p.image) }));
   say(`${known.length} known photos of ${new Set(known.map((k) => k.id)).size} individuals, ${queries.length} test photos (${dupIds.size} duplicate a known photo)`);
+  // read and checked before any feature is computed: a bad details file fails at once
+  const scoped = o.scope ? await scopeMasks(o.scope, ds.root, known, queries) : null;
+  if (scoped) say(scopeSummary(scoped));
   say(`features with ${runs.map((r) => r.inference.engine).join('; ')}`);
   const featuresOf = (requests: readonly CropRequest[]): Promise<Float32Array> => run.inference.features(cache, requests, run.crop, o.onFeatures);
   const head = run.inference.head;
@@ -148,18 +154,21 @@ async function predictWith(runs: readonly RunModel[], o: PredictOptions, calibra
       const images = createImageCache({ dir: o.cacheDir, maxSide: decodeSideFor(r.crop.size) });
       learned.push((await identify(known, queries, (q) => r.inference.features(images, q, r.crop, o.onFeatures), r.inference.head, { threshold: Infinity, tta: o.tta, seed: o.seed, topK: 1 })).scores);
     }
-    ({ predictions, top, threshold } = await applyMatcher({ matcher: matcher.kind, calibration, threshold: o.threshold, newShare: o.newShare, topK: o.topK, cacheDir: o.cacheDir, onMessage: say }, known, queries, res.scores, learned));
+    ({ predictions, top, threshold } = await applyMatcher({ matcher: matcher.kind, calibration, threshold: o.threshold, newShare: o.newShare, topK: o.topK, cacheDir: o.cacheDir, onMessage: say }, known, queries, res.scores, learned, scoped?.masks));
   } else {
     // the rule again with the scores at hand: a share of new answers, or a run threshold chosen on too few queries
     const nk = known.length;
-    const rows = queries.map((_, qi) => Float64Array.from(res.scores.subarray(qi * nk, (qi + 1) * nk)));
+    // scoped: each query's row holds only the known photos in its scope
+    const picks = scoped ? scoped.masks.map(maskIndices) : null;
+    const rows = queries.map((_, qi) => (picks ? Float64Array.from(picks[qi], (j) => res.scores[qi * nk + j]) : Float64Array.from(res.scores.subarray(qi * nk, (qi + 1) * nk))));
     const chosen = newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, { ...sources, scores: () => rows });
     if (chosen.note) say(`warning: ${chosen.note}`);
-    if (chosen.threshold !== threshold) {
+    if (chosen.threshold !== threshold || picks) {
       threshold = chosen.threshold;
       const ids = known.map((k) => k.id);
-      predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(rows[qi], ids, threshold) }));
+      predictions = queries.map((q, qi) => ({ image: q.image, ids: walkPredictions(rows[qi], picks ? picks[qi].map((j) => ids[j]) : ids, threshold) }));
     }
+    if (picks) top = scopedTop(res.scores, picks, known, queries, o.topK ?? 20);
   }
   const newFirst = predictions.filter((p) => p.ids[0] === NEW_WHALE).length / Math.max(1, predictions.length);
   const validationNewShare = typeof run.validation?.newWhaleBaseline === 'number' ? run.validation.newWhaleBaseline : null;
