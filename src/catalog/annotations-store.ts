@@ -32,6 +32,11 @@ export interface AnnotationsStore {
    * @throws {@link NotFoundError} when there is no such photo or annotation
    */
   galleryPhoto(galleryId: number): Promise<PhotoRecord>;
+  /**
+   * An annotation by its id alone (a gallery row's: which photo it is in).
+   * @throws {@link NotFoundError} when there is none
+   */
+  annotationById(annotationId: number): Promise<AnnotationRecord>;
 }
 
 /** An annotation as checked, ready to insert. */
@@ -146,6 +151,11 @@ export function createAnnotations(db: CatalogDb, individuals: Individuals): Anno
       await photoSize(photoId);
       const r = await db.q().selectFrom('annotations').selectAll().where('id', '=', annotationId).where('photo_id', '=', photoId).executeTakeFirst();
       if (!r) throw new NotFoundError(`photo ${photoId} has no annotation ${annotationId}`);
+      return recordOf(r);
+    },
+    async annotationById(annotationId) {
+      const r = await db.q().selectFrom('annotations').selectAll().where('id', '=', annotationId).executeTakeFirst();
+      if (!r) throw new NotFoundError(`annotation ${annotationId} not found`);
       return recordOf(r);
     },
     async galleryPhoto(galleryId) {

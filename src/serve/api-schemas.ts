@@ -36,6 +36,7 @@ const decision = {
   properties: {
     id: { type: 'integer' }, photoId: nullable('integer'), action: { type: 'string', enum: ['import', 'confirm', 'new-individual', 'skip', 'merge', 'undo'] }, individualId: nullable('integer'), otherIndividualId: nullable('integer'),
     score: nullable('number'), modelVersion: nullable('string'), decidedBy: { type: 'string' }, decidedAt: { type: 'string' }, undoes: nullable('integer'),
+    annotationId: { ...nullable('integer'), description: 'the annotation decided about (the photo\'s first for the photo\'s own decisions; null for merges)' },
   },
 };
 
@@ -44,6 +45,7 @@ const identification = {
   nullable: true,
   properties: {
     photoId: { type: 'integer' }, modelVersion: { type: 'string' },
+    annotationId: { type: 'integer', description: 'the annotation identified, when one was asked for (GET /api/photos/{id}/annotations/{aid}/candidates)' },
     matcher: { type: 'string', enum: [...MATCHER_KINDS], description: 'the matcher that ranked the candidates (whaleid serve --matcher): its score is each candidate\'s `score`, the threshold is on it' },
     threshold: { type: 'number', description: 'the new-individual threshold on the matcher\'s score' }, suggestion: { type: 'string', enum: ['match', 'new'] },
     compared: { type: 'integer', description: 'catalog photos compared: those in the scope' },
@@ -68,7 +70,7 @@ const identification = {
           local: { type: 'number', description: 'local features (local and fused matchers): LNBNN weight of the query keypoints one affine map verifies against the individual\'s photos; 0 when none verified' },
           inliers: { type: 'integer', description: 'local features (local and fused matchers): keypoints of the individual\'s best verified photo that agree with the query' },
           fused: { type: 'number', description: 'fused matcher: the calibrated probability that this is the query\'s individual, from the Siamese and local scores' },
-          photos: { type: 'array', items: { type: 'object', properties: { photoId: { type: 'integer' }, score: { type: 'number', description: 'the Siamese score of this photo' } } } },
+          photos: { type: 'array', items: { type: 'object', properties: { photoId: { type: 'integer' }, score: { type: 'number', description: 'the Siamese score of this photo' }, annotationId: { type: 'integer', description: 'present when the match is a further annotation of the photo (not its first): that annotation' } } } },
         },
       },
     },

@@ -22,6 +22,7 @@ import { createLocalGallery, type GalleryPhoto, type LocalGallery } from './loca
 import type { Precision } from '../infer/int8-branch.js';
 import { isOpenScope, type MatchScope, type ScopeRequest } from '../data/match-scope.js';
 import { photoScope } from '../catalog/photo-scope.js';
+import { annotationGalleryId, annotationOfGalleryId } from '../catalog/gallery-ids.js';
 
 /** One proposed individual for a query photo. */
 export interface IndividualCandidate {
@@ -41,9 +42,10 @@ export interface IndividualCandidate {
   fused?: number;
   /**
    * Its best-matching photos, best first (at most `photosPerCandidate`), each with its Siamese
-   * score; with the local matcher its best verified photo comes first.
+   * score; with the local matcher its best verified photo comes first. `annotationId`: the
+   * photo's further annotation (not its first) that matched.
    */
-  photos: { photoId: number; score: number }[];
+  photos: { photoId: number; score: number; annotationId?: number }[];
 }
 
 /** The answer for one query photo. */
@@ -61,6 +63,8 @@ export interface Identification {
   compared: number;
   /** The scope the candidates were drawn from (match-scope.ts): the query's species and viewpoint, and what was asked. */
   scope: MatchScope;
+  /** The annotation identified, when one was asked for (`identify(photoId, { annotation })`). */
+  annotationId?: number;
 }
 
 /** Matches photos against a catalog with a trained run. */
@@ -87,7 +91,7 @@ export interface Identifier {
    * with `queued`, a {@link FeaturesPendingError} until a worker has extracted them). `decoded`:
    * the photo decoded already (an upload's one decode), so computing its features decodes nothing.
    */
-  identify(photoId: number, options?: { k?: number; photosPerCandidate?: number; decoded?: DecodedPhoto; scope?: ScopeRequest }): Promise<Identification>;
+  identify(photoId: number, options?: { k?: number; photosPerCandidate?: number; decoded?: DecodedPhoto; scope?: ScopeRequest; annotation?: number }): Promise<Identification>;
   /** Sharded scoring: live workers and how queries were scored (null without `scoring`). */
   scoringStats(): (ShardStats & { workers: number; local: number }) | null;
   close(): Promise<void>;
@@ -203,7 +207,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
     const before = local.described;
     for (let i = 0; i < all.length; i += 256) {
       const batch: PhotoRecord[] = [];
-      for (const r of all.slice(i, i + 256)) batch.push(await catalog.photo(r.photoId));
+      for (const r of all.slice(i, i + 256)) batch.push(await catalog.galleryPhoto(r.photoId));
       await local.featuresOf(batch, onProgress);
     }
     return Math.max(computed, local.described - before);
@@ -222,17 +226,22 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       const k = o.k ?? 5;
       const per = o.photosPerCandidate ?? 3;
       const photo = await catalog.photo(photoId);
+      // one animal of the photo: its first annotation is the photo; a further one is cropped from its
+      // own box and is its own gallery row (gallery-ids.ts), the only row it is not a candidate to:
+      // the photo's other animals stay candidates (another individual of the same photo may well be in the catalog)
+      const note = o.annotation === undefined ? undefined : await catalog.annotation(photoId, o.annotation);
+      const query = note && note.ordinal > 0 ? await catalog.galleryPhoto(annotationGalleryId(note.id)) : photo;
       // scoped matching: the same species, a compatible viewpoint, and what was asked (refused before any feature is computed)
-      const scope = await photoScope(catalog, photo, o.scope ?? {});
+      const scope = await photoScope(catalog, photo, o.scope ?? {}, note);
       const allowed = isOpenScope(scope) ? undefined : await catalog.inScope(scope);
       // the upload's decode is at the first model's reduction: the others decode for themselves
       const queries: Float32Array[] = [];
-      for (const [k, l] of learned.entries()) queries.push(await l.featuresOf(photo, k === 0 ? o.decoded : undefined));
+      for (const [k, l] of learned.entries()) queries.push(await l.featuresOf(query, k === 0 && query === photo ? o.decoded : undefined));
       const [q] = queries;
       const g = await gallery.current(() => sync());
       const n = g.scored.rows.length;
       // a catalog photo is not its own candidate
-      const rank = { k, photosPerCandidate: per, excludePhotoId: photoId, ...(allowed ? { allowed } : {}) };
+      const rank = { k, photosPerCandidate: per, excludePhotoId: query.id, ...(allowed ? { allowed } : {}) };
       let top: Omit<IndividualCandidate, 'name'>[];
       if (!ranksHere) {
         // a large gallery: its index's shortlist, scored here; else the workers' shards when they answer, else the whole gallery here
@@ -248,17 +257,17 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       } else {
         scoredHere++;
         const galleries = [g.scored, ...g.others];
-        top = (await rankHere(matcher, calibration, local, photo, galleries, galleries.map((gal, k) => gal.score(queries[k])), allowed)).sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
+        top = (await rankHere(matcher, calibration, local, query, galleries, galleries.map((gal, k) => gal.score(queries[k])), allowed)).sort((a, b) => b.score - a.score || a.individualId - b.individualId).slice(0, k);
       }
       const candidates = [];
-      for (const c of top) candidates.push({ ...c, photos: c.photos.slice(0, per), name: (await catalog.individual(c.individualId)).name });
+      for (const c of top) candidates.push({ ...c, photos: await shownPhotos(catalog, c.photos.slice(0, per)), name: (await catalog.individual(c.individualId)).name });
       const suggestion = candidates.length && candidates[0].score >= limit ? 'match' : 'new';
       let compared = n;
       if (allowed) {
         compared = 0;
         for (const id of g.scored.photoIds) if (allowed.has(id)) compared++;
       }
-      return { photoId, modelVersion, matcher: matcher.kind, threshold: limit, suggestion, candidates, compared, scope };
+      return { photoId, modelVersion, matcher: matcher.kind, threshold: limit, suggestion, candidates, compared, scope, ...(note ? { annotationId: note.id } : {}) };
     },
     scoringStats: () => (shards ? { ...shards.stats, workers: shards.liveWorkers().length, local: scoredHere } : null),
     async close() {
@@ -267,6 +276,19 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       for (const r of runs) await r.inference.dispose();
     },
   };
+}
+
+/**
+ * Gallery rows' photos as a client shows them: a further annotation's gallery id (gallery-ids.ts)
+ * becomes its photo's id, with the annotation's.
+ */
+async function shownPhotos(catalog: Catalog, photos: readonly { photoId: number; score: number }[]): Promise<{ photoId: number; score: number; annotationId?: number }[]> {
+  const out = [];
+  for (const p of photos) {
+    const annotationId = annotationOfGalleryId(p.photoId);
+    out.push(annotationId === null ? p : { ...p, photoId: (await catalog.annotationById(annotationId)).photoId, annotationId });
+  }
+  return out;
 }
 
 /** The learned features of catalog photos: held in memory, read from the catalog, or computed here. */
@@ -302,7 +324,8 @@ function learnedFeatures(catalog: Catalog, run: RunModel, options: Pick<Identifi
       if (!cache.get(row)) await cache.load([row]);
       const held = cache.get(row);
       if (held) return held;
-      if (options.queued) throw new FeaturesPendingError(`photo ${photo.id}: being processed (its features are not extracted yet; its candidates come when a worker has them)`);
+      // workers extract photos' features; a further annotation's (asked for by id) are computed here
+      if (options.queued && annotationOfGalleryId(photo.id) === null) throw new FeaturesPendingError(`photo ${photo.id}: being processed (its features are not extracted yet; its candidates come when a worker has them)`);
       await compute([photo], undefined, decoded);
       return cache.get(row)!;
     },
@@ -310,7 +333,7 @@ function learnedFeatures(catalog: Catalog, run: RunModel, options: Pick<Identifi
       const absent = await cache.load(await catalog.gallery());
       if (options.queued) return 0;
       const missing: PhotoRecord[] = [];
-      for (const r of absent) missing.push(await catalog.photo(r.photoId));
+      for (const r of absent) missing.push(await catalog.galleryPhoto(r.photoId));
       for (let i = 0; i < missing.length; i += 256) await compute(missing.slice(i, i + 256), onProgress && ((d) => onProgress(i + d, missing.length)));
       return missing.length;
     },

@@ -100,7 +100,7 @@ export function createLocalGallery(catalog: Catalog, options: LocalGalleryOption
     const fresh = rows.filter((r) => !slotOf.has(keyOf(r.photoId, r.boxKey)));
     if (!fresh.length && index) return;
     const photos: PhotoRecord[] = [];
-    for (const r of fresh) photos.push(await catalog.photo(r.photoId));
+    for (const r of fresh) photos.push(await catalog.galleryPhoto(r.photoId)); // a further annotation's row: its own box (gallery-ids.ts)
     const features = await featuresOf(photos);
     photos.forEach((p, i) => {
       slotOf.set(keyOf(p.id, boxKey(p.box)), slotFeatures.length);

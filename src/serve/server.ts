@@ -14,6 +14,7 @@ import { registerIndividualRoutes } from './routes-individuals.js';
 import { registerSightingRoutes } from './routes-sightings.js';
 import { registerMatchRoutes } from './routes-matches.js';
 import { registerUserRoutes } from './routes-users.js';
+import { registerAnnotationRoutes } from './routes-annotations.js';
 import { handleErrors, HttpError, internalErrorLog } from './http-error.js';
 import { createServiceContext } from './service-context.js';
 import { checkAccess, checkHost, createTokenAttempts, type TokenAttemptLimit } from './service-guards.js';
@@ -114,6 +115,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   registerSightingRoutes(app, ctx);
   registerMatchRoutes(app, ctx);
   registerUserRoutes(app, ctx);
+  registerAnnotationRoutes(app, ctx);
 
   for (const [route, file] of Object.entries(WEB_FILES)) {
     app.get(route, { schema: { hide: true } }, async (_req, reply) => {

@@ -146,6 +146,16 @@ const CASES: Case[] = [
   ['POST', '/api/photos', 'hello', 400, /^malformed multipart\/form-data body .*; nothing was stored$/, { 'content-type': 'multipart/form-data' }],
   ['POST', '/api/photos', new Uint8Array(Buffer.from('--XyZ\r\nContent-Disposition: form-data; name="photo"; filename="cut.jpg"\r\n\r\nabc')), 400, /^malformed multipart\/form-data body/, { 'content-type': FORM }],
   ['POST', '/api/photos', form((f) => { file(f, 'notes.txt', new TextEncoder().encode('not a photo')); file(f, 'empty.jpg', new Uint8Array(0)); }), 400, /^notes\.txt: not an image .* · empty\.jpg: empty file/],
+  // annotations (issue 31 item 1): a photo's animals, a decision about one, its candidates
+  ['GET', `/api/photos/${NONE}/annotations`, undefined, 404, /^photo 999999 not found$/],
+  ['GET', '/api/photos/1/annotations?all=1', undefined, 400, /^querystring\/all: unknown field/],
+  ['POST', '/api/photos/1/annotations/1/decision', {}, 400, /^body\/action: required$/],
+  ['POST', '/api/photos/1/annotations/1/decision', { action: 'merge' }, 400, /^body\/action must be equal to one of the allowed values \(received "merge"\)$/],
+  ['POST', '/api/photos/1/annotations/1/decision', { action: 'confirm' }, 400, /^body\/individualId: required for action confirm \(the individual the annotation shows\)$/],
+  ['POST', '/api/photos/1/annotations/1/decision', { action: 'skip', name: 'Salt' }, 400, /^body\/name: not a field of action skip \(it takes no other field\)$/],
+  ['POST', (i) => `/api/photos/${i.pending}/annotations/${NONE}/decision`, { action: 'skip' }, 404, /^photo \d+ has no annotation 999999$/],
+  ['GET', '/api/photos/1/annotations/0/candidates', undefined, 400, /^params\/aid must be >= 1 \(received 0\)$/],
+  ['GET', '/api/photos/1/annotations/1/candidates?k=0', undefined, 400, /^querystring\/k must be >= 1 \(received 0\)$/],
 ];
 
 describe('bad input through every endpoint: status, one clear line, catalog byte-identical', () => {
@@ -171,7 +181,7 @@ describe('bad input through every endpoint: status, one clear line, catalog byte
 
   it('covers every endpoint', async () => {
     const doc = (await (await fetch(`${svc.url}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-    const covered = new Set(CASES.map(([method, p]) => `${method} ${(typeof p === 'string' ? p : p({ pending: 1, identified: 1, individual: 1, other: 1, merged: 1, otherName: '' })).split('?')[0].replace(/\/(\d+|abc|1\.5)(?=\/|$)/g, '/{id}')}`));
+    const covered = new Set(CASES.map(([method, p]) => `${method} ${(typeof p === 'string' ? p : p({ pending: 1, identified: 1, individual: 1, other: 1, merged: 1, otherName: '' })).split('?')[0].replace(/\/(\d+|abc|1\.5)(?=\/|$)/g, '/{id}').replace('/annotations/{id}', '/annotations/{aid}')}`));
     const routes = Object.entries(doc.paths).flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${p}`));
     expect(routes.filter((r) => !covered.has(r) && !['GET /api/health'].includes(r))).toEqual([]);
   });
