@@ -7,8 +7,56 @@ import { openCompare } from './compare.js';
 import { correspondencePanel } from './matches.js';
 
 
-/** The keys of the review screen (set while it is shown). */
-export const review = { keyHandler: null, lastDecided: null };
+/**
+ * The keys of the review screen (set while it is shown), and the scope of the candidates the
+ * reviewer asked for (querystring fields of /api/photos/{id}/candidates: kept while the page is
+ * open, so the next photos are matched within it too; {}: the photo's species and a compatible viewpoint).
+ */
+export const review = { keyHandler: null, lastDecided: null, scope: {} };
+
+/** The asked scope as querystring fields to append. */
+function scopeQuery() {
+  return Object.entries(review.scope).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join('');
+}
+
+/**
+ * The scope the candidates were drawn from (what the service applied: the photo's species and a
+ * compatible viewpoint, and what was asked), and a small form to change it; the candidates reload.
+ */
+function scopeBlock(ident, photo, rerender) {
+  const s = ident.scope;
+  const any = (v) => v ?? h('span', { class: 'muted' }, 'any');
+  const shown = h('dl', { class: 'details scope', 'data-testid': 'scope' },
+    h('dt', {}, 'Species'), h('dd', { 'data-testid': 'scope-species' }, s ? (s.species ?? h('span', { class: 'muted' }, 'any (unknown for this photo)')) : '?'),
+    h('dt', {}, 'Viewpoint'), h('dd', { 'data-testid': 'scope-viewpoint' }, s ? any(s.viewpoint && `compatible with ${s.viewpoint}`) : '?'),
+    h('dt', {}, 'Location'), h('dd', { 'data-testid': 'scope-location' }, s ? any(s.location) : '?'),
+    h('dt', {}, 'Radius'), h('dd', { 'data-testid': 'scope-radius' }, s ? any(s.near && `${s.near.km} km around ${where(s.near.latitude, s.near.longitude)}`) : '?'),
+    h('dt', {}, 'Dates'), h('dd', { 'data-testid': 'scope-dates' }, s ? any((s.from || s.to) && `${s.from ?? '…'} to ${s.to ?? '…'}`) : '?'));
+  const a = review.scope;
+  const input = (name, attrs) => h('input', { name, value: a[name] ?? '', 'data-testid': `scope-${name}-input`, ...attrs });
+  const viewpoint = h('select', { name: 'viewpoint', 'data-testid': 'scope-viewpoint-input' },
+    h('option', { value: 'compatible', selected: a.viewpoint !== 'any' }, 'compatible viewpoints'), h('option', { value: 'any', selected: a.viewpoint === 'any' }, 'every viewpoint'));
+  const fields = [
+    input('species', { placeholder: "the photo's own", size: 16, title: 'the species to match when this photo\'s is unknown (a known species is never matched against another)' }),
+    viewpoint,
+    input('location', { placeholder: photo.location ?? 'location id', size: 12, title: 'candidates taken at this location id only' }),
+    input('km', { type: 'number', min: '0', step: 'any', placeholder: 'km', size: 5, title: "candidates within this many km of the photo's position" }),
+    input('days', { type: 'number', min: '0', step: '1', placeholder: '± days', size: 5, title: "candidates taken within this many days of the photo's date" }),
+    input('from', { type: 'date', title: 'candidates taken on or after this day' }), input('to', { type: 'date', title: 'candidates taken on or before this day' }),
+  ];
+  const apply = (e) => {
+    e.preventDefault();
+    review.scope = {};
+    for (const f of fields) if (f.value.trim() !== '' && !(f.name === 'viewpoint' && f.value === 'compatible')) review.scope[f.name] = f.value.trim();
+    rerender();
+  };
+  const clear = () => { review.scope = {}; rerender(); };
+  return h('section', {}, h('h3', {}, 'Candidates from'), shown,
+    h('form', { class: 'scope-form', onsubmit: apply, 'data-testid': 'scope-form' },
+      fields.map((f, i) => h('label', {}, h('span', { class: 'muted' }, ['species', 'viewpoint', 'location', 'within km', '± days', 'from', 'to'][i]), f)),
+      h('button', { type: 'submit', class: 'primary', 'data-testid': 'scope-apply' }, 'Apply'),
+      h('button', { type: 'button', onclick: clear, 'data-testid': 'scope-clear' }, 'Clear')));
+}
 
 /** Undoes the decision this page took last; the photo is shown again for review. */
 export async function undoLast() {
@@ -124,7 +172,7 @@ export async function showReview(photoId) {
   const screen = beginScreen();
   const rerender = () => go(`#/review/${photoId}`);
   const [photo, ident, decisions] = await Promise.all([
-    api('GET', `/api/photos/${photoId}`), api('GET', `/api/photos/${photoId}/candidates?k=5`).catch((e) => ({ error: e.message })), api('GET', `/api/photos/${photoId}/decisions`),
+    api('GET', `/api/photos/${photoId}`), api('GET', `/api/photos/${photoId}/candidates?k=5${scopeQuery()}`).catch((e) => ({ error: e.message })), api('GET', `/api/photos/${photoId}/decisions`),
   ]);
   const candidates = ident.candidates ?? [];
   // a photo whose features a worker has not extracted yet: shown as such, looked at again shortly
@@ -185,7 +233,8 @@ export async function showReview(photoId) {
       status,
       ident.error ? h('p', { class: 'suggest-new', 'data-testid': processing ? 'processing' : 'candidates-error' }, ident.error) : h('p', { class: ident.suggestion === 'new' ? 'suggest-new' : 'muted', 'data-testid': 'suggestion' },
         ident.suggestion === 'new' ? `No candidate reaches the threshold (match score ${score(threshold)}): probably a new individual.` : `The best match is above the threshold (match score ${score(threshold)}).`,
-        ` Compared with ${ident.compared} catalog photos. A match score is the model's measure of likeness, not a probability.`),
+        ` Compared with ${ident.compared} catalog photos in scope. A match score is the model's measure of likeness, not a probability.`),
+      scopeBlock(ident, photo, rerender),
       h('div', { class: 'actions' },
         h('button', { class: 'new', 'data-testid': 'new-individual', onclick: newIndividual }, 'New individual ', h('kbd', {}, 'N')),
         h('button', { 'data-testid': 'skip', onclick: skip }, 'Skip ', h('kbd', {}, 'S')),

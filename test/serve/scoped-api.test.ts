@@ -1,27 +1,12 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import sharp from 'sharp';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { BACKENDS, onBackend, type TestBackend } from '../helpers/backends.js';
-import { readBoxes } from '../../src/image/boxes.js';
+import { addScopedGallery } from '../helpers/scoped-gallery.js';
 import { FUSION_FEATURES } from '../../src/infer/fusion/fusion-model.js';
 import type { IdentifierOptions } from '../../src/serve/identifier.js';
 
-// scoped matching through the API, on SQLite and PostgreSQL: copies of one whale's photos filed
-// under individuals of another species, another viewpoint, far away, long ago or elsewhere would
-// all be its best candidates; the scope decides which are proposed
-const HUMPBACK = 'Megaptera novaeangliae';
-const copies = [
-  { name: 'S-orca', species: 'Orcinus orca', viewpoint: 'left', location: 'bay', latitude: 64.01, longitude: -22, takenOn: '2019-07-05' },
-  { name: 'S-right', species: HUMPBACK, viewpoint: 'right', location: 'bay', latitude: 64.01, longitude: -22, takenOn: '2019-07-05' },
-  { name: 'S-backleft', species: 'megaptera_novaeangliae', viewpoint: 'backleft', location: 'bay', latitude: 64.02, longitude: -22.01, takenOn: '2019-07-06' },
-  { name: 'S-far', species: HUMPBACK, viewpoint: 'left', location: 'bay', latitude: 66, longitude: -18, takenOn: '2019-07-05' },
-  { name: 'S-old', species: HUMPBACK, viewpoint: 'left', location: 'bay', latitude: 64, longitude: -22.1, takenOn: '2001-07-05' },
-  { name: 'S-fjord', species: HUMPBACK, viewpoint: 'frontleft', location: 'fjord', latitude: 64.1, longitude: -22, takenOn: '2019-06-20' },
-  { name: 'S-unknown', species: '', viewpoint: 'left', location: 'bay', latitude: 64, longitude: -22, takenOn: '2019-07-04' },
-];
-
+// scoped matching through the API, on SQLite and PostgreSQL, over copies of one whale's photo
+// filed as other species, viewpoints, places and dates (test/helpers/scoped-gallery.ts)
 /** A fused matcher's calibration as `evaluate-open --matcher fused` writes it (as in matcher-api.test.ts). */
 const FUSED: Pick<IdentifierOptions, 'matcher' | 'calibration'> = {
   matcher: 'fused',
@@ -47,18 +32,7 @@ for (const { backend, matcher } of variants) {
 
     beforeAll(async () => {
       svc = await startTestService({}, backend, matcher);
-      const [image] = [...svc.labels.entries()].find(([, id]) => id !== 'new_whale')!;
-      const b = (await readBoxes(path.join(svc.data, 'bounding_boxes.csv'))).get(image)!;
-      const box = { x: b.x0, y: b.y0, w: b.x1 - b.x0, h: b.y1 - b.y0 };
-      const original = readFileSync(path.join(svc.data, 'train', image));
-      // other bytes of the same picture for each copy
-      const copy = (quality: number): Promise<Buffer> => sharp(original).jpeg({ quality }).toBuffer();
-      for (const [i, c] of copies.entries()) {
-        await svc.catalog.addPhoto(await copy(60 + i), { originalName: `${c.name}.jpg`, location: c.location, latitude: c.latitude, longitude: c.longitude, takenOn: c.takenOn, annotations: [{ box, species: c.species, viewpoint: c.viewpoint, individualName: c.name }] });
-      }
-      const q = await svc.catalog.addPhoto(await copy(90), { originalName: 'query.jpg', location: 'bay', latitude: 64, longitude: -22, takenOn: '2019-07-04', annotations: [{ box, species: HUMPBACK, viewpoint: 'Left' }] });
-      query = q.photo.id;
-      unknownQuery = (await svc.catalog.addPhoto(await copy(91), { originalName: 'unknown.jpg', annotations: [{ box }] })).photo.id;
+      ({ query, unknownQuery } = await addScopedGallery(svc));
     }, 240_000);
 
     it('a photo of a known species gets candidates of its species and a compatible viewpoint only', async () => {
