@@ -4,7 +4,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { loadUsableDataset } from '../../src/data/dataset.js';
 import { createImageCache } from '../../src/image/image-cache.js';
 import { openRunInference } from '../../src/infer/run-inference.js';
@@ -13,6 +12,7 @@ import { decodeOnnxModel } from '../../src/model/onnx/onnx-proto.js';
 import { startTraining } from '../../src/train/trainer.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from '../helpers/fixtures.js';
 
 const dir = tmpDir();
 const catalog = path.join(dir, 'catalog');
@@ -33,7 +33,7 @@ const predict = (runDir: string, out: string, ...more: string[]) => runCli('pred
 describe('int8 inference (whaleid quantize, --precision int8)', () => {
   beforeAll(async () => {
     await initEngine({ backend: 'wasm' });
-    await generateSynthCatalog({ out: catalog, individuals: 12, photosPerIndividual: 4, seed: 5 });
+    await copyFixture('synth-12x4-s5', catalog);
     // the small preset: its convs after the stem have 16+ input channels, which are quantized
     await startTraining(run, { data: catalog, inputSize: 64, schedule, batchSize: 16, valShare: 0.25, cacheDir: cache, preset: 'small', seed: 3 });
     cpSync(run, path.join(dir, 'float-only'), { recursive: true });

@@ -8,7 +8,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { loadDataset } from '../../src/data/dataset.js';
 import { embeddingInputBuffer, type Preprocessing } from '../../src/image/embedding-input.js';
 import { loadPhotoExtras } from '../../src/image/photo-extras.js';
@@ -16,6 +15,7 @@ import { openTorchScriptEmbedder } from '../../src/model/native/native-backbone.
 import { openRunInference } from '../../src/infer/run-inference.js';
 import { loadNativeAddon } from '../../src/model/native/native-addon.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from '../helpers/fixtures.js';
 
 const native = loadNativeAddon();
 /** The first Python that imports torch (pyenv's python3 may not see Debian's python3-torch). */
@@ -50,7 +50,7 @@ const log = (run: string): string[] => readFileSync(path.join(run, 'log.jsonl'),
 describe.skipIf(why !== null)('whaleid train --backbone FILE.pt (TorchScript, sub-center ArcFace, native engine)', () => {
   const whole = path.join(dir, 'whole');
   beforeAll(async () => {
-    await generateSynthCatalog({ out: catalog, individuals: 12, photosPerIndividual: 4, seed: 5 });
+    await copyFixture('synth-12x4-s5', catalog);
     const made = spawnSync(python!, [path.resolve('scripts/torchscript-backbone.py'), backbone, '--seed', '1'], { encoding: 'utf8' });
     expect(made.status, made.stderr).toBe(0);
     writeFileSync(cli, `import { main } from ${JSON.stringify(path.resolve('src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);

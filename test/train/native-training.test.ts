@@ -11,11 +11,11 @@ import { createNativeTrainingEngine } from '../../src/model/native/native-traini
 import { resolveNativeChoice } from '../../src/model/training-engines.js';
 import { createWasmTrainingEngine } from '../../src/model/tfjs/wasm-training-engine.js';
 import { readAdamState } from '../../src/model/network/siamese-state.js';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { resumeTraining, startTraining } from '../../src/train/trainer.js';
 import { relError } from '../helpers/numeric.js';
 import { parityBatch, parityModel } from '../helpers/siamese-gradients.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { copyFixture } from '../helpers/fixtures.js';
 
 const native = loadNativeAddon();
 if (!native.available) console.log(`native training tests skipped: ${native.reason}`);
@@ -32,7 +32,7 @@ describe.skipIf(!native.available)('training on the native engine', () => {
   const catalog = path.join(dir, 'catalog');
   const config = { data: catalog, preset: 'tiny' as const, inputSize: 64, schedule, batchSize: 16, valShare: 0.3, seed: 4 };
   beforeAll(async () => {
-    await generateSynthCatalog({ out: catalog, individuals: 10, photosPerIndividual: 4, seed: 11 });
+    await copyFixture('synth-10x4-s11', catalog);
   });
   afterAll(async () => {
     await initEngine({ backend: 'wasm' });
