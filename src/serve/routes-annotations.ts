@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { AnnotationDecision } from '../catalog/decisions-store.js';
+import { annotationGalleryId } from '../catalog/gallery-ids.js';
+import { DEFAULT_CROP } from '../image/crop.js';
+import { cropJpeg } from './crop-image.js';
 import { HttpError } from './http-error.js';
 import { FeaturesPendingError } from './identifier.js';
 import { schemas, scopeQuery } from './api-schemas.js';
@@ -58,8 +61,8 @@ function decisionOf(b: { action: AnnotationDecision['action']; individualId?: nu
 }
 
 /**
- * Registers the annotation routes: a photo's annotations (each animal in it), a decision about
- * one of them (confirm, new individual, skip, undo: its first is the photo, as the photo's own
+ * Registers the annotation routes: a photo's annotations (each animal in it), the review crop of
+ * one, a decision about one of them (confirm, new individual, skip, undo: its first is the photo, as the photo's own
  * decision routes), and the candidates for one of them (its own box's crop ranked against the
  * gallery, which holds every annotation with an individual). Decisions need a reviewer
  * (checkAccess, service-guards.ts); reads are open as the other reads.
@@ -77,6 +80,17 @@ export function registerAnnotationRoutes(app: FastifyInstance, ctx: ServiceConte
   api.get('/api/photos/:id/annotations', {
     schema: { summary: 'The animals in a photo: its annotations, first one first', params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] } as const, response: { 200: { type: 'array', items: annotation } } },
   }, async (req) => catalog.annotations(req.params.id));
+
+  api.get('/api/photos/:id/annotations/:aid/crop.jpg', {
+    schema: { summary: 'The review crop of one animal of a photo: its box (turned by its theta) with the model\'s margin and aspect, as the model crops it', params: annotationParams, querystring: { type: 'object', properties: { width: { type: 'integer', minimum: 16, maximum: 1024, default: 384 } }, additionalProperties: false } as const },
+  }, async (req, reply) => {
+    const a = await catalog.annotation(req.params.id, req.params.aid);
+    // the first annotation is the photo (its box, as the model crops it); a further one its own box and rotation
+    const p = a.ordinal === 0 ? await catalog.photo(a.photoId) : await catalog.galleryPhoto(annotationGalleryId(a.id));
+    const crop = ctx.identifier?.crop ?? DEFAULT_CROP;
+    const jpg = await cropJpeg(catalog.photoFile(p), p, req.query.width, { margin: crop.margin ?? DEFAULT_CROP.margin, aspect: crop.aspect ?? DEFAULT_CROP.aspect });
+    return reply.type('image/jpeg').header('cache-control', 'no-cache').send(jpg);
+  });
 
   api.post('/api/photos/:id/annotations/:aid/decision', {
     schema: {

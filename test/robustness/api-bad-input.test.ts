@@ -156,6 +156,8 @@ const CASES: Case[] = [
   ['POST', (i) => `/api/photos/${i.pending}/annotations/${NONE}/decision`, { action: 'skip' }, 404, /^photo \d+ has no annotation 999999$/],
   ['GET', '/api/photos/1/annotations/0/candidates', undefined, 400, /^params\/aid must be >= 1 \(received 0\)$/],
   ['GET', '/api/photos/1/annotations/1/candidates?k=0', undefined, 400, /^querystring\/k must be >= 1 \(received 0\)$/],
+  ['GET', '/api/photos/1/annotations/1/crop.jpg?width=8', undefined, 400, /^querystring\/width must be >= 16 \(received 8\)$/],
+  ['GET', `/api/photos/1/annotations/${NONE}/crop.jpg`, undefined, 404, /^photo 1 has no annotation 999999$/],
 ];
 
 describe('bad input through every endpoint: status, one clear line, catalog byte-identical', () => {

@@ -60,6 +60,14 @@ for (const backend of BACKENDS) {
       expect(list.status).toBe(200);
       expect(list.body.map((a: Body) => [a.ordinal, a.viewpoint, a.individualId !== null])).toEqual([[0, 'fluke', true], [1, 'fluke', false]]);
       const second = list.body[1].id;
+      // each animal's review crop: its own box
+      const crops = await Promise.all([`/api/photos/${pair}/crop.jpg`, `/api/photos/${pair}/annotations/${list.body[0].id}/crop.jpg`, `/api/photos/${pair}/annotations/${second}/crop.jpg`].map(async (u) => {
+        const res = await fetch(`${svc.url}${u}`);
+        expect([res.status, res.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+        return Buffer.from(await res.arrayBuffer());
+      }));
+      expect(crops[1].equals(crops[0])).toBe(true);
+      expect(crops[2].equals(crops[0])).toBe(false);
       // its candidates: its own individual first (its picture is in the gallery), and the photo's other whale is no stand-in for it
       const found = await call('GET', `/api/photos/${pair}/annotations/${second}/candidates?k=3`);
       expect(found.status, JSON.stringify(found.body)).toBe(200);
