@@ -34,6 +34,24 @@ export class UserExistsError extends WhaleidError {
   }
 }
 
+/**
+ * A role change or revocation would leave the catalog with no valid admin account: nobody could
+ * manage the accounts over the API of a service without a single `--token` (the service answers
+ * 409; `whaleid users role|revoke --force` does it anyway).
+ */
+export class LastAdminError extends WhaleidError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LastAdminError';
+  }
+}
+
+/** How a role change or revocation treats the catalog's last valid admin. */
+export interface LastAdminOptions {
+  /** true: change the last valid admin too, leaving the catalog without one (default false: {@link LastAdminError}). */
+  force?: boolean;
+}
+
 /** The accounts of the service over this catalog (migration 5; their changes, migration 7). */
 export interface UsersStore {
   /**
@@ -46,14 +64,16 @@ export interface UsersStore {
   users(): Promise<UserRecord[]>;
   /**
    * Gives a user another role (the same role: nothing changes, nothing is recorded).
-   * @throws {@link NotFoundError} for an unknown user, {@link WhaleidError} for a bad role or a revoked user
+   * @throws {@link NotFoundError} for an unknown user, {@link WhaleidError} for a bad role or a revoked user,
+   * {@link LastAdminError} for the last valid admin made reviewer or read-only (unless `options.force`)
    */
-  setUserRole(key: UserKey, role: UserRole, by: string): Promise<UserRecord>;
+  setUserRole(key: UserKey, role: UserRole, by: string, options?: LastAdminOptions): Promise<UserRecord>;
   /**
    * Revokes a user's token: requests with it get 401 from then on (the service looks each one up).
-   * @throws {@link NotFoundError} for an unknown user, {@link WhaleidError} for one already revoked
+   * @throws {@link NotFoundError} for an unknown user, {@link WhaleidError} for one already revoked,
+   * {@link LastAdminError} for the last valid admin (unless `options.force`)
    */
-  revokeUser(key: UserKey, by: string): Promise<UserRecord>;
+  revokeUser(key: UserKey, by: string, options?: LastAdminOptions): Promise<UserRecord>;
   /** Every change of every account, oldest first (empty on a catalog before migration 7 opened read-only). */
   userChanges(): Promise<UserChange[]>;
   /** The user a bearer token belongs to (revoked ones too: the caller says so), or null. */
@@ -135,6 +155,14 @@ export function createUsers(db: CatalogDb): UsersStore {
   };
   const record = (userId: number, action: UserChange['action'], role: UserRole | null, by: string) =>
     db.q().insertInto('user_changes').values({ user_id: userId, action, role, changed_by: textField('by', by, 100, true), changed_at: now() }).execute();
+  // inside the change's write, which every process serialises: two admins demoting each other at
+  // once cannot both pass
+  const keepAnAdmin = async (old: Selectable<UsersTable>, what: string, options: LastAdminOptions | undefined) => {
+    if (options?.force || old.role !== 'admin' || old.revoked_at !== null) return;
+    const others = await db.q().selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('role', '=', 'admin').where('revoked_at', 'is', null).where('id', '!=', old.id).executeTakeFirstOrThrow();
+    if (Number(others.n) === 0) throw new LastAdminError(`user ${old.name} is the catalog's last valid admin: ${what} would leave no admin account to manage the others; add another admin first`);
+  };
   return {
     addUser: (name, role, by) => db.write(async () => {
       const n = textField('name', name, 100, false, 'name');
@@ -150,18 +178,20 @@ export function createUsers(db: CatalogDb): UsersStore {
       return { user: userOf(row), token };
     }),
     users: async () => (await db.q().selectFrom('users').selectAll().orderBy('id').execute()).map(userOf),
-    setUserRole: (key, role, by) => db.write(async () => {
+    setUserRole: (key, role, by, options) => db.write(async () => {
       const r = userRole(role);
       const old = await find(key);
       if (old.revoked_at !== null) throw new WhaleidError(`user ${old.name}: its token was revoked (${old.revoked_at}); give it a new one with its role instead (whaleid users add)`);
       if (old.role === r) return userOf(old);
+      await keepAnAdmin(old, `making it ${r}`, options);
       const row = await db.q().updateTable('users').set({ role: r }).where('id', '=', old.id).returningAll().executeTakeFirstOrThrow();
       await record(Number(row.id), 'role', r, by);
       return userOf(row);
     }),
-    revokeUser: (key, by) => db.write(async () => {
+    revokeUser: (key, by, options) => db.write(async () => {
       const old = await find(key);
       if (old.revoked_at !== null) throw new WhaleidError(`user ${old.name}: its token was revoked already, at ${old.revoked_at}`);
+      await keepAnAdmin(old, 'revoking its token', options);
       const row = await db.q().updateTable('users').set({ revoked_at: now() }).where('id', '=', old.id).returningAll().executeTakeFirstOrThrow();
       await record(Number(row.id), 'revoke', null, by);
       return userOf(row);

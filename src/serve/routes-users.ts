@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { UserRecord } from '../catalog/catalog-types.js';
-import { USER_ROLES, UserExistsError, type UserChange } from '../catalog/users-store.js';
+import { LastAdminError, USER_ROLES, UserExistsError, type UserChange } from '../catalog/users-store.js';
 import { idParam } from './api-schemas.js';
 import { HttpError } from './http-error.js';
 import type { ServiceContext } from './service-context.js';
@@ -12,6 +12,11 @@ import { requestUser } from './service-guards.js';
  * (its token in that answer only), changing a role and revoking. `config.role` marks each route
  * for checkAccess (service-guards.ts): no token 401, a role without the right 403. Each change
  * is recorded with the admin who made it (users-store.ts, `user_changes`).
+ *
+ * The last valid admin account: a service without a single `--token` refuses (409) to demote or
+ * revoke it, since nobody could then manage the accounts over the API (only `whaleid users` on the
+ * catalog itself). With a `--token` the service keeps an admin whatever the catalog holds, so it
+ * allows it: e.g. revoking a leaked sole admin token, to add a new admin with the --token.
  */
 
 const role = { type: 'string', enum: [...USER_ROLES] } as const;
@@ -39,16 +44,23 @@ const me = {
 /** A user with its changes (the changes of every user, read once). */
 const withChanges = (u: UserRecord, changes: readonly UserChange[]) => ({ ...u, changes: changes.filter((c) => c.user === u.name).map(({ action, role: r, by, at }) => ({ action, role: r, by, at })) });
 
+/** A change that would leave no valid admin: 409, its one line. */
+const lastAdminConflict = (e: unknown): never => {
+  if (e instanceof LastAdminError) throw new HttpError(409, e.message);
+  throw e;
+};
+
 /**
  * Registers `GET /api/me` (any valid token) and the admin routes `GET /api/users`,
  * `POST /api/users`, `PATCH /api/users/:id` and `POST /api/users/:id/revoke`.
  *
  * @param app - the Fastify app (checkAccess registered)
  * @param ctx - the service context
+ * @param o - sharedToken: the service has a single `--token` (then the last valid admin account may be demoted or revoked)
  * @example
- * registerUserRoutes(app, ctx);
+ * registerUserRoutes(app, ctx, { sharedToken: false });
  */
-export function registerUserRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+export function registerUserRoutes(app: FastifyInstance, ctx: ServiceContext, o: { sharedToken: boolean }): void {
   const { catalog } = ctx;
   const api = app.withTypeProvider<JsonSchemaToTsProvider>();
   const admin = { role: 'admin' as const };
@@ -60,6 +72,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: ServiceContext): v
   // who an account change is recorded under: the admin's name; under the single --token, the
   // name the client gives (as its decisions are)
   const by = (req: FastifyRequest): string => ctx.decidedBy(req);
+  const lastAdmin = { force: o.sharedToken };
 
   api.get('/api/me', {
     config: { role: 'read-only' },
@@ -97,17 +110,17 @@ export function registerUserRoutes(app: FastifyInstance, ctx: ServiceContext): v
 
   api.patch('/api/users/:id', {
     config: admin,
-    schema: { summary: "Change a user's role (admin)", security: [{ token: [] }], params: idParam, body: { type: 'object', properties: { role }, required: ['role'], additionalProperties: false } as const, response: { 200: user } },
+    schema: { summary: "Change a user's role (admin); 409 for the last valid admin made reviewer or read-only, unless the service has a single --token", security: [{ token: [] }], params: idParam, body: { type: 'object', properties: { role }, required: ['role'], additionalProperties: false } as const, response: { 200: user } },
   }, async (req) => {
-    await catalog.setUserRole({ id: req.params.id }, req.body.role, by(req));
+    await catalog.setUserRole({ id: req.params.id }, req.body.role, by(req), lastAdmin).catch(lastAdminConflict);
     return one(req.params.id);
   });
 
   api.post('/api/users/:id/revoke', {
     config: admin,
-    schema: { summary: "Revoke a user's token (admin): 401 from its next request on; its decisions keep its name", security: [{ token: [] }], params: idParam, body: { type: 'object', properties: {}, additionalProperties: false }, response: { 200: user } },
+    schema: { summary: "Revoke a user's token (admin): 401 from its next request on; its decisions keep its name. 409 for the last valid admin, unless the service has a single --token", security: [{ token: [] }], params: idParam, body: { type: 'object', properties: {}, additionalProperties: false }, response: { 200: user } },
   }, async (req) => {
-    await catalog.revokeUser({ id: req.params.id }, by(req));
+    await catalog.revokeUser({ id: req.params.id }, by(req), lastAdmin).catch(lastAdminConflict);
     return one(req.params.id);
   });
 }

@@ -114,7 +114,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   registerIndividualRoutes(app, ctx);
   registerSightingRoutes(app, ctx);
   registerMatchRoutes(app, ctx);
-  registerUserRoutes(app, ctx);
+  registerUserRoutes(app, ctx, { sharedToken: Boolean(o.token) });
   registerAnnotationRoutes(app, ctx);
 
   for (const [route, file] of Object.entries(WEB_FILES)) {

@@ -8,6 +8,7 @@ import { scenePhoto } from '../helpers/photos.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { openCatalog } from '../../src/catalog/catalog.js';
+import { createServer } from '../../src/serve/server.js';
 import { MIGRATIONS, POSTGRES_MIGRATIONS } from '../../src/catalog/catalog-schema.js';
 
 // issue 31 item 5: accounts over the API (an admin lists, adds, changes a role, revokes; every
@@ -132,6 +133,42 @@ for (const backend of BACKENDS) {
       expect((await call(svc, 'POST', `/api/users/${carl}/revoke`, admin, { now: true })).body.error).toBe('body/now: unknown field (expected none)');
       expect((await svc.catalog.users()).map((u) => u.name)).not.toContain('dan');
     });
+
+    it('keeps a valid admin account while the service has no single --token: 409 for demoting or revoking the last one, nothing changed; with a --token it is allowed', async () => {
+      // the same catalog served without --token: only its users' tokens manage it
+      const bare = await createServer({ catalog: svc.catalog, token: null });
+      try {
+        const ask = async (method: 'PATCH' | 'POST', url: string, token: string, payload: object) => {
+          const r = await bare.inject({ method, url, headers: { authorization: `Bearer ${token}` }, payload });
+          return { status: r.statusCode, body: r.json() };
+        };
+        const users = () => svc.catalog.users();
+        const ada = (await users()).find((u) => u.name === 'ada')!;
+        expect((await users()).filter((u) => u.role === 'admin' && !u.revokedAt).map((u) => u.name)).toEqual(['ada']);
+        const before = [await users(), await svc.catalog.userChanges()];
+        for (const role of ['reviewer', 'read-only']) {
+          expect(await ask('PATCH', `/api/users/${ada.id}`, admin, { role })).toEqual({ status: 409, body: { error: `user ada is the catalog's last valid admin: making it ${role} would leave no admin account to manage the others; add another admin first` } });
+        }
+        expect(await ask('POST', `/api/users/${ada.id}/revoke`, admin, {})).toEqual({ status: 409, body: { error: "user ada is the catalog's last valid admin: revoking its token would leave no admin account to manage the others; add another admin first" } });
+        expect([await users(), await svc.catalog.userChanges()]).toEqual(before);
+        // the same role changes nothing, so it is not refused
+        expect((await ask('PATCH', `/api/users/${ada.id}`, admin, { role: 'admin' })).status).toBe(200);
+        // with a second admin the first may go; then the second is the last
+        const otto = await bare.inject({ method: 'POST', url: '/api/users', headers: { authorization: `Bearer ${admin}` }, payload: { name: 'otto', role: 'admin' } });
+        expect(otto.statusCode, otto.body).toBe(200);
+        const { user: { id: ottoId }, token: ottoToken } = otto.json() as { user: { id: number }; token: string };
+        expect(await ask('PATCH', `/api/users/${ada.id}`, ottoToken, { role: 'reviewer' })).toMatchObject({ status: 200, body: { name: 'ada', role: 'reviewer' } });
+        expect((await ask('POST', `/api/users/${ottoId}/revoke`, ottoToken, {})).status).toBe(409);
+        expect((await ask('PATCH', `/api/users/${ottoId}`, ottoToken, { role: 'read-only' })).status).toBe(409);
+        // a service with a single --token keeps an admin whatever the catalog holds: it allows it,
+        // and the --token can then add an admin again
+        expect(await call(svc, 'POST', `/api/users/${ottoId}/revoke`, ottoToken, {})).toMatchObject({ status: 200, body: { name: 'otto', revokedAt: expect.any(String) } });
+        expect((await users()).filter((u) => u.role === 'admin' && !u.revokedAt)).toEqual([]);
+        expect((await call(svc, 'PATCH', `/api/users/${ada.id}`, svc.token, { role: 'admin' })).body).toMatchObject({ name: 'ada', role: 'admin' });
+      } finally {
+        await bare.close();
+      }
+    });
   });
 }
 
@@ -165,7 +202,14 @@ describe('accounts: migration 7 and the CLI (sqlite)', () => {
     expect([role.code, role.out.trim()], role.err).toEqual([0, 'user ann: admin']);
     const unknown = await runCli('users', 'role', '--catalog', file, '--name', 'nobody', '--role', 'admin');
     expect([unknown.code, unknown.err.trim()]).toEqual([2, 'whaleid: no user named "nobody" (whaleid users list shows them)']);
-    expect((await runCli('users', 'revoke', '--catalog', file, '--name', 'ann', '--by', 'zoe')).code).toBe(0);
+    // ann is the last valid admin: refused without --force, nothing recorded
+    for (const argv of [['revoke'], ['role', '--role', 'reviewer']]) {
+      const refused = await runCli('users', argv[0], '--catalog', file, '--name', 'ann', '--by', 'zoe', ...argv.slice(1));
+      const what = argv[0] === 'revoke' ? 'revoking its token' : 'making it reviewer';
+      expect([refused.code, refused.err.trim()]).toEqual([2, `whaleid: user ann is the catalog's last valid admin: ${what} would leave no admin account to manage the others; add another admin first (--force does it anyway)`]);
+    }
+    expect((await runCli('users', 'list', '--catalog', file)).out).toMatch(/^ann\tadmin\t.*\tvalid$/m);
+    expect((await runCli('users', 'revoke', '--catalog', file, '--name', 'ann', '--by', 'zoe', '--force')).code).toBe(0);
     const list = await runCli('users', 'list', '--catalog', file, '--changes');
     expect(list.out.trim().split('\n').map((l) => l.split('\t').slice(1))).toEqual([['ann', 'add reviewer', 'by ivy'], ['bob', 'add read-only', 'by ivy'], ['bob', 'revoke', 'by ?'], ['ann', 'role admin', 'by zoe'], ['ann', 'revoke', 'by zoe']]);
   }, 120_000);
@@ -174,7 +218,7 @@ describe('accounts: migration 7 and the CLI (sqlite)', () => {
     const where = await BACKENDS[1].location(dir, 'old-pg');
     const cat = await openCatalog(where.catalog, { photoDir: where.photoDir });
     await cat.addUser('ann', 'admin', 'ivy');
-    await cat.revokeUser('ann', 'ivy');
+    await cat.revokeUser('ann', 'ivy', { force: true });
     const [ann] = await cat.users();
     await cat.close();
     const client = new pg.Client({ connectionString: where.catalog });

@@ -33,6 +33,13 @@ const catalog = common.catalog.required('the catalog: a SQLite file or a postgre
 const name = text('--name <name>', 'the user\'s name (recorded with every decision it makes)').required('the user\'s name');
 const role = () => choice('--role <role>', 'what the user may do', ROLES, (r) => ABOUT[r]).required('the role: read-only, reviewer or admin');
 const by = text('--by <name>', 'who is recorded as having made the change').withDefault(osUserName(), 'the system user running it');
+const force = switchOn('--force', "change the catalog's last valid admin too, leaving no admin account (a service without --token then has nobody to manage accounts over the API)");
+
+/** The store's refusal for the last valid admin, with the switch that overrides it. */
+const orForce = (e: unknown): never => {
+  if (e instanceof Error && e.name === 'LastAdminError') e.message += ' (--force does it anyway)';
+  throw e;
+};
 
 /**
  * Registers `whaleid users add|list|role|revoke`.
@@ -88,13 +95,13 @@ export function registerUsersCommand(program: Command, io: CliIo): void {
 
   defineCommand(users, {
     name: 'role',
-    description: 'give a user another role (recorded with who changed it); its token stays the same',
+    description: 'give a user another role (recorded with who changed it); its token stays the same; refused for the last valid admin unless --force',
     example: 'whaleid users role --catalog whales.db --name ann --role read-only',
-    options: { catalog, photos: common.photos, name, role: role(), by },
+    options: { catalog, photos: common.photos, name, role: role(), by, force },
     run: async (opts) => {
       const cat = await (await import('../../catalog/catalog.js')).openCatalog(opts.catalog, { create: false, photoDir: opts.photos });
       try {
-        const user = await cat.setUserRole(opts.name, opts.role, opts.by);
+        const user = await cat.setUserRole(opts.name, opts.role, opts.by, { force: opts.force }).catch(orForce);
         io.out(`user ${user.name}: ${user.role}`);
       } finally {
         await cat.close();
@@ -104,13 +111,13 @@ export function registerUsersCommand(program: Command, io: CliIo): void {
 
   defineCommand(users, {
     name: 'revoke',
-    description: 'revoke a user\'s token: the service answers it with 401 from the next request on',
+    description: 'revoke a user\'s token: the service answers it with 401 from the next request on; refused for the last valid admin unless --force',
     example: 'whaleid users revoke --catalog whales.db --name ann',
-    options: { catalog, photos: common.photos, name, by },
+    options: { catalog, photos: common.photos, name, by, force },
     run: async (opts) => {
       const cat = await (await import('../../catalog/catalog.js')).openCatalog(opts.catalog, { create: false, photoDir: opts.photos });
       try {
-        const user = await cat.revokeUser(opts.name, opts.by);
+        const user = await cat.revokeUser(opts.name, opts.by, { force: opts.force }).catch(orForce);
         io.out(`user ${user.name}: token revoked at ${user.revokedAt}; its decisions keep its name`);
       } finally {
         await cat.close();
