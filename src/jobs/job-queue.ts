@@ -5,6 +5,7 @@
  * lost machine) stays active until its expiry, then pg-boss's maintenance puts it back for another
  * worker; the job itself is idempotent (`feature-job.ts`), so a retry never writes twice.
  */
+import pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { FeaturesStore } from '../catalog/features-store.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -26,6 +27,25 @@ export interface FeatureJobData {
 const IDS_PER_INSERT = 5000;
 
 /**
+ * The advisory lock key that serialises sweeps ({@link JobQueue.catchUpFeatures}): two workers
+ * starting together would otherwise both see a photo without a job and both queue one.
+ */
+const SWEEP_LOCK = 0x7768_6964; // 'whid'
+
+/** What one sweep of a model found and did ({@link JobQueue.catchUpFeatures}). */
+export interface FeatureCatchUp {
+  modelVersion: string;
+  /** Photos of the catalog without this model's features. */
+  missing: number;
+  /** Of those, photos whose job was already queued or running. */
+  waiting: number;
+  /** Of those, photos whose job failed for good (left as they are: the service shows why). */
+  failed: number;
+  /** Jobs queued by this sweep (the rest of `missing`). */
+  queued: number;
+}
+
+/**
  * The newest unfinished job of each photo, from pg-boss's job and archive tables (its documented
  * schema: state, data, output, created_on). Completed and cancelled jobs say nothing here: the
  * features are then present, or were dropped since (a new box), and a new job is queued.
@@ -44,6 +64,26 @@ async function featureJobStates(boss: PgBoss, photoIds: readonly number[]): Prom
     else if (r.state !== 'completed' && r.state !== 'cancelled') out.set(Number(r.photo), { state: 'waiting' });
   }
   return out;
+}
+
+/**
+ * Runs `f` holding the sweep lock: a session advisory lock on a connection of its own (pg-boss's
+ * pool may run each statement on another one), released when `f` ends. The jobs `f` inserts are
+ * committed before the lock goes, so the next sweep sees them.
+ */
+async function underSweepLock<T>(url: string, f: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: 'whaleid-jobs-sweep' });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [SWEEP_LOCK]);
+    try {
+      return await f();
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [SWEEP_LOCK]);
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 /** Options of {@link openJobQueue}. */
@@ -87,7 +127,15 @@ export interface JobQueue {
   /**
    * Enqueues a job for each photo of the catalog without features of a model and without a job
    * waiting or failed for good: the photos of a catalog that was copied or filled in bulk, which no
-   * upload enqueued. Two workers sweeping at once may queue a photo twice; the job is idempotent.
+   * upload enqueued, and every photo when a worker set starts with a model the catalog has no
+   * features of yet. Sweeps are serialised by an advisory lock on the database, so workers
+   * sweeping at once queue each photo once.
+   *
+   * @returns the counts: photos missing the model's features, already waiting, failed, queued now
+   */
+  catchUpFeatures(catalog: Pick<FeaturesStore, 'photosWithoutFeatures'>, modelVersion: string): Promise<FeatureCatchUp>;
+  /**
+   * {@link JobQueue.catchUpFeatures}, counting only the jobs queued.
    *
    * @returns how many photos were enqueued
    */
@@ -186,18 +234,23 @@ export async function openJobQueue(url: string, o: JobQueueOptions = {}): Promis
     await boss.insert(photoIds.map((photoId, i) => ({ id: ids[i], name: FEATURE_QUEUE, data: { photoId } satisfies FeatureJobData })));
     return ids;
   };
+  const catchUp = (catalog: Pick<FeaturesStore, 'photosWithoutFeatures'>, modelVersion: string): Promise<FeatureCatchUp> => underSweepLock(url, async () => {
+    const missing = await catalog.photosWithoutFeatures(modelVersion);
+    const states = await featureJobStates(boss, missing);
+    // a job that finished between the two reads wrote its features first: read again, or its
+    // photo would look like one without features and without a job
+    const still = new Set(await catalog.photosWithoutFeatures(modelVersion));
+    const fresh = missing.filter((id) => !states.has(id) && still.has(id));
+    for (let i = 0; i < fresh.length; i += IDS_PER_INSERT) await enqueueFeatures(fresh.slice(i, i + IDS_PER_INSERT));
+    const failed = [...states.values()].filter((st) => st.state === 'failed').length;
+    return { modelVersion, missing: missing.length, waiting: states.size - failed, failed, queued: fresh.length };
+  });
   return {
     boss,
     enqueueFeatures,
     featureJobStates: (photoIds) => featureJobStates(boss, photoIds),
-    async enqueueMissingFeatures(catalog, modelVersion) {
-      const missing = await catalog.photosWithoutFeatures(modelVersion);
-      if (missing.length === 0) return 0;
-      const states = await featureJobStates(boss, missing);
-      const fresh = missing.filter((id) => !states.has(id));
-      for (let i = 0; i < fresh.length; i += IDS_PER_INSERT) await enqueueFeatures(fresh.slice(i, i + IDS_PER_INSERT));
-      return fresh.length;
-    },
+    catchUpFeatures: (catalog, modelVersion) => catchUp(catalog, modelVersion),
+    enqueueMissingFeatures: async (catalog, modelVersion) => (await catchUp(catalog, modelVersion)).queued,
     async close() {
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
     },

@@ -15,7 +15,7 @@ import { createCatalogLocalFeatures } from '../infer/local/catalog-local-feature
 import { loadRunModel, type RunModel } from '../predict/run-model.js';
 import { invalidParameterError } from '../util/errors.js';
 import { runFeatureJob, type FeatureExtractor, type FeatureJobResult } from './feature-job.js';
-import { FEATURE_QUEUE, openJobQueue, type FeatureJobData } from './job-queue.js';
+import { FEATURE_QUEUE, openJobQueue, type FeatureCatchUp, type FeatureJobData } from './job-queue.js';
 import { startShardScorer } from './shard-scorer.js';
 import type { Precision } from '../infer/int8-branch.js';
 
@@ -57,6 +57,11 @@ export interface WorkerOptions {
   onJob?: (result: FeatureJobResult) => void;
   /** Default 10 s. */
   statusEveryMs?: number;
+  /**
+   * How often photos still without a model's features are looked for and queued again (default
+   * 60 s; the first sweep is at the start).
+   */
+  catchUpEveryMs?: number;
   /** Stops the worker (after the jobs in hand). */
   signal: AbortSignal;
 }
@@ -72,6 +77,11 @@ export interface WorkerSummary {
   queries: number;
   /** Scoring queries dropped (the service had stopped waiting). */
   dropped: number;
+}
+
+/** The operator's line of a sweep: what is missing of a model, and what became of it. */
+function catchUpLine(c: FeatureCatchUp): string {
+  return `worker: model ${c.modelVersion}: ${c.missing} photo(s) without its features: ${c.queued} queued now, ${c.waiting} already queued or running${c.failed ? `, ${c.failed} failed for good` : ''}`;
 }
 
 /**
@@ -129,10 +139,19 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
     }
   };
   o.onLine(`worker ${scorer?.id ?? ''}: model ${extractors.map((e) => e.modelVersion).join(' + ')}, ${o.concurrency} jobs at a time${local ? `, local descriptors stored too (${local.recordKey})` : ''}${scorer ? ', scoring shards' : ''}`);
-  // a copied or bulk-filled catalog has photos no upload enqueued: they get their jobs here
-  let swept = 0;
-  for (const e of extractors) swept += await queue.enqueueMissingFeatures(catalog, e.modelVersion);
-  if (swept > 0) o.onLine(`worker: queued ${swept} photo(s) that had neither features of this model nor a job (a copied or imported catalog)`);
+  // photos no upload enqueued (a copied or bulk-filled catalog; every photo, for a model added to
+  // the worker set) get their jobs here, and again every catchUpEveryMs for the ones a worker
+  // without this model finished (its job leaves only its own models' features); a line when a
+  // sweep queues something or the count of photos missing moved (the catch-up's progress)
+  const lastMissing = new Map<string, number>();
+  const catchUp = async (): Promise<void> => {
+    for (const e of extractors) {
+      const c = await queue.catchUpFeatures(catalog, e.modelVersion);
+      if (c.queued > 0 || c.missing !== (lastMissing.get(e.modelVersion) ?? 0)) o.onLine(catchUpLine(c));
+      lastMissing.set(e.modelVersion, c.missing);
+    }
+  };
+  await catchUp();
   for (let i = 0; i < o.concurrency; i++) await queue.boss.work<FeatureJobData>(FEATURE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true }, handle);
   const status = (): void => {
     if (scorer) {
@@ -142,11 +161,17 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
     o.onLine(`worker: ${summary.jobs} jobs (${summary.written} extracted, ${summary.present} already there, ${summary.gone} photos gone, ${summary.failed} failed), ${summary.queries} scoring queries answered, ${summary.dropped} dropped (too late)`);
   };
   const timer = setInterval(status, o.statusEveryMs ?? 10_000);
+  let sweeping = Promise.resolve();
+  const sweeper = setInterval(() => {
+    sweeping = sweeping.then(catchUp).catch((e: Error) => o.onLine(`worker: catching up on missing features: ${e.message}`));
+  }, o.catchUpEveryMs ?? 60_000);
   await new Promise<void>((resolve) => {
     if (o.signal.aborted) resolve();
     o.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   clearInterval(timer);
+  clearInterval(sweeper);
+  await sweeping;
   await queue.boss.offWork(FEATURE_QUEUE);
   await scorer?.close();
   await queue.close();

@@ -177,7 +177,7 @@ describe.skipIf(unavailable !== '')('feature jobs on a PostgreSQL catalog and wh
     expect(copied.code, copied.err).toBe(0);
     const d = startCli(launcher, 'worker D', ['worker', '--catalog', target, '--photos', path.join(dir, 'copied-photos'), '--model', runDir, '--concurrency', '1', '--log-jobs', '--threads', '1']);
     procs.push(d);
-    await d.waitFor(/worker: queued 2 photo\(s\) that had neither features of this model nor a job/, 60_000);
+    await d.waitFor(/worker: model \S+: 2 photo\(s\) without its features: 2 queued now, 0 already queued or running/, 60_000);
     for (const id of added) await d.waitFor(new RegExp(`job photo ${id}: written`), 30_000);
     const copy = await openCatalog(target, { photoDir: path.join(dir, 'copied-photos') });
     try {
