@@ -128,10 +128,12 @@ export const MIGRATIONS: readonly string[] = [
   // 6: decisions per annotation: each decision names the annotation it was about (the photo's first
   // one for every earlier decision, which were about the photo, i.e. its first annotation); the
   // learned features of a photo's further annotations, each computed from its own box (the first
-  // annotation's stay in features, under the photo, as before)
+  // annotation's stay in features, under the photo, as before); the gallery's read of further
+  // annotations goes by a partial index, not through every photo's first annotation
   `ALTER TABLE decisions ADD COLUMN annotation_id INTEGER REFERENCES annotations(id);
    UPDATE decisions SET annotation_id = (SELECT a.id FROM annotations a WHERE a.photo_id = decisions.photo_id AND a.ordinal = 0) WHERE photo_id IS NOT NULL;
    CREATE INDEX decisions_annotation ON decisions(annotation_id);
+   CREATE INDEX annotations_further ON annotations(id) WHERE ordinal > 0;
    CREATE TABLE annotation_features (
      annotation_id INTEGER NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
      model_version TEXT NOT NULL,

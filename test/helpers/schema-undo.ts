@@ -8,6 +8,7 @@ export const V7_UNDO = 'DROP TABLE user_changes;';
  * another table, so the decisions table is rebuilt as migration 3 wrote it, rows and ids kept.
  */
 export const V6_UNDO_SQLITE = `DROP TABLE annotation_features;
+  DROP INDEX annotations_further;
   DROP INDEX decisions_annotation;
   CREATE TABLE decisions_v5 (
     id INTEGER PRIMARY KEY,
@@ -27,4 +28,4 @@ export const V6_UNDO_SQLITE = `DROP TABLE annotation_features;
   CREATE INDEX decisions_photo ON decisions(photo_id);`;
 
 /** {@link V6_UNDO_SQLITE} for PostgreSQL, which drops the column (and its constraint and index) in place. */
-export const V6_UNDO_POSTGRES = 'DROP TABLE annotation_features; ALTER TABLE decisions DROP COLUMN annotation_id;';
+export const V6_UNDO_POSTGRES = 'DROP TABLE annotation_features; DROP INDEX annotations_further; ALTER TABLE decisions DROP COLUMN annotation_id;';
