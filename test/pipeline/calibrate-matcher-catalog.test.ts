@@ -139,6 +139,10 @@ describe('model calibrate --matcher --catalog (SQLite)', () => {
     const known = (m: Map<string, string>): number => [...m].filter(([image, id]) => image.startsWith('q') && id === `w${image.slice(1, -4)}`).length;
     expect(known(calibrated)).toBe(INDIVIDUALS);
     expect(known(untrained)).toBeLessThan(INDIVIDUALS);
+    // the same calibration on a labelled dataset (the held-out folder's labelled photos)
+    const byData = await runCli('model', 'calibrate', '--model', resnet, '--matcher', 'siamese', '--data', data, '--out', path.join(dir, 'by-data.matcher.json'), '--threads', '1', '--quiet');
+    expect(byData.code, byData.err).toBe(0);
+    expect(byData.out).toMatch(/by-data\.matcher\.json: --matcher siamese threshold .*; 24 photos, 8 individuals with 2\+ photos split$/);
   }, 300_000);
 
   it('fits the fusion of several learned models (fused-learned) and of one with local (fused)', async () => {
