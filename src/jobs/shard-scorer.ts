@@ -10,10 +10,11 @@ import type { HeadWeights } from '../model/network/head-weights.js';
 import { shardOf } from '../infer/score-shards.js';
 import { buildScoredGallery, createFeatureCache, type ScoredGallery } from '../infer/scored-gallery.js';
 import type { FeatureBlock } from '../infer/feature-block.js';
+import { scopeCache } from '../catalog/photo-scope.js';
 import { decodeVector, galleryHash, HELLO_CHANNEL, HELLO_INTERVAL_MS, MAX_PAYLOAD, notifier, parseMessage, QUERY_CHANNEL, type QueryMessage, type ReplyMessage, type ShardRow } from './shard-protocol.js';
 
 /** What the scorer reads of the catalog. */
-export type ShardSource = Pick<Catalog, 'gallery' | 'getFeatures' | 'getAllFeatures' | 'inScope'>;
+export type ShardSource = Pick<Catalog, 'gallery' | 'getFeatures' | 'getAllFeatures' | 'inScope' | 'revision'>;
 
 /** Options of {@link startShardScorer}. */
 export interface ShardScorerOptions {
@@ -74,6 +75,7 @@ export async function startShardScorer(o: ShardScorerOptions): Promise<ShardScor
   let dropped = 0;
   let closed = false;
   const send = notifier(client);
+  const scopes = scopeCache(o.catalog);
   const notify = (channel: string, payload: unknown): Promise<void> => send(channel, JSON.stringify(payload));
 
   const load = async (n: number, s: number): Promise<LoadedShard> => {
@@ -113,7 +115,7 @@ export async function startShardScorer(o: ShardScorerOptions): Promise<ShardScor
         reply = { i: q.i, s, ok: false, why: `shard ${s} differs from the service's gallery (changed since)` };
       } else {
         // a scoped query: the photos in its scope read from the catalog by this worker, as the service would
-        const allowed = q.s ? await o.catalog.inScope(q.s) : undefined;
+        const allowed = q.s ? await scopes(q.s) : undefined;
         const c = sh.gallery.rank(decodeVector(q.q), { k: q.k, photosPerCandidate: q.p, excludePhotoId: q.x ?? undefined, ...(allowed ? { allowed } : {}) });
         reply = { i: q.i, s, ok: true, c };
       }

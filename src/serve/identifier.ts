@@ -21,7 +21,7 @@ import { checkCalibrationFor, type MatcherCalibration } from '../infer/matchers/
 import { createLocalGallery, type GalleryPhoto, type LocalGallery } from './local-gallery.js';
 import type { Precision } from '../infer/int8-branch.js';
 import { isOpenScope, type MatchScope, type ScopeRequest } from '../data/match-scope.js';
-import { photoScope } from '../catalog/photo-scope.js';
+import { photoScope, scopeCache } from '../catalog/photo-scope.js';
 import { annotationGalleryId, annotationOfGalleryId } from '../catalog/gallery-ids.js';
 
 /** One proposed individual for a query photo. */
@@ -197,6 +197,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   const gallery = currentGallery(catalog, learned, runs, options.queued === true, indexed, options.onWarning);
   const shards: ShardClient | null = options.scoring && matcher.sharded ? await createShardClient({ url: options.scoring.url, modelVersion, timeoutMs: options.scoring.timeoutMs }) : null;
   let scoredHere = 0;
+  const scopes = scopeCache(catalog);
 
   const sync = async (onProgress?: (done: number, total: number) => void): Promise<number> => {
     let computed = 0;
@@ -233,7 +234,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       const query = note && note.ordinal > 0 ? await catalog.galleryPhoto(annotationGalleryId(note.id)) : photo;
       // scoped matching: the same species, a compatible viewpoint, and what was asked (refused before any feature is computed)
       const scope = await photoScope(catalog, photo, o.scope ?? {}, note);
-      const allowed = isOpenScope(scope) ? undefined : await catalog.inScope(scope);
+      const allowed = isOpenScope(scope) ? undefined : await scopes(scope);
       // the upload's decode is at the first model's reduction: the others decode for themselves
       const queries: Float32Array[] = [];
       for (const [k, l] of learned.entries()) queries.push(await l.featuresOf(query, k === 0 && query === photo ? o.decoded : undefined));
