@@ -5,14 +5,24 @@ import sharp from 'sharp';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { BACKENDS, onBackend } from '../helpers/backends.js';
 import { readBoxes } from '../../src/image/boxes.js';
+import { FUSION_FEATURES } from '../../src/infer/fusion/fusion-model.js';
+import type { IdentifierOptions } from '../../src/serve/identifier.js';
 
 // issue 31 item 1 through the API, on SQLite and PostgreSQL: a photo with two whales; the second
 // one is identified by its own box, confirmed by a named reviewer, and joins the gallery, where it
 // is a candidate for another photo of its individual
 type Body = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-for (const backend of BACKENDS) {
-  describe.skipIf(backend.skip !== '')(onBackend('annotations through the API', backend), () => {
+/** A fused matcher's calibration as `evaluate-open --matcher fused` writes it (as in matcher-api.test.ts): local features of the annotation's own box too. */
+const FUSED: Pick<IdentifierOptions, 'matcher' | 'calibration'> = {
+  matcher: 'fused',
+  calibration: { matcher: 'fused', threshold: 0.5, fusion: { version: 1, features: [...FUSION_FEATURES], weights: [0.5, 1.5, 1, 2], bias: -5, fittedOn: { queries: 40, samples: 400, positives: 40, logLoss: 0.1 } } } as IdentifierOptions['calibration'],
+};
+// the Siamese matcher on both databases, the fused one (ranked here, with local features) on SQLite
+const variants = [...BACKENDS.map((backend) => ({ backend, matcher: {} as Pick<IdentifierOptions, 'matcher' | 'calibration'> })), { backend: BACKENDS[0], matcher: FUSED }];
+
+for (const { backend, matcher } of variants) {
+  describe.skipIf(backend.skip !== '')(onBackend(`annotations through the API, ${matcher.matcher ?? 'siamese'} matcher`, backend), () => {
     let svc: TestService;
     let reviewer = '';
     let reader = '';
@@ -29,7 +39,7 @@ for (const backend of BACKENDS) {
     };
 
     beforeAll(async () => {
-      svc = await startTestService({}, backend);
+      svc = await startTestService({}, backend, matcher);
       reviewer = (await svc.catalog.addUser('rita', 'reviewer', 'admin')).token;
       reader = (await svc.catalog.addUser('rob', 'read-only', 'admin')).token;
       const boxes = await readBoxes(path.join(svc.data, 'bounding_boxes.csv'));
