@@ -34,6 +34,10 @@ export { quantizeRun, type QuantizeRunOptions, type QuantizeRunResult } from './
 
 // --- identification: a submission for a dataset's test photos, with TTA, boxes and a matcher
 export { predictDataset, type PredictOptions, type PredictResult } from './predict/predict-dataset.js';
+export type { PredictScope } from './predict/scoped-predictions.js';
+
+// --- scoped matching: which photos a query may be matched against (species, viewpoint, place, time)
+export { resolveScope, photoInScope, viewpointsCompatible, describeScope, type MatchScope, type ScopeRequest, type ScopedPhoto } from './data/match-scope.js';
 export { writePrediction } from './pipeline/prediction-files.js';
 export * from './predict/ensemble.js';
 export * from './predict/baselines.js';
