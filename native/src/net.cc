@@ -3,6 +3,7 @@
 // autocast state, both thread-local in libtorch, are set at the start of each call.
 #include "net.h"
 #include "torch-util.h"
+#include "training-net.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -133,30 +134,22 @@ struct TrainBatchNorm : public torch::autograd::Function<TrainBatchNorm> {
   }
 };
 
-class TorchNet final : public Net {
+class TorchNet final : public TrainingNet {
  public:
-  TorchNet(const NetSpec& spec, const NetOptions& options) : spec_(spec), options_(options), device_(at::kCPU) {
-    if (options.device == "cuda") {
-      if (!torch::cuda::is_available()) throw fail("--device cuda: this libtorch sees no CUDA device");
-      device_ = at::Device(at::kCUDA, 0);
-      at::globalContext().setDeterministicCuDNN(options.deterministic);
-      at::globalContext().setBenchmarkCuDNN(!options.deterministic);
-    } else if (options.device != "cpu") {
-      throw fail("unknown device " + options.device);
-    }
+  TorchNet(const NetSpec& spec, const NetOptions& options) : TrainingNet(options, /*seedEachMicroBatch=*/false), spec_(spec) {
     if (options.bf16 && options.float64) throw fail("bf16 and float64 exclude each other");
     if (spec.output < 0 || spec.output >= spec.values) throw fail("the spec has no output value");
     if (options.loss != "binary" && options.loss != "softmax" && options.loss != "arcface") throw fail("loss must be binary, softmax or arcface, got " + options.loss);
     if (options.loss == "arcface") addMarginHead();
-    params_.reserve(spec_.params.size());
+    tensors_.reserve(spec_.params.size());
     for (size_t i = 0; i < spec_.params.size(); i++) {
       const auto& p = spec_.params[i];
       if (byName_.count(p.name)) throw fail("parameter " + p.name + " twice in the spec");
       byName_[p.name] = static_cast<int>(i);
       auto t = at::zeros(p.shape, dtype());
-      params_.push_back(place(toTorchLayout(t, p.layout), p.layout));
+      tensors_.push_back(place(toTorchLayout(t, p.layout), p.layout));
       if (p.trainable) {
-        params_.back().set_requires_grad(true);
+        tensors_.back().set_requires_grad(true);
         trainable_.push_back(static_cast<int>(i));
       }
     }
@@ -166,103 +159,10 @@ class TorchNet final : public Net {
       }
       if (node.out < 0 || node.out >= spec.values) throw fail("a node writes value " + std::to_string(node.out) + " out of range");
       for (int p : {node.kernel, node.bias, node.gamma, node.beta, node.mean, node.variance}) {
-        if (p >= static_cast<int>(params_.size())) throw fail("a node reads parameter " + std::to_string(p) + " out of range");
+        if (p >= static_cast<int>(tensors_.size())) throw fail("a node reads parameter " + std::to_string(p) + " out of range");
       }
     }
-    m_.resize(params_.size());
-    v_.resize(params_.size());
-  }
-
-  double accumulate(const Pairs& pairs, double scale) override {
-    prepareThread();
-    at::Tensor p;
-    {
-      AutocastScope autocast(options_.bf16, isCuda());
-      p = forward(pairs, true);
-    }
-    // the loss in float32, outside autocast, as the backward pass
-    at::Tensor loss = options_.loss == "softmax" ? softmaxCrossEntropy(p.to(dtype()), classNumbers(pairs, p.size(1), device_))
-                      : options_.loss == "arcface" ? arcfaceLoss(p.to(dtype()), params_[head_], classNumbers(pairs, options_.margin.classes, device_), margins_, options_.margin)
-                                                   : crossEntropy(p.to(dtype()), labels(pairs));
-    at::Tensor penalty = l2Penalty();
-    if (penalty.defined()) loss = loss + penalty;
-    (loss * scale).backward();
-    return loss.item<double>();
-  }
-
-  void applyAdam() override {
-    prepareThread();
-    at::NoGradGuard noGrad;
-    // tfjs: oneMinusAccBeta = 1 - accBeta in float32, where accBeta = beta^(iterations + 1) as a
-    // chain of float32 products (kept in acc1_, acc2_; rebuilt the same way by setOptimizerState)
-    for (int i : trainable_) {
-      at::Tensor g = params_[i].grad();
-      if (g.defined()) adamUpdate(params_[i], g, m_[i], v_[i], acc1_, acc2_, lr_);
-    }
-    iterations_++;
-    acc1_ *= static_cast<float>(kBeta1);
-    acc2_ *= static_cast<float>(kBeta2);
-    clearGradients();
-  }
-
-  std::vector<NamedArray> gradients() override {
-    std::vector<NamedArray> out;
-    for (int i : trainable_) {
-      const auto& g = params_[i].grad();
-      out.push_back(toNamed(i, g.defined() ? g : at::zeros_like(params_[i])));
-    }
-    return out;
-  }
-
-  void clearGradients() override {
-    for (int i : trainable_) params_[i].mutable_grad() = at::Tensor();
-  }
-
-  void setLearningRate(double lr) override {
-    if (!(lr > 0) || !std::isfinite(lr)) throw fail("learning rate must be a positive number");
-    lr_ = lr;
-  }
-  double learningRate() const override { return lr_; }
-
-  std::vector<NamedArray> getWeights() override {
-    std::vector<NamedArray> out;
-    for (size_t i = 0; i < params_.size(); i++) out.push_back(toNamed(static_cast<int>(i), params_[i]));
-    return out;
-  }
-
-  void setWeights(const std::vector<NamedArray>& weights) override {
-    at::NoGradGuard noGrad;
-    for (const auto& w : weights) {
-      int i = indexOf(w.name);
-      params_[i].copy_(fromNamed(i, w));
-    }
-  }
-
-  int64_t iterations() const override { return iterations_; }
-
-  std::vector<NamedArray> getMoments(bool second) override {
-    std::vector<NamedArray> out;
-    for (int i : trainable_) {
-      const at::Tensor& t = second ? v_[i] : m_[i];
-      out.push_back(toNamed(i, t.defined() ? t : at::zeros_like(params_[i])));
-    }
-    return out;
-  }
-
-  void setOptimizerState(int64_t iterations, const std::vector<NamedArray>& m, const std::vector<NamedArray>& v) override {
-    if (iterations < 0) throw fail("Adam iterations must be >= 0");
-    std::vector<at::Tensor> nm(params_.size()), nv(params_.size());
-    for (const auto& a : m) nm[indexOf(a.name)] = fromNamed(indexOf(a.name), a);
-    for (const auto& a : v) nv[indexOf(a.name)] = fromNamed(indexOf(a.name), a);
-    for (size_t i = 0; i < params_.size(); i++) {
-      if (nm[i].defined() != nv[i].defined()) throw fail("Adam state of " + spec_.params[i].name + " has one moment without the other");
-      if (nm[i].defined() && !spec_.params[i].trainable) throw fail("Adam state for " + spec_.params[i].name + ", which is not trainable");
-    }
-    m_ = nm;
-    v_ = nv;
-    iterations_ = iterations;
-    acc1_ = chainPower(kBeta1, iterations);
-    acc2_ = chainPower(kBeta2, iterations);
+    sizeMoments();
   }
 
   std::vector<float> predict(const Pairs& pairs) override {
@@ -277,9 +177,25 @@ class TorchNet final : public Net {
     return std::vector<float>(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
   }
 
- private:
-  bool isCuda() const { return device_.is_cuda(); }
+ protected:
+  // The pairs' (or photos') loss: the forward pass under bf16 autocast when asked, then the loss
+  // in float32 outside it, as the backward pass, plus the L2 penalty.
+  at::Tensor trainingLoss(const Pairs& pairs) override {
+    at::Tensor p;
+    {
+      AutocastScope autocast(options_.bf16, isCuda());
+      p = forward(pairs, true);
+    }
+    // the loss in float32, outside autocast, as the backward pass
+    at::Tensor loss = options_.loss == "softmax" ? softmaxCrossEntropy(p.to(dtype()), classNumbers(pairs, p.size(1), device_))
+                      : options_.loss == "arcface" ? arcfaceLoss(p.to(dtype()), tensors_[head_], classNumbers(pairs, options_.margin.classes, device_), margins_, options_.margin)
+                                                   : crossEntropy(p.to(dtype()), labels(pairs));
+    at::Tensor penalty = l2Penalty();
+    if (penalty.defined()) loss = loss + penalty;
+    return loss;
+  }
 
+ private:
   // The ArcFace loss's margin head: one more trainable parameter, after the spec's, read by the
   // loss rather than by a node (the spec's output is the embedding).
   void addMarginHead() {
@@ -289,14 +205,6 @@ class TorchNet final : public Net {
     spec_.params.push_back({"margin_head/kernel", {o.features, o.classes * o.subcenters}, "plain", true, 0});
     margins_ = at::tensor(std::vector<float>(o.margins), at::kFloat).to(dtype()).to(device_);
   }
-  // float64 is a reference for tests: how far float32 rounding moves a result.
-  at::ScalarType dtype() const { return options_.float64 ? at::kDouble : at::kFloat; }
-
-  void prepareThread() {
-    // OpenMP's thread count is per calling thread: set it on the thread that computes.
-    if (at::get_num_threads() != options_.threads) at::set_num_threads(options_.threads);
-  }
-
   // A parameter tensor on the device (conv kernels channels_last when asked).
   at::Tensor place(const at::Tensor& t, const std::string& layout) const {
     at::Tensor d = t.to(device_);
@@ -304,13 +212,15 @@ class TorchNet final : public Net {
     return d;
   }
 
-  int indexOf(const std::string& name) const {
+  std::string nameOf(int i) const override { return spec_.params[i].name; }
+
+  int indexOf(const std::string& name) const override {
     auto it = byName_.find(name);
     if (it == byName_.end()) throw fail("no parameter named " + name);
     return it->second;
   }
 
-  NamedArray toNamed(int i, const at::Tensor& t) const {
+  NamedArray toNamed(int i, const at::Tensor& t) const override {
     const auto& p = spec_.params[i];
     at::Tensor c = toTfjsLayout(t.detach().to(at::kCPU).to(at::kFloat), p.layout);
     NamedArray a{p.name, p.shape, {}};
@@ -318,7 +228,7 @@ class TorchNet final : public Net {
     return a;
   }
 
-  at::Tensor fromNamed(int i, const NamedArray& a) const {
+  at::Tensor fromNamed(int i, const NamedArray& a) const override {
     const auto& p = spec_.params[i];
     if (static_cast<int64_t>(a.values.size()) != numel(p.shape)) {
       throw fail(p.name + ": " + std::to_string(a.values.size()) + " values, expected " + std::to_string(numel(p.shape)));
@@ -343,8 +253,8 @@ class TorchNet final : public Net {
     return at::from_blob(const_cast<float*>(pairs.labels.data()), {pairs.count, 1}, at::kFloat).to(dtype(), /*non_blocking=*/false, /*copy=*/true).to(device_);
   }
 
-  const at::Tensor& param(int i) const { return params_[i]; }
-  at::Tensor optionalParam(int i) const { return i >= 0 ? params_[i] : at::Tensor(); }
+  const at::Tensor& param(int i) const { return tensors_[i]; }
+  at::Tensor optionalParam(int i) const { return i >= 0 ? tensors_[i] : at::Tensor(); }
 
   at::Tensor forward(const Pairs& pairs, bool training) {
     std::vector<at::Tensor> v(spec_.values);
@@ -415,10 +325,10 @@ class TorchNet final : public Net {
     // is widened here; the gradient goes back through the cast in bf16). CUDA's kernel takes bf16
     // input and computes in float32 itself.
     const at::Tensor x = !isCuda() && given.scalar_type() != dtype() ? given.to(dtype()) : given;
-    at::Tensor gamma = n.gamma >= 0 ? params_[n.gamma] : at::ones({x.size(1)}, x.options().dtype(dtype()));
-    at::Tensor beta = n.beta >= 0 ? params_[n.beta] : at::zeros({x.size(1)}, x.options().dtype(dtype()));
-    at::Tensor& mean = params_[n.mean];
-    at::Tensor& var = params_[n.variance];
+    at::Tensor gamma = n.gamma >= 0 ? tensors_[n.gamma] : at::ones({x.size(1)}, x.options().dtype(dtype()));
+    at::Tensor beta = n.beta >= 0 ? tensors_[n.beta] : at::zeros({x.size(1)}, x.options().dtype(dtype()));
+    at::Tensor& mean = tensors_[n.mean];
+    at::Tensor& var = tensors_[n.variance];
     if (!training) return at::batch_norm(x, gamma, beta, mean, var, false, 0.0, n.epsilon, false);
     // Batch statistics with the biased variance, as tfjs's moments(); torch's running-statistics
     // update would use the unbiased one, so the moving averages are updated here, as Keras does:
@@ -479,27 +389,20 @@ class TorchNet final : public Net {
 
   at::Tensor l2Penalty() const {
     at::Tensor total;
-    for (size_t i = 0; i < params_.size(); i++) {
+    for (size_t i = 0; i < tensors_.size(); i++) {
       const double l2 = spec_.params[i].l2;
       if (l2 <= 0) continue;
-      at::Tensor term = (params_[i] * params_[i]).sum() * static_cast<float>(l2);
+      at::Tensor term = (tensors_[i] * tensors_[i]).sum() * static_cast<float>(l2);
       total = total.defined() ? total + term : term;
     }
     return total;
   }
 
   NetSpec spec_;
-  NetOptions options_;
-  at::Device device_;
-  std::vector<at::Tensor> params_, m_, v_;
-  std::vector<int> trainable_;
   // the margin head's parameter index and the classes' margins (loss arcface)
   int head_ = -1;
   at::Tensor margins_;
   std::unordered_map<std::string, int> byName_;
-  int64_t iterations_ = 0;
-  float acc1_ = static_cast<float>(kBeta1), acc2_ = static_cast<float>(kBeta2);
-  double lr_ = 1e-3;
 };
 
 // glibc hands activation-sized blocks (tens of MB) back to the kernel when they are freed and

@@ -10,6 +10,7 @@
 
 #include "net.h"
 #include "torch-util.h"
+#include "training-net.h"
 
 namespace whaleid {
 namespace {
@@ -20,17 +21,10 @@ std::string firstLine(const std::exception& e) {
   return s.substr(0, s.find('\n'));
 }
 
-class ScriptNet final : public Net {
+class ScriptNet final : public TrainingNet {
  public:
-  ScriptNet(const std::string& file, const NetOptions& options, int64_t trainable) : options_(options), device_(at::kCPU) {
-    if (options.device == "cuda") {
-      if (!torch::cuda::is_available()) throw fail("--device cuda: this libtorch sees no CUDA device");
-      device_ = at::Device(at::kCUDA, 0);
-      at::globalContext().setDeterministicCuDNN(options.deterministic);
-      at::globalContext().setBenchmarkCuDNN(!options.deterministic);
-    } else if (options.device != "cpu") {
-      throw fail("unknown device " + options.device);
-    }
+  // seeded at each micro-batch: a backbone's dropout and drop-path draw from libtorch's generator
+  ScriptNet(const std::string& file, const NetOptions& options, int64_t trainable) : TrainingNet(options, /*seedEachMicroBatch=*/true) {
     if (options.bf16) throw fail("a TorchScript backbone trains in fp32 (bf16 autocast is for the layer-spec network)");
     if (trainable < 0) throw fail("the number of trained parameter tensors must be >= 0");
     try {
@@ -66,93 +60,7 @@ class ScriptNet final : public Net {
       margins_ = at::tensor(std::vector<float>(o.margins), at::kFloat).to(dtype()).to(device_);
     }
     for (size_t i = 0; i < names_.size(); i++) byName_[names_[i]] = static_cast<int>(i);
-    m_.resize(tensors_.size());
-    v_.resize(tensors_.size());
-  }
-
-  double accumulate(const Pairs& pairs, double scale) override {
-    if (!head_.defined()) throw fail("this TorchScript network was opened for embeddings only");
-    prepareThread();
-    // dropout and drop-path draw from libtorch's generator: seeded by (seed, step, micro-batch)
-    at::manual_seed(static_cast<uint64_t>(options_.seed) * 1000003ULL + static_cast<uint64_t>(iterations_) * 1009ULL + micro_++);
-    at::Tensor loss = arcfaceLoss(embed(pairs, true), head_, classNumbers(pairs, options_.margin.classes, device_), margins_, options_.margin);
-    (loss * scale).backward();
-    return loss.item<double>();
-  }
-
-  void applyAdam() override {
-    prepareThread();
-    at::NoGradGuard noGrad;
-    for (int i : trainable_) {
-      at::Tensor g = tensors_[i].grad();
-      if (g.defined()) adamUpdate(tensors_[i], g, m_[i], v_[i], acc1_, acc2_, lr_);
-    }
-    iterations_++;
-    micro_ = 0;
-    acc1_ *= static_cast<float>(kBeta1);
-    acc2_ *= static_cast<float>(kBeta2);
-    clearGradients();
-  }
-
-  std::vector<NamedArray> gradients() override {
-    std::vector<NamedArray> out;
-    for (int i : trainable_) {
-      const auto& g = tensors_[i].grad();
-      out.push_back(toNamed(i, g.defined() ? g : at::zeros_like(tensors_[i])));
-    }
-    return out;
-  }
-
-  void clearGradients() override {
-    for (int i : trainable_) tensors_[i].mutable_grad() = at::Tensor();
-  }
-
-  void setLearningRate(double lr) override {
-    if (!(lr > 0) || !std::isfinite(lr)) throw fail("learning rate must be a positive number");
-    lr_ = lr;
-  }
-  double learningRate() const override { return lr_; }
-
-  std::vector<NamedArray> getWeights() override {
-    std::vector<NamedArray> out;
-    for (size_t i = 0; i < tensors_.size(); i++) out.push_back(toNamed(static_cast<int>(i), tensors_[i]));
-    return out;
-  }
-
-  void setWeights(const std::vector<NamedArray>& weights) override {
-    at::NoGradGuard noGrad;
-    for (const auto& w : weights) {
-      const int i = indexOf(w.name);
-      tensors_[i].copy_(fromNamed(i, w));
-    }
-  }
-
-  int64_t iterations() const override { return iterations_; }
-
-  std::vector<NamedArray> getMoments(bool second) override {
-    std::vector<NamedArray> out;
-    for (int i : trainable_) {
-      const at::Tensor& t = second ? v_[i] : m_[i];
-      out.push_back(toNamed(i, t.defined() ? t : at::zeros_like(tensors_[i])));
-    }
-    return out;
-  }
-
-  void setOptimizerState(int64_t iterations, const std::vector<NamedArray>& m, const std::vector<NamedArray>& v) override {
-    if (iterations < 0) throw fail("Adam iterations must be >= 0");
-    std::vector<at::Tensor> nm(tensors_.size()), nv(tensors_.size());
-    for (const auto& a : m) nm[indexOf(a.name)] = fromNamed(indexOf(a.name), a);
-    for (const auto& a : v) nv[indexOf(a.name)] = fromNamed(indexOf(a.name), a);
-    for (size_t i = 0; i < tensors_.size(); i++) {
-      if (nm[i].defined() != nv[i].defined()) throw fail("Adam state of " + names_[i] + " has one moment without the other");
-      if (nm[i].defined() && !tensors_[i].requires_grad()) throw fail("Adam state for " + names_[i] + ", which is not trained");
-    }
-    m_ = nm;
-    v_ = nv;
-    iterations_ = iterations;
-    micro_ = 0;
-    acc1_ = chainPower(kBeta1, iterations);
-    acc2_ = chainPower(kBeta2, iterations);
+    sizeMoments();
   }
 
   std::vector<float> predict(const Pairs& pairs) override {
@@ -171,20 +79,23 @@ class ScriptNet final : public Net {
     }
   }
 
- private:
-  at::ScalarType dtype() const { return options_.float64 ? at::kDouble : at::kFloat; }
-
-  void prepareThread() {
-    if (at::get_num_threads() != options_.threads) at::set_num_threads(options_.threads);
+ protected:
+  // The photos' ArcFace loss over the margin head.
+  at::Tensor trainingLoss(const Pairs& pairs) override {
+    if (!head_.defined()) throw fail("this TorchScript network was opened for embeddings only");
+    return arcfaceLoss(embed(pairs, true), head_, classNumbers(pairs, options_.margin.classes, device_), margins_, options_.margin);
   }
 
-  int indexOf(const std::string& name) const {
+ private:
+  std::string nameOf(int i) const override { return names_[i]; }
+
+  int indexOf(const std::string& name) const override {
     auto it = byName_.find(name);
     if (it == byName_.end()) throw fail("no parameter or buffer named " + name);
     return it->second;
   }
 
-  NamedArray toNamed(int i, const at::Tensor& t) const {
+  NamedArray toNamed(int i, const at::Tensor& t) const override {
     at::Tensor c = t.detach().to(at::kCPU).to(at::kFloat).contiguous();
     NamedArray a{names_[i], c.sizes().vec(), {}};
     a.values.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
@@ -193,7 +104,7 @@ class ScriptNet final : public Net {
 
   // A named array as tensor i's dtype (integer buffers such as BatchNorm's step count included:
   // whole numbers below 2^24 cross float32 exactly) and device.
-  at::Tensor fromNamed(int i, const NamedArray& a) const {
+  at::Tensor fromNamed(int i, const NamedArray& a) const override {
     const at::Tensor& t = tensors_[i];
     if (static_cast<int64_t>(a.values.size()) != t.numel()) {
       throw fail(names_[i] + ": " + std::to_string(a.values.size()) + " values, expected " + std::to_string(t.numel()));
@@ -223,19 +134,12 @@ class ScriptNet final : public Net {
     return y;
   }
 
-  NetOptions options_;
-  at::Device device_;
   torch::jit::script::Module module_;
-  // parameters, then buffers, then the margin head: names "backbone/<torch name>", "margin_head/kernel"
+  // names of tensors_: parameters, then buffers, then the margin head ("backbone/<torch name>",
+  // "margin_head/kernel")
   std::vector<std::string> names_;
-  std::vector<at::Tensor> tensors_, m_, v_;
-  std::vector<int> trainable_;
   std::unordered_map<std::string, int> byName_;
   at::Tensor head_, margins_;
-  int64_t iterations_ = 0;
-  uint64_t micro_ = 0;
-  float acc1_ = static_cast<float>(kBeta1), acc2_ = static_cast<float>(kBeta2);
-  double lr_ = 1e-3;
 };
 
 }  // namespace
