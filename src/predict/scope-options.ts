@@ -1,5 +1,8 @@
 import { WhaleidError } from '../util/errors.js';
-import { SCOPE_MATCHES, type ScopeMatch } from './scoped-predictions.js';
+
+/** What `--scope` may name: what must match the test photo's own (species, a compatible viewpoint, the same location id). Here, not in scoped-predictions.ts, so the command line reads it without loading the CSV reader. */
+export const SCOPE_MATCHES = ['species', 'viewpoint', 'location'] as const;
+export type ScopeMatch = (typeof SCOPE_MATCHES)[number];
 
 /**
  * Checks `--scope`'s names: each of species, viewpoint, location, once.

@@ -8,10 +8,7 @@ import { describeScope, photoInScope, resolveScope, type MatchScope, type Scoped
 import { PHOTO_DETAILS_FILE, readPhotoDetails, type DetailColumn } from '../data/photo-details-csv.js';
 import { WhaleidError } from '../util/errors.js';
 import type { PhotoCandidate } from './identify.js';
-
-/** What must match the test photo's own: species, a compatible viewpoint, the same location id. */
-export const SCOPE_MATCHES = ['species', 'viewpoint', 'location'] as const;
-export type ScopeMatch = (typeof SCOPE_MATCHES)[number];
+import type { ScopeMatch } from './scope-options.js';
 
 /** predict's scope options. */
 export interface PredictScope {
