@@ -53,8 +53,11 @@ export interface CheckedAnnotation {
 /** {@link AnnotationsStore} and what the photos store writes with. */
 export interface Annotations {
   readonly api: AnnotationsStore;
-  /** Inserts a new photo's annotations from ordinal 0, the first with the photo's individual (inside a write). */
-  insertAll(photoId: number, list: readonly CheckedAnnotation[], firstIndividualId: number | null, by: string): Promise<void>;
+  /**
+   * Inserts a new photo's annotations from ordinal 0, the first with the photo's individual (inside a write).
+   * @returns each annotation's id and individual, in order (the import records a decision for each one with an individual)
+   */
+  insertAll(photoId: number, list: readonly CheckedAnnotation[], firstIndividualId: number | null, by: string): Promise<{ id: number; individualId: number | null }[]>;
   /** Keeps the first annotation in step with the photo's box or individual (inside a write). */
   mirrorFirst(photoId: number, change: { box?: AnnotationBox; individualId?: number | null }): Promise<void>;
   /** Moves every annotation of `sourceId` to `targetId` (a merge; inside a write). */
@@ -177,7 +180,12 @@ export function createAnnotations(db: CatalogDb, individuals: Individuals): Anno
   return {
     api,
     async insertAll(photoId, list, firstIndividualId, by) {
-      for (const [ordinal, a] of list.entries()) await insertOne(photoId, ordinal, a, ordinal === 0 ? firstIndividualId : await individualOf(a, by));
+      const out: { id: number; individualId: number | null }[] = [];
+      for (const [ordinal, a] of list.entries()) {
+        const individualId = ordinal === 0 ? firstIndividualId : await individualOf(a, by);
+        out.push({ id: await insertOne(photoId, ordinal, a, individualId), individualId });
+      }
+      return out;
     },
     async mirrorFirst(photoId, change) {
       // a box set by a person or the detector is upright: its rotation goes with the old box

@@ -87,8 +87,11 @@ export function createPhotos(db: CatalogDb, files: PhotoFiles, maxPixels: number
       individualId = (await individuals.live(target)).id;
     }
     const { id } = await db.q().insertInto('photos').values({ ...row, individual_id: individualId, status: individualId === null ? 'pending' : 'identified' }).returning('id').executeTakeFirstOrThrow();
-    await annotations.insertAll(id, notes, individualId, by);
-    if (individualId !== null) await log.record(id, 'import', individualId, null, { by: by || 'anonymous' });
+    // every annotation that names an individual is imported under it: undoing a later decision
+    // about any of them returns it there, as a photo's first annotation returns to its import
+    for (const a of await annotations.insertAll(id, notes, individualId, by)) {
+      if (a.individualId !== null) await log.record(id, 'import', a.individualId, null, { by: by || 'anonymous' }, undefined, a.id);
+    }
     return { photo: await photo(id), duplicate: false, newIndividual };
   });
 
