@@ -53,26 +53,11 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
   const calibration = options.calibration;
   checkModelCount(matcher.kind, 1 + (options.moreModels?.length ?? 0));
   if (calibration) checkCalibrationFor(matcher.kind, calibration);
-  for (const dir of [runDir, ...(options.moreModels ?? [])]) if (!hasOnnxExport(dir)) throw new WhaleidError(`${dir}: no onnx/branch.onnx (train the run to its end, or it predates the ONNX export)`);
-  const runs: RunModel[] = [];
-  try {
-    for (const dir of [runDir, ...(options.moreModels ?? [])]) runs.push(await loadRunModel(dir, { threads: options.threads, precision: options.precision, onWarning: options.onWarning }));
-    if (calibration?.fusion) checkFusionModels(calibration.fusion, runs.map((r) => r.inference.modelVersion), 'the matcher calibration');
-  } catch (e) {
-    for (const r of runs) await r.inference.dispose();
-    throw e;
-  }
+  const runs = await loadRuns([runDir, ...(options.moreModels ?? [])], options, calibration);
   const [run] = runs;
   // features stored in the catalog are never mixed between models: retraining or replacing a run gives a new version
   const modelVersion = run.inference.modelVersion;
-  // a matcher without a threshold to go by still computes the catalog's features; identify refuses
-  let threshold: number | WhaleidError;
-  try {
-    threshold = newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, { calibration, validation: run.validation }).threshold;
-  } catch (e) {
-    if (!(e instanceof WhaleidError)) throw e;
-    threshold = e;
-  }
+  const threshold = thresholdOrRefusal(matcher, calibration, run);
   const local: LocalGallery | null = matcher.describes.local ? createLocalGallery(catalog, { cacheDir: options.cacheDir }) : null;
   // ranked here by the matcher's own ranking (local features or a fusion), not by the learned score alone
   const ranksHere = local !== null || matcher.calibration.fusion;
@@ -150,11 +135,7 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       const candidates = [];
       for (const c of top) candidates.push({ ...c, photos: await shownPhotos(catalog, c.photos.slice(0, per)), name: (await catalog.individual(c.individualId)).name });
       const suggestion = candidates.length && candidates[0].score >= limit ? 'match' : 'new';
-      let compared = n;
-      if (allowed) {
-        compared = 0;
-        for (const id of g.scored.photoIds) if (allowed.has(id)) compared++;
-      }
+      const compared = allowed ? inScopeCount(g.scored.photoIds, allowed) : n;
       return { photoId, modelVersion, matcher: matcher.kind, threshold: limit, suggestion, candidates, compared, scope, ...(note ? { annotationId: note.id } : {}) };
     },
     scoringStats: () => (shards ? { ...shards.stats, workers: shards.liveWorkers().length, local: scoredHere } : null),
@@ -164,6 +145,40 @@ export async function createIdentifier(catalog: Catalog, runDir: string, options
       for (const r of runs) await r.inference.dispose();
     },
   };
+}
+
+/** The runs (or imported models) of an identifier, each with its ONNX export; none left open when one fails. */
+async function loadRuns(dirs: readonly string[], options: IdentifierOptions, calibration: MatcherCalibration | undefined): Promise<RunModel[]> {
+  for (const dir of dirs) if (!hasOnnxExport(dir)) throw new WhaleidError(`${dir}: no onnx/branch.onnx (train the run to its end, or it predates the ONNX export)`);
+  const runs: RunModel[] = [];
+  try {
+    for (const dir of dirs) runs.push(await loadRunModel(dir, { threads: options.threads, precision: options.precision, onWarning: options.onWarning }));
+    if (calibration?.fusion) checkFusionModels(calibration.fusion, runs.map((r) => r.inference.modelVersion), 'the matcher calibration');
+  } catch (e) {
+    for (const r of runs) await r.inference.dispose();
+    throw e;
+  }
+  return runs;
+}
+
+/**
+ * The new-individual threshold (the one rule, newIndividualThreshold), or the refusal to give when
+ * asked to identify: a matcher without a threshold to go by still computes the catalog's features.
+ */
+function thresholdOrRefusal(matcher: MatcherDefinition, calibration: MatcherCalibration | undefined, run: RunModel): number | WhaleidError {
+  try {
+    return newIndividualThreshold({ kind: matcher.kind, ...matcher.calibration }, { calibration, validation: run.validation }).threshold;
+  } catch (e) {
+    if (!(e instanceof WhaleidError)) throw e;
+    return e;
+  }
+}
+
+/** How many of the gallery's photos a scope allows (what a scoped answer says it compared). */
+function inScopeCount(photoIds: Iterable<number>, allowed: ReadonlySet<number>): number {
+  let n = 0;
+  for (const id of photoIds) if (allowed.has(id)) n++;
+  return n;
 }
 
 /**
