@@ -101,8 +101,9 @@ export function localCropMatrix(size: { width: number; height: number }, request
 }
 
 /**
- * The keypoint crop of a photo: the same box, margin, aspect padding, rotate flag and
- * augmentation as the network's crop ({@link cropMatrix}), but not squeezed onto a square: the
+ * The keypoint crop of a photo: the same box (turned by its `theta`, an annotation's rotation),
+ * margin, aspect padding, rotate flag and augmentation as the network's crop ({@link cropMatrix}),
+ * so a turned annotation is described along its box, but not squeezed onto a square: the
  * region keeps its aspect, `height` pixels high, so stripes and notches keep their shape. Pixels
  * are normalised like the network's input and mapped to 0..255 (128 + 48 sigma, clipped), so the
  * detector threshold means the same contrast on every photo.
