@@ -1,6 +1,8 @@
 /**
  * The feature extraction job: one photo's features with a run's model (or with each of several
- * learned models, for services that fuse them), written to the catalog,
+ * learned models, for services that fuse them), written to the catalog, and those of each of the
+ * photo's further annotations (its own box and rotation, under its gallery id: gallery-ids.ts), so
+ * a further annotation joins a queued gallery as soon as it names an individual,
  * and with a local side (`whaleid worker --matcher local|fused`) its keypoints and descriptors
  * too. Idempotent: a job that finds what it would write already stored (a retry after its first
  * worker wrote it and died before saying so) finishes without computing or writing again; one
@@ -8,11 +10,12 @@
  */
 import type { Catalog } from '../catalog/catalog.js';
 import type { PhotoRecord } from '../catalog/catalog-types.js';
+import { annotationCorners, annotationGalleryId } from '../catalog/gallery-ids.js';
 import { NotFoundError } from '../catalog/not-found-error.js';
 import type { CatalogLocalFeatures } from '../infer/local/catalog-local-features.js';
 
 /** What the job reads and writes of the catalog. */
-export type FeatureJobCatalog = Pick<Catalog, 'photo' | 'photoFile' | 'getFeatures' | 'putFeatures'>;
+export type FeatureJobCatalog = Pick<Catalog, 'photo' | 'annotations' | 'photoFile' | 'getFeatures' | 'putFeatures'>;
 
 /** Computes the features of catalog photos with one model. */
 export interface FeatureExtractor {
@@ -23,6 +26,7 @@ export interface FeatureExtractor {
 
 /** What a job did. */
 export interface FeatureJobResult {
+  /** The job's photo (its further annotations' features are part of its job). */
   photoId: number;
   /**
    * `written`: features (Siamese, or local ones with a local side) computed and stored; `present`:
@@ -45,20 +49,32 @@ export interface FeatureJobResult {
  * await runFeatureJob(catalog, extractor, 42, createCatalogLocalFeatures(catalog)); // 'written': its descriptors were missing
  */
 export async function runFeatureJob(catalog: FeatureJobCatalog, extractor: FeatureExtractor | readonly FeatureExtractor[], photoId: number, local?: Pick<CatalogLocalFeatures, 'store'>): Promise<FeatureJobResult> {
-  let photo: PhotoRecord;
+  let rows: PhotoRecord[];
   try {
-    photo = await catalog.photo(photoId);
+    rows = await galleryRowsOf(catalog, photoId);
   } catch (e) {
     if (e instanceof NotFoundError) return { photoId, outcome: 'gone' };
     throw e;
   }
   let present = true;
   for (const model of Array.isArray(extractor) ? extractor : [extractor as FeatureExtractor]) {
-    if ((await catalog.getFeatures(model.modelVersion, [photoId])).has(photoId)) continue;
+    const stored = await catalog.getFeatures(model.modelVersion, rows.map((r) => r.id));
+    const missing = rows.filter((r) => !stored.has(r.id));
+    if (missing.length === 0) continue;
     present = false;
-    const [vector] = await model.extract([photo]);
-    await catalog.putFeatures(model.modelVersion, [{ photoId, vector }]);
+    const vectors = await model.extract(missing);
+    await catalog.putFeatures(model.modelVersion, missing.map((r, i) => ({ photoId: r.id, vector: vectors[i] })));
   }
-  const described = local ? await local.store([photo]) : 0;
+  const described = local ? await local.store(rows) : 0;
   return { photoId, outcome: present && described === 0 ? 'present' : 'written' };
+}
+
+/**
+ * The records a photo's job extracts: the photo (its first annotation), then each further
+ * annotation as the gallery crops it, under its gallery id with its own box and rotation.
+ */
+async function galleryRowsOf(catalog: Pick<FeatureJobCatalog, 'photo' | 'annotations'>, photoId: number): Promise<PhotoRecord[]> {
+  const photo = await catalog.photo(photoId);
+  const further = (await catalog.annotations(photoId)).filter((a) => a.ordinal > 0);
+  return [photo, ...further.map((a) => ({ ...photo, id: annotationGalleryId(a.id), box: annotationCorners(a) }))];
 }

@@ -1,6 +1,7 @@
 /**
- * `whaleid worker`: runs the catalog's feature extraction jobs (with `local`, each photo's
- * keypoints and descriptors are stored too) and answers sharded scoring queries, both with one
+ * `whaleid worker`: runs the catalog's feature extraction jobs (a photo's job covers its further
+ * annotations too, each cropped by its own box and rotation; with `local`, their keypoints and
+ * descriptors are stored too) and answers sharded scoring queries, both with one
  * trained run. Several jobs at a time (`concurrency`), any number of workers on any number of
  * machines; stopping (Ctrl-C, SIGTERM) finishes the jobs in hand and takes no new ones; a worker
  * killed outright leaves its jobs to expire and be retried elsewhere.

@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import path from 'node:path';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
 import type { PhotoRecord } from '../../src/catalog/catalog-types.js';
+import { annotationGalleryId } from '../../src/catalog/gallery-ids.js';
 import { runFeatureJob, type FeatureExtractor } from '../../src/jobs/feature-job.js';
 import { decodeLocalFeatures } from '../../src/infer/local/local-feature-store.js';
 import { DEFAULT_LOCAL, DESCRIPTOR_LENGTH, keypointCount } from '../../src/infer/local/local-features.js';
@@ -11,13 +12,15 @@ import { tmpDir } from '../helpers/tmp.js';
 
 const MODEL = 'test-model@1';
 
-/** A model whose vector is the photo's id, counting its calls (the job, not the network, is under test). */
-function countingExtractor(modelVersion = MODEL): FeatureExtractor & { calls: number } {
+/** A model whose vector is the photo's id, counting its calls and keeping what it was given (the job, not the network, is under test). */
+function countingExtractor(modelVersion = MODEL): FeatureExtractor & { calls: number; seen: PhotoRecord[] } {
   const e = {
     modelVersion,
     calls: 0,
+    seen: [] as PhotoRecord[],
     async extract(photos: readonly PhotoRecord[]) {
       e.calls += photos.length;
+      e.seen.push(...photos);
       return photos.map((p) => Float32Array.of(p.id, 1, 2));
     },
   };
@@ -113,5 +116,26 @@ describe('the feature job with local descriptors (idempotent per part)', () => {
     expect([...(await catalog.getFeatures('model-b@2', [id])).get(id)!]).toEqual([id, 1, 2]);
     expect(await runFeatureJob(catalog, [a, b], id)).toEqual({ photoId: id, outcome: 'present' });
     expect([a.calls, b.calls]).toEqual([0, 1]);
+  });
+
+  it('a photo\'s job extracts its further annotations too: each its own box and rotation, under its gallery id', async () => {
+    const { photo } = await catalog.addPhoto(await scenePhoto(6), {
+      originalName: 'pair.jpg', annotations: [{ box: { x: 10, y: 20, w: 100, h: 50 }, individualName: 'Salt' }, { box: { x: 150, y: 30, w: 60, h: 40 }, theta: 0.3 }],
+    });
+    const second = (await catalog.annotations(photo.id))[1];
+    const galleryId = annotationGalleryId(second.id);
+    const e = countingExtractor();
+    const local = createCatalogLocalFeatures(catalog, { settings: DEFAULT_LOCAL });
+    expect(await runFeatureJob(catalog, e, photo.id, local)).toEqual({ photoId: photo.id, outcome: 'written' });
+    expect(e.seen.map((p) => [p.id, p.box])).toEqual([[photo.id, { x0: 10, y0: 20, x1: 110, y1: 70 }], [galleryId, { x0: 150, y0: 30, x1: 210, y1: 70, theta: 0.3 }]]);
+    expect([...(await stored(galleryId)).vector!]).toEqual([galleryId, 1, 2]);
+    expect(local.described).toBe(2);
+    expect(keypointCount(decodeLocalFeatures((await stored(galleryId)).record!, DEFAULT_LOCAL, 'record')[0])).toBeGreaterThan(0);
+    // a further annotation added later: the photo's job again extracts only it
+    const third = await catalog.addAnnotation(photo.id, { box: { x: 200, y: 100, w: 80, h: 60 } }, 'ann');
+    const again = countingExtractor();
+    expect(await runFeatureJob(catalog, again, photo.id)).toEqual({ photoId: photo.id, outcome: 'written' });
+    expect(again.seen.map((p) => p.id)).toEqual([annotationGalleryId(third.id)]);
+    expect(await runFeatureJob(catalog, again, photo.id)).toEqual({ photoId: photo.id, outcome: 'present' });
   });
 });
