@@ -21,8 +21,9 @@ export interface FeaturesStore {
   /** Stores (or replaces) records of photos under a key, in one write. */
   putFeatureRecords(key: string, entries: readonly { photoId: number; bytes: Uint8Array }[]): Promise<void>;
   /**
-   * The photos without a record under a key (a model version), ascending, in one query: what a
-   * worker of a copied or bulk-imported catalog has to extract.
+   * The photos without a record under a key (a model version), or with a further annotation
+   * without one, ascending, in one query: what a worker of a copied or bulk-imported catalog, or
+   * of a photo given another annotation, has to extract.
    */
   photosWithoutFeatures(key: string): Promise<number[]>;
 }
@@ -121,8 +122,14 @@ export function createFeatures(db: CatalogDb): Features {
       getFeatureRecords: getRecords,
       putFeatureRecords: putRecords,
       async photosWithoutFeatures(key) {
+        // a photo's job covers its further annotations too (jobs/feature-job.ts): a photo is missing
+        // when it, or one of its further annotations (added later, or before workers extracted them), has none
         const rows = await db.q().selectFrom('photos').select('photos.id')
-          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('features').select('features.photo_id').whereRef('features.photo_id', '=', 'photos.id').where('features.model_version', '=', key))))
+          .where(({ or, not, exists, selectFrom }) => or([
+            not(exists(selectFrom('features').select('features.photo_id').whereRef('features.photo_id', '=', 'photos.id').where('features.model_version', '=', key))),
+            exists(selectFrom('annotations').select('annotations.id').whereRef('annotations.photo_id', '=', 'photos.id').where('annotations.ordinal', '>', 0)
+              .where(({ not: notA, exists: existsA, selectFrom: from }) => notA(existsA(from('annotation_features').select('annotation_features.annotation_id').whereRef('annotation_features.annotation_id', '=', 'annotations.id').where('annotation_features.model_version', '=', key))))),
+          ]))
           .orderBy('photos.id').execute();
         return rows.map((r) => r.id);
       },

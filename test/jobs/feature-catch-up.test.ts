@@ -106,4 +106,24 @@ describe.skipIf(unavailable !== '')('workers started with an added model catch u
     // A's features were there: no sweep found any photo without them
     expect(lines.flat().some((l) => l.startsWith(`worker: model ${va}:`))).toBe(false);
   }, 300_000);
+
+  it("queues a photo again when it gains a further annotation without the model's features, which its job then extracts", async () => {
+    const catalog = await open();
+    const run = await loadRunModel(a, { threads: 1, onWarning: () => {} });
+    await run.inference.dispose();
+    const va = run.inference.modelVersion;
+    expect(await catalog.photosWithoutFeatures(va)).toEqual([]);
+    const [first] = (await catalog.listPhotos({ limit: 1 })).items;
+    const note = await catalog.addAnnotation(first.id, { box: { x: 20, y: 20, w: 100, h: 60 }, viewpoint: 'left' }, 'field');
+    // the photo's own features are there; its new annotation's are not
+    expect(await catalog.photosWithoutFeatures(va)).toEqual([first.id]);
+    const stop = new AbortController();
+    const lines: string[] = [];
+    const worker = await start([a], stop, lines);
+    await until(async () => (await catalog.photosWithoutFeatures(va)).length === 0, 120_000, "the annotation's features");
+    stop.abort();
+    expect((await worker.done).failed).toBe(0);
+    expect(lines).toContain(`worker: model ${va}: 1 photo(s) without its features: 1 queued now, 0 already queued or running`);
+    expect((await catalog.getFeatures(va, [-note.id])).get(-note.id)?.length).toBe(run.inference.head.features);
+  }, 300_000);
 });
