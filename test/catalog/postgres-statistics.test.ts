@@ -24,6 +24,14 @@ describe.skipIf(postgres.skip !== '')(onBackend('planner statistics of a bulk-fi
       await db.query(`INSERT INTO individuals (id, name, notes, created_at, created_by) SELECT g, 'S' || g, '', $1, 't' FROM generate_series(1, 4000) g`, [now]);
       await db.query(`INSERT INTO photos (id, sha256, format, bytes, width, height, original_name, uploaded_by, uploaded_at, individual_id, status)
         SELECT g, md5(g::text), 'jpeg', 1, 10, 10, g || '.jpg', 't', $1, 1 + (g - 1) / 5, 'identified' FROM generate_series(1, 20000) g`, [now]);
+      // the inserting session reports its row counts to the statistics a moment after its commits
+      // (PostgreSQL flushes them at most once a second): wait for them, as a service opening the
+      // catalog later would find them, so that the first open's ANALYZE is the one that resets them
+      const reported = async (): Promise<boolean> => Number((await db.query<{ n: string }>("SELECT coalesce(sum(n_mod_since_analyze), 0) AS n FROM pg_stat_user_tables WHERE relname IN ('photos', 'individuals')")).rows[0].n) >= 24000;
+      for (const end = Date.now() + 30_000; !(await reported()); ) {
+        if (Date.now() > end) throw new Error('the inserts never reached pg_stat_user_tables');
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const estimate = async (): Promise<number> => {
         const plan = (await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>("EXPLAIN (FORMAT JSON) SELECT id FROM photos WHERE status = 'identified'")).rows[0]['QUERY PLAN'];
         return plan[0].Plan['Plan Rows'];
