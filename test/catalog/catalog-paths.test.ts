@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
+import { cliLauncher, launcherArgs } from '../helpers/cli-process.js';
 
 // issue 18 item 9: a catalog path that is not a catalog is refused with one line and left as it
 // was; serve never starts an empty catalog by mistake; backup never deletes a .partial file
@@ -53,9 +54,8 @@ describe('catalog paths', () => {
     expect(existsSync(typo)).toBe(false);
     // with --create it starts on an empty catalog: the real CLI in a child process, stopped by SIGTERM
     const fresh = path.join(dir, 'fresh.db');
-    const script = path.join(dir, 'serve.mts');
-    writeFileSync(script, `import { main } from ${JSON.stringify(path.resolve('src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', script, 'serve', '--catalog', fresh, '--create', '--port', '0', '--box-model', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const script = cliLauncher(dir);
+    const child = spawn(process.execPath, [...launcherArgs(script), 'serve', '--catalog', fresh, '--create', '--port', '0', '--box-model', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const said = await new Promise<string>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('whaleid serving')) resolve(out); });

@@ -8,18 +8,18 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tmpDir } from '../helpers/tmp.js';
 import { generateSynthCatalog } from '../../src/data/synth/index.js';
+import { cliLauncher, launcherArgs } from '../helpers/cli-process.js';
 
 const dir = tmpDir();
 const loader = path.resolve(import.meta.dirname, '../../src/model/native/native-addon.ts');
 const script = path.join(dir, 'load.ts');
 writeFileSync(script, `import { loadNativeAddon } from ${JSON.stringify(loader)};\nconst r = loadNativeAddon();\nconsole.log(JSON.stringify({ available: r.available, reason: r.available ? null : r.reason }));\n`);
 
-const cli = path.join(dir, 'whaleid.mts');
-writeFileSync(cli, `import { main } from ${JSON.stringify(path.resolve(import.meta.dirname, '../../src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
+const cli = cliLauncher(dir);
 
 /** The real CLI in a child process with the native engine switched off. */
 function whaleidWithoutNative(args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, WHALEID_NATIVE: 'off' } });
+  const r = spawnSync(process.execPath, [...launcherArgs(cli), ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, WHALEID_NATIVE: 'off' } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

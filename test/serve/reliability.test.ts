@@ -10,7 +10,7 @@ import { startBareService, type BareService } from '../helpers/service.js';
 import { scenePhoto } from '../helpers/photos.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
-import { cliLauncher } from '../helpers/cli-process.js';
+import { cliLauncher, launcherArgs } from '../helpers/cli-process.js';
 
 /**
  * Issue 32 (reliability, round two), the service's items, through real HTTP on SQLite and
@@ -192,7 +192,7 @@ for (const backend of BACKENDS) {
 
 /** Runs the real CLI as the unprivileged user `nobody` (root ignores file permissions). */
 function runAsNobody(launcher: string, args: string[]): { code: number | null; out: string } {
-  const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '--import', 'tsx', launcher, ...args], { cwd: path.resolve(import.meta.dirname, '../..'), encoding: 'utf8', timeout: 60_000, env: { ...process.env, WHALEID_TOKEN: '', HOME: '/tmp' } });
+  const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...launcherArgs(launcher), ...args], { cwd: path.resolve(import.meta.dirname, '../..'), encoding: 'utf8', timeout: 60_000, env: { ...process.env, WHALEID_TOKEN: '', HOME: '/tmp' } });
   return { code: r.status, out: `${r.stdout}${r.stderr}`.split('\n').filter((l) => l && !/onnxruntime|telemetry/.test(l)).join('\n') };
 }
 

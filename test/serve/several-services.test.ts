@@ -1,12 +1,12 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { readBoxes } from '../../src/image/boxes.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { BACKENDS, onBackend } from '../helpers/backends.js';
-import { cliLauncher, startCli, type CliProcess } from '../helpers/cli-process.js';
+import { cliLauncher, launcherArgs, startCli, type CliProcess } from '../helpers/cli-process.js';
 
 // issue 21 item 4: several stateless service processes on one PostgreSQL catalog, behind any load
 // balancer: what one of them records, the next request to another sees
@@ -19,9 +19,8 @@ let worker: CliProcess | null = null;
 
 /** `whaleid serve` in a child process on the same catalog; resolves with its URL. */
 async function serveInChild(args: string[]): Promise<string> {
-  const script = path.join(svc.dir, 'serve-child.mts');
-  writeFileSync(script, `import { main } from ${JSON.stringify(path.resolve('src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
-  child = spawn(process.execPath, ['--import', 'tsx', script, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WHALEID_TOKEN: svc.token } });
+  const script = cliLauncher(svc.dir);
+  child = spawn(process.execPath, [...launcherArgs(script), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WHALEID_TOKEN: svc.token } });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   return new Promise<string>((resolve, reject) => {

@@ -6,7 +6,7 @@
 // (small random weights, fixed seed); skipped, saying why, without it or without the addon.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadDataset } from '../../src/data/dataset.js';
 import { embeddingInputBuffer, type Preprocessing } from '../../src/image/embedding-input.js';
@@ -16,6 +16,7 @@ import { openRunInference } from '../../src/infer/run-inference.js';
 import { loadNativeAddon } from '../../src/model/native/native-addon.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { copyFixture } from '../helpers/fixtures.js';
+import { cliLauncher, launcherArgs } from '../helpers/cli-process.js';
 
 const native = loadNativeAddon();
 /** The first Python that imports torch (pyenv's python3 may not see Debian's python3-torch). */
@@ -26,11 +27,11 @@ if (why) console.log(`backbone tests skipped: ${why}`);
 const dir = tmpDir();
 const catalog = path.join(dir, 'catalog');
 const backbone = path.join(dir, 'backbone.pt');
-const cli = path.join(dir, 'whaleid.mts');
+let cli = '';
 const args = ['--backbone', backbone, '--loss', 'subcenter-arcface', '--warmup-epochs', '20', '--warmup-lr', '1e-2', '--input-size', '32', '--batch-size', '8', '--engine', 'native', '--threads', '2', '--cache', path.join(dir, 'cache'), '--seed', '2', '--quiet'];
 
 function whaleid(argv: string[], killAfterCheckpoint?: string): Promise<{ code: number | null; signal: string | null; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...launcherArgs(cli), ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   if (killAfterCheckpoint) {
@@ -53,7 +54,7 @@ describe.skipIf(why !== null)('whaleid train --backbone FILE.pt (TorchScript, su
     await copyFixture('synth-12x4-s5', catalog);
     const made = spawnSync(python!, [path.resolve('scripts/torchscript-backbone.py'), backbone, '--seed', '1'], { encoding: 'utf8' });
     expect(made.status, made.stderr).toBe(0);
-    writeFileSync(cli, `import { main } from ${JSON.stringify(path.resolve('src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
+    cli = cliLauncher(dir);
     const full = await whaleid(['train', '--data', catalog, '--out', whole, ...args]);
     expect(full.code, full.err).toBe(0);
   }, 120_000);

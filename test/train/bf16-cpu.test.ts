@@ -7,7 +7,7 @@
 // without the native addon.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { tmpDir } from '../helpers/tmp.js';
 import { copyFixture } from '../helpers/fixtures.js';
@@ -18,6 +18,7 @@ import { bf16CpuFlags, bf16CpuWarning } from '../../src/model/native/cpu-bf16.js
 import { createTrainingEngine } from '../../src/model/training-engines.js';
 import type { NamedArrays, PairBatch } from '../../src/model/training-engine.js';
 import { createRng } from '../../src/util/random.js';
+import { cliLauncher, launcherArgs } from '../helpers/cli-process.js';
 
 const native = loadNativeAddon();
 if (!native.available) console.log(`bf16 CPU training tests skipped: ${native.reason}`);
@@ -90,12 +91,12 @@ describe.skipIf(!native.available)('a bf16 step on the CPU', () => {
 
 const dir = tmpDir();
 const catalog = path.join(dir, 'catalog');
-const cli = path.join(dir, 'whaleid.mts');
+let cli = '';
 const args = ['--preset', 'tiny', '--schedule', 'smoke', '--batch-size', '2', '--threads', '1', '--engine', 'native', '--cache', path.join(dir, 'cache'), '--seed', '3', '--quiet'];
 
 /** The real CLI in a child process; resolves with its exit code, signal and stderr. */
 function whaleid(argv: string[], onStart?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; signal: string | null; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...launcherArgs(cli), ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   onStart?.(child);
@@ -128,7 +129,7 @@ describe.skipIf(!native.available)('whaleid train --precision bf16 on the CPU', 
   let wholeErr = '';
   beforeAll(async () => {
     await copyFixture('synth-12x4-s5', catalog);
-    writeFileSync(cli, `import { main } from ${JSON.stringify(path.resolve('src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
+    cli = cliLauncher(dir);
     const [a, b] = await Promise.all([whaleid(['train', '--data', catalog, '--out', whole, ...args, '--precision', 'bf16']), whaleid(['train', '--data', catalog, '--out', fp32, ...args])]);
     expect(a.code, a.err).toBe(0);
     expect(b.code, b.err).toBe(0);

@@ -6,15 +6,16 @@
 // live training (a chain of float32 products) disagree in the last bit of the bias correction.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { tmpDir } from '../helpers/tmp.js';
 import { copyFixture } from '../helpers/fixtures.js';
 import { loadNativeAddon } from '../../src/model/native/native-addon.js';
+import { cliLauncher, launcherArgs } from '../helpers/cli-process.js';
 
 const dir = tmpDir();
 const catalog = path.join(dir, 'catalog');
-const cli = path.join(dir, 'whaleid.mts');
+let cli = '';
 const cache = path.join(dir, 'cache');
 const runArgs = ['--preset', 'tiny', '--schedule', 'smoke', '--batch-size', '2', '--threads', '1', '--cache', cache, '--seed', '3', '--quiet'];
 // each engine resumes its own runs bit for bit; native when its addon is built
@@ -24,7 +25,7 @@ if (!native.available) console.log(`resume on the native engine not tested: ${na
 
 /** The real CLI in a child process; resolves with its exit code and stderr. */
 function whaleid(args: string[], onStart?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; signal: string | null; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...launcherArgs(cli), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   onStart?.(child);
@@ -66,7 +67,7 @@ function expectSameModel(run: string, reference: string): void {
 
 beforeAll(async () => {
   await copyFixture('synth-12x4-s5', catalog);
-  writeFileSync(cli, `import { main } from ${JSON.stringify(path.resolve('src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
+  cli = cliLauncher(dir);
 });
 
 describe.each(engines)('whaleid train --resume after a kill or Ctrl-C (engine %s)', (engine) => {
