@@ -49,8 +49,12 @@ describe('an imported model fused with local in the service', () => {
   beforeAll(async () => {
     await generateSynthCatalog({ out: data, individuals: 8, photosPerIndividual: 5, seed: 5 });
     labels = new Map((await readLabels(path.join(data, 'train.csv'))).map((l) => [l.image, l.id]));
-    // other whales to fit the fusions on (never the catalog's), and the shared tiny run
-    await copyFixture('synth-16x4-s9', fitData);
+    // other whales to fit the fusions on (never the catalog's: another seed), and the shared tiny
+    // run. 10 whales (17 train photos, 14 open-set queries) rather than 16 x 4 (38 queries): the
+    // fit's shape and models are what is checked, and evaluate-open describes every photo with
+    // local keypoints (measured 4 CPU-s against 8.5). The catalog stays 8 x 5: on the smaller
+    // shared ones (6 x 3, seeds 5 and 9) another whale came first in both tests.
+    await copyFixture('synth-10x4-s11', fitData);
     await copyFixture('tiny-run', dir);
     expect((await runCli('model', 'import', '--onnx', RESNET, '--out', model, '--resize', 'crop', '--margin', '0.05', '--threads', '1')).code).toBe(0);
   }, 900_000); // the shared fixtures are built when the code that makes them changed
