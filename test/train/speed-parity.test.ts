@@ -31,7 +31,9 @@ describe('training results do not depend on the engine', () => {
   });
 
   it('the wasm engine with our kernels and the cpu backend with stock kernels give the same loss curve and validation MAP@5 (tiny model, same seed)', async () => {
-    const config = { data: catalog, preset: 'tiny' as const, inputSize: 64, schedule, batchSize: 16, valShare: 0.3, seed: 4 };
+    // seed 2: 4 training photos, one step of 8 pairs an epoch on the cpu backend (seed 4's split
+    // had 10 photos, 16 + 4 pairs: 18 of the cpu run's CPU-s against 10)
+    const config = { data: catalog, preset: 'tiny' as const, inputSize: 64, schedule, batchSize: 16, valShare: 0.3, seed: 2 };
     await initEngine({ backend: 'cpu' });
     unregisterBatchNormGradient();
     await startTraining(path.join(dir, 'cpu'), config);
@@ -45,9 +47,10 @@ describe('training results do not depend on the engine', () => {
     expect(losses(ours)).toHaveLength(3);
     const lossDiffs = losses(ours).map((l, i) => Math.abs(l - losses(ref)[i]));
     console.log(`epoch losses wasm ${losses(ours).map((l) => l.toFixed(5))} vs cpu ${losses(ref).map((l) => l.toFixed(5))}; validation MAP@5 wasm ${vals(ours).map((v) => v.map5)} vs cpu ${vals(ref).map((v) => v.map5)}`);
-    // measured 1e-5 here (float32 sums in another order; 2e-3 by the third epoch on a catalog of 14
-    // whales); a 10% error in one term of the BatchNorm gradient (variance) moved it by 4e-2
-    expect(Math.max(...lossDiffs)).toBeLessThan(5e-3);
+    // measured 6e-6 here (float32 sums in another order; 2e-3 by the third epoch on a catalog of 14
+    // whales); a 10% error in one term of the BatchNorm gradient (variance) moved it by 7e-3 here
+    // (4e-2 with seed 4's larger split), hence 2.5e-3 (was 5e-3)
+    expect(Math.max(...lossDiffs)).toBeLessThan(2.5e-3);
     // the training changed the model: the curves are not trivially equal
     expect(Math.abs(losses(ours)[2] - losses(ours)[0])).toBeGreaterThan(1e-3);
     expect(vals(ours)).toHaveLength(vals(ref).length);
