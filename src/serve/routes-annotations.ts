@@ -2,12 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { AnnotationDecision } from '../catalog/decisions-store.js';
 import { annotationGalleryId } from '../catalog/gallery-ids.js';
-import { DEFAULT_CROP } from '../image/crop.js';
 import { cropJpeg } from './crop-image.js';
 import { HttpError } from './http-error.js';
 import { FeaturesPendingError } from './identifier.js';
 import { schemas, scopeQuery } from './api-schemas.js';
-import type { ServiceContext } from './service-context.js';
+import { reviewCrop, type ServiceContext } from './service-context.js';
 
 const nullable = (type: string): object => ({ type, nullable: true });
 
@@ -87,8 +86,7 @@ export function registerAnnotationRoutes(app: FastifyInstance, ctx: ServiceConte
     const a = await catalog.annotation(req.params.id, req.params.aid);
     // the first annotation is the photo (its box, as the model crops it); a further one its own box and rotation
     const p = a.ordinal === 0 ? await catalog.photo(a.photoId) : await catalog.galleryPhoto(annotationGalleryId(a.id));
-    const crop = ctx.identifier?.crop ?? DEFAULT_CROP;
-    const jpg = await cropJpeg(catalog.photoFile(p), p, req.query.width, { margin: crop.margin ?? DEFAULT_CROP.margin, aspect: crop.aspect ?? DEFAULT_CROP.aspect });
+    const jpg = await cropJpeg(catalog.photoFile(p), p, req.query.width, reviewCrop(ctx));
     return reply.type('image/jpeg').header('cache-control', 'no-cache').send(jpg);
   });
 

@@ -2,12 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { PhotoRecord } from '../catalog/catalog-types.js';
 import { paddedBox, type Box } from '../image/affine.js';
-import { DEFAULT_CROP } from '../image/crop.js';
 import { createCatalogLocalFeatures, type CatalogLocalFeatures } from '../infer/local/catalog-local-features.js';
 import { photoCorrespondences } from '../infer/local/pair-correspondences.js';
 import { HttpError } from './http-error.js';
 import { idParam } from './api-schemas.js';
-import type { ServiceContext } from './service-context.js';
+import { reviewCrop, type ServiceContext } from './service-context.js';
 
 const point = { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 } as const;
 const region = {
@@ -73,8 +72,7 @@ export function registerMatchRoutes(app: FastifyInstance, ctx: ServiceContext): 
     if (query.id === candidate.id) throw new HttpError(400, 'candidate: another photo than the query expected');
     local ??= createCatalogLocalFeatures(catalog);
     const found = await photoCorrespondences(local, query, candidate);
-    const crop = ctx.identifier?.crop ?? DEFAULT_CROP;
-    const margins = { margin: crop.margin ?? DEFAULT_CROP.margin, aspect: crop.aspect ?? DEFAULT_CROP.aspect };
+    const margins = reviewCrop(ctx);
     const sideOf = (p: PhotoRecord): { photoId: number; width: number; height: number; region: { x0: number; y0: number; x1: number; y1: number } } => {
       const { x0, y0, x1, y1 } = reviewRegion(p, margins);
       return { photoId: p.id, width: p.width, height: p.height, region: { x0, y0, x1, y1 } };

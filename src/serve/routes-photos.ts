@@ -2,11 +2,10 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import { cropJpeg } from './crop-image.js';
-import { DEFAULT_CROP } from '../image/crop.js';
 import { catalogCsv } from '../catalog/catalog-export.js';
 import { HttpError } from './http-error.js';
 import { FeaturesPendingError } from './identifier.js';
-import type { ServiceContext } from './service-context.js';
+import { reviewCrop, type ServiceContext } from './service-context.js';
 import { schemas, idParam, pageQuery, scopeQuery } from './api-schemas.js';
 import { WhaleidError } from '../util/errors.js';
 
@@ -62,8 +61,7 @@ export function registerPhotoRoutes(app: FastifyInstance, ctx: ServiceContext): 
     schema: { summary: "The review crop: the fluke box with the model's margin and aspect", params: idParam, querystring: { type: 'object', properties: { width: { type: 'integer', minimum: 16, maximum: 1024, default: 384 } }, additionalProperties: false } as const },
   }, async (req, reply) => {
     const p = await catalog.photo(req.params.id);
-    const crop = ctx.identifier?.crop ?? DEFAULT_CROP;
-    const jpg = await cropJpeg(catalog.photoFile(p), p, req.query.width, { margin: crop.margin ?? DEFAULT_CROP.margin, aspect: crop.aspect ?? DEFAULT_CROP.aspect });
+    const jpg = await cropJpeg(catalog.photoFile(p), p, req.query.width, reviewCrop(ctx));
     return reply.type('image/jpeg').header('cache-control', 'no-cache').send(jpg);
   });
 

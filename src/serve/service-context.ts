@@ -6,6 +6,7 @@ import { HttpError } from './http-error.js';
 import type { Identifier } from './identifier.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import { requestUser, roleAllows } from './service-guards.js';
+import { DEFAULT_CROP } from '../image/crop.js';
 
 /** Everything the route modules share. */
 export interface ServiceContext {
@@ -31,6 +32,21 @@ export interface ServiceContext {
    * so only a service that shards its queries can count them.
    */
   workerWarning(): string | null;
+}
+
+/**
+ * The margin and aspect of the review crops (a photo's, an annotation's, a match's): the loaded
+ * model's crop, so that what a person compares is what the model compared; the default crop
+ * without a model.
+ *
+ * @param ctx - the service's context
+ * @returns the crop's margin and aspect
+ * @example
+ * const jpg = await cropJpeg(catalog.photoFile(p), p, 384, reviewCrop(ctx));
+ */
+export function reviewCrop(ctx: Pick<ServiceContext, 'identifier'>): { margin: number; aspect: number } {
+  const crop = ctx.identifier?.crop ?? DEFAULT_CROP;
+  return { margin: crop.margin ?? DEFAULT_CROP.margin, aspect: crop.aspect ?? DEFAULT_CROP.aspect };
 }
 
 /** The line a queued service without a live worker shows (start, uploads, the review page). */
