@@ -10,7 +10,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { readLabels } from '../../src/data/labels.js';
 import { importDataset } from '../../src/catalog/catalog-import.js';
 import { openCatalog } from '../../src/catalog/catalog.js';
@@ -47,7 +46,8 @@ describe('an imported model fused with local in the service', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
 
   beforeAll(async () => {
-    await generateSynthCatalog({ out: data, individuals: 8, photosPerIndividual: 5, seed: 5 });
+    // the synthetic catalog (8 whales x 5 photos, seed 5) made once for this file and imported-model.test.ts
+    await copyFixture('synth-8x5-s5', data);
     labels = new Map((await readLabels(path.join(data, 'train.csv'))).map((l) => [l.image, l.id]));
     // other whales to fit the fusions on (never the catalog's: another seed), and the shared tiny
     // run. 10 whales (17 train photos, 14 open-set queries) rather than 16 x 4 (38 queries): the
@@ -96,9 +96,11 @@ describe('an imported model fused with local in the service', () => {
     cleanups.push(() => catalog.close(), () => jobs.close(), () => identifier.close(), () => app.close(), async () => procs.forEach((p) => p.kill('SIGKILL')));
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     // the worker stores each photo's keypoints and descriptors beside the model's features
-    const worker = startCli(cliLauncher(dir), 'worker', ['worker', '--catalog', url, '--photos', photoDir, '--model', model, '--matcher', 'fused', '--concurrency', '1', '--log-jobs', '--threads', '1']);
+    // 4 jobs at a time: the worker queues a job for each of the catalog's photos, and a job loop
+    // takes its next job half a second after the last one began (pg-boss's polling interval)
+    const worker = startCli(cliLauncher(dir), 'worker', ['worker', '--catalog', url, '--photos', photoDir, '--model', model, '--matcher', 'fused', '--concurrency', '4', '--log-jobs', '--threads', '1']);
     procs.push(worker);
-    await worker.waitFor(/worker \w+: model resnet@\w+, 1 jobs at a time, local descriptors stored too/, 120_000);
+    await worker.waitFor(/worker \w+: model resnet@\w+, 4 jobs at a time, local descriptors stored too/, 120_000);
     const id = await upload(base);
     await worker.waitFor(new RegExp(`job photo ${id}: written`), 120_000);
     let answer: { matcher: string; candidates: Candidate[] } | null = null;

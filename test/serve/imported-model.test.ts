@@ -9,7 +9,6 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import { generateSynthCatalog } from '../../src/data/synth/index.js';
 import { readLabels } from '../../src/data/labels.js';
 import { importDataset } from '../../src/catalog/catalog-import.js';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
@@ -21,6 +20,7 @@ import { readManifest } from '../../src/model/folders/run-manifest.js';
 import { BACKENDS, newPostgresDatabase, openTestCatalog } from '../helpers/backends.js';
 import { cliLauncher, startCli, type CliProcess } from '../helpers/cli-process.js';
 import { runCli } from '../helpers/cli.js';
+import { copyFixture } from '../helpers/fixtures.js';
 import { scenePhoto } from '../helpers/photos.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -37,7 +37,8 @@ describe('an imported embedding model wherever a run is', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
 
   beforeAll(async () => {
-    await generateSynthCatalog({ out: data, individuals: 8, photosPerIndividual: 5, seed: 5 });
+    // the synthetic catalog (8 whales x 5 photos, seed 5) made once for this file and imported-fused.test.ts
+    await copyFixture('synth-8x5-s5', data);
     labels = new Map((await readLabels(path.join(data, 'train.csv'))).map((l) => [l.image, l.id]));
     // a labelled set a random-weight network can tell apart: each individual's photos are one
     // scene, cut and encoded differently (the synthetic flukes are beyond an untrained network)
@@ -133,7 +134,10 @@ describe('an imported embedding model wherever a run is', () => {
     const procs: CliProcess[] = [];
     cleanups.push(() => catalog.close(), () => jobs.close(), () => identifier.close(), () => app.close(), async () => procs.forEach((p) => p.kill('SIGKILL')));
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    const worker = startCli(cliLauncher(dir), 'worker', ['worker', '--catalog', url, '--photos', photoDir, '--model', model, '--concurrency', '1', '--log-jobs', '--threads', '1']);
+    // 4 jobs at a time: the worker queues a job for each of the catalog's photos, and a job
+    // loop takes its next job half a second after the last one began (pg-boss's polling
+    // interval), so one loop spent 20 s of this test waiting (measured) for under 2 s of work
+    const worker = startCli(cliLauncher(dir), 'worker', ['worker', '--catalog', url, '--photos', photoDir, '--model', model, '--concurrency', '4', '--log-jobs', '--threads', '1']);
     procs.push(worker);
     await worker.waitFor(/worker \w+: model resnet@/, 60_000);
     const { bytes, whale } = await copyOf();
