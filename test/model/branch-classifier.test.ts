@@ -92,7 +92,9 @@ describe('branch classifier (classification warm-up)', () => {
       expect(classifier.engine).toBe(engine);
       const batch = separableBatch(20, 11);
       const losses: number[] = [];
-      for (let k = 0; k < 30; k++) losses.push(await classifier.step(batch));
+      // 10 steps: measured (both engines) 2.64 1.33 0.76 0.45 ... 0.077 at the tenth, under half
+      // the first from the fourth on (30 steps reached 0.008)
+      for (let k = 0; k < 10; k++) losses.push(await classifier.step(batch));
       // chance is ln 5 = 1.61
       expect(losses[0]).toBeGreaterThan(1.2);
       expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]);

@@ -157,18 +157,20 @@ describe('head', () => {
 
 describe('training', () => {
   it('a few Adam steps on a fixed random batch reduce the loss (tiny preset)', async () => {
-    const s = createSiamese({ preset: 'tiny', seed: 2, lr: 3e-3 });
+    // 6 steps at lr 6e-3 (~1 CPU-s each on the cpu backend): measured losses 0.669 0.642 0.542
+    // 0.528 0.393 0.305, last two 0.53x the first two (8 steps at 3e-3 gave 0.63x)
+    const s = createSiamese({ preset: 'tiny', seed: 2, lr: 6e-3 });
     const a = randomTensor([4, 64, 64, 1], 41);
     const b = randomTensor([4, 64, 64, 1], 42);
     const y = tf.tensor2d([1, 0, 1, 0], [4, 1]);
     const movingBefore = s.branch.getLayer('stem_bn1').getWeights()[2].dataSync().slice();
     const losses: number[] = [];
-    for (let step = 0; step < 8; step++) {
+    for (let step = 0; step < 6; step++) {
       const out = await s.model.trainOnBatch([a, b], y);
       losses.push(Array.isArray(out) ? out[0] : out);
     }
     const first = (losses[0] + losses[1]) / 2;
-    const last = (losses[6] + losses[7]) / 2;
+    const last = (losses[4] + losses[5]) / 2;
     expect(last).toBeLessThan(first * 0.8);
     // BatchNorm ran in training mode inside the nested branch: its moving mean moved.
     const movingAfter = s.branch.getLayer('stem_bn1').getWeights()[2].dataSync();
