@@ -136,7 +136,7 @@ describe('an imported embedding model wherever a run is', () => {
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     // 4 jobs at a time: the worker queues a job for each of the catalog's photos, and a job
     // loop takes its next job half a second after the last one began (pg-boss's polling
-    // interval), so one loop spent 20 s of this test waiting (measured) for under 2 s of work
+    // interval), so with one loop the upload waited 20 s (measured) behind the catalog's 41 jobs
     const worker = startCli(cliLauncher(dir), 'worker', ['worker', '--catalog', url, '--photos', photoDir, '--model', model, '--concurrency', '4', '--log-jobs', '--threads', '1']);
     procs.push(worker);
     await worker.waitFor(/worker \w+: model resnet@/, 60_000);
