@@ -50,8 +50,12 @@ describe('resuming on the engine a run was started on', () => {
   const run = path.join(dir, 'run-wasm1');
   const cache = path.join(dir, 'cache');
   beforeAll(async () => {
-    await copyFixture('synth-6x3-s5', ds);
-    // a budget of 0.6 s: the run finishes after its first group, so a resume can go on (with --more-minutes)
+    // 16 whales of 4 photos: the first group (decoding the photos included) takes several times
+    // the budget on any machine (with 6 of 3, a worker process that had loaded tfjs already ran
+    // both epochs within 0.6 s now and then)
+    await copyFixture('synth-16x4-s9', ds);
+    // a budget of 0.6 s (the least --max-minutes takes): the run finishes after its first group,
+    // which always runs, so a resume can go on (with --more-minutes)
     const r = await runCli('train', '--data', ds, '--out', run, '--preset', 'tiny', '--schedule', 'smoke', '--engine', 'wasm', '--threads', '1', '--max-minutes', '0.01', '--cache', cache, '--quiet');
     expect(r.code, r.err).toBe(0);
   });
