@@ -1,11 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
-import { createSiamese } from '../../src/model/network/siamese.js';
-import { saveSiamese } from '../../src/model/folders/model-io.js';
-import { exportSiameseOnnx } from '../../src/model/onnx/onnx-export.js';
-import { resolveTrainConfig } from '../../src/train/train-config.js';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
 import { annotationGalleryId } from '../../src/catalog/gallery-ids.js';
 import { readCoco } from '../../src/data/formats/coco.js';
@@ -16,6 +11,7 @@ import { createIdentifier } from '../../src/serve/identifier.js';
 import { newPostgresDatabase } from '../helpers/backends.js';
 import { scenePhoto } from '../helpers/photos.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { writeUntrainedRun } from '../helpers/untrained-run.js';
 
 // issue 31 item 1: on a queued (PostgreSQL) catalog the workers extract the features of a photo's
 // further annotations with the photo's, so the second whale of an imported photo is in the gallery
@@ -43,12 +39,7 @@ describe.skipIf(unavailable !== '')('features of further annotations on a queued
 
   beforeAll(async () => {
     // an untrained tiny run: the job's arithmetic is a trained one's
-    await initEngine({ backend: 'wasm' });
-    const siamese = createSiamese({ preset: 'tiny', inputSize: 64, seed: 1 });
-    await saveSiamese(siamese, path.join(runDir, 'model'));
-    await exportSiameseOnnx(siamese, path.join(runDir, 'onnx'));
-    writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(resolveTrainConfig({ data: '(test)', preset: 'tiny', inputSize: 64 }), null, 2));
-    siamese.model.dispose();
+    await writeUntrainedRun(runDir);
     url = await newPostgresDatabase('annotation-queued');
   }, 120_000);
   afterAll(async () => {

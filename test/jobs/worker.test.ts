@@ -5,11 +5,6 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import sharp from 'sharp';
-import { initEngine } from '../../src/model/tfjs/tfjs-backend.js';
-import { createSiamese } from '../../src/model/network/siamese.js';
-import { saveSiamese } from '../../src/model/folders/model-io.js';
-import { exportSiameseOnnx } from '../../src/model/onnx/onnx-export.js';
-import { resolveTrainConfig } from '../../src/train/train-config.js';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.js';
 import { createIdentifier, type Identifier } from '../../src/serve/identifier.js';
 import { createServer } from '../../src/serve/server.js';
@@ -24,6 +19,7 @@ import { newPostgresDatabase } from '../helpers/backends.js';
 import { scenePhoto } from '../helpers/photos.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
+import { writeUntrainedRun } from '../helpers/untrained-run.js';
 
 const unavailable = inject('postgresMissing');
 if (unavailable) console.warn(`skipping the job queue and worker tests: ${unavailable}`);
@@ -46,12 +42,7 @@ describe.skipIf(unavailable !== '')('feature jobs on a PostgreSQL catalog and wh
 
   beforeAll(async () => {
     // an untrained tiny run: the job's arithmetic is the same as a trained one's
-    await initEngine({ backend: 'wasm' });
-    const siamese = createSiamese({ preset: 'tiny', inputSize: 64, seed: 1 });
-    await saveSiamese(siamese, path.join(runDir, 'model'));
-    await exportSiameseOnnx(siamese, path.join(runDir, 'onnx'));
-    writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(resolveTrainConfig({ data: '(test)', preset: 'tiny', inputSize: 64 }), null, 2));
-    siamese.model.dispose();
+    await writeUntrainedRun(runDir);
     url = await newPostgresDatabase('worker');
     db = new pg.Pool({ connectionString: url, max: 2 });
     catalog = await openCatalog(url, { photoDir, create: true });
