@@ -31,7 +31,9 @@ for (const h of ['napi.h', 'napi-inl.h', 'napi-inl.deprecated.h']) copyFileSync(
 
 const b64 = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
-// the parity fixture: as test/model/native-parity.test.ts computes it
+// the parity fixture: the small preset's gradients on tfjs's cpu backend with its stock gradients
+// (test/model/native-parity.test.ts now takes tfjs's wasm backend as its reference; the GPU checks'
+// bounds were set against this one)
 await initEngine({ backend: 'cpu' });
 unregisterBatchNormGradient();
 const weights = parityWeights();
