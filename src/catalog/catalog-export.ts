@@ -51,6 +51,20 @@ const NEEDS_FOLDER = new Set(['SQLITE_READONLY_DIRECTORY', 'SQLITE_CANTOPEN', 'S
 const cannotRead = (location: string, code: string): WhaleidError => new WhaleidError(`${location}: this user cannot read the catalog (${code}); export it as a user who may read its file`);
 
 /**
+ * A private temporary folder for the copy of a catalog in a read-only folder; a temporary folder
+ * this user may not write is one line naming it (it was "internal error: EACCES ... mkdtemp").
+ */
+function temporaryFolder(location: string): string {
+  try {
+    return mkdtempSync(path.join(tmpdir(), 'whaleid-read-'));
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== 'string') throw e;
+    throw new WhaleidError(`${location}: its folder is read-only, so the catalog is read from a copy, and the temporary folder ${tmpdir()} cannot take one (${code}); set TMPDIR to a folder this user may write`);
+  }
+}
+
+/**
  * Opens a catalog to read it (an export), even from a folder this user cannot write: SQLite
  * reads a WAL-mode database through a shared-memory file it creates beside it, which failed there
  * with "attempt to write a readonly database" (and `catalog export` said "internal error"). Then
@@ -72,7 +86,7 @@ export async function openCatalogToRead(location: string, photoDir?: string): Pr
     const code = (e as { code?: unknown }).code;
     if (code === 'EACCES' || code === 'EPERM') throw cannotRead(location, code);
     if (isPostgresUrl(location) || typeof code !== 'string' || !NEEDS_FOLDER.has(code) || !existsSync(location)) throw e;
-    const dir = mkdtempSync(path.join(tmpdir(), 'whaleid-read-'));
+    const dir = temporaryFolder(location);
     const copy = path.join(dir, path.basename(location));
     try {
       copyFileSync(location, copy);

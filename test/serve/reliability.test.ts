@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { openCatalog } from '../../src/catalog/catalog.js';
@@ -191,8 +191,8 @@ for (const backend of BACKENDS) {
 }
 
 /** Runs the real CLI as the unprivileged user `nobody` (root ignores file permissions). */
-function runAsNobody(launcher: string, args: string[]): { code: number | null; out: string } {
-  const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...launcherArgs(launcher), ...args], { cwd: path.resolve(import.meta.dirname, '../..'), encoding: 'utf8', timeout: 60_000, env: { ...process.env, WHALEID_TOKEN: '', HOME: '/tmp' } });
+function runAsNobody(launcher: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string } {
+  const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...launcherArgs(launcher), ...args], { cwd: path.resolve(import.meta.dirname, '../..'), encoding: 'utf8', timeout: 60_000, env: { ...process.env, WHALEID_TOKEN: '', HOME: '/tmp', ...env } });
   return { code: r.status, out: `${r.stdout}${r.stderr}`.split('\n').filter((l) => l && !/onnxruntime|telemetry/.test(l)).join('\n') };
 }
 
@@ -217,10 +217,19 @@ describe.skipIf(!asRoot)(`item 7 as a user who may only read the catalog (runuse
     // needs its -shm file beside the catalog even to read)
     chmodSync(folder, 0o755);
     chmodSync(file, 0o644);
-    const exported = runAsNobody(launcher, ['catalog', 'export', '--catalog', file, '--out', path.join(out, 'c.csv')]);
+    // its own temporary folder (the copy of the catalog goes there), writable by nobody whoever runs the suite
+    const tmp = path.join(dir, 'tmp');
+    mkdirSync(tmp);
+    chmodSync(tmp, 0o777);
+    const exported = runAsNobody(launcher, ['catalog', 'export', '--catalog', file, '--out', path.join(out, 'c.csv')], { TMPDIR: tmp });
     expect(exported.out).toBe(`wrote 0 photos of ${file} to ${path.join(out, 'c.csv')}`);
     expect(exported.code).toBe(0);
     expect(readFileSync(path.join(out, 'c.csv'), 'utf8')).toMatch(/^Image,Id,/);
+    // a temporary folder nobody may not write: one line naming it (was "internal error: EACCES ... mkdtemp")
+    const noTmp = runAsNobody(launcher, ['catalog', 'export', '--catalog', file, '--out', path.join(out, 'e.csv')], { TMPDIR: folder });
+    expect(noTmp.code).toBe(2);
+    expect(noTmp.out).toBe(`whaleid: ${file}: its folder is read-only, so the catalog is read from a copy, and the temporary folder ${folder} cannot take one (EACCES); set TMPDIR to a folder this user may write`);
+    expect(existsSync(path.join(out, 'e.csv'))).toBe(false);
     const refused = runAsNobody(launcher, ['serve', '--catalog', file, '--token', 'test-token-123', '--port', '0']);
     expect(refused.code).toBe(2);
     expect(refused.out).toMatch(/^whaleid: .*whales\.db: this process cannot write the catalog \(attempt to write a readonly database; SQLITE_READONLY_DIRECTORY\): make the database/);
