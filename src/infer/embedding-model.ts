@@ -12,10 +12,11 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { channelCount, embeddingInputBuffer, type Preprocessing } from '../image/embedding-input.js';
 import { cosineHeadWeights, L2_NORMALIZE_FLOOR } from '../model/network/head-weights.js';
-import { checkModelFolder, modelFolderPaths, readModelCalibration, readModelPreprocessing, type ModelCalibration } from '../model/folders/model-folder.js';
+import { checkModelFolder, modelFolderPaths, readModelCalibration, readModelCentre, readModelPreprocessing, type FeatureCentre, type ModelCalibration } from '../model/folders/model-folder.js';
 import { openTorchScriptEmbedder } from '../model/native/native-backbone.js';
 import { checkModelIdentity } from '../model/folders/run-manifest.js';
 import { WhaleidError } from '../util/errors.js';
+import { centreInPlace } from './feature-centre.js';
 import { openOrtSession, type OrtSessionOptions } from './ort-session.js';
 import type { RunInference, RunInferenceOptions } from './run-inference.js';
 
@@ -128,10 +129,12 @@ export async function openEmbeddingSession(model: string | Uint8Array, pre: Prep
   }
 }
 
-/** `<folder name>@<12 hex digits>` of the network and its preprocessing: what its features depend on. */
-function modelVersionOf(dir: string, embedding: Uint8Array, pre: Preprocessing): string {
-  const hash = createHash('sha256').update(embedding).update(JSON.stringify(pre)).digest('hex');
-  return `${path.basename(path.resolve(dir))}@${hash.slice(0, 12)}`;
+/** `<folder name>@<12 hex digits>` of the network, its preprocessing and its feature centre: what its features depend on. */
+function modelVersionOf(dir: string, embedding: Uint8Array, pre: Preprocessing, centre: Float32Array | null): string {
+  const hash = createHash('sha256').update(embedding).update(JSON.stringify(pre));
+  // a model without a centre keeps the version it had before centres existed (its stored features stay valid)
+  if (centre) hash.update('\0centre\0').update(new Uint8Array(centre.buffer, centre.byteOffset, centre.byteLength));
+  return `${path.basename(path.resolve(dir))}@${hash.digest('hex').slice(0, 12)}`;
 }
 
 /** An imported model's inference, with what it was calibrated on. */
@@ -139,23 +142,28 @@ export interface EmbeddingInference extends RunInference {
   readonly preprocessing: Preprocessing;
   /** Null before `whaleid model calibrate` (the cosine then scores with {@link UNCALIBRATED}). */
   readonly calibration: ModelCalibration | null;
+  /** Its feature centre (subtracted before the cosine), or null when it has none or it was left out. */
+  readonly centre: FeatureCentre | null;
 }
 
 /**
  * Opens an imported model folder for inference, as `openRunInference` opens a trained run: its
  * files are checked against its manifest, its features are the network's unit-length
- * embeddings on ONNX Runtime, and its head is the calibrated cosine. Features do not depend on
- * the calibration, so its model version (the catalog's key of stored features) leaves it out.
+ * embeddings on ONNX Runtime (centred on its feature centre when it has one, then scaled to unit
+ * length again), and its head is the calibrated cosine. Features do not depend on the
+ * calibration, so its model version (the catalog's key of stored features) leaves it out; they
+ * depend on the centre, which it covers.
  *
  * @param dir - the model folder (written by `whaleid model import`)
- * @param options - threads; warnings (an uncalibrated model)
+ * @param options - threads; warnings (an uncalibrated model); `withoutCentre`: the embeddings as
+ *   the network gives them, unit length, even when the model has a centre (to compute a new one)
  * @returns the inference; `dispose()` when done
  * @throws {@link WhaleidError} naming the file that is wrong or does not match the manifest
  * @example
  * const model = await openEmbeddingInference('models/resnet');
  * const f = await model.features(cache, photos, { size: model.inputSize });
  */
-export async function openEmbeddingInference(dir: string, options: Pick<RunInferenceOptions, 'threads' | 'onWarning'> = {}): Promise<EmbeddingInference> {
+export async function openEmbeddingInference(dir: string, options: Pick<RunInferenceOptions, 'threads' | 'onWarning'> & { withoutCentre?: boolean } = {}): Promise<EmbeddingInference> {
   const paths = modelFolderPaths(dir);
   const manifest = checkModelFolder(dir);
   const pre = readModelPreprocessing(dir);
@@ -164,9 +172,11 @@ export async function openEmbeddingInference(dir: string, options: Pick<RunInfer
   const bytes = readFileSync(paths.embedding);
   // a fine-tuned TorchScript backbone (whaleid train --backbone) runs on libtorch, not ONNX Runtime
   const torchscript = paths.embedding.endsWith('.pt');
+  let centre: FeatureCentre | null = null;
   const net = torchscript ? await openTorchScriptEmbedder(paths.embedding, pre.inputSize, options.threads) : await openEmbeddingSession(bytes, pre, paths.embedding, { threads: options.threads });
   try {
     checkModelIdentity(dir, manifest, { inputSize: pre.inputSize, features: net.featureCount }, paths.embedding);
+    centre = options.withoutCentre ? null : readModelCentre(dir, net.featureCount);
   } catch (err) {
     await net.dispose();
     throw err;
@@ -177,11 +187,12 @@ export async function openEmbeddingInference(dir: string, options: Pick<RunInfer
     inputSize: pre.inputSize,
     featureCount: net.featureCount,
     head: cosineHeadWeights(net.featureCount, scale, bias),
-    modelVersion: modelVersionOf(dir, bytes, pre),
+    modelVersion: modelVersionOf(dir, bytes, pre, centre?.values ?? null),
     engine: torchscript ? 'libtorch (fine-tuned TorchScript backbone, cosine)' : 'ONNX Runtime (imported embedding model, cosine)',
     manifest,
     preprocessing: pre,
     calibration,
+    centre,
     async features(_cache, requests, _crop, onProgress) {
       // the model's own preprocessing replaces the greyscale cache and the affine crop of runs
       if (requests.some((r) => r.augmentation !== undefined)) throw new WhaleidError(`${dir}: an imported model takes no augmented copies (--tta); leave --tta out`);
@@ -190,7 +201,8 @@ export async function openEmbeddingInference(dir: string, options: Pick<RunInfer
       const bs = 16;
       for (let i = 0; i < requests.length; i += bs) {
         const part = requests.slice(i, i + bs);
-        out.set(await net.embed(await embeddingInputBuffer(part, pre), part.length), i * D);
+        const unit = await net.embed(await embeddingInputBuffer(part, pre), part.length);
+        out.set(centre ? centreInPlace(unit, D, centre.values) : unit, i * D);
         onProgress?.(Math.min(requests.length, i + bs), requests.length);
       }
       return out;

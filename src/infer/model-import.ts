@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { checkPreprocessing, type Preprocessing } from '../image/embedding-input.js';
-import { CALIBRATION_JSON, isModelFolder, modelFolderPaths, removeModelFiles, writeModelManifest } from '../model/folders/model-folder.js';
+import { CALIBRATION_JSON, FEATURE_CENTRE_JSON, isModelFolder, modelFolderPaths, removeModelFiles, writeModelManifest } from '../model/folders/model-folder.js';
 import { removeManifest, type Manifest } from '../model/folders/run-manifest.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { WhaleidError } from '../util/errors.js';
@@ -84,7 +84,7 @@ export async function importOnnxModel(o: ModelImportOptions): Promise<ModelImpor
   try {
     await writeFileAtomic(paths.embedding, bytes);
     await writeFileAtomic(paths.preprocessing, JSON.stringify(pre, null, 2));
-    removeModelFiles(o.out, [CALIBRATION_JSON]); // fitted on the network replaced
+    removeModelFiles(o.out, [CALIBRATION_JSON, FEATURE_CENTRE_JSON]); // fitted on the network replaced
     const manifest = await writeModelManifest(o.out, { inputSize: pre.inputSize, features: featureCount });
     return { dir: o.out, preprocessing: pre, featureCount, manifest };
   } catch (err) {

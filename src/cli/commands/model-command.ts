@@ -34,6 +34,9 @@ const IMPORT_OPTIONS = {
   threads: int('--threads <n>', 'ONNX Runtime threads', 1, 256).withDefault(2),
 };
 
+const CENTRE_CHOICES = ['data', 'none'] as const;
+const CENTRE_ABOUT: Record<(typeof CENTRE_CHOICES)[number], string> = { data: 'the mean embedding of the photos it is calibrated on', none: 'no centre' };
+
 const CALIBRATE_OPTIONS = {
   model: common.models.required('the imported model folder to calibrate; with --matcher, the run(s) or imported model(s) it ranks with (repeat --model for fused-learned, or to fuse several with fused)'),
   matcher: choice('--matcher <name>', "calibrate this matcher (threshold; the fusion of fused and fused-learned) by evaluate-open's protocol and write its .matcher.json for predict and serve --matcher-calibration; without it, the imported model's own calibration.json", () => MATCHER_KINDS, (k) => matcherOf(k).about),
@@ -48,6 +51,7 @@ const CALIBRATE_OPTIONS = {
   calibrationShare: num('--calibration-share <x>', 'with --matcher: share of individuals whose queries fit the calibration (the others test it)', 0.01, 0.99).withDefault(0.3),
   out: text('--out <file>', 'with --matcher: the calibration file to write').asOutput({ kind: 'file' })
     .withDefaultFrom((v) => (v.matcher === undefined ? undefined : path.join(String((v.model as string[] | undefined)?.[0]), `${String(v.matcher)}.matcher.json`)) as string, '<first model>/<matcher>.matcher.json'),
+  centre: choice('--centre <how>', "the imported model's feature centre, subtracted from every embedding before the cosine (centred cosine; the catalog's stored features of the model are then extracted again); left out, the model keeps the one it has", () => CENTRE_CHOICES, (c) => CENTRE_ABOUT[c]),
   precision: common.precision,
   cache: common.cache,
   threads: int('--threads <n>', 'ONNX Runtime threads', 1, 256).withDefault(2),
@@ -91,6 +95,7 @@ export function registerModelCommand(program: Command, io: CliIo): void {
     check: (o) => {
       if ((o.data === undefined) === (o.catalog === undefined)) throw new WhaleidError('give one of --data (a labelled dataset) or --catalog (the photos a person identified)');
       if (o.withImports && o.catalog === undefined) throw new WhaleidError('--with-imports: only with --catalog (which photos of the catalog count)');
+      if (o.matcher !== undefined && o.centre !== undefined) throw new WhaleidError("--centre: only without --matcher (it is the imported model's own; calibrate the model first, then the matcher)");
       if (o.matcher === undefined && o.model.length > 1) throw new WhaleidError(`--model given ${o.model.length} times: without --matcher one imported model is calibrated; give --matcher fused or fused-learned to fit a fusion of several`);
     },
     run: async (o) => {
@@ -108,8 +113,9 @@ export function registerModelCommand(program: Command, io: CliIo): void {
           return;
         }
         const { calibrateModel } = await import('../../pipeline/model-calibration.js');
-        const res = await calibrateModel({ model: o.model[0], source, threads: o.threads }, report);
-        io.out(`${res.file}: score = sigmoid(${res.scale.toFixed(3)} cos ${res.bias < 0 ? '-' : '+'} ${Math.abs(res.bias).toFixed(3)}), new-individual threshold ${res.threshold.toFixed(4)} (leave-one-out MAP@5 ${res.map5.toFixed(3)} over ${res.questions.known} known and ${res.questions.new} new questions; ${res.photos} photos of ${res.individuals} individuals, ${res.pairs.same} same and ${res.pairs.different} different pairs)`);
+        const res = await calibrateModel({ model: o.model[0], source, threads: o.threads, centre: o.centre }, report);
+        const centred = res.centre ? `; cosine of embeddings centred on the mean of ${res.centre.photos} photos of ${res.centre.source}` : '';
+        io.out(`${res.file}: score = sigmoid(${res.scale.toFixed(3)} cos ${res.bias < 0 ? '-' : '+'} ${Math.abs(res.bias).toFixed(3)}), new-individual threshold ${res.threshold.toFixed(4)} (leave-one-out MAP@5 ${res.map5.toFixed(3)} over ${res.questions.known} known and ${res.questions.new} new questions; ${res.photos} photos of ${res.individuals} individuals, ${res.pairs.same} same and ${res.pairs.different} different pairs${centred})`);
       } finally {
         await catalog?.close();
       }

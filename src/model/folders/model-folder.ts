@@ -5,6 +5,8 @@
  * MODEL/embedding.onnx      the network, as given (photo -> embedding)
  * MODEL/preprocessing.json  how photos become its input (size, channels, mean/std, resize policy)
  * MODEL/calibration.json    after `whaleid model calibrate`: the cosine's scale and bias, threshold
+ * MODEL/feature-centre.json after `whaleid model calibrate --centre data`: the mean embedding that
+ *                           is subtracted before the cosine (src/infer/feature-centre.ts)
  * MODEL/manifest.json       SHA-256 of each of the files above, input size, embedding size
  * ```
  *
@@ -23,6 +25,7 @@ export const EMBEDDING_ONNX = 'embedding.onnx';
 export const EMBEDDING_TORCHSCRIPT = 'embedding.pt';
 export const PREPROCESSING_JSON = 'preprocessing.json';
 export const CALIBRATION_JSON = 'calibration.json';
+export const FEATURE_CENTRE_JSON = 'feature-centre.json';
 /** The manifest's `preset` of an imported model. */
 export const IMPORTED_PRESET = 'imported-onnx';
 
@@ -32,6 +35,7 @@ export interface ModelFolderPaths {
   readonly embedding: string;
   readonly preprocessing: string;
   readonly calibration: string;
+  readonly centre: string;
 }
 
 /**
@@ -45,7 +49,7 @@ export interface ModelFolderPaths {
 export function modelFolderPaths(dir: string): ModelFolderPaths {
   const torchscript = path.join(dir, EMBEDDING_TORCHSCRIPT);
   const embedding = !existsSync(path.join(dir, EMBEDDING_ONNX)) && existsSync(torchscript) ? torchscript : path.join(dir, EMBEDDING_ONNX);
-  return Object.freeze({ dir, embedding, preprocessing: path.join(dir, PREPROCESSING_JSON), calibration: path.join(dir, CALIBRATION_JSON) });
+  return Object.freeze({ dir, embedding, preprocessing: path.join(dir, PREPROCESSING_JSON), calibration: path.join(dir, CALIBRATION_JSON), centre: path.join(dir, FEATURE_CENTRE_JSON) });
 }
 
 /**
@@ -114,9 +118,38 @@ export function readModelCalibration(dir: string): ModelCalibration | null {
   return { scale: c.scale, bias: c.bias, threshold: c.threshold, source: String(c.source ?? ''), pairs: c.pairs ?? { same: 0, different: 0 }, map5: typeof c.map5 === 'number' ? c.map5 : null };
 }
 
-/** The files a model folder's manifest covers (calibration.json once there is one). */
+/** A model's feature centre (its `feature-centre.json`): the mean embedding of the photos it was computed on. */
+export interface FeatureCentre {
+  readonly values: Float32Array;
+  /** The photos it is the mean of (a dataset folder or a catalog). */
+  readonly source: string;
+  readonly photos: number;
+}
+
+/**
+ * Reads a model folder's feature-centre.json.
+ *
+ * @param dir - the model folder
+ * @param features - the model's embedding size (the centre must have as many values)
+ * @returns the centre, or null when the model has none
+ * @throws {@link WhaleidError} naming the file and field that is wrong
+ */
+export function readModelCentre(dir: string, features: number): FeatureCentre | null {
+  const file = modelFolderPaths(dir).centre;
+  if (!existsSync(file)) return null;
+  const c = readJson(file) as { values?: unknown; source?: unknown; photos?: unknown } | null;
+  if (typeof c !== 'object' || c === null) throw new WhaleidError(`${file}: expected a JSON object for the file`);
+  const v = c.values;
+  if (!Array.isArray(v) || v.length !== features || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    throw new WhaleidError(`${file}: expected ${features} finite numbers (the embedding size) for values, got ${Array.isArray(v) ? `${v.length} values` : typeof v}`);
+  }
+  return { values: Float32Array.from(v as number[]), source: String(c.source ?? ''), photos: typeof c.photos === 'number' ? c.photos : 0 };
+}
+
+/** The files a model folder's manifest covers (calibration.json and feature-centre.json once they are there). */
 function coveredFiles(dir: string): string[] {
-  return [path.basename(modelFolderPaths(dir).embedding), PREPROCESSING_JSON, ...(existsSync(modelFolderPaths(dir).calibration) ? [CALIBRATION_JSON] : [])];
+  const p = modelFolderPaths(dir);
+  return [path.basename(p.embedding), PREPROCESSING_JSON, ...(existsSync(p.calibration) ? [CALIBRATION_JSON] : []), ...(existsSync(p.centre) ? [FEATURE_CENTRE_JSON] : [])];
 }
 
 /**
@@ -151,18 +184,22 @@ export function checkModelFolder(dir: string): Manifest {
 }
 
 /**
- * Writes a model's calibration (atomically) and its manifest again to cover it. The manifest is
- * removed first, so a kill midway leaves a folder refused with a clear line, never one whose
- * manifest lies.
+ * Writes a model's calibration (atomically), and its feature centre when given, and its manifest
+ * again to cover them. The manifest is removed first, so a kill midway leaves a folder refused with
+ * a clear line, never one whose manifest lies.
  *
  * @param dir - the model folder (checked)
  * @param manifest - its manifest
  * @param calibration - the fitted calibration
+ * @param centre - the feature centre the calibration was fitted with; null: the model has none
+ *   (a file there is removed); left out: the folder's stays as it is
  * @example
  * await writeModelCalibration('models/a', manifest, { scale: 20, bias: -12, threshold: 0.6, source: 'photos', pairs: { same: 10, different: 10 }, map5: 0.5 });
  */
-export async function writeModelCalibration(dir: string, manifest: Manifest, calibration: ModelCalibration): Promise<void> {
+export async function writeModelCalibration(dir: string, manifest: Manifest, calibration: ModelCalibration, centre?: FeatureCentre | null): Promise<void> {
   removeManifest(dir);
+  if (centre === null) rmSync(modelFolderPaths(dir).centre, { force: true });
+  else if (centre !== undefined) await writeFileAtomic(modelFolderPaths(dir).centre, `${JSON.stringify({ source: centre.source, photos: centre.photos, values: [...centre.values] })}\n`);
   await writeFileAtomic(modelFolderPaths(dir).calibration, JSON.stringify(calibration, null, 2));
   await writeModelManifest(dir, { inputSize: manifest.inputSize, features: manifest.features });
 }
@@ -175,6 +212,6 @@ export async function writeModelCalibration(dir: string, manifest: Manifest, cal
  * @example
  * removeModelFiles('models/a', [CALIBRATION_JSON]);
  */
-export function removeModelFiles(dir: string, files: readonly string[] = [EMBEDDING_ONNX, EMBEDDING_TORCHSCRIPT, PREPROCESSING_JSON, CALIBRATION_JSON, 'manifest.json']): void {
+export function removeModelFiles(dir: string, files: readonly string[] = [EMBEDDING_ONNX, EMBEDDING_TORCHSCRIPT, PREPROCESSING_JSON, CALIBRATION_JSON, FEATURE_CENTRE_JSON, 'manifest.json']): void {
   for (const f of files) rmSync(path.join(dir, f), { force: true });
 }
