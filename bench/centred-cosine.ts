@@ -13,6 +13,7 @@ import { loadUsableDataset } from '../src/data/dataset.js';
 import { evaluateOneShotRun } from '../src/eval/evaluate-run.js';
 import { openRunScorer } from '../src/eval/run-scorer.js';
 import { centreInPlace, meanFeature } from '../src/infer/feature-centre.js';
+import { unitRowsInPlace } from '../src/model/network/head-weights.js';
 
 const [run, trainData, evalData, only] = process.argv.slice(2);
 if (!run || !trainData || !evalData) throw new Error('usage: bench/centred-cosine.ts RUN TRAIN_PHOTOS EVAL_PHOTOS [ALPHABETS]');
@@ -26,7 +27,7 @@ async function describe(files: string[]): Promise<void> {
   for (let i = 0; i < todo.length; i += 256) {
     const chunk = todo.slice(i, i + 256);
     // scaled to unit length (the run's branch need not be), as an imported model's embeddings are
-    const f = centreInPlace(await scorer.featuresOf(chunk.map((file) => ({ file }))), F, new Float32Array(F));
+    const f = unitRowsInPlace(await scorer.featuresOf(chunk.map((file) => ({ file }))), F);
     chunk.forEach((file, j) => unit.set(file, f.slice(j * F, (j + 1) * F)));
   }
 }
@@ -48,15 +49,22 @@ await describe(evalFiles);
 const evalCentre = centreOf(evalFiles);
 const centres: [string, Float32Array | null][] = [['plain cosine', null], [`centred on the ${trainFiles.length} training photos`, trainCentre], [`centred on the ${evalFiles.length} evaluation photos`, evalCentre]];
 for (const [name, centre] of centres) {
+  // each photo centred once per centre, not once per pair it is in
+  const centred = new Map<string, Float32Array>();
+  const featureOf = (file: string): Float32Array => {
+    let f = centred.get(file);
+    if (!f) centred.set(file, (f = centre ? centreInPlace(unit.get(file)!.slice(), F, centre) : unit.get(file)!));
+    return f;
+  };
   const res = await evaluateOneShotRun({
     runDir: run, data: evalData, only: alphabets ?? undefined, ways: 20, trials: 400, sameGroup: true,
     scorePairs: async (pairs) => {
       await describe(pairs.flat());
       return Float32Array.from(pairs, ([a, b]) => {
-        const x = Float32Array.of(...unit.get(a)!, ...unit.get(b)!);
-        if (centre) centreInPlace(x, F, centre);
+        const x = featureOf(a);
+        const y = featureOf(b);
         let dot = 0;
-        for (let k = 0; k < F; k++) dot += x[k] * x[F + k];
+        for (let k = 0; k < F; k++) dot += x[k] * y[k];
         return dot;
       });
     },

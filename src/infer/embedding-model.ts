@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { channelCount, embeddingInputBuffer, type Preprocessing } from '../image/embedding-input.js';
-import { cosineHeadWeights, L2_NORMALIZE_FLOOR } from '../model/network/head-weights.js';
+import { cosineHeadWeights, unitRowsInPlace } from '../model/network/head-weights.js';
 import { checkModelFolder, modelFolderPaths, readModelCalibration, readModelCentre, readModelPreprocessing, type FeatureCentre, type ModelCalibration } from '../model/folders/model-folder.js';
 import { openTorchScriptEmbedder } from '../model/native/native-backbone.js';
 import { checkModelIdentity } from '../model/folders/run-manifest.js';
@@ -42,16 +42,6 @@ export interface EmbeddingSession {
    */
   embed(batch: Float32Array, n: number, raw?: boolean): Promise<Float32Array>;
   dispose(): Promise<void>;
-}
-
-/** Scales each row of `x` (n x D) to unit length in place, summing in float64; zero rows stay zero. */
-function normalizeInPlace(x: Float32Array, D: number): void {
-  for (let r = 0; r * D < x.length; r++) {
-    let s = 0;
-    for (let d = 0; d < D; d++) s += x[r * D + d] ** 2;
-    const k = 1 / Math.sqrt(Math.max(s, L2_NORMALIZE_FLOOR));
-    for (let d = 0; d < D; d++) x[r * D + d] *= k;
-  }
 }
 
 /** The input's shape for `n` photos, after checking the model's declared input against the preprocessing. */
@@ -118,7 +108,7 @@ export async function openEmbeddingSession(model: string | Uint8Array, pre: Prep
           if (y.length !== m * D) throw new WhaleidError(`${label}: gave ${y.length} values for ${m} photo(s), expected ${m} x ${D}`);
           out.set(y, i * D);
         }
-        if (!raw) normalizeInPlace(out, D);
+        if (!raw) unitRowsInPlace(out, D);
         return out;
       },
       dispose: () => session.release(),

@@ -11,7 +11,7 @@
 import { NEW_WHALE } from '../data/labels.js';
 import { fitLogistic } from '../infer/fusion/logistic.js';
 import { scoreQueries } from '../infer/score-matrix.js';
-import { L2_NORMALIZE_FLOOR, type HeadWeights } from '../model/network/head-weights.js';
+import { unitRowsInPlace, type HeadWeights } from '../model/network/head-weights.js';
 import type { TrainValidationSplit } from './split.js';
 import { gatherRows } from './validation.js';
 
@@ -53,14 +53,7 @@ export interface ScorerChoice {
  * normalizeRows(Float32Array.of(3, 4), 2); // [0.6, 0.8]
  */
 export function normalizeRows(features: Float32Array, F: number): Float32Array {
-  const out = new Float32Array(features.length);
-  for (let r = 0; r * F < features.length; r++) {
-    let s = 0;
-    for (let f = 0; f < F; f++) s += features[r * F + f] ** 2;
-    const k = 1 / Math.sqrt(Math.max(s, L2_NORMALIZE_FLOOR));
-    for (let f = 0; f < F; f++) out[r * F + f] = features[r * F + f] * k;
-  }
-  return out;
+  return unitRowsInPlace(features.slice(), F);
 }
 
 /** Every row of `a` (na x F) against every row of `b` (nb x F): na*nb dot products, row-major. */

@@ -9,7 +9,7 @@
  * Its state (parameters, buffers such as BatchNorm's running statistics, the margin head, Adam's
  * moments and step count) crosses as named float32 arrays, so a checkpoint holds it bit for bit.
  */
-import { L2_NORMALIZE_FLOOR } from '../network/head-weights.js';
+import { unitRowsInPlace } from '../network/head-weights.js';
 import { WhaleidError } from '../../util/errors.js';
 import { loadNativeAddon, type AddonArray, type AddonMarginOptions, type AddonNet, type NativeAddon } from './native-addon.js';
 // a type only: prediction and the service load this module, and must not load tfjs
@@ -99,15 +99,7 @@ export async function openTorchScriptEmbedder(file: string, inputSize: number, t
     featureCount: D,
     async embed(batch, n, raw = false) {
       const out = await net.predict(batch, empty, n, inputSize);
-      if (!raw) {
-        for (let r = 0; r < n; r++) {
-          let s = 0;
-          for (let d = 0; d < D; d++) s += out[r * D + d] ** 2;
-          const k = 1 / Math.sqrt(Math.max(s, L2_NORMALIZE_FLOOR));
-          for (let d = 0; d < D; d++) out[r * D + d] *= k;
-        }
-      }
-      return out;
+      return raw ? out : unitRowsInPlace(out, D);
     },
     dispose: () => Promise.resolve(net.dispose()),
   };

@@ -77,6 +77,27 @@ export function scorePair(w: HeadWeights, a: ArrayLike<number>, b: ArrayLike<num
 export const L2_NORMALIZE_FLOOR = 1e-12;
 
 /**
+ * Scales each row of `x` (n x D) to unit length in place, its squared norm summed in float64 and
+ * floored at {@link L2_NORMALIZE_FLOOR} (an all-zero row stays all zero), as the exported L2
+ * normalisation does.
+ *
+ * @param x - n rows of D values, row after row
+ * @param D - values per row
+ * @returns `x`
+ * @example
+ * unitRowsInPlace(Float32Array.of(3, 4), 2); // [0.6, 0.8]
+ */
+export function unitRowsInPlace(x: Float32Array, D: number): Float32Array {
+  for (let r = 0; r * D < x.length; r++) {
+    let s = 0;
+    for (let d = 0; d < D; d++) s += x[r * D + d] ** 2;
+    const k = 1 / Math.sqrt(Math.max(s, L2_NORMALIZE_FLOOR));
+    for (let d = 0; d < D; d++) x[r * D + d] *= k;
+  }
+  return x;
+}
+
+/**
  * The cosine scorer's head weights: logit = scale * (a . b) + bias, which for unit-length features
  * is scale * cos(a, b) + bias. Two hidden units carry the product: relu(ab) - relu(-ab) = ab.
  *
