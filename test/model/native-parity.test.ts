@@ -63,6 +63,12 @@ describe.skipIf(!native.available)('native engine parity with tfjs', () => {
     return { errors, median: sorted[Math.floor(sorted.length / 2)], max, worst: ref.names[errors.indexOf(max)] };
   }
 
+  /** How far native float32 and tfjs each are from native float64 (their float32 rounding on this network). */
+  function roundingErrors(ours: Map<string, Float32Array>, exact: Map<string, Float32Array>, ref: { grads: Float32Array[]; names: string[] }): { native: ReturnType<typeof gradientErrors>; tfjs: ReturnType<typeof gradientErrors> } {
+    const exactGrads = { names: ref.names, grads: ref.names.map((n) => exact.get(n)!) };
+    return { native: gradientErrors(ours, exactGrads), tfjs: gradientErrors(new Map(ref.names.map((n, i) => [n, ref.grads[i]])), exactGrads) };
+  }
+
   /** tfjs's wasm backend with its stock gradients: loss, gradients and weights after the forward pass. */
   async function reference(net: ParityNetwork): Promise<{ weights: Float32Array[]; ref: ReturnType<typeof parityGradients> }> {
     await initEngine({ backend: 'wasm' });
@@ -89,9 +95,7 @@ describe.skipIf(!native.available)('native engine parity with tfjs', () => {
     expect(ours.grads.size).toBe(ref.grads.length);
     expect(Math.abs(ours.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
     const g = gradientErrors(ours.grads, ref);
-    const exactGrads = { names: ref.names, grads: ref.names.map((n) => exact.grads.get(n)!) };
-    const tfjsRounding = gradientErrors(new Map(ref.names.map((n, i) => [n, ref.grads[i]])), exactGrads);
-    const nativeRounding = gradientErrors(ours.grads, exactGrads);
+    const { native: nativeRounding, tfjs: tfjsRounding } = roundingErrors(ours.grads, exact.grads, ref);
     // moving averages after the two branch applications (photos a, then b)
     const movingNames = [...ref.after.keys()].filter((n) => n.includes('moving_'));
     const moving = Math.max(...movingNames.map((n) => relError(ours.after.get(n)!, ref.after.get(n)!)));
@@ -118,10 +122,8 @@ describe.skipIf(!native.available)('native engine parity with tfjs', () => {
     const { weights, ref } = await reference(net);
     const ours = await nativeGradients(net, weights);
     const exact = await nativeGradients(net, weights, true);
-    const exactGrads = { names: ref.names, grads: ref.names.map((n) => exact.grads.get(n)!) };
     const vsTfjs = gradientErrors(ours.grads, ref);
-    const tfjsRounding = gradientErrors(new Map(ref.names.map((n, i) => [n, ref.grads[i]])), exactGrads);
-    const nativeRounding = gradientErrors(ours.grads, exactGrads);
+    const { native: nativeRounding, tfjs: tfjsRounding } = roundingErrors(ours.grads, exact.grads, ref);
     console.log(`${preset} preset: loss ${ours.loss} vs tfjs wasm ${ref.loss}, native float64 ${exact.loss}; gradients vs float64: native median ${nativeRounding.median.toExponential(2)} max ${nativeRounding.max.toExponential(2)}, tfjs median ${tfjsRounding.median.toExponential(2)} max ${tfjsRounding.max.toExponential(2)}; native vs tfjs median ${vsTfjs.median.toExponential(2)} max ${vsTfjs.max.toExponential(2)}`);
     expect(ours.grads.size).toBe(ref.grads.length);
     // float32 vs float64 moves this loss by 1.3e-7 (6 pairs; with 2 pairs the network is chaos: 4e-3)
