@@ -31,14 +31,14 @@ START=$(date +%s)
 # the two translation units in parallel; fails when either does
 compile() {
   g++ "${FLAGS[@]}" -c native/src/addon.cc -o "$G/build/addon.o" & local a=$!
-  g++ "${FLAGS[@]}" -c native/src/net.cc -o "$G/build/net.o" & local b=$!
+  g++ "${FLAGS[@]}" -c native/src/engine.cc -o "$G/build/engine.o" & local b=$!
   wait $a && wait $b
 }
 if ! compile 2> "$G/build/compile.log"; then
   if [ "$STD" = c++17 ]; then STD=c++20; FLAGS[2]=-std=c++20; log "gpu-check: retrying with C++20"; compile 2> "$G/build/compile.log" || { tail -20 "$G/build/compile.log"; exit 1; }
   else tail -20 "$G/build/compile.log"; exit 1; fi
 fi
-g++ -shared -o "$G/build/whaleid_native.node" "$G/build/addon.o" "$G/build/net.o" -L"$TORCH_DIR/lib" -Wl,-rpath,"$TORCH_DIR/lib" -Wl,--no-as-needed $LIBS -Wl,--as-needed
+g++ -shared -o "$G/build/whaleid_native.node" "$G/build/addon.o" "$G/build/engine.o" -L"$TORCH_DIR/lib" -Wl,-rpath,"$TORCH_DIR/lib" -Wl,--no-as-needed $LIBS -Wl,--as-needed
 log "gpu-check: addon compiled ($STD, ABI $ABI, libs:$LIBS) in $(( $(date +%s) - START )) s"
 [ -x "$G/node" ] || { xz -dc "$G/node.xz" > "$G/node"; chmod +x "$G/node"; }
 CHECK=("$G/node" bench/gpu-check.mjs "$G/build/whaleid_native.node" "$G/fixtures" --python "$PY" "$@")

@@ -6,7 +6,8 @@
   'targets': [
     {
       'target_name': 'whaleid_native',
-      'sources': ['src/addon.cc', 'src/net.cc', 'src/margin-loss.cc', 'src/script-net.cc'],
+      # engine.cc includes net.cc, margin-loss.cc and script-net.cc (one parse of libtorch's headers)
+      'sources': ['src/addon.cc', 'src/engine.cc'],
       'include_dirs': ['<(napi_include)', '<@(torch_include_dirs)'],
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', '_GLIBCXX_USE_CXX11_ABI=<(torch_cxx11_abi)'],
       'cflags!': ['-fno-exceptions', '-fno-rtti'],

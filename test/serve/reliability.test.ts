@@ -227,7 +227,7 @@ describe.skipIf(!asRoot)(`item 7 as a user who may only read the catalog (runuse
     expect(readFileSync(path.join(out, 'c.csv'), 'utf8')).toMatch(/^Image,Id,/);
     // a temporary folder nobody may not write: one line naming it (was "internal error: EACCES ... mkdtemp")
     const noTmp = runAsNobody(launcher, ['catalog', 'export', '--catalog', file, '--out', path.join(out, 'e.csv')], { TMPDIR: folder });
-    expect(noTmp.code).toBe(2);
+    expect(noTmp.code, noTmp.out).toBe(2);
     expect(noTmp.out).toBe(`whaleid: ${file}: its folder is read-only, so the catalog is read from a copy, and the temporary folder ${folder} cannot take one (EACCES); set TMPDIR to a folder this user may write`);
     expect(existsSync(path.join(out, 'e.csv'))).toBe(false);
     const refused = runAsNobody(launcher, ['serve', '--catalog', file, '--token', 'test-token-123', '--port', '0']);
