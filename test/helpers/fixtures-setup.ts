@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { startFixtureServer } from './fixture-server.js';
 
 /**
  * vitest's global setup for the shared test fixtures (test/helpers/fixtures.ts): their folder,
@@ -13,6 +14,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** The folder of this code's shared fixtures. */
     fixturesDir: string;
+    /** The Unix socket of the run's fixture server (test/helpers/fixture-server.ts). */
+    fixtureServer: string;
   }
 }
 
@@ -74,12 +77,14 @@ export function fixturesKey(): string {
 }
 
 /**
- * vitest's global setup: names this code's fixture folder (made when missing) and removes the
- * folders of other code that no run has used for 3 hours (a run of the suite takes minutes).
+ * vitest's global setup: names this code's fixture folder (made when missing), starts the run's
+ * fixture server, and removes the folders of other code that no run has used for 3 hours (a run
+ * of the suite takes minutes).
  *
- * @param project - vitest's project (to provide the folder to the tests)
+ * @param project - vitest's project (to provide the folder and the server to the tests)
+ * @returns the teardown: stops the server
  */
-export default function setup(project: TestProject): void {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = path.join(CACHE, fixturesKey());
   mkdirSync(dir, { recursive: true });
   const now = new Date();
@@ -93,5 +98,8 @@ export default function setup(project: TestProject): void {
     if (now.getTime() - at > 3 * 3_600_000) rmSync(other, { recursive: true, force: true });
   }
   project.provide('fixturesDir', dir);
+  const server = await startFixtureServer(dir, ROOT);
+  project.provide('fixtureServer', server.socket);
+  return () => server.close();
 }
 
