@@ -20,8 +20,7 @@ declare module 'vitest' {
 }
 
 /** The repository. */
-export const FIXTURES_ROOT = path.resolve(import.meta.dirname, '../..');
-const ROOT = FIXTURES_ROOT;
+const ROOT = path.resolve(import.meta.dirname, '../..');
 const CACHE = path.join(os.tmpdir(), 'whaleid-test-fixtures');
 
 /** Every file under a folder, sorted (none when it is missing). */
